@@ -1,0 +1,3 @@
+//! One module per subcommand; each exposes `run` taking its parsed arguments.
+
+pub mod version;

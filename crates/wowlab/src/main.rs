@@ -1,0 +1,33 @@
+//! `wowlab`: the one binary of WowLab Grid. It only parses the command line and wires roles;
+//! every role lives in its own library crate.
+
+mod cmd;
+mod logging;
+
+use clap::{Parser, Subcommand};
+
+/// WowLab Grid: a self-hostable realtime distributed simulation grid.
+#[derive(Debug, Parser)]
+#[command(name = "wowlab", version, about)]
+struct Cli {
+    /// Log format for stderr.
+    #[arg(long, global = true, env = "WOWLAB_LOG_FORMAT", default_value = "text")]
+    log_format: logging::LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print version and build information.
+    Version,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    match cli.command {
+        Command::Version => cmd::version::run(),
+    }
+}
