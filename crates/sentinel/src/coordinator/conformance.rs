@@ -1,0 +1,537 @@
+//! The behaviour every [`Coordinator`] must show, as one suite generic over a factory: the memory
+//! implementation runs it in its unit tests, a Redis implementation runs the same calls against a
+//! live server (`conformance` feature).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::time::Duration;
+
+use super::{CompleteOutcome, Coordinator, CoordinatorError, FailOutcome, JobSpec, LeaseRef};
+use crate::domain::{ChunkIndex, JobId, NodeId, UnixMillis};
+
+const T0: UnixMillis = UnixMillis(1_800_000_000_000);
+const TTL: Duration = Duration::from_secs(10);
+
+fn at(secs: u64) -> UnixMillis {
+    T0.plus(Duration::from_secs(secs))
+}
+
+/// Runs every check, each against a fresh coordinator from `factory`.
+pub async fn run_all<C, F, Fut>(factory: F)
+where
+    C: Coordinator,
+    F: Fn() -> Fut,
+    Fut: Future<Output = C>,
+{
+    register_and_progress(&factory().await).await;
+    lease_is_fair_across_share_keys_and_jobs(&factory().await).await;
+    lease_respects_free_slots(&factory().await).await;
+    fences_grow_and_relet_chunks_get_larger_fences(&factory().await).await;
+    complete_reports_job_done_exactly_once(&factory().await).await;
+    late_complete_after_expiry_and_relet_is_stale(&factory().await).await;
+    complete_checks_node_and_fence(&factory().await).await;
+    heartbeat_extends_held_leases_and_cancels_others(&factory().await).await;
+    dead_node_leases_return_to_pending_at_once(&factory().await).await;
+    failed_chunk_avoids_the_failing_node_then_fails_the_job(&factory().await).await;
+    failed_chunk_retries_on_the_same_node_when_it_is_alone(&factory().await).await;
+    cancel_revokes_leases_and_stops_leasing(&factory().await).await;
+    current_leases_resync(&factory().await).await;
+    nonce_replay_is_refused_until_ttl(&factory().await).await;
+    leader_lock_is_exclusive_and_taken_over_after_expiry(&factory().await).await;
+    restore_job_leases_only_unfinished_chunks(&factory().await).await;
+}
+
+fn refs(leases: &[super::Lease]) -> Vec<LeaseRef> {
+    leases.iter().map(|l| l.lease_ref()).collect()
+}
+
+/// Registration validates its input and progress counts add up.
+pub async fn register_and_progress(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 5, "u1")).await.unwrap();
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.chunk_count, p.pending, p.leased, p.done), (5, 5, 0, 0));
+    assert_eq!(
+        c.register_job(JobSpec::new(job, 5, "u1")).await,
+        Err(CoordinatorError::JobExists(job))
+    );
+    assert!(matches!(
+        c.register_job(JobSpec::new(JobId::new(), 0, "u1")).await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    let mut zero_attempts = JobSpec::new(JobId::new(), 1, "u1");
+    zero_attempts.max_attempts = 0;
+    assert!(matches!(
+        c.register_job(zero_attempts).await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    let unknown = JobId::new();
+    assert_eq!(
+        c.job_progress(unknown).await,
+        Err(CoordinatorError::UnknownJob(unknown))
+    );
+    let n = NodeId::new();
+    let l = c.lease(n, 2, TTL, T0).await.unwrap();
+    assert_eq!(l.len(), 2);
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done), (3, 2, 0));
+    c.complete(n, l[0].lease_ref(), T0).await.unwrap();
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done), (3, 1, 1));
+}
+
+/// Leasing rotates over share keys, then over each key's jobs: no FIFO starvation.
+pub async fn lease_is_fair_across_share_keys_and_jobs(c: &impl Coordinator) {
+    // User 1 submits two big jobs first, user 2 one job afterwards.
+    let a1 = JobId::new();
+    let a2 = JobId::new();
+    let b = JobId::new();
+    c.register_job(JobSpec::new(a1, 1000, "u1")).await.unwrap();
+    c.register_job(JobSpec::new(a2, 1000, "u1")).await.unwrap();
+    c.register_job(JobSpec::new(b, 1000, "u2")).await.unwrap();
+    let n = NodeId::new();
+    let leases = c.lease(n, 40, TTL, T0).await.unwrap();
+    assert_eq!(leases.len(), 40);
+    let mut per_job: HashMap<JobId, u32> = HashMap::new();
+    for l in &leases {
+        *per_job.entry(l.job).or_default() += 1;
+    }
+    // Half to each user, the user-1 half split over its two jobs.
+    assert_eq!(per_job[&b], 20, "{per_job:?}");
+    assert_eq!(per_job[&a1], 10, "{per_job:?}");
+    assert_eq!(per_job[&a2], 10, "{per_job:?}");
+    // Interleaved, not batched: no two consecutive leases from user 2's job.
+    for w in leases.windows(2) {
+        assert!(
+            !(w[0].job == b && w[1].job == b),
+            "user 2 got consecutive chunks"
+        );
+    }
+    // Within a job, chunks go out in index order.
+    let b_chunks: Vec<u32> = leases
+        .iter()
+        .filter(|l| l.job == b)
+        .map(|l| l.chunk.0)
+        .collect();
+    assert_eq!(b_chunks, (0..20).collect::<Vec<_>>());
+    // A job that arrives late still gets its share on the next lease call.
+    let late = JobId::new();
+    c.register_job(JobSpec::new(late, 10, "u3")).await.unwrap();
+    let next = c.lease(n, 3, TTL, T0).await.unwrap();
+    assert!(next.iter().any(|l| l.job == late), "{next:?}");
+}
+
+/// A lease grants at most `free_slots`, each chunk once, and nothing when no work is pending.
+pub async fn lease_respects_free_slots(c: &impl Coordinator) {
+    let n = NodeId::new();
+    assert!(c.lease(n, 4, TTL, T0).await.unwrap().is_empty());
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 3, "u")).await.unwrap();
+    assert!(c.lease(n, 0, TTL, T0).await.unwrap().is_empty());
+    let l = c.lease(n, 10, TTL, T0).await.unwrap();
+    let chunks: HashSet<ChunkIndex> = l.iter().map(|l| l.chunk).collect();
+    assert_eq!(chunks.len(), 3);
+    assert!(l.iter().all(|l| l.expires_at == T0.plus(TTL)));
+    assert!(c
+        .lease(NodeId::new(), 10, TTL, T0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Fences grow with every lease, and a re-let chunk carries a larger fence than before.
+pub async fn fences_grow_and_relet_chunks_get_larger_fences(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 4, "u")).await.unwrap();
+    let n = NodeId::new();
+    let first = c.lease(n, 4, TTL, T0).await.unwrap();
+    for w in first.windows(2) {
+        assert!(w[0].fence < w[1].fence);
+    }
+    c.reclaim_expired(at(11)).await.unwrap();
+    let second = c.lease(n, 4, TTL, at(11)).await.unwrap();
+    assert_eq!(second.len(), 4);
+    let max_first = first.iter().map(|l| l.fence).max().unwrap();
+    assert!(second.iter().all(|l| l.fence > max_first));
+}
+
+/// Exactly the completion of the last outstanding chunk reports `job_done`.
+pub async fn complete_reports_job_done_exactly_once(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 3, "u")).await.unwrap();
+    let n = NodeId::new();
+    let l = c.lease(n, 3, TTL, T0).await.unwrap();
+    let mut done_flags = Vec::new();
+    for lease in &l {
+        match c.complete(n, lease.lease_ref(), at(1)).await.unwrap() {
+            CompleteOutcome::Completed { job_done } => done_flags.push(job_done),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(done_flags, [false, false, true]);
+    assert_eq!(
+        c.complete(n, l[0].lease_ref(), at(1)).await.unwrap(),
+        CompleteOutcome::AlreadyDone
+    );
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done), (0, 0, 3));
+    c.remove_job(job).await.unwrap();
+    assert_eq!(
+        c.job_progress(job).await,
+        Err(CoordinatorError::UnknownJob(job))
+    );
+    c.remove_job(job).await.unwrap();
+}
+
+/// A result on an expired lease is refused, and so is one whose chunk was re-let (409).
+pub async fn late_complete_after_expiry_and_relet_is_stale(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 1, "u")).await.unwrap();
+    let slow = NodeId::new();
+    let fast = NodeId::new();
+    let old = c.lease(slow, 1, TTL, T0).await.unwrap()[0];
+    // Expired but not yet reclaimed: already refused.
+    assert_eq!(
+        c.complete(slow, old.lease_ref(), at(10)).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    let reclaimed = c.reclaim_expired(at(10)).await.unwrap();
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(
+        (reclaimed[0].node, reclaimed[0].chunk),
+        (slow, ChunkIndex(0))
+    );
+    let new = c.lease(fast, 1, TTL, at(10)).await.unwrap()[0];
+    assert_eq!(new.chunk, old.chunk);
+    assert!(new.fence > old.fence);
+    assert_eq!(
+        c.complete(slow, old.lease_ref(), at(11)).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    assert_eq!(
+        c.complete(fast, new.lease_ref(), at(11)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+}
+
+/// Completion needs the holder's node id and the exact fence; unknown jobs are stale.
+pub async fn complete_checks_node_and_fence(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 2, "u")).await.unwrap();
+    let n = NodeId::new();
+    let l = c.lease(n, 1, TTL, T0).await.unwrap()[0];
+    assert_eq!(
+        c.complete(NodeId::new(), l.lease_ref(), T0).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    let mut wrong_fence = l.lease_ref();
+    wrong_fence.fence.0 += 1000;
+    assert_eq!(
+        c.complete(n, wrong_fence, T0).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    let mut wrong_job = l.lease_ref();
+    wrong_job.job = JobId::new();
+    assert_eq!(
+        c.complete(n, wrong_job, T0).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    let mut out_of_range = l.lease_ref();
+    out_of_range.chunk = ChunkIndex(99);
+    assert!(matches!(
+        c.complete(n, out_of_range, T0).await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    assert_eq!(
+        c.complete(n, l.lease_ref(), T0).await.unwrap(),
+        CompleteOutcome::Completed { job_done: false }
+    );
+}
+
+/// Heartbeats push the expiry out for leases still held and name the others for dropping.
+pub async fn heartbeat_extends_held_leases_and_cancels_others(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 3, "u")).await.unwrap();
+    let n = NodeId::new();
+    let l = c.lease(n, 2, TTL, T0).await.unwrap();
+    let bogus = LeaseRef {
+        job,
+        chunk: ChunkIndex(2),
+        fence: crate::domain::Fence(1),
+    };
+    let mut reported = refs(&l);
+    reported.push(bogus);
+    let hb = c.heartbeat(n, &reported, TTL, at(8)).await.unwrap();
+    assert_eq!(hb.extended.len(), 2);
+    assert!(hb.extended.iter().all(|e| e.expires_at == at(18)));
+    assert_eq!(hb.cancelled, vec![bogus]);
+    // Another node cannot extend them.
+    let other = c
+        .heartbeat(NodeId::new(), &refs(&l), TTL, at(9))
+        .await
+        .unwrap();
+    assert!(other.extended.is_empty());
+    assert_eq!(other.cancelled.len(), 2);
+    // Past the original expiry nothing is reclaimed and completion still works.
+    assert!(c.reclaim_expired(at(12)).await.unwrap().is_empty());
+    assert_eq!(
+        c.complete(n, l[0].lease_ref(), at(15)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: false }
+    );
+    // After the extended expiry the other lease is reclaimed and a heartbeat cancels it.
+    let back = c.reclaim_expired(at(18)).await.unwrap();
+    assert_eq!(back.len(), 1);
+    let hb = c.heartbeat(n, &refs(&l[1..]), TTL, at(19)).await.unwrap();
+    assert!(hb.extended.is_empty());
+    assert_eq!(hb.cancelled, refs(&l[1..]));
+}
+
+/// `node_dead` returns every lease of that node to pending immediately, and only its leases.
+pub async fn dead_node_leases_return_to_pending_at_once(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 5, "u")).await.unwrap();
+    let dead = NodeId::new();
+    let alive = NodeId::new();
+    let dl = c.lease(dead, 3, TTL, T0).await.unwrap();
+    let al = c.lease(alive, 2, TTL, T0).await.unwrap();
+    assert_eq!((dl.len(), al.len()), (3, 2));
+    let back = c.node_dead(dead).await.unwrap();
+    assert_eq!(back.len(), 3);
+    assert!(back.iter().all(|r| r.node == dead && r.job == job));
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased), (3, 2));
+    assert!(c.current_leases(dead, T0).await.unwrap().is_empty());
+    assert_eq!(c.current_leases(alive, T0).await.unwrap().len(), 2);
+    let hb = c.heartbeat(dead, &refs(&dl), TTL, at(1)).await.unwrap();
+    assert_eq!(hb.cancelled.len(), 3);
+    let again = c.lease(alive, 5, TTL, at(1)).await.unwrap();
+    let mut got: Vec<ChunkIndex> = again.iter().map(|l| l.chunk).collect();
+    got.sort();
+    let mut want: Vec<ChunkIndex> = dl.iter().map(|l| l.chunk).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(c.node_dead(NodeId::new()).await.unwrap().is_empty());
+}
+
+/// A failed chunk goes to another node while one is alive; at the attempt limit the job fails
+/// with the reason and its other leases are revoked.
+pub async fn failed_chunk_avoids_the_failing_node_then_fails_the_job(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 2, "u")).await.unwrap();
+    let n1 = NodeId::new();
+    let n2 = NodeId::new();
+    let n3 = NodeId::new();
+    let l0 = c.lease(n1, 1, TTL, T0).await.unwrap()[0];
+    let l1 = c.lease(n3, 1, TTL, T0).await.unwrap()[0];
+    assert_eq!((l0.chunk, l1.chunk), (ChunkIndex(0), ChunkIndex(1)));
+    c.heartbeat(n2, &[], TTL, T0).await.unwrap();
+    assert_eq!(
+        c.fail(n1, l0.lease_ref(), "boom 1", at(1)).await.unwrap(),
+        FailOutcome::Retry { failures: 1 }
+    );
+    // n1 just failed it and n2 is alive: n1 gets nothing.
+    assert!(c.lease(n1, 1, TTL, at(1)).await.unwrap().is_empty());
+    let r2 = c.lease(n2, 1, TTL, at(1)).await.unwrap()[0];
+    assert_eq!(r2.chunk, ChunkIndex(0));
+    assert_eq!(
+        c.fail(n2, r2.lease_ref(), "boom 2", at(2)).await.unwrap(),
+        FailOutcome::Retry { failures: 2 }
+    );
+    // A stale failure report changes nothing.
+    assert_eq!(
+        c.fail(n2, r2.lease_ref(), "again", at(2)).await.unwrap(),
+        FailOutcome::Stale
+    );
+    let r3 = c.lease(n1, 1, TTL, at(2)).await.unwrap()[0];
+    assert_eq!(r3.chunk, ChunkIndex(0));
+    match c
+        .fail(n1, r3.lease_ref(), "division by zero", at(3))
+        .await
+        .unwrap()
+    {
+        FailOutcome::JobFailed { reason, revoked } => {
+            assert!(reason.contains("division by zero"), "{reason}");
+            assert!(reason.contains("chunk 0"), "{reason}");
+            assert!(reason.contains('3'), "{reason}");
+            assert_eq!(revoked.len(), 1);
+            assert_eq!(revoked[0].node, n3);
+            assert_eq!(revoked[0].lease, l1.lease_ref());
+        }
+        other => panic!("expected JobFailed, got {other:?}"),
+    }
+    assert_eq!(
+        c.job_progress(job).await,
+        Err(CoordinatorError::UnknownJob(job))
+    );
+    assert_eq!(
+        c.complete(n3, l1.lease_ref(), at(3)).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    assert!(c.lease(n2, 4, TTL, at(3)).await.unwrap().is_empty());
+}
+
+/// With no other live node the failing node retries the chunk itself.
+pub async fn failed_chunk_retries_on_the_same_node_when_it_is_alone(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 1, "u")).await.unwrap();
+    let n = NodeId::new();
+    let gone = NodeId::new();
+    c.heartbeat(gone, &[], TTL, T0).await.unwrap();
+    let l = c.lease(n, 1, TTL, at(30)).await.unwrap()[0];
+    c.fail(n, l.lease_ref(), "oops", at(30)).await.unwrap();
+    // `gone` was last seen 30 s ago (> TTL), so it does not count as available.
+    let again = c.lease(n, 1, TTL, at(30)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(again[0].fence > l.fence);
+    assert_eq!(c.job_progress(job).await.unwrap().failures, 1);
+}
+
+/// Cancelling removes the job, returns its leases for revocation and stops all leasing of it.
+pub async fn cancel_revokes_leases_and_stops_leasing(c: &impl Coordinator) {
+    let job = JobId::new();
+    let other = JobId::new();
+    c.register_job(JobSpec::new(job, 10, "u")).await.unwrap();
+    let n = NodeId::new();
+    let l = c.lease(n, 3, TTL, T0).await.unwrap();
+    c.register_job(JobSpec::new(other, 2, "v")).await.unwrap();
+    let revoked = c.cancel_job(job).await.unwrap();
+    assert_eq!(revoked.len(), 3);
+    assert!(revoked.iter().all(|r| r.node == n));
+    let hb = c.heartbeat(n, &refs(&l), TTL, at(1)).await.unwrap();
+    assert_eq!(hb.cancelled.len(), 3);
+    let next = c.lease(n, 10, TTL, at(1)).await.unwrap();
+    assert_eq!(next.len(), 2);
+    assert!(next.iter().all(|l| l.job == other));
+    assert_eq!(
+        c.complete(n, l[0].lease_ref(), at(1)).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    assert_eq!(
+        c.cancel_job(job).await,
+        Err(CoordinatorError::UnknownJob(job))
+    );
+}
+
+/// A reconnecting node learns exactly its unexpired leases.
+pub async fn current_leases_resync(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 4, "u")).await.unwrap();
+    let n = NodeId::new();
+    let short = c.lease(n, 1, Duration::from_secs(2), T0).await.unwrap();
+    let long = c.lease(n, 2, TTL, T0).await.unwrap();
+    c.lease(NodeId::new(), 1, TTL, T0).await.unwrap();
+    let all = c.current_leases(n, at(1)).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let later = c.current_leases(n, at(3)).await.unwrap();
+    assert_eq!(later, long);
+    assert!(!later.contains(&short[0]));
+}
+
+/// `remember_nonce` is SET NX EX: a replay inside the TTL is refused.
+pub async fn nonce_replay_is_refused_until_ttl(c: &impl Coordinator) {
+    let ttl = Duration::from_secs(120);
+    assert!(c.remember_nonce("k1:n1", ttl, T0).await.unwrap());
+    assert!(!c.remember_nonce("k1:n1", ttl, at(60)).await.unwrap());
+    assert!(!c.remember_nonce("k1:n1", ttl, at(119)).await.unwrap());
+    assert!(c.remember_nonce("k1:n2", ttl, at(60)).await.unwrap());
+    assert!(c.remember_nonce("k2:n1", ttl, at(60)).await.unwrap());
+    assert!(c.remember_nonce("k1:n1", ttl, at(120)).await.unwrap());
+    assert!(!c.remember_nonce("k1:n1", ttl, at(121)).await.unwrap());
+}
+
+/// One holder at a time; takeover only after expiry, with a larger fence token.
+pub async fn leader_lock_is_exclusive_and_taken_over_after_expiry(c: &impl Coordinator) {
+    let ttl = Duration::from_secs(30);
+    let t1 = c
+        .try_acquire_leader("projector", "a", ttl, T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c.try_acquire_leader("projector", "b", ttl, at(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        c.try_acquire_leader("projector", "a", ttl, at(2))
+            .await
+            .unwrap(),
+        Some(t1)
+    );
+    // Other lock names are independent.
+    assert!(c
+        .try_acquire_leader("reclaim", "b", ttl, at(2))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(c
+        .renew_leader("projector", "a", t1, ttl, at(20))
+        .await
+        .unwrap());
+    assert!(!c
+        .renew_leader("projector", "b", t1, ttl, at(20))
+        .await
+        .unwrap());
+    // Renewed at 20 s: still held at 49 s, free at 50 s.
+    assert_eq!(
+        c.try_acquire_leader("projector", "b", ttl, at(49))
+            .await
+            .unwrap(),
+        None
+    );
+    let t2 = c
+        .try_acquire_leader("projector", "b", ttl, at(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t2 > t1);
+    assert!(!c
+        .renew_leader("projector", "a", t1, ttl, at(51))
+        .await
+        .unwrap());
+    assert!(!c.release_leader("projector", "a", t1).await.unwrap());
+    assert!(c.release_leader("projector", "b", t2).await.unwrap());
+    let t3 = c
+        .try_acquire_leader("projector", "a", ttl, at(52))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t3 > t2);
+}
+
+/// A job restored from the store leases only the chunks not yet done.
+pub async fn restore_job_leases_only_unfinished_chunks(c: &impl Coordinator) {
+    let job = JobId::new();
+    let done = [ChunkIndex(0), ChunkIndex(2), ChunkIndex(3)];
+    assert!(c
+        .restore_job(JobSpec::new(job, 5, "u"), &done)
+        .await
+        .unwrap());
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done), (2, 0, 3));
+    assert!(!c.restore_job(JobSpec::new(job, 5, "u"), &[]).await.unwrap());
+    assert!(matches!(
+        c.restore_job(JobSpec::new(JobId::new(), 2, "u"), &[ChunkIndex(2)])
+            .await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    let n = NodeId::new();
+    let l = c.lease(n, 10, TTL, T0).await.unwrap();
+    let chunks: Vec<ChunkIndex> = l.iter().map(|l| l.chunk).collect();
+    assert_eq!(chunks, [ChunkIndex(1), ChunkIndex(4)]);
+    assert_eq!(
+        c.complete(n, l[0].lease_ref(), T0).await.unwrap(),
+        CompleteOutcome::Completed { job_done: false }
+    );
+    assert_eq!(
+        c.complete(n, l[1].lease_ref(), T0).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+    // A restored job whose chunks are all done has nothing to lease.
+    let finished = JobId::new();
+    c.restore_job(JobSpec::new(finished, 1, "u"), &[ChunkIndex(0)])
+        .await
+        .unwrap();
+    assert!(c.lease(n, 1, TTL, T0).await.unwrap().is_empty());
+}

@@ -1,0 +1,734 @@
+//! In-memory coordinator for embedded mode: one mutex around plain maps, every operation
+//! O(1) or O(log n) in the number of leases (the expiry index is a B-tree), so a single
+//! sentinel handles tens of thousands of lease+complete cycles per second.
+//!
+//! Pending chunks of a job are a cursor over never-leased indices plus a queue of chunks that
+//! came back (failure, expiry, dead node), so a million-chunk job costs a bitmap, not a list.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+
+use super::{
+    CompleteOutcome, Coordinator, CoordinatorError, FailOutcome, HeartbeatOutcome, JobProgress,
+    JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
+};
+use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, NodeId, UnixMillis};
+
+/// The in-process [`Coordinator`].
+pub struct MemoryCoordinator {
+    state: Mutex<State>,
+}
+
+impl Default for MemoryCoordinator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryCoordinator {
+    /// An empty coordinator. Fences start from the wall clock (ms × 2^16) so they keep growing
+    /// across a process restart without being persisted.
+    pub fn new() -> Self {
+        let base = UnixMillis::now().0 << 16;
+        Self {
+            state: Mutex::new(State {
+                next_fence: base,
+                next_leader_token: base,
+                ..State::default()
+            }),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    jobs: HashMap<JobId, JobState>,
+    /// Jobs with pending chunks, per share key, in rotation order.
+    share_queues: HashMap<String, VecDeque<JobId>>,
+    /// Share keys that have a non-empty queue, in rotation order.
+    share_ring: VecDeque<String>,
+    leases: HashMap<Fence, LeaseRec>,
+    node_leases: HashMap<NodeId, HashSet<Fence>>,
+    expiries: BTreeSet<(UnixMillis, Fence)>,
+    nodes: HashMap<NodeId, NodeSeen>,
+    next_fence: u64,
+    leaders: HashMap<String, LeaderRec>,
+    next_leader_token: u64,
+    nonces: HashMap<String, UnixMillis>,
+    nonce_expiries: BTreeSet<(UnixMillis, String)>,
+}
+
+struct LeaseRec {
+    job: JobId,
+    chunk: ChunkIndex,
+    node: NodeId,
+    expires_at: UnixMillis,
+}
+
+struct NodeSeen {
+    last_seen: UnixMillis,
+    dead: bool,
+}
+
+struct LeaderRec {
+    holder: String,
+    token: FenceToken,
+    expires_at: UnixMillis,
+}
+
+struct ChunkFailures {
+    count: u32,
+    last_node: NodeId,
+}
+
+struct JobState {
+    spec: JobSpec,
+    /// Indices `>= next_fresh` have never been leased (some may be done after a restore).
+    next_fresh: u32,
+    /// Chunks that are pending again, oldest first.
+    returned: VecDeque<ChunkIndex>,
+    /// Current lease per leased chunk.
+    leased: HashMap<ChunkIndex, Fence>,
+    done: Vec<u64>,
+    done_count: u32,
+    failures: HashMap<ChunkIndex, ChunkFailures>,
+    failure_total: u32,
+    /// Whether the job sits in its share queue.
+    queued: bool,
+}
+
+impl JobState {
+    fn new(spec: JobSpec) -> Self {
+        let words = (spec.chunk_count as usize).div_ceil(64);
+        Self {
+            spec,
+            next_fresh: 0,
+            returned: VecDeque::new(),
+            leased: HashMap::new(),
+            done: vec![0; words],
+            done_count: 0,
+            failures: HashMap::new(),
+            failure_total: 0,
+            queued: false,
+        }
+    }
+
+    fn is_done(&self, c: ChunkIndex) -> bool {
+        let i = c.as_usize();
+        self.done[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn mark_done(&mut self, c: ChunkIndex) {
+        let i = c.as_usize();
+        if !self.is_done(c) {
+            self.done[i / 64] |= 1 << (i % 64);
+            self.done_count += 1;
+        }
+    }
+
+    fn pending(&self) -> u32 {
+        self.spec.chunk_count - self.done_count - self.leased.len() as u32
+    }
+
+    fn in_range(&self, c: ChunkIndex) -> bool {
+        c.0 < self.spec.chunk_count
+    }
+
+    fn failed_last_on(&self, c: ChunkIndex, node: NodeId) -> bool {
+        self.failures.get(&c).is_some_and(|f| f.last_node == node)
+    }
+
+    /// Takes one pending chunk for `node`: returned chunks first (oldest work first), skipping
+    /// those that last failed on `node` when `other_live` says another node could take them.
+    fn take_chunk(
+        &mut self,
+        node: NodeId,
+        other_live: &mut impl FnMut() -> bool,
+    ) -> Option<ChunkIndex> {
+        let mut chosen = None;
+        for (pos, &c) in self.returned.iter().enumerate() {
+            if self.failed_last_on(c, node) && other_live() {
+                continue;
+            }
+            chosen = Some(pos);
+            break;
+        }
+        if let Some(pos) = chosen {
+            return self.returned.remove(pos);
+        }
+        while self.next_fresh < self.spec.chunk_count {
+            let c = ChunkIndex(self.next_fresh);
+            self.next_fresh += 1;
+            if !self.is_done(c) && !self.leased.contains_key(&c) {
+                return Some(c);
+            }
+        }
+        None
+    }
+}
+
+impl State {
+    fn fresh_fence(&mut self) -> Fence {
+        self.next_fence += 1;
+        Fence(self.next_fence)
+    }
+
+    fn touch_node(&mut self, node: NodeId, now: UnixMillis) {
+        let seen = self.nodes.entry(node).or_insert(NodeSeen {
+            last_seen: now,
+            dead: false,
+        });
+        seen.last_seen = seen.last_seen.max(now);
+        seen.dead = false;
+    }
+
+    fn enqueue(&mut self, job: JobId) {
+        let Some(js) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        if js.queued || js.pending() == 0 {
+            return;
+        }
+        js.queued = true;
+        let key = js.spec.share_key.clone();
+        let q = self.share_queues.entry(key.clone()).or_default();
+        if q.is_empty() {
+            self.share_ring.push_back(key);
+        }
+        q.push_back(job);
+    }
+
+    fn dequeue(&mut self, job: JobId, key: &str) {
+        if let Some(q) = self.share_queues.get_mut(key) {
+            q.retain(|j| *j != job);
+            if q.is_empty() {
+                self.share_queues.remove(key);
+                self.share_ring.retain(|k| k != key);
+            }
+        }
+    }
+
+    fn insert_lease(&mut self, rec: LeaseRec, fence: Fence) {
+        self.expiries.insert((rec.expires_at, fence));
+        self.node_leases.entry(rec.node).or_default().insert(fence);
+        self.leases.insert(fence, rec);
+    }
+
+    /// Removes a lease from every index (not from the job's `leased` map).
+    fn drop_lease(&mut self, fence: Fence) -> Option<LeaseRec> {
+        let rec = self.leases.remove(&fence)?;
+        self.expiries.remove(&(rec.expires_at, fence));
+        if let Some(set) = self.node_leases.get_mut(&rec.node) {
+            set.remove(&fence);
+            if set.is_empty() {
+                self.node_leases.remove(&rec.node);
+            }
+        }
+        Some(rec)
+    }
+
+    /// Returns a leased chunk to pending.
+    fn return_lease(&mut self, fence: Fence) -> Option<Reclaimed> {
+        let rec = self.drop_lease(fence)?;
+        if let Some(js) = self.jobs.get_mut(&rec.job) {
+            if js.leased.get(&rec.chunk) == Some(&fence) {
+                js.leased.remove(&rec.chunk);
+                js.returned.push_back(rec.chunk);
+            }
+        }
+        self.enqueue(rec.job);
+        Some(Reclaimed {
+            node: rec.node,
+            job: rec.job,
+            chunk: rec.chunk,
+        })
+    }
+
+    /// The lease if `node` holds it with this exact job, chunk and fence (expired or not).
+    fn held(&self, node: NodeId, l: &LeaseRef) -> Option<&LeaseRec> {
+        self.leases
+            .get(&l.fence)
+            .filter(|r| r.node == node && r.job == l.job && r.chunk == l.chunk)
+    }
+
+    /// Whether `node` holds this lease and it has not expired at `now`.
+    fn held_unexpired(&self, node: NodeId, l: &LeaseRef, now: UnixMillis) -> bool {
+        self.held(node, l).is_some_and(|r| r.expires_at > now)
+    }
+
+    /// Removes a job and all its leases; returns the revoked leases.
+    fn remove_job(&mut self, job: JobId) -> Option<Vec<RevokedLease>> {
+        let js = self.jobs.remove(&job)?;
+        if js.queued {
+            self.dequeue(job, &js.spec.share_key);
+        }
+        let mut revoked: Vec<RevokedLease> = js
+            .leased
+            .iter()
+            .filter_map(|(&chunk, &fence)| {
+                self.drop_lease(fence).map(|rec| RevokedLease {
+                    node: rec.node,
+                    lease: LeaseRef { job, chunk, fence },
+                })
+            })
+            .collect();
+        revoked.sort_by_key(|r| r.lease.chunk);
+        Some(revoked)
+    }
+
+    fn lease(
+        &mut self,
+        node: NodeId,
+        free_slots: u32,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Vec<Lease> {
+        self.touch_node(node, now);
+        let expires_at = now.plus(ttl);
+        let mut granted = Vec::new();
+        let mut other_live_cache: Option<bool> = None;
+        let mut misses = 0usize;
+        // Once every job queued at the start has been offered without yielding a chunk for this
+        // node (all its pending chunks last failed here), stop instead of spinning.
+        let max_misses: usize = self.share_queues.values().map(VecDeque::len).sum();
+        while (granted.len() as u32) < free_slots {
+            let Some(key) = self.share_ring.pop_front() else {
+                break;
+            };
+            let Some(job) = self.share_queues.get_mut(&key).and_then(|q| q.pop_front()) else {
+                self.share_queues.remove(&key);
+                continue;
+            };
+            let taken = match self.jobs.get_mut(&job) {
+                Some(js) => {
+                    let nodes = &self.nodes;
+                    let mut other_live = || {
+                        *other_live_cache.get_or_insert_with(|| {
+                            nodes.iter().any(|(id, s)| {
+                                *id != node && !s.dead && s.last_seen.plus(ttl) >= now
+                            })
+                        })
+                    };
+                    let taken = js.take_chunk(node, &mut other_live);
+                    js.queued = js.pending() > 0;
+                    taken.map(|c| (c, js.queued))
+                }
+                None => None,
+            };
+            let still_queued = match taken {
+                Some((chunk, still_queued)) => {
+                    misses = 0;
+                    let fence = self.fresh_fence();
+                    if let Some(js) = self.jobs.get_mut(&job) {
+                        js.leased.insert(chunk, fence);
+                    }
+                    self.insert_lease(
+                        LeaseRec {
+                            job,
+                            chunk,
+                            node,
+                            expires_at,
+                        },
+                        fence,
+                    );
+                    granted.push(Lease {
+                        job,
+                        chunk,
+                        fence,
+                        expires_at,
+                    });
+                    still_queued
+                }
+                None => {
+                    misses += 1;
+                    self.jobs.get(&job).is_some_and(|js| js.queued)
+                }
+            };
+            let q = self.share_queues.entry(key.clone()).or_default();
+            if still_queued {
+                q.push_back(job);
+            }
+            if q.is_empty() {
+                self.share_queues.remove(&key);
+            } else {
+                self.share_ring.push_back(key);
+            }
+            if misses >= max_misses {
+                break;
+            }
+        }
+        granted
+    }
+}
+
+#[async_trait]
+impl Coordinator for MemoryCoordinator {
+    async fn register_job(&self, spec: JobSpec) -> Result<(), CoordinatorError> {
+        validate_spec(&spec)?;
+        let mut st = self.state.lock();
+        if st.jobs.contains_key(&spec.job) {
+            return Err(CoordinatorError::JobExists(spec.job));
+        }
+        let job = spec.job;
+        st.jobs.insert(job, JobState::new(spec));
+        st.enqueue(job);
+        Ok(())
+    }
+
+    async fn restore_job(
+        &self,
+        spec: JobSpec,
+        done: &[ChunkIndex],
+    ) -> Result<bool, CoordinatorError> {
+        validate_spec(&spec)?;
+        if let Some(bad) = done.iter().find(|c| c.0 >= spec.chunk_count) {
+            return Err(CoordinatorError::Invalid(format!(
+                "done chunk {bad} out of range for {} chunks",
+                spec.chunk_count
+            )));
+        }
+        let mut st = self.state.lock();
+        if st.jobs.contains_key(&spec.job) {
+            return Ok(false);
+        }
+        let job = spec.job;
+        let mut js = JobState::new(spec);
+        for &c in done {
+            js.mark_done(c);
+        }
+        st.jobs.insert(job, js);
+        st.enqueue(job);
+        Ok(true)
+    }
+
+    async fn lease(
+        &self,
+        node: NodeId,
+        free_slots: u32,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Vec<Lease>, CoordinatorError> {
+        Ok(self.state.lock().lease(node, free_slots, ttl, now))
+    }
+
+    async fn heartbeat(
+        &self,
+        node: NodeId,
+        active: &[LeaseRef],
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<HeartbeatOutcome, CoordinatorError> {
+        let mut st = self.state.lock();
+        st.touch_node(node, now);
+        let expires_at = now.plus(ttl);
+        let mut out = HeartbeatOutcome::default();
+        for l in active {
+            let current = st.held(node, l).map(|r| r.expires_at);
+            match current {
+                Some(old) if old > now => {
+                    let new = old.max(expires_at);
+                    st.expiries.remove(&(old, l.fence));
+                    st.expiries.insert((new, l.fence));
+                    if let Some(rec) = st.leases.get_mut(&l.fence) {
+                        rec.expires_at = new;
+                    }
+                    out.extended.push(Lease {
+                        job: l.job,
+                        chunk: l.chunk,
+                        fence: l.fence,
+                        expires_at: new,
+                    });
+                }
+                _ => out.cancelled.push(*l),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn complete(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        now: UnixMillis,
+    ) -> Result<CompleteOutcome, CoordinatorError> {
+        let mut st = self.state.lock();
+        let Some(js) = st.jobs.get(&lease.job) else {
+            return Ok(CompleteOutcome::Stale);
+        };
+        if !js.in_range(lease.chunk) {
+            return Err(CoordinatorError::Invalid(format!(
+                "chunk {} out of range for job {}",
+                lease.chunk, lease.job
+            )));
+        }
+        if js.is_done(lease.chunk) {
+            return Ok(CompleteOutcome::AlreadyDone);
+        }
+        if !st.held_unexpired(node, &lease, now) {
+            return Ok(CompleteOutcome::Stale);
+        }
+        st.drop_lease(lease.fence);
+        let Some(js) = st.jobs.get_mut(&lease.job) else {
+            return Ok(CompleteOutcome::Stale);
+        };
+        js.leased.remove(&lease.chunk);
+        js.failures.remove(&lease.chunk);
+        js.mark_done(lease.chunk);
+        Ok(CompleteOutcome::Completed {
+            job_done: js.done_count == js.spec.chunk_count,
+        })
+    }
+
+    async fn fail(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<FailOutcome, CoordinatorError> {
+        let mut st = self.state.lock();
+        st.touch_node(node, now);
+        if !st.held_unexpired(node, &lease, now) {
+            return Ok(FailOutcome::Stale);
+        }
+        st.drop_lease(lease.fence);
+        let Some(js) = st.jobs.get_mut(&lease.job) else {
+            return Ok(FailOutcome::Stale);
+        };
+        js.leased.remove(&lease.chunk);
+        js.failure_total += 1;
+        let f = js.failures.entry(lease.chunk).or_insert(ChunkFailures {
+            count: 0,
+            last_node: node,
+        });
+        f.count += 1;
+        f.last_node = node;
+        let failures = f.count;
+        if failures >= js.spec.max_attempts {
+            let reason = format!(
+                "chunk {} failed {failures} times; last error: {reason}",
+                lease.chunk
+            );
+            let revoked = st.remove_job(lease.job).unwrap_or_default();
+            return Ok(FailOutcome::JobFailed { reason, revoked });
+        }
+        js.returned.push_back(lease.chunk);
+        st.enqueue(lease.job);
+        Ok(FailOutcome::Retry { failures })
+    }
+
+    async fn reclaim_expired(&self, now: UnixMillis) -> Result<Vec<Reclaimed>, CoordinatorError> {
+        let mut st = self.state.lock();
+        let mut out = Vec::new();
+        while let Some(&(at, fence)) = st.expiries.first() {
+            if at > now {
+                break;
+            }
+            if let Some(r) = st.return_lease(fence) {
+                out.push(r);
+            } else {
+                st.expiries.pop_first();
+            }
+        }
+        Ok(out)
+    }
+
+    async fn node_dead(&self, node: NodeId) -> Result<Vec<Reclaimed>, CoordinatorError> {
+        let mut st = self.state.lock();
+        if let Some(seen) = st.nodes.get_mut(&node) {
+            seen.dead = true;
+        }
+        let mut fences: Vec<Fence> = st
+            .node_leases
+            .get(&node)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        fences.sort_unstable();
+        Ok(fences
+            .into_iter()
+            .filter_map(|f| st.return_lease(f))
+            .collect())
+    }
+
+    async fn cancel_job(&self, job: JobId) -> Result<Vec<RevokedLease>, CoordinatorError> {
+        self.state
+            .lock()
+            .remove_job(job)
+            .ok_or(CoordinatorError::UnknownJob(job))
+    }
+
+    async fn remove_job(&self, job: JobId) -> Result<(), CoordinatorError> {
+        self.state.lock().remove_job(job);
+        Ok(())
+    }
+
+    async fn job_progress(&self, job: JobId) -> Result<JobProgress, CoordinatorError> {
+        let st = self.state.lock();
+        let js = st.jobs.get(&job).ok_or(CoordinatorError::UnknownJob(job))?;
+        Ok(JobProgress {
+            chunk_count: js.spec.chunk_count,
+            pending: js.pending(),
+            leased: js.leased.len() as u32,
+            done: js.done_count,
+            failures: js.failure_total,
+        })
+    }
+
+    async fn current_leases(
+        &self,
+        node: NodeId,
+        now: UnixMillis,
+    ) -> Result<Vec<Lease>, CoordinatorError> {
+        let st = self.state.lock();
+        let mut out: Vec<Lease> = st
+            .node_leases
+            .get(&node)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                st.leases
+                    .get(f)
+                    .filter(|r| r.expires_at > now)
+                    .map(|r| Lease {
+                        job: r.job,
+                        chunk: r.chunk,
+                        fence: *f,
+                        expires_at: r.expires_at,
+                    })
+            })
+            .collect();
+        out.sort_by_key(|l| (l.job, l.chunk));
+        Ok(out)
+    }
+
+    async fn try_acquire_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Option<FenceToken>, CoordinatorError> {
+        let mut st = self.state.lock();
+        let expires_at = now.plus(ttl);
+        if let Some(cur) = st.leaders.get_mut(name) {
+            if cur.expires_at > now {
+                if cur.holder == holder {
+                    cur.expires_at = cur.expires_at.max(expires_at);
+                    return Ok(Some(cur.token));
+                }
+                return Ok(None);
+            }
+        }
+        st.next_leader_token += 1;
+        let token = FenceToken(st.next_leader_token);
+        st.leaders.insert(
+            name.to_owned(),
+            LeaderRec {
+                holder: holder.to_owned(),
+                token,
+                expires_at,
+            },
+        );
+        Ok(Some(token))
+    }
+
+    async fn renew_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        token: FenceToken,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<bool, CoordinatorError> {
+        let mut st = self.state.lock();
+        match st.leaders.get_mut(name) {
+            Some(cur) if cur.holder == holder && cur.token == token && cur.expires_at > now => {
+                cur.expires_at = cur.expires_at.max(now.plus(ttl));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        token: FenceToken,
+    ) -> Result<bool, CoordinatorError> {
+        let mut st = self.state.lock();
+        match st.leaders.get(name) {
+            Some(cur) if cur.holder == holder && cur.token == token => {
+                st.leaders.remove(name);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remember_nonce(
+        &self,
+        key: &str,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<bool, CoordinatorError> {
+        let mut st = self.state.lock();
+        // Forget expired nonces first, oldest first, so the cache stays bounded by the TTL.
+        while st.nonce_expiries.first().is_some_and(|(at, _)| *at <= now) {
+            if let Some((at, k)) = st.nonce_expiries.pop_first() {
+                if st.nonces.get(&k) == Some(&at) {
+                    st.nonces.remove(&k);
+                }
+            }
+        }
+        if st.nonces.contains_key(key) {
+            return Ok(false);
+        }
+        let at = now.plus(ttl);
+        st.nonces.insert(key.to_owned(), at);
+        st.nonce_expiries.insert((at, key.to_owned()));
+        Ok(true)
+    }
+}
+
+fn validate_spec(spec: &JobSpec) -> Result<(), CoordinatorError> {
+    if spec.chunk_count == 0 {
+        return Err(CoordinatorError::Invalid(
+            "a job needs at least one chunk".into(),
+        ));
+    }
+    if spec.max_attempts == 0 {
+        return Err(CoordinatorError::Invalid(
+            "max_attempts must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::conformance;
+
+    #[tokio::test]
+    async fn memory_coordinator_passes_conformance() {
+        conformance::run_all(|| async { MemoryCoordinator::new() }).await;
+    }
+
+    #[tokio::test]
+    async fn million_chunk_job_costs_a_bitmap_not_a_list() {
+        let c = MemoryCoordinator::new();
+        let job = JobId::new();
+        c.register_job(JobSpec::new(job, 1_000_000, "u"))
+            .await
+            .unwrap();
+        let st = c.state.lock();
+        let js = &st.jobs[&job];
+        assert_eq!(js.done.len(), 1_000_000usize.div_ceil(64));
+        assert!(js.returned.is_empty());
+        assert_eq!(js.pending(), 1_000_000);
+    }
+}

@@ -1,0 +1,294 @@
+//! Coordination: the fast, possibly volatile scheduling state (pending chunks, leases, fences,
+//! leader locks, the nonce replay cache).
+//!
+//! Every [`Coordinator`] method is one atomic step: an implementation on Redis runs each as a
+//! single Lua script, and no caller ever reads, decides and writes across two calls. The durable
+//! truth lives in the [`Store`](crate::store::Store); when coordination state is lost it is
+//! rebuilt from there with [`restore_job`](Coordinator::restore_job) (see [`crate::recovery`]).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, LeaseExpiry, NodeId, UnixMillis};
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod memory;
+
+pub use memory::MemoryCoordinator;
+
+/// How many times a chunk may fail before its job fails, unless the job says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// A job's chunks as handed to the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The job.
+    pub job: JobId,
+    /// Number of chunks, indices `0..chunk_count`.
+    pub chunk_count: u32,
+    /// Fair-share key (normally the owner's user id): leasing rotates over share keys first and
+    /// over the jobs of one key second, so one user's many jobs cannot starve another user.
+    pub share_key: String,
+    /// Failures a chunk may have before the job fails; at least 1.
+    pub max_attempts: u32,
+}
+
+impl JobSpec {
+    /// A spec with the default attempt limit.
+    pub fn new(job: JobId, chunk_count: u32, share_key: impl Into<String>) -> Self {
+        Self {
+            job,
+            chunk_count,
+            share_key: share_key.into(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+/// One granted lease: the node must compute `chunk` of `job` and present `fence` with the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Lease {
+    /// The job.
+    pub job: JobId,
+    /// The chunk.
+    pub chunk: ChunkIndex,
+    /// The lease's fence.
+    pub fence: Fence,
+    /// When the lease runs out unless extended by a heartbeat.
+    pub expires_at: LeaseExpiry,
+}
+
+impl Lease {
+    /// The identifying part of the lease.
+    pub fn lease_ref(&self) -> LeaseRef {
+        LeaseRef {
+            job: self.job,
+            chunk: self.chunk,
+            fence: self.fence,
+        }
+    }
+}
+
+/// A lease as a node refers to it in heartbeats, completions and failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LeaseRef {
+    /// The job.
+    pub job: JobId,
+    /// The chunk.
+    pub chunk: ChunkIndex,
+    /// The fence the node was given.
+    pub fence: Fence,
+}
+
+/// What a heartbeat did to the leases a node reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeartbeatOutcome {
+    /// Leases still held by the node, with their new expiry.
+    pub extended: Vec<Lease>,
+    /// Leases the node reported but no longer holds (expired, reassigned, cancelled, unknown):
+    /// the node must drop that work.
+    pub cancelled: Vec<LeaseRef>,
+}
+
+/// Result of presenting a chunk result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompleteOutcome {
+    /// The lease was current; the chunk is now done. `job_done` is true for exactly one caller:
+    /// the one whose completion was the job's last outstanding chunk.
+    Completed {
+        /// Every chunk of the job is now done.
+        job_done: bool,
+    },
+    /// The chunk was already done (a retried POST, or a duplicate); nothing changed.
+    AlreadyDone,
+    /// The lease is expired, reassigned, cancelled or unknown: HTTP 409, the node drops the work.
+    Stale,
+}
+
+/// Result of reporting a chunk failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// The chunk is pending again and will preferably go to another node.
+    Retry {
+        /// Failures of this chunk so far.
+        failures: u32,
+    },
+    /// The chunk reached its attempt limit: the job is failed and removed from scheduling.
+    /// Exactly one caller sees this for a job.
+    JobFailed {
+        /// Human-readable reason to store on the job.
+        reason: String,
+        /// Other leases of the job that were revoked; their nodes should be told to drop them.
+        revoked: Vec<RevokedLease>,
+    },
+    /// The lease was not current; nothing changed.
+    Stale,
+}
+
+/// A lease taken away from a node (cancel, job failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RevokedLease {
+    /// Node that held it.
+    pub node: NodeId,
+    /// The lease.
+    pub lease: LeaseRef,
+}
+
+/// A lease that went back to pending (expired or its node died).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reclaimed {
+    /// Node that held it.
+    pub node: NodeId,
+    /// The job.
+    pub job: JobId,
+    /// The chunk, pending again.
+    pub chunk: ChunkIndex,
+}
+
+/// Chunk counts of a scheduled job; `pending + leased + done == chunk_count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// Total chunks.
+    pub chunk_count: u32,
+    /// Waiting for a node.
+    pub pending: u32,
+    /// Leased to a node.
+    pub leased: u32,
+    /// Finished.
+    pub done: u32,
+    /// Failure reports so far over all chunks (retried ones included).
+    pub failures: u32,
+}
+
+/// Why a coordinator call could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinatorError {
+    /// The job is not (or no longer) scheduled.
+    #[error("job {0} is not scheduled")]
+    UnknownJob(JobId),
+    /// A job with this id is already scheduled.
+    #[error("job {0} is already scheduled")]
+    JobExists(JobId),
+    /// Arguments that can never succeed (zero chunks, zero attempts, out-of-range chunk...).
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+    /// The backing service failed (connection, script error); the call may be retried.
+    #[error("coordinator backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The scheduling state. Implementations: [`MemoryCoordinator`]; a Redis one follows with the
+/// same semantics (checked by [`conformance`]).
+#[async_trait]
+pub trait Coordinator: Send + Sync + 'static {
+    /// Schedules all chunks of a new job as pending.
+    async fn register_job(&self, spec: JobSpec) -> Result<(), CoordinatorError>;
+
+    /// Schedules a job recovered from the store with `done` chunks already finished; returns
+    /// false and changes nothing if the job is already scheduled (coordination state survived).
+    async fn restore_job(
+        &self,
+        spec: JobSpec,
+        done: &[ChunkIndex],
+    ) -> Result<bool, CoordinatorError>;
+
+    /// Atomically leases up to `free_slots` pending chunks to `node`, rotating fairly over
+    /// share keys and jobs. Each lease gets a fresh fence and expires at `now + ttl`.
+    /// A chunk that just failed on `node` is skipped while another live node exists.
+    async fn lease(
+        &self,
+        node: NodeId,
+        free_slots: u32,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Vec<Lease>, CoordinatorError>;
+
+    /// Extends to `now + ttl` the reported leases that `node` still holds with the same fence;
+    /// reports the others as cancelled. Also marks the node alive.
+    async fn heartbeat(
+        &self,
+        node: NodeId,
+        active: &[LeaseRef],
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<HeartbeatOutcome, CoordinatorError>;
+
+    /// Marks a chunk done if `node` holds its unexpired lease with `fence`.
+    async fn complete(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        now: UnixMillis,
+    ) -> Result<CompleteOutcome, CoordinatorError>;
+
+    /// Records a failed attempt of a leased chunk: back to pending, or the job fails once the
+    /// chunk has failed `max_attempts` times.
+    async fn fail(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<FailOutcome, CoordinatorError>;
+
+    /// Returns every lease that expired at or before `now` to pending.
+    async fn reclaim_expired(&self, now: UnixMillis) -> Result<Vec<Reclaimed>, CoordinatorError>;
+
+    /// Marks `node` dead and returns all its leases to pending at once.
+    async fn node_dead(&self, node: NodeId) -> Result<Vec<Reclaimed>, CoordinatorError>;
+
+    /// Removes a job from scheduling; returns the leases that were outstanding.
+    async fn cancel_job(&self, job: JobId) -> Result<Vec<RevokedLease>, CoordinatorError>;
+
+    /// Forgets a finished job (after its terminal state is stored). Unknown jobs are fine.
+    async fn remove_job(&self, job: JobId) -> Result<(), CoordinatorError>;
+
+    /// Chunk counts of a scheduled job.
+    async fn job_progress(&self, job: JobId) -> Result<JobProgress, CoordinatorError>;
+
+    /// The unexpired leases `node` holds, for its resync after a (re)connect.
+    async fn current_leases(
+        &self,
+        node: NodeId,
+        now: UnixMillis,
+    ) -> Result<Vec<Lease>, CoordinatorError>;
+
+    /// Takes lock `name` for `holder` if free or expired; `None` if someone else holds it.
+    /// Re-acquiring one's own live lock extends it and keeps its token.
+    async fn try_acquire_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Option<FenceToken>, CoordinatorError>;
+
+    /// Extends the lock if `holder` still holds it with `token`; false means leadership is lost.
+    async fn renew_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        token: FenceToken,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<bool, CoordinatorError>;
+
+    /// Releases the lock if `holder` holds it with `token`; returns whether it did.
+    async fn release_leader(
+        &self,
+        name: &str,
+        holder: &str,
+        token: FenceToken,
+    ) -> Result<bool, CoordinatorError>;
+
+    /// Remembers `key` for `ttl` (SET NX EX): true the first time, false while it is remembered.
+    async fn remember_nonce(
+        &self,
+        key: &str,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<bool, CoordinatorError>;
+}

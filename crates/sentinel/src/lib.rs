@@ -1,0 +1,10 @@
+//! WowLab Grid control plane ("sentinel"): scheduling coordination (leases, fences, reclaim,
+//! leader locks, nonce cache), the durable store, and — on top of them — the node and user APIs.
+//!
+//! Layers, bottom up: [`domain`] (ids, fences, job lifecycle), [`coordinator`] (fast scheduling
+//! state, memory or Redis), [`store`] (durable truth, SQLite or PostgreSQL), [`recovery`]
+//! (rebuilding coordination state from the store).
+
+pub mod coordinator;
+pub mod domain;
+pub mod store;

@@ -1,0 +1,684 @@
+//! The behaviour every [`Store`] must show, generic over a factory: SQLite runs it in its unit
+//! tests, PostgreSQL runs the same suite against a live server (`conformance` feature).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::{
+    AuthTokenKind, ChunkResult, NewAuthToken, NewJob, NewNode, NodeSettings, NodeStatus,
+    PutOutcome, Store, StoreError, TransitionData,
+};
+use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
+
+const T: UnixMillis = UnixMillis(1_800_000_000_000);
+
+fn later(ms: u64) -> UnixMillis {
+    UnixMillis(T.0 + ms)
+}
+
+/// Runs every check, each against a fresh store from `factory`.
+pub async fn run_all<S, F, Fut>(factory: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    first_user_is_admin_and_emails_are_unique(&factory().await).await;
+    auth_tokens_by_hash_kind_and_expiry(&factory().await).await;
+    claim_tokens_until_revoked(&factory().await).await;
+    nodes_register_claim_and_manage(&factory().await).await;
+    configs_dedup_by_hash(&factory().await).await;
+    job_transitions_are_version_checked(&factory().await).await;
+    concurrent_transitions_have_one_winner(Arc::new(factory().await)).await;
+    chunk_results_are_idempotent(Arc::new(factory().await)).await;
+}
+
+async fn user(s: &impl Store, email: &str) -> UserId {
+    s.create_user(email, "$argon2id$v=19$fake", T)
+        .await
+        .unwrap()
+        .id
+}
+
+fn new_job(owner: UserId, config_hash: &str) -> NewJob {
+    NewJob {
+        id: JobId::new(),
+        owner,
+        config_hash: config_hash.into(),
+        iterations: 10_000,
+        seed: u64::MAX - 7,
+        chunk_size: 1000,
+        chunk_count: 10,
+        public: false,
+    }
+}
+
+/// The first account is admin, later ones are not; a taken email is a conflict.
+pub async fn first_user_is_admin_and_emails_are_unique(s: &impl Store) {
+    let a = s.create_user("a@x.io", "hash-a", T).await.unwrap();
+    let b = s.create_user("b@x.io", "hash-b", later(1)).await.unwrap();
+    assert!(a.is_admin);
+    assert!(!b.is_admin);
+    assert_eq!(a.password_hash, "hash-a");
+    assert_eq!(a.created_at, T);
+    assert!(matches!(
+        s.create_user("a@x.io", "other", T).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.user_by_id(b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(s.user_by_email("a@x.io").await.unwrap(), Some(a));
+    assert_eq!(s.user_by_email("nobody@x.io").await.unwrap(), None);
+    assert_eq!(s.user_by_id(UserId::new()).await.unwrap(), None);
+}
+
+/// Tokens resolve by hash and kind until they expire or are deleted by their owner.
+pub async fn auth_tokens_by_hash_kind_and_expiry(s: &impl Store) {
+    let u = user(s, "u@x").await;
+    let other = user(s, "o@x").await;
+    let session = TokenHash::of("session-secret");
+    let api = TokenHash::of("api-secret");
+    s.insert_auth_token(
+        NewAuthToken {
+            hash: session.clone(),
+            user: u,
+            kind: AuthTokenKind::Session,
+            name: String::new(),
+            expires_at: Some(later(1000)),
+        },
+        T,
+    )
+    .await
+    .unwrap();
+    s.insert_auth_token(
+        NewAuthToken {
+            hash: api.clone(),
+            user: u,
+            kind: AuthTokenKind::Api,
+            name: "laptop".into(),
+            expires_at: None,
+        },
+        later(1),
+    )
+    .await
+    .unwrap();
+    let found = s
+        .user_by_auth_token(&session, AuthTokenKind::Session, later(999))
+        .await
+        .unwrap();
+    assert_eq!(found.map(|f| f.id), Some(u));
+    assert_eq!(
+        s.user_by_auth_token(&session, AuthTokenKind::Session, later(1000))
+            .await
+            .unwrap(),
+        None,
+        "expired session"
+    );
+    assert_eq!(
+        s.user_by_auth_token(&session, AuthTokenKind::Api, T)
+            .await
+            .unwrap(),
+        None,
+        "a session is not an API token"
+    );
+    assert!(s
+        .user_by_auth_token(&api, AuthTokenKind::Api, later(10_000_000))
+        .await
+        .unwrap()
+        .is_some());
+    let listed = s.list_auth_tokens(u, AuthTokenKind::Api).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "laptop");
+    assert_eq!(listed[0].hash, api.as_str());
+    assert!(!s.delete_auth_token(other, &api).await.unwrap());
+    assert!(s.delete_auth_token(u, &api).await.unwrap());
+    assert_eq!(
+        s.user_by_auth_token(&api, AuthTokenKind::Api, T)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        s.insert_auth_token(
+            NewAuthToken {
+                hash: TokenHash::of("x"),
+                user: UserId::new(),
+                kind: AuthTokenKind::Api,
+                name: String::new(),
+                expires_at: None,
+            },
+            T,
+        )
+        .await,
+        Err(StoreError::MissingReference(_))
+    ));
+}
+
+/// Claim tokens resolve to their user until revoked by that user.
+pub async fn claim_tokens_until_revoked(s: &impl Store) {
+    let u = user(s, "u@x").await;
+    let other = user(s, "o@x").await;
+    let h = TokenHash::of("ct_secret");
+    s.insert_claim_token(u, &h, T).await.unwrap();
+    assert_eq!(s.user_by_claim_token(&h).await.unwrap(), Some(u));
+    assert_eq!(
+        s.user_by_claim_token(&TokenHash::of("ct_other"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!s.revoke_claim_token(other, &h, T).await.unwrap());
+    assert!(s.revoke_claim_token(u, &h, T).await.unwrap());
+    assert!(!s.revoke_claim_token(u, &h, T).await.unwrap());
+    assert_eq!(s.user_by_claim_token(&h).await.unwrap(), None);
+}
+
+/// Registration, claim by code, owner settings, presence flips and unlinking.
+pub async fn nodes_register_claim_and_manage(s: &impl Store) {
+    let u = user(s, "u@x").await;
+    let stranger = user(s, "s@x").await;
+    let owned = s
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: Some(u),
+                public_key: "key-owned".into(),
+                name: "rig".into(),
+                claim_code: None,
+                max_parallel: 8,
+                cores: 8,
+                version: "0.1.0".into(),
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(owned.status, NodeStatus::Pending);
+    assert_eq!(owned.owner, Some(u));
+    assert!(!owned.draining);
+    let unowned = s
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: None,
+                public_key: "key-free".into(),
+                name: "box".into(),
+                claim_code: Some("ABCD-1234".into()),
+                max_parallel: 2,
+                cores: 4,
+                version: "0.1.0".into(),
+            },
+            later(1),
+        )
+        .await
+        .unwrap();
+    // The same public key cannot register twice (and cannot be moved to another owner).
+    let mut dup = NewNode {
+        id: NodeId::new(),
+        owner: Some(stranger),
+        public_key: "key-owned".into(),
+        name: "x".into(),
+        claim_code: None,
+        max_parallel: 1,
+        cores: 1,
+        version: String::new(),
+    };
+    assert!(matches!(
+        s.insert_node(dup.clone(), T).await,
+        Err(StoreError::Conflict(_))
+    ));
+    dup.public_key = "key-3".into();
+    dup.claim_code = Some("ABCD-1234".into());
+    assert!(matches!(
+        s.insert_node(dup, T).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.node_by_public_key("key-free")
+            .await
+            .unwrap()
+            .map(|n| n.id),
+        Some(unowned.id)
+    );
+    assert_eq!(s.node_by_id(owned.id).await.unwrap(), Some(owned.clone()));
+
+    assert_eq!(s.claim_node("WRONG", u).await.unwrap(), None);
+    let claimed = s.claim_node("ABCD-1234", u).await.unwrap().unwrap();
+    assert_eq!(claimed.owner, Some(u));
+    assert_eq!(claimed.claim_code, None);
+    assert_eq!(s.claim_node("ABCD-1234", stranger).await.unwrap(), None);
+    let mine: Vec<NodeId> = s
+        .list_nodes(Some(u))
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(mine, [owned.id, unowned.id]);
+    assert!(s.list_nodes(Some(stranger)).await.unwrap().is_empty());
+    assert_eq!(s.list_nodes(None).await.unwrap().len(), 2);
+
+    let change = NodeSettings {
+        name: Some("renamed".into()),
+        max_parallel: Some(3),
+        draining: Some(true),
+    };
+    assert_eq!(
+        s.update_node_settings(owned.id, stranger, change.clone())
+            .await
+            .unwrap(),
+        None
+    );
+    let updated = s
+        .update_node_settings(owned.id, u, change)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            updated.name.as_str(),
+            updated.max_parallel,
+            updated.draining
+        ),
+        ("renamed", 3, true)
+    );
+    let partial = s
+        .update_node_settings(
+            owned.id,
+            u,
+            NodeSettings {
+                draining: Some(false),
+                ..NodeSettings::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            partial.name.as_str(),
+            partial.max_parallel,
+            partial.draining
+        ),
+        ("renamed", 3, false)
+    );
+    assert!(matches!(
+        s.update_node_settings(
+            owned.id,
+            u,
+            NodeSettings {
+                max_parallel: Some(0),
+                ..NodeSettings::default()
+            }
+        )
+        .await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    assert!(s
+        .record_node_seen(owned.id, later(50), "0.2.0", 16)
+        .await
+        .unwrap());
+    assert!(s
+        .record_node_seen(owned.id, later(40), "0.2.0", 16)
+        .await
+        .unwrap());
+    let seen = s.node_by_id(owned.id).await.unwrap().unwrap();
+    assert_eq!(
+        (seen.last_seen_at, seen.version.as_str(), seen.cores),
+        (Some(later(50)), "0.2.0", 16)
+    );
+    assert!(!s.record_node_seen(NodeId::new(), T, "", 1).await.unwrap());
+    assert!(s
+        .set_node_status(owned.id, NodeStatus::Online)
+        .await
+        .unwrap());
+    assert!(!s
+        .set_node_status(owned.id, NodeStatus::Online)
+        .await
+        .unwrap());
+    assert!(s
+        .set_node_status(owned.id, NodeStatus::Offline)
+        .await
+        .unwrap());
+
+    // A node that computed chunks can still be unlinked.
+    s.put_config("h", "p", T).await.unwrap();
+    let job = s.insert_job(new_job(u, "h"), T).await.unwrap();
+    s.put_chunk_result(
+        ChunkResult {
+            job: job.id,
+            chunk: ChunkIndex(0),
+            node: Some(owned.id),
+            result: vec![1],
+        },
+        T,
+    )
+    .await
+    .unwrap();
+    assert!(!s.delete_node(owned.id, stranger).await.unwrap());
+    assert!(s.delete_node(owned.id, u).await.unwrap());
+    assert_eq!(s.node_by_id(owned.id).await.unwrap(), None);
+    assert_eq!(
+        s.chunk_results(job.id).await.unwrap()[0].node,
+        Some(owned.id)
+    );
+}
+
+/// A profile is stored once per content hash.
+pub async fn configs_dedup_by_hash(s: &impl Store) {
+    s.put_config("abc", "profile text", T).await.unwrap();
+    s.put_config("abc", "profile text", later(5)).await.unwrap();
+    assert_eq!(
+        s.config("abc").await.unwrap().as_deref(),
+        Some("profile text")
+    );
+    assert_eq!(s.config("nope").await.unwrap(), None);
+}
+
+/// Status moves only along the lifecycle and only from the expected version.
+pub async fn job_transitions_are_version_checked(s: &impl Store) {
+    let u = user(s, "u@x").await;
+    assert!(matches!(
+        s.insert_job(new_job(u, "missing"), T).await,
+        Err(StoreError::MissingReference(_))
+    ));
+    s.put_config("cfg", "profile", T).await.unwrap();
+    let mut bad = new_job(u, "cfg");
+    bad.chunk_count = 0;
+    assert!(matches!(
+        s.insert_job(bad, T).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let mut huge = new_job(u, "cfg");
+    huge.iterations = u64::MAX;
+    assert!(matches!(
+        s.insert_job(huge, T).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    let new = new_job(u, "cfg");
+    let job = s.insert_job(new.clone(), T).await.unwrap();
+    assert_eq!((job.status, job.version), (JobStatus::Pending, 0));
+    assert_eq!(job.seed, new.seed, "u64 seed round-trips");
+    assert_eq!(
+        (job.iterations, job.chunk_size, job.chunk_count),
+        (10_000, 1000, 10)
+    );
+    assert_eq!(job.started_at, None);
+
+    let running = s
+        .transition_job(
+            job.id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            0,
+            TransitionData::default(),
+            later(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (running.status, running.version, running.started_at),
+        (JobStatus::Running, 1, Some(later(1)))
+    );
+    // A writer holding the old version loses.
+    assert_eq!(
+        s.transition_job(
+            job.id,
+            JobStatus::Pending,
+            JobStatus::Cancelled,
+            0,
+            TransitionData::default(),
+            later(2)
+        )
+        .await,
+        Err(StoreError::VersionConflict {
+            status: JobStatus::Running,
+            version: 1
+        })
+    );
+    assert_eq!(
+        s.transition_job(
+            job.id,
+            JobStatus::Running,
+            JobStatus::Completed,
+            0,
+            TransitionData::default(),
+            later(2)
+        )
+        .await,
+        Err(StoreError::VersionConflict {
+            status: JobStatus::Running,
+            version: 1
+        })
+    );
+    assert_eq!(
+        s.transition_job(
+            job.id,
+            JobStatus::Running,
+            JobStatus::Pending,
+            1,
+            TransitionData::default(),
+            later(2)
+        )
+        .await,
+        Err(StoreError::InvalidTransition {
+            from: JobStatus::Running,
+            to: JobStatus::Pending
+        })
+    );
+    assert_eq!(
+        s.transition_job(
+            JobId::new(),
+            JobStatus::Running,
+            JobStatus::Failed,
+            1,
+            TransitionData::default(),
+            later(2)
+        )
+        .await,
+        Err(StoreError::NotFound)
+    );
+    let done = s
+        .transition_job(
+            job.id,
+            JobStatus::Running,
+            JobStatus::Completed,
+            1,
+            TransitionData {
+                result: Some(vec![9, 8, 7]),
+                failure_reason: None,
+            },
+            later(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.status, done.version), (JobStatus::Completed, 2));
+    assert_eq!(done.result.as_deref(), Some(&[9u8, 8, 7][..]));
+    assert_eq!(
+        (done.started_at, done.finished_at),
+        (Some(later(1)), Some(later(3)))
+    );
+    assert!(matches!(
+        s.transition_job(
+            job.id,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            2,
+            TransitionData::default(),
+            later(4)
+        )
+        .await,
+        Err(StoreError::InvalidTransition { .. })
+    ));
+
+    let failing = s.insert_job(new_job(u, "cfg"), later(10)).await.unwrap();
+    s.transition_job(
+        failing.id,
+        JobStatus::Pending,
+        JobStatus::Running,
+        0,
+        TransitionData::default(),
+        later(11),
+    )
+    .await
+    .unwrap();
+    let failed = s
+        .transition_job(
+            failing.id,
+            JobStatus::Running,
+            JobStatus::Failed,
+            1,
+            TransitionData {
+                result: None,
+                failure_reason: Some("chunk 3 failed 3 times".into()),
+            },
+            later(12),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        failed.failure_reason.as_deref(),
+        Some("chunk 3 failed 3 times")
+    );
+    let listed: Vec<JobId> = s
+        .list_jobs(u, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(listed, [failing.id, job.id], "newest first");
+    assert_eq!(s.list_jobs(u, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        s.jobs_with_status(JobStatus::Failed).await.unwrap()[0].id,
+        failing.id
+    );
+    assert!(s
+        .jobs_with_status(JobStatus::Running)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.job(job.id).await.unwrap(), Some(done));
+}
+
+/// Two writers racing from the same version: exactly one transition happens.
+pub async fn concurrent_transitions_have_one_winner<S: Store>(s: Arc<S>) {
+    let u = user(&*s, "u@x").await;
+    s.put_config("cfg", "p", T).await.unwrap();
+    let job = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    s.transition_job(
+        job.id,
+        JobStatus::Pending,
+        JobStatus::Running,
+        0,
+        TransitionData::default(),
+        T,
+    )
+    .await
+    .unwrap();
+    let racers: Vec<_> = [
+        JobStatus::Completed,
+        JobStatus::Cancelled,
+        JobStatus::Failed,
+    ]
+    .into_iter()
+    .map(|to| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.transition_job(
+                job.id,
+                JobStatus::Running,
+                to,
+                1,
+                TransitionData::default(),
+                T,
+            )
+            .await
+        })
+    })
+    .collect();
+    let mut wins = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(j) => {
+                wins += 1;
+                assert_eq!(j.version, 2);
+            }
+            Err(StoreError::VersionConflict { version, .. }) => assert_eq!(version, 2),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+/// A second result for a chunk is a no-op; a bad row does not fail its batch neighbours.
+pub async fn chunk_results_are_idempotent<S: Store>(s: Arc<S>) {
+    let u = user(&*s, "u@x").await;
+    s.put_config("cfg", "p", T).await.unwrap();
+    let job = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    let node = NodeId::new();
+    let r = |chunk: u32, byte: u8| ChunkResult {
+        job: job.id,
+        chunk: ChunkIndex(chunk),
+        node: Some(node),
+        result: vec![byte; 3],
+    };
+    assert_eq!(
+        s.put_chunk_result(r(4, 1), T).await.unwrap(),
+        PutOutcome::Inserted
+    );
+    assert_eq!(
+        s.put_chunk_result(r(4, 2), T).await.unwrap(),
+        PutOutcome::Duplicate
+    );
+    // Concurrent writes, one of them for an unknown job.
+    let mut tasks = Vec::new();
+    for chunk in [0u32, 2, 4, 7] {
+        let s = s.clone();
+        let item = r(chunk, 5);
+        tasks.push(tokio::spawn(
+            async move { s.put_chunk_result(item, T).await },
+        ));
+    }
+    let s2 = s.clone();
+    let bad = tokio::spawn(async move {
+        s2.put_chunk_result(
+            ChunkResult {
+                job: JobId::new(),
+                chunk: ChunkIndex(0),
+                node: None,
+                result: vec![],
+            },
+            T,
+        )
+        .await
+    });
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap().unwrap());
+    }
+    assert_eq!(
+        outcomes,
+        [
+            PutOutcome::Inserted,
+            PutOutcome::Inserted,
+            PutOutcome::Duplicate,
+            PutOutcome::Inserted
+        ]
+    );
+    assert!(matches!(
+        bad.await.unwrap(),
+        Err(StoreError::MissingReference(_))
+    ));
+    let stored = s.chunk_results(job.id).await.unwrap();
+    let idx: Vec<u32> = stored.iter().map(|c| c.chunk.0).collect();
+    assert_eq!(idx, [0, 2, 4, 7]);
+    assert_eq!(stored[2].result, vec![1; 3], "first result kept");
+    assert_eq!(stored[0].node, Some(node));
+    assert_eq!(
+        s.done_chunks(job.id).await.unwrap(),
+        [ChunkIndex(0), ChunkIndex(2), ChunkIndex(4), ChunkIndex(7)]
+    );
+    assert!(s.done_chunks(JobId::new()).await.unwrap().is_empty());
+}

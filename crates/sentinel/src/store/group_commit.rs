@@ -1,0 +1,154 @@
+//! Group commit for chunk results: one writer task gathers every `put_chunk_result` that arrives
+//! while the previous transaction is in flight and writes them in one transaction, so the cost
+//! of a commit (an fsync of the WAL) is shared by the whole batch. Under light load a batch is a
+//! single row and latency is one transaction; under heavy load batches grow by themselves.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::rows::db_err;
+use super::{ChunkResult, PutOutcome, StoreError};
+use crate::domain::UnixMillis;
+
+const INSERT: &str =
+    "INSERT INTO chunk_results (job_id, chunk_index, node_id, result, created_at) \
+     VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id, chunk_index) DO NOTHING";
+
+struct Request {
+    item: ChunkResult,
+    now: UnixMillis,
+    reply: oneshot::Sender<Result<PutOutcome, StoreError>>,
+}
+
+/// Counters of the writer, for metrics and the group-commit measurement.
+#[derive(Debug, Default)]
+pub struct GroupCommitStats {
+    batches: AtomicU64,
+    items: AtomicU64,
+}
+
+impl GroupCommitStats {
+    /// Transactions committed so far.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Results written so far (inserted or duplicate).
+    pub fn items(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
+}
+
+/// Handle to the writer task; the task ends when the last handle is dropped.
+pub(super) struct GroupCommitter {
+    tx: mpsc::Sender<Request>,
+    stats: Arc<GroupCommitStats>,
+}
+
+impl GroupCommitter {
+    /// Starts the writer on the current tokio runtime.
+    pub(super) fn spawn(pool: SqlitePool, max_batch: usize) -> Self {
+        let max_batch = max_batch.max(1);
+        let (tx, rx) = mpsc::channel(max_batch * 4);
+        let stats = Arc::new(GroupCommitStats::default());
+        tokio::spawn(run(pool, rx, max_batch, stats.clone()));
+        Self { tx, stats }
+    }
+
+    /// Queues one result and waits for its transaction.
+    pub(super) async fn put(
+        &self,
+        item: ChunkResult,
+        now: UnixMillis,
+    ) -> Result<PutOutcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { item, now, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// The writer's counters.
+    pub(super) fn stats(&self) -> &GroupCommitStats {
+        &self.stats
+    }
+}
+
+async fn run(
+    pool: SqlitePool,
+    mut rx: mpsc::Receiver<Request>,
+    max_batch: usize,
+    stats: Arc<GroupCommitStats>,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let items: Vec<(&ChunkResult, UnixMillis)> =
+            batch.iter().map(|r| (&r.item, r.now)).collect();
+        let outcomes = match write_batch(&pool, &items).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // One bad row (e.g. an unknown job) must not fail its neighbours: retry each
+                // row on its own and give every caller its own answer.
+                tracing::debug!(error = %e, size = items.len(), "group commit failed; retrying rows singly");
+                let mut single = Vec::with_capacity(items.len());
+                for (item, now) in &items {
+                    single.push(write_one(&pool, item, *now).await);
+                }
+                single
+            }
+        };
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.items.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (req, outcome) in batch.drain(..).zip(outcomes) {
+            // The caller may have gone away; its row is written either way.
+            let _ = req.reply.send(outcome);
+        }
+    }
+}
+
+async fn write_batch(
+    pool: &SqlitePool,
+    items: &[(&ChunkResult, UnixMillis)],
+) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (item, now) in items {
+        let done = bind(item, *now).execute(&mut *tx).await.map_err(db_err)?;
+        out.push(Ok(outcome(done.rows_affected())));
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(out)
+}
+
+async fn write_one(
+    pool: &SqlitePool,
+    item: &ChunkResult,
+    now: UnixMillis,
+) -> Result<PutOutcome, StoreError> {
+    let done = bind(item, now).execute(pool).await.map_err(db_err)?;
+    Ok(outcome(done.rows_affected()))
+}
+
+fn bind(
+    item: &ChunkResult,
+    now: UnixMillis,
+) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    sqlx::query(INSERT)
+        .bind(item.job.to_string())
+        .bind(i64::from(item.chunk.0))
+        .bind(item.node.map(|n| n.to_string()))
+        .bind(item.result.as_slice())
+        .bind(now.as_i64())
+}
+
+fn outcome(rows: u64) -> PutOutcome {
+    if rows == 0 {
+        PutOutcome::Duplicate
+    } else {
+        PutOutcome::Inserted
+    }
+}

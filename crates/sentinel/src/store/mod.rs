@@ -1,0 +1,432 @@
+//! The durable truth: users, credentials, nodes, jobs, configs and chunk results.
+//!
+//! [`SqliteStore`] serves embedded mode; a PostgreSQL implementation follows with the same
+//! schema (see `migrations/sqlite/0001_initial.sql` for the type mapping) and passes the same
+//! [`conformance`] suite. SQL is kept portable: `ON CONFLICT … DO NOTHING`, `RETURNING`,
+//! numbered-free `?` binds are the only SQLite spellings to translate (`$1` on PostgreSQL).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod group_commit;
+mod rows;
+mod sqlite;
+
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (email, public key, claim code taken...).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// A referenced row does not exist (unknown owner, config or job).
+    #[error("missing reference: {0}")]
+    MissingReference(String),
+    /// The row to update does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A version-checked transition found another status or version than expected.
+    #[error("job changed concurrently: now {status} at version {version}")]
+    VersionConflict {
+        /// Status currently stored.
+        status: JobStatus,
+        /// Version currently stored.
+        version: i64,
+    },
+    /// The lifecycle does not allow this transition.
+    #[error("transition {from} -> {to} is not allowed")]
+    InvalidTransition {
+        /// Requested source status.
+        from: JobStatus,
+        /// Requested target status.
+        to: JobStatus,
+    },
+    /// Input that can never be stored (out-of-range number...).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// Stored data could not be decoded (should never happen; points at a bug or manual edit).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// The store is shutting down.
+    #[error("store closed")]
+    Closed,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Login email, unique (callers normalize case before storing and looking up).
+    pub email: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Administrators manage every node and job.
+    pub is_admin: bool,
+    /// Creation time.
+    pub created_at: UnixMillis,
+}
+
+/// Kind of a bearer credential kept in `auth_tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthTokenKind {
+    /// Browser session cookie.
+    Session,
+    /// CLI / API token.
+    Api,
+}
+
+impl AuthTokenKind {
+    /// Stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Api => "api",
+        }
+    }
+}
+
+/// A new session or API token (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthToken {
+    /// SHA-256 of the secret.
+    pub hash: TokenHash,
+    /// Owner.
+    pub user: UserId,
+    /// Session or API.
+    pub kind: AuthTokenKind,
+    /// Label shown in token lists.
+    pub name: String,
+    /// Hard expiry, if any.
+    pub expires_at: Option<UnixMillis>,
+}
+
+/// A stored token as listed to its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthTokenInfo {
+    /// SHA-256 of the secret (used as the token's id for revocation).
+    pub hash: String,
+    /// Session or API.
+    pub kind: AuthTokenKind,
+    /// Label.
+    pub name: String,
+    /// Creation time.
+    pub created_at: UnixMillis,
+    /// Hard expiry, if any.
+    pub expires_at: Option<UnixMillis>,
+}
+
+/// Presence status of a node as shown to users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    /// Registered, never seen online.
+    Pending,
+    /// Connected.
+    Online,
+    /// Gone.
+    Offline,
+}
+
+impl NodeStatus {
+    /// Stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Online => "online",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+/// A node at registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNode {
+    /// Id chosen by the sentinel.
+    pub id: NodeId,
+    /// Owner when registered with a claim token; `None` for an unowned node awaiting its code.
+    pub owner: Option<UserId>,
+    /// Base64 Ed25519 public key (unique).
+    pub public_key: String,
+    /// Display name.
+    pub name: String,
+    /// Claim code shown by an unowned node (unique while set).
+    pub claim_code: Option<String>,
+    /// Parallel chunk slots.
+    pub max_parallel: u32,
+    /// Reported cores.
+    pub cores: u32,
+    /// Reported software version.
+    pub version: String,
+}
+
+/// A registered node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Id.
+    pub id: NodeId,
+    /// Owner, once claimed.
+    pub owner: Option<UserId>,
+    /// Base64 Ed25519 public key.
+    pub public_key: String,
+    /// Display name.
+    pub name: String,
+    /// Pending claim code.
+    pub claim_code: Option<String>,
+    /// Parallel chunk slots.
+    pub max_parallel: u32,
+    /// Reported cores.
+    pub cores: u32,
+    /// Presence status.
+    pub status: NodeStatus,
+    /// Draining nodes finish their leases and take no new ones.
+    pub draining: bool,
+    /// Reported software version.
+    pub version: String,
+    /// Last heartbeat.
+    pub last_seen_at: Option<UnixMillis>,
+    /// Registration time.
+    pub created_at: UnixMillis,
+}
+
+/// Owner-editable node settings; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// New display name.
+    pub name: Option<String>,
+    /// New parallel slots.
+    pub max_parallel: Option<u32>,
+    /// Start or stop draining.
+    pub draining: Option<bool>,
+}
+
+/// A job at submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// Id chosen by the sentinel.
+    pub id: JobId,
+    /// Submitter.
+    pub owner: UserId,
+    /// Content hash of the stored profile.
+    pub config_hash: String,
+    /// Total iterations.
+    pub iterations: u64,
+    /// Job seed.
+    pub seed: u64,
+    /// Iterations per chunk.
+    pub chunk_size: u64,
+    /// Number of chunks.
+    pub chunk_count: u32,
+    /// Readable by anyone.
+    pub public: bool,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Id.
+    pub id: JobId,
+    /// Submitter.
+    pub owner: UserId,
+    /// Content hash of the profile.
+    pub config_hash: String,
+    /// Total iterations.
+    pub iterations: u64,
+    /// Job seed.
+    pub seed: u64,
+    /// Iterations per chunk.
+    pub chunk_size: u64,
+    /// Number of chunks.
+    pub chunk_count: u32,
+    /// Lifecycle status.
+    pub status: JobStatus,
+    /// Bumped by every transition; the optimistic-concurrency check.
+    pub version: i64,
+    /// Merged result (opaque bytes at this layer), once completed.
+    pub result: Option<Vec<u8>>,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// Readable by anyone.
+    pub public: bool,
+    /// Submission time.
+    pub created_at: UnixMillis,
+    /// When it went running.
+    pub started_at: Option<UnixMillis>,
+    /// When it reached a terminal status.
+    pub finished_at: Option<UnixMillis>,
+}
+
+/// Data written along with a status transition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransitionData {
+    /// Result to store (on completion).
+    pub result: Option<Vec<u8>>,
+    /// Reason to store (on failure or cancellation).
+    pub failure_reason: Option<String>,
+}
+
+/// One chunk's partial aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkResult {
+    /// Job.
+    pub job: JobId,
+    /// Chunk.
+    pub chunk: ChunkIndex,
+    /// Node that computed it.
+    pub node: Option<NodeId>,
+    /// Opaque result bytes.
+    pub result: Vec<u8>,
+}
+
+/// Whether a chunk result was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored now.
+    Inserted,
+    /// A result for this `(job, chunk)` was already stored; nothing changed.
+    Duplicate,
+}
+
+/// The durable store. Implementations: [`SqliteStore`]; PostgreSQL follows.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- users and credentials ---
+
+    /// Creates an account; the first account of a fresh install becomes admin (atomically).
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: UnixMillis,
+    ) -> Result<User, StoreError>;
+    /// Looks a user up by id.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// Looks a user up by exact email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Stores a session or API token hash.
+    async fn insert_auth_token(
+        &self,
+        token: NewAuthToken,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The user a token of `kind` belongs to, unless unknown or expired at `now`.
+    async fn user_by_auth_token(
+        &self,
+        hash: &TokenHash,
+        kind: AuthTokenKind,
+        now: UnixMillis,
+    ) -> Result<Option<User>, StoreError>;
+    /// Deletes one of `user`'s tokens; false if there was none.
+    async fn delete_auth_token(&self, user: UserId, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// A user's tokens of one kind, newest first.
+    async fn list_auth_tokens(
+        &self,
+        user: UserId,
+        kind: AuthTokenKind,
+    ) -> Result<Vec<AuthTokenInfo>, StoreError>;
+    /// Stores a claim token hash for `user`.
+    async fn insert_claim_token(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The owner of an unrevoked claim token.
+    async fn user_by_claim_token(&self, hash: &TokenHash) -> Result<Option<UserId>, StoreError>;
+    /// Revokes one of `user`'s claim tokens; false if none matched.
+    async fn revoke_claim_token(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    // --- nodes ---
+
+    /// Registers a node; [`StoreError::Conflict`] if its key (or claim code) is taken.
+    async fn insert_node(&self, node: NewNode, now: UnixMillis) -> Result<Node, StoreError>;
+    /// Looks a node up by id.
+    async fn node_by_id(&self, id: NodeId) -> Result<Option<Node>, StoreError>;
+    /// Looks a node up by its public key.
+    async fn node_by_public_key(&self, key: &str) -> Result<Option<Node>, StoreError>;
+    /// Nodes of one owner, or every node with `None`, oldest first.
+    async fn list_nodes(&self, owner: Option<UserId>) -> Result<Vec<Node>, StoreError>;
+    /// Gives an unowned node with this claim code to `owner` and clears the code.
+    async fn claim_node(&self, code: &str, owner: UserId) -> Result<Option<Node>, StoreError>;
+    /// Applies owner settings; `None` if the node does not exist or is not `owner`'s.
+    async fn update_node_settings(
+        &self,
+        id: NodeId,
+        owner: UserId,
+        settings: NodeSettings,
+    ) -> Result<Option<Node>, StoreError>;
+    /// Records a heartbeat's facts; false if the node is unknown.
+    async fn record_node_seen(
+        &self,
+        id: NodeId,
+        now: UnixMillis,
+        version: &str,
+        cores: u32,
+    ) -> Result<bool, StoreError>;
+    /// Sets the presence status; true only if it actually changed (a flip worth publishing).
+    async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError>;
+    /// Deletes (unlinks) a node of `owner`; false if there was none.
+    async fn delete_node(&self, id: NodeId, owner: UserId) -> Result<bool, StoreError>;
+
+    // --- configs ---
+
+    /// Stores a profile under its content hash (no-op but `last_used_at` if present).
+    async fn put_config(
+        &self,
+        hash: &str,
+        content: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// A stored profile.
+    async fn config(&self, hash: &str) -> Result<Option<String>, StoreError>;
+
+    // --- jobs ---
+
+    /// Stores a new job as `pending` at version 0.
+    async fn insert_job(&self, job: NewJob, now: UnixMillis) -> Result<Job, StoreError>;
+    /// Looks a job up.
+    async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+    /// A user's jobs, newest first, at most `limit`.
+    async fn list_jobs(&self, owner: UserId, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Every job in `status`, oldest first (recovery).
+    async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>, StoreError>;
+    /// Moves a job `from → to` only if it is still at `expected_version` (then version + 1),
+    /// writing `data`; refuses transitions the lifecycle does not allow.
+    async fn transition_job(
+        &self,
+        id: JobId,
+        from: JobStatus,
+        to: JobStatus,
+        expected_version: i64,
+        data: TransitionData,
+        now: UnixMillis,
+    ) -> Result<Job, StoreError>;
+
+    // --- chunk results ---
+
+    /// Stores one chunk result; a second result for the same `(job, chunk)` is a no-op.
+    /// Concurrent calls are group-committed.
+    async fn put_chunk_result(
+        &self,
+        result: ChunkResult,
+        now: UnixMillis,
+    ) -> Result<PutOutcome, StoreError>;
+    /// Every stored result of a job, by chunk index.
+    async fn chunk_results(&self, job: JobId) -> Result<Vec<ChunkResult>, StoreError>;
+    /// Indices of the chunks of a job that have a stored result, ascending.
+    async fn done_chunks(&self, job: JobId) -> Result<Vec<ChunkIndex>, StoreError>;
+}

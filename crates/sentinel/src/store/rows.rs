@@ -1,0 +1,148 @@
+//! Decoding SQLite rows into store records, and mapping sqlx errors to [`StoreError`].
+
+use std::str::FromStr;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{AuthTokenInfo, AuthTokenKind, ChunkResult, Job, Node, NodeStatus, StoreError, User};
+use crate::domain::{ChunkIndex, JobStatus, UnixMillis};
+
+/// Maps a sqlx error to the store's vocabulary: constraint kinds become typed errors.
+pub(super) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) => match db.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(db.message().into()),
+            sqlx::error::ErrorKind::ForeignKeyViolation => {
+                StoreError::MissingReference(db.message().into())
+            }
+            sqlx::error::ErrorKind::CheckViolation | sqlx::error::ErrorKind::NotNullViolation => {
+                StoreError::Invalid(db.message().into())
+            }
+            _ => StoreError::Backend(e.to_string()),
+        },
+        sqlx::Error::PoolClosed => StoreError::Closed,
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(col)
+        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+fn parse<T: FromStr>(col: &str, s: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+fn millis(row: &SqliteRow, col: &str) -> Result<UnixMillis, StoreError> {
+    Ok(UnixMillis::from_i64(get::<i64>(row, col)?))
+}
+
+fn opt_millis(row: &SqliteRow, col: &str) -> Result<Option<UnixMillis>, StoreError> {
+    Ok(get::<Option<i64>>(row, col)?.map(UnixMillis::from_i64))
+}
+
+fn u32_col(row: &SqliteRow, col: &str) -> Result<u32, StoreError> {
+    u32::try_from(get::<i64>(row, col)?)
+        .map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
+}
+
+fn u64_col(row: &SqliteRow, col: &str) -> Result<u64, StoreError> {
+    u64::try_from(get::<i64>(row, col)?)
+        .map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
+}
+
+/// A `users` row.
+pub(super) fn user(row: &SqliteRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: parse("id", &get::<String>(row, "id")?)?,
+        email: get(row, "email")?,
+        password_hash: get(row, "password_hash")?,
+        is_admin: get(row, "is_admin")?,
+        created_at: millis(row, "created_at")?,
+    })
+}
+
+/// An `auth_tokens` row.
+pub(super) fn auth_token(row: &SqliteRow) -> Result<AuthTokenInfo, StoreError> {
+    let kind = match get::<String>(row, "kind")?.as_str() {
+        "session" => AuthTokenKind::Session,
+        "api" => AuthTokenKind::Api,
+        other => return Err(StoreError::Corrupt(format!("token kind {other:?}"))),
+    };
+    Ok(AuthTokenInfo {
+        hash: get(row, "token_hash")?,
+        kind,
+        name: get(row, "name")?,
+        created_at: millis(row, "created_at")?,
+        expires_at: opt_millis(row, "expires_at")?,
+    })
+}
+
+/// A `nodes` row.
+pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
+    let status = match get::<String>(row, "status")?.as_str() {
+        "pending" => NodeStatus::Pending,
+        "online" => NodeStatus::Online,
+        "offline" => NodeStatus::Offline,
+        other => return Err(StoreError::Corrupt(format!("node status {other:?}"))),
+    };
+    Ok(Node {
+        id: parse("id", &get::<String>(row, "id")?)?,
+        owner: get::<Option<String>>(row, "owner_id")?
+            .map(|s| parse("owner_id", &s))
+            .transpose()?,
+        public_key: get(row, "public_key")?,
+        name: get(row, "name")?,
+        claim_code: get(row, "claim_code")?,
+        max_parallel: u32_col(row, "max_parallel")?,
+        cores: u32_col(row, "cores")?,
+        status,
+        draining: get(row, "draining")?,
+        version: get(row, "version")?,
+        last_seen_at: opt_millis(row, "last_seen_at")?,
+        created_at: millis(row, "created_at")?,
+    })
+}
+
+/// A `jobs` row.
+pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: parse("id", &get::<String>(row, "id")?)?,
+        owner: parse("owner_id", &get::<String>(row, "owner_id")?)?,
+        config_hash: get(row, "config_hash")?,
+        iterations: u64_col(row, "iterations")?,
+        // The seed is stored as the i64 with the same bits.
+        seed: get::<i64>(row, "seed")? as u64,
+        chunk_size: u64_col(row, "chunk_size")?,
+        chunk_count: u32_col(row, "chunk_count")?,
+        status: parse::<JobStatus>("status", &get::<String>(row, "status")?)?,
+        version: get(row, "version")?,
+        result: get(row, "result")?,
+        failure_reason: get(row, "failure_reason")?,
+        public: get(row, "is_public")?,
+        created_at: millis(row, "created_at")?,
+        started_at: opt_millis(row, "started_at")?,
+        finished_at: opt_millis(row, "finished_at")?,
+    })
+}
+
+/// A `chunk_results` row.
+pub(super) fn chunk_result(row: &SqliteRow) -> Result<ChunkResult, StoreError> {
+    Ok(ChunkResult {
+        job: parse("job_id", &get::<String>(row, "job_id")?)?,
+        chunk: ChunkIndex(u32_col(row, "chunk_index")?),
+        node: get::<Option<String>>(row, "node_id")?
+            .map(|s| parse("node_id", &s))
+            .transpose()?,
+        result: get(row, "result")?,
+    })
+}

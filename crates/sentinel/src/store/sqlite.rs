@@ -1,0 +1,675 @@
+//! SQLite [`Store`]: one file in WAL mode under the data dir (or `:memory:` for tests), schema
+//! from the embedded migrations, chunk results through the group-commit writer.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use super::group_commit::{GroupCommitStats, GroupCommitter};
+use super::rows::{self, db_err};
+use super::{
+    AuthTokenInfo, AuthTokenKind, ChunkResult, Job, NewAuthToken, NewJob, NewNode, Node,
+    NodeSettings, NodeStatus, PutOutcome, Store, StoreError, TransitionData, User,
+};
+use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How to open a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Database file; `None` for a private in-memory database (tests).
+    pub path: Option<PathBuf>,
+    /// Pool size for a file database (readers run in parallel; SQLite serializes writers).
+    pub max_connections: u32,
+    /// Most chunk results written in one group-commit transaction.
+    pub group_commit_max_batch: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            path: None,
+            max_connections: 4,
+            group_commit_max_batch: 512,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// Options for a database file at `path`.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: Some(path.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    results: GroupCommitter,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database. Must run inside a tokio runtime:
+    /// it starts the group-commit writer task.
+    pub async fn open(opts: SqliteOptions) -> Result<Self, StoreError> {
+        let (connect, pool_opts) = match &opts.path {
+            Some(path) => (
+                SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // NORMAL in WAL mode is durable across application crashes and only risks
+                    // the last commits on power loss; the coordinator re-leases such chunks.
+                    .synchronous(SqliteSynchronous::Normal),
+                SqlitePoolOptions::new().max_connections(opts.max_connections.max(1)),
+            ),
+            // An in-memory database lives as long as its one connection: never close it.
+            None => (
+                SqliteConnectOptions::from_str("sqlite::memory:").map_err(db_err)?,
+                SqlitePoolOptions::new()
+                    .min_connections(1)
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None),
+            ),
+        };
+        let connect = connect
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("temp_store", "memory");
+        let pool = pool_opts.connect_with(connect).await.map_err(db_err)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        let results = GroupCommitter::spawn(pool.clone(), opts.group_commit_max_batch);
+        Ok(Self { pool, results })
+    }
+
+    /// An in-memory store (tests, throwaway grids).
+    pub async fn memory() -> Result<Self, StoreError> {
+        Self::open(SqliteOptions::default()).await
+    }
+
+    /// Counters of the group-commit writer.
+    pub fn group_commit_stats(&self) -> &GroupCommitStats {
+        self.results.stats()
+    }
+
+    async fn fetch_user(&self, sql: &str, arg: String) -> Result<Option<User>, StoreError> {
+        sqlx::query(sql)
+            .bind(arg)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::user(&r))
+            .transpose()
+    }
+
+    async fn fetch_node(&self, sql: &str, arg: String) -> Result<Option<Node>, StoreError> {
+        sqlx::query(sql)
+            .bind(arg)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::node(&r))
+            .transpose()
+    }
+}
+
+fn to_i64(what: &str, v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{what} {v} is too large")))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: UnixMillis,
+    ) -> Result<User, StoreError> {
+        // The first-account-becomes-admin decision is part of the same statement, so two
+        // concurrent sign-ups on a fresh install cannot both become admin.
+        let row = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
+             SELECT ?, ?, ?, NOT EXISTS (SELECT 1 FROM users), ? \
+             RETURNING *",
+        )
+        .bind(UserId::new().to_string())
+        .bind(email)
+        .bind(password_hash)
+        .bind(now.as_i64())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::user(&row)
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.fetch_user("SELECT * FROM users WHERE id = ?", id.to_string())
+            .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.fetch_user("SELECT * FROM users WHERE email = ?", email.to_owned())
+            .await
+    }
+
+    async fn insert_auth_token(
+        &self,
+        token: NewAuthToken,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO auth_tokens (token_hash, user_id, kind, name, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token.hash.as_str())
+        .bind(token.user.to_string())
+        .bind(token.kind.as_str())
+        .bind(&token.name)
+        .bind(now.as_i64())
+        .bind(token.expires_at.map(UnixMillis::as_i64))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn user_by_auth_token(
+        &self,
+        hash: &TokenHash,
+        kind: AuthTokenKind,
+        now: UnixMillis,
+    ) -> Result<Option<User>, StoreError> {
+        sqlx::query(
+            "SELECT u.* FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ? AND t.kind = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
+        )
+        .bind(hash.as_str())
+        .bind(kind.as_str())
+        .bind(now.as_i64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(|r| rows::user(&r))
+        .transpose()
+    }
+
+    async fn delete_auth_token(&self, user: UserId, hash: &TokenHash) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM auth_tokens WHERE token_hash = ? AND user_id = ?")
+            .bind(hash.as_str())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_auth_tokens(
+        &self,
+        user: UserId,
+        kind: AuthTokenKind,
+    ) -> Result<Vec<AuthTokenInfo>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM auth_tokens WHERE user_id = ? AND kind = ? \
+             ORDER BY created_at DESC, token_hash",
+        )
+        .bind(user.to_string())
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::auth_token)
+        .collect()
+    }
+
+    async fn insert_claim_token(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO claim_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(hash.as_str())
+            .bind(user.to_string())
+            .bind(now.as_i64())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn user_by_claim_token(&self, hash: &TokenHash) -> Result<Option<UserId>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM claim_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(hash.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        id.map(|s| {
+            s.parse()
+                .map_err(|e| StoreError::Corrupt(format!("claim token user: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn revoke_claim_token(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE claim_tokens SET revoked_at = ? \
+             WHERE token_hash = ? AND user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now.as_i64())
+        .bind(hash.as_str())
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_node(&self, node: NewNode, now: UnixMillis) -> Result<Node, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO nodes (id, owner_id, public_key, name, claim_code, max_parallel, cores, \
+             status, draining, version, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING *",
+        )
+        .bind(node.id.to_string())
+        .bind(node.owner.map(|o| o.to_string()))
+        .bind(&node.public_key)
+        .bind(&node.name)
+        .bind(&node.claim_code)
+        .bind(i64::from(node.max_parallel))
+        .bind(i64::from(node.cores))
+        .bind(&node.version)
+        .bind(now.as_i64())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::node(&row)
+    }
+
+    async fn node_by_id(&self, id: NodeId) -> Result<Option<Node>, StoreError> {
+        self.fetch_node("SELECT * FROM nodes WHERE id = ?", id.to_string())
+            .await
+    }
+
+    async fn node_by_public_key(&self, key: &str) -> Result<Option<Node>, StoreError> {
+        self.fetch_node("SELECT * FROM nodes WHERE public_key = ?", key.to_owned())
+            .await
+    }
+
+    async fn list_nodes(&self, owner: Option<UserId>) -> Result<Vec<Node>, StoreError> {
+        let q = match owner {
+            Some(o) => {
+                sqlx::query("SELECT * FROM nodes WHERE owner_id = ? ORDER BY created_at, id")
+                    .bind(o.to_string())
+            }
+            None => sqlx::query("SELECT * FROM nodes ORDER BY created_at, id"),
+        };
+        q.fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::node)
+            .collect()
+    }
+
+    async fn claim_node(&self, code: &str, owner: UserId) -> Result<Option<Node>, StoreError> {
+        sqlx::query(
+            "UPDATE nodes SET owner_id = ?, claim_code = NULL \
+             WHERE claim_code = ? AND owner_id IS NULL RETURNING *",
+        )
+        .bind(owner.to_string())
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(|r| rows::node(&r))
+        .transpose()
+    }
+
+    async fn update_node_settings(
+        &self,
+        id: NodeId,
+        owner: UserId,
+        settings: NodeSettings,
+    ) -> Result<Option<Node>, StoreError> {
+        if settings.max_parallel == Some(0) {
+            return Err(StoreError::Invalid(
+                "max_parallel must be at least 1".into(),
+            ));
+        }
+        sqlx::query(
+            "UPDATE nodes SET name = COALESCE(?, name), max_parallel = COALESCE(?, max_parallel), \
+             draining = COALESCE(?, draining) WHERE id = ? AND owner_id = ? RETURNING *",
+        )
+        .bind(settings.name)
+        .bind(settings.max_parallel.map(i64::from))
+        .bind(settings.draining)
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(|r| rows::node(&r))
+        .transpose()
+    }
+
+    async fn record_node_seen(
+        &self,
+        id: NodeId,
+        now: UnixMillis,
+        version: &str,
+        cores: u32,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE nodes SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?), version = ?, \
+             cores = ? WHERE id = ?",
+        )
+        .bind(now.as_i64())
+        .bind(version)
+        .bind(i64::from(cores))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE nodes SET status = ? WHERE id = ? AND status <> ?")
+            .bind(status.as_str())
+            .bind(id.to_string())
+            .bind(status.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_node(&self, id: NodeId, owner: UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM nodes WHERE id = ? AND owner_id = ?")
+            .bind(id.to_string())
+            .bind(owner.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_config(
+        &self,
+        hash: &str,
+        content: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO configs (hash, content, created_at, last_used_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (hash) DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(hash)
+        .bind(content)
+        .bind(now.as_i64())
+        .bind(now.as_i64())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn config(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT content FROM configs WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn insert_job(&self, job: NewJob, now: UnixMillis) -> Result<Job, StoreError> {
+        if job.chunk_count == 0 || job.iterations == 0 || job.chunk_size == 0 {
+            return Err(StoreError::Invalid(
+                "iterations, chunk size and chunk count must be positive".into(),
+            ));
+        }
+        let row = sqlx::query(
+            "INSERT INTO jobs (id, owner_id, config_hash, iterations, seed, chunk_size, \
+             chunk_count, status, version, is_public, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING *",
+        )
+        .bind(job.id.to_string())
+        .bind(job.owner.to_string())
+        .bind(&job.config_hash)
+        .bind(to_i64("iterations", job.iterations)?)
+        // Same bits, so every u64 seed round-trips.
+        .bind(job.seed as i64)
+        .bind(to_i64("chunk size", job.chunk_size)?)
+        .bind(i64::from(job.chunk_count))
+        .bind(job.public)
+        .bind(now.as_i64())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::job(&row)
+    }
+
+    async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        sqlx::query("SELECT * FROM jobs WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::job(&r))
+            .transpose()
+    }
+
+    async fn list_jobs(&self, owner: UserId, limit: u32) -> Result<Vec<Job>, StoreError> {
+        sqlx::query("SELECT * FROM jobs WHERE owner_id = ? ORDER BY created_at DESC, id LIMIT ?")
+            .bind(owner.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::job)
+            .collect()
+    }
+
+    async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>, StoreError> {
+        sqlx::query("SELECT * FROM jobs WHERE status = ? ORDER BY created_at, id")
+            .bind(status.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::job)
+            .collect()
+    }
+
+    async fn transition_job(
+        &self,
+        id: JobId,
+        from: JobStatus,
+        to: JobStatus,
+        expected_version: i64,
+        data: TransitionData,
+        now: UnixMillis,
+    ) -> Result<Job, StoreError> {
+        if !from.can_transition_to(to) {
+            return Err(StoreError::InvalidTransition { from, to });
+        }
+        let started = (to == JobStatus::Running).then_some(now.as_i64());
+        let finished = to.is_terminal().then_some(now.as_i64());
+        let row = sqlx::query(
+            "UPDATE jobs SET status = ?, version = version + 1, \
+             result = COALESCE(?, result), failure_reason = COALESCE(?, failure_reason), \
+             started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at) \
+             WHERE id = ? AND status = ? AND version = ? RETURNING *",
+        )
+        .bind(to.as_str())
+        .bind(data.result)
+        .bind(data.failure_reason)
+        .bind(started)
+        .bind(finished)
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .bind(expected_version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        match row {
+            Some(r) => rows::job(&r),
+            None => match self.job(id).await? {
+                Some(cur) => Err(StoreError::VersionConflict {
+                    status: cur.status,
+                    version: cur.version,
+                }),
+                None => Err(StoreError::NotFound),
+            },
+        }
+    }
+
+    async fn put_chunk_result(
+        &self,
+        result: ChunkResult,
+        now: UnixMillis,
+    ) -> Result<PutOutcome, StoreError> {
+        self.results.put(result, now).await
+    }
+
+    async fn chunk_results(&self, job: JobId) -> Result<Vec<ChunkResult>, StoreError> {
+        sqlx::query("SELECT * FROM chunk_results WHERE job_id = ? ORDER BY chunk_index")
+            .bind(job.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::chunk_result)
+            .collect()
+    }
+
+    async fn done_chunks(&self, job: JobId) -> Result<Vec<ChunkIndex>, StoreError> {
+        let idx: Vec<i64> = sqlx::query_scalar(
+            "SELECT chunk_index FROM chunk_results WHERE job_id = ? ORDER BY chunk_index",
+        )
+        .bind(job.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        idx.into_iter()
+            .map(|i| {
+                u32::try_from(i)
+                    .map(ChunkIndex)
+                    .map_err(|_| StoreError::Corrupt(format!("chunk index {i}")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    #[tokio::test]
+    async fn sqlite_memory_store_passes_conformance() {
+        conformance::run_all(|| async { SqliteStore::memory().await.unwrap() }).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_store_passes_conformance_and_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("wowlab-sentinel-test-{}", JobId::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = std::sync::atomic::AtomicU32::new(0);
+        conformance::run_all(|| {
+            let path = dir.join(format!(
+                "db{}.sqlite",
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            async move { SqliteStore::open(SqliteOptions::file(path)).await.unwrap() }
+        })
+        .await;
+        // Data outlives the process's handle: reopen and read it back.
+        let path = dir.join("reopen.sqlite");
+        let user = {
+            let s = SqliteStore::open(SqliteOptions::file(&path)).await.unwrap();
+            s.create_user("a@b.c", "h", UnixMillis(1)).await.unwrap()
+        };
+        let s = SqliteStore::open(SqliteOptions::file(&path)).await.unwrap();
+        assert_eq!(s.user_by_id(user.id).await.unwrap(), Some(user));
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn concurrent_results_share_transactions() {
+        let s = std::sync::Arc::new(SqliteStore::memory().await.unwrap());
+        let owner = s.create_user("o@x", "h", UnixMillis(1)).await.unwrap().id;
+        s.put_config("cfg", "profile", UnixMillis(1)).await.unwrap();
+        let job = JobId::new();
+        s.insert_job(
+            NewJob {
+                id: job,
+                owner,
+                config_hash: "cfg".into(),
+                iterations: 1000,
+                seed: 1,
+                chunk_size: 10,
+                chunk_count: 100,
+                public: false,
+            },
+            UnixMillis(1),
+        )
+        .await
+        .unwrap();
+        let tasks: Vec<_> = (0..100u32)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.put_chunk_result(
+                        ChunkResult {
+                            job,
+                            chunk: ChunkIndex(i),
+                            node: None,
+                            result: vec![i as u8],
+                        },
+                        UnixMillis(2),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), PutOutcome::Inserted);
+        }
+        let stats = s.group_commit_stats();
+        assert_eq!(stats.items(), 100);
+        assert!(
+            stats.batches() <= 10,
+            "{} batches for 100 rows",
+            stats.batches()
+        );
+        assert_eq!(s.done_chunks(job).await.unwrap().len(), 100);
+    }
+}
