@@ -1,0 +1,210 @@
+//! Load generator for beacon, run as its own process so clients never share a runtime with
+//! the server: fan-out throughput and publish→deliver latency, idle-connection memory, and the
+//! same fan-out through nats-server's WebSocket listener as a peer. `bench/beacon/run` builds
+//! release binaries and calls `run`, which writes `bench/results/beacon.md`.
+
+mod beacon_ws;
+mod fanout;
+mod idle;
+mod nats_ws;
+mod procs;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Command line of the bench binary.
+#[derive(Parser)]
+#[command(name = "wowlab-bench-beacon", about = "Beacon load generator")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start beacon and nats-server, run every measurement, write the Markdown report.
+    Run(RunArgs),
+    /// One fan-out measurement against an already running server.
+    Fanout(FanoutArgs),
+    /// One idle-connection measurement against an already running beacon.
+    Idle(IdleArgs),
+}
+
+/// Options of the full run.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The wowlab binary (release build) that serves `wowlab beacon`.
+    #[arg(long)]
+    wowlab: PathBuf,
+    /// Beacon config for the bench (Centrifugo v6 JSON layout).
+    #[arg(long, default_value = "bench/beacon/beacon-bench.json")]
+    config: PathBuf,
+    /// HMAC secret of that config.
+    #[arg(long, default_value = "bench-secret")]
+    secret: String,
+    /// nats-server binary (Debian package `nats-server`).
+    #[arg(long, default_value = "nats-server")]
+    nats_server: String,
+    /// Markdown report to write.
+    #[arg(long, default_value = "bench/results/beacon.md")]
+    out: PathBuf,
+    /// Directory for logs and generated configs.
+    #[arg(long, default_value = "target/bench-beacon")]
+    work_dir: PathBuf,
+    /// Seconds of publishing per fan-out case (bounded also by the message count).
+    #[arg(long, default_value_t = 8)]
+    seconds: u64,
+    /// Idle connection counts to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 10000])]
+    idle: Vec<usize>,
+    /// Subscriber counts of the fan-out cases.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![100usize, 1000])]
+    subs: Vec<usize>,
+}
+
+/// Options of a single fan-out measurement.
+#[derive(clap::Args)]
+struct FanoutArgs {
+    /// `beacon` or `nats`.
+    #[arg(long, default_value = "beacon")]
+    system: String,
+    /// WebSocket URL (beacon: ws://HOST:PORT/connection/websocket; nats: ws://HOST:PORT).
+    #[arg(long)]
+    url: String,
+    #[arg(long, default_value = "bench-secret")]
+    secret: String,
+    #[arg(long, default_value_t = 100)]
+    subs: usize,
+    #[arg(long, default_value_t = 8)]
+    seconds: u64,
+    /// Messages in flight (64 = throughput pass, 1 = latency pass).
+    #[arg(long, default_value_t = 64)]
+    window: u64,
+}
+
+/// Options of a single idle measurement.
+#[derive(clap::Args)]
+struct IdleArgs {
+    /// ws://HOST:PORT/connection/websocket
+    #[arg(long)]
+    url: String,
+    /// PID of the beacon process (its VmRSS is read).
+    #[arg(long)]
+    pid: u32,
+    #[arg(long, default_value = "bench-secret")]
+    secret: String,
+    #[arg(long, default_value_t = 1000)]
+    conns: usize,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Run(a) => run_all(a).await,
+            Cmd::Fanout(a) => {
+                let system = fanout::System::parse(&a.system, &a.url, &a.secret)?;
+                let params = fanout::Params {
+                    window: a.window,
+                    ..fanout::Params::new(a.subs, a.seconds)
+                };
+                let r = fanout::run(&system, &params).await?;
+                println!("{}", serde_json::to_string(&r)?);
+                Ok(())
+            }
+            Cmd::Idle(a) => {
+                let r = idle::run(&a.url, &a.secret, a.conns, a.pid).await?;
+                println!("{}", serde_json::to_string(&r)?);
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Every measurement, each against a fresh server process, then the report.
+async fn run_all(a: RunArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.work_dir)
+        .with_context(|| format!("create {}", a.work_dir.display()))?;
+    let mut report = report::Report::default();
+
+    for &subs in &a.subs {
+        let beacon = procs::Beacon::spawn(
+            &a.wowlab,
+            &a.config,
+            &a.work_dir.join(format!("beacon-fanout-{subs}.log")),
+        )
+        .await?;
+        let system = fanout::System::Beacon {
+            url: beacon.ws_url(),
+            secret: a.secret.clone(),
+            channel: "bench:hot".into(),
+        };
+        for params in [
+            fanout::Params::new(subs, a.seconds),
+            fanout::Params::latency(subs, a.seconds / 2),
+        ] {
+            eprintln!(
+                "beacon fan-out to {subs} subscribers, window {} ...",
+                params.window
+            );
+            let r = fanout::run(&system, &params).await?;
+            eprintln!("  {}", serde_json::to_string(&r)?);
+            report.fanout.push(r);
+        }
+        beacon.stop().await;
+    }
+
+    for &n in &a.idle {
+        let beacon = procs::Beacon::spawn(
+            &a.wowlab,
+            &a.config,
+            &a.work_dir.join(format!("beacon-idle-{n}.log")),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        eprintln!("beacon idle connections: {n} ...");
+        let r = idle::run(&beacon.ws_url(), &a.secret, n, beacon.pid()).await?;
+        eprintln!("  {}", serde_json::to_string(&r)?);
+        report.idle.push(r);
+        beacon.stop().await;
+    }
+
+    for &subs in &a.subs {
+        let nats = procs::Nats::spawn(&a.nats_server, &a.work_dir).await?;
+        let system = fanout::System::Nats {
+            url: nats.ws_url(),
+            subject: "bench.hot".into(),
+        };
+        for params in [
+            fanout::Params::new(subs, a.seconds),
+            fanout::Params::latency(subs, a.seconds / 2),
+        ] {
+            eprintln!(
+                "nats-server fan-out to {subs} subscribers, window {} ...",
+                params.window
+            );
+            let r = fanout::run(&system, &params).await?;
+            eprintln!("  {}", serde_json::to_string(&r)?);
+            report.fanout.push(r);
+        }
+        nats.stop().await;
+    }
+
+    report.nats_version = procs::nats_version(&a.nats_server).await;
+    let md = report.markdown();
+    if let Some(dir) = a.out.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&a.out, &md).with_context(|| format!("write {}", a.out.display()))?;
+    println!("{md}");
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Child processes of the bench (beacon, nats-server): free ports, readiness, RSS, stopping.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use tokio::process::{Child, Command};
+
+/// A free TCP port on loopback (bind 0, read back, release).
+pub fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("bind a loopback port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Resident set size of a process in KiB, from /proc/<pid>/status.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("read /proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS line")?;
+    let kib = line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed VmRSS line")?;
+    Ok(kib.parse()?)
+}
+
+/// Poll `path` until it contains `needle`, the child exits, or `timeout` passes.
+async fn wait_for_log(
+    child: &mut Child,
+    path: &Path,
+    needle: &str,
+    timeout: Duration,
+) -> Result<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+            return Ok(line.to_string());
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "process exited ({status}) before logging '{needle}'; log {}:\n{}",
+                path.display(),
+                tail(&log)
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "no '{needle}' within {timeout:?}; log {}:\n{}",
+                path.display(),
+                tail(&log)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+fn log_file(path: &Path) -> Result<(std::fs::File, std::fs::File)> {
+    let f = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+    let g = f.try_clone()?;
+    Ok((f, g))
+}
+
+/// A running `wowlab beacon` child; killed on drop if not stopped.
+pub struct Beacon {
+    child: Child,
+    port: u16,
+}
+
+impl Beacon {
+    /// Start `wowlab beacon --config CONFIG` on a free port and wait for "beacon listening on".
+    pub async fn spawn(wowlab: &Path, config: &Path, log: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let (out, err) = log_file(log)?;
+        let mut child = Command::new(wowlab)
+            .arg("beacon")
+            .arg("--config")
+            .arg(config)
+            .env("WOWLAB_BEACON_HTTP_SERVER_PORT", port.to_string())
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_BEACON_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawn {}", wowlab.display()))?;
+        wait_for_log(
+            &mut child,
+            log,
+            "beacon listening on",
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(Self { child, port })
+    }
+
+    /// WebSocket endpoint of this beacon.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/connection/websocket", self.port)
+    }
+
+    /// OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Kill and reap.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A running nats-server with its WebSocket listener; killed on drop if not stopped.
+pub struct Nats {
+    child: Child,
+    ws_port: u16,
+}
+
+impl Nats {
+    /// Start nats-server on loopback with `websocket { no_tls: true }` and wait until it listens.
+    pub async fn spawn(bin: &str, dir: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let ws_port = free_port()?;
+        let conf = dir.join("nats-bench.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:{port}\nmax_payload: 1048576\nwebsocket {{\n  host: 127.0.0.1\n  port: {ws_port}\n  no_tls: true\n}}\n"
+            ),
+        )?;
+        let log = dir.join("nats-server.log");
+        let (out, err) = log_file(&log)?;
+        let mut child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawn {bin} (install the Debian package nats-server)"))?;
+        wait_for_log(&mut child, &log, "Server is ready", Duration::from_secs(15)).await?;
+        Ok(Self { child, ws_port })
+    }
+
+    /// WebSocket endpoint of this nats-server.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.ws_port)
+    }
+
+    /// Kill and reap.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// `nats-server --version` output, for the report.
+pub async fn nats_version(bin: &str) -> String {
+    match Command::new(bin).arg("--version").output().await {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        Err(_) => "unknown".into(),
+    }
+}

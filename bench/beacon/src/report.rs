@@ -1,0 +1,117 @@
+//! The Markdown report written to bench/results/beacon.md.
+
+use std::fmt::Write;
+
+use crate::fanout::FanoutResult;
+use crate::idle::IdleResult;
+
+/// Everything one `run` measured.
+#[derive(Default)]
+pub struct Report {
+    pub fanout: Vec<FanoutResult>,
+    pub idle: Vec<IdleResult>,
+    pub nats_version: String,
+}
+
+fn machine() -> (usize, String) {
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    (nproc, date)
+}
+
+impl Report {
+    /// Render the report.
+    pub fn markdown(&self) -> String {
+        let (nproc, date) = machine();
+        let mut s = String::new();
+        let _ = writeln!(s, "# beacon benchmark\n");
+        let _ = writeln!(s, "Measured {date} on a machine with nproc = {nproc}; load generator `wowlab-bench-beacon` in a separate process on the same host (loopback), protobuf protocol, 100-byte payloads, release builds. Command: `bench/beacon/run`.\n");
+        let _ = writeln!(
+            s,
+            "## Fan-out: 1 publisher → N subscribers of one channel\n"
+        );
+        let _ = writeln!(s, "The publisher keeps at most `window` messages in flight (counted by deliveries to all subscribers): window 64 is the throughput pass (the rate is sustained end to end, latency includes queueing behind up to 63 earlier messages), window 1 the latency pass (each sample is one fan-out on an otherwise idle channel). Latency is publish → deliver, from timestamps inside the payload, over every delivery.\n");
+        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for r in &self.fanout {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} |",
+                r.system,
+                r.subscribers,
+                r.window,
+                r.published,
+                r.delivered,
+                r.expected,
+                r.delivered_per_s,
+                us(r.p50_us),
+                us(r.p99_us),
+                us(r.max_us)
+            );
+        }
+        let beacon: Vec<&FanoutResult> = self
+            .fanout
+            .iter()
+            .filter(|r| r.system == "beacon" && r.window > 1)
+            .collect();
+        let ratios: Vec<String> = beacon
+            .iter()
+            .filter_map(|b| {
+                let n = self.fanout.iter().find(|r| {
+                    r.system != "beacon" && r.subscribers == b.subscribers && r.window == b.window
+                })?;
+                (n.delivered_per_s > 0.0).then(|| {
+                    format!(
+                        "{} subscribers: **{:.2}×**",
+                        b.subscribers,
+                        b.delivered_per_s / n.delivered_per_s
+                    )
+                })
+            })
+            .collect();
+        if !ratios.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nThroughput ratio beacon / nats-server ({}): {}.",
+                self.nats_version,
+                ratios.join(", ")
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nTarget: ≥ 1,000,000 delivered msgs/s on the hot channel.\n"
+        );
+        let _ = writeln!(s, "## Idle authenticated connections (beacon RSS)\n");
+        let _ = writeln!(
+            s,
+            "| connections | RSS before | RSS after | per connection |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|");
+        for r in &self.idle {
+            let _ = writeln!(
+                s,
+                "| {} | {} KiB | {} KiB | {:.1} KB |",
+                r.connections,
+                r.rss_before_kib,
+                r.rss_after_kib,
+                r.bytes_per_connection as f64 / 1000.0
+            );
+        }
+        let _ = writeln!(s, "\nTarget: ≤ 16 KB per idle connection. RSS is VmRSS of the beacon process from /proc (user-space memory only; kernel socket buffers are not included).");
+        s
+    }
+}
+
+fn us(v: u32) -> String {
+    if v >= 10_000 {
+        format!("{:.1} ms", v as f64 / 1000.0)
+    } else {
+        format!("{v} µs")
+    }
+}
