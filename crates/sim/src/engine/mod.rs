@@ -1,0 +1,1089 @@
+//! The discrete-event core: one [`Sim`] runs iterations of one compiled profile.
+//!
+//! State is held in flat vectors indexed like the compiled tables and reset (not reallocated)
+//! for every iteration; the event queue keeps its capacity, so the steady state allocates
+//! nothing per event. Superseded events (a refreshed aura's old expiry, a dead pet's swing)
+//! are not removed from the queue: each carries a generation number and is skipped when it no
+//! longer matches.
+
+pub(crate) mod queue;
+
+use crate::compile::{CompiledProfile, MAX_OFF_GCD_CHAIN, US};
+use crate::expr::bytecode::{Env, Var};
+use crate::profile::Refresh;
+use crate::rng::{iteration_rng, Xoshiro256pp};
+use queue::{Ev, Queue};
+
+/// "Forever" for remaining-time expressions (seconds).
+const FOREVER_S: f64 = 1e9;
+/// RPPM looks back at most this far since the last roll (microseconds).
+const RPPM_MAX_LOOKBACK_US: u64 = 10_000_000;
+
+#[inline]
+fn secs(us: u64) -> f64 {
+    us as f64 / US
+}
+
+#[inline]
+fn truth(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ActorState {
+    active: bool,
+    idle: bool,
+    ready_gen: u32,
+    cast_gen: u32,
+    auto_gen: u32,
+    expire_gen: u32,
+    expires: u64,
+    channel_start: u64,
+    channel_interval: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    crit: f64,
+    haste: f64,
+    mastery_pct: f64,
+    mastery_mult: f64,
+    vers_mult: f64,
+    power: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ResState {
+    value: f64,
+    last: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct CdState {
+    charges: u8,
+    /// When the recharge in progress completes (0 = none running).
+    recharge_end: u64,
+    /// Length of the recharge in progress.
+    recharge_len: u64,
+    gen: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct AuraState {
+    stacks: u8,
+    expires: u64,
+    gen: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct DotState {
+    active: bool,
+    end: u64,
+    last_tick: u64,
+    interval: u64,
+    gen: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ProcState {
+    icd_until: u64,
+    last_roll: u64,
+    last_proc: u64,
+}
+
+/// Per-ability totals of one iteration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AbilityTally {
+    /// Damage dealt.
+    pub damage: u64,
+    /// Casts.
+    pub casts: u64,
+    /// Damage events.
+    pub hits: u64,
+    /// Critical damage events.
+    pub crits: u64,
+}
+
+/// The outcome of one iteration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IterationOutcome {
+    /// Total damage.
+    pub damage: u64,
+    /// Fight length in microseconds.
+    pub duration_us: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Per-ability totals, in [`CompiledProfile::abilities`] order.
+    pub abilities: Vec<AbilityTally>,
+}
+
+/// Reusable simulation state for one profile.
+pub(crate) struct Sim<'p> {
+    p: &'p CompiledProfile,
+    rng: Xoshiro256pp,
+    q: Queue,
+    now: u64,
+    end: u64,
+    damage: u64,
+    events: u64,
+    dead: bool,
+    actors: Vec<ActorState>,
+    stats: Vec<Stats>,
+    res: Vec<ResState>,
+    cds: Vec<CdState>,
+    auras: Vec<AuraState>,
+    dots: Vec<DotState>,
+    procs: Vec<ProcState>,
+    pub(crate) tally: Vec<AbilityTally>,
+}
+
+impl<'p> Sim<'p> {
+    pub fn new(p: &'p CompiledProfile) -> Self {
+        Self {
+            p,
+            rng: Xoshiro256pp::seed_from_u64(0),
+            q: Queue::default(),
+            now: 0,
+            end: 0,
+            damage: 0,
+            events: 0,
+            dead: false,
+            actors: vec![ActorState::default(); p.actors.len()],
+            stats: vec![Stats::default(); p.actors.len()],
+            res: vec![ResState::default(); p.resources.len()],
+            cds: vec![CdState::default(); p.spells.len()],
+            auras: vec![AuraState::default(); p.auras.len()],
+            dots: vec![DotState::default(); p.dots.len()],
+            procs: vec![ProcState::default(); p.procs.len()],
+            tally: vec![AbilityTally::default(); p.abilities.len()],
+        }
+    }
+
+    /// Runs iteration `k` of a job seeded with `seed`; returns (damage, duration_us, events).
+    pub fn run(&mut self, seed: u64, k: u64) -> (u64, u64, u64) {
+        self.reset(seed, k);
+        while let Some((t, ev)) = self.q.pop() {
+            if t >= self.end {
+                break;
+            }
+            self.now = t;
+            self.handle(ev);
+            if self.dead {
+                break;
+            }
+        }
+        let duration = if self.dead { self.now.max(1) } else { self.end };
+        (self.damage, duration, self.events)
+    }
+
+    fn reset(&mut self, seed: u64, k: u64) {
+        let p = self.p;
+        self.rng = iteration_rng(seed, k);
+        self.q.clear();
+        self.now = 0;
+        self.damage = 0;
+        self.events = 0;
+        self.dead = false;
+        // The fight length is the iteration's first draw.
+        let f = &p.fight;
+        let u = self.rng.next_f64();
+        let len = f.duration_us as f64 * (1.0 + f.variance * (2.0 * u - 1.0));
+        self.end = (len.round() as u64).max(1000);
+        for (st, ca) in self.actors.iter_mut().zip(&p.actors) {
+            *st = ActorState {
+                active: ca.active_at_start,
+                expires: u64::MAX,
+                ..ActorState::default()
+            };
+        }
+        for (st, r) in self.res.iter_mut().zip(&p.resources) {
+            *st = ResState {
+                value: r.start,
+                last: 0,
+            };
+        }
+        for (st, s) in self.cds.iter_mut().zip(&p.spells) {
+            *st = CdState {
+                charges: s.charges,
+                ..CdState::default()
+            };
+        }
+        self.auras.fill(AuraState::default());
+        self.dots.fill(DotState::default());
+        self.procs.fill(ProcState::default());
+        self.tally.fill(AbilityTally::default());
+        self.recompute_stats();
+        for a in 0..p.actors.len() {
+            if p.actors[a].active_at_start {
+                self.start_actor(a);
+                if let Some(d) = p.actors[a].duration_us {
+                    self.actors[a].expires = d;
+                    let gen = self.actors[a].expire_gen;
+                    self.q.push(
+                        d,
+                        Ev::PetExpire {
+                            actor: a as u8,
+                            gen,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn start_actor(&mut self, a: usize) {
+        self.actors[a].idle = false;
+        self.schedule_ready(a, self.now);
+        if self.p.actors[a].auto.is_some() {
+            self.actors[a].auto_gen += 1;
+            let gen = self.actors[a].auto_gen;
+            self.q.push(
+                self.now,
+                Ev::Auto {
+                    actor: a as u8,
+                    gen,
+                },
+            );
+        }
+    }
+
+    #[inline]
+    fn schedule_ready(&mut self, a: usize, t: u64) {
+        let st = &mut self.actors[a];
+        st.ready_gen = st.ready_gen.wrapping_add(1);
+        let gen = st.ready_gen;
+        self.q.push(
+            t,
+            Ev::Ready {
+                actor: a as u8,
+                gen,
+            },
+        );
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Ready { actor, gen } => {
+                let a = actor as usize;
+                let st = &mut self.actors[a];
+                if !st.active || st.ready_gen != gen {
+                    return;
+                }
+                st.idle = false;
+                self.events += 1;
+                self.decide(a);
+            }
+            Ev::CastDone { actor, spell, gen } => {
+                let a = actor as usize;
+                if !self.actors[a].active || self.actors[a].cast_gen != gen {
+                    return;
+                }
+                self.events += 1;
+                self.execute(a, spell as usize);
+            }
+            Ev::ChannelTick {
+                actor,
+                spell,
+                tick,
+                gen,
+            } => {
+                let a = actor as usize;
+                if !self.actors[a].active || self.actors[a].cast_gen != gen {
+                    return;
+                }
+                self.events += 1;
+                let sp = &self.p.spells[spell as usize];
+                if let Some(src) = sp.src {
+                    self.deal(src as usize, 1.0);
+                }
+                if let Some((_, ticks)) = sp.channel {
+                    if tick < ticks {
+                        let st = &self.actors[a];
+                        let t = st.channel_start + st.channel_interval * (tick as u64 + 1);
+                        self.q.push(
+                            t,
+                            Ev::ChannelTick {
+                                actor,
+                                spell,
+                                tick: tick + 1,
+                                gen,
+                            },
+                        );
+                    }
+                }
+            }
+            Ev::AuraExpire { aura, gen } => {
+                let i = aura as usize;
+                if self.auras[i].gen != gen || self.auras[i].stacks == 0 {
+                    return;
+                }
+                self.events += 1;
+                self.remove_aura(i);
+            }
+            Ev::DotTick { dot, gen } => {
+                let i = dot as usize;
+                if !self.dots[i].active || self.dots[i].gen != gen {
+                    return;
+                }
+                self.events += 1;
+                self.dot_tick(i);
+            }
+            Ev::Auto { actor, gen } => {
+                let a = actor as usize;
+                if !self.actors[a].active || self.actors[a].auto_gen != gen {
+                    return;
+                }
+                self.events += 1;
+                if let Some(auto) = &self.p.actors[a].auto {
+                    self.deal(auto.src as usize, 1.0);
+                    let next = (auto.speed_us as f64 / self.stats[a].haste) as u64;
+                    self.q.push(self.now + next.max(1), Ev::Auto { actor, gen });
+                }
+            }
+            Ev::Recharge { spell, gen } => {
+                let s = spell as usize;
+                if self.cds[s].gen != gen || self.cds[s].recharge_end == 0 {
+                    return;
+                }
+                self.events += 1;
+                self.complete_recharge(s);
+            }
+            Ev::PetExpire { actor, gen } => {
+                let a = actor as usize;
+                let st = &mut self.actors[a];
+                if !st.active || st.expire_gen != gen {
+                    return;
+                }
+                self.events += 1;
+                st.active = false;
+                st.idle = false;
+                st.expires = u64::MAX;
+                // Invalidate everything the pet had scheduled.
+                st.ready_gen = st.ready_gen.wrapping_add(1);
+                st.cast_gen = st.cast_gen.wrapping_add(1);
+                st.auto_gen = st.auto_gen.wrapping_add(1);
+                self.wake_idle();
+            }
+        }
+    }
+
+    // ---- decisions
+
+    fn decide(&mut self, a: usize) {
+        for _ in 0..MAX_OFF_GCD_CHAIN {
+            match self.pick(a) {
+                Some(s) => {
+                    if !self.begin_cast(a, s) {
+                        return;
+                    }
+                }
+                None => {
+                    self.go_idle(a);
+                    return;
+                }
+            }
+        }
+        // A long chain of off-GCD actions: give the clock a chance to move.
+        let t = self.now + self.p.fight.idle_poll_us;
+        self.schedule_ready(a, t);
+    }
+
+    fn pick(&self, a: usize) -> Option<usize> {
+        let p = self.p;
+        for action in &p.actors[a].apl {
+            let s = action.spell as usize;
+            if self.usable(s) && action.cond.as_ref().is_none_or(|c| c.test(self)) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn usable(&self, s: usize) -> bool {
+        let sp = &self.p.spells[s];
+        if sp.cooldown_us > 0 && self.cds[s].charges == 0 {
+            return false;
+        }
+        if let Some(x) = sp.execute_below {
+            if self.health_pct() >= x {
+                return false;
+            }
+        }
+        sp.costs
+            .iter()
+            .all(|&(r, c)| self.resource(r as usize) >= c)
+    }
+
+    fn go_idle(&mut self, a: usize) {
+        let p = self.p;
+        let mut wake = self.now + p.fight.idle_poll_us;
+        for action in &p.actors[a].apl {
+            let s = action.spell as usize;
+            let sp = &p.spells[s];
+            if sp.cooldown_us > 0 && self.cds[s].charges == 0 {
+                wake = wake.min(self.cds[s].recharge_end);
+                continue;
+            }
+            for &(r, cost) in &sp.costs {
+                let cur = self.resource(r as usize);
+                if cur < cost {
+                    let rate = self.regen_rate(r as usize);
+                    if rate > 0.0 {
+                        let t = self.now + ((cost - cur) / rate).ceil() as u64;
+                        wake = wake.min(t);
+                    }
+                }
+            }
+        }
+        self.actors[a].idle = true;
+        self.schedule_ready(a, wake.max(self.now + 1));
+    }
+
+    fn wake_idle(&mut self) {
+        for a in 0..self.actors.len() {
+            if self.actors[a].active && self.actors[a].idle {
+                self.actors[a].idle = false;
+                self.schedule_ready(a, self.now);
+            }
+        }
+    }
+
+    /// Starts casting; returns true when the actor may act again at once (instant, off-GCD).
+    fn begin_cast(&mut self, a: usize, s: usize) -> bool {
+        let p = self.p;
+        let sp = &p.spells[s];
+        self.tally[sp.ability as usize].casts += 1;
+        for &(r, c) in &sp.costs {
+            self.spend(r as usize, c);
+        }
+        if sp.cooldown_us > 0 {
+            self.cds[s].charges -= 1;
+            if self.cds[s].recharge_end == 0 {
+                self.start_recharge(s);
+            }
+        }
+        let haste = self.stats[a].haste;
+        let actor = &p.actors[a];
+        let gcd = if sp.gcd_us > 0 {
+            ((sp.gcd_us as f64 / haste) as u64).max(actor.gcd_min_us)
+        } else {
+            0
+        };
+        if let Some((dur, ticks)) = sp.channel {
+            let d = ((dur as f64 / haste) as u64).max(ticks as u64);
+            let st = &mut self.actors[a];
+            st.cast_gen = st.cast_gen.wrapping_add(1);
+            st.channel_start = self.now;
+            st.channel_interval = d / ticks as u64;
+            let gen = st.cast_gen;
+            let first = self.now + st.channel_interval;
+            self.q.push(
+                first,
+                Ev::ChannelTick {
+                    actor: a as u8,
+                    spell: s as u16,
+                    tick: 1,
+                    gen,
+                },
+            );
+            self.execute(a, s);
+            self.schedule_ready(a, self.now + d.max(gcd));
+            false
+        } else if sp.cast_us > 0 {
+            let c = ((sp.cast_us as f64 / haste) as u64).max(1);
+            let st = &mut self.actors[a];
+            st.cast_gen = st.cast_gen.wrapping_add(1);
+            let gen = st.cast_gen;
+            self.q.push(
+                self.now + c,
+                Ev::CastDone {
+                    actor: a as u8,
+                    spell: s as u16,
+                    gen,
+                },
+            );
+            self.schedule_ready(a, self.now + c.max(gcd));
+            false
+        } else {
+            self.execute(a, s);
+            if gcd > 0 {
+                self.schedule_ready(a, self.now + gcd);
+                false
+            } else {
+                true
+            }
+        }
+    }
+
+    /// The spell's effects (channels: at the start; their damage comes from ticks).
+    fn execute(&mut self, a: usize, s: usize) {
+        let p = self.p;
+        let sp = &p.spells[s];
+        let _ = a;
+        for &(r, amount) in &sp.gains {
+            self.gain(r as usize, amount);
+        }
+        if sp.channel.is_none() {
+            if let Some(src) = sp.src {
+                self.deal(src as usize, 1.0);
+            }
+        }
+        for &ai in &sp.apply {
+            self.apply_aura(ai as usize);
+        }
+        if let Some(d) = sp.dot {
+            self.apply_dot(d as usize);
+        }
+        if let Some(pet) = sp.summon {
+            self.summon(pet as usize);
+        }
+        for &r in &sp.resets {
+            self.reset_cooldown(r as usize);
+        }
+        for &(r, us) in &sp.reduces {
+            self.reduce_cooldown(r as usize, us);
+        }
+        for &ai in &sp.consume {
+            if self.auras[ai as usize].stacks > 0 {
+                self.remove_aura(ai as usize);
+            }
+        }
+        for &pi in &sp.cast_procs {
+            self.try_proc(pi as usize);
+        }
+    }
+
+    // ---- damage and procs
+
+    fn deal(&mut self, si: usize, frac: f64) {
+        let p = self.p;
+        let src = &p.sources[si];
+        let st = &self.stats[src.actor as usize];
+        let mut amount =
+            (src.coefficient * st.power + src.base) * st.vers_mult * src.reduction * frac;
+        if src.mastery {
+            amount *= st.mastery_mult;
+        }
+        for &ai in &src.mod_auras {
+            let stacks = self.auras[ai as usize].stacks;
+            if stacks > 0 {
+                amount *= 1.0 + p.auras[ai as usize].damage * stacks as f64;
+            }
+        }
+        let crit = src.can_crit && self.rng.chance(st.crit);
+        if crit {
+            amount *= p.base.crit_multiplier;
+        }
+        let dmg = if amount > 0.0 {
+            amount.round() as u64
+        } else {
+            0
+        };
+        let t = &mut self.tally[src.ability as usize];
+        t.damage += dmg;
+        t.hits += 1;
+        t.crits += crit as u64;
+        self.damage += dmg;
+        if let Some(h) = p.fight.health {
+            if self.damage as f64 >= h {
+                self.dead = true;
+                return;
+            }
+        }
+        for &pi in &src.procs_land {
+            self.try_proc(pi as usize);
+        }
+        if crit {
+            for &pi in &src.procs_crit {
+                self.try_proc(pi as usize);
+            }
+        }
+    }
+
+    fn try_proc(&mut self, pi: usize) {
+        let p = self.p;
+        let pr = &p.procs[pi];
+        let now = self.now;
+        if now < self.procs[pi].icd_until {
+            return;
+        }
+        let chance = match (pr.chance, pr.rppm) {
+            (Some(c), _) => c,
+            (None, Some(rppm)) => {
+                let rate = if pr.rppm_haste {
+                    rppm * self.stats[0].haste
+                } else {
+                    rppm
+                };
+                let ps = &mut self.procs[pi];
+                let since_roll = (now - ps.last_roll).min(RPPM_MAX_LOOKBACK_US) as f64;
+                let interval = 60.0 * US / rate;
+                // Bad-luck protection: the chance grows once 1.5 intervals pass without a proc.
+                let since_proc = (now - ps.last_proc) as f64;
+                let blp = (1.0 + (since_proc / interval - 1.5) * 3.0).max(1.0);
+                ps.last_roll = now;
+                rate * since_roll / (60.0 * US) * blp
+            }
+            (None, None) => 0.0,
+        };
+        if !self.rng.chance(chance) {
+            return;
+        }
+        let ps = &mut self.procs[pi];
+        ps.icd_until = now + pr.icd_us;
+        ps.last_proc = now;
+        for &ai in &pr.apply {
+            self.apply_aura(ai as usize);
+        }
+        if let Some(src) = pr.damage_src {
+            self.deal(src as usize, 1.0);
+        }
+        for &(r, amount) in &pr.gains {
+            self.gain(r as usize, amount);
+        }
+        for &r in &pr.resets {
+            self.reset_cooldown(r as usize);
+        }
+        for &(r, us) in &pr.reduces {
+            self.reduce_cooldown(r as usize, us);
+        }
+    }
+
+    // ---- auras and stats
+
+    fn apply_aura(&mut self, i: usize) {
+        let a = &self.p.auras[i];
+        let now = self.now;
+        let st = &mut self.auras[i];
+        let before = st.stacks;
+        let mut reschedule = false;
+        if before == 0 {
+            st.stacks = a.per_apply;
+            st.expires = a.duration_us.map_or(u64::MAX, |d| now + d);
+            reschedule = a.duration_us.is_some();
+        } else {
+            st.stacks = before.saturating_add(a.per_apply).min(a.max_stacks);
+            if let Some(d) = a.duration_us {
+                let remaining = st.expires.saturating_sub(now);
+                let expires = match a.refresh {
+                    Refresh::Duration => now + d,
+                    Refresh::Pandemic => now + d + remaining.min(d * 3 / 10),
+                    Refresh::Extend => st.expires + d,
+                    Refresh::Keep => st.expires,
+                };
+                if expires != st.expires {
+                    st.expires = expires;
+                    reschedule = true;
+                }
+            }
+        }
+        if reschedule {
+            st.gen = st.gen.wrapping_add(1);
+            let (t, gen) = (st.expires, st.gen);
+            self.q.push(
+                t,
+                Ev::AuraExpire {
+                    aura: i as u16,
+                    gen,
+                },
+            );
+        }
+        if self.auras[i].stacks != before && self.is_stat_aura(i) {
+            self.recompute_stats();
+        }
+        self.wake_idle();
+    }
+
+    fn remove_aura(&mut self, i: usize) {
+        let st = &mut self.auras[i];
+        st.stacks = 0;
+        st.gen = st.gen.wrapping_add(1);
+        if self.is_stat_aura(i) {
+            self.recompute_stats();
+        }
+        self.wake_idle();
+    }
+
+    #[inline]
+    fn is_stat_aura(&self, i: usize) -> bool {
+        self.p.stat_auras.contains(&(i as u16))
+    }
+
+    fn recompute_stats(&mut self) {
+        // Regeneration may depend on haste: bank what accrued at the old rate first.
+        for r in 0..self.res.len() {
+            self.settle(r);
+        }
+        let p = self.p;
+        let b = &p.base;
+        for (a, actor) in p.actors.iter().enumerate() {
+            let mut crit = b.crit;
+            let mut haste = 1.0 + b.haste;
+            let mut mastery = b.mastery_pct;
+            let mut vers = b.versatility;
+            let mut primary = 1.0;
+            for &ai in &p.stat_auras {
+                let stacks = self.auras[ai as usize].stacks;
+                let aura = &p.auras[ai as usize];
+                if stacks == 0 || !aura.affects_actor(actor) {
+                    continue;
+                }
+                let n = stacks as f64;
+                crit += aura.crit * n;
+                haste *= 1.0 + aura.haste * n;
+                mastery += aura.mastery_pct * n;
+                vers += aura.versatility * n;
+                primary *= 1.0 + aura.primary * n;
+            }
+            self.stats[a] = Stats {
+                crit,
+                haste: haste.max(0.01),
+                mastery_pct: mastery,
+                mastery_mult: 1.0 + mastery * b.mastery_coefficient / 100.0,
+                vers_mult: 1.0 + vers,
+                power: b.primary * actor.power_frac * primary,
+            };
+        }
+    }
+
+    // ---- periodic effects
+
+    fn dot_interval(&self, i: usize) -> u64 {
+        let d = &self.p.dots[i];
+        if d.haste_scaled {
+            let actor = self.p.sources[d.src as usize].actor as usize;
+            ((d.tick_us as f64 / self.stats[actor].haste) as u64).max(1)
+        } else {
+            d.tick_us
+        }
+    }
+
+    fn apply_dot(&mut self, i: usize) {
+        let d = &self.p.dots[i];
+        let now = self.now;
+        let interval = self.dot_interval(i);
+        let st = &mut self.dots[i];
+        if !st.active {
+            st.active = true;
+            st.last_tick = now;
+            st.end = now + d.duration_us;
+            st.interval = interval;
+        } else {
+            let carry = if d.pandemic {
+                st.end.saturating_sub(now).min(d.duration_us * 3 / 10)
+            } else {
+                0
+            };
+            st.end = now + d.duration_us + carry;
+        }
+        st.gen = st.gen.wrapping_add(1);
+        let next = (st.last_tick + st.interval).min(st.end).max(now);
+        let gen = st.gen;
+        self.q.push(next, Ev::DotTick { dot: i as u16, gen });
+    }
+
+    fn dot_tick(&mut self, i: usize) {
+        let now = self.now;
+        let st = self.dots[i];
+        // A tick cut short by the end of the effect deals a matching fraction.
+        let frac = ((now - st.last_tick) as f64 / st.interval as f64).min(1.0);
+        let done = now >= st.end;
+        let interval = self.dot_interval(i);
+        {
+            let st = &mut self.dots[i];
+            st.last_tick = now;
+            if done {
+                st.active = false;
+            } else {
+                st.interval = interval;
+                let next = (now + interval).min(st.end);
+                let gen = st.gen;
+                self.q.push(next, Ev::DotTick { dot: i as u16, gen });
+            }
+        }
+        let d = &self.p.dots[i];
+        for &(r, amount) in &d.gains {
+            self.gain(r as usize, amount * frac);
+        }
+        self.deal(d.src as usize, frac);
+    }
+
+    // ---- pets
+
+    fn summon(&mut self, a: usize) {
+        if !self.actors[a].active {
+            self.actors[a].active = true;
+            self.start_actor(a);
+        }
+        if let Some(d) = self.p.actors[a].duration_us {
+            let st = &mut self.actors[a];
+            st.expires = self.now + d;
+            st.expire_gen = st.expire_gen.wrapping_add(1);
+            let (t, gen) = (st.expires, st.expire_gen);
+            self.q.push(
+                t,
+                Ev::PetExpire {
+                    actor: a as u8,
+                    gen,
+                },
+            );
+        }
+        self.wake_idle();
+    }
+
+    // ---- cooldowns
+
+    fn cooldown_len(&self, s: usize) -> u64 {
+        let sp = &self.p.spells[s];
+        if sp.cooldown_haste {
+            ((sp.cooldown_us as f64 / self.stats[sp.actor as usize].haste) as u64).max(1)
+        } else {
+            sp.cooldown_us
+        }
+    }
+
+    fn start_recharge(&mut self, s: usize) {
+        let len = self.cooldown_len(s);
+        let st = &mut self.cds[s];
+        st.recharge_len = len;
+        st.recharge_end = self.now + len;
+        st.gen = st.gen.wrapping_add(1);
+        let (t, gen) = (st.recharge_end, st.gen);
+        self.q.push(
+            t,
+            Ev::Recharge {
+                spell: s as u16,
+                gen,
+            },
+        );
+    }
+
+    fn complete_recharge(&mut self, s: usize) {
+        let max = self.p.spells[s].charges;
+        let st = &mut self.cds[s];
+        st.charges = (st.charges + 1).min(max);
+        st.recharge_end = 0;
+        st.gen = st.gen.wrapping_add(1);
+        if st.charges < max {
+            self.start_recharge(s);
+        }
+    }
+
+    fn reset_cooldown(&mut self, s: usize) {
+        let sp = &self.p.spells[s];
+        if sp.cooldown_us == 0 || self.cds[s].charges >= sp.charges {
+            return;
+        }
+        let st = &mut self.cds[s];
+        st.charges += 1;
+        if st.charges >= sp.charges {
+            st.recharge_end = 0;
+            st.gen = st.gen.wrapping_add(1);
+        }
+        self.wake_idle();
+    }
+
+    fn reduce_cooldown(&mut self, s: usize, us: u64) {
+        let st = &mut self.cds[s];
+        if st.recharge_end == 0 {
+            return;
+        }
+        st.recharge_end = st.recharge_end.saturating_sub(us).max(self.now);
+        st.gen = st.gen.wrapping_add(1);
+        let (t, gen) = (st.recharge_end, st.gen);
+        self.q.push(
+            t,
+            Ev::Recharge {
+                spell: s as u16,
+                gen,
+            },
+        );
+    }
+
+    // ---- resources
+
+    #[inline]
+    fn regen_rate(&self, r: usize) -> f64 {
+        let res = &self.p.resources[r];
+        if res.regen_haste {
+            res.regen_per_us * self.stats[0].haste
+        } else {
+            res.regen_per_us
+        }
+    }
+
+    #[inline]
+    fn resource(&self, r: usize) -> f64 {
+        let st = &self.res[r];
+        let max = self.p.resources[r].max;
+        (st.value + self.regen_rate(r) * (self.now - st.last) as f64).min(max)
+    }
+
+    fn settle(&mut self, r: usize) {
+        let v = self.resource(r);
+        self.res[r] = ResState {
+            value: v,
+            last: self.now,
+        };
+    }
+
+    fn spend(&mut self, r: usize, amount: f64) {
+        let v = self.resource(r);
+        self.res[r] = ResState {
+            value: (v - amount).max(0.0),
+            last: self.now,
+        };
+    }
+
+    fn gain(&mut self, r: usize, amount: f64) {
+        let v = self.resource(r);
+        let max = self.p.resources[r].max;
+        self.res[r] = ResState {
+            value: (v + amount).min(max),
+            last: self.now,
+        };
+        self.wake_idle();
+    }
+
+    // ---- target
+
+    #[inline]
+    fn health_pct(&self) -> f64 {
+        match self.p.fight.health {
+            Some(h) => (100.0 * (h - self.damage as f64) / h).max(0.0),
+            None => 100.0 * (self.end - self.now.min(self.end)) as f64 / self.end as f64,
+        }
+    }
+
+    fn time_to_die(&self) -> f64 {
+        let left = secs(self.end.saturating_sub(self.now));
+        match self.p.fight.health {
+            Some(h) if self.damage > 0 && self.now > 0 => {
+                let rate = self.damage as f64 / secs(self.now);
+                ((h - self.damage as f64).max(0.0) / rate).min(left)
+            }
+            _ => left,
+        }
+    }
+
+    fn cooldown_remains(&self, s: usize) -> u64 {
+        let st = &self.cds[s];
+        if self.p.spells[s].cooldown_us == 0 || st.charges > 0 {
+            0
+        } else {
+            st.recharge_end.saturating_sub(self.now)
+        }
+    }
+}
+
+impl Env for Sim<'_> {
+    fn load(&self, v: Var) -> f64 {
+        let p = self.p;
+        match v {
+            Var::CooldownReady(s) => truth(self.cooldown_remains(s as usize) == 0),
+            Var::CooldownRemains(s) => secs(self.cooldown_remains(s as usize)),
+            Var::CooldownCharges(s) => self.cds[s as usize].charges as f64,
+            Var::CooldownChargesFractional(s) => {
+                let st = &self.cds[s as usize];
+                let partial = if st.recharge_end > 0 && st.recharge_len > 0 {
+                    1.0 - st.recharge_end.saturating_sub(self.now) as f64 / st.recharge_len as f64
+                } else {
+                    0.0
+                };
+                st.charges as f64 + partial
+            }
+            Var::CooldownFullRecharge(s) => {
+                let s = s as usize;
+                let st = &self.cds[s];
+                let max = p.spells[s].charges;
+                if st.charges >= max || st.recharge_end == 0 {
+                    0.0
+                } else {
+                    let rest = (max - st.charges - 1) as u64 * self.cooldown_len(s);
+                    secs(st.recharge_end.saturating_sub(self.now) + rest)
+                }
+            }
+            Var::AuraUp(a) => truth(self.auras[a as usize].stacks > 0),
+            Var::AuraDown(a) => truth(self.auras[a as usize].stacks == 0),
+            Var::AuraStack(a) => self.auras[a as usize].stacks as f64,
+            Var::AuraRemains(a) => {
+                let st = &self.auras[a as usize];
+                if st.stacks == 0 {
+                    0.0
+                } else if st.expires == u64::MAX {
+                    FOREVER_S
+                } else {
+                    secs(st.expires.saturating_sub(self.now))
+                }
+            }
+            Var::DotTicking(d) => truth(self.dots[d as usize].active),
+            Var::DotRemains(d) => {
+                let st = &self.dots[d as usize];
+                if st.active {
+                    secs(st.end.saturating_sub(self.now))
+                } else {
+                    0.0
+                }
+            }
+            Var::DotRefreshable(d) => {
+                let st = &self.dots[d as usize];
+                let window = p.dots[d as usize].duration_us * 3 / 10;
+                truth(!st.active || st.end.saturating_sub(self.now) < window)
+            }
+            Var::Resource(r) => self.resource(r as usize),
+            Var::ResourceDeficit(r) => p.resources[r as usize].max - self.resource(r as usize),
+            Var::ResourcePct(r) => {
+                let max = p.resources[r as usize].max;
+                if max > 0.0 {
+                    100.0 * self.resource(r as usize) / max
+                } else {
+                    0.0
+                }
+            }
+            Var::ResourceTimeToMax(r) => {
+                let deficit = p.resources[r as usize].max - self.resource(r as usize);
+                let rate = self.regen_rate(r as usize);
+                if deficit <= 0.0 {
+                    0.0
+                } else if rate > 0.0 {
+                    deficit / rate / US
+                } else {
+                    FOREVER_S
+                }
+            }
+            Var::TargetHealthPct => self.health_pct(),
+            Var::TargetExecute => truth(self.health_pct() < p.fight.execute_pct),
+            Var::TargetTimeToDie => self.time_to_die(),
+            Var::FightTime => secs(self.now),
+            Var::FightRemains => self.time_to_die(),
+            Var::PetActive(a) => truth(self.actors[a as usize].active),
+            Var::PetRemains(a) => {
+                let st = &self.actors[a as usize];
+                if !st.active {
+                    0.0
+                } else if st.expires == u64::MAX {
+                    FOREVER_S
+                } else {
+                    secs(st.expires.saturating_sub(self.now))
+                }
+            }
+            Var::PlayerHaste => (self.stats[0].haste - 1.0) * 100.0,
+            Var::PlayerCrit => self.stats[0].crit * 100.0,
+            Var::PlayerMastery => self.stats[0].mastery_pct,
+            Var::PlayerVersatility => (self.stats[0].vers_mult - 1.0) * 100.0,
+            Var::PlayerGcd => {
+                let actor = &p.actors[0];
+                secs(((actor.gcd_us as f64 / self.stats[0].haste) as u64).max(actor.gcd_min_us))
+            }
+            Var::SpellCastTime(s) => {
+                let sp = &p.spells[s as usize];
+                secs((sp.cast_us as f64 / self.stats[sp.actor as usize].haste) as u64)
+            }
+        }
+    }
+}
