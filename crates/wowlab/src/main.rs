@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the realtime server (Centrifugo-v6-compatible).
+    Beacon(cmd::beacon::Args),
     /// Print version and build information.
     Version,
 }
@@ -29,5 +31,6 @@ fn main() -> anyhow::Result<()> {
     logging::init(cli.log_format);
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Beacon(args) => cmd::beacon::run(args),
     }
 }

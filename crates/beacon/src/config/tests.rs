@@ -1,0 +1,195 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_work_without_a_file() {
+    let cfg = Config::from_json_str("{}").unwrap();
+    assert_eq!(cfg.http_server.port, 8000);
+    assert_eq!(cfg.http_server.address, "127.0.0.1");
+    assert_eq!(
+        cfg.client.ping_interval.get(),
+        std::time::Duration::from_secs(25)
+    );
+    assert_eq!(
+        cfg.client.pong_timeout.get(),
+        std::time::Duration::from_secs(8)
+    );
+    assert_eq!(cfg.websocket.message_size_limit, 65536);
+    assert_eq!(cfg.client.queue_max_size, 1_048_576);
+    assert_eq!(cfg.listen_addr(), "127.0.0.1:8000");
+}
+
+#[test]
+fn centrifugo_layout_parses() {
+    let cfg = Config::from_json_str(
+        r#"{
+        "http_server": {"port": 9000},
+        "client": {"token": {"hmac_secret_key": "secret"}, "insecure": false,
+                   "ping_interval": "1m30s", "pong_timeout": "500ms", "allowed_origins": ["*"]},
+        "channel": {"without_namespace": {"presence": true},
+                    "namespaces": [{"name": "chat", "history_size": 100, "history_ttl": "300s",
+                                    "force_recovery": true, "allow_subscribe_for_client": true}]},
+        "http_api": {"key": "api"},
+        "sse": {"enabled": true}
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(cfg.http_server.port, 9000);
+    assert_eq!(
+        cfg.client.ping_interval.get(),
+        std::time::Duration::from_secs(90)
+    );
+    assert_eq!(
+        cfg.client.pong_timeout.get(),
+        std::time::Duration::from_millis(500)
+    );
+    let chat = &cfg.channel.namespaces[0];
+    assert_eq!(chat.name, "chat");
+    assert!(chat.history_enabled());
+    assert_eq!(chat.history_ttl.get(), std::time::Duration::from_secs(300));
+    assert!(cfg.channel.without_namespace.presence);
+    assert!(cfg.sse.enabled);
+}
+
+#[test]
+fn unknown_key_is_rejected_with_its_path() {
+    let err = Config::from_json_str(r#"{"client": {"token": {"hmac_secret": "x"}}}"#).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("client.token.hmac_secret"), "{msg}");
+    assert!(msg.contains("unknown field"), "{msg}");
+    let err =
+        Config::from_json_str(r#"{"channel": {"namespaces": [{"name": "a", "presense": true}]}}"#)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("channel.namespaces[0].presense"), "{err}");
+}
+
+#[test]
+fn bad_duration_is_rejected() {
+    let err = Config::from_json_str(r#"{"client": {"ping_interval": 25}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("client.ping_interval"), "{err}");
+    let err = Config::from_json_str(r#"{"client": {"ping_interval": "25x"}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown unit"), "{err}");
+}
+
+#[test]
+fn env_overrides_apply() {
+    let cfg = Config::from_json_str_with_env(
+        r#"{"http_server": {"port": 9000}}"#,
+        env(&[
+            ("WOWLAB_BEACON_HTTP_SERVER_PORT", "8123"),
+            ("WOWLAB_BEACON_HTTP_SERVER_ADDRESS", "0.0.0.0"),
+            ("WOWLAB_BEACON_CLIENT_TOKEN_HMAC_SECRET_KEY", "s3cret"),
+            ("WOWLAB_BEACON_HTTP_API_KEY", "k"),
+            ("WOWLAB_BEACON_CLIENT_INSECURE", "true"),
+            ("WOWLAB_BEACON_CLIENT_PING_INTERVAL", "2s"),
+            ("WOWLAB_BEACON_CLIENT_ALLOWED_ORIGINS", "http://a http://b"),
+            ("WOWLAB_BEACON_CHANNEL_WITHOUT_NAMESPACE_PRESENCE", "true"),
+            ("WOWLAB_BEACON_CONFIG", "ignored.json"),
+            ("OTHER_VAR", "ignored"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.http_server.port, 8123);
+    assert_eq!(cfg.http_server.address, "0.0.0.0");
+    assert_eq!(cfg.client.token.hmac_secret_key, "s3cret");
+    assert_eq!(cfg.http_api.key, "k");
+    assert!(cfg.client.insecure);
+    assert_eq!(
+        cfg.client.ping_interval.get(),
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(cfg.client.allowed_origins, vec!["http://a", "http://b"]);
+    assert!(cfg.channel.without_namespace.presence);
+}
+
+#[test]
+fn env_namespaces() {
+    let cfg = Config::from_json_str_with_env(
+        r#"{"channel": {"namespaces": [{"name": "chat", "presence": true}]}}"#,
+        env(&[
+            ("WOWLAB_BEACON_CHANNEL_NAMESPACES", "chat small_history"),
+            (
+                "WOWLAB_BEACON_CHANNEL_NAMESPACES_SMALL_HISTORY_HISTORY_SIZE",
+                "2",
+            ),
+            (
+                "WOWLAB_BEACON_CHANNEL_NAMESPACES_SMALL_HISTORY_HISTORY_TTL",
+                "300s",
+            ),
+            ("WOWLAB_BEACON_CHANNEL_NAMESPACES_CHAT_JOIN_LEAVE", "true"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.channel.namespaces.len(), 2);
+    assert!(cfg.channel.namespaces[0].presence && cfg.channel.namespaces[0].join_leave);
+    assert_eq!(cfg.channel.namespaces[1].name, "small_history");
+    assert_eq!(cfg.channel.namespaces[1].history_size, 2);
+    let json = Config::from_json_str_with_env(
+        "{}",
+        env(&[(
+            "WOWLAB_BEACON_CHANNEL_NAMESPACES",
+            r#"[{"name":"x","presence":true}]"#,
+        )]),
+    )
+    .unwrap();
+    assert!(json.channel.namespaces[0].presence);
+}
+
+#[test]
+fn bad_env_is_rejected() {
+    let e = Config::from_json_str_with_env("{}", env(&[("WOWLAB_BEACON_HTTP_SERVER_PROT", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("WOWLAB_BEACON_HTTP_SERVER_PROT"), "{e}");
+    let e = Config::from_json_str_with_env("{}", env(&[("WOWLAB_BEACON_HTTP_SERVER_PORT", "x")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not an integer"), "{e}");
+    let e = Config::from_json_str_with_env(
+        "{}",
+        env(&[("WOWLAB_BEACON_CHANNEL_NAMESPACES_NOPE_PRESENCE", "1")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("namespace not listed"), "{e}");
+}
+
+#[test]
+fn validation_errors() {
+    assert!(Config::from_json_str(r#"{"engine": {"type": "redis"}}"#).is_err());
+    assert!(Config::from_json_str(
+        r#"{"channel": {"namespaces": [{"name": "a"}, {"name": "a"}]}}"#
+    )
+    .is_err());
+    assert!(Config::from_json_str(r#"{"channel": {"namespaces": [{"presence": true}]}}"#).is_err());
+    assert!(Config::from_json_str("[]").is_err());
+}
+
+#[test]
+fn durations_round_trip() {
+    for s in ["25s", "300ms", "2m", "720h", "0s"] {
+        let d = Duration::parse(s).unwrap();
+        assert_eq!(Duration::parse(&d.to_string()).unwrap(), d);
+    }
+    assert_eq!(Duration::parse("1h30m").unwrap().get().as_secs(), 5400);
+    assert!(Duration::parse("").is_err());
+    assert!(Duration::parse("10").is_err());
+}
+
+#[test]
+fn example_config_parses() {
+    let text = include_str!("../../../../examples/beacon/beacon.json");
+    let cfg = Config::from_json_str(text).unwrap();
+    assert!(!cfg.channel.namespaces.is_empty());
+}

@@ -1,0 +1,225 @@
+//! Shared server state: config, rules, engines, hub and the registry of live connections.
+
+use crate::auth::TokenVerifier;
+use crate::channel::ChannelRules;
+use crate::config::Config;
+use crate::conn::{ConnShared, Control};
+use crate::engine::{
+    Broker, BrokerEventHandler, ClientInfo, PresenceManager, Publication, StreamPosition,
+};
+use crate::hub::{shard_index, Hub};
+use bytes::Bytes;
+use parking_lot::RwLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+const REG_SHARDS: usize = 32;
+const LOCK_STRIPES: usize = 64;
+
+/// Server version reported in connect results.
+pub const VERSION: &str = concat!("wowlab-beacon ", env!("CARGO_PKG_VERSION"));
+
+/// Everything sessions, transports and the API share.
+pub(crate) struct Node {
+    pub id: String,
+    pub config: Config,
+    pub rules: ChannelRules,
+    pub conn_verifier: TokenVerifier,
+    pub sub_verifier: TokenVerifier,
+    pub broker: Arc<dyn Broker>,
+    pub presence: Arc<dyn PresenceManager>,
+    pub hub: Hub,
+    pub started: Instant,
+    clients: Vec<RwLock<HashMap<String, Arc<ConnShared>>>>,
+    users: Vec<RwLock<HashMap<String, HashSet<String>>>>,
+    /// Serialises hub changes + broker (un)subscribe per channel stripe.
+    sub_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Set once shutdown began: connections close with 3001.
+    pub shutting_down: std::sync::atomic::AtomicBool,
+    pub shutdown_notify: tokio::sync::Notify,
+    /// Emulation sessions: session id → command sink.
+    pub emulation: RwLock<HashMap<String, tokio::sync::mpsc::Sender<Bytes>>>,
+}
+
+impl Node {
+    pub(crate) fn new(
+        config: Config,
+        broker: Arc<dyn Broker>,
+        presence: Arc<dyn PresenceManager>,
+    ) -> Self {
+        let c = &config.client;
+        let sub_verifier = if c.subscription_token.enabled {
+            TokenVerifier::new(
+                &c.subscription_token.hmac_secret_key,
+                &c.subscription_token.audience,
+                &c.subscription_token.issuer,
+            )
+        } else {
+            TokenVerifier::new(&c.token.hmac_secret_key, &c.token.audience, &c.token.issuer)
+        };
+        Node {
+            id: uuid::Uuid::new_v4().to_string(),
+            rules: ChannelRules::new(&config.channel),
+            conn_verifier: TokenVerifier::new(
+                &c.token.hmac_secret_key,
+                &c.token.audience,
+                &c.token.issuer,
+            ),
+            sub_verifier,
+            broker,
+            presence,
+            hub: Hub::new(),
+            started: Instant::now(),
+            clients: (0..REG_SHARDS)
+                .map(|_| RwLock::new(HashMap::new()))
+                .collect(),
+            users: (0..REG_SHARDS)
+                .map(|_| RwLock::new(HashMap::new()))
+                .collect(),
+            sub_locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            emulation: RwLock::new(HashMap::new()),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
+            shutdown_notify: tokio::sync::Notify::new(),
+            config,
+        }
+    }
+
+    /// Lock guarding hub+broker subscription changes of a channel.
+    pub(crate) fn sub_lock(&self, channel: &str) -> &tokio::sync::Mutex<()> {
+        &self.sub_locks[shard_index(channel, LOCK_STRIPES)]
+    }
+
+    /// Registers an authenticated connection.
+    pub(crate) fn register(&self, conn: &Arc<ConnShared>, user: &str) {
+        self.clients[shard_index(&conn.client, REG_SHARDS)]
+            .write()
+            .insert(conn.client.clone(), conn.clone());
+        self.users[shard_index(user, REG_SHARDS)]
+            .write()
+            .entry(user.to_string())
+            .or_default()
+            .insert(conn.client.clone());
+        metrics::gauge!("beacon_connections").increment(1.0);
+    }
+
+    /// Forgets a connection.
+    pub(crate) fn unregister(&self, client: &str, user: &str) {
+        if self.clients[shard_index(client, REG_SHARDS)]
+            .write()
+            .remove(client)
+            .is_none()
+        {
+            return;
+        }
+        let mut users = self.users[shard_index(user, REG_SHARDS)].write();
+        if let Some(set) = users.get_mut(user) {
+            set.remove(client);
+            if set.is_empty() {
+                users.remove(user);
+            }
+        }
+        metrics::gauge!("beacon_connections").decrement(1.0);
+    }
+
+    /// A connection by client id.
+    pub(crate) fn client(&self, client: &str) -> Option<Arc<ConnShared>> {
+        self.clients[shard_index(client, REG_SHARDS)]
+            .read()
+            .get(client)
+            .cloned()
+    }
+
+    /// Connections of a user.
+    pub(crate) fn user_conns(&self, user: &str) -> Vec<Arc<ConnShared>> {
+        let ids: Vec<String> = self.users[shard_index(user, REG_SHARDS)]
+            .read()
+            .get(user)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        ids.iter().filter_map(|c| self.client(c)).collect()
+    }
+
+    /// Connections matching an API selector (user and/or client and/or session).
+    pub(crate) fn select(&self, user: &str, client: &str, session: &str) -> Vec<Arc<ConnShared>> {
+        let mut conns = if !client.is_empty() {
+            self.client(client).into_iter().collect::<Vec<_>>()
+        } else if !user.is_empty() {
+            self.user_conns(user)
+        } else {
+            Vec::new()
+        };
+        conns.retain(|c| {
+            (user.is_empty() || c.user() == user)
+                && (client.is_empty() || c.client == client)
+                && (session.is_empty() || c.session == session)
+        });
+        conns
+    }
+
+    /// Every live connection.
+    pub(crate) fn all_conns(&self) -> Vec<Arc<ConnShared>> {
+        self.clients
+            .iter()
+            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Number of authenticated connections.
+    pub(crate) fn num_clients(&self) -> usize {
+        self.clients.iter().map(|s| s.read().len()).sum()
+    }
+
+    /// Number of distinct users.
+    pub(crate) fn num_users(&self) -> usize {
+        self.users.iter().map(|s| s.read().len()).sum()
+    }
+
+    /// Tells every connection task (also unauthenticated ones) to close with 3001.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.shutdown_notify.notify_waiters();
+    }
+
+    /// Sends a control request to every connection (shutdown).
+    pub(crate) fn control_all(&self, c: Control) {
+        for conn in self.all_conns() {
+            conn.control(c.clone());
+        }
+    }
+}
+
+/// Bridges broker deliveries to the hub without a reference cycle.
+pub(crate) struct NodeHandler(pub Weak<Node>);
+
+impl BrokerEventHandler for NodeHandler {
+    fn handle_publication(
+        &self,
+        channel: &str,
+        publication: Publication,
+        _position: StreamPosition,
+    ) {
+        if let Some(node) = self.0.upgrade() {
+            let n = node.hub.broadcast_publication(channel, &publication);
+            metrics::counter!("beacon_messages_sent", "type" => "publication").increment(n as u64);
+        }
+    }
+    fn handle_join(&self, channel: &str, info: ClientInfo) {
+        if let Some(node) = self.0.upgrade() {
+            let n = node.hub.broadcast_join_leave(channel, &info, true);
+            metrics::counter!("beacon_messages_sent", "type" => "join").increment(n as u64);
+        }
+    }
+    fn handle_leave(&self, channel: &str, info: ClientInfo) {
+        if let Some(node) = self.0.upgrade() {
+            let n = node.hub.broadcast_join_leave(channel, &info, false);
+            metrics::counter!("beacon_messages_sent", "type" => "leave").increment(n as u64);
+        }
+    }
+    fn handle_control(&self, _data: Bytes) {
+        // Single-node engines have no cross-node control traffic to act on yet.
+    }
+}

@@ -1,0 +1,146 @@
+//! WebSocket transport at `/connection/websocket` (JSON text frames or protobuf binary frames).
+
+use super::{Incoming, Transport};
+use crate::conn::ConnShared;
+use crate::node::Node;
+use crate::session::{Disconnect, Session};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+use wowlab_protocol::codec::Protocol;
+
+const PROTOBUF_SUBPROTOCOL: &str = "centrifuge-protobuf";
+
+/// Origin check (reference §1.2): no Origin header passes; otherwise it must match a pattern.
+pub(crate) fn origin_allowed(node: &Node, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.to_ascii_lowercase();
+    node.config
+        .client
+        .allowed_origins
+        .iter()
+        .any(|p| wildmatch::WildMatch::new(&p.to_ascii_lowercase()).matches(&origin))
+}
+
+/// Protocol chosen by query parameters (`format` / `cf_protocol`).
+pub(crate) fn query_protocol(q: &HashMap<String, String>) -> Option<Protocol> {
+    let v = q.get("format").or_else(|| q.get("cf_protocol"))?;
+    (v == "protobuf").then_some(Protocol::Protobuf)
+}
+
+pub(crate) async fn handler(
+    State(node): State<Arc<Node>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !origin_allowed(&node, &headers) {
+        tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), "request Origin is not authorized");
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let ws_cfg = &node.config.websocket;
+    let limit = ws_cfg.message_size_limit;
+    let ws = ws
+        .protocols([PROTOBUF_SUBPROTOCOL, "centrifuge-json"])
+        .read_buffer_size(ws_cfg.read_buffer_size.max(256))
+        .write_buffer_size(0)
+        .max_message_size(limit)
+        .max_frame_size(limit);
+    let by_query = query_protocol(&q);
+    ws.on_upgrade(move |socket| async move {
+        let by_subprotocol = socket
+            .protocol()
+            .and_then(|p| p.to_str().ok())
+            .is_some_and(|p| p == PROTOBUF_SUBPROTOCOL);
+        let protocol = if by_subprotocol {
+            Protocol::Protobuf
+        } else {
+            by_query.unwrap_or(Protocol::Json)
+        };
+        let conn = Arc::new(ConnShared::new(
+            protocol,
+            node.config.client.queue_max_size,
+            String::new(),
+        ));
+        let session = Session::new(node, conn, false);
+        super::run(
+            session,
+            WsTransport {
+                ws: socket,
+                protocol,
+            },
+        )
+        .await;
+    })
+}
+
+struct WsTransport {
+    ws: WebSocket,
+    protocol: Protocol,
+}
+
+fn is_capacity_error(e: axum::Error) -> bool {
+    match e.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) => matches!(*e, tungstenite::Error::Capacity(_)),
+        Err(_) => false,
+    }
+}
+
+impl Transport for WsTransport {
+    fn append(&self, frame: &mut Vec<u8>, msg: &[u8]) {
+        wowlab_protocol::codec::append_to_frame(self.protocol, frame, msg);
+    }
+
+    async fn recv(&mut self) -> Incoming {
+        loop {
+            match self.ws.recv().await {
+                Some(Ok(Message::Text(t))) => return Incoming::Frame(Bytes::from(t)),
+                Some(Ok(Message::Binary(b))) => return Incoming::Frame(b),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Close(_))) | None => return Incoming::Closed,
+                Some(Err(e)) => {
+                    return if is_capacity_error(e) {
+                        Incoming::TooBig
+                    } else {
+                        Incoming::Closed
+                    };
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: Vec<u8>) -> Result<(), ()> {
+        let msg = match self.protocol {
+            Protocol::Json => match String::from_utf8(frame) {
+                Ok(s) => Message::Text(s.into()),
+                Err(e) => Message::Binary(e.into_bytes().into()),
+            },
+            Protocol::Protobuf => Message::Binary(frame.into()),
+        };
+        self.ws.send(msg).await.map_err(|_| ())
+    }
+
+    async fn close(&mut self, d: Disconnect) {
+        let reason = if d.reason.is_empty() {
+            "disconnect".to_string()
+        } else {
+            d.reason
+        };
+        let _ = self
+            .ws
+            .send(Message::Close(Some(CloseFrame {
+                code: d.code as u16,
+                reason: reason.into(),
+            })))
+            .await;
+    }
+}
