@@ -7,4 +7,5 @@
 
 pub mod coordinator;
 pub mod domain;
+pub mod recovery;
 pub mod store;

@@ -190,6 +190,18 @@ pub async fn late_complete_after_expiry_and_relet_is_stale(c: &impl Coordinator)
     let slow = NodeId::new();
     let fast = NodeId::new();
     let old = c.lease(slow, 1, TTL, T0).await.unwrap()[0];
+    assert!(c
+        .is_lease_current(slow, old.lease_ref(), at(9))
+        .await
+        .unwrap());
+    assert!(!c
+        .is_lease_current(fast, old.lease_ref(), at(9))
+        .await
+        .unwrap());
+    assert!(!c
+        .is_lease_current(slow, old.lease_ref(), at(10))
+        .await
+        .unwrap());
     // Expired but not yet reclaimed: already refused.
     assert_eq!(
         c.complete(slow, old.lease_ref(), at(10)).await.unwrap(),

@@ -482,6 +482,15 @@ impl Coordinator for MemoryCoordinator {
         })
     }
 
+    async fn is_lease_current(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        now: UnixMillis,
+    ) -> Result<bool, CoordinatorError> {
+        Ok(self.state.lock().held_unexpired(node, &lease, now))
+    }
+
     async fn fail(
         &self,
         node: NodeId,

@@ -224,6 +224,15 @@ pub trait Coordinator: Send + Sync + 'static {
         now: UnixMillis,
     ) -> Result<CompleteOutcome, CoordinatorError>;
 
+    /// Read-only: whether `node` holds this lease unexpired at `now` (checked before a result
+    /// is written, so nodes cannot store results for chunks they were never given).
+    async fn is_lease_current(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        now: UnixMillis,
+    ) -> Result<bool, CoordinatorError>;
+
     /// Records a failed attempt of a leased chunk: back to pending, or the job fails once the
     /// chunk has failed `max_attempts` times.
     async fn fail(

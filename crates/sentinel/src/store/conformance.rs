@@ -358,6 +358,9 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
     assert!(!s.delete_node(owned.id, stranger).await.unwrap());
     assert!(s.delete_node(owned.id, u).await.unwrap());
     assert_eq!(s.node_by_id(owned.id).await.unwrap(), None);
+    assert!(s.unlink_node(unowned.id).await.unwrap());
+    assert!(!s.unlink_node(unowned.id).await.unwrap());
+    assert!(s.list_nodes(None).await.unwrap().is_empty());
     assert_eq!(
         s.chunk_results(job.id).await.unwrap()[0].node,
         Some(owned.id)
@@ -634,7 +637,7 @@ pub async fn chunk_results_are_idempotent<S: Store>(s: Arc<S>) {
     );
     // Concurrent writes, one of them for an unknown job.
     let mut tasks = Vec::new();
-    for chunk in [0u32, 2, 4, 7] {
+    for chunk in [0u32, 2, 4, 7, 9, 9] {
         let s = s.clone();
         let item = r(chunk, 5);
         tasks.push(tokio::spawn(
@@ -659,7 +662,7 @@ pub async fn chunk_results_are_idempotent<S: Store>(s: Arc<S>) {
         outcomes.push(t.await.unwrap().unwrap());
     }
     assert_eq!(
-        outcomes,
+        outcomes[..4],
         [
             PutOutcome::Inserted,
             PutOutcome::Inserted,
@@ -667,18 +670,22 @@ pub async fn chunk_results_are_idempotent<S: Store>(s: Arc<S>) {
             PutOutcome::Inserted
         ]
     );
+    // The same new chunk twice at once: exactly one of them is stored.
+    let mut twins = [outcomes[4], outcomes[5]];
+    twins.sort_by_key(|o| *o == PutOutcome::Duplicate);
+    assert_eq!(twins, [PutOutcome::Inserted, PutOutcome::Duplicate]);
     assert!(matches!(
         bad.await.unwrap(),
         Err(StoreError::MissingReference(_))
     ));
     let stored = s.chunk_results(job.id).await.unwrap();
     let idx: Vec<u32> = stored.iter().map(|c| c.chunk.0).collect();
-    assert_eq!(idx, [0, 2, 4, 7]);
+    assert_eq!(idx, [0, 2, 4, 7, 9]);
     assert_eq!(stored[2].result, vec![1; 3], "first result kept");
     assert_eq!(stored[0].node, Some(node));
     assert_eq!(
         s.done_chunks(job.id).await.unwrap(),
-        [ChunkIndex(0), ChunkIndex(2), ChunkIndex(4), ChunkIndex(7)]
+        [0, 2, 4, 7, 9].map(ChunkIndex)
     );
     assert!(s.done_chunks(JobId::new()).await.unwrap().is_empty());
 }

@@ -379,6 +379,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Sets the presence status; true only if it actually changed (a flip worth publishing).
     async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError>;
+    /// Deletes a node at its own request (signed unlink), whoever owns it; false if unknown.
+    async fn unlink_node(&self, id: NodeId) -> Result<bool, StoreError>;
     /// Deletes (unlinks) a node of `owner`; false if there was none.
     async fn delete_node(&self, id: NodeId, owner: UserId) -> Result<bool, StoreError>;
 

@@ -404,6 +404,15 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn unlink_node(&self, id: NodeId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM nodes WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn delete_node(&self, id: NodeId, owner: UserId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM nodes WHERE id = ? AND owner_id = ?")
             .bind(id.to_string())

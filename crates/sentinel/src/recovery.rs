@@ -1,0 +1,223 @@
+//! Rebuilding coordination state from the store. The store is the truth: after a coordinator
+//! loss (process restart in embedded mode, Redis flush in distributed mode) every unfinished
+//! chunk of every live job becomes pending again; finished chunks are known from stored results.
+
+use crate::coordinator::{Coordinator, CoordinatorError, JobSpec};
+use crate::domain::{JobId, JobStatus, UnixMillis};
+use crate::store::{Store, StoreError, TransitionData};
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Jobs scheduled again from the store.
+    pub restored: Vec<JobId>,
+    /// Jobs the coordinator still knew (its state survived); left untouched.
+    pub already_scheduled: Vec<JobId>,
+    /// Restored jobs whose chunks are all stored: the projector must finalize them.
+    pub fully_done: Vec<JobId>,
+}
+
+/// Why a rebuild stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// Reading or transitioning jobs failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Scheduling failed.
+    #[error("coordinator: {0}")]
+    Coordinator(#[from] CoordinatorError),
+}
+
+/// Schedules every `running` job (and every `pending` one, which a crash caught between insert
+/// and start: it is moved to `running` first) with its stored chunks marked done. Idempotent:
+/// jobs the coordinator already knows are left alone, so it is safe on every startup.
+pub async fn rebuild_coordinator(
+    store: &dyn Store,
+    coordinator: &dyn Coordinator,
+    max_attempts: u32,
+    now: UnixMillis,
+) -> Result<RebuildReport, RecoveryError> {
+    let mut report = RebuildReport::default();
+    for pending in store.jobs_with_status(JobStatus::Pending).await? {
+        match store
+            .transition_job(
+                pending.id,
+                JobStatus::Pending,
+                JobStatus::Running,
+                pending.version,
+                TransitionData::default(),
+                now,
+            )
+            .await
+        {
+            // Another sentinel started or cancelled it meanwhile: its status is settled there.
+            Ok(_) | Err(StoreError::VersionConflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for job in store.jobs_with_status(JobStatus::Running).await? {
+        let done = store.done_chunks(job.id).await?;
+        let spec = JobSpec {
+            job: job.id,
+            chunk_count: job.chunk_count,
+            share_key: job.owner.to_string(),
+            max_attempts,
+        };
+        if coordinator.restore_job(spec, &done).await? {
+            if done.len() as u64 >= u64::from(job.chunk_count) {
+                report.fully_done.push(job.id);
+            }
+            report.restored.push(job.id);
+        } else {
+            report.already_scheduled.push(job.id);
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::coordinator::{CompleteOutcome, MemoryCoordinator, DEFAULT_MAX_ATTEMPTS};
+    use crate::domain::{ChunkIndex, NodeId};
+    use crate::store::{ChunkResult, NewJob, SqliteStore};
+
+    const NOW: UnixMillis = UnixMillis(1_800_000_000_000);
+    const TTL: Duration = Duration::from_secs(10);
+
+    async fn job(store: &SqliteStore, chunks: u32) -> JobId {
+        let owner = match store.user_by_email("o@x").await.unwrap() {
+            Some(u) => u.id,
+            None => store.create_user("o@x", "h", NOW).await.unwrap().id,
+        };
+        store.put_config("cfg", "p", NOW).await.unwrap();
+        store
+            .insert_job(
+                NewJob {
+                    id: JobId::new(),
+                    owner,
+                    config_hash: "cfg".into(),
+                    iterations: u64::from(chunks) * 10,
+                    seed: 3,
+                    chunk_size: 10,
+                    chunk_count: chunks,
+                    public: false,
+                },
+                NOW,
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn lost_coordinator_is_rebuilt_from_store() {
+        let store = SqliteStore::memory().await.unwrap();
+        let running = job(&store, 4).await;
+        store
+            .transition_job(
+                running,
+                JobStatus::Pending,
+                JobStatus::Running,
+                0,
+                TransitionData::default(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let crashed_mid_create = job(&store, 2).await;
+        let finished = job(&store, 1).await;
+        store
+            .transition_job(
+                finished,
+                JobStatus::Pending,
+                JobStatus::Running,
+                0,
+                TransitionData::default(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let cancelled = job(&store, 3).await;
+        store
+            .transition_job(
+                cancelled,
+                JobStatus::Pending,
+                JobStatus::Cancelled,
+                0,
+                TransitionData::default(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        for (j, c) in [(running, 1), (running, 3), (finished, 0)] {
+            store
+                .put_chunk_result(
+                    ChunkResult {
+                        job: j,
+                        chunk: ChunkIndex(c),
+                        node: None,
+                        result: vec![1],
+                    },
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+
+        // A fresh coordinator: everything it knew is gone.
+        let coord = MemoryCoordinator::new();
+        let report = rebuild_coordinator(&store, &coord, DEFAULT_MAX_ATTEMPTS, NOW)
+            .await
+            .unwrap();
+        assert_eq!(report.restored.len(), 3);
+        assert!(report.restored.contains(&crashed_mid_create));
+        assert_eq!(report.fully_done, [finished]);
+        assert_eq!(
+            store.job(crashed_mid_create).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        assert!(coord.job_progress(cancelled).await.is_err());
+
+        let p = coord.job_progress(running).await.unwrap();
+        assert_eq!((p.pending, p.done), (2, 2));
+        let node = NodeId::new();
+        let leases = coord.lease(node, 10, TTL, NOW).await.unwrap();
+        let mut of_running: Vec<u32> = leases
+            .iter()
+            .filter(|l| l.job == running)
+            .map(|l| l.chunk.0)
+            .collect();
+        of_running.sort();
+        assert_eq!(of_running, [0, 2]);
+        assert_eq!(
+            leases.len(),
+            4,
+            "2 of `running` + 2 of `crashed_mid_create`"
+        );
+        let last = leases
+            .iter()
+            .filter(|l| l.job == running)
+            .collect::<Vec<_>>();
+        coord
+            .complete(node, last[0].lease_ref(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            coord
+                .complete(node, last[1].lease_ref(), NOW)
+                .await
+                .unwrap(),
+            CompleteOutcome::Completed { job_done: true }
+        );
+
+        // Running it again changes nothing.
+        let again = rebuild_coordinator(&store, &coord, DEFAULT_MAX_ATTEMPTS, NOW)
+            .await
+            .unwrap();
+        assert!(again.restored.is_empty());
+        assert_eq!(again.already_scheduled.len(), 3);
+    }
+}
