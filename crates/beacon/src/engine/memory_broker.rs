@@ -127,7 +127,7 @@ impl MemoryBroker {
                     s.items.clear();
                     s.data_expires = None;
                 }
-                !s.meta_expires.is_some_and(|t| t <= now)
+                s.meta_expires.is_none_or(|t| t > now)
             });
         }
     }

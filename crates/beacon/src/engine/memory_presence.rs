@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 const SHARDS: usize = 16;
 
+/// client id → (info, expiry) of one channel.
+type Entries = HashMap<String, (ClientInfo, Instant)>;
+
 /// In-memory [`PresenceManager`].
 pub struct MemoryPresence {
     ttl: Duration,
-    shards: Vec<Mutex<HashMap<String, HashMap<String, (ClientInfo, Instant)>>>>,
+    shards: Vec<Mutex<HashMap<String, Entries>>>,
 }
 
 fn shard_of(channel: &str) -> usize {

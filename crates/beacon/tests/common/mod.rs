@@ -293,21 +293,13 @@ impl Client {
     }
 
     pub async fn try_call(&mut self, cmd: Command) -> Result<Reply, Closed> {
-        let ids = self.send(vec![cmd]).await;
-        let id = ids[0];
-        let mut stash = VecDeque::new();
+        let id = self.send(vec![cmd]).await[0];
         loop {
-            let r = loop {
-                let replies = self.read_frame().await?;
-                self.pending.extend(replies);
-                if let Some(pos) = self.pending.iter().position(|r| r.id == id) {
-                    let r = self.pending.remove(pos).unwrap();
-                    break r;
-                }
-            };
-            stash.extend(self.pending.drain(..));
-            self.pending = stash;
-            return Ok(r);
+            if let Some(pos) = self.pending.iter().position(|r| r.id == id) {
+                return Ok(self.pending.remove(pos).expect("present"));
+            }
+            let replies = self.read_frame().await?;
+            self.pending.extend(replies);
         }
     }
 
