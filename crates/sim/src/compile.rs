@@ -14,6 +14,7 @@ use crate::profile::{
     parse_json, parse_toml, Affects, Format, Profile, Refresh, School, SourceMap, Trigger,
     PROFILE_VERSION,
 };
+use crate::wake::{self, WakeMasks, Watch};
 
 /// Microseconds per second.
 pub(crate) const US: f64 = 1_000_000.0;
@@ -39,6 +40,7 @@ pub struct CompiledProfile {
     /// Auras that change any stat (recompute stats when they change).
     pub(crate) stat_auras: Vec<u16>,
     pub(crate) base: BaseStats,
+    pub(crate) wake: WakeMasks,
 }
 
 impl CompiledProfile {
@@ -82,6 +84,10 @@ pub(crate) struct CAuto {
 pub(crate) struct CAction {
     pub spell: u16,
     pub cond: Option<Program>,
+    /// Continuous values whose threshold crossings may make this action usable.
+    pub watches: Vec<Watch>,
+    /// The condition has an unpredictable continuous part: poll while idle.
+    pub poll: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +171,8 @@ pub(crate) struct CAura {
     pub versatility: f64,
     pub primary: f64,
     pub affects: Affects,
+    /// Any stat modifier is non-zero (stats must be recomputed when its stacks change).
+    pub changes_stats: bool,
 }
 
 impl CAura {
@@ -588,8 +596,11 @@ impl<'a> Compiler<'a> {
         self.auras = self.index_names("aura", "auras", p.auras.iter().map(|x| x.name.as_str()))?;
         self.pets = self.index_names("pet", "pets", p.pets.iter().map(|x| x.name.as_str()))?;
         self.procs = self.index_names("proc", "procs", p.procs.iter().map(|x| x.name.as_str()))?;
-        if p.resources.len() > 255 || p.pets.len() > 254 {
-            return Err(self.err("resources", "at most 255 resources and 254 pets"));
+        if p.resources.len() > 255 {
+            return Err(self.err("resources", "at most 255 resources"));
+        }
+        if p.pets.len() > 63 {
+            return Err(self.err("pets", "at most 63 pets"));
         }
         if p.spells.len() + p.dots.len() + p.auras.len() + p.procs.len() > u16::MAX as usize / 2 {
             return Err(self.err("spells", "too many spells, dots, auras and procs"));
@@ -733,6 +744,7 @@ impl<'a> Compiler<'a> {
                 )? / 100.0,
                 primary: self.num(&path("primary_pct"), a.primary_pct, -100.0, 1e6)? / 100.0,
                 affects: a.affects,
+                changes_stats: false,
             });
         }
         let stat_auras: Vec<u16> = auras
@@ -747,6 +759,9 @@ impl<'a> Compiler<'a> {
             })
             .map(|(i, _)| i as u16)
             .collect();
+        for &i in &stat_auras {
+            auras[i as usize].changes_stats = true;
+        }
 
         // --- damage sources (filled with aura/proc lists afterwards)
         let mut sources: Vec<CSource> = Vec::new();
@@ -1122,6 +1137,13 @@ impl<'a> Compiler<'a> {
             }
         }
 
+        let mut wake = WakeMasks::build(&actors, &spells, auras.len(), resources.len(), dots.len());
+        // Haste changes regeneration, which moves resource wake-up times.
+        for (r, res) in resources.iter().enumerate() {
+            if res.regen_haste {
+                wake.stats |= wake.resource[r];
+            }
+        }
         Ok(CompiledProfile {
             hash: profile_hash(p),
             name: p.name.clone(),
@@ -1142,6 +1164,7 @@ impl<'a> Compiler<'a> {
             abilities: self.abilities,
             stat_auras,
             base,
+            wake,
         })
     }
 
@@ -1187,6 +1210,16 @@ impl<'a> Compiler<'a> {
                 format!("spell `{}` is off the GCD with no cast time and no cooldown, so it would be cast endlessly", action.spell),
             ));
         }
+        let fixed_length = self.p.target.health.is_none();
+        let mut watches = Vec::new();
+        let mut poll = false;
+        if let Some(x) = spell.execute_below {
+            if fixed_length {
+                watches.push(Watch::HealthPct(x));
+            } else {
+                poll = true;
+            }
+        }
         let cond = match &action.condition {
             Some(text) => {
                 let cpath = format!("{path}.if");
@@ -1195,6 +1228,10 @@ impl<'a> Compiler<'a> {
                 let inlined = expand(&e, &self.variables, &mut Vec::new())
                     .map_err(|m| self.err(&cpath, m))?;
                 let prog = self.compile_expr(&cpath, &inlined, spells)?;
+                let dot_us = |d: u16| secs_to_us(self.p.dots[d as usize].duration);
+                let (w, p) = wake::analyze(&prog, fixed_length, self.p.target.execute_pct, &dot_us);
+                watches.extend(w);
+                poll |= p;
                 match prog.constant() {
                     Some(c) if c != 0.0 => None,
                     _ => Some(prog),
@@ -1205,6 +1242,8 @@ impl<'a> Compiler<'a> {
         Ok(CAction {
             spell: s as u16,
             cond,
+            watches,
+            poll,
         })
     }
 

@@ -36,6 +36,7 @@ pub mod profile;
 pub mod rng;
 mod run;
 pub mod stats;
+mod wake;
 
 pub use compile::{
     compile, compile_json, compile_str, compile_toml, profile_hash, validate, CompiledProfile,

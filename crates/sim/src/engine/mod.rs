@@ -12,6 +12,7 @@ use crate::compile::{CompiledProfile, MAX_OFF_GCD_CHAIN, US};
 use crate::expr::bytecode::{Env, Var};
 use crate::profile::Refresh;
 use crate::rng::{iteration_rng, Xoshiro256pp};
+use crate::wake::Watch;
 use queue::{Ev, Queue};
 
 /// "Forever" for remaining-time expressions (seconds).
@@ -131,6 +132,8 @@ pub(crate) struct Sim<'p> {
     damage: u64,
     events: u64,
     dead: bool,
+    /// Actors marked idle since the last wake-up (0 = nobody to wake).
+    idle: u32,
     actors: Vec<ActorState>,
     stats: Vec<Stats>,
     res: Vec<ResState>,
@@ -152,6 +155,7 @@ impl<'p> Sim<'p> {
             damage: 0,
             events: 0,
             dead: false,
+            idle: 0,
             actors: vec![ActorState::default(); p.actors.len()],
             stats: vec![Stats::default(); p.actors.len()],
             res: vec![ResState::default(); p.resources.len()],
@@ -188,6 +192,7 @@ impl<'p> Sim<'p> {
         self.damage = 0;
         self.events = 0;
         self.dead = false;
+        self.idle = 0;
         // The fight length is the iteration's first draw.
         let f = &p.fight;
         let u = self.rng.next_f64();
@@ -235,8 +240,16 @@ impl<'p> Sim<'p> {
         }
     }
 
+    #[inline]
+    fn clear_idle(&mut self, a: usize) {
+        if self.actors[a].idle {
+            self.actors[a].idle = false;
+            self.idle -= 1;
+        }
+    }
+
     fn start_actor(&mut self, a: usize) {
-        self.actors[a].idle = false;
+        self.clear_idle(a);
         self.schedule_ready(a, self.now);
         if self.p.actors[a].auto.is_some() {
             self.actors[a].auto_gen += 1;
@@ -273,7 +286,7 @@ impl<'p> Sim<'p> {
                 if !st.active || st.ready_gen != gen {
                     return;
                 }
-                st.idle = false;
+                self.clear_idle(a);
                 self.events += 1;
                 self.decide(a);
             }
@@ -360,13 +373,13 @@ impl<'p> Sim<'p> {
                 }
                 self.events += 1;
                 st.active = false;
-                st.idle = false;
                 st.expires = u64::MAX;
                 // Invalidate everything the pet had scheduled.
                 st.ready_gen = st.ready_gen.wrapping_add(1);
                 st.cast_gen = st.cast_gen.wrapping_add(1);
                 st.auto_gen = st.auto_gen.wrapping_add(1);
-                self.wake_idle();
+                self.clear_idle(a);
+                self.wake_idle(self.p.wake.pet[a]);
             }
         }
     }
@@ -421,33 +434,111 @@ impl<'p> Sim<'p> {
 
     fn go_idle(&mut self, a: usize) {
         let p = self.p;
-        let mut wake = self.now + p.fight.idle_poll_us;
+        let now = self.now;
+        let mut wake = u64::MAX;
         for action in &p.actors[a].apl {
             let s = action.spell as usize;
             let sp = &p.spells[s];
+            if action.poll {
+                wake = wake.min(now + p.fight.idle_poll_us);
+            }
             if sp.cooldown_us > 0 && self.cds[s].charges == 0 {
                 wake = wake.min(self.cds[s].recharge_end);
-                continue;
             }
             for &(r, cost) in &sp.costs {
-                let cur = self.resource(r as usize);
-                if cur < cost {
-                    let rate = self.regen_rate(r as usize);
-                    if rate > 0.0 {
-                        let t = self.now + ((cost - cur) / rate).ceil() as u64;
-                        wake = wake.min(t);
-                    }
-                }
+                wake = wake.min(self.time_to_reach(r as usize, cost));
+            }
+            for w in &action.watches {
+                wake = wake.min(self.crossing(w));
             }
         }
         self.actors[a].idle = true;
-        self.schedule_ready(a, wake.max(self.now + 1));
+        self.idle += 1;
+        // Nothing time-driven can change: sleep until an event wakes the actor.
+        if wake != u64::MAX {
+            self.schedule_ready(a, wake.max(now + 1));
+        }
     }
 
-    fn wake_idle(&mut self) {
+    /// When resource `r` regenerates to `amount` (MAX when it already has it or never will).
+    fn time_to_reach(&self, r: usize, amount: f64) -> u64 {
+        let cur = self.resource(r);
+        if cur >= amount || amount > self.p.resources[r].max {
+            return u64::MAX;
+        }
+        let rate = self.regen_rate(r);
+        if rate <= 0.0 {
+            return u64::MAX;
+        }
+        // Truncation plus two microseconds rounds up past the exact crossing.
+        self.now + ((amount - cur) / rate) as u64 + 2
+    }
+
+    /// The next instant (after now) at which the watched value crosses its threshold.
+    fn crossing(&self, w: &Watch) -> u64 {
+        let now = self.now;
+        let after = |t: u64| if t > now { t + 1 } else { u64::MAX };
+        match *w {
+            Watch::ResourceAt(r, c) => self.time_to_reach(r as usize, c),
+            Watch::AuraRemains(i, th) => {
+                let st = &self.auras[i as usize];
+                if st.stacks == 0 || st.expires == u64::MAX {
+                    u64::MAX
+                } else {
+                    after(st.expires.saturating_sub(th))
+                }
+            }
+            Watch::DotRemains(i, th) => {
+                let st = &self.dots[i as usize];
+                if st.active {
+                    after(st.end.saturating_sub(th))
+                } else {
+                    u64::MAX
+                }
+            }
+            Watch::CooldownRemains(s, th) => {
+                let st = &self.cds[s as usize];
+                if st.charges == 0 && st.recharge_end > 0 {
+                    after(st.recharge_end.saturating_sub(th))
+                } else {
+                    u64::MAX
+                }
+            }
+            Watch::ChargesFractional(s, c) => {
+                let st = &self.cds[s as usize];
+                let k = st.charges as f64;
+                if st.recharge_end == 0 || c <= k || c > k + 1.0 {
+                    u64::MAX
+                } else {
+                    let back = ((k + 1.0 - c) * st.recharge_len as f64) as u64;
+                    after(st.recharge_end.saturating_sub(back))
+                }
+            }
+            Watch::PetRemains(pa, th) => {
+                let st = &self.actors[pa as usize];
+                if st.active && st.expires != u64::MAX {
+                    after(st.expires.saturating_sub(th))
+                } else {
+                    u64::MAX
+                }
+            }
+            Watch::HealthPct(pct) => {
+                let t = (self.end as f64 * (1.0 - pct / 100.0)).floor() as u64;
+                after(t)
+            }
+            Watch::FightTime(t) => after(t),
+            Watch::FightRemains(th) => after(self.end.saturating_sub(th)),
+        }
+    }
+
+    /// Wakes idle actors in `mask` (bit a = actor a) so they re-read their action list now.
+    fn wake_idle(&mut self, mask: u64) {
+        if self.idle == 0 || mask == 0 {
+            return;
+        }
         for a in 0..self.actors.len() {
-            if self.actors[a].active && self.actors[a].idle {
-                self.actors[a].idle = false;
+            if mask >> a & 1 == 1 && self.actors[a].active && self.actors[a].idle {
+                self.clear_idle(a);
                 self.schedule_ready(a, self.now);
             }
         }
@@ -580,7 +671,8 @@ impl<'p> Sim<'p> {
             amount *= p.base.crit_multiplier;
         }
         let dmg = if amount > 0.0 {
-            amount.round() as u64
+            // Round half up without a libm call (amount is positive here).
+            (amount + 0.5) as u64
         } else {
             0
         };
@@ -693,31 +785,37 @@ impl<'p> Sim<'p> {
                 },
             );
         }
+        let mut mask = self.p.wake.aura[i];
         if self.auras[i].stacks != before && self.is_stat_aura(i) {
             self.recompute_stats();
+            mask |= self.p.wake.stats;
         }
-        self.wake_idle();
+        self.wake_idle(mask);
     }
 
     fn remove_aura(&mut self, i: usize) {
         let st = &mut self.auras[i];
         st.stacks = 0;
         st.gen = st.gen.wrapping_add(1);
+        let mut mask = self.p.wake.aura[i];
         if self.is_stat_aura(i) {
             self.recompute_stats();
+            mask |= self.p.wake.stats;
         }
-        self.wake_idle();
+        self.wake_idle(mask);
     }
 
     #[inline]
     fn is_stat_aura(&self, i: usize) -> bool {
-        self.p.stat_auras.contains(&(i as u16))
+        self.p.auras[i].changes_stats
     }
 
     fn recompute_stats(&mut self) {
         // Regeneration may depend on haste: bank what accrued at the old rate first.
         for r in 0..self.res.len() {
-            self.settle(r);
+            if self.p.resources[r].regen_haste {
+                self.settle(r);
+            }
         }
         let p = self.p;
         let b = &p.base;
@@ -768,7 +866,8 @@ impl<'p> Sim<'p> {
         let now = self.now;
         let interval = self.dot_interval(i);
         let st = &mut self.dots[i];
-        if !st.active {
+        let fresh = !st.active;
+        if fresh {
             st.active = true;
             st.last_tick = now;
             st.end = now + d.duration_us;
@@ -785,6 +884,9 @@ impl<'p> Sim<'p> {
         let next = (st.last_tick + st.interval).min(st.end).max(now);
         let gen = st.gen;
         self.q.push(next, Ev::DotTick { dot: i as u16, gen });
+        if fresh {
+            self.wake_idle(self.p.wake.dot[i]);
+        }
     }
 
     fn dot_tick(&mut self, i: usize) {
@@ -811,6 +913,9 @@ impl<'p> Sim<'p> {
             self.gain(r as usize, amount * frac);
         }
         self.deal(d.src as usize, frac);
+        if done {
+            self.wake_idle(self.p.wake.dot[i]);
+        }
     }
 
     // ---- pets
@@ -833,7 +938,7 @@ impl<'p> Sim<'p> {
                 },
             );
         }
-        self.wake_idle();
+        self.wake_idle(self.p.wake.pet[a]);
     }
 
     // ---- cooldowns
@@ -866,11 +971,15 @@ impl<'p> Sim<'p> {
     fn complete_recharge(&mut self, s: usize) {
         let max = self.p.spells[s].charges;
         let st = &mut self.cds[s];
+        let was_empty = st.charges == 0;
         st.charges = (st.charges + 1).min(max);
         st.recharge_end = 0;
         st.gen = st.gen.wrapping_add(1);
         if st.charges < max {
             self.start_recharge(s);
+        }
+        if was_empty {
+            self.wake_idle(self.p.wake.cooldown[s]);
         }
     }
 
@@ -885,7 +994,7 @@ impl<'p> Sim<'p> {
             st.recharge_end = 0;
             st.gen = st.gen.wrapping_add(1);
         }
-        self.wake_idle();
+        self.wake_idle(self.p.wake.cooldown[s]);
     }
 
     fn reduce_cooldown(&mut self, s: usize, us: u64) {
@@ -903,6 +1012,8 @@ impl<'p> Sim<'p> {
                 gen,
             },
         );
+        // An idle actor may be sleeping until the old recharge time.
+        self.wake_idle(self.p.wake.cooldown[s]);
     }
 
     // ---- resources
@@ -938,6 +1049,8 @@ impl<'p> Sim<'p> {
             value: (v - amount).max(0.0),
             last: self.now,
         };
+        // Another actor sharing the pool may be waiting on `resource < x`.
+        self.wake_idle(self.p.wake.resource[r]);
     }
 
     fn gain(&mut self, r: usize, amount: f64) {
@@ -947,7 +1060,7 @@ impl<'p> Sim<'p> {
             value: (v + amount).min(max),
             last: self.now,
         };
-        self.wake_idle();
+        self.wake_idle(self.p.wake.resource[r]);
     }
 
     // ---- target

@@ -31,16 +31,22 @@ pub(crate) enum Ev {
     PetExpire { actor: u8, gen: u32 },
 }
 
+/// Bits of the key that hold the insertion sequence; the time sits above them. Times are at
+/// most one day (< 2^37 µs), so 27 bits of sequence (134 M events per iteration) remain. Past
+/// that, ties would break in a different (still deterministic) order.
+const SEQ_BITS: u32 = 27;
+const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    time: u64,
-    seq: u64,
+    /// `time << SEQ_BITS | seq`: one integer compare orders by time, then FIFO.
+    key: u64,
     ev: Ev,
 }
 
 impl PartialEq for Entry {
     fn eq(&self, o: &Self) -> bool {
-        self.time == o.time && self.seq == o.seq
+        self.key == o.key
     }
 }
 impl Eq for Entry {}
@@ -51,8 +57,9 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+    #[inline]
     fn cmp(&self, o: &Self) -> Ordering {
-        (o.time, o.seq).cmp(&(self.time, self.seq))
+        o.key.cmp(&self.key)
     }
 }
 
@@ -72,17 +79,16 @@ impl Queue {
 
     #[inline]
     pub fn push(&mut self, time: u64, ev: Ev) {
-        self.seq += 1;
+        self.seq = (self.seq + 1) & SEQ_MASK;
         self.heap.push(Entry {
-            time,
-            seq: self.seq,
+            key: time << SEQ_BITS | self.seq,
             ev,
         });
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, Ev)> {
-        self.heap.pop().map(|e| (e.time, e.ev))
+        self.heap.pop().map(|e| (e.key >> SEQ_BITS, e.ev))
     }
 }
 

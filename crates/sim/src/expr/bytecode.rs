@@ -5,7 +5,7 @@ use super::ast::{BinOp, Expr, Func};
 use super::ExprError;
 
 /// Deepest operand stack a program may need.
-pub const MAX_STACK: usize = 32;
+pub const MAX_STACK: usize = 16;
 
 /// A value read from the simulation state; indices refer to the compiled profile's tables.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -422,7 +422,7 @@ mod tests {
 
     #[test]
     fn rejects_overly_deep_expressions() {
-        let src = format!("{}1{}", "(1 + ".repeat(40), ")".repeat(40));
+        let src = format!("{}1{}", "(1 + ".repeat(20), ")".repeat(20));
         let ast = parse(&src).unwrap();
         // Constants fold away, so use loads to force depth.
         let src2 = src.replace("1 +", "focus +");

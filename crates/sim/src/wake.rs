@@ -1,0 +1,244 @@
+//! When should an idle actor look at its action list again?
+//!
+//! Conditions read two kinds of state. Event-driven values (`buff.x.up`, `cooldown.x.ready`,
+//! charges, `pet.x.active`, stats) only change inside an event, and every such event wakes
+//! idle actors. Continuous values (`*.remains`, regenerating resources, `target.health_pct`,
+//! `fight.time`) change as time passes; for the common shape `value <op> constant` the compiler
+//! records a [`Watch`], and the engine schedules the wake-up at the exact instant the value
+//! crosses the constant. Only conditions with other continuous shapes fall back to polling
+//! every `fight.idle_poll` seconds.
+
+use crate::compile::US;
+use crate::expr::{ast::BinOp, Op, Program, Var};
+
+/// A continuous value crossing a threshold that may flip a condition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Watch {
+    /// Resource `r` regenerates up to `amount`.
+    ResourceAt(u8, f64),
+    /// Aura's remaining time falls to `us`.
+    AuraRemains(u16, u64),
+    /// Dot's remaining time falls to `us`.
+    DotRemains(u16, u64),
+    /// Cooldown's remaining time falls to `us`.
+    CooldownRemains(u16, u64),
+    /// Fractional charges rise to the value.
+    ChargesFractional(u16, f64),
+    /// Pet's remaining time falls to `us`.
+    PetRemains(u8, u64),
+    /// Target health (fixed-length fights) falls to the percent.
+    HealthPct(f64),
+    /// The fight clock reaches `us`.
+    FightTime(u64),
+    /// Remaining fight time (fixed-length fights) falls to `us`.
+    FightRemains(u64),
+}
+
+fn is_cmp(op: Option<&Op>) -> bool {
+    matches!(
+        op,
+        Some(Op::Bin(
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+        ))
+    )
+}
+
+fn secs_us(c: f64) -> u64 {
+    if c <= 0.0 {
+        0
+    } else {
+        (c * US).round() as u64
+    }
+}
+
+/// Watches for `prog`; the flag is true when some continuous value is used in a shape that
+/// cannot be predicted (the actor must poll).
+pub(crate) fn analyze(
+    prog: &Program,
+    fixed_length: bool,
+    execute_pct: f64,
+    dot_duration_us: &dyn Fn(u16) -> u64,
+) -> (Vec<Watch>, bool) {
+    let ops = prog.ops();
+    let mut watches = Vec::new();
+    let mut poll = false;
+    for (i, op) in ops.iter().enumerate() {
+        let Op::Load(v) = *op else { continue };
+        // `v <op> c` compiles to Load, Const, Bin; `c <op> v` to Const, Load, Bin.
+        let constant = match (ops.get(i + 1), ops.get(i + 2)) {
+            (Some(Op::Const(c)), next) if is_cmp(next) => Some(*c),
+            _ => match (i.checked_sub(1).and_then(|j| ops.get(j)), ops.get(i + 1)) {
+                (Some(Op::Const(c)), next) if is_cmp(next) => Some(*c),
+                _ => None,
+            },
+        };
+        let w = match (v, constant) {
+            // Event-driven values: no watch needed.
+            (
+                Var::CooldownReady(_)
+                | Var::CooldownCharges(_)
+                | Var::AuraUp(_)
+                | Var::AuraDown(_)
+                | Var::AuraStack(_)
+                | Var::DotTicking(_)
+                | Var::PetActive(_)
+                | Var::PlayerHaste
+                | Var::PlayerCrit
+                | Var::PlayerMastery
+                | Var::PlayerVersatility
+                | Var::PlayerGcd
+                | Var::SpellCastTime(_),
+                _,
+            ) => continue,
+            (Var::Resource(r), Some(c)) => Watch::ResourceAt(r, c),
+            (Var::AuraRemains(a), Some(c)) => Watch::AuraRemains(a, secs_us(c)),
+            (Var::DotRemains(d), Some(c)) => Watch::DotRemains(d, secs_us(c)),
+            (Var::DotRefreshable(d), _) => Watch::DotRemains(d, dot_duration_us(d) * 3 / 10),
+            (Var::CooldownRemains(s), Some(c)) => Watch::CooldownRemains(s, secs_us(c)),
+            (Var::CooldownChargesFractional(s), Some(c)) => Watch::ChargesFractional(s, c),
+            (Var::PetRemains(p), Some(c)) => Watch::PetRemains(p, secs_us(c)),
+            (Var::TargetHealthPct, Some(c)) if fixed_length => Watch::HealthPct(c),
+            (Var::TargetExecute, _) if fixed_length => Watch::HealthPct(execute_pct),
+            (Var::FightTime, Some(c)) => Watch::FightTime(secs_us(c)),
+            (Var::FightRemains | Var::TargetTimeToDie, Some(c)) if fixed_length => {
+                Watch::FightRemains(secs_us(c))
+            }
+            _ => {
+                poll = true;
+                continue;
+            }
+        };
+        if !watches.contains(&w) {
+            watches.push(w);
+        }
+    }
+    (watches, poll)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{parse, ExprError};
+
+    fn run(src: &str) -> (Vec<Watch>, bool) {
+        let ast = parse(src).unwrap();
+        let prog = Program::compile(&ast, &mut |name, off| {
+            Ok(Op::Load(match name {
+                "focus" => Var::Resource(0),
+                "bw_remains" => Var::AuraRemains(1),
+                "bw_up" => Var::AuraUp(1),
+                "refreshable" => Var::DotRefreshable(0),
+                "hp" => Var::TargetHealthPct,
+                "deficit" => Var::ResourceDeficit(0),
+                _ => return Err(ExprError::new(off, "unknown")),
+            }))
+        })
+        .unwrap();
+        analyze(&prog, true, 20.0, &|_| 10_000_000)
+    }
+
+    #[test]
+    fn recognizes_threshold_shapes() {
+        assert_eq!(
+            run("focus >= 50 or bw_up"),
+            (vec![Watch::ResourceAt(0, 50.0)], false)
+        );
+        assert_eq!(
+            run("3 > bw_remains"),
+            (vec![Watch::AuraRemains(1, 3_000_000)], false)
+        );
+        assert_eq!(
+            run("refreshable"),
+            (vec![Watch::DotRemains(0, 3_000_000)], false)
+        );
+        assert_eq!(
+            run("hp < 35 and bw_up"),
+            (vec![Watch::HealthPct(35.0)], false)
+        );
+    }
+
+    #[test]
+    fn unpredictable_shapes_poll() {
+        assert!(run("bw_remains * 2 < 3").1);
+        assert!(run("deficit > 20").1);
+        assert!(run("focus + 10 > 50").1);
+    }
+}
+
+/// For each piece of event-driven state, the actors (bit `a` = actor `a`) whose action list
+/// reads it, so a change wakes only idle actors that can react to it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WakeMasks {
+    pub aura: Vec<u64>,
+    pub resource: Vec<u64>,
+    pub cooldown: Vec<u64>,
+    pub dot: Vec<u64>,
+    pub pet: Vec<u64>,
+    /// Actors reading stats (haste, crit, cast times, ...), woken when a stat aura changes.
+    pub stats: u64,
+}
+
+impl WakeMasks {
+    /// Masks for the compiled action lists.
+    pub(crate) fn build(
+        actors: &[crate::compile::CActor],
+        spells: &[crate::compile::CSpell],
+        n_auras: usize,
+        n_resources: usize,
+        n_dots: usize,
+    ) -> Self {
+        let mut m = Self {
+            aura: vec![0; n_auras],
+            resource: vec![0; n_resources],
+            cooldown: vec![0; spells.len()],
+            dot: vec![0; n_dots],
+            pet: vec![0; actors.len()],
+            stats: 0,
+        };
+        for (a, actor) in actors.iter().enumerate() {
+            let bit = 1u64 << a;
+            for action in &actor.apl {
+                let sp = &spells[action.spell as usize];
+                m.cooldown[action.spell as usize] |= bit;
+                for &(r, _) in &sp.costs {
+                    m.resource[r as usize] |= bit;
+                }
+                let Some(cond) = &action.cond else { continue };
+                for op in cond.ops() {
+                    let Op::Load(v) = *op else { continue };
+                    match v {
+                        Var::CooldownReady(s)
+                        | Var::CooldownRemains(s)
+                        | Var::CooldownCharges(s)
+                        | Var::CooldownChargesFractional(s)
+                        | Var::CooldownFullRecharge(s) => m.cooldown[s as usize] |= bit,
+                        Var::AuraUp(i)
+                        | Var::AuraDown(i)
+                        | Var::AuraStack(i)
+                        | Var::AuraRemains(i) => m.aura[i as usize] |= bit,
+                        Var::DotTicking(d) | Var::DotRemains(d) | Var::DotRefreshable(d) => {
+                            m.dot[d as usize] |= bit
+                        }
+                        Var::Resource(r)
+                        | Var::ResourceDeficit(r)
+                        | Var::ResourcePct(r)
+                        | Var::ResourceTimeToMax(r) => m.resource[r as usize] |= bit,
+                        Var::PetActive(p) | Var::PetRemains(p) => m.pet[p as usize] |= bit,
+                        Var::PlayerHaste
+                        | Var::PlayerCrit
+                        | Var::PlayerMastery
+                        | Var::PlayerVersatility
+                        | Var::PlayerGcd
+                        | Var::SpellCastTime(_) => m.stats |= bit,
+                        Var::TargetHealthPct
+                        | Var::TargetExecute
+                        | Var::TargetTimeToDie
+                        | Var::FightTime
+                        | Var::FightRemains => {}
+                    }
+                }
+            }
+        }
+        m
+    }
+}
