@@ -1,1 +1,3 @@
+pub mod beacon;
 pub mod fake;
+pub mod wait;
