@@ -7,5 +7,8 @@
 
 pub mod coordinator;
 pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod publish;
 pub mod recovery;
 pub mod store;

@@ -1,0 +1,97 @@
+//! HTTP errors: one enum, one JSON shape `{"error": {"code", "message"}}`, one status per kind.
+//! Internal details are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use wowlab_api::signing::SignatureError;
+
+use crate::coordinator::CoordinatorError;
+use crate::store::StoreError;
+
+/// Everything a handler can answer with besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Signature, timestamp or header problem (401).
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    /// The nonce was already used (401).
+    #[error("replayed request")]
+    Replay,
+    /// The signing key belongs to no registered node (401).
+    #[error("unknown node key")]
+    UnknownNode,
+    /// A credential in the body was refused (403).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The body exceeds the size cap (413).
+    #[error("request body too large")]
+    TooLarge,
+    /// Malformed input (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The referenced resource does not exist (404).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The lease is no longer held: drop the work (409).
+    #[error("{0}")]
+    Stale(&'static str),
+    /// A backend is down; retry later (503).
+    #[error("service unavailable")]
+    Unavailable(String),
+    /// A bug or corrupt data (500).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Signature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
+            Self::Replay => (StatusCode::UNAUTHORIZED, "replay"),
+            Self::UnknownNode => (StatusCode::UNAUTHORIZED, "unknown_node"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Stale(_) => (StatusCode::CONFLICT, "stale_lease"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Backend(m) => Self::Unavailable(m),
+            StoreError::Closed => Self::Unavailable("store closed".into()),
+            StoreError::Invalid(m) => Self::BadRequest(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CoordinatorError> for ApiError {
+    fn from(e: CoordinatorError) -> Self {
+        match e {
+            CoordinatorError::Unavailable(m) => Self::Unavailable(m),
+            CoordinatorError::Invalid(m) => Self::BadRequest(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            Self::Internal(m) | Self::Unavailable(m) => {
+                tracing::error!(code, detail = %m, "request failed")
+            }
+            other => tracing::debug!(code, error = %other, "request refused"),
+        }
+        let body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,128 @@
+//! HTTP surface of the sentinel. Cross-cutting checks live in extractors ([`signed`]), handlers
+//! stay thin: one file per endpoint under [`node`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+use crate::coordinator::{Coordinator, DEFAULT_MAX_ATTEMPTS};
+use crate::domain::JobId;
+use crate::publish::Funnel;
+use crate::store::{Job, Store};
+
+pub mod clock;
+pub mod error;
+pub mod node;
+pub mod signed;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::ApiError;
+
+/// Tunables of the node API.
+#[derive(Debug, Clone)]
+pub struct NodeApiConfig {
+    /// Lifetime of a lease between heartbeats; nodes heartbeat every third of it.
+    pub lease_ttl: Duration,
+    /// Failures a chunk may have before its job fails.
+    pub max_attempts: u32,
+    /// Largest accepted request body.
+    pub body_limit: usize,
+}
+
+impl Default for NodeApiConfig {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::from_secs(30),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            body_limit: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    coordinator: Arc<dyn Coordinator>,
+    store: Arc<dyn Store>,
+    funnel: Funnel,
+    clock: Arc<dyn Clock>,
+    config: NodeApiConfig,
+    /// Immutable job facts (seed, sizes, config hash) for lease payloads, so a lease does not
+    /// cost a store read per chunk.
+    job_cache: Mutex<HashMap<JobId, Arc<Job>>>,
+}
+
+impl AppState {
+    /// Bundles the engines and settings.
+    pub fn new(
+        coordinator: Arc<dyn Coordinator>,
+        store: Arc<dyn Store>,
+        funnel: Funnel,
+        clock: Arc<dyn Clock>,
+        config: NodeApiConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                coordinator,
+                store,
+                funnel,
+                clock,
+                config,
+                job_cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The coordinator.
+    pub fn coordinator(&self) -> &dyn Coordinator {
+        &*self.inner.coordinator
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
+    /// The publish funnel.
+    pub fn funnel(&self) -> &Funnel {
+        &self.inner.funnel
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &NodeApiConfig {
+        &self.inner.config
+    }
+
+    /// A job's immutable facts, cached after the first read; `None` if the job is gone.
+    pub async fn job_facts(&self, id: JobId) -> Result<Option<Arc<Job>>, ApiError> {
+        if let Some(j) = self.inner.job_cache.lock().get(&id) {
+            return Ok(Some(j.clone()));
+        }
+        let Some(job) = self.store().job(id).await? else {
+            return Ok(None);
+        };
+        let job = Arc::new(Job {
+            // Only the immutable fields are ever read from the cache; drop the result blob.
+            result: None,
+            ..job
+        });
+        self.inner.job_cache.lock().insert(id, job.clone());
+        Ok(Some(job))
+    }
+
+    /// Drops a finished job from the facts cache.
+    pub fn forget_job(&self, id: JobId) {
+        self.inner.job_cache.lock().remove(&id);
+    }
+}

@@ -1,0 +1,553 @@
+//! End-to-end tests of the node API through the router: real signatures, memory coordinator,
+//! in-memory SQLite, a manual clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use wowlab_api::signing::NodeKey;
+
+use super::router;
+use crate::coordinator::{Coordinator, MemoryCoordinator};
+use crate::domain::{JobId, JobStatus, TokenHash, UnixMillis, UserId};
+use crate::http::{AppState, Clock, ManualClock, NodeApiConfig};
+use crate::jobs::{submit, Submission};
+use crate::publish::{Funnel, RecordingPublisher};
+use crate::store::{SqliteStore, Store};
+
+const HOST: &str = "sentinel.test";
+const START: UnixMillis = UnixMillis(1_800_000_000_000);
+
+struct Grid {
+    app: Router,
+    clock: Arc<ManualClock>,
+    store: Arc<SqliteStore>,
+    coord: Arc<MemoryCoordinator>,
+    published: Arc<RecordingPublisher>,
+    owner: UserId,
+}
+
+impl Grid {
+    async fn new() -> Self {
+        let clock = Arc::new(ManualClock::new(START));
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        let coord = Arc::new(MemoryCoordinator::new());
+        let published = Arc::new(RecordingPublisher::default());
+        let config = NodeApiConfig {
+            lease_ttl: Duration::from_secs(30),
+            body_limit: 64 * 1024,
+            ..NodeApiConfig::default()
+        };
+        let state = AppState::new(
+            coord.clone(),
+            store.clone(),
+            Funnel::new(published.clone()),
+            clock.clone(),
+            config,
+        );
+        let owner = store.create_user("owner@x", "h", START).await.unwrap().id;
+        store
+            .insert_claim_token(owner, &TokenHash::of("ct_good"), START)
+            .await
+            .unwrap();
+        Self {
+            app: router(state),
+            clock,
+            store,
+            coord,
+            published,
+            owner,
+        }
+    }
+
+    async fn job(&self, iterations: u64, chunk_size: u64) -> JobId {
+        submit(
+            &*self.store,
+            &*self.coord,
+            Submission {
+                owner: self.owner,
+                config: "profile".into(),
+                config_hash: "hash".into(),
+                iterations,
+                seed: 42,
+                chunk_size,
+                public: false,
+            },
+            3,
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    fn signed(&self, key: &NodeKey, method: &str, path: &str, body: &[u8]) -> Request<Body> {
+        let h = key
+            .sign(self.clock.now().0, method, HOST, path, body)
+            .unwrap();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", HOST)
+            .header("content-type", "application/json");
+        for (name, value) in h.pairs() {
+            req = req.header(name, value);
+        }
+        req.body(Body::from(body.to_vec())).unwrap()
+    }
+
+    async fn send_req(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, v)
+    }
+
+    async fn call(
+        &self,
+        key: &NodeKey,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let bytes = if body.is_null() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&body).unwrap()
+        };
+        let req = self.signed(key, method, path, &bytes);
+        self.send_req(req).await
+    }
+
+    async fn register(&self, key: &NodeKey, claim: Option<&str>) -> Value {
+        let (s, v) = self
+            .call(
+                key,
+                "POST",
+                "/api/node/register",
+                json!({"claimToken": claim, "cores": 4, "version": "0.1.0"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+
+    async fn heartbeat(&self, key: &NodeKey, active: Value, free: u32) -> Value {
+        let (s, v) = self
+            .call(
+                key,
+                "POST",
+                "/api/node/heartbeat",
+                json!({"activeLeases": active, "freeSlots": free, "cores": 4, "version": "0.1.0",
+                       "metrics": {"load": 0.5}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+}
+
+fn lease_id(a: &Value) -> Value {
+    json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"]})
+}
+
+fn complete_body(a: &Value) -> Value {
+    json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"],
+           "result": {"sum": 12, "n": 3}})
+}
+
+#[tokio::test]
+async fn registration_owned_unowned_idempotent_and_claim_token_checked() {
+    let g = Grid::new().await;
+    let free = NodeKey::generate().unwrap();
+    let r = g.register(&free, None).await;
+    assert_eq!(r["owned"], false);
+    let code = r["claimCode"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 9);
+    assert_eq!(r["heartbeatIntervalMs"], 10_000);
+    // Same key again: same node, nothing moved (even with a valid claim token).
+    let again = g.register(&free, Some("ct_good")).await;
+    assert_eq!(again["nodeId"], r["nodeId"]);
+    assert_eq!(again["owned"], false);
+    let claimed = g.store.claim_node(&code, g.owner).await.unwrap().unwrap();
+    assert_eq!(claimed.id.to_string(), r["nodeId"].as_str().unwrap());
+
+    let owned = g
+        .register(&NodeKey::generate().unwrap(), Some("ct_good"))
+        .await;
+    assert_eq!(owned["owned"], true);
+    assert_eq!(owned["claimCode"], Value::Null);
+
+    let (s, v) = g
+        .call(
+            &NodeKey::generate().unwrap(),
+            "POST",
+            "/api/node/register",
+            json!({"claimToken": "ct_wrong", "cores": 4}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, _) = g
+        .call(
+            &NodeKey::generate().unwrap(),
+            "POST",
+            "/api/node/register",
+            json!({"cores": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn replayed_tampered_oversized_and_unknown_requests_are_refused() {
+    let g = Grid::new().await;
+    let key = NodeKey::generate().unwrap();
+    g.register(&key, Some("ct_good")).await;
+    let body = serde_json::to_vec(&json!({"freeSlots": 0})).unwrap();
+    let req = g.signed(&key, "POST", "/api/node/leases", &body);
+    let mut replay = Request::builder().method("POST").uri("/api/node/leases");
+    for (k, v) in req.headers() {
+        replay = replay.header(k, v);
+    }
+    let replay = replay.body(Body::from(body.clone())).unwrap();
+    let (s, _) = g.send_req(req).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = g.send_req(replay).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], "replay");
+
+    // Body changed after signing.
+    let mut tampered = g.signed(&key, "POST", "/api/node/leases", &body);
+    *tampered.body_mut() = Body::from(&br#"{"freeSlots": 9}"#[..]);
+    let (s, v) = g.send_req(tampered).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature"))
+    );
+
+    // Signed for another path.
+    let mut moved = g.signed(&key, "POST", "/api/node/heartbeat", &body);
+    *moved.uri_mut() = "/api/node/leases".parse().unwrap();
+    let (s, _) = g.send_req(moved).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Too old.
+    let old = g.signed(&key, "POST", "/api/node/leases", &body);
+    g.clock.advance_ms(61_000);
+    let (s, v) = g.send_req(old).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature"))
+    );
+
+    let big = vec![b' '; 65 * 1024];
+    let (s, _) = g
+        .send_req(g.signed(&key, "POST", "/api/node/leases", &big))
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (s, v) = g
+        .call(
+            &NodeKey::generate().unwrap(),
+            "POST",
+            "/api/node/leases",
+            json!({"freeSlots": 1}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unknown_node"))
+    );
+
+    let (s, _) = g
+        .call(&key, "POST", "/api/node/leases", json!({"freeSlots": "x"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let unsigned = Request::builder()
+        .method("POST")
+        .uri("/api/node/leases")
+        .body(Body::from(body))
+        .unwrap();
+    let (s, _) = g.send_req(unsigned).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn chunks_flow_from_heartbeat_to_completion() {
+    let g = Grid::new().await;
+    let a = NodeKey::generate().unwrap();
+    let b = NodeKey::generate().unwrap();
+    g.register(&a, Some("ct_good")).await;
+    g.register(&b, Some("ct_good")).await;
+    let job = g.job(25, 10).await;
+
+    let hb = g.heartbeat(&a, json!([]), 2).await;
+    let assigned = hb["assigned"].as_array().unwrap().clone();
+    assert_eq!(assigned.len(), 2);
+    assert_eq!(assigned[0]["jobId"], job.to_string());
+    assert_eq!(
+        (
+            assigned[0]["iterStart"].as_u64(),
+            assigned[0]["iterEnd"].as_u64()
+        ),
+        (Some(0), Some(10))
+    );
+    assert_eq!(
+        (
+            assigned[1]["iterStart"].as_u64(),
+            assigned[1]["iterEnd"].as_u64()
+        ),
+        (Some(10), Some(20))
+    );
+    assert_eq!(assigned[0]["seed"], 42);
+    assert_eq!(assigned[0]["configHash"], "hash");
+
+    // Resync returns the same leases.
+    let (s, cur) = g.call(&a, "GET", "/api/node/leases", Value::Null).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(cur["leases"].as_array().unwrap(), &assigned);
+
+    // A heartbeat extends them.
+    g.clock.advance_ms(20_000);
+    let active: Vec<Value> = assigned.iter().map(lease_id).collect();
+    let hb = g.heartbeat(&a, json!(active), 0).await;
+    assert_eq!(hb["extended"].as_array().unwrap().len(), 2);
+    assert_eq!(hb["extended"][0]["expiresAt"], START.0 + 50_000);
+    assert!(hb["cancelled"].as_array().unwrap().is_empty());
+
+    let (s, last) = g
+        .call(&b, "POST", "/api/node/leases", json!({"freeSlots": 8}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let last = last["leases"][0].clone();
+    assert_eq!(
+        (last["iterStart"].as_u64(), last["iterEnd"].as_u64()),
+        (Some(20), Some(25))
+    );
+
+    for x in &assigned {
+        let (s, v) = g
+            .call(&a, "POST", "/api/node/chunks/complete", complete_body(x))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["jobDone"], false);
+    }
+    // A retried POST of a finished chunk is harmless.
+    let (s, v) = g
+        .call(
+            &a,
+            "POST",
+            "/api/node/chunks/complete",
+            complete_body(&assigned[0]),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("alreadyDone"))
+    );
+    let (s, v) = g
+        .call(
+            &b,
+            "POST",
+            "/api/node/chunks/complete",
+            complete_body(&last),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["jobDone"], true);
+
+    let results = g.store.chunk_results(job).await.unwrap();
+    assert_eq!(results.len(), 3);
+    // Stored byte for byte as sent.
+    assert_eq!(
+        results[0].result,
+        serde_json::to_vec(&json!({"sum": 12, "n": 3})).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn late_result_on_expired_and_reassigned_lease_gets_409() {
+    let g = Grid::new().await;
+    let slow = NodeKey::generate().unwrap();
+    let fast = NodeKey::generate().unwrap();
+    g.register(&slow, Some("ct_good")).await;
+    let fast_id = g.register(&fast, Some("ct_good")).await["nodeId"].clone();
+    let job = g.job(10, 10).await;
+    let old = g.heartbeat(&slow, json!([]), 1).await["assigned"][0].clone();
+    g.clock.advance_ms(31_000);
+    assert_eq!(
+        g.coord.reclaim_expired(g.clock.now()).await.unwrap().len(),
+        1
+    );
+    let new = g.heartbeat(&fast, json!([]), 1).await["assigned"][0].clone();
+    assert_eq!(new["chunk"], old["chunk"]);
+
+    let (s, v) = g
+        .call(
+            &slow,
+            "POST",
+            "/api/node/chunks/complete",
+            complete_body(&old),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "stale_lease");
+    // The slow node's heartbeat tells it to drop the work.
+    let hb = g.heartbeat(&slow, json!([lease_id(&old)]), 0).await;
+    assert_eq!(hb["cancelled"].as_array().unwrap().len(), 1);
+    // Nothing was stored for the stale lease; the current holder's result is.
+    assert!(g.store.chunk_results(job).await.unwrap().is_empty());
+    let (s, _) = g
+        .call(
+            &fast,
+            "POST",
+            "/api/node/chunks/complete",
+            complete_body(&new),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let stored = g.store.chunk_results(job).await.unwrap();
+    assert_eq!(
+        stored[0].node.map(|n| n.to_string()),
+        fast_id.as_str().map(str::to_owned)
+    );
+}
+
+#[tokio::test]
+async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
+    let g = Grid::new().await;
+    let keys: Vec<NodeKey> = (0..3).map(|_| NodeKey::generate().unwrap()).collect();
+    let mut ids = Vec::new();
+    for k in &keys {
+        ids.push(g.register(k, Some("ct_good")).await["nodeId"].clone());
+    }
+    let job = g.job(20, 10).await;
+    // Node 2 holds chunk 1 the whole time; chunk 0 keeps failing.
+    let first = g.heartbeat(&keys[0], json!([]), 1).await["assigned"][0].clone();
+    let bystander = g.heartbeat(&keys[2], json!([]), 1).await["assigned"][0].clone();
+    assert_eq!(
+        (first["chunk"].as_u64(), bystander["chunk"].as_u64()),
+        (Some(0), Some(1))
+    );
+    g.heartbeat(&keys[1], json!([]), 0).await;
+
+    let fail = |a: &Value, why: &str| json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"], "reason": why});
+    let (s, v) = g
+        .call(
+            &keys[0],
+            "POST",
+            "/api/node/chunks/fail",
+            fail(&first, "panic 1"),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str(), v["failures"].as_u64()),
+        (StatusCode::OK, Some("retry"), Some(1))
+    );
+    // Not back to the node that just failed it while node 1 is alive.
+    assert!(g.heartbeat(&keys[0], json!([]), 1).await["assigned"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let second = g.heartbeat(&keys[1], json!([]), 1).await["assigned"][0].clone();
+    assert_eq!(second["chunk"], 0);
+    g.call(
+        &keys[1],
+        "POST",
+        "/api/node/chunks/fail",
+        fail(&second, "panic 2"),
+    )
+    .await;
+    let third = g.heartbeat(&keys[0], json!([]), 1).await["assigned"][0].clone();
+    assert_eq!(third["chunk"], 0);
+    let (s, v) = g
+        .call(
+            &keys[0],
+            "POST",
+            "/api/node/chunks/fail",
+            fail(&third, "stack overflow in rotation"),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("jobFailed"))
+    );
+
+    let stored = g.store.job(job).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Failed);
+    let reason = stored.failure_reason.unwrap();
+    assert!(
+        reason.contains("stack overflow in rotation") && reason.contains("3 times"),
+        "{reason}"
+    );
+    // The bystander's lease was revoked on its channel.
+    let sent = g.published.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, format!("chunks:{}", ids[2].as_str().unwrap()));
+    let push: Value = serde_json::from_slice(&sent[0].1).unwrap();
+    assert_eq!(
+        (push["type"].as_str(), push["chunk"].as_u64()),
+        (Some("cancel"), Some(1))
+    );
+    let (s, _) = g
+        .call(
+            &keys[2],
+            "POST",
+            "/api/node/chunks/complete",
+            complete_body(&bystander),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn draining_nodes_get_no_work_and_unlink_returns_leases() {
+    let g = Grid::new().await;
+    let key = NodeKey::generate().unwrap();
+    let id: crate::domain::NodeId = g.register(&key, Some("ct_good")).await["nodeId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let job = g.job(40, 10).await;
+    assert_eq!(
+        g.heartbeat(&key, json!([]), 2).await["assigned"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    g.store
+        .update_node_settings(
+            id,
+            g.owner,
+            crate::store::NodeSettings {
+                draining: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let hb = g.heartbeat(&key, json!([]), 2).await;
+    assert_eq!(hb["draining"], true);
+    assert!(hb["assigned"].as_array().unwrap().is_empty());
+    let (s, _) = g.call(&key, "POST", "/api/node/unlink", Value::Null).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(g.coord.job_progress(job).await.unwrap().pending, 4);
+    assert!(g.store.node_by_id(id).await.unwrap().is_none());
+    let (s, _) = g
+        .call(&key, "POST", "/api/node/leases", json!({"freeSlots": 1}))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,111 @@
+//! Job submission as one sequence shared by the user API and embedded runs: store the profile
+//! by content hash, store the job (`pending`), schedule its chunks, move it to `running`.
+//! A crash between the steps is repaired by [`crate::recovery::rebuild_coordinator`].
+
+use crate::coordinator::{Coordinator, CoordinatorError, JobSpec};
+use crate::domain::{JobId, JobStatus, UnixMillis, UserId};
+use crate::store::{Job, NewJob, Store, StoreError, TransitionData};
+
+/// What a user submits, after the engine has validated the profile.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// Submitter.
+    pub owner: UserId,
+    /// Profile text.
+    pub config: String,
+    /// Content hash of the profile (computed by the engine).
+    pub config_hash: String,
+    /// Total iterations.
+    pub iterations: u64,
+    /// Job seed.
+    pub seed: u64,
+    /// Iterations per chunk.
+    pub chunk_size: u64,
+    /// Readable by anyone.
+    pub public: bool,
+}
+
+/// Why a submission was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Sizes that cannot be chunked.
+    #[error("invalid submission: {0}")]
+    Invalid(String),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The coordinator refused or failed.
+    #[error(transparent)]
+    Coordinator(#[from] CoordinatorError),
+}
+
+/// Number of chunks for `iterations` split into `chunk_size` pieces (last one shorter).
+pub fn chunk_count(iterations: u64, chunk_size: u64) -> Result<u32, SubmitError> {
+    if iterations == 0 || chunk_size == 0 {
+        return Err(SubmitError::Invalid(
+            "iterations and chunk size must be positive".into(),
+        ));
+    }
+    u32::try_from(iterations.div_ceil(chunk_size))
+        .map_err(|_| SubmitError::Invalid("too many chunks; raise the chunk size".into()))
+}
+
+/// Stores and schedules a job; returns it `running`.
+pub async fn submit(
+    store: &dyn Store,
+    coordinator: &dyn Coordinator,
+    sub: Submission,
+    max_attempts: u32,
+    now: UnixMillis,
+) -> Result<Job, SubmitError> {
+    let chunks = chunk_count(sub.iterations, sub.chunk_size)?;
+    store.put_config(&sub.config_hash, &sub.config, now).await?;
+    let job = store
+        .insert_job(
+            NewJob {
+                id: JobId::new(),
+                owner: sub.owner,
+                config_hash: sub.config_hash,
+                iterations: sub.iterations,
+                seed: sub.seed,
+                chunk_size: sub.chunk_size,
+                chunk_count: chunks,
+                public: sub.public,
+            },
+            now,
+        )
+        .await?;
+    coordinator
+        .register_job(JobSpec {
+            job: job.id,
+            chunk_count: chunks,
+            share_key: sub.owner.to_string(),
+            max_attempts,
+        })
+        .await?;
+    Ok(store
+        .transition_job(
+            job.id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            job.version,
+            TransitionData::default(),
+            now,
+        )
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_counts_round_up_and_refuse_nonsense() {
+        assert_eq!(chunk_count(10, 3).unwrap(), 4);
+        assert_eq!(chunk_count(9, 3).unwrap(), 3);
+        assert_eq!(chunk_count(1, 1000).unwrap(), 1);
+        assert!(chunk_count(0, 1).is_err());
+        assert!(chunk_count(1, 0).is_err());
+        assert!(chunk_count(u64::MAX, 1).is_err());
+    }
+}
