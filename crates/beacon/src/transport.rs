@@ -51,13 +51,15 @@ pub(crate) async fn run<T: Transport>(mut session: Session, mut t: T) {
         let step: Result<(), Disconnect> = tokio::select! {
             biased;
             _ = shutdown => Err(Disconnect::code(disconnect::SHUTDOWN)),
-            _ = conn.wait() => flush(&mut session, &mut t, write_timeout).await,
+            // Handlers are boxed so the idle connection future stays small (their state
+            // machines are only allocated while they run).
+            _ = conn.wait() => Box::pin(flush(&mut session, &mut t, write_timeout)).await,
             incoming = t.recv() => match incoming {
-                Incoming::Frame(data) => session.handle_frame(&data).await,
+                Incoming::Frame(data) => Box::pin(session.handle_frame(&data)).await,
                 Incoming::TooBig => Err(Disconnect { code: 1009, reason: "message too big".into() }),
                 Incoming::Closed => break None,
             },
-            _ = tokio::time::sleep_until(deadline) => session.on_timer().await,
+            _ = tokio::time::sleep_until(deadline) => Box::pin(session.on_timer()).await,
         };
         if let Err(d) = step {
             break Some(d);
@@ -69,15 +71,15 @@ pub(crate) async fn run<T: Transport>(mut session: Session, mut t: T) {
     if let Some(d) = outcome {
         // Whatever was queued before the decision (e.g. the reply that caused it) goes first.
         if d.code != disconnect::SLOW && d.code != disconnect::WRITE_ERROR {
-            let _ = flush(&mut session, &mut t, write_timeout).await;
+            let _ = Box::pin(flush(&mut session, &mut t, write_timeout)).await;
         }
         tracing::debug!(client = %conn.client, code = d.code, reason = %d.reason, "disconnect");
         metrics::counter!("beacon_disconnects", "code" => d.code.to_string()).increment(1);
         if d.code != disconnect::WRITE_ERROR {
-            t.close(d).await;
+            Box::pin(t.close(d)).await;
         }
     }
-    session.cleanup().await;
+    Box::pin(session.cleanup()).await;
 }
 
 /// Writes everything queued as one frame, running control requests in order.
