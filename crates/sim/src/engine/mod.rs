@@ -43,8 +43,6 @@ struct ActorState {
     auto_gen: u32,
     expire_gen: u32,
     expires: u64,
-    channel_start: u64,
-    channel_interval: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -298,35 +296,14 @@ impl<'p> Sim<'p> {
                 self.events += 1;
                 self.execute(a, spell as usize);
             }
-            Ev::ChannelTick {
-                actor,
-                spell,
-                tick,
-                gen,
-            } => {
+            Ev::ChannelTick { actor, spell, gen } => {
                 let a = actor as usize;
                 if !self.actors[a].active || self.actors[a].cast_gen != gen {
                     return;
                 }
                 self.events += 1;
-                let sp = &self.p.spells[spell as usize];
-                if let Some(src) = sp.src {
+                if let Some(src) = self.p.spells[spell as usize].src {
                     self.deal(src as usize, 1.0);
-                }
-                if let Some((_, ticks)) = sp.channel {
-                    if tick < ticks {
-                        let st = &self.actors[a];
-                        let t = st.channel_start + st.channel_interval * (tick as u64 + 1);
-                        self.q.push(
-                            t,
-                            Ev::ChannelTick {
-                                actor,
-                                spell,
-                                tick: tick + 1,
-                                gen,
-                            },
-                        );
-                    }
                 }
             }
             Ev::AuraExpire { aura, gen } => {
@@ -569,19 +546,18 @@ impl<'p> Sim<'p> {
             let d = ((dur as f64 / haste) as u64).max(ticks as u64);
             let st = &mut self.actors[a];
             st.cast_gen = st.cast_gen.wrapping_add(1);
-            st.channel_start = self.now;
-            st.channel_interval = d / ticks as u64;
             let gen = st.cast_gen;
-            let first = self.now + st.channel_interval;
-            self.q.push(
-                first,
-                Ev::ChannelTick {
+            // All ticks are queued before the caster's next decision, so the last tick (at the
+            // channel's end) lands before the next action at the same instant.
+            let interval = d / ticks as u64;
+            for k in 1..=ticks as u64 {
+                let ev = Ev::ChannelTick {
                     actor: a as u8,
                     spell: s as u16,
-                    tick: 1,
                     gen,
-                },
-            );
+                };
+                self.q.push(self.now + interval * k, ev);
+            }
             self.execute(a, s);
             self.schedule_ready(a, self.now + d.max(gcd));
             false

@@ -12,13 +12,8 @@ pub(crate) enum Ev {
     Ready { actor: u8, gen: u32 },
     /// A cast-time spell finishes.
     CastDone { actor: u8, spell: u16, gen: u32 },
-    /// A channel tick (1-based tick number).
-    ChannelTick {
-        actor: u8,
-        spell: u16,
-        tick: u32,
-        gen: u32,
-    },
+    /// A channel tick.
+    ChannelTick { actor: u8, spell: u16, gen: u32 },
     /// An aura runs out.
     AuraExpire { aura: u16, gen: u32 },
     /// A periodic effect ticks.
