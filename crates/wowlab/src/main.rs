@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run the realtime server (Centrifugo-v6-compatible).
     Beacon(cmd::beacon::Args),
+    /// Mint an HS256 connection or subscription token for beacon.
+    Token(cmd::token::Args),
+    /// Subscribe to a beacon channel and print its publications.
+    Listen(cmd::listen::Args),
     /// Print version and build information.
     Version,
 }
@@ -32,5 +36,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Version => cmd::version::run(),
         Command::Beacon(args) => cmd::beacon::run(args),
+        Command::Token(args) => cmd::token::run(args),
+        Command::Listen(args) => cmd::listen::run(args),
     }
 }

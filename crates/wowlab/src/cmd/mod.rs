@@ -1,4 +1,6 @@
 //! One module per subcommand; each exposes `run` taking its parsed arguments.
 
 pub mod beacon;
+pub mod listen;
+pub mod token;
 pub mod version;
