@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the realtime server (Centrifugo-v6-compatible).
     Beacon(cmd::beacon::Args),
+    /// Run a simulation profile locally on all cores.
+    Sim(cmd::sim::Args),
     /// Mint an HS256 connection or subscription token for beacon.
     Token(cmd::token::Args),
     /// Subscribe to a beacon channel and print its publications.
@@ -35,6 +37,7 @@ fn main() -> anyhow::Result<()> {
     logging::init(cli.log_format);
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Sim(args) => cmd::sim::run(args),
         Command::Beacon(args) => cmd::beacon::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Listen(args) => cmd::listen::run(args),

@@ -2,5 +2,6 @@
 
 pub mod beacon;
 pub mod listen;
+pub mod sim;
 pub mod token;
 pub mod version;

@@ -1,0 +1,287 @@
+//! `wowlab sim PROFILE -n N [--seed S] [--threads T] [--json]`: run a profile locally on all
+//! cores. The output depends only on the profile, N and the seed, never on the thread count or
+//! chunking (the engine's results merge exactly).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use wowlab_sim::{
+    chunk_ranges, chunk_size_for, compile_str, estimate_cost, run_chunk, ChunkResult,
+    CompiledProfile,
+};
+
+/// Arguments of `wowlab sim`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Profile file (TOML, or JSON when it starts with `{`).
+    pub profile: PathBuf,
+    /// Iterations to run.
+    #[arg(short = 'n', long = "iterations", default_value_t = 10_000)]
+    pub iterations: u64,
+    /// Job seed; iteration k draws from an RNG seeded by (seed, k) only.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the report (and the raw mergeable result) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Iterations per chunk (default: sized from a quick cost estimate).
+    #[arg(long)]
+    pub chunk_size: Option<u64>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let src = std::fs::read_to_string(&args.profile)
+        .with_context(|| format!("reading {}", args.profile.display()))?;
+    let profile =
+        compile_str(&src).map_err(|e| anyhow::anyhow!("{}: {e}", args.profile.display()))?;
+    let start = Instant::now();
+    let result = simulate(&profile, &args)?;
+    let elapsed = start.elapsed();
+    print!("{}", render(&profile, &args, &result)?);
+    std::io::Write::flush(&mut std::io::stdout())?;
+    if !args.quiet {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        eprintln!(
+            "{} iterations in {:.2} s ({:.0} sims/s, {:.2} M events/s)",
+            result.iterations,
+            secs,
+            result.iterations as f64 / secs,
+            result.events as f64 / secs / 1e6
+        );
+    }
+    Ok(())
+}
+
+/// Runs all iterations over a rayon pool and merges the chunk results.
+pub fn simulate(profile: &CompiledProfile, args: &Args) -> anyhow::Result<ChunkResult> {
+    if args.iterations == 0 {
+        anyhow::bail!("-n must be at least 1");
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let chunk = args.chunk_size.unwrap_or_else(|| {
+        // About 50 ms per chunk keeps the bar smooth; at least 4 chunks per thread balance load.
+        let by_cost = chunk_size_for(estimate_cost(profile), Duration::from_millis(50));
+        by_cost
+            .min(args.iterations.div_ceil(threads as u64 * 4))
+            .max(1)
+    });
+    let ranges = chunk_ranges(args.iterations, chunk);
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(args.iterations);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} sims ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting worker threads")?;
+    let seed = args.seed;
+    let result = pool.install(|| {
+        ranges
+            .par_iter()
+            .map(|r| {
+                let part = run_chunk(profile, seed, r.clone());
+                bar.inc(r.end - r.start);
+                Ok(part)
+            })
+            .try_reduce(
+                || ChunkResult::empty(profile),
+                |mut a, b| {
+                    a.merge(&b)?;
+                    Ok::<_, wowlab_sim::MergeError>(a)
+                },
+            )
+    })?;
+    bar.finish_and_clear();
+    Ok(result)
+}
+
+/// The text (table or JSON) printed on stdout.
+pub fn render(
+    profile: &CompiledProfile,
+    args: &Args,
+    result: &ChunkResult,
+) -> anyhow::Result<String> {
+    let report = result.report();
+    if args.json {
+        let doc = serde_json::json!({
+            "profile": profile.name(),
+            "profile_hash": profile.hash(),
+            "seed": args.seed,
+            "report": report,
+            "result": result,
+        });
+        return Ok(serde_json::to_string_pretty(&doc)? + "\n");
+    }
+    let mut out = String::new();
+    let name = if profile.name().is_empty() {
+        "(unnamed)"
+    } else {
+        profile.name()
+    };
+    writeln!(out, "Profile     {name}  [{}]", &profile.hash()[..12])?;
+    writeln!(
+        out,
+        "Iterations  {}  (seed {}, mean fight {:.1} s, {:.0} events/iteration)",
+        report.iterations, args.seed, report.mean_fight_secs, report.events_per_iteration
+    )?;
+    writeln!(out)?;
+    writeln!(out, "DPS         {:>12}", num(report.mean_dps))?;
+    writeln!(
+        out,
+        "95% CI      {:>12}  (±{:.3} %)",
+        format!("± {}", num(report.ci95_half_width)),
+        100.0 * report.ci95_half_width / report.mean_dps.max(1e-9)
+    )?;
+    writeln!(out, "stddev      {:>12}", num(report.stddev))?;
+    writeln!(out, "min         {:>12}", num(report.min_dps))?;
+    writeln!(out, "max         {:>12}", num(report.max_dps))?;
+    for p in &report.percentiles {
+        writeln!(out, "{:<11} {:>12}", format!("p{}", p.p), num(p.dps))?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<28} {:>11} {:>7} {:>9} {:>9} {:>7} {:>11}",
+        "ability", "dps", "share", "casts", "hits", "crit", "avg hit"
+    )?;
+    for a in &report.abilities {
+        writeln!(
+            out,
+            "{:<28} {:>11} {:>6.2}% {:>9.2} {:>9.2} {:>6.2}% {:>11}",
+            a.name,
+            num(a.dps),
+            a.share_pct,
+            a.casts_per_fight,
+            a.hits_per_fight,
+            a.crit_pct,
+            num(a.avg_hit)
+        )?;
+    }
+    Ok(out)
+}
+
+/// `12345.67` as `12,345.7`.
+fn num(x: f64) -> String {
+    let s = format!("{:.1}", x.abs());
+    let (int, frac) = s.split_once('.').unwrap_or((&s, "0"));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{}{grouped}.{frac}", if x < 0.0 { "-" } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile_path(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/profiles")
+            .join(name)
+    }
+
+    fn args(name: &str, threads: usize, json: bool, chunk: Option<u64>) -> Args {
+        Args {
+            profile: profile_path(name),
+            iterations: 300,
+            seed: 7,
+            threads: Some(threads),
+            json,
+            chunk_size: chunk,
+            quiet: true,
+        }
+    }
+
+    fn output(a: &Args) -> String {
+        let src = std::fs::read_to_string(&a.profile).unwrap();
+        let profile = compile_str(&src).unwrap();
+        let result = simulate(&profile, a).unwrap();
+        render(&profile, a, &result).unwrap()
+    }
+
+    #[test]
+    fn output_is_identical_for_any_thread_count_and_chunking() {
+        for json in [false, true] {
+            let one = output(&args("pet-procs.toml", 1, json, None));
+            let two = output(&args("pet-procs.toml", 2, json, Some(7)));
+            let three = output(&args("pet-procs.toml", 3, json, Some(41)));
+            assert_eq!(one, two);
+            assert_eq!(one, three);
+        }
+    }
+
+    #[test]
+    fn json_output_carries_report_and_mergeable_result() {
+        let out = output(&args("dot-builder.toml", 2, true, None));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["report"]["iterations"], 300);
+        assert!(v["report"]["mean_dps"].as_f64().unwrap() > 0.0);
+        let result: ChunkResult = serde_json::from_value(v["result"].clone()).unwrap();
+        assert_eq!(result.iterations, 300);
+    }
+
+    #[test]
+    fn table_lists_abilities_and_percentiles() {
+        let out = output(&args("burst-cooldowns.toml", 2, false, None));
+        for needle in [
+            "DPS",
+            "95% CI",
+            "p50",
+            "p99",
+            "mortal_strike",
+            "execute",
+            "auto_attack",
+        ] {
+            assert!(out.contains(needle), "missing {needle} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn json_profiles_are_accepted() {
+        let toml_src = std::fs::read_to_string(profile_path("burst-cooldowns.toml")).unwrap();
+        let parsed = wowlab_sim::parse_toml(&toml_src).unwrap();
+        let dir = std::env::temp_dir().join(format!("wowlab-sim-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("burst.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&parsed).unwrap()).unwrap();
+        let mut a = args("burst-cooldowns.toml", 2, false, None);
+        let from_toml = output(&a);
+        a.profile = path;
+        let from_json = output(&a);
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(from_toml, from_json);
+    }
+
+    #[test]
+    fn formats_thousands() {
+        assert_eq!(num(1234567.89), "1,234,567.9");
+        assert_eq!(num(12.0), "12.0");
+        assert_eq!(num(-1000.0), "-1,000.0");
+    }
+}
