@@ -9,6 +9,8 @@ pub mod coordinator;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod projector;
 pub mod publish;
 pub mod recovery;
 pub mod store;
+pub mod tasks;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::coordinator::{Coordinator, DEFAULT_MAX_ATTEMPTS};
 use crate::domain::JobId;
+use crate::projector::ResultLog;
 use crate::publish::Funnel;
 use crate::store::{Job, Store};
 
@@ -56,6 +57,7 @@ struct Inner {
     /// Immutable job facts (seed, sizes, config hash) for lease payloads, so a lease does not
     /// cost a store read per chunk.
     job_cache: Mutex<HashMap<JobId, Arc<Job>>>,
+    result_log: Option<ResultLog>,
 }
 
 impl AppState {
@@ -75,8 +77,23 @@ impl AppState {
                 clock,
                 config,
                 job_cache: Mutex::new(HashMap::new()),
+                result_log: None,
             }),
         }
+    }
+
+    /// The same state feeding completed chunk results to a projector's log. Call before
+    /// cloning the state into routers.
+    pub fn with_result_log(mut self, log: ResultLog) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.result_log = Some(log);
+        }
+        self
+    }
+
+    /// The projector's log, when one is attached.
+    pub fn result_log(&self) -> Option<&ResultLog> {
+        self.inner.result_log.as_ref()
     }
 
     /// The coordinator.

@@ -9,6 +9,7 @@ use super::wire::{CompleteRequest, CompleteResponse};
 use crate::coordinator::{CompleteOutcome, LeaseRef};
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, AppState};
+use crate::projector::LogEntry;
 use crate::store::ChunkResult;
 
 pub(super) async fn handle(
@@ -23,6 +24,7 @@ pub(super) async fn handle(
         // Not held: `complete` changes nothing here and tells "already done" from "stale".
         return answer(coord.complete(node.id, lease, now).await?);
     }
+    let bytes = body.result.get().as_bytes().to_vec();
     // Store first: a chunk is never marked done without its result being durable.
     state
         .store()
@@ -31,14 +33,23 @@ pub(super) async fn handle(
                 job: lease.job,
                 chunk: lease.chunk,
                 node: Some(node.id),
-                result: body.result.get().as_bytes().to_vec(),
+                result: bytes.clone(),
             },
             now,
         )
         .await?;
     let outcome = coord.complete(node.id, lease, state.clock().now()).await?;
-    if let CompleteOutcome::Completed { job_done: true } = outcome {
-        tracing::info!(job = %lease.job, "all chunks in");
+    if let CompleteOutcome::Completed { job_done } = outcome {
+        if job_done {
+            tracing::info!(job = %lease.job, "all chunks in");
+        }
+        if let Some(log) = state.result_log() {
+            log.append(LogEntry::Result {
+                job: lease.job,
+                chunk: lease.chunk,
+                bytes,
+            });
+        }
     }
     answer(outcome)
 }

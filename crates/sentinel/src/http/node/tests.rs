@@ -16,6 +16,7 @@ use crate::coordinator::{Coordinator, MemoryCoordinator};
 use crate::domain::{JobId, JobStatus, TokenHash, UnixMillis, UserId};
 use crate::http::{AppState, Clock, ManualClock, NodeApiConfig};
 use crate::jobs::{submit, Submission};
+use crate::projector::{LogEntry, ResultLog};
 use crate::publish::{Funnel, RecordingPublisher};
 use crate::store::{SqliteStore, Store};
 
@@ -29,6 +30,7 @@ struct Grid {
     coord: Arc<MemoryCoordinator>,
     published: Arc<RecordingPublisher>,
     owner: UserId,
+    log_rx: parking_lot::Mutex<tokio::sync::mpsc::UnboundedReceiver<LogEntry>>,
 }
 
 impl Grid {
@@ -42,13 +44,15 @@ impl Grid {
             body_limit: 64 * 1024,
             ..NodeApiConfig::default()
         };
+        let (log, log_rx) = ResultLog::new();
         let state = AppState::new(
             coord.clone(),
             store.clone(),
             Funnel::new(published.clone()),
             clock.clone(),
             config,
-        );
+        )
+        .with_result_log(log);
         let owner = store.create_user("owner@x", "h", START).await.unwrap().id;
         store
             .insert_claim_token(owner, &TokenHash::of("ct_good"), START)
@@ -61,6 +65,7 @@ impl Grid {
             coord,
             published,
             owner,
+            log_rx: parking_lot::Mutex::new(log_rx),
         }
     }
 
@@ -369,6 +374,13 @@ async fn chunks_flow_from_heartbeat_to_completion() {
 
     let results = g.store.chunk_results(job).await.unwrap();
     assert_eq!(results.len(), 3);
+    // Each completion reached the projector's log once; the duplicate did not.
+    let mut logged = Vec::new();
+    while let Ok(LogEntry::Result { chunk, .. }) = g.log_rx.lock().try_recv() {
+        logged.push(chunk.0);
+    }
+    logged.sort();
+    assert_eq!(logged, [0, 1, 2]);
     // Stored byte for byte as sent.
     assert_eq!(
         results[0].result,

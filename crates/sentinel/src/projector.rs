@@ -1,0 +1,596 @@
+//! Result log + projector (in-process, embedded mode).
+//!
+//! The node API stores each chunk result (the durable log, deduplicated by `job:chunk`) and then
+//! appends a [`LogEntry`] here. The projector merges each job's results exactly once per chunk
+//! index, publishes coalesced progress on `jobs:{id}` (at most one message per job per
+//! `publish_every`, default 250 ms → ≤ 4/s), and when every chunk is in writes the terminal
+//! result with a version-checked `running → completed` transition. After a restart it rebuilds a
+//! job's accumulator from the stored results the first time it hears of that job, so nothing is
+//! lost or counted twice. The merge itself is the workload's ([`ResultMerger`]); this layer
+//! treats results as opaque bytes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::coordinator::Coordinator;
+use crate::domain::{ChunkIndex, JobId, JobStatus};
+use crate::http::Clock;
+use crate::publish::Funnel;
+use crate::store::{Job, Store, StoreError, TransitionData};
+
+/// The workload's exact merge of chunk results.
+pub trait ResultMerger: Send + Sync + 'static {
+    /// Running aggregate of one job.
+    type Acc: Send + 'static;
+    /// The empty aggregate for `job`.
+    fn empty(&self, job: &Job) -> Self::Acc;
+    /// Folds one chunk's result in; an error fails the job with that reason.
+    fn merge(&self, acc: &mut Self::Acc, chunk: &[u8]) -> Result<(), String>;
+    /// Running estimate for progress messages (mean ± error, iterations...).
+    fn progress(&self, acc: &Self::Acc) -> serde_json::Value;
+    /// The final result bytes to store.
+    fn finish(&self, acc: &Self::Acc) -> Result<Vec<u8>, String>;
+}
+
+/// One entry of the in-process result log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEntry {
+    /// A stored chunk result.
+    Result {
+        /// Job.
+        job: JobId,
+        /// Chunk.
+        chunk: ChunkIndex,
+        /// The stored bytes.
+        bytes: Vec<u8>,
+    },
+    /// Look at a job again (recovery found all its chunks stored).
+    Kick(JobId),
+}
+
+/// Writer side of the in-process result log.
+#[derive(Clone)]
+pub struct ResultLog {
+    tx: mpsc::UnboundedSender<LogEntry>,
+}
+
+impl ResultLog {
+    /// A log and the receiver the projector consumes.
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<LogEntry>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
+    /// Appends an entry; false once the projector has stopped (the store still has the result,
+    /// and the next start rebuilds from it).
+    pub fn append(&self, entry: LogEntry) -> bool {
+        self.tx.send(entry).is_ok()
+    }
+}
+
+/// Message on `jobs:{id}`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobUpdate {
+    /// `progress`, `completed` or `failed`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Job.
+    pub job_id: JobId,
+    /// Chunks merged.
+    pub chunks_done: u32,
+    /// Total chunks.
+    pub chunk_count: u32,
+    /// The workload's running estimate.
+    pub estimate: serde_json::Value,
+    /// Failure reason, for `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+struct JobState<A> {
+    acc: A,
+    seen: Vec<u64>,
+    merged: u32,
+    chunk_count: u32,
+    dirty: bool,
+}
+
+impl<A> JobState<A> {
+    /// Marks `c` seen; false if it already was (or is out of range).
+    fn first_time(&mut self, c: ChunkIndex) -> bool {
+        if c.0 >= self.chunk_count {
+            return false;
+        }
+        let i = c.as_usize();
+        let bit = 1u64 << (i % 64);
+        if self.seen[i / 64] & bit != 0 {
+            return false;
+        }
+        self.seen[i / 64] |= bit;
+        true
+    }
+}
+
+/// The projector task's state.
+pub struct Projector<M: ResultMerger> {
+    store: Arc<dyn Store>,
+    coordinator: Arc<dyn Coordinator>,
+    funnel: Funnel,
+    clock: Arc<dyn Clock>,
+    merger: M,
+    publish_every: Duration,
+    jobs: HashMap<JobId, JobState<M::Acc>>,
+}
+
+impl<M: ResultMerger> Projector<M> {
+    /// A projector publishing progress at most every 250 ms per job.
+    pub fn new(
+        store: Arc<dyn Store>,
+        coordinator: Arc<dyn Coordinator>,
+        funnel: Funnel,
+        clock: Arc<dyn Clock>,
+        merger: M,
+    ) -> Self {
+        Self {
+            store,
+            coordinator,
+            funnel,
+            clock,
+            merger,
+            publish_every: Duration::from_millis(250),
+            jobs: HashMap::new(),
+        }
+    }
+
+    /// Consumes the log until it closes or `shutdown` turns true.
+    pub async fn run(
+        mut self,
+        mut log: mpsc::UnboundedReceiver<LogEntry>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut flush = tokio::time::interval(self.publish_every);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                entry = log.recv() => match entry {
+                    Some(e) => {
+                        if let Err(err) = self.apply(e).await {
+                            tracing::error!(error = %err, "projector could not apply a log entry");
+                        }
+                    }
+                    None => break,
+                },
+                _ = flush.tick() => self.publish_progress().await,
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.publish_progress().await;
+    }
+
+    /// Applies one log entry.
+    pub async fn apply(&mut self, entry: LogEntry) -> Result<(), StoreError> {
+        let job = match &entry {
+            LogEntry::Result { job, .. } | LogEntry::Kick(job) => *job,
+        };
+        if !self.jobs.contains_key(&job) && !self.load(job).await? {
+            return Ok(());
+        }
+        if let LogEntry::Result { chunk, bytes, .. } = entry {
+            let Some(st) = self.jobs.get_mut(&job) else {
+                return Ok(());
+            };
+            if st.first_time(chunk) {
+                if let Err(e) = self.merger.merge(&mut st.acc, &bytes) {
+                    return self
+                        .fail(job, format!("result of chunk {chunk} unreadable: {e}"))
+                        .await;
+                }
+                st.merged += 1;
+                st.dirty = true;
+            }
+        }
+        if self
+            .jobs
+            .get(&job)
+            .is_some_and(|st| st.merged == st.chunk_count)
+        {
+            self.finalize(job).await?;
+        }
+        Ok(())
+    }
+
+    /// Builds a job's accumulator from the store; false if the job is not running.
+    async fn load(&mut self, job: JobId) -> Result<bool, StoreError> {
+        let Some(j) = self.store.job(job).await? else {
+            return Ok(false);
+        };
+        if j.status != JobStatus::Running {
+            return Ok(false);
+        }
+        let mut st = JobState {
+            acc: self.merger.empty(&j),
+            seen: vec![0; (j.chunk_count as usize).div_ceil(64)],
+            merged: 0,
+            chunk_count: j.chunk_count,
+            dirty: true,
+        };
+        for r in self.store.chunk_results(job).await? {
+            if st.first_time(r.chunk) {
+                if let Err(e) = self.merger.merge(&mut st.acc, &r.result) {
+                    self.jobs.insert(job, st);
+                    self.fail(job, format!("result of chunk {} unreadable: {e}", r.chunk))
+                        .await?;
+                    return Ok(false);
+                }
+                st.merged += 1;
+            }
+        }
+        self.jobs.insert(job, st);
+        Ok(true)
+    }
+
+    async fn publish_progress(&mut self) {
+        let mut updates = Vec::new();
+        for (job, st) in self.jobs.iter_mut().filter(|(_, st)| st.dirty) {
+            st.dirty = false;
+            updates.push(JobUpdate {
+                kind: "progress",
+                job_id: *job,
+                chunks_done: st.merged,
+                chunk_count: st.chunk_count,
+                estimate: self.merger.progress(&st.acc),
+                reason: None,
+            });
+        }
+        for u in updates {
+            self.publish(&u).await;
+        }
+    }
+
+    async fn publish(&self, u: &JobUpdate) {
+        if let Err(e) = self.funnel.publish(&format!("jobs:{}", u.job_id), u).await {
+            tracing::warn!(job = %u.job_id, error = %e, "job update not published");
+        }
+    }
+
+    async fn finalize(&mut self, job: JobId) -> Result<(), StoreError> {
+        let Some(st) = self.jobs.get(&job) else {
+            return Ok(());
+        };
+        let result = match self.merger.finish(&st.acc) {
+            Ok(r) => r,
+            Err(e) => return self.fail(job, format!("final merge failed: {e}")).await,
+        };
+        let update = JobUpdate {
+            kind: "completed",
+            job_id: job,
+            chunks_done: st.merged,
+            chunk_count: st.chunk_count,
+            estimate: self.merger.progress(&st.acc),
+            reason: None,
+        };
+        let done = self
+            .settle(
+                job,
+                JobStatus::Completed,
+                TransitionData {
+                    result: Some(result),
+                    failure_reason: None,
+                },
+            )
+            .await?;
+        self.jobs.remove(&job);
+        if done {
+            self.publish(&update).await;
+        }
+        Ok(())
+    }
+
+    async fn fail(&mut self, job: JobId, reason: String) -> Result<(), StoreError> {
+        let Some(st) = self.jobs.remove(&job) else {
+            return Ok(());
+        };
+        let done = self
+            .settle(
+                job,
+                JobStatus::Failed,
+                TransitionData {
+                    result: None,
+                    failure_reason: Some(reason.clone()),
+                },
+            )
+            .await?;
+        if done {
+            if let Ok(revoked) = self.coordinator.cancel_job(job).await {
+                tracing::debug!(job = %job, revoked = revoked.len(), "failed job unscheduled");
+            }
+            self.publish(&JobUpdate {
+                kind: "failed",
+                job_id: job,
+                chunks_done: st.merged,
+                chunk_count: st.chunk_count,
+                estimate: self.merger.progress(&st.acc),
+                reason: Some(reason),
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Version-checked `running → to`; true if this call made the transition. A job that
+    /// reached a terminal status elsewhere (cancelled meanwhile) is left as it is.
+    async fn settle(
+        &self,
+        job: JobId,
+        to: JobStatus,
+        data: TransitionData,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..3 {
+            let Some(cur) = self.store.job(job).await? else {
+                return Ok(false);
+            };
+            if cur.status != JobStatus::Running {
+                return Ok(false);
+            }
+            match self
+                .store
+                .transition_job(
+                    job,
+                    JobStatus::Running,
+                    to,
+                    cur.version,
+                    data.clone(),
+                    self.clock.now(),
+                )
+                .await
+            {
+                Ok(_) => {
+                    if let Err(e) = self.coordinator.remove_job(job).await {
+                        tracing::warn!(job = %job, error = %e, "finished job not unscheduled");
+                    }
+                    return Ok(true);
+                }
+                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::MemoryCoordinator;
+    use crate::domain::{UnixMillis, UserId};
+    use crate::http::ManualClock;
+    use crate::jobs::{submit, Submission};
+    use crate::publish::RecordingPublisher;
+    use crate::store::{ChunkResult, SqliteStore};
+
+    /// Sums `{"sum": n}` results: exact, order-independent.
+    struct Sum;
+
+    impl ResultMerger for Sum {
+        type Acc = (u64, u32);
+        fn empty(&self, _job: &Job) -> Self::Acc {
+            (0, 0)
+        }
+        fn merge(&self, acc: &mut Self::Acc, chunk: &[u8]) -> Result<(), String> {
+            let v: serde_json::Value = serde_json::from_slice(chunk).map_err(|e| e.to_string())?;
+            acc.0 += v["sum"].as_u64().ok_or("no sum")?;
+            acc.1 += 1;
+            Ok(())
+        }
+        fn progress(&self, acc: &Self::Acc) -> serde_json::Value {
+            serde_json::json!({"sum": acc.0, "chunks": acc.1})
+        }
+        fn finish(&self, acc: &Self::Acc) -> Result<Vec<u8>, String> {
+            Ok(acc.0.to_string().into_bytes())
+        }
+    }
+
+    struct Fixture {
+        store: Arc<SqliteStore>,
+        coord: Arc<MemoryCoordinator>,
+        published: Arc<RecordingPublisher>,
+        clock: Arc<ManualClock>,
+        owner: UserId,
+    }
+
+    impl Fixture {
+        async fn new() -> Self {
+            let store = Arc::new(SqliteStore::memory().await.unwrap());
+            let owner = store
+                .create_user("o@x", "h", UnixMillis(1))
+                .await
+                .unwrap()
+                .id;
+            Self {
+                store,
+                coord: Arc::new(MemoryCoordinator::new()),
+                published: Arc::new(RecordingPublisher::default()),
+                clock: Arc::new(ManualClock::new(UnixMillis(1_000))),
+                owner,
+            }
+        }
+
+        fn projector(&self) -> Projector<Sum> {
+            Projector::new(
+                self.store.clone(),
+                self.coord.clone(),
+                Funnel::new(self.published.clone()),
+                self.clock.clone(),
+                Sum,
+            )
+        }
+
+        async fn job(&self, chunks: u32) -> JobId {
+            submit(
+                &*self.store,
+                &*self.coord,
+                Submission {
+                    owner: self.owner,
+                    config: "p".into(),
+                    config_hash: "h".into(),
+                    iterations: u64::from(chunks),
+                    seed: 1,
+                    chunk_size: 1,
+                    public: false,
+                },
+                3,
+                self.clock.now(),
+            )
+            .await
+            .unwrap()
+            .id
+        }
+
+        /// Stores a result like the complete handler does and returns the log entry.
+        async fn result(&self, job: JobId, chunk: u32, sum: u64) -> LogEntry {
+            let bytes = format!(r#"{{"sum": {sum}}}"#).into_bytes();
+            self.store
+                .put_chunk_result(
+                    ChunkResult {
+                        job,
+                        chunk: ChunkIndex(chunk),
+                        node: None,
+                        result: bytes.clone(),
+                    },
+                    self.clock.now(),
+                )
+                .await
+                .unwrap();
+            LogEntry::Result {
+                job,
+                chunk: ChunkIndex(chunk),
+                bytes,
+            }
+        }
+
+        fn messages(&self) -> Vec<serde_json::Value> {
+            self.published
+                .sent()
+                .iter()
+                .map(|(_, b)| serde_json::from_slice(b).unwrap())
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn merges_each_chunk_once_and_completes_the_job() {
+        let f = Fixture::new().await;
+        let job = f.job(4).await;
+        let mut p = f.projector();
+        for (c, s) in [(2, 20), (0, 1), (2, 20), (3, 300)] {
+            let e = f.result(job, c, s).await;
+            p.apply(e).await.unwrap();
+        }
+        assert_eq!(
+            f.store.job(job).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        let last = f.result(job, 1, 4000).await;
+        p.apply(last.clone()).await.unwrap();
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Completed);
+        assert_eq!(stored.result.as_deref(), Some(&b"4321"[..]));
+        let msgs = f.messages();
+        let done: Vec<_> = msgs.iter().filter(|m| m["type"] == "completed").collect();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0]["estimate"]["sum"], 4321);
+        assert_eq!(f.published.sent()[0].0, format!("jobs:{job}"));
+        // Unscheduled, and a late duplicate changes nothing.
+        assert!(f.coord.job_progress(job).await.is_err());
+        p.apply(last).await.unwrap();
+        assert_eq!(f.messages().len(), msgs.len());
+    }
+
+    #[tokio::test]
+    async fn restart_rebuilds_from_stored_results_without_double_counting() {
+        let f = Fixture::new().await;
+        let job = f.job(3).await;
+        let mut first = f.projector();
+        let e = f.result(job, 0, 5).await;
+        first.apply(e).await.unwrap();
+        // Chunk 1 was stored but its log entry died with the old process.
+        f.result(job, 1, 70).await;
+        drop(first);
+        let mut second = f.projector();
+        let e = f.result(job, 2, 900).await;
+        second.apply(e).await.unwrap();
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.result.as_deref(), Some(&b"975"[..]));
+    }
+
+    #[tokio::test]
+    async fn kick_finalizes_a_job_whose_chunks_are_all_stored() {
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        f.result(job, 0, 1).await;
+        f.result(job, 1, 2).await;
+        f.projector().apply(LogEntry::Kick(job)).await.unwrap();
+        assert_eq!(
+            f.store.job(job).await.unwrap().unwrap().status,
+            JobStatus::Completed
+        );
+    }
+
+    #[tokio::test]
+    async fn unreadable_result_fails_the_job_with_reason() {
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        let mut p = f.projector();
+        p.apply(LogEntry::Result {
+            job,
+            chunk: ChunkIndex(1),
+            bytes: b"garbage".to_vec(),
+        })
+        .await
+        .unwrap();
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Failed);
+        assert!(stored.failure_reason.unwrap().contains("chunk 1"));
+        assert_eq!(f.messages()[0]["type"], "failed");
+        assert!(f.coord.job_progress(job).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn progress_is_coalesced_to_four_per_second() {
+        let f = Fixture::new().await;
+        let job = f.job(1000).await;
+        let (log, rx) = ResultLog::new();
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(f.projector().run(rx, stop_rx));
+        let start = std::time::Instant::now();
+        for c in 0..200u32 {
+            let e = f.result(job, c, 1).await;
+            assert!(log.append(e));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        let elapsed_ms = start.elapsed().as_millis() as usize;
+        let progress: Vec<_> = f
+            .messages()
+            .into_iter()
+            .filter(|m| m["type"] == "progress")
+            .collect();
+        // One per 250 ms tick at most, plus the first tick and the final flush.
+        assert!(
+            !progress.is_empty() && progress.len() <= elapsed_ms / 250 + 2,
+            "{} progress messages for 200 results in {elapsed_ms} ms",
+            progress.len()
+        );
+        assert_eq!(progress.last().unwrap()["chunksDone"], 200);
+    }
+}

@@ -1,0 +1,7 @@
+//! Background work of a sentinel: leader-elected loops that run until shut down.
+
+mod leadership;
+mod reclaim;
+
+pub use leadership::Leadership;
+pub use reclaim::run_reclaim;
