@@ -307,9 +307,9 @@ fn known(kind: &str, names: &HashMap<String, usize>) -> String {
     let mut v: Vec<&str> = names.keys().map(String::as_str).collect();
     v.sort_unstable();
     if v.is_empty() {
-        format!("the profile defines no {kind}")
+        format!("the profile defines no {kind}s")
     } else {
-        format!("known {kind}: {}", v.join(", "))
+        format!("known {kind}s: {}", v.join(", "))
     }
 }
 

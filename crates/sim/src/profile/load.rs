@@ -78,9 +78,22 @@ impl<'a> SourceMap<'a> {
     }
 
     /// Position of the value at `path`, plus `inner` bytes into a string value's content.
+    ///
+    /// A missing field (say, a required key that is absent) is located at its nearest
+    /// enclosing value that exists.
     pub fn locate(&self, path: &str, inner: Option<usize>) -> Option<Location> {
         match self.format {
-            Format::Toml => self.locate_toml(path, inner),
+            Format::Toml => {
+                let mut p = path;
+                let mut inner = inner;
+                loop {
+                    if let Some(loc) = self.locate_toml(p, inner) {
+                        return Some(loc);
+                    }
+                    inner = None;
+                    p = &p[..p.rfind(['.', '['])?];
+                }
+            }
             // JSON errors carry the field path; serde_json exposes no value spans to map it.
             Format::Json => None,
         }
@@ -186,7 +199,11 @@ mod tests {
                 column: 22
             })
         );
-        assert_eq!(map.locate("apl[7].if", None), None);
+        // A missing element falls back to the nearest enclosing value (the `apl` array).
+        assert_eq!(
+            map.locate("apl[7].if", None),
+            Some(Location { line: 5, column: 1 })
+        );
     }
 
     #[test]
