@@ -165,16 +165,13 @@ fn semantic_checks() {
         ("[[apl]]\nspell = \"strike\"\n[[auras]]\nname = \"x\"\nmax_stacks = 2\nstacks_per_apply = 3\n", "auras[0].stacks_per_apply", "between 1 and max_stacks"),
         ("[[apl]]\nspell = \"strike\"\n[[auras]]\nname = \"x\"\naffects_abilities = [\"nothing\"]\n", "auras[0].affects_abilities[0]", "unknown ability `nothing`"),
         ("[[apl]]\nspell = \"strike\"\n[ratings]\ncrit = 0\n", "ratings.crit", "must be between"),
-        ("", "apl", "action list is empty"),
     ];
     for (extra, want_path, want) in cases {
         let e = err(extra);
         let (path, msg, loc) = invalid(&e);
         assert_eq!(path, *want_path, "{extra}: {e}");
         assert!(msg.contains(want), "{extra}: {msg}");
-        if *want_path != "apl" {
-            assert!(loc.is_some(), "{extra}: no location for {path}");
-        }
+        assert!(loc.is_some(), "{extra}: no location for {path}");
     }
 }
 
@@ -185,6 +182,11 @@ fn stat_given_twice_and_bad_versions() {
     assert_eq!(path, "player.crit_pct");
     assert!(msg.contains("either `crit_rating` or `crit_pct`"), "{msg}");
     assert_eq!(loc.map(|l| l.line), Some(7));
+    let e = compile_toml("version = 1\napl = []\n[fight]\nduration = 60\n[player]\nprimary = 1\n")
+        .unwrap_err();
+    let (path, msg, loc) = invalid(&e);
+    assert_eq!((path, loc.map(|l| l.line)), ("apl", Some(2)));
+    assert!(msg.contains("action list is empty"), "{msg}");
     let e = compile_toml("version = 2\n[fight]\nduration = 60\n[player]\nprimary = 1\n[[spells]]\nname = \"a\"\n[[apl]]\nspell = \"a\"\n").unwrap_err();
     let (path, msg, loc) = invalid(&e);
     assert_eq!(path, "version");
