@@ -14,3 +14,4 @@ pub mod publish;
 pub mod recovery;
 pub mod store;
 pub mod tasks;
+pub mod tokens;

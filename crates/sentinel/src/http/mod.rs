@@ -12,6 +12,7 @@ use crate::domain::JobId;
 use crate::projector::ResultLog;
 use crate::publish::Funnel;
 use crate::store::{Job, Store};
+use crate::tokens::TokenMinter;
 
 pub mod clock;
 pub mod error;
@@ -58,6 +59,7 @@ struct Inner {
     /// cost a store read per chunk.
     job_cache: Mutex<HashMap<JobId, Arc<Job>>>,
     result_log: Option<ResultLog>,
+    tokens: Option<TokenMinter>,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
                 config,
                 job_cache: Mutex::new(HashMap::new()),
                 result_log: None,
+                tokens: None,
             }),
         }
     }
@@ -89,6 +92,22 @@ impl AppState {
             inner.result_log = Some(log);
         }
         self
+    }
+
+    /// The same state able to mint beacon tokens. Call before cloning the state into routers.
+    pub fn with_tokens(mut self, minter: TokenMinter) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tokens = Some(minter);
+        }
+        self
+    }
+
+    /// The token minter, when configured.
+    pub fn tokens(&self) -> Result<&TokenMinter, ApiError> {
+        self.inner
+            .tokens
+            .as_ref()
+            .ok_or_else(|| ApiError::Unavailable("beacon tokens are not configured".into()))
     }
 
     /// The projector's log, when one is attached.

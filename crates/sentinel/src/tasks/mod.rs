@@ -1,6 +1,7 @@
 //! Background work of a sentinel: leader-elected loops that run until shut down.
 
 mod leadership;
+pub mod presence;
 mod reclaim;
 
 pub use leadership::Leadership;

@@ -1,5 +1,5 @@
-//! The signed node API: register, heartbeat, leases (new and resync), chunk complete/fail,
-//! unlink. Every route but `register` requires a registered node's signature.
+//! The signed node API: register, beacon token, heartbeat, leases (new and resync), chunk
+//! complete/fail, unlink. Every route but `register` requires a registered node's signature.
 
 use axum::routing::post;
 use axum::Router;
@@ -11,6 +11,7 @@ mod fail;
 mod heartbeat;
 mod lease;
 mod register;
+mod token;
 mod unlink;
 pub mod wire;
 
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/node/chunks/complete", post(complete::handle))
         .route("/api/node/chunks/fail", post(fail::handle))
         .route("/api/node/unlink", post(unlink::handle))
+        .route("/api/node/token", post(token::handle))
         .with_state(state)
 }
 

@@ -52,7 +52,8 @@ impl Grid {
             clock.clone(),
             config,
         )
-        .with_result_log(log);
+        .with_result_log(log)
+        .with_tokens(crate::tokens::TokenMinter::new(b"test-secret"));
         let owner = store.create_user("owner@x", "h", START).await.unwrap().id;
         store
             .insert_claim_token(owner, &TokenHash::of("ct_good"), START)
@@ -560,6 +561,39 @@ async fn draining_nodes_get_no_work_and_unlink_returns_leases() {
     assert!(g.store.node_by_id(id).await.unwrap().is_none());
     let (s, _) = g
         .call(&key, "POST", "/api/node/leases", json!({"freeSlots": 1}))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn node_gets_a_beacon_token_for_its_own_channels() {
+    let g = Grid::new().await;
+    let key = NodeKey::generate().unwrap();
+    let id = g.register(&key, None).await["nodeId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, v) = g.call(&key, "POST", "/api/node/token", Value::Null).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["expiresAt"], START.0 + 86_400_000);
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<crate::tokens::ConnectionClaims>(
+        v["token"].as_str().unwrap(),
+        &jsonwebtoken::DecodingKey::from_secret(b"test-secret"),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(claims.sub, id);
+    assert!(claims.channels.contains(&format!("chunks:{id}")));
+    let (s, _) = g
+        .call(
+            &NodeKey::generate().unwrap(),
+            "POST",
+            "/api/node/token",
+            Value::Null,
+        )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }

@@ -1,0 +1,225 @@
+//! Presence sync: beacon's `nodes:online` roster is a routing hint (heartbeats stay
+//! authoritative for leases). On a cron (default 30 s) the leader diffs the roster against
+//! `nodes.status`, flips what changed and publishes each flip on `nodes:{id}` and `nodes:all`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::Leadership;
+use crate::coordinator::Coordinator;
+use crate::domain::NodeId;
+use crate::http::Clock;
+use crate::publish::Funnel;
+use crate::store::{NodeStatus, Store, StoreError};
+
+/// Default interval of the presence cron.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Where the online roster comes from (beacon's presence API on `nodes:online`).
+#[async_trait]
+pub trait PresenceSource: Send + Sync + 'static {
+    /// Node ids currently present.
+    async fn online(&self) -> Result<HashSet<NodeId>, String>;
+}
+
+/// Published on `nodes:{id}` and `nodes:all` when a node's status flips.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusFlip {
+    /// Always `status`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The node.
+    pub node_id: NodeId,
+    /// Its new status.
+    pub status: NodeStatus,
+}
+
+/// Why a sync round failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PresenceError {
+    /// The roster could not be read.
+    #[error("presence source: {0}")]
+    Source(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One sync round; returns the flips it made.
+pub async fn sync_presence(
+    store: &dyn Store,
+    source: &dyn PresenceSource,
+    funnel: &Funnel,
+) -> Result<Vec<StatusFlip>, PresenceError> {
+    let online = source.online().await.map_err(PresenceError::Source)?;
+    let mut flips = Vec::new();
+    for node in store.list_nodes(None).await? {
+        let want = if online.contains(&node.id) {
+            NodeStatus::Online
+        } else if node.status == NodeStatus::Online {
+            NodeStatus::Offline
+        } else {
+            // Pending stays pending until first seen; offline stays offline.
+            continue;
+        };
+        if store.set_node_status(node.id, want).await? {
+            flips.push(StatusFlip {
+                kind: "status",
+                node_id: node.id,
+                status: want,
+            });
+        }
+    }
+    for flip in &flips {
+        for channel in [format!("nodes:{}", flip.node_id), "nodes:all".to_owned()] {
+            if let Err(e) = funnel.publish(&channel, flip).await {
+                tracing::warn!(error = %e, "status flip not published");
+            }
+        }
+    }
+    Ok(flips)
+}
+
+/// The presence cron and everything it needs.
+pub struct PresenceCron {
+    /// Node statuses.
+    pub store: Arc<dyn Store>,
+    /// Leader lock.
+    pub coordinator: Arc<dyn Coordinator>,
+    /// The roster.
+    pub source: Arc<dyn PresenceSource>,
+    /// Where flips are published.
+    pub funnel: Funnel,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// This sentinel's leader-election identity.
+    pub holder: String,
+    /// Round interval ([`PRESENCE_INTERVAL`] by default).
+    pub interval: Duration,
+}
+
+impl PresenceCron {
+    /// Runs under the `presence` leader lock until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut leader = Leadership::new(
+            self.coordinator.clone(),
+            "presence",
+            self.holder.clone(),
+            self.interval * 3,
+        );
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            match leader.tick(self.clock.now()).await {
+                Ok(Some(_)) => {
+                    match sync_presence(&*self.store, &*self.source, &self.funnel).await {
+                        Ok(flips) if !flips.is_empty() => {
+                            tracing::info!(flips = flips.len(), "node presence changed")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "presence sync failed"),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "leader election failed"),
+            }
+        }
+        let _ = leader.release().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::domain::UnixMillis;
+    use crate::publish::RecordingPublisher;
+    use crate::store::{NewNode, SqliteStore};
+
+    struct Roster(Mutex<Result<HashSet<NodeId>, String>>);
+
+    #[async_trait]
+    impl PresenceSource for Roster {
+        async fn online(&self) -> Result<HashSet<NodeId>, String> {
+            self.0.lock().clone()
+        }
+    }
+
+    async fn node(store: &SqliteStore, key: &str) -> NodeId {
+        store
+            .insert_node(
+                NewNode {
+                    id: NodeId::new(),
+                    owner: None,
+                    public_key: key.into(),
+                    name: key.into(),
+                    claim_code: None,
+                    max_parallel: 1,
+                    cores: 1,
+                    version: String::new(),
+                },
+                UnixMillis(1),
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn flips_are_stored_and_published_once() {
+        let store = SqliteStore::memory().await.unwrap();
+        let a = node(&store, "a").await;
+        let b = node(&store, "b").await;
+        let published = Arc::new(RecordingPublisher::default());
+        let funnel = Funnel::new(published.clone());
+        let roster = Roster(Mutex::new(Ok([a, b].into())));
+        let flips = sync_presence(&store, &roster, &funnel).await.unwrap();
+        assert_eq!(flips.len(), 2);
+        assert_eq!(published.sent().len(), 4);
+        // Nothing changed: nothing published.
+        assert!(sync_presence(&store, &roster, &funnel)
+            .await
+            .unwrap()
+            .is_empty());
+        *roster.0.lock() = Ok([a].into());
+        let flips = sync_presence(&store, &roster, &funnel).await.unwrap();
+        assert_eq!(
+            flips,
+            [StatusFlip {
+                kind: "status",
+                node_id: b,
+                status: NodeStatus::Offline
+            }]
+        );
+        let sent = published.sent();
+        assert_eq!(sent[4].0, format!("nodes:{b}"));
+        assert_eq!(sent[5].0, "nodes:all");
+        let msg: serde_json::Value = serde_json::from_slice(&sent[4].1).unwrap();
+        assert_eq!(msg["status"], "offline");
+        assert_eq!(
+            store.node_by_id(b).await.unwrap().unwrap().status,
+            NodeStatus::Offline
+        );
+        // A failing roster changes nothing.
+        *roster.0.lock() = Err("beacon down".into());
+        assert!(sync_presence(&store, &roster, &funnel).await.is_err());
+        assert_eq!(
+            store.node_by_id(a).await.unwrap().unwrap().status,
+            NodeStatus::Online
+        );
+    }
+}
