@@ -119,15 +119,11 @@ impl ConnShared {
         self.slow.load(Ordering::Relaxed)
     }
 
-    /// Takes everything queued.
+    /// Swaps the queue with `out` (which must be empty): `out` gets everything queued.
     pub(crate) fn drain(&self, out: &mut VecDeque<Item>) {
         let mut q = self.queue.lock();
         q.bytes = 0;
         std::mem::swap(&mut q.items, out);
-        // Give the (now empty) old buffer back without its capacity so idle connections stay small.
-        if q.items.capacity() > 64 {
-            q.items = VecDeque::new();
-        }
     }
 
     /// Stops accepting new items (connection is going away).

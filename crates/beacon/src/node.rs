@@ -37,7 +37,8 @@ pub(crate) struct Node {
     sub_locks: Vec<tokio::sync::Mutex<()>>,
     /// Set once shutdown began: connections close with 3001.
     pub shutting_down: std::sync::atomic::AtomicBool,
-    pub shutdown_notify: tokio::sync::Notify,
+    /// Every connection from accept to close (authenticated or not), for shutdown.
+    live: Vec<RwLock<HashMap<String, Arc<ConnShared>>>>,
     /// Emulation sessions: session id → command sink.
     pub emulation: RwLock<HashMap<String, tokio::sync::mpsc::Sender<Bytes>>>,
 }
@@ -82,7 +83,9 @@ impl Node {
                 .collect(),
             emulation: RwLock::new(HashMap::new()),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
-            shutdown_notify: tokio::sync::Notify::new(),
+            live: (0..REG_SHARDS)
+                .map(|_| RwLock::new(HashMap::new()))
+                .collect(),
             config,
         }
     }
@@ -159,14 +162,6 @@ impl Node {
         conns
     }
 
-    /// Every live connection.
-    pub(crate) fn all_conns(&self) -> Vec<Arc<ConnShared>> {
-        self.clients
-            .iter()
-            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
-            .collect()
-    }
-
     /// Number of authenticated connections.
     pub(crate) fn num_clients(&self) -> usize {
         self.clients.iter().map(|s| s.read().len()).sum()
@@ -181,14 +176,27 @@ impl Node {
     pub(crate) fn begin_shutdown(&self) {
         self.shutting_down
             .store(true, std::sync::atomic::Ordering::Release);
-        self.shutdown_notify.notify_waiters();
+        let code = wowlab_protocol::codes::disconnect::SHUTDOWN;
+        let reason = wowlab_protocol::codes::disconnect::reason(code);
+        for shard in &self.live {
+            for conn in shard.read().values() {
+                conn.control(Control::Disconnect(code, reason.to_string()));
+            }
+        }
     }
 
-    /// Sends a control request to every connection (shutdown).
-    pub(crate) fn control_all(&self, c: Control) {
-        for conn in self.all_conns() {
-            conn.control(c.clone());
-        }
+    /// Tracks a new connection (for shutdown).
+    pub(crate) fn track(&self, conn: &Arc<ConnShared>) {
+        self.live[shard_index(&conn.client, REG_SHARDS)]
+            .write()
+            .insert(conn.client.clone(), conn.clone());
+    }
+
+    /// Stops tracking a closed connection.
+    pub(crate) fn untrack(&self, client: &str) {
+        self.live[shard_index(client, REG_SHARDS)]
+            .write()
+            .remove(client);
     }
 }
 

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use wowlab_protocol::codes::disconnect;
 
 /// Errors starting beacon.
 #[derive(Debug, thiserror::Error)]
@@ -190,10 +189,6 @@ impl Beacon {
                     }
                     notified.await;
                 }
-                node.control_all(crate::conn::Control::Disconnect(
-                    disconnect::SHUTDOWN,
-                    disconnect::reason(disconnect::SHUTDOWN).into(),
-                ));
                 node.begin_shutdown();
             })
             .await;

@@ -77,6 +77,8 @@ pub(crate) struct Session {
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
     next_presence: Option<Instant>,
+    /// Set when something that affects `next_deadline` changed.
+    deadline_changed: bool,
 }
 
 fn secs_from_now(unix: i64) -> std::time::Duration {
@@ -86,6 +88,7 @@ fn secs_from_now(unix: i64) -> std::time::Duration {
 
 impl Session {
     pub(crate) fn new(node: Arc<Node>, conn: Arc<ConnShared>, emulation: bool) -> Self {
+        node.track(&conn);
         Session {
             node,
             conn,
@@ -99,7 +102,18 @@ impl Session {
             next_ping: None,
             pong_deadline: None,
             next_presence: None,
+            deadline_changed: true,
         }
+    }
+
+    /// Marks the timer deadline for re-evaluation.
+    pub(crate) fn mark_deadline_changed(&mut self) {
+        self.deadline_changed = true;
+    }
+
+    /// Returns and clears the "deadline changed" mark.
+    pub(crate) fn take_deadline_changed(&mut self) -> bool {
+        std::mem::take(&mut self.deadline_changed)
     }
 
     /// Wire flavour.
@@ -148,6 +162,7 @@ impl Session {
 
     /// Handles one incoming frame (1..N commands), processed in order.
     pub(crate) async fn handle_frame(&mut self, frame: &[u8]) -> Result<(), Disconnect> {
+        self.deadline_changed = true;
         let commands = decode_commands(self.protocol(), frame).map_err(|e| {
             tracing::debug!(client = %self.conn.client, error = %e, "malformed frame");
             Disconnect::code(disconnect::BAD_REQUEST)
@@ -433,6 +448,7 @@ impl Session {
     /// Releases everything the connection holds.
     pub(crate) async fn cleanup(&mut self) {
         self.conn.close();
+        self.node.untrack(&self.conn.client);
         let channels: Vec<String> = self.subs.keys().cloned().collect();
         for ch in channels {
             self.remove_subscription(&ch).await;

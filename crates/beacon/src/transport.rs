@@ -28,8 +28,12 @@ pub(crate) trait Transport: Send {
     fn recv(&mut self) -> impl Future<Output = Incoming> + Send;
     /// Adds one encoded message to the frame being batched.
     fn append(&self, frame: &mut Vec<u8>, msg: &[u8]);
+    /// True when one encoded message is a valid frame as is (WebSocket).
+    fn single_message_frames(&self) -> bool {
+        false
+    }
     /// Writes one batched frame.
-    fn send(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<(), ()>> + Send;
+    fn send(&mut self, frame: Bytes) -> impl Future<Output = Result<(), ()>> + Send;
     /// Signals a disconnect (close frame or disconnect push) and ends the transport.
     fn close(&mut self, d: Disconnect) -> impl Future<Output = ()> + Send;
 }
@@ -37,29 +41,37 @@ pub(crate) trait Transport: Send {
 /// Drives a session until it ends.
 pub(crate) async fn run<T: Transport>(mut session: Session, mut t: T) {
     let conn: Arc<ConnShared> = session.conn.clone();
-    let write_timeout = session.node.config.websocket.write_timeout.get();
+    let node = session.node.clone();
+    let write_timeout = node.config.websocket.write_timeout.get();
+    let mut buf: VecDeque<Item> = VecDeque::new();
+    // One timer per connection, re-armed only when the session's deadline changes.
+    let sleep = tokio::time::sleep_until(session.next_deadline());
+    tokio::pin!(sleep);
     let outcome: Option<Disconnect> = loop {
-        let deadline = session.next_deadline();
-        let node = session.node.clone();
-        let shutdown = node.shutdown_notify.notified();
         if node
             .shutting_down
-            .load(std::sync::atomic::Ordering::Acquire)
+            .load(std::sync::atomic::Ordering::Relaxed)
         {
             break Some(Disconnect::code(disconnect::SHUTDOWN));
         }
+        if session.take_deadline_changed() {
+            sleep.as_mut().reset(session.next_deadline());
+        }
         let step: Result<(), Disconnect> = tokio::select! {
             biased;
-            _ = shutdown => Err(Disconnect::code(disconnect::SHUTDOWN)),
-            // Handlers are boxed so the idle connection future stays small (their state
-            // machines are only allocated while they run).
-            _ = conn.wait() => Box::pin(flush(&mut session, &mut t, write_timeout)).await,
+            _ = conn.wait() => flush(&mut session, &mut t, &mut buf, write_timeout).await,
             incoming = t.recv() => match incoming {
+                // Boxed so the idle connection future stays small: the command handlers'
+                // state machines exist only while they run.
                 Incoming::Frame(data) => Box::pin(session.handle_frame(&data)).await,
                 Incoming::TooBig => Err(Disconnect { code: 1009, reason: "message too big".into() }),
                 Incoming::Closed => break None,
             },
-            _ = tokio::time::sleep_until(deadline) => Box::pin(session.on_timer()).await,
+            _ = &mut sleep => {
+                let r = Box::pin(session.on_timer()).await;
+                session.mark_deadline_changed();
+                r
+            }
         };
         if let Err(d) = step {
             break Some(d);
@@ -71,7 +83,7 @@ pub(crate) async fn run<T: Transport>(mut session: Session, mut t: T) {
     if let Some(d) = outcome {
         // Whatever was queued before the decision (e.g. the reply that caused it) goes first.
         if d.code != disconnect::SLOW && d.code != disconnect::WRITE_ERROR {
-            let _ = Box::pin(flush(&mut session, &mut t, write_timeout)).await;
+            let _ = flush(&mut session, &mut t, &mut buf, write_timeout).await;
         }
         tracing::debug!(client = %conn.client, code = d.code, reason = %d.reason, "disconnect");
         metrics::counter!("beacon_disconnects", "code" => d.code.to_string()).increment(1);
@@ -82,39 +94,82 @@ pub(crate) async fn run<T: Transport>(mut session: Session, mut t: T) {
     Box::pin(session.cleanup()).await;
 }
 
-/// Writes everything queued as one frame, running control requests in order.
+/// Writes everything queued as one frame, running control requests in order. `buf` is the
+/// connection's spare queue buffer, swapped with the live one to avoid reallocating.
 async fn flush<T: Transport>(
     s: &mut Session,
     t: &mut T,
+    buf: &mut VecDeque<Item>,
     write_timeout: std::time::Duration,
 ) -> Result<(), Disconnect> {
-    let mut items = VecDeque::new();
-    s.conn.drain(&mut items);
+    s.conn.drain(buf);
+    let result = write_items(s, t, buf, write_timeout).await;
+    buf.clear();
+    if buf.capacity() > 64 {
+        *buf = VecDeque::new();
+    }
+    result
+}
+
+async fn write_items<T: Transport>(
+    s: &mut Session,
+    t: &mut T,
+    items: &mut VecDeque<Item>,
+    write_timeout: std::time::Duration,
+) -> Result<(), Disconnect> {
+    // Common case on a busy channel: one message, sent without copying.
+    if items.len() == 1 && t.single_message_frames() && matches!(items.front(), Some(Item::Data(_)))
+    {
+        if let Some(Item::Data(b)) = items.pop_front() {
+            return write(t, b, write_timeout).await;
+        }
+    }
     let mut frame: Vec<u8> = Vec::new();
-    for item in items {
+    while let Some(item) = items.pop_front() {
         match item {
-            Item::Data(b) => t.append(&mut frame, &b),
+            Item::Data(b) => {
+                if frame.is_empty() {
+                    let total: usize = items
+                        .iter()
+                        .map(|i| match i {
+                            Item::Data(b) => b.len() + 8,
+                            Item::Control(_) => 0,
+                        })
+                        .sum();
+                    frame.reserve(b.len() + total + 8);
+                }
+                t.append(&mut frame, &b)
+            }
             Item::Control(c) => {
                 if !frame.is_empty() {
-                    write(t, std::mem::take(&mut frame), write_timeout).await?;
+                    write(t, Bytes::from(std::mem::take(&mut frame)), write_timeout).await?;
                 }
-                s.handle_control(c).await?;
+                Box::pin(s.handle_control(c)).await?;
+                s.mark_deadline_changed();
             }
         }
     }
     if !frame.is_empty() {
-        write(t, frame, write_timeout).await?;
+        write(t, Bytes::from(frame), write_timeout).await?;
     }
     Ok(())
 }
 
+/// Sends a frame; the write timeout is armed only if the socket is not ready at once.
 async fn write<T: Transport>(
     t: &mut T,
-    frame: Vec<u8>,
+    frame: Bytes,
     timeout: std::time::Duration,
 ) -> Result<(), Disconnect> {
-    match tokio::time::timeout(timeout, t.send(frame)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(Disconnect::code(disconnect::WRITE_ERROR)),
-    }
+    let fut = t.send(frame);
+    tokio::pin!(fut);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+    let result = match first {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(()),
+        },
+    };
+    result.map_err(|_| Disconnect::code(disconnect::WRITE_ERROR))
 }

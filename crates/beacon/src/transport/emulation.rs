@@ -201,8 +201,8 @@ impl Transport for EmuTransport {
         }
     }
 
-    async fn send(&mut self, frame: Vec<u8>) -> Result<(), ()> {
-        self.body.send(Bytes::from(frame)).await.map_err(|_| ())
+    async fn send(&mut self, frame: Bytes) -> Result<(), ()> {
+        self.body.send(frame).await.map_err(|_| ())
     }
 
     async fn close(&mut self, d: Disconnect) {

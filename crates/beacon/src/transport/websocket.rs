@@ -118,13 +118,17 @@ impl Transport for WsTransport {
         }
     }
 
-    async fn send(&mut self, frame: Vec<u8>) -> Result<(), ()> {
+    fn single_message_frames(&self) -> bool {
+        true
+    }
+
+    async fn send(&mut self, frame: Bytes) -> Result<(), ()> {
         let msg = match self.protocol {
-            Protocol::Json => match String::from_utf8(frame) {
-                Ok(s) => Message::Text(s.into()),
-                Err(e) => Message::Binary(e.into_bytes().into()),
+            Protocol::Json => match axum::extract::ws::Utf8Bytes::try_from(frame) {
+                Ok(s) => Message::Text(s),
+                Err(_) => return Err(()),
             },
-            Protocol::Protobuf => Message::Binary(frame.into()),
+            Protocol::Protobuf => Message::Binary(frame),
         };
         self.ws.send(msg).await.map_err(|_| ())
     }
