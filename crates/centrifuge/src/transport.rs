@@ -21,6 +21,12 @@ pub(crate) async fn open(cfg: &ClientConfig) -> Result<Ws, Error> {
         .as_str()
         .into_client_request()
         .map_err(|e| Error::Transport(format!("bad url {:?}: {e}", cfg.url)))?;
+    #[cfg(feature = "tls")]
+    if cfg.url.starts_with("wss:") {
+        // Pick ring explicitly so rustls never has to guess a provider; an error only means
+        // a provider is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     if let Some(sp) = cfg.protocol.subprotocol() {
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(sp));

@@ -806,3 +806,82 @@ async fn duplicate_subscription_is_rejected_and_remove_allows_again() {
         .new_subscription("x", SubscriptionConfig::default())
         .expect("after remove");
 }
+
+#[tokio::test]
+async fn send_goes_out_without_id_and_is_buffered_while_connecting() {
+    let mut srv = FakeServer::start().await;
+    let client = Client::new(cfg(&srv.url).protocol(Protocol::Json));
+    client.connect();
+    let c = client.clone();
+    let sent = tokio::spawn(async move { c.send(&br#"{"hello":1}"#[..]).await });
+    let mut conn = srv.accept().await;
+    conn.handshake(connect_result()).await;
+    sent.await.expect("join").expect("send ok");
+    let cmds = conn.recv().await;
+    assert_eq!(cmds.len(), 1);
+    assert_eq!(cmds[0].id, 0, "send has no id");
+    assert_eq!(
+        cmds[0].send.as_ref().map(|s| &s.data[..]),
+        Some(&br#"{"hello":1}"#[..])
+    );
+    // Non-JSON data cannot be sent in JSON mode: typed encode error, connection kept.
+    let err = client.send(&b"\xff\x00"[..]).await.expect_err("not JSON");
+    assert!(matches!(err, Error::Encode(_)), "{err}");
+    assert_eq!(client.state(), State::Connected);
+}
+
+#[tokio::test]
+async fn server_message_push_is_an_event() {
+    let mut srv = FakeServer::start().await;
+    let client = Client::new(cfg(&srv.url));
+    let mut events = client.events();
+    client.connect();
+    let mut conn = srv.accept().await;
+    conn.handshake(connect_result()).await;
+    conn.send(&[Reply {
+        push: Some(Push {
+            message: Some(Message {
+                data: Bytes::from_static(b"{\"m\":1}"),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }])
+    .await;
+    let data = wait_for(&mut events, |e| match e {
+        ClientEvent::Message(d) => Some(d.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(&data[..], b"{\"m\":1}");
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn wss_urls_use_tls() {
+    // A plain TCP server that never speaks TLS: the handshake must fail as a transport
+    // error (not "TLS support not compiled in") and the client keeps retrying.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        }
+    });
+    let client = Client::new(cfg(&format!(
+        "wss://localhost:{}/connection/websocket",
+        addr.port()
+    )));
+    let mut events = client.events();
+    client.connect();
+    let msg = wait_for(&mut events, |e| match e {
+        ClientEvent::Error(Error::Transport(m)) => Some(m.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(!msg.contains("not compiled"), "{msg}");
+    assert_eq!(client.state(), State::Connecting);
+}
