@@ -69,7 +69,8 @@ pub fn sse_event(encoded_json: &[u8]) -> Vec<u8> {
 fn encode_one<M: Message + Serialize>(p: Protocol, m: &M) -> Result<Bytes, EncodeError> {
     match p {
         Protocol::Json => {
-            let mut out = Vec::with_capacity(128);
+            // JSON is rarely more than the protobuf size plus field names; one allocation.
+            let mut out = Vec::with_capacity(m.encoded_len() + 96);
             serde_json::to_writer(&mut out, m).map_err(EncodeError::NotJson)?;
             Ok(Bytes::from(out))
         }
