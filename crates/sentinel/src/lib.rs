@@ -7,6 +7,7 @@
 
 pub mod coordinator;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod jobs;
 pub mod projector;

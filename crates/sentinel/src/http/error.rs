@@ -21,6 +21,15 @@ pub enum ApiError {
     /// The signing key belongs to no registered node (401).
     #[error("unknown node key")]
     UnknownNode,
+    /// No valid session cookie or API token (401).
+    #[error("sign-in required")]
+    SignInRequired,
+    /// Wrong email or password (401).
+    #[error("wrong email or password")]
+    BadCredentials,
+    /// The resource exists already (409).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// A credential in the body was refused (403).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -51,6 +60,9 @@ impl ApiError {
             Self::Replay => (StatusCode::UNAUTHORIZED, "replay"),
             Self::UnknownNode => (StatusCode::UNAUTHORIZED, "unknown_node"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::SignInRequired => (StatusCode::UNAUTHORIZED, "sign_in_required"),
+            Self::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

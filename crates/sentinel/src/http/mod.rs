@@ -9,15 +9,23 @@ use std::collections::HashMap;
 
 use crate::coordinator::{Coordinator, DEFAULT_MAX_ATTEMPTS};
 use crate::domain::JobId;
+use crate::engine::ProfileEngine;
 use crate::projector::ResultLog;
 use crate::publish::Funnel;
 use crate::store::{Job, Store};
 use crate::tokens::TokenMinter;
 
+pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod node;
 pub mod signed;
+pub mod user;
+
+/// Node API and user API on one router.
+pub fn router(state: AppState) -> axum::Router {
+    node::router(state.clone()).merge(user::router(state))
+}
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ApiError;
@@ -60,6 +68,7 @@ struct Inner {
     job_cache: Mutex<HashMap<JobId, Arc<Job>>>,
     result_log: Option<ResultLog>,
     tokens: Option<TokenMinter>,
+    engine: Option<Arc<dyn ProfileEngine>>,
 }
 
 impl AppState {
@@ -81,6 +90,7 @@ impl AppState {
                 job_cache: Mutex::new(HashMap::new()),
                 result_log: None,
                 tokens: None,
+                engine: None,
             }),
         }
     }
@@ -108,6 +118,22 @@ impl AppState {
             .tokens
             .as_ref()
             .ok_or_else(|| ApiError::Unavailable("beacon tokens are not configured".into()))
+    }
+
+    /// The same state validating job profiles with `engine`. Call before cloning the state.
+    pub fn with_engine(mut self, engine: Arc<dyn ProfileEngine>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.engine = Some(engine);
+        }
+        self
+    }
+
+    /// The profile engine, when configured.
+    pub fn engine(&self) -> Result<&dyn ProfileEngine, ApiError> {
+        self.inner
+            .engine
+            .as_deref()
+            .ok_or_else(|| ApiError::Unavailable("no simulation engine configured".into()))
     }
 
     /// The projector's log, when one is attached.

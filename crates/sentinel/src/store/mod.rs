@@ -112,6 +112,7 @@ pub struct NewAuthToken {
 
 /// A stored token as listed to its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AuthTokenInfo {
     /// SHA-256 of the secret (used as the token's id for revocation).
     pub hash: String,
@@ -171,6 +172,7 @@ pub struct NewNode {
 
 /// A registered node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Node {
     /// Id.
     pub id: NodeId,
@@ -232,6 +234,7 @@ pub struct NewJob {
 
 /// A stored job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Job {
     /// Id.
     pub id: JobId,

@@ -1,0 +1,138 @@
+//! Sign-up, sign-in, sign-out and "who am I". The first account becomes admin.
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{TokenHash, UserId};
+use crate::http::auth::{
+    self, credential, hash_password, new_secret, session_cookie, verify_password, CurrentUser,
+    SESSION_TTL,
+};
+use crate::http::{ApiError, AppState};
+use crate::store::{AuthTokenKind, NewAuthToken, StoreError, User};
+
+/// Email and password.
+#[derive(Debug, Deserialize)]
+pub(super) struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// A user as shown to themselves.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UserView {
+    id: UserId,
+    email: String,
+    is_admin: bool,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            is_admin: u.is_admin,
+        }
+    }
+}
+
+fn normalize_email(e: &str) -> Result<String, ApiError> {
+    let e = e.trim().to_lowercase();
+    if e.len() > 254 || !e.contains('@') || e.starts_with('@') || e.ends_with('@') {
+        return Err(ApiError::BadRequest("invalid email address".into()));
+    }
+    Ok(e)
+}
+
+async fn start_session(state: &AppState, user: &User) -> Result<HeaderMap, ApiError> {
+    let secret = new_secret("ses_")?;
+    let now = state.clock().now();
+    state
+        .store()
+        .insert_auth_token(
+            NewAuthToken {
+                hash: TokenHash::of(&secret),
+                user: user.id,
+                kind: AuthTokenKind::Session,
+                name: String::new(),
+                expires_at: Some(now.plus(SESSION_TTL)),
+            },
+            now,
+        )
+        .await?;
+    let mut headers = HeaderMap::new();
+    let cookie = session_cookie(&secret, SESSION_TTL.as_secs())
+        .parse()
+        .map_err(|_| ApiError::Internal("cookie header".into()))?;
+    headers.insert(SET_COOKIE, cookie);
+    Ok(headers)
+}
+
+pub(super) async fn signup(
+    State(state): State<AppState>,
+    Json(body): Json<Credentials>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = normalize_email(&body.email)?;
+    if body.password.chars().count() < 8 || body.password.len() > 1024 {
+        return Err(ApiError::BadRequest(
+            "password must be 8 to 1024 characters".into(),
+        ));
+    }
+    let phc = hash_password(body.password).await?;
+    let user = match state
+        .store()
+        .create_user(&email, &phc, state.clock().now())
+        .await
+    {
+        Ok(u) => u,
+        Err(StoreError::Conflict(_)) => return Err(ApiError::Conflict("email already registered")),
+        Err(e) => return Err(e.into()),
+    };
+    let headers = start_session(&state, &user).await?;
+    Ok((StatusCode::CREATED, headers, Json(UserView::from(&user))))
+}
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Json(body): Json<Credentials>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = normalize_email(&body.email).map_err(|_| ApiError::BadCredentials)?;
+    let Some(user) = state.store().user_by_email(&email).await? else {
+        // Same work as a real check, so timing does not reveal which emails exist.
+        let _ = hash_password(body.password).await;
+        return Err(ApiError::BadCredentials);
+    };
+    if !verify_password(body.password, user.password_hash.clone()).await? {
+        return Err(ApiError::BadCredentials);
+    }
+    let headers = start_session(&state, &user).await?;
+    Ok((headers, Json(UserView::from(&user))))
+}
+
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    request_headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some((secret, AuthTokenKind::Session)) = credential(&request_headers) {
+        state
+            .store()
+            .delete_auth_token(user.id, &TokenHash::of(&secret))
+            .await?;
+    }
+    let mut headers = HeaderMap::new();
+    let cookie = auth::session_cookie("", 0)
+        .parse()
+        .map_err(|_| ApiError::Internal("cookie header".into()))?;
+    headers.insert(SET_COOKIE, cookie);
+    Ok((StatusCode::NO_CONTENT, headers))
+}
+
+pub(super) async fn me(CurrentUser(user): CurrentUser) -> Json<UserView> {
+    Json(UserView::from(&user))
+}

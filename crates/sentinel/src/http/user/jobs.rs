@@ -1,0 +1,250 @@
+//! Jobs: submit (validated by the engine first), list, read, result, cancel.
+//! A job is visible to its owner, admins, and anyone if public; others get 404 so ids do not
+//! leak. Only the owner or an admin may cancel.
+
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::coordinator::{CoordinatorError, JobProgress};
+use crate::domain::{JobId, JobStatus, UnixMillis};
+use crate::engine::chunk_size_for;
+use crate::http::auth::CurrentUser;
+use crate::http::node::wire::CancelPush;
+use crate::http::{ApiError, AppState};
+use crate::jobs::{submit, Submission, SubmitError};
+use crate::store::{Job, StoreError, TransitionData, User};
+
+/// Largest accepted iteration count.
+const MAX_ITERATIONS: u64 = 1 << 40;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CreateJob {
+    profile: String,
+    iterations: u64,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    chunk_size: Option<u64>,
+    #[serde(default)]
+    public: bool,
+}
+
+/// A job as shown to users.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JobView {
+    id: JobId,
+    status: JobStatus,
+    iterations: u64,
+    seed: u64,
+    chunk_size: u64,
+    chunk_count: u32,
+    config_hash: String,
+    public: bool,
+    created_at: UnixMillis,
+    started_at: Option<UnixMillis>,
+    finished_at: Option<UnixMillis>,
+    failure_reason: Option<String>,
+    /// Live chunk counts while running.
+    progress: Option<JobProgress>,
+}
+
+impl JobView {
+    fn new(j: &Job, progress: Option<JobProgress>) -> Self {
+        Self {
+            id: j.id,
+            status: j.status,
+            iterations: j.iterations,
+            seed: j.seed,
+            chunk_size: j.chunk_size,
+            chunk_count: j.chunk_count,
+            config_hash: j.config_hash.clone(),
+            public: j.public,
+            created_at: j.created_at,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+            failure_reason: j.failure_reason.clone(),
+            progress,
+        }
+    }
+}
+
+/// The job if `user` may read it.
+pub(super) async fn readable(state: &AppState, user: &User, id: &str) -> Result<Job, ApiError> {
+    let id: JobId = id.parse().map_err(|_| ApiError::NotFound("no such job"))?;
+    match state.store().job(id).await? {
+        Some(j) if j.owner == user.id || user.is_admin || j.public => Ok(j),
+        _ => Err(ApiError::NotFound("no such job")),
+    }
+}
+
+async fn progress(state: &AppState, j: &Job) -> Result<Option<JobProgress>, ApiError> {
+    if j.status != JobStatus::Running {
+        return Ok(None);
+    }
+    match state.coordinator().job_progress(j.id).await {
+        Ok(p) => Ok(Some(p)),
+        Err(CoordinatorError::UnknownJob(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Json(body): Json<CreateJob>,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    if body.iterations == 0 || body.iterations > MAX_ITERATIONS {
+        return Err(ApiError::BadRequest(format!(
+            "iterations must be 1..={MAX_ITERATIONS}"
+        )));
+    }
+    let engine = state.engine()?;
+    let validated = engine
+        .validate(&body.profile)
+        .map_err(|e| ApiError::BadRequest(format!("invalid profile: {e}")))?;
+    let chunk_size = body
+        .chunk_size
+        .unwrap_or_else(|| chunk_size_for(validated.iteration_cost_ns, body.iterations));
+    let seed = match body.seed {
+        Some(s) => s,
+        None => {
+            let mut raw = [0u8; 8];
+            getrandom::fill(&mut raw).map_err(|e| ApiError::Internal(e.to_string()))?;
+            u64::from_le_bytes(raw)
+        }
+    };
+    let job = submit(
+        state.store(),
+        state.coordinator(),
+        Submission {
+            owner: user.id,
+            config: body.profile,
+            config_hash: validated.content_hash,
+            iterations: body.iterations,
+            seed,
+            chunk_size,
+            public: body.public,
+        },
+        state.config().max_attempts,
+        state.clock().now(),
+    )
+    .await
+    .map_err(|e| match e {
+        SubmitError::Invalid(m) => ApiError::BadRequest(m),
+        SubmitError::Store(s) => s.into(),
+        SubmitError::Coordinator(c) => c.into(),
+    })?;
+    let p = progress(&state, &job).await?;
+    Ok((StatusCode::CREATED, Json(JobView::new(&job, p))))
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Json<Vec<JobView>>, ApiError> {
+    let jobs = state.store().list_jobs(user.id, 100).await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for j in &jobs {
+        out.push(JobView::new(j, progress(&state, j).await?));
+    }
+    Ok(Json(out))
+}
+
+pub(super) async fn get(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let j = readable(&state, &user, &id).await?;
+    let p = progress(&state, &j).await?;
+    Ok(Json(JobView::new(&j, p)))
+}
+
+pub(super) async fn result(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let j = readable(&state, &user, &id).await?;
+    match (j.status, j.result) {
+        (JobStatus::Completed, Some(bytes)) => Ok(([(CONTENT_TYPE, "application/json")], bytes)),
+        _ => Err(ApiError::NotFound("the job has no result (yet)")),
+    }
+}
+
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let j = readable(&state, &user, &id).await?;
+    if j.owner != user.id && !user.is_admin {
+        return Err(ApiError::Forbidden("only the owner can cancel a job"));
+    }
+    let mut current = j;
+    let cancelled = loop {
+        if current.status.is_terminal() {
+            return Err(ApiError::Conflict("the job has already finished"));
+        }
+        match state
+            .store()
+            .transition_job(
+                current.id,
+                current.status,
+                JobStatus::Cancelled,
+                current.version,
+                TransitionData {
+                    result: None,
+                    failure_reason: Some(format!("cancelled by {}", user.email)),
+                },
+                state.clock().now(),
+            )
+            .await
+        {
+            Ok(done) => break done,
+            Err(StoreError::VersionConflict { .. }) => {
+                current = state
+                    .store()
+                    .job(current.id)
+                    .await?
+                    .ok_or(ApiError::NotFound("no such job"))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    // The store says cancelled; now stop the work.
+    let revoked = match state.coordinator().cancel_job(cancelled.id).await {
+        Ok(r) => r,
+        Err(CoordinatorError::UnknownJob(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    for r in revoked {
+        let push = CancelPush {
+            kind: "cancel".into(),
+            lease: r.lease.into(),
+        };
+        if let Err(e) = state
+            .funnel()
+            .publish(&format!("chunks:{}", r.node), &push)
+            .await
+        {
+            tracing::warn!(error = %e, "lease revocation not pushed");
+        }
+    }
+    let update = serde_json::json!({"type": "cancelled", "jobId": cancelled.id});
+    if let Err(e) = state
+        .funnel()
+        .publish(&format!("jobs:{}", cancelled.id), &update)
+        .await
+    {
+        tracing::warn!(error = %e, "cancellation not published");
+    }
+    state.forget_job(cancelled.id);
+    Ok(Json(JobView::new(&cancelled, None)))
+}

@@ -1,0 +1,44 @@
+//! The user API (session cookie or API token): accounts, API tokens, claim tokens, node
+//! management, jobs and browser job tokens. One file per resource.
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::AppState;
+
+mod account;
+mod api_tokens;
+mod claim;
+mod jobs;
+mod nodes;
+mod realtime;
+
+/// Routes under `/api` for signed-in users.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/auth/signup", post(account::signup))
+        .route("/api/auth/login", post(account::login))
+        .route("/api/auth/logout", post(account::logout))
+        .route("/api/auth/me", get(account::me))
+        .route(
+            "/api/tokens",
+            post(api_tokens::create).get(api_tokens::list),
+        )
+        .route(
+            "/api/tokens/{hash}",
+            axum::routing::delete(api_tokens::delete),
+        )
+        .route("/api/claim-tokens", post(claim::create_token))
+        .route("/api/nodes/claim", post(claim::claim_node))
+        .route("/api/nodes", get(nodes::list))
+        .route("/api/nodes/{id}", axum::routing::patch(nodes::update))
+        .route("/api/jobs", post(jobs::create).get(jobs::list))
+        .route("/api/jobs/{id}", get(jobs::get))
+        .route("/api/jobs/{id}/result", get(jobs::result))
+        .route("/api/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/api/realtime/job-token", get(realtime::job_token))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,43 @@
+//! `GET /api/realtime/job-token?jobId=`: a 10-minute beacon connection token plus a
+//! subscription token for exactly `jobs:{id}`, only for a user who may read that job.
+
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::http::auth::CurrentUser;
+use crate::http::{ApiError, AppState};
+use crate::tokens::{MintedToken, JOB_TOKEN_TTL};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JobTokenQuery {
+    job_id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct JobTokens {
+    connection: MintedToken,
+    subscription: MintedToken,
+    channel: String,
+}
+
+pub(super) async fn job_token(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(q): Query<JobTokenQuery>,
+) -> Result<Json<JobTokens>, ApiError> {
+    let job = super::jobs::readable(&state, &user, &q.job_id).await?;
+    let minter = state.tokens()?;
+    let now = state.clock().now();
+    let internal = |e: crate::tokens::TokenError| ApiError::Internal(e.to_string());
+    Ok(Json(JobTokens {
+        connection: minter
+            .user_connection(user.id, JOB_TOKEN_TTL, now)
+            .map_err(internal)?,
+        subscription: minter
+            .job_subscription(user.id, job.id, JOB_TOKEN_TTL, now)
+            .map_err(internal)?,
+        channel: format!("jobs:{}", job.id),
+    }))
+}
