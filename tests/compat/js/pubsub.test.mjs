@@ -58,6 +58,17 @@ for (const m of MATRIX) {
       await closeClient(c);
     });
 
+    test('rpc without an RPC handler: error 108', { timeout: 15000 }, async () => {
+      const c = newClient(m, { token: connToken('42') });
+      // Issued before connect: the client buffers it until connected.
+      const pending = c.rpc('method', encodeData(m.codec, { my: 'data' })).then(() => null, (e) => e);
+      c.connect();
+      const err = await pending;
+      assert.ok(err, 'rpc must fail');
+      assert.equal(err.code, 108);
+      await closeClient(c);
+    });
+
     test('unknown namespace: subscribe error 102', { timeout: 15000 }, async () => {
       const c = newClient(m, { token: connToken('42') });
       const sub = c.newSubscription('nosuchns:chan');

@@ -11,7 +11,15 @@ for (const m of MATRIX) {
     test('reconnect recovers exactly the publications missed while offline', { timeout: 20000 }, async () => {
       const ch = channel('recovery', 'rec');
       const net = new EventTarget();
-      const c = newClient(m, { token: connToken('42'), networkEventTarget: net });
+      // getData runs before every connect attempt: holding it keeps the client offline
+      // while the test publishes the publications it must then recover.
+      let gate = Promise.resolve();
+      let reconnectAttempts = 0;
+      const c = newClient(m, {
+        token: connToken('42'),
+        networkEventTarget: net,
+        getData: async () => { reconnectAttempts += 1; await gate; return null; },
+      });
       const sub = c.newSubscription(ch);
       const pubs = collect(sub, 'publication');
       const subscribedEvents = collect(sub, 'subscribed');
@@ -23,24 +31,28 @@ for (const m of MATRIX) {
       await waitUntil(() => pubs.length === 2, { what: '2 live publications' });
 
       // Drop the transport (the client thinks the network went away) and publish meanwhile.
+      let open;
+      gate = new Promise((resolve) => { open = resolve; });
+      const attemptsBefore = reconnectAttempts;
       const connecting = once(c, 'connecting');
       net.dispatchEvent(new Event('offline'));
       await connecting;
-      await sleep(300);
+      await waitUntil(() => reconnectAttempts > attemptsBefore, { what: 'reconnect attempt held' });
       for (let n = 3; n <= 5; n += 1) await apiPublish(ch, { n });
-
-      const resubscribed = once(sub, 'subscribed', { ms: 10000 });
       net.dispatchEvent(new Event('online'));
-      const s = await resubscribed;
+      open();
+
+      await waitUntil(() => subscribedEvents.length === 2, { ms: 10000, what: 'resubscribed' });
+      const s = subscribedEvents[1];
       assert.equal(s.wasRecovering, true, 'resubscribe asked for recovery');
       assert.equal(s.recovered, true, 'server recovered the stream');
+      assert.equal(s.hasRecoveredPublications, true);
       await waitUntil(() => pubs.length >= 5, { what: '5 publications in total' });
       await apiPublish(ch, { n: 6 });
       await waitUntil(() => pubs.length >= 6, { what: 'live publication after recovery' });
       await sleep(200);
       assert.deepEqual(pubs.map((p) => decodeData(m.codec, p.data).n), [1, 2, 3, 4, 5, 6], 'no loss, no duplicates');
       assert.deepEqual(pubs.map((p) => p.offset), [1, 2, 3, 4, 5, 6]);
-      assert.equal(subscribedEvents.length, 2);
       await closeClient(c);
     });
 

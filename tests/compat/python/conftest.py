@@ -1,5 +1,6 @@
 """Fixtures of the Python compat suite."""
 
+import asyncio
 import os
 
 import pytest
@@ -25,6 +26,8 @@ async def clients():
     yield made
     for c in made:
         await c.disconnect()
+    # Let the clients' close tasks finish before the loop goes away.
+    await asyncio.sleep(0.1)
 
 
 @pytest.fixture
