@@ -53,7 +53,8 @@ async fn subscribe_publish_presence_history_rpc_in_both_protocols() {
             _ => None,
         })
         .await;
-        assert!(info.recoverable, "{info:?}");
+        assert!(info.recoverable && info.positioned, "{info:?}");
+        assert_eq!(info.stream_position.as_ref().map(|p| p.offset), Some(0));
 
         // Server API publication reaches the client with an offset.
         srv.beacon
@@ -103,6 +104,42 @@ async fn subscribe_publish_presence_history_rpc_in_both_protocols() {
             h.publications.iter().map(|p| p.offset).collect::<Vec<_>>(),
             [2]
         );
+        let epoch = info
+            .stream_position
+            .as_ref()
+            .map(|p| p.epoch.clone())
+            .expect("positioned");
+        let since = wowlab_centrifuge::StreamPosition {
+            offset: 1,
+            epoch: epoch.clone(),
+        };
+        let h = sub
+            .history(HistoryOptions {
+                limit: 10,
+                since: Some(since),
+                ..Default::default()
+            })
+            .await
+            .expect("history since");
+        assert_eq!(
+            h.publications.iter().map(|p| p.offset).collect::<Vec<_>>(),
+            [2]
+        );
+        assert_eq!(h.epoch, epoch);
+        // A stale epoch cannot be continued: 112 unrecoverable position.
+        let stale = wowlab_centrifuge::StreamPosition {
+            offset: 1,
+            epoch: "stale".into(),
+        };
+        let err = sub
+            .history(HistoryOptions {
+                limit: 10,
+                since: Some(stale),
+                ..Default::default()
+            })
+            .await
+            .expect_err("wrong epoch");
+        assert_eq!(err.server_code(), Some(112), "{err}");
 
         // RPC without a handler → typed server error.
         let err = client
@@ -538,4 +575,24 @@ async fn pings_are_answered_so_the_connection_survives() {
         "no 3012 no-pong disconnect: {seen:?}"
     );
     assert_eq!(client.state(), State::Connected);
+}
+
+#[tokio::test]
+async fn send_reaches_beacon_which_has_no_handler_and_closes_3508() {
+    // Centrifugo OSS semantics: `send` has no server handler → terminal 3508 "not available".
+    let srv = Srv::start(config(serde_json::json!({}))).await;
+    let client = Client::new(client_cfg(
+        &srv.url(),
+        conn_token("42", None),
+        Protocol::Json,
+    ));
+    let mut events = client.events();
+    client.connect();
+    client.ready(T).await.expect("connected");
+    client.send(&br#"{"ping":1}"#[..]).await.expect("written");
+    wait_for(&mut events, |e| {
+        matches!(e, ClientEvent::Disconnected { code: 3508, .. }).then_some(())
+    })
+    .await;
+    assert_eq!(client.state(), State::Disconnected);
 }
