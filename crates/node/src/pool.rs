@@ -1,0 +1,538 @@
+//! The worker pool: leases held by this node, N compute slots, result reporting.
+//!
+//! Credit-based: the node asks for (and the sentinel offers) at most `free_slots` chunks, where
+//! free = max_parallel − (running + queued). A lease can still arrive without a free slot (a
+//! resync, a lowered max_parallel); it waits in the queue and is started when a slot frees.
+//! Leases are keyed by `(job, chunk)`: the same chunk re-leased with a newer fence keeps its
+//! running work (results are deterministic) and reports with the new fence.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use wowlab_api::node::{
+    ChunkLease, CompleteRequest, ExtendedLease, FailRequest, LeaseRef, NodeSettings,
+};
+use wowlab_api::JobId;
+
+use crate::client::SentinelClient;
+use crate::runner::{lease_capability, Progress, RunCtx, RunnerError, RunnerRegistry};
+
+/// Reason sent when a drain deadline forces running chunks to be given up.
+pub const SHUTDOWN_REASON: &str = "node shutting down";
+
+type Key = (JobId, u32);
+
+fn key(l: &LeaseRef) -> Key {
+    (l.job_id, l.chunk)
+}
+
+/// Where a held lease is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for a slot.
+    Queued,
+    /// A runner is computing it.
+    Running,
+    /// Computed; the result is being posted.
+    Reporting,
+}
+
+struct Entry {
+    lease: ChunkLease,
+    phase: Phase,
+    cancel: CancellationToken,
+}
+
+struct State {
+    cores: u32,
+    max_parallel: u32,
+    /// Owner asked to drain (settings).
+    owner_drain: bool,
+    /// Local shutdown in progress.
+    shutting_down: bool,
+    name: Option<String>,
+    leases: HashMap<Key, Entry>,
+    queue: VecDeque<Key>,
+    running: u32,
+    /// Leases dropped (cancelled, refused as stale), so a late re-offer of the same fence
+    /// is not computed again.
+    tombstones: VecDeque<LeaseRef>,
+}
+
+/// Dropped leases remembered.
+const TOMBSTONES: usize = 1024;
+
+impl State {
+    fn bury(&mut self, l: LeaseRef) {
+        if self.tombstones.len() >= TOMBSTONES {
+            self.tombstones.pop_front();
+        }
+        self.tombstones.push_back(l);
+    }
+}
+
+/// Counters since start.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Results the sentinel accepted (or had already).
+    pub completed: AtomicU64,
+    /// Failures reported.
+    pub failed: AtomicU64,
+    /// Work dropped (cancelled, stale lease, lost lease).
+    pub dropped: AtomicU64,
+}
+
+/// Snapshot of the pool for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PoolSnapshot {
+    /// Chunks being computed.
+    pub running: u32,
+    /// Chunks waiting for a slot.
+    pub queued: u32,
+    /// Chunks whose result is being posted.
+    pub reporting: u32,
+    /// Slot limit.
+    pub max_parallel: u32,
+    /// Slots the node would take work for.
+    pub free_slots: u32,
+    /// Draining (owner request or shutdown).
+    pub draining: bool,
+    /// Name set by the owner, if any.
+    pub name: Option<String>,
+}
+
+/// The pool; cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    /// Wakes the dispatcher (new lease, freed slot, settings).
+    wake: Notify,
+    /// Wakes whoever requests leases when capacity appears.
+    capacity: Notify,
+    /// Wakes drain waiters when a lease leaves.
+    idle: Notify,
+    registry: RunnerRegistry,
+    client: SentinelClient,
+    progress: Progress,
+    counters: Counters,
+}
+
+impl Pool {
+    /// A pool of `max_parallel` slots on a machine with `cores` physical cores.
+    pub fn new(
+        registry: RunnerRegistry,
+        client: SentinelClient,
+        cores: u32,
+        max_parallel: u32,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    cores: cores.max(1),
+                    max_parallel: max_parallel.max(1),
+                    owner_drain: false,
+                    shutting_down: false,
+                    name: None,
+                    leases: HashMap::new(),
+                    queue: VecDeque::new(),
+                    running: 0,
+                    tombstones: VecDeque::new(),
+                }),
+                wake: Notify::new(),
+                capacity: Notify::new(),
+                idle: Notify::new(),
+                registry,
+                client,
+                progress: Progress::default(),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The shared iteration counter.
+    pub fn progress(&self) -> &Progress {
+        &self.inner.progress
+    }
+
+    /// Counters since start.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// The runner registry.
+    pub fn registry(&self) -> &RunnerRegistry {
+        &self.inner.registry
+    }
+
+    /// Resolves when capacity may have appeared (slot freed, settings changed).
+    pub async fn capacity_changed(&self) {
+        self.inner.capacity.notified().await
+    }
+
+    /// Slots the node wants work for: 0 while draining.
+    pub fn free_slots(&self) -> u32 {
+        free(&self.state())
+    }
+
+    /// Every lease held, for heartbeats.
+    pub fn active(&self) -> Vec<LeaseRef> {
+        let mut v: Vec<LeaseRef> = self
+            .state()
+            .leases
+            .values()
+            .map(|e| e.lease.lease)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Number of leases held in any phase.
+    pub fn held(&self) -> usize {
+        self.state().leases.len()
+    }
+
+    /// A snapshot for `/status`.
+    pub fn snapshot(&self) -> PoolSnapshot {
+        let s = self.state();
+        let count = |p: Phase| s.leases.values().filter(|e| e.phase == p).count() as u32;
+        PoolSnapshot {
+            running: count(Phase::Running),
+            queued: count(Phase::Queued),
+            reporting: count(Phase::Reporting),
+            max_parallel: s.max_parallel,
+            free_slots: free(&s),
+            draining: s.owner_drain || s.shutting_down,
+            name: s.name.clone(),
+        }
+    }
+
+    /// Takes a lease offered by the sentinel (push, resync or lease reply). Returns whether it
+    /// was new. While shutting down, new leases are refused with a failure so they move on.
+    pub fn offer(&self, lease: ChunkLease) -> bool {
+        let mut s = self.state();
+        let k = key(&lease.lease);
+        if let Some(e) = s.leases.get_mut(&k) {
+            if lease.lease.fence > e.lease.lease.fence {
+                tracing::debug!(job = %k.0, chunk = k.1, fence = lease.lease.fence, "lease renewed with a new fence");
+                e.lease.lease.fence = lease.lease.fence;
+            }
+            if lease.lease.fence == e.lease.lease.fence {
+                e.lease.expires_at_ms = e.lease.expires_at_ms.max(lease.expires_at_ms);
+            }
+            return false;
+        }
+        if s.tombstones.contains(&lease.lease) {
+            return false;
+        }
+        if s.shutting_down {
+            drop(s);
+            self.spawn_fail(lease.lease, SHUTDOWN_REASON.to_owned());
+            return false;
+        }
+        tracing::debug!(job = %k.0, chunk = k.1, iters = lease.iter_end.saturating_sub(lease.iter_start), "lease accepted");
+        s.leases.insert(
+            k,
+            Entry {
+                lease,
+                phase: Phase::Queued,
+                cancel: CancellationToken::new(),
+            },
+        );
+        s.queue.push_back(k);
+        drop(s);
+        self.inner.wake.notify_one();
+        true
+    }
+
+    /// Drops a lease (cancel push, heartbeat `cancelled`, resync): its runner is cancelled and
+    /// nothing is reported. A cancel naming an older fence than the one held is ignored.
+    pub fn cancel(&self, lease: &LeaseRef, why: &str) -> bool {
+        let mut s = self.state();
+        let k = key(lease);
+        match s.leases.get(&k) {
+            Some(e) if e.lease.lease.fence <= lease.fence => {}
+            _ => return false,
+        }
+        let Some(e) = s.leases.remove(&k) else {
+            return false;
+        };
+        s.queue.retain(|q| *q != k);
+        s.bury(e.lease.lease);
+        drop(s);
+        e.cancel.cancel();
+        self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(job = %k.0, chunk = k.1, why, "dropped chunk");
+        self.left();
+        true
+    }
+
+    /// Drops every lease (lease loss: no heartbeat got through for a whole TTL).
+    pub fn cancel_all(&self, why: &str) {
+        for l in self.active() {
+            self.cancel(&l, why);
+        }
+    }
+
+    /// Applies a resync: held leases missing from `current` (and present before the request
+    /// was sent, per `before`) are no longer ours; the ones listed are offered.
+    pub fn resync(&self, before: &[LeaseRef], current: Vec<ChunkLease>) -> usize {
+        let listed: HashSet<Key> = current.iter().map(|l| key(&l.lease)).collect();
+        for l in before {
+            let reporting = self
+                .state()
+                .leases
+                .get(&key(l))
+                .is_some_and(|e| e.phase == Phase::Reporting);
+            if !listed.contains(&key(l)) && !reporting {
+                self.cancel(l, "not held according to the sentinel");
+            }
+        }
+        current
+            .into_iter()
+            .filter(|l| self.offer(l.clone()))
+            .count()
+    }
+
+    /// Applies heartbeat extensions.
+    pub fn extend(&self, extended: &[ExtendedLease]) {
+        let mut s = self.state();
+        for x in extended {
+            if let Some(e) = s.leases.get_mut(&key(&x.lease)) {
+                if e.lease.lease.fence == x.lease.fence {
+                    e.lease.expires_at_ms = e.lease.expires_at_ms.max(x.expires_at_ms);
+                }
+            }
+        }
+    }
+
+    /// Applies owner settings live (name, max_parallel with 0 = one per core, drain).
+    pub fn apply_settings(&self, settings: &NodeSettings) {
+        let mut s = self.state();
+        let max = if settings.max_parallel == 0 {
+            s.cores
+        } else {
+            settings.max_parallel.min(1024)
+        };
+        let changed = s.max_parallel != max || s.owner_drain != settings.drain;
+        if changed {
+            tracing::info!(
+                max_parallel = max,
+                drain = settings.drain,
+                "settings applied"
+            );
+        }
+        s.max_parallel = max;
+        s.owner_drain = settings.drain;
+        s.name = Some(settings.name.clone());
+        drop(s);
+        if changed {
+            self.inner.wake.notify_one();
+            self.inner.capacity.notify_one();
+        }
+    }
+
+    /// Stops taking work: queued leases are handed back as failures, running ones continue.
+    pub async fn begin_shutdown(&self) {
+        let refs: Vec<LeaseRef> = {
+            let mut s = self.state();
+            s.shutting_down = true;
+            let queued: Vec<Key> = s.queue.drain(..).collect();
+            queued
+                .iter()
+                .filter_map(|k| s.leases.remove(k).map(|e| e.lease.lease))
+                .collect()
+        };
+        self.left();
+        self.fail_all(refs).await;
+    }
+
+    /// Gives up on everything still running (drain deadline): cancelled and reported failed.
+    pub async fn abandon_running(&self) {
+        let refs = {
+            let mut s = self.state();
+            let running: Vec<Key> = s
+                .leases
+                .iter()
+                .filter(|(_, e)| e.phase == Phase::Running)
+                .map(|(k, _)| *k)
+                .collect();
+            let mut refs = Vec::new();
+            for k in running {
+                if let Some(e) = s.leases.remove(&k) {
+                    e.cancel.cancel();
+                    refs.push(e.lease.lease);
+                }
+            }
+            refs
+        };
+        self.left();
+        self.fail_all(refs).await;
+    }
+
+    async fn fail_all(&self, refs: Vec<LeaseRef>) {
+        let mut set = tokio::task::JoinSet::new();
+        for r in refs {
+            let pool = self.clone();
+            set.spawn(async move { pool.report_fail(r, SHUTDOWN_REASON.to_owned()).await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    /// Waits until no lease is held.
+    pub async fn wait_idle(&self) {
+        loop {
+            let idle = self.inner.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.held() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    fn left(&self) {
+        self.inner.idle.notify_waiters();
+        self.inner.wake.notify_one();
+    }
+
+    /// Starts queued leases while slots are free; runs until `stop` is cancelled.
+    pub async fn run_dispatcher(self, stop: CancellationToken) {
+        loop {
+            let wake = self.inner.wake.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            while let Some((lease, cancel)) = self.next_to_start() {
+                let pool = self.clone();
+                tokio::spawn(async move { pool.work(lease, cancel).await });
+            }
+            tokio::select! {
+                _ = wake => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
+    fn next_to_start(&self) -> Option<(ChunkLease, CancellationToken)> {
+        let mut s = self.state();
+        if s.shutting_down || s.running >= s.max_parallel {
+            return None;
+        }
+        while let Some(k) = s.queue.pop_front() {
+            if let Some(e) = s.leases.get_mut(&k) {
+                e.phase = Phase::Running;
+                let out = (e.lease.clone(), e.cancel.clone());
+                s.running += 1;
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    /// One chunk: run, free the slot, report.
+    async fn work(self, lease: ChunkLease, cancel: CancellationToken) {
+        let started = Instant::now();
+        let ctx = RunCtx {
+            cancel: cancel.clone(),
+            progress: self.inner.progress.clone(),
+        };
+        let cap = lease_capability(&lease);
+        let outcome = self.inner.registry.run(cap, &lease, ctx).await;
+        let k = key(&lease.lease);
+        let current = {
+            let mut s = self.state();
+            s.running = s.running.saturating_sub(1);
+            match s.leases.get_mut(&k) {
+                Some(e) if !e.cancel.is_cancelled() => {
+                    e.phase = Phase::Reporting;
+                    Some(e.lease.lease)
+                }
+                _ => None,
+            }
+        };
+        // The slot is free now; posting does not hold it.
+        self.inner.wake.notify_one();
+        self.inner.capacity.notify_one();
+        let Some(current) = current else {
+            return; // dropped meanwhile: nothing to report
+        };
+        match outcome {
+            Ok(bytes) => {
+                let req = CompleteRequest {
+                    lease: current,
+                    result_b64: B64.encode(&bytes),
+                    elapsed_ms: started.elapsed().as_millis() as u64,
+                };
+                match self.inner.client.complete(&req).await {
+                    Ok(r) => {
+                        self.inner
+                            .counters
+                            .completed
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(job = %k.0, chunk = k.1, accepted = r.accepted, "chunk completed");
+                    }
+                    Err(e) if e.is_stale_lease() => {
+                        self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(job = %k.0, chunk = k.1, "result refused, lease no longer held; dropped");
+                    }
+                    Err(e) => {
+                        self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(job = %k.0, chunk = k.1, error = %e, "could not post result");
+                    }
+                }
+            }
+            Err(RunnerError::Cancelled) => {}
+            Err(RunnerError::Failed(reason)) => {
+                tracing::warn!(job = %k.0, chunk = k.1, %reason, "chunk failed");
+                self.report_fail(current, reason).await;
+            }
+        }
+        {
+            let mut s = self.state();
+            s.leases.remove(&k);
+            s.bury(current);
+        }
+        self.left();
+    }
+
+    fn spawn_fail(&self, lease: LeaseRef, reason: String) {
+        let pool = self.clone();
+        tokio::spawn(async move { pool.report_fail(lease, reason).await });
+    }
+
+    async fn report_fail(&self, lease: LeaseRef, reason: String) {
+        self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+        let req = FailRequest { lease, reason };
+        match self.inner.client.fail(&req).await {
+            Ok(r) => {
+                tracing::debug!(job = %lease.job_id, chunk = lease.chunk, action = ?r.action, "failure reported")
+            }
+            Err(e) if e.is_stale_lease() => {}
+            Err(e) => {
+                tracing::warn!(job = %lease.job_id, chunk = lease.chunk, error = %e, "could not report failure")
+            }
+        }
+    }
+}
+
+fn free(s: &State) -> u32 {
+    if s.owner_drain || s.shutting_down {
+        return 0;
+    }
+    let queued = s.queue.len() as u32;
+    s.max_parallel.saturating_sub(s.running + queued)
+}

@@ -1,0 +1,118 @@
+//! `GET /status`: what this node is and is doing. Served on `--status-addr` when set and
+//! mounted by the tunnel for the studio's live probe.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use wowlab_api::NodeId;
+
+use crate::pool::{Pool, PoolSnapshot};
+use crate::system::{self, RateMeter};
+
+/// Body of `GET /status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusBody {
+    /// Host name.
+    pub hostname: String,
+    /// `wowlab` version.
+    pub version: String,
+    /// Node id once registered.
+    pub node_id: Option<NodeId>,
+    /// Runner capabilities.
+    pub capabilities: Vec<String>,
+    /// Physical cores.
+    pub cores: u32,
+    /// One-minute load average.
+    pub load1: f64,
+    /// Chunks being computed.
+    pub active_chunks: u32,
+    /// Iterations per second over the last 10 s.
+    pub sims_per_sec: f64,
+    /// Iterations simulated since start (cancelled work included).
+    pub iterations: u64,
+    /// Chunks completed since start.
+    pub completed: u64,
+    /// Chunks reported failed since start.
+    pub failed: u64,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Pool details.
+    pub pool: PoolSnapshot,
+}
+
+/// What `/status` reads; cheap to clone.
+#[derive(Clone)]
+pub struct StatusSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    hostname: String,
+    version: String,
+    cores: u32,
+    started: Instant,
+    node_id: OnceLock<NodeId>,
+    pool: Pool,
+    meter: RateMeter,
+}
+
+impl StatusSource {
+    /// A source over `pool` for a machine with `cores` physical cores.
+    pub fn new(pool: Pool, cores: u32) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                hostname: system::hostname(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                cores,
+                started: Instant::now(),
+                node_id: OnceLock::new(),
+                pool,
+                meter: RateMeter::new(Duration::from_secs(10)),
+            }),
+        }
+    }
+
+    /// Records the node id once known.
+    pub fn set_node_id(&self, id: NodeId) {
+        let _ = self.inner.node_id.set(id);
+    }
+
+    /// The current status.
+    pub fn snapshot(&self) -> StatusBody {
+        let i = &self.inner;
+        let pool = i.pool.snapshot();
+        let counters = i.pool.counters();
+        StatusBody {
+            hostname: i.hostname.clone(),
+            version: i.version.clone(),
+            node_id: i.node_id.get().copied(),
+            capabilities: i.pool.registry().capabilities(),
+            cores: i.cores,
+            load1: system::load1(),
+            active_chunks: pool.running,
+            sims_per_sec: i.meter.rate(i.pool.progress().total()),
+            iterations: i.pool.progress().total(),
+            completed: counters
+                .completed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            failed: counters.failed.load(std::sync::atomic::Ordering::Relaxed),
+            uptime_secs: i.started.elapsed().as_secs(),
+            pool,
+        }
+    }
+}
+
+/// The router serving `GET /status`.
+pub fn router(source: StatusSource) -> Router {
+    Router::new()
+        .route("/status", get(handler))
+        .with_state(source)
+}
+
+async fn handler(State(source): State<StatusSource>) -> Json<StatusBody> {
+    Json(source.snapshot())
+}
