@@ -81,9 +81,24 @@ pub(crate) struct Session {
     deadline_changed: bool,
 }
 
+/// Time until a Unix timestamp, capped so deadline arithmetic cannot overflow.
 fn secs_from_now(unix: i64) -> std::time::Duration {
-    let d = unix - crate::auth::now_unix();
-    std::time::Duration::from_secs(d.max(0) as u64)
+    let d = unix.saturating_sub(crate::auth::now_unix());
+    std::time::Duration::from_secs(d.clamp(0, MAX_WAIT_SECS as i64) as u64)
+}
+
+/// Upper bound of any timer (10 years): longer config values or claims mean "never".
+const MAX_WAIT_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// Seconds until a Unix timestamp for a `ttl` field (0 if past, capped at u32::MAX).
+pub(crate) fn ttl_secs(unix: i64) -> u32 {
+    unix.saturating_sub(crate::auth::now_unix())
+        .clamp(0, u32::MAX as i64) as u32
+}
+
+/// `t + d` without overflow panics.
+pub(crate) fn later(t: Instant, d: std::time::Duration) -> Instant {
+    t + d.min(std::time::Duration::from_secs(MAX_WAIT_SECS))
 }
 
 impl Session {
@@ -155,9 +170,11 @@ impl Session {
         } else {
             rand::rng().random_range(std::time::Duration::ZERO..half)
         };
-        self.next_ping = Some(Instant::now() + half + jitter);
-        self.next_presence =
-            Some(Instant::now() + self.node.config.client.presence_update_interval.get());
+        self.next_ping = Some(later(Instant::now(), half + jitter));
+        self.next_presence = Some(later(
+            Instant::now(),
+            self.node.config.client.presence_update_interval.get(),
+        ));
     }
 
     /// Handles one incoming frame (1..N commands), processed in order.
@@ -295,7 +312,7 @@ impl Session {
         let far = Instant::now() + std::time::Duration::from_secs(3600);
         let mut d = far;
         if self.state != State::Connected {
-            return self.created + cfg.stale_close_delay.get();
+            return later(self.created, cfg.stale_close_delay.get());
         }
         for t in [self.next_ping, self.pong_deadline, self.next_presence]
             .into_iter()
@@ -304,11 +321,17 @@ impl Session {
             d = d.min(t);
         }
         if let Some(exp) = self.expire_at {
-            d = d.min(Instant::now() + secs_from_now(exp) + cfg.expired_close_delay.get());
+            d = d.min(later(
+                later(Instant::now(), secs_from_now(exp)),
+                cfg.expired_close_delay.get(),
+            ));
         }
         for s in self.subs.values() {
             if let Some(exp) = s.expire_at {
-                d = d.min(Instant::now() + secs_from_now(exp) + cfg.expired_sub_close_delay.get());
+                d = d.min(later(
+                    later(Instant::now(), secs_from_now(exp)),
+                    cfg.expired_sub_close_delay.get(),
+                ));
             }
         }
         d
@@ -319,7 +342,7 @@ impl Session {
         let now = Instant::now();
         let cfg = self.node.config.client.clone();
         if self.state != State::Connected {
-            if now >= self.created + cfg.stale_close_delay.get() {
+            if now >= later(self.created, cfg.stale_close_delay.get()) {
                 return Err(Disconnect::code(disconnect::STALE));
             }
             return Ok(());
@@ -331,13 +354,17 @@ impl Session {
             // Ping = empty reply; pings go out on a fixed schedule, busy or not.
             self.send_reply(&Reply::default())?;
             if self.pong_deadline.is_none() {
-                self.pong_deadline = Some(now + cfg.pong_timeout.get());
+                self.pong_deadline = Some(later(now, cfg.pong_timeout.get()));
             }
-            self.next_ping = Some(now + cfg.ping_interval.get());
+            self.next_ping = Some(later(now, cfg.ping_interval.get()));
         }
         let unix = crate::auth::now_unix();
         if let Some(exp) = self.expire_at {
-            if unix as u64 >= exp as u64 + cfg.expired_close_delay.get().as_secs() {
+            if unix
+                >= exp.saturating_add(
+                    cfg.expired_close_delay.get().as_secs().min(MAX_WAIT_SECS) as i64
+                )
+            {
                 return Err(Disconnect::code(disconnect::CONNECTION_EXPIRED));
             }
         }
@@ -346,7 +373,12 @@ impl Session {
             .iter()
             .filter(|(_, s)| {
                 s.expire_at.is_some_and(|e| {
-                    unix as u64 >= e as u64 + cfg.expired_sub_close_delay.get().as_secs()
+                    unix >= e.saturating_add(
+                        cfg.expired_sub_close_delay
+                            .get()
+                            .as_secs()
+                            .min(MAX_WAIT_SECS) as i64,
+                    )
                 })
             })
             .map(|(c, s)| (c.clone(), s.server_side))
@@ -371,7 +403,7 @@ impl Session {
             })?;
         }
         if self.next_presence.is_some_and(|t| now >= t) {
-            self.next_presence = Some(now + cfg.presence_update_interval.get());
+            self.next_presence = Some(later(now, cfg.presence_update_interval.get()));
             let updates: Vec<(String, ClientInfo)> = self
                 .subs
                 .iter()

@@ -70,13 +70,13 @@ pub(crate) async fn handle(s: &mut Session, id: u32, req: ConnectRequest) -> Cmd
     let mut result = ConnectResult {
         client: s.conn.client.clone(),
         version: crate::node::VERSION.to_string(),
-        ping: cfg.ping_interval.get().as_secs().max(1) as u32,
+        ping: cfg.ping_interval.get().as_secs().clamp(1, u32::MAX as u64) as u32,
         pong: true,
         ..Default::default()
     };
     if let Some(exp) = s.expire_at {
         result.expires = true;
-        result.ttl = (exp - now_unix()).max(0) as u32;
+        result.ttl = crate::session::ttl_secs(exp);
     }
     if s.emulation {
         result.session = s.conn.session.clone();

@@ -38,7 +38,7 @@ pub(crate) async fn handle(s: &mut Session, req: RefreshRequest) -> CmdResult {
     };
     if let Some(t) = expire_at {
         r.expires = true;
-        r.ttl = (t - now_unix()).max(0) as u32;
+        r.ttl = crate::session::ttl_secs(t);
     }
     Ok(Some(Reply {
         refresh: Some(r),

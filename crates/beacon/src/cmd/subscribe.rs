@@ -175,7 +175,7 @@ pub(crate) async fn subscribe_channel(
     };
     if let Some(exp) = spec.expire_at {
         result.expires = true;
-        result.ttl = (exp - now_unix()).max(0) as u32;
+        result.ttl = crate::session::ttl_secs(exp);
     }
     let mut last = None;
     if positioned {

@@ -83,6 +83,30 @@ pub(crate) async fn handler(
     })
 }
 
+/// A close reason clients handle correctly: non-empty, not valid JSON (centrifuge-js would
+/// read it as legacy advice), at most 123 bytes (close payload limit).
+pub(crate) fn close_reason(code: u32, reason: String) -> String {
+    let usable = |r: &str| !r.is_empty() && serde_json::from_str::<serde_json::Value>(r).is_err();
+    let mut r = if usable(&reason) {
+        reason
+    } else {
+        let std = wowlab_protocol::codes::disconnect::reason(code);
+        if usable(std) {
+            std.to_string()
+        } else {
+            "disconnect".to_string()
+        }
+    };
+    if r.len() > 123 {
+        let mut cut = 123;
+        while !r.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        r.truncate(cut);
+    }
+    r
+}
+
 struct WsTransport {
     ws: WebSocket,
     protocol: Protocol,
@@ -134,11 +158,7 @@ impl Transport for WsTransport {
     }
 
     async fn close(&mut self, d: Disconnect) {
-        let reason = if d.reason.is_empty() {
-            "disconnect".to_string()
-        } else {
-            d.reason
-        };
+        let reason = close_reason(d.code, d.reason);
         let _ = self
             .ws
             .send(Message::Close(Some(CloseFrame {
@@ -146,5 +166,20 @@ impl Transport for WsTransport {
                 reason: reason.into(),
             })))
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_are_never_json_or_empty() {
+        assert_eq!(close_reason(3503, "bye".into()), "bye");
+        assert_eq!(close_reason(3503, "".into()), "force disconnect");
+        assert_eq!(close_reason(3503, "true".into()), "force disconnect");
+        assert_eq!(close_reason(4000, "1".into()), "disconnect");
+        let long = close_reason(4000, "é".repeat(100));
+        assert!(long.len() <= 123 && !long.is_empty());
     }
 }
