@@ -45,11 +45,34 @@ fn main() {
         );
     }
     let n = 1_000_000;
+    let payload_bytes = push
+        .push
+        .as_ref()
+        .and_then(|p| p.r#pub.as_ref())
+        .map(|p| p.data.clone())
+        .unwrap_or_default();
     let rows = [
         (
-            "encode publication push, JSON",
+            "validate 100-byte JSON payload (share of JSON encode)",
+            ns_per_op(n, || {
+                black_box(
+                    serde_json::from_slice::<&serde_json::value::RawValue>(black_box(
+                        &payload_bytes,
+                    ))
+                    .is_ok(),
+                );
+            }),
+        ),
+        (
+            "encode publication push, JSON (hand-written fast path)",
             ns_per_op(n, || {
                 black_box(codec::encode_reply(Protocol::Json, black_box(&push)).expect("encode"));
+            }),
+        ),
+        (
+            "encode publication push, JSON via serde derive (reference)",
+            ns_per_op(n, || {
+                black_box(serde_json::to_vec(black_box(&push)).expect("encode"));
             }),
         ),
         (

@@ -41,6 +41,13 @@ pub fn decode_replies(p: Protocol, frame: &[u8]) -> Result<Vec<Reply>, DecodeErr
 
 /// Encodes one reply, ready to be put in a frame with [`append_to_frame`].
 pub fn encode_reply(p: Protocol, r: &Reply) -> Result<Bytes, EncodeError> {
+    if p == Protocol::Json {
+        // Fan-out hot path: publication/join/leave pushes skip serde.
+        let mut out = Vec::with_capacity(r.encoded_len() + 96);
+        if let Some(res) = crate::json_fast::try_write_reply(r, &mut out) {
+            return res.map(|()| Bytes::from(out));
+        }
+    }
     encode_one(p, r)
 }
 

@@ -9,6 +9,7 @@
 pub mod codec;
 pub mod codes;
 pub mod error;
+mod json_fast;
 pub mod proto;
 
 pub use codec::Protocol;
