@@ -5,6 +5,7 @@
 //! state, memory or Redis), [`store`] (durable truth, SQLite or PostgreSQL), [`recovery`]
 //! (rebuilding coordination state from the store).
 
+pub mod beacon_http;
 pub mod coordinator;
 pub mod domain;
 pub mod engine;
@@ -13,6 +14,7 @@ pub mod jobs;
 pub mod projector;
 pub mod publish;
 pub mod recovery;
+pub mod service;
 pub mod store;
 pub mod tasks;
 pub mod tokens;

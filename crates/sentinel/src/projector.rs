@@ -25,7 +25,7 @@ use crate::store::{Job, Store, StoreError, TransitionData};
 /// The workload's exact merge of chunk results.
 pub trait ResultMerger: Send + Sync + 'static {
     /// Running aggregate of one job.
-    type Acc: Send + 'static;
+    type Acc: Send + Sync + 'static;
     /// The empty aggregate for `job`.
     fn empty(&self, job: &Job) -> Self::Acc;
     /// Folds one chunk's result in; an error fails the job with that reason.

@@ -1,0 +1,200 @@
+//! One sentinel instance, wired: coordination rebuilt from the store at start, the projector,
+//! the reclaim loop and (optionally) the presence cron running in the background, and the HTTP
+//! router (node API, user API, `/health`, `/readyz`). Graceful shutdown stops the tasks and
+//! releases their leader locks. The binary only chooses the engines and calls [`Sentinel::start`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::coordinator::Coordinator;
+use crate::domain::{JobId, UnixMillis};
+use crate::engine::ProfileEngine;
+use crate::http::{self, AppState, Clock, NodeApiConfig};
+use crate::projector::{LogEntry, Projector, ResultLog, ResultMerger};
+use crate::publish::{Funnel, Publisher};
+use crate::recovery::{rebuild_coordinator, RecoveryError};
+use crate::store::Store;
+use crate::tasks::presence::{PresenceCron, PresenceSource, PRESENCE_INTERVAL};
+use crate::tasks::run_reclaim;
+use crate::tokens::TokenMinter;
+
+/// Settings of one instance.
+#[derive(Debug, Clone)]
+pub struct SentinelConfig {
+    /// Node API tunables (lease TTL, attempts, body cap).
+    pub api: NodeApiConfig,
+    /// How often expired leases are reclaimed.
+    pub reclaim_interval: Duration,
+    /// How often the presence roster is synced.
+    pub presence_interval: Duration,
+    /// This instance's identity in leader elections.
+    pub instance_id: String,
+}
+
+impl Default for SentinelConfig {
+    fn default() -> Self {
+        Self {
+            api: NodeApiConfig::default(),
+            reclaim_interval: Duration::from_secs(1),
+            presence_interval: PRESENCE_INTERVAL,
+            instance_id: format!("sentinel-{}", JobId::new()),
+        }
+    }
+}
+
+/// The engines an instance runs on.
+pub struct SentinelParts<M: ResultMerger> {
+    /// Durable store.
+    pub store: Arc<dyn Store>,
+    /// Scheduling state.
+    pub coordinator: Arc<dyn Coordinator>,
+    /// Transport behind the publish funnel.
+    pub publisher: Arc<dyn Publisher>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Exact merge of chunk results.
+    pub merger: M,
+    /// Profile validation for job submission.
+    pub engine: Option<Arc<dyn ProfileEngine>>,
+    /// Beacon token minting.
+    pub tokens: Option<TokenMinter>,
+    /// Beacon presence roster for the presence cron.
+    pub presence: Option<Arc<dyn PresenceSource>>,
+}
+
+/// A running instance.
+pub struct Sentinel {
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sentinel {
+    /// Rebuilds coordination from the store, starts the background tasks and returns the
+    /// instance; serve [`Sentinel::router`] to expose it.
+    pub async fn start<M: ResultMerger>(
+        config: SentinelConfig,
+        parts: SentinelParts<M>,
+    ) -> Result<Self, RecoveryError> {
+        let now = parts.clock.now();
+        let report = rebuild_coordinator(
+            &*parts.store,
+            &*parts.coordinator,
+            config.api.max_attempts,
+            now,
+        )
+        .await?;
+        if !report.restored.is_empty() {
+            tracing::info!(
+                restored = report.restored.len(),
+                "coordination rebuilt from the store"
+            );
+        }
+        let funnel = Funnel::new(parts.publisher);
+        let (log, log_rx) = ResultLog::new();
+        for job in &report.fully_done {
+            log.append(LogEntry::Kick(*job));
+        }
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let projector = Projector::new(
+            parts.store.clone(),
+            parts.coordinator.clone(),
+            funnel.clone(),
+            parts.clock.clone(),
+            parts.merger,
+        );
+        tasks.push(tokio::spawn(projector.run(log_rx, shutdown_rx.clone())));
+        tasks.push(tokio::spawn(run_reclaim(
+            parts.coordinator.clone(),
+            parts.clock.clone(),
+            config.instance_id.clone(),
+            config.reclaim_interval,
+            shutdown_rx.clone(),
+        )));
+        if let Some(source) = parts.presence {
+            let cron = PresenceCron {
+                store: parts.store.clone(),
+                coordinator: parts.coordinator.clone(),
+                source,
+                funnel: funnel.clone(),
+                clock: parts.clock.clone(),
+                holder: config.instance_id.clone(),
+                interval: config.presence_interval,
+            };
+            tasks.push(tokio::spawn(cron.run(shutdown_rx)));
+        }
+        let mut state = AppState::new(
+            parts.coordinator,
+            parts.store,
+            funnel,
+            parts.clock,
+            config.api,
+        )
+        .with_result_log(log);
+        if let Some(t) = parts.tokens {
+            state = state.with_tokens(t);
+        }
+        if let Some(e) = parts.engine {
+            state = state.with_engine(e);
+        }
+        Ok(Self {
+            state,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Shared handler state (for embedding more routes).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Every route of the instance.
+    pub fn router(&self) -> Router {
+        let probes = Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route("/readyz", get(ready))
+            .with_state(self.state.clone());
+        http::router(self.state.clone()).merge(probes)
+    }
+
+    /// Stops the background tasks (publishing final progress, releasing leader locks).
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            if let Err(e) = t.await {
+                tracing::warn!(error = %e, "background task ended abnormally");
+            }
+        }
+    }
+}
+
+/// Ready when the store and the coordinator answer.
+async fn ready(State(state): State<AppState>) -> StatusCode {
+    let probe = JobId::from_uuid(uuid::Uuid::nil());
+    let store_ok = state.store().job(probe).await.is_ok();
+    let coord_ok = state
+        .coordinator()
+        .current_leases(
+            crate::domain::NodeId::from_uuid(uuid::Uuid::nil()),
+            UnixMillis::now(),
+        )
+        .await
+        .is_ok();
+    if store_ok && coord_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+#[cfg(test)]
+mod tests;
