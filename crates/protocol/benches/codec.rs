@@ -101,8 +101,12 @@ fn main() {
             }),
         ),
     ];
-    let mut md = String::from(
-        "# wowlab-protocol codec micro-benchmark\n\n| operation | ns/op |\n|---|---|\n",
+    // Other processes skew the figures; record how busy the machine was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut md = format!(
+        "# wowlab-protocol codec micro-benchmark\n\n`cargo bench -p wowlab-protocol --bench codec`, {} cores, load average at run: {}\n\n| operation | ns/op |\n|---|---|\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     for (name, ns) in rows {
         println!("{name:45} {ns:8.1} ns/op");
