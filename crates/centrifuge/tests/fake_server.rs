@@ -885,3 +885,57 @@ async fn wss_urls_use_tls() {
     assert!(!msg.contains("not compiled"), "{msg}");
     assert_eq!(client.state(), State::Connecting);
 }
+
+#[tokio::test]
+async fn state_invalidated_3014_drops_token_and_positions() {
+    let mut srv = FakeServer::start().await;
+    let n = Arc::new(AtomicU32::new(0));
+    let n2 = n.clone();
+    let client = Client::new(cfg(&srv.url).get_token(move || {
+        let k = n2.fetch_add(1, Ordering::SeqCst) + 1;
+        async move { Ok(format!("t{k}")) }
+    }));
+    let sub = client
+        .new_subscription("chat", SubscriptionConfig::default().recoverable(true))
+        .expect("sub");
+    sub.subscribe().expect("subscribe");
+    client.connect();
+    let mut conn = srv.accept().await;
+    let cmds = conn.recv().await;
+    assert_eq!(
+        cmds[0].connect.as_ref().map(|c| c.token.as_str()),
+        Some("tok")
+    );
+    conn.send(&[
+        Reply {
+            id: cmds[0].id,
+            connect: Some(connect_result()),
+            ..Default::default()
+        },
+        Reply {
+            id: cmds[1].id,
+            subscribe: Some(SubscribeResult {
+                recoverable: true,
+                epoch: "E".into(),
+                offset: 5,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ])
+    .await;
+    sub.ready(T).await.expect("subscribed");
+    conn.close(3014, "state invalidated").await;
+    let mut conn = srv.accept().await;
+    let cmds = conn.recv().await;
+    assert_eq!(
+        cmds[0].connect.as_ref().map(|c| c.token.as_str()),
+        Some("t1"),
+        "token fetched anew"
+    );
+    let s = cmds[1].subscribe.as_ref().expect("resubscribe");
+    assert!(
+        !s.recover && s.epoch.is_empty() && s.offset == 0,
+        "positions dropped: {s:?}"
+    );
+}
