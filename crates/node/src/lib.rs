@@ -23,7 +23,7 @@ pub mod system;
 pub use client::{ClientError, RetryPolicy, SentinelClient};
 pub use config::{ConfigError, NodeConfig};
 pub use identity::IdentityError;
-pub use node::{Node, NodeHandle};
+pub use node::{Node, NodeHandle, Stopper};
 pub use runner::{Runner, RunnerError, RunnerRegistry};
 
 /// Why the node stopped with an error.

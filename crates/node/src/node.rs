@@ -128,6 +128,17 @@ impl Node {
     }
 }
 
+/// Starts a node's graceful drain from anywhere.
+#[derive(Debug, Clone)]
+pub struct Stopper(CancellationToken);
+
+impl Stopper {
+    /// Same as [`NodeHandle::shutdown`].
+    pub fn stop(&self) {
+        self.0.cancel();
+    }
+}
+
 /// A started node.
 pub struct NodeHandle {
     shutdown: CancellationToken,
@@ -157,6 +168,11 @@ impl NodeHandle {
     /// timeout), results are posted, then the node stops.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
+    }
+
+    /// A cloneable trigger for [`NodeHandle::shutdown`] (for signal handlers).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.shutdown.clone())
     }
 
     /// Waits for the node to stop.

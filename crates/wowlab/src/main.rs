@@ -28,6 +28,10 @@ enum Command {
     Token(cmd::token::Args),
     /// Subscribe to a beacon channel and print its publications.
     Listen(cmd::listen::Args),
+    /// Run a compute node that contributes this machine to a grid.
+    Node(cmd::node::Args),
+    /// Create (on first use) and print the node's public key.
+    Keygen(cmd::keygen::Args),
     /// Print version and build information.
     Version,
 }
@@ -37,6 +41,8 @@ fn main() -> anyhow::Result<()> {
     logging::init(cli.log_format);
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Node(args) => cmd::node::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Beacon(args) => cmd::beacon::run(args),
         Command::Token(args) => cmd::token::run(args),

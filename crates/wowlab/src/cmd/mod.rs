@@ -1,7 +1,9 @@
 //! One module per subcommand; each exposes `run` taking its parsed arguments.
 
 pub mod beacon;
+pub mod keygen;
 pub mod listen;
+pub mod node;
 pub mod sim;
 pub mod token;
 pub mod version;
