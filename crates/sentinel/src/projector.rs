@@ -290,6 +290,7 @@ impl<M: ResultMerger> Projector<M> {
             .await?;
         self.jobs.remove(&job);
         if done {
+            metrics::counter!("sentinel_jobs_finished_total", "status" => "completed").increment(1);
             self.publish(&update).await;
         }
         Ok(())
@@ -310,6 +311,7 @@ impl<M: ResultMerger> Projector<M> {
             )
             .await?;
         if done {
+            metrics::counter!("sentinel_jobs_finished_total", "status" => "failed").increment(1);
             if let Ok(revoked) = self.coordinator.cancel_job(job).await {
                 tracing::debug!(job = %job, revoked = revoked.len(), "failed job unscheduled");
             }

@@ -5,6 +5,26 @@
 //! single Lua script, and no caller ever reads, decides and writes across two calls. The durable
 //! truth lives in the [`Store`](crate::store::Store); when coordination state is lost it is
 //! rebuilt from there with [`restore_job`](Coordinator::restore_job) (see [`crate::recovery`]).
+//!
+//! Redis layout planned for the distributed implementation (one Lua script per method; `now`
+//! and TTLs are script arguments so every instance agrees on time; all keys of one call share a
+//! hash tag only where Redis Cluster would need it — the design targets a single primary):
+//!
+//! | state (memory) | Redis key | type |
+//! |---|---|---|
+//! | job spec, `next_fresh`, counters | `job:{id}` | hash (`count`, `share`, `max_attempts`, `next_fresh`, `done`, `failures`) |
+//! | returned (pending again) chunks | `job:{id}:returned` | list |
+//! | done bitmap | `job:{id}:done` | string (`SETBIT`/`GETBIT`) |
+//! | current lease per chunk | `job:{id}:leased` | hash chunk → fence |
+//! | per-chunk failures / last node | `job:{id}:failures` | hash chunk → `count:node` |
+//! | share ring / jobs per share | `shares` / `share:{key}` | list (`LMOVE` rotates) |
+//! | lease by fence | `lease:{fence}` | hash (`job`, `chunk`, `node`, `exp`) |
+//! | leases of a node | `node:{id}:leases` | set of fences |
+//! | expiry index | `lease_expiry` | sorted set fence by expiry (`ZRANGEBYSCORE` in reclaim) |
+//! | node liveness | `nodes_seen` | sorted set node by last seen (+ `nodes_dead` set) |
+//! | fence counter | `fence` | `INCR` |
+//! | leader lock | `leader:{name}` | hash (`holder`, `token`) + `PEXPIRE`; token from `INCR leader_token` |
+//! | nonce cache | `nonce:{key}:{nonce}` | `SET NX PX` |
 
 use std::time::Duration;
 
@@ -181,7 +201,7 @@ pub enum CoordinatorError {
 }
 
 /// The scheduling state. Implementations: [`MemoryCoordinator`]; a Redis one follows with the
-/// same semantics (checked by [`conformance`]).
+/// same semantics (checked by the `conformance` suite, feature `conformance`).
 #[async_trait]
 pub trait Coordinator: Send + Sync + 'static {
     /// Schedules all chunks of a new job as pending.

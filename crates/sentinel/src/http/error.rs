@@ -97,6 +97,7 @@ impl From<CoordinatorError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        metrics::counter!("sentinel_http_errors_total", "code" => code).increment(1);
         match &self {
             Self::Internal(m) | Self::Unavailable(m) => {
                 tracing::error!(code, detail = %m, "request failed")

@@ -107,6 +107,8 @@ async fn run(
             }
         };
         stats.batches.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("sentinel_result_commits_total").increment(1);
+        metrics::histogram!("sentinel_result_commit_batch_size").record(batch.len() as f64);
         stats.items.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for (req, outcome) in batch.drain(..).zip(outcomes) {
             // The caller may have gone away; its row is written either way.

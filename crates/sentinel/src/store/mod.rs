@@ -2,7 +2,7 @@
 //!
 //! [`SqliteStore`] serves embedded mode; a PostgreSQL implementation follows with the same
 //! schema (see `migrations/sqlite/0001_initial.sql` for the type mapping) and passes the same
-//! [`conformance`] suite. SQL is kept portable: `ON CONFLICT … DO NOTHING`, `RETURNING`,
+//! `conformance` suite (feature `conformance`). SQL is kept portable: `ON CONFLICT … DO NOTHING`, `RETURNING`,
 //! numbered-free `?` binds are the only SQLite spellings to translate (`$1` on PostgreSQL).
 
 use async_trait::async_trait;

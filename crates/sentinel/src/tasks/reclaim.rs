@@ -34,6 +34,8 @@ pub async fn run_reclaim(
         match leader.tick(now).await {
             Ok(Some(_)) => match coordinator.reclaim_expired(now).await {
                 Ok(back) if !back.is_empty() => {
+                    metrics::counter!("sentinel_leases_reclaimed_total")
+                        .increment(back.len() as u64);
                     tracing::info!(count = back.len(), "expired leases returned to pending")
                 }
                 Ok(_) => {}

@@ -55,6 +55,12 @@ pub(super) async fn handle(
 }
 
 fn answer(outcome: CompleteOutcome) -> Result<Json<CompleteResponse>, ApiError> {
+    let label = match outcome {
+        CompleteOutcome::Completed { .. } => "completed",
+        CompleteOutcome::AlreadyDone => "already_done",
+        CompleteOutcome::Stale => "stale",
+    };
+    metrics::counter!("sentinel_chunk_results_total", "outcome" => label).increment(1);
     match outcome {
         CompleteOutcome::Completed { job_done } => Ok(Json(CompleteResponse {
             status: "completed".into(),

@@ -26,6 +26,12 @@ pub(super) async fn handle(
         .coordinator()
         .fail(node.id, lease, &reason, state.clock().now())
         .await?;
+    let label = match &outcome {
+        FailOutcome::Retry { .. } => "retry",
+        FailOutcome::JobFailed { .. } => "job_failed",
+        FailOutcome::Stale => "stale",
+    };
+    metrics::counter!("sentinel_chunk_failures_total", "outcome" => label).increment(1);
     match outcome {
         FailOutcome::Retry { failures } => Ok(Json(FailResponse {
             status: "retry".into(),

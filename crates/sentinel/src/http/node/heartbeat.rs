@@ -44,6 +44,9 @@ pub(super) async fn handle(
     } else {
         Vec::new()
     };
+    metrics::counter!("sentinel_heartbeats_total").increment(1);
+    metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
+    metrics::counter!("sentinel_leases_cancelled_total").increment(hb.cancelled.len() as u64);
     Ok(Json(HeartbeatResponse {
         extended: hb
             .extended

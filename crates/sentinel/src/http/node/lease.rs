@@ -31,6 +31,7 @@ pub(super) async fn request(
     } else {
         Vec::new()
     };
+    metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
     Ok(Json(LeasesResponse {
         leases: super::assignments(&state, &granted).await?,
     }))
