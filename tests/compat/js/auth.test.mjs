@@ -103,5 +103,39 @@ for (const m of MATRIX) {
       assert.deepEqual(byChannel, { [ch1]: { to: 1 }, [ch2]: { to: 2 } });
       await closeClient(c);
     });
+
+    test('server-side subscription recovers through connect after a drop', { timeout: 20000 }, async () => {
+      const ch = channel('server', 'ssrec');
+      const net = new EventTarget();
+      let gate = Promise.resolve();
+      let attempts = 0;
+      const c = newClient(m, {
+        token: connToken('42', { channels: [ch] }),
+        networkEventTarget: net,
+        getData: async () => { attempts += 1; await gate; return null; },
+      });
+      const subscribed = collect(c, 'subscribed');
+      const pubs = collect(c, 'publication');
+      c.connect();
+      await waitUntil(() => subscribed.length === 1, { what: 'server-side subscribed' });
+      await apiPublish(ch, { n: 1 });
+      await waitUntil(() => pubs.length === 1, { what: 'live publication' });
+      let open;
+      gate = new Promise((resolve) => { open = resolve; });
+      const before = attempts;
+      net.dispatchEvent(new Event('offline'));
+      await waitUntil(() => attempts > before, { what: 'reconnect attempt held' });
+      await apiPublish(ch, { n: 2 });
+      await apiPublish(ch, { n: 3 });
+      net.dispatchEvent(new Event('online'));
+      open();
+      await waitUntil(() => subscribed.length === 2, { ms: 10000, what: 'server-side resubscribed' });
+      assert.equal(subscribed[1].wasRecovering, true);
+      assert.equal(subscribed[1].recovered, true);
+      await waitUntil(() => pubs.length === 3, { what: 'recovered server-side publications' });
+      await sleep(200);
+      assert.deepEqual(pubs.map((p) => decodeData(m.codec, p.data).n), [1, 2, 3]);
+      await closeClient(c);
+    });
   });
 }
