@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Warm-up outside the timed region.
     run_chunk(&profile, seed ^ 0xFFFF, 0..50);
     let ranges = chunk_ranges(n, 500);
+    let cpu_start = process_cpu_seconds();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let start = Instant::now();
     let parts: Vec<ChunkResult> = std::thread::scope(|s| {
@@ -43,13 +44,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect()
     });
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds().zip(cpu_start).map(|(b, a)| (b - a).max(1e-3));
     let mut total = ChunkResult::empty(&profile);
     for p in &parts {
         total.merge(p)?;
     }
     let report = total.report();
     println!(
-        "{{\"profile\":\"{}\",\"iterations\":{},\"threads\":{},\"seconds\":{:.4},\"sims_per_s\":{:.1},\"events_per_s\":{:.1},\"events_per_iteration\":{:.1},\"mean_dps\":{:.1},\"mean_fight_secs\":{:.2}}}",
+        "{{\"profile\":\"{}\",\"iterations\":{},\"threads\":{},\"seconds\":{:.4},\"sims_per_s\":{:.1},\"events_per_s\":{:.1},\"events_per_iteration\":{:.1},\"mean_dps\":{:.1},\"mean_fight_secs\":{:.2},\"cpu_seconds\":{:.3},\"sims_per_cpu_s\":{:.1}}}",
         args[1],
         n,
         threads,
@@ -58,7 +60,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         total.events as f64 / elapsed,
         report.events_per_iteration,
         report.mean_dps,
-        report.mean_fight_secs
+        report.mean_fight_secs,
+        cpu.unwrap_or(0.0),
+        cpu.map_or(0.0, |c| n as f64 / c)
     );
     Ok(())
+}
+
+/// User + system CPU time of this process (Linux `/proc/self/stat`), unaffected by other
+/// processes competing for the cores.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's USER_HZ is 100 on every mainstream Linux configuration.
+    Some(ticks / 100.0)
 }
