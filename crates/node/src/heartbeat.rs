@@ -32,6 +32,7 @@ pub struct HeartbeatDriver {
     meter: RateMeter,
     ttl: Duration,
     last_ok: Instant,
+    detached: Option<CancellationToken>,
 }
 
 impl HeartbeatDriver {
@@ -44,7 +45,14 @@ impl HeartbeatDriver {
             meter: RateMeter::new(Duration::from_secs(10)),
             ttl: DEFAULT_LEASE_TTL,
             last_ok: Instant::now(),
+            detached: None,
         }
+    }
+
+    /// Cancels `token` when the sentinel no longer knows this node or it lost its owner.
+    pub fn on_detached(mut self, token: CancellationToken) -> Self {
+        self.detached = Some(token);
+        self
     }
 
     /// Runs the loop; the first heartbeat goes out at once so the TTL is known early.
@@ -70,6 +78,12 @@ impl HeartbeatDriver {
             Ok(resp) => {
                 self.last_ok = Instant::now();
                 self.apply(resp);
+            }
+            Err(e) if e.is_unknown_node() || e.is_not_claimed() => {
+                tracing::warn!(error = %e, "sentinel no longer accepts this node");
+                if let Some(t) = &self.detached {
+                    t.cancel();
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "heartbeat failed");

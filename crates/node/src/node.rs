@@ -194,26 +194,52 @@ struct Running {
     shutdown: CancellationToken,
 }
 
+/// How a session (one registration's worth of running) ended.
+enum SessionEnd {
+    /// Local shutdown: drained, stop.
+    Shutdown,
+    /// The sentinel forgot the node or its owner unlinked it: register again.
+    Detached,
+}
+
 impl Running {
     async fn run(self) -> Result<(), NodeError> {
-        let (node_id, token) = match self.ready().await {
-            Ok(v) => v,
-            Err(NodeError::Stopped) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        self.status.set_node_id(node_id);
+        loop {
+            let (node_id, token) = match self.ready().await {
+                Ok(v) => v,
+                Err(NodeError::Stopped) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            match self.session(node_id, token).await {
+                SessionEnd::Shutdown => {
+                    tracing::info!("node stopped");
+                    return Ok(());
+                }
+                SessionEnd::Detached => {
+                    tracing::warn!(%node_id, "node detached from the grid; registering again");
+                    self.status.set_node_id(None);
+                    identity::clear_state(&self.cfg.data_dir)?;
+                }
+            }
+        }
+    }
+
+    /// Runs dispatcher, heartbeats, lease polling and beacon until shutdown or detachment.
+    async fn session(&self, node_id: NodeId, token: TokenResponse) -> SessionEnd {
+        self.status.set_node_id(Some(node_id));
         tracing::info!(%node_id, beacon = %token.beacon_url, slots = self.cfg.max_parallel, "node running");
 
-        // `work` stops taking and starting chunks; `all` stops heartbeats and beacon last, so
-        // leases stay extended while a drain finishes.
+        // `work` stops taking chunks; `all` stops heartbeats and beacon last, so leases stay
+        // extended while a drain finishes.
         let work = CancellationToken::new();
         let all = CancellationToken::new();
-        let unlinked = CancellationToken::new();
+        let detached = CancellationToken::new();
         let resync = Arc::new(Notify::new());
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(self.pool.clone().run_dispatcher(all.clone())));
         tasks.push(tokio::spawn(
             HeartbeatDriver::new(self.client.clone(), self.pool.clone(), self.cfg.heartbeat)
+                .on_detached(detached.clone())
                 .run(all.clone()),
         ));
         tasks.push(tokio::spawn(poll_leases(
@@ -229,16 +255,31 @@ impl Running {
             node_id,
             self.pool.clone(),
             resync,
-            unlinked.clone(),
+            detached.clone(),
             all.clone(),
         )));
 
-        tokio::select! {
-            _ = self.shutdown.cancelled() => {}
-            _ = unlinked.cancelled() => {}
-        }
-        tracing::info!(held = self.pool.held(), "draining");
+        let end = tokio::select! {
+            _ = self.shutdown.cancelled() => SessionEnd::Shutdown,
+            _ = detached.cancelled() => SessionEnd::Detached,
+        };
         work.cancel();
+        match end {
+            SessionEnd::Shutdown => self.drain().await,
+            // The leases belong to a node the sentinel no longer knows: drop them.
+            SessionEnd::Detached => self.pool.cancel_all("node detached"),
+        }
+        all.cancel();
+        for t in tasks {
+            let _ = t.await;
+        }
+        end
+    }
+
+    /// Stops taking work, lets running chunks finish within the drain timeout, then fails
+    /// the rest with [`crate::pool::SHUTDOWN_REASON`].
+    async fn drain(&self) {
+        tracing::info!(held = self.pool.held(), "draining");
         self.pool.begin_shutdown().await;
         if tokio::time::timeout(self.cfg.drain_timeout, self.pool.wait_idle())
             .await
@@ -249,15 +290,6 @@ impl Running {
             // Runners see the cancellation between sub-ranges; their tasks then leave.
             let _ = tokio::time::timeout(Duration::from_secs(5), self.pool.wait_idle()).await;
         }
-        all.cancel();
-        for t in tasks {
-            let _ = t.await;
-        }
-        if unlinked.is_cancelled() {
-            identity::clear_state(&self.cfg.data_dir)?;
-        }
-        tracing::info!("node stopped");
-        Ok(())
     }
 
     /// Registers, waits for a claim, and fetches the first beacon token.

@@ -45,7 +45,7 @@ pub fn connect(sentinel: &SentinelClient, first: &TokenResponse) -> Client {
 }
 
 /// Routes beacon events into the pool until `stop` is cancelled; `resync` is notified on
-/// every (re)connect. Returns a shutdown request reason if the node was unlinked.
+/// every (re)connect and `unlinked` cancelled when the owner unlinks the node.
 pub async fn run(
     client: Client,
     node: NodeId,
@@ -110,7 +110,7 @@ fn on_node_message(pool: &Pool, data: &[u8], unlinked: &CancellationToken) {
     match serde_json::from_slice::<NodeMessage>(data) {
         Ok(NodeMessage::Settings(s)) => pool.apply_settings(&s),
         Ok(NodeMessage::Status { status }) if status == "unlinked" => {
-            tracing::warn!("this node was unlinked by its owner; shutting down");
+            tracing::warn!("this node was unlinked by its owner");
             unlinked.cancel();
         }
         Ok(NodeMessage::Status { status }) => tracing::debug!(%status, "node status"),

@@ -1,7 +1,7 @@
 //! `GET /status`: what this node is and is doing. Served on `--status-addr` when set and
 //! mounted by the tunnel for the studio's live probe.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -55,7 +55,7 @@ struct Inner {
     version: String,
     cores: u32,
     started: Instant,
-    node_id: OnceLock<NodeId>,
+    node_id: Mutex<Option<NodeId>>,
     pool: Pool,
     meter: RateMeter,
 }
@@ -69,16 +69,16 @@ impl StatusSource {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 cores,
                 started: Instant::now(),
-                node_id: OnceLock::new(),
+                node_id: Mutex::new(None),
                 pool,
                 meter: RateMeter::new(Duration::from_secs(10)),
             }),
         }
     }
 
-    /// Records the node id once known.
-    pub fn set_node_id(&self, id: NodeId) {
-        let _ = self.inner.node_id.set(id);
+    /// Records the node id (`None` while registering again).
+    pub fn set_node_id(&self, id: Option<NodeId>) {
+        *self.inner.node_id.lock().unwrap_or_else(|p| p.into_inner()) = id;
     }
 
     /// The current status.
@@ -89,7 +89,7 @@ impl StatusSource {
         StatusBody {
             hostname: i.hostname.clone(),
             version: i.version.clone(),
-            node_id: i.node_id.get().copied(),
+            node_id: *i.node_id.lock().unwrap_or_else(|p| p.into_inner()),
             capabilities: i.pool.registry().capabilities(),
             cores: i.cores,
             load1: system::load1(),

@@ -136,6 +136,8 @@ async fn pushed_leases_are_computed_bit_identical_to_run_chunk() {
         total.merge(&got).unwrap();
     }
     assert_eq!(total, expected(0..451, 42));
+    // The profile is fetched once for its hash, even with two slots starting together.
+    assert_eq!(grid.count("/api/node/config"), 1);
     wait_for("pool empty", || {
         (node.status().snapshot().pool.running == 0).then_some(())
     })
@@ -491,4 +493,70 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     s.read_to_string(&mut out).await.unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn beacon_token_is_refreshed_through_the_sentinel() {
+    let grid = Grid::start().await;
+    grid.lock().token_ttl_secs = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, id) = grid.claimed_node(dir.path()).await;
+    let first = grid.count("/api/node/token");
+    wait_for("token refreshed", || {
+        (grid.count("/api/node/token") > first).then_some(())
+    })
+    .await;
+    // Still connected and receiving work after the refresh.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    grid.push_lease(id, grid.lease(JobId::new(), 0, 0..20, 5))
+        .await;
+    wait_for("result after refresh", || {
+        (grid.lock().completes.len() == 1).then_some(())
+    })
+    .await;
+    node.shutdown();
+    node.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leases_are_given_up_when_heartbeats_fail_for_a_whole_ttl() {
+    let grid = Grid::start().await;
+    grid.lock().lease_ttl_ms = 900;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, id) = grid.claimed_node(dir.path()).await;
+    // Let a heartbeat state the short TTL first.
+    wait_for("heartbeat", || {
+        (!grid.lock().heartbeats.is_empty()).then_some(())
+    })
+    .await;
+    grid.push_lease(id, grid.lease(JobId::new(), 0, 0..u64::MAX / 2, 7))
+        .await;
+    wait_running(&node).await;
+    grid.lock().heartbeat_down = true;
+    wait_for("lease given up", || {
+        (node.status().snapshot().pool.running == 0).then_some(())
+    })
+    .await;
+    assert!(grid.lock().completes.is_empty());
+    grid.lock().heartbeat_down = false;
+    node.shutdown();
+    node.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forgotten_node_registers_again() {
+    let grid = Grid::start().await;
+    grid.lock().lease_ttl_ms = 600;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, first) = grid.claimed_node(dir.path()).await;
+    grid.forget_nodes();
+    let second = wait_for("new registration", || {
+        node.status().snapshot().node_id.filter(|id| *id != first)
+    })
+    .await;
+    grid.wait_online(second).await;
+    let state = std::fs::read_to_string(dir.path().join("node.json")).unwrap();
+    assert!(state.contains(&second.to_string()));
+    node.shutdown();
+    node.wait().await.unwrap();
 }

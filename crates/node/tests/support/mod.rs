@@ -90,6 +90,8 @@ pub struct Inner {
     pub bad_signatures: Vec<String>,
     pub nonces: HashSet<String>,
     pub paths: Vec<String>,
+    pub token_ttl_secs: i64,
+    pub heartbeat_down: bool,
 }
 
 /// The fake sentinel plus its beacon.
@@ -134,6 +136,8 @@ impl Grid {
             bad_signatures: Vec::new(),
             nonces: HashSet::new(),
             paths: Vec::new(),
+            token_ttl_secs: 3600,
+            heartbeat_down: false,
         }));
         let sl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sentinel_addr = sl.local_addr().unwrap();
@@ -207,6 +211,15 @@ impl Grid {
                 .then_some(())
         })
         .await;
+    }
+
+    /// Forgets every node (as if deleted in the studio).
+    pub fn forget_nodes(&self) {
+        self.lock().nodes.clear();
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.lock().paths.iter().filter(|p| *p == path).count()
     }
 
     pub fn claim(&self, code: &str) -> NodeId {
@@ -374,7 +387,7 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
             }
             let claims = ConnectionClaims {
                 sub: node.id.to_string(),
-                exp: Some(now_unix() + 3600),
+                exp: Some(now_unix() + grid.lock().token_ttl_secs),
                 channels: vec![
                     channels::chunks(node.id),
                     channels::node(node.id),
@@ -382,11 +395,12 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
                 ],
                 ..Default::default()
             };
+            let ttl = grid.lock().token_ttl_secs;
             ok(&TokenResponse {
                 node_id: node.id,
                 beacon_url: format!("ws://{}/connection/websocket", grid.beacon_addr),
                 token: mint_hs256(&claims, SECRET).unwrap(),
-                expires_at_ms: now_ms() + 3_600_000,
+                expires_at_ms: now_ms() + ttl as u64 * 1000,
             })
         }
         PATH_HEARTBEAT => {
@@ -394,6 +408,9 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
                 return err(StatusCode::BAD_REQUEST, "validation", "bad body");
             };
             let mut g = grid.lock();
+            if g.heartbeat_down {
+                return err(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "down");
+            }
             let cancelled = std::mem::take(&mut g.cancel_next_heartbeat);
             for c in &cancelled {
                 g.held.remove(&(c.job_id, c.chunk));
