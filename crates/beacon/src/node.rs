@@ -185,6 +185,11 @@ impl Node {
         }
     }
 
+    /// Connections from accept to close.
+    pub(crate) fn num_live(&self) -> usize {
+        self.live.iter().map(|s| s.read().len()).sum()
+    }
+
     /// Tracks a new connection (for shutdown).
     pub(crate) fn track(&self, conn: &Arc<ConnShared>) {
         self.live[shard_index(&conn.client, REG_SHARDS)]

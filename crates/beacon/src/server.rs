@@ -143,6 +143,11 @@ impl Beacon {
         if cfg.http_stream.enabled || cfg.sse.enabled {
             r = r.route("/emulation", post(crate::transport::emulation::emulation));
         }
+        // Browsers reach the emulation endpoints cross-origin: answer CORS for allowed origins.
+        r = r.layer(axum::middleware::from_fn_with_state(
+            self.node.clone(),
+            crate::transport::cors,
+        ));
         if cfg.health.enabled {
             let stop = self.stop.clone();
             r = r
@@ -194,6 +199,12 @@ impl Beacon {
             .await;
         if let Some(j) = janitor {
             j.abort();
+        }
+        // Upgraded WebSocket connections are not tracked by axum's graceful shutdown: give
+        // their tasks time to send the 3001 close frames before the caller drops the runtime.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.node.num_live() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         result.map_err(BeaconError::Io)
     }

@@ -12,6 +12,57 @@ use std::future::Future;
 use std::sync::Arc;
 use wowlab_protocol::codes::disconnect;
 
+/// CORS for the HTTP transports: allowed origins get `Access-Control-Allow-*` headers and
+/// preflight answers (WebSocket and the server API are not affected: no Origin, or no preflight).
+pub(crate) async fn cors(
+    axum::extract::State(node): axum::extract::State<Arc<crate::node::Node>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue, Method, StatusCode};
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    let emulation =
+        path == "/emulation" || path == "/connection/http_stream" || path == "/connection/sse";
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let Some(origin) =
+        origin.filter(|_| emulation && websocket::origin_allowed(&node, req.headers()))
+    else {
+        return next.run(req).await;
+    };
+    let preflight = req.method() == Method::OPTIONS;
+    let requested = req
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned();
+    let mut resp = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if preflight {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        if let Some(r) = requested {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, r);
+        }
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    resp
+}
+
 /// What a transport read produced.
 pub(crate) enum Incoming {
     /// One frame of 1..N commands.

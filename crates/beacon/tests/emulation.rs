@@ -195,3 +195,35 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn cors_for_allowed_origins() {
+    let mut c = cfg();
+    c["client"] =
+        json!({"token": {"hmac_secret_key": SECRET}, "allowed_origins": ["http://studio.example"]});
+    let s = start(c).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .request(reqwest::Method::OPTIONS, s.http("/emulation"))
+        .header("Origin", "http://studio.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://studio.example"
+    );
+    assert_eq!(r.headers()["access-control-allow-headers"], "content-type");
+    let r = http
+        .post(s.http("/emulation"))
+        .header("Origin", "http://evil.example")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    s.stop().await;
+}
