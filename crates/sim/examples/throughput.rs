@@ -44,7 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect()
     });
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = process_cpu_seconds().zip(cpu_start).map(|(b, a)| (b - a).max(1e-3));
+    let cpu = process_cpu_seconds()
+        .zip(cpu_start)
+        .map(|(b, a)| (b - a).max(1e-3));
     let mut total = ChunkResult::empty(&profile);
     for p in &parts {
         total.merge(p)?;
