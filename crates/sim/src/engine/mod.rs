@@ -816,7 +816,8 @@ impl<'p> Sim<'p> {
             }
             self.stats[a] = Stats {
                 crit,
-                haste: haste.max(0.01),
+                // Bounded so tick and swing intervals stay positive and event counts finite.
+                haste: haste.clamp(0.01, 100.0),
                 mastery_pct: mastery,
                 mastery_mult: 1.0 + mastery * b.mastery_coefficient / 100.0,
                 vers_mult: 1.0 + vers,
