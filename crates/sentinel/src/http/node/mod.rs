@@ -22,6 +22,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/node/heartbeat", post(heartbeat::handle))
         .route("/api/node/leases", post(lease::request).get(lease::resync))
         .route("/api/node/chunks/complete", post(complete::handle))
+        .route(
+            "/api/node/chunks/complete-batch",
+            post(complete::handle_batch),
+        )
         .route("/api/node/chunks/fail", post(fail::handle))
         .route("/api/node/unlink", post(unlink::handle))
         .route("/api/node/token", post(token::handle))

@@ -597,3 +597,58 @@ async fn node_gets_a_beacon_token_for_its_own_channels() {
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn batch_completion_answers_each_result_in_order() {
+    let g = Grid::new().await;
+    let a = NodeKey::generate().unwrap();
+    let b = NodeKey::generate().unwrap();
+    g.register(&a, Some("ct_good")).await;
+    g.register(&b, Some("ct_good")).await;
+    let job = g.job(50, 10).await;
+    let mine = g.heartbeat(&a, json!([]), 4).await["assigned"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let theirs = g.heartbeat(&b, json!([]), 1).await["assigned"][0].clone();
+    let mut results: Vec<Value> = mine.iter().map(complete_body).collect();
+    // Someone else's lease in the middle, and a duplicate of the first at the end.
+    results.insert(2, complete_body(&theirs));
+    results.push(complete_body(&mine[0]));
+    let (s, v) = g
+        .call(
+            &a,
+            "POST",
+            "/api/node/chunks/complete-batch",
+            json!({ "results": results }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let statuses: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 6);
+    assert_eq!(statuses[2], "stale");
+    assert_eq!(statuses.iter().filter(|s| **s == "completed").count(), 4);
+    // The duplicate is either the first or the second write of chunk 0; exactly one completes.
+    assert!(matches!(statuses[5], "alreadyDone" | "completed"));
+    assert_eq!(g.store.chunk_results(job).await.unwrap().len(), 4);
+    assert_eq!(g.coord.job_progress(job).await.unwrap().done, 4);
+    let too_many: Vec<Value> = (0..1025).map(|_| complete_body(&mine[0])).collect();
+    let (s, _) = g
+        .call(
+            &a,
+            "POST",
+            "/api/node/chunks/complete-batch",
+            json!({ "results": too_many }),
+        )
+        .await;
+    // Refused by the count limit or, with this test's 64 KiB cap, already by the size limit.
+    assert!(
+        matches!(s, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE),
+        "{s}"
+    );
+}

@@ -197,10 +197,26 @@ pub struct CompleteRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct CompleteResponse {
-    /// `completed` or `alreadyDone`.
+    /// `completed`, `alreadyDone` (or `stale` inside a batch).
     pub status: String,
     /// Every chunk of the job is in.
     pub job_done: bool,
+}
+
+/// `POST /api/node/chunks/complete-batch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteBatchRequest {
+    /// Results, each as in a single completion.
+    pub results: Vec<CompleteRequest>,
+}
+
+/// Per-item answers of a batch, in request order; a stale lease is status `stale`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteBatchResponse {
+    /// One answer per submitted result.
+    pub results: Vec<CompleteResponse>,
 }
 
 /// `POST /api/node/chunks/fail`.

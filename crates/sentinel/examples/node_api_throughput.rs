@@ -1,0 +1,170 @@
+//! In-process measurement of the signed node API per chunk (no network): heartbeat leases a
+//! batch, then one signed `chunks/complete` per chunk — signature check, nonce cache, lease
+//! check, group-committed SQLite write (file, WAL), coordinator completion, projector log.
+//! Reports chunks/s and process CPU per chunk (from /proc/self/stat).
+//!
+//! `cargo run --release -p wowlab-sentinel --example node_api_throughput`
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use wowlab_api::signing::NodeKey;
+use wowlab_sentinel::coordinator::MemoryCoordinator;
+use wowlab_sentinel::domain::{JobId, UnixMillis};
+use wowlab_sentinel::http::{self, AppState, Clock, NodeApiConfig, SystemClock};
+use wowlab_sentinel::jobs::{submit, Submission};
+use wowlab_sentinel::projector::ResultLog;
+use wowlab_sentinel::publish::{Funnel, RecordingPublisher};
+use wowlab_sentinel::store::{SqliteOptions, SqliteStore, Store};
+
+const CHUNKS: u32 = 40_000;
+const NODES: usize = 8;
+const SLOTS: u32 = 64;
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the `)`.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn signed(key: &NodeKey, path: &str, body: Value) -> Request<Body> {
+    let bytes = body.to_string().into_bytes();
+    let h = key
+        .sign(UnixMillis::now().0, "POST", "localhost", path, &bytes)
+        .unwrap();
+    let mut r = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", "localhost");
+    for (k, v) in h.pairs() {
+        r = r.header(k, v);
+    }
+    r.body(Body::from(bytes)).unwrap()
+}
+
+async fn call(app: &Router, req: Request<Body>) -> Value {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("wowlab-nodeapi-{}", JobId::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(
+        SqliteStore::open(SqliteOptions::file(dir.join("db.sqlite")))
+            .await
+            .unwrap(),
+    );
+    let coord = Arc::new(MemoryCoordinator::new());
+    let clock = Arc::new(SystemClock);
+    let owner = store.create_user("b@x", "h", clock.now()).await.unwrap().id;
+    let (log, mut log_rx) = ResultLog::new();
+    // Drain the projector log (the merge itself is the workload's cost, not the control plane's).
+    tokio::spawn(async move { while log_rx.recv().await.is_some() {} });
+    let state = AppState::new(
+        coord.clone(),
+        store.clone(),
+        Funnel::new(Arc::new(RecordingPublisher::default())),
+        clock.clone(),
+        NodeApiConfig::default(),
+    )
+    .with_result_log(log);
+    let app = http::router(state);
+    submit(
+        &*store,
+        &*coord,
+        Submission {
+            owner,
+            config: "noop".into(),
+            config_hash: "noop".into(),
+            iterations: u64::from(CHUNKS),
+            seed: 1,
+            chunk_size: 1,
+            public: false,
+        },
+        3,
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    let keys: Vec<NodeKey> = (0..NODES).map(|_| NodeKey::generate().unwrap()).collect();
+    for k in &keys {
+        call(
+            &app,
+            signed(k, "/api/node/register", json!({"cores": SLOTS})),
+        )
+        .await;
+    }
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let tasks: Vec<_> = keys
+        .into_iter()
+        .map(|key| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                loop {
+                    let hb = call(
+                        &app,
+                        signed(&key, "/api/node/heartbeat", json!({"freeSlots": SLOTS, "cores": SLOTS})),
+                    )
+                    .await;
+                    let assigned = hb["assigned"].as_array().cloned().unwrap_or_default();
+                    if assigned.is_empty() {
+                        return done;
+                    }
+                    let mut inflight = Vec::new();
+                    for a in assigned {
+                        let app = app.clone();
+                        let body = json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"],
+                                          "result": {"n": 1}});
+                        let req = signed(&key, "/api/node/chunks/complete", body);
+                        inflight.push(tokio::spawn(async move { call(&app, req).await }));
+                    }
+                    for t in inflight {
+                        t.await.unwrap();
+                        done += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "node API in-process: {total} chunks (heartbeat-leased in batches of {SLOTS}, one signed complete each, {NODES} nodes) in {secs:.2} s = {:.0} chunks/s; process CPU {:.1} µs/chunk (includes request signing by the simulated nodes)",
+        total as f64 / secs,
+        cpu * 1e6 / total as f64
+    );
+    let s = store.group_commit_stats();
+    println!(
+        "  result commits: {} transactions, mean batch {:.1}",
+        s.batches(),
+        s.items() as f64 / s.batches().max(1) as f64
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
