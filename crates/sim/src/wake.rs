@@ -176,6 +176,12 @@ pub(crate) struct WakeMasks {
     pub pet: Vec<u64>,
     /// Actors reading stats (haste, crit, cast times, ...), woken when a stat aura changes.
     pub stats: u64,
+    /// Per resource: actors that read it in a shape without thresholds (they poll), so any
+    /// change wakes them.
+    pub resource_any: Vec<u64>,
+    /// Per actor: the (resource, amount) thresholds its action list can react to (costs and
+    /// `resource.R <op> constant`); a change that crosses none of them only moves its wake-up.
+    pub thresholds: Vec<Vec<(u8, f64)>>,
 }
 
 impl WakeMasks {
@@ -194,14 +200,22 @@ impl WakeMasks {
             dot: vec![0; n_dots],
             pet: vec![0; actors.len()],
             stats: 0,
+            resource_any: vec![0; n_resources],
+            thresholds: vec![Vec::new(); actors.len()],
         };
         for (a, actor) in actors.iter().enumerate() {
             let bit = 1u64 << a;
             for action in &actor.apl {
                 let sp = &spells[action.spell as usize];
                 m.cooldown[action.spell as usize] |= bit;
-                for &(r, _) in &sp.costs {
+                for &(r, c) in &sp.costs {
                     m.resource[r as usize] |= bit;
+                    m.thresholds[a].push((r, c));
+                }
+                for w in &action.watches {
+                    if let Watch::ResourceAt(r, c) = *w {
+                        m.thresholds[a].push((r, c));
+                    }
                 }
                 let Some(cond) = &action.cond else { continue };
                 for op in cond.ops() {
@@ -222,7 +236,13 @@ impl WakeMasks {
                         Var::Resource(r)
                         | Var::ResourceDeficit(r)
                         | Var::ResourcePct(r)
-                        | Var::ResourceTimeToMax(r) => m.resource[r as usize] |= bit,
+                        | Var::ResourceTimeToMax(r) => {
+                            m.resource[r as usize] |= bit;
+                            // A polling condition may read the value in any shape.
+                            if action.poll {
+                                m.resource_any[r as usize] |= bit;
+                            }
+                        }
                         Var::PetActive(p) | Var::PetRemains(p) => m.pet[p as usize] |= bit,
                         Var::PlayerHaste
                         | Var::PlayerCrit

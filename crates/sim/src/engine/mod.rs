@@ -43,6 +43,8 @@ struct ActorState {
     auto_gen: u32,
     expire_gen: u32,
     expires: u64,
+    /// When the Ready carrying `ready_gen` fires (MAX: none queued).
+    ready_at: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -200,6 +202,7 @@ impl<'p> Sim<'p> {
             *st = ActorState {
                 active: ca.active_at_start,
                 expires: u64::MAX,
+                ready_at: u64::MAX,
                 ..ActorState::default()
             };
         }
@@ -265,6 +268,7 @@ impl<'p> Sim<'p> {
     #[inline]
     fn schedule_ready(&mut self, a: usize, t: u64) {
         let st = &mut self.actors[a];
+        st.ready_at = t;
         st.ready_gen = st.ready_gen.wrapping_add(1);
         let gen = st.ready_gen;
         self.q.push(
@@ -410,6 +414,20 @@ impl<'p> Sim<'p> {
     }
 
     fn go_idle(&mut self, a: usize) {
+        let wake = self.idle_wake_time(a);
+        self.actors[a].idle = true;
+        self.idle += 1;
+        // Nothing time-driven can change: sleep until an event wakes the actor.
+        if wake != u64::MAX {
+            self.schedule_ready(a, wake.max(self.now + 1));
+        } else {
+            self.actors[a].ready_at = u64::MAX;
+        }
+    }
+
+    /// The earliest instant at which something time-driven could make one of actor `a`'s
+    /// actions usable (MAX: only an event can).
+    fn idle_wake_time(&self, a: usize) -> u64 {
         let p = self.p;
         let now = self.now;
         let mut wake = u64::MAX;
@@ -429,11 +447,22 @@ impl<'p> Sim<'p> {
                 wake = wake.min(self.crossing(w));
             }
         }
-        self.actors[a].idle = true;
-        self.idle += 1;
-        // Nothing time-driven can change: sleep until an event wakes the actor.
-        if wake != u64::MAX {
-            self.schedule_ready(a, wake.max(now + 1));
+        wake
+    }
+
+    /// Brings idle actors' wake-ups forward after a timer moved earlier (no re-decision now).
+    fn reschedule_idle(&mut self, mask: u64) {
+        if self.idle == 0 || mask == 0 {
+            return;
+        }
+        for a in 0..self.actors.len() {
+            let st = &self.actors[a];
+            if mask >> a & 1 == 1 && st.active && st.idle {
+                let wake = self.idle_wake_time(a).max(self.now + 1);
+                if wake < self.actors[a].ready_at {
+                    self.schedule_ready(a, wake);
+                }
+            }
         }
     }
 
@@ -989,8 +1018,9 @@ impl<'p> Sim<'p> {
                 gen,
             },
         );
-        // An idle actor may be sleeping until the old recharge time.
-        self.wake_idle(self.p.wake.cooldown[s]);
+        // The recharge event wakes waiting actors when a charge returns; actors watching the
+        // remaining time only need their wake-up moved.
+        self.reschedule_idle(self.p.wake.cooldown[s]);
     }
 
     // ---- resources
@@ -1022,22 +1052,60 @@ impl<'p> Sim<'p> {
 
     fn spend(&mut self, r: usize, amount: f64) {
         let v = self.resource(r);
+        let after = (v - amount).max(0.0);
         self.res[r] = ResState {
-            value: (v - amount).max(0.0),
+            value: after,
             last: self.now,
         };
         // Another actor sharing the pool may be waiting on `resource < x`.
-        self.wake_idle(self.p.wake.resource[r]);
+        self.resource_changed(r, v, after);
     }
 
     fn gain(&mut self, r: usize, amount: f64) {
         let v = self.resource(r);
         let max = self.p.resources[r].max;
+        let after = (v + amount).min(max);
         self.res[r] = ResState {
-            value: (v + amount).min(max),
+            value: after,
             last: self.now,
         };
-        self.wake_idle(self.p.wake.resource[r]);
+        self.resource_changed(r, v, after);
+    }
+
+    /// Wakes idle actors for whom resource `r` going from `before` to `after` crossed a
+    /// threshold; for the others it only brings their wake-up forward when the new amount
+    /// reaches one of their thresholds sooner.
+    fn resource_changed(&mut self, r: usize, before: f64, after: f64) {
+        let mask = self.p.wake.resource[r];
+        if self.idle == 0 || mask == 0 {
+            return;
+        }
+        let any = self.p.wake.resource_any[r];
+        for a in 0..self.actors.len() {
+            let st = &self.actors[a];
+            if mask >> a & 1 == 0 || !st.active || !st.idle {
+                continue;
+            }
+            let thresholds = &self.p.wake.thresholds[a];
+            let crossed = any >> a & 1 == 1
+                || thresholds
+                    .iter()
+                    .any(|&(rr, th)| rr as usize == r && (before < th) != (after < th));
+            if crossed {
+                self.clear_idle(a);
+                self.schedule_ready(a, self.now);
+                continue;
+            }
+            let mut sooner = u64::MAX;
+            for &(rr, th) in thresholds {
+                if rr as usize == r {
+                    sooner = sooner.min(self.time_to_reach(r, th));
+                }
+            }
+            if sooner < self.actors[a].ready_at {
+                self.schedule_ready(a, sooner);
+            }
+        }
     }
 
     // ---- target
