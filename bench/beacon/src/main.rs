@@ -134,7 +134,10 @@ fn main() -> Result<()> {
 async fn run_all(a: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&a.work_dir)
         .with_context(|| format!("create {}", a.work_dir.display()))?;
-    let mut report = report::Report::default();
+    let mut report = report::Report {
+        loadavg_start: report::loadavg(),
+        ..Default::default()
+    };
 
     for &subs in &a.subs {
         let beacon = procs::Beacon::spawn(

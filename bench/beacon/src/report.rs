@@ -11,6 +11,15 @@ pub struct Report {
     pub fanout: Vec<FanoutResult>,
     pub idle: Vec<IdleResult>,
     pub nats_version: String,
+    /// /proc/loadavg when the run started (other work on the host skews every figure).
+    pub loadavg_start: String,
+}
+
+/// First three fields of /proc/loadavg.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn machine() -> (usize, String) {
@@ -31,7 +40,7 @@ impl Report {
         let (nproc, date) = machine();
         let mut s = String::new();
         let _ = writeln!(s, "# beacon benchmark\n");
-        let _ = writeln!(s, "Measured {date} on a machine with nproc = {nproc}; load generator `wowlab-bench-beacon` in a separate process on the same host (loopback), protobuf protocol, 100-byte payloads, release builds. Command: `bench/beacon/run`.\n");
+        let _ = writeln!(s, "Measured {date} on a machine with nproc = {nproc}; load generator `wowlab-bench-beacon` in a separate process on the same host (loopback), protobuf protocol, 100-byte payloads, release builds. Command: `bench/beacon/run`. Load average at start: {} (1/5/15 min; anything above 0 is other work competing for the 2 cores).\n", self.loadavg_start);
         let _ = writeln!(
             s,
             "## Fan-out: 1 publisher → N subscribers of one channel\n"
