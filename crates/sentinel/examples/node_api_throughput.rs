@@ -129,7 +129,6 @@ async fn run(batch: bool) {
         .into_iter()
         .map(|key| {
             let app = app.clone();
-            let batch = batch;
             tokio::spawn(async move {
                 let mut done = 0u64;
                 loop {

@@ -23,6 +23,7 @@ use crate::recovery::{rebuild_coordinator, RecoveryError};
 use crate::store::Store;
 use crate::tasks::presence::{PresenceCron, PresenceSource, PRESENCE_INTERVAL};
 use crate::tasks::run_reclaim;
+use crate::tasks::webhook::Webhook;
 use crate::tokens::TokenMinter;
 
 /// Settings of one instance.
@@ -67,6 +68,8 @@ pub struct SentinelParts<M: ResultMerger> {
     pub tokens: Option<TokenMinter>,
     /// Beacon presence roster for the presence cron.
     pub presence: Option<Arc<dyn PresenceSource>>,
+    /// Webhook told about node status flips.
+    pub webhook: Option<Webhook>,
 }
 
 /// A running instance.
@@ -128,6 +131,7 @@ impl Sentinel {
                 clock: parts.clock.clone(),
                 holder: config.instance_id.clone(),
                 interval: config.presence_interval,
+                webhook: parts.webhook,
             };
             tasks.push(tokio::spawn(cron.run(shutdown_rx)));
         }

@@ -68,6 +68,7 @@ async fn start(path: &std::path::Path, published: Arc<RecordingPublisher>) -> Se
             engine: Some(Arc::new(Engine)),
             tokens: None,
             presence: None,
+            webhook: None,
         },
     )
     .await

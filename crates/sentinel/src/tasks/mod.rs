@@ -3,6 +3,7 @@
 mod leadership;
 pub mod presence;
 mod reclaim;
+pub mod webhook;
 
 pub use leadership::Leadership;
 pub use reclaim::run_reclaim;

@@ -102,6 +102,8 @@ pub struct PresenceCron {
     pub holder: String,
     /// Round interval ([`PRESENCE_INTERVAL`] by default).
     pub interval: Duration,
+    /// Optional webhook told about every round's flips.
+    pub webhook: Option<super::webhook::Webhook>,
 }
 
 impl PresenceCron {
@@ -127,7 +129,10 @@ impl PresenceCron {
                 Ok(Some(_)) => {
                     match sync_presence(&*self.store, &*self.source, &self.funnel).await {
                         Ok(flips) if !flips.is_empty() => {
-                            tracing::info!(flips = flips.len(), "node presence changed")
+                            tracing::info!(flips = flips.len(), "node presence changed");
+                            if let Some(hook) = &self.webhook {
+                                hook.notify(&flips).await;
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "presence sync failed"),
