@@ -1,9 +1,12 @@
 //! WowLab Grid control plane ("sentinel"): scheduling coordination (leases, fences, reclaim,
-//! leader locks, nonce cache), the durable store, and — on top of them — the node and user APIs.
+//! leader locks, nonce cache), the durable store, the signed node API, the user API, the result
+//! log + projector and the background tasks.
 //!
 //! Layers, bottom up: [`domain`] (ids, fences, job lifecycle), [`coordinator`] (fast scheduling
 //! state, memory or Redis), [`store`] (durable truth, SQLite or PostgreSQL), [`recovery`]
-//! (rebuilding coordination state from the store).
+//! (rebuilding coordination from the store), [`jobs`] (submission), [`projector`] (exact merge
+//! and terminal results), [`publish`] (the funnel to beacon), [`http`] (node and user APIs),
+//! [`tasks`] (reclaim, presence), [`service`] (one wired instance).
 
 pub mod beacon_http;
 pub mod coordinator;
