@@ -51,6 +51,10 @@ struct Entry {
 
 struct State {
     cores: u32,
+    /// The local cap (config / `--max-parallel`): the owner's setting can lower it, not
+    /// exceed it, so whoever runs the machine keeps the last word on its load.
+    local_max: u32,
+    /// Effective slot count.
     max_parallel: u32,
     /// Owner asked to drain (settings).
     owner_drain: bool,
@@ -139,6 +143,7 @@ impl Pool {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
                     cores: cores.max(1),
+                    local_max: max_parallel.max(1),
                     max_parallel: max_parallel.max(1),
                     owner_drain: false,
                     shutting_down: false,
@@ -265,7 +270,15 @@ impl Pool {
         let k = key(lease);
         match s.leases.get(&k) {
             Some(e) if e.lease.lease.fence <= lease.fence => {}
-            _ => return false,
+            Some(_) => return false,
+            None => {
+                // The cancel overtook its lease (push and heartbeat race): refuse the lease
+                // when it arrives.
+                if !s.tombstones.contains(lease) {
+                    s.bury(*lease);
+                }
+                return false;
+            }
         }
         let Some(e) = s.leases.remove(&k) else {
             return false;
@@ -319,14 +332,16 @@ impl Pool {
         }
     }
 
-    /// Applies owner settings live (name, max_parallel with 0 = one per core, drain).
+    /// Applies owner settings live: name, drain, and max_parallel (0 = one per core),
+    /// capped by the local limit.
     pub fn apply_settings(&self, settings: &NodeSettings) {
         let mut s = self.state();
-        let max = if settings.max_parallel == 0 {
+        let wanted = if settings.max_parallel == 0 {
             s.cores
         } else {
-            settings.max_parallel.min(1024)
+            settings.max_parallel
         };
+        let max = wanted.clamp(1, s.local_max);
         let changed = s.max_parallel != max || s.owner_drain != settings.drain;
         if changed {
             tracing::info!(

@@ -322,36 +322,43 @@ async fn lost_push_is_recovered_by_resync_on_poll() {
 async fn settings_push_applies_max_parallel_and_drain_live() {
     let grid = Grid::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (node, id) = grid.claimed_node(dir.path()).await;
-    grid.push_settings(
-        id,
-        NodeSettings {
-            name: "renamed".into(),
-            max_parallel: 5,
-            drain: false,
-        },
-    )
-    .await;
-    wait_for("max_parallel 5", || {
-        (node.status().snapshot().pool.max_parallel == 5).then_some(())
+    let mut cfg = grid.node_config(dir.path(), true);
+    cfg.max_parallel = 4;
+    let node = grid.node(cfg).start().await.unwrap();
+    let id = wait_for("registered", || node.status().snapshot().node_id).await;
+    grid.wait_online(id).await;
+    let settings = |max_parallel, drain| NodeSettings {
+        name: "renamed".into(),
+        max_parallel,
+        drain,
+    };
+    grid.push_settings(id, settings(3, false)).await;
+    wait_for("max_parallel 3", || {
+        (node.status().snapshot().pool.max_parallel == 3).then_some(())
     })
     .await;
     assert_eq!(
         node.status().snapshot().pool.name.as_deref(),
         Some("renamed")
     );
-    grid.push_settings(
-        id,
-        NodeSettings {
-            name: "renamed".into(),
-            max_parallel: 5,
-            drain: true,
-        },
-    )
+    assert_eq!(node.status().snapshot().pool.free_slots, 3);
+    // The owner cannot raise it above the local cap.
+    grid.push_settings(id, settings(8, false)).await;
+    wait_for("capped at 4", || {
+        (node.status().snapshot().pool.max_parallel == 4).then_some(())
+    })
     .await;
+    grid.push_settings(id, settings(8, true)).await;
     wait_for("draining", || {
         let p = node.status().snapshot().pool;
         (p.draining && p.free_slots == 0).then_some(())
+    })
+    .await;
+    // Heartbeats now offer no slots.
+    let n = grid.lock().heartbeats.len();
+    wait_for("heartbeat while draining", || {
+        let g = grid.lock();
+        (g.heartbeats.len() > n && g.heartbeats.last().unwrap().free_slots == 0).then_some(())
     })
     .await;
     node.shutdown();

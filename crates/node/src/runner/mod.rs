@@ -6,7 +6,7 @@
 
 mod sim;
 
-pub use sim::{ConfigSource, SimRunner};
+pub use sim::{run_sliced, ConfigSource, SimRunner, SLICE};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
