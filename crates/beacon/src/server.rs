@@ -185,6 +185,11 @@ impl Beacon {
         });
         let stop = self.stop.clone();
         let node = self.node.clone();
+        // Small frames must not wait for Nagle's algorithm.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let result = axum::serve(listener, self.router())
             .with_graceful_shutdown(async move {
                 loop {
