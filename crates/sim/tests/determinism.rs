@@ -137,3 +137,21 @@ fn content_hash_is_stable_across_formats() {
     changed.player.primary += 1.0;
     assert_ne!(wowlab_sim::profile_hash(&changed), from_toml.hash());
 }
+
+#[test]
+fn runner_api_sizes_chunks_from_measured_cost() {
+    let p = example("burst-cooldowns.toml");
+    let cost = wowlab_sim::estimate_cost(&p);
+    assert!(
+        cost > std::time::Duration::ZERO && cost < std::time::Duration::from_secs(1),
+        "{cost:?}"
+    );
+    let per_chunk = wowlab_sim::chunk_size_for(cost, std::time::Duration::from_secs(1));
+    assert!(per_chunk >= 1);
+    let ranges = wowlab_sim::chunk_ranges(1_001, 100);
+    assert_eq!(ranges.len(), 11);
+    assert_eq!(ranges[0], 0..100);
+    assert_eq!(ranges[10], 1_000..1_001);
+    assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+    assert!(wowlab_sim::chunk_ranges(0, 10).is_empty());
+}
