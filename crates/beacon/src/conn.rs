@@ -2,10 +2,10 @@
 //! the HTTP API and the session itself push into, drained by the connection's own task.
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::Notify;
 use wowlab_protocol::codec::Protocol;
 
 /// A request from outside the session task (HTTP API, shutdown) for the session to act on.
@@ -60,7 +60,10 @@ pub(crate) struct ConnShared {
     pub session: String,
     queue: Mutex<Queue>,
     max_bytes: usize,
-    notify: Notify,
+    /// The connection task's waker; woken once per batch of pushes.
+    waker: AtomicWaker,
+    /// Set by producers, cleared by the consumer: coalesces wake-ups while a wake is pending.
+    pending: AtomicBool,
     /// Set when the queue overflowed: the session must close with 3008.
     slow: AtomicBool,
     closed: AtomicBool,
@@ -75,7 +78,8 @@ impl ConnShared {
             session,
             queue: Mutex::new(Queue::default()),
             max_bytes,
-            notify: Notify::new(),
+            waker: AtomicWaker::new(),
+            pending: AtomicBool::new(false),
             slow: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         }
@@ -91,13 +95,13 @@ impl ConnShared {
             if q.bytes + data.len() > self.max_bytes {
                 drop(q);
                 self.slow.store(true, Ordering::Relaxed);
-                self.notify.notify_one();
+                self.wake();
                 return;
             }
             q.bytes += data.len();
             q.items.push_back(Item::Data(data));
         }
-        self.notify.notify_one();
+        self.wake();
     }
 
     /// Queues a control request for the session task.
@@ -106,12 +110,28 @@ impl ConnShared {
             return;
         }
         self.queue.lock().items.push_back(Item::Control(c));
-        self.notify.notify_one();
+        self.wake();
     }
 
-    /// Waits until something is queued (cancel-safe).
+    fn wake(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+    }
+
+    /// Waits until something was queued since the last wait (cancel-safe).
     pub(crate) async fn wait(&self) {
-        self.notify.notified().await
+        std::future::poll_fn(|cx| {
+            if self.pending.swap(false, Ordering::AcqRel) {
+                return std::task::Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.pending.swap(false, Ordering::AcqRel) {
+                return std::task::Poll::Ready(());
+            }
+            std::task::Poll::Pending
+        })
+        .await
     }
 
     /// True when the queue overflowed.
