@@ -20,11 +20,14 @@ pub mod clock;
 pub mod error;
 pub mod node;
 pub mod signed;
+pub mod studio;
 pub mod user;
 
 /// Node API and user API on one router.
 pub fn router(state: AppState) -> axum::Router {
-    node::router(state.clone()).merge(user::router(state))
+    node::router(state.clone())
+        .merge(studio::router(state.clone()))
+        .merge(user::router(state))
 }
 
 pub use clock::{Clock, ManualClock, SystemClock};

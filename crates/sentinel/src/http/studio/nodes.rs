@@ -1,0 +1,158 @@
+//! Nodes page (claim token, claim code, my nodes with settings) and node detail. Settings
+//! forms PATCH `/api/nodes/{id}` through `nodes.js`.
+
+use axum::extract::{Path, State};
+use axum::http::header::HOST;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+
+use super::{fmt_time, layout, to_signin, viewer};
+use crate::domain::NodeId;
+use crate::http::AppState;
+use crate::store::{Node, User};
+
+/// The sentinel URL as the browser reached it, for the node command line.
+fn sentinel_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
+fn last_seen(n: &Node) -> String {
+    n.last_seen_at
+        .map_or_else(|| "never".into(), |t| fmt_time(t.0))
+}
+
+fn settings_form(n: &Node) -> Markup {
+    let id = n.id.to_string();
+    html! {
+        form.stack.node-settings data-api={ "/api/nodes/" (id) } data-method="PATCH" data-redirect="reload" novalidate {
+            div.cols {
+                div.field {
+                    label for={ "name-" (id) } { "Name" }
+                    input id={ "name-" (id) } name="name" type="text" value=(n.name) maxlength="64" required;
+                    p.error id={ "name-" (id) "-error" } data-field="name" role="alert" {}
+                }
+                div.field {
+                    label for={ "cap-" (id) } { "Capacity (parallel chunks)" }
+                    input id={ "cap-" (id) } name="maxParallel" type="number" min="1" max="1024" step="1" value=(n.max_parallel) required;
+                    p.error id={ "cap-" (id) "-error" } data-field="maxParallel" role="alert" {}
+                }
+            }
+            p.error.form-error role="alert" {}
+            div.row.wrap {
+                button type="submit" { "Save" }
+                button type="button" class="secondary" data-drain=(!n.draining) {
+                    @if n.draining { "Resume" } @else { "Drain" }
+                }
+            }
+        }
+    }
+}
+
+fn node_row(n: &Node) -> Markup {
+    html! {
+        tr {
+            th scope="row" { a href={ "/nodes/" (n.id) } { (n.name) } }
+            td { (layout::status(n.status.as_str())) @if n.draining { " " span.pill.pill-draining { "draining" } } }
+            td { (last_seen(n)) }
+            td.num { (n.max_parallel) " / " (n.cores) }
+            td { (n.version) }
+        }
+    }
+}
+
+pub(super) async fn list_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(user) = viewer(&state, &headers).await else {
+        return to_signin("/nodes");
+    };
+    let nodes = state.store().list_nodes(Some(user.id)).await;
+    let url = sentinel_url(&headers);
+    let main = html! {
+        h1 { "Nodes" }
+        section.card aria-labelledby="claim-h" {
+            h2 id="claim-h" { "Add a machine" }
+            p { "Generate a claim token, then run this on the machine to contribute:" }
+            div.token-box {
+                code #node-command data-sentinel=(url) { "wowlab node --sentinel " (url) " --claim-token " span #claim-token-text { "<generate a token>" } }
+            }
+            div.row.wrap {
+                button #claim-token-new type="button" { "Generate claim token" }
+                button #claim-token-reveal type="button" class="secondary" aria-pressed="false" hidden { "Reveal" }
+                button #claim-token-copy type="button" class="secondary" hidden { "Copy command" }
+            }
+            p.hint { "A token is shown once. Generating a new one gives a fresh secret; earlier tokens keep working until revoked." }
+            p.error #claim-token-error role="alert" {}
+            form.stack #claim-code data-api="/api/nodes/claim" data-redirect="reload" novalidate {
+                div.field {
+                    label for="code" { "Or enter the claim code an unowned node shows" }
+                    input id="code" name="code" type="text" autocomplete="off" required maxlength="32";
+                    p.error id="code-error" role="alert" {}
+                }
+                p.error.form-error role="alert" {}
+                button type="submit" { "Claim node" }
+            }
+        }
+        section aria-labelledby="mine-h" {
+            h2 id="mine-h" { "My nodes" }
+            @match &nodes {
+                Err(_) => p.error { "Nodes could not be loaded; try again shortly." }
+                Ok(n) if n.is_empty() => p #no-nodes { "No nodes yet." }
+                Ok(n) => div.table-wrap { table #my-nodes {
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Last heartbeat" } th scope="col" { "Capacity / cores" } th scope="col" { "Version" } } }
+                    tbody { @for node in n { (node_row(node)) } }
+                } }
+            }
+        }
+    };
+    layout::page("Nodes", Some(&user), &["/static/nodes.js"], main).into_response()
+}
+
+async fn my_node(state: &AppState, user: &User, id: &str) -> Option<Node> {
+    let id: NodeId = id.parse().ok()?;
+    let n = state.store().node_by_id(id).await.ok()??;
+    (n.owner == Some(user.id) || user.is_admin).then_some(n)
+}
+
+pub(super) async fn detail_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(user) = viewer(&state, &headers).await else {
+        return to_signin(&format!("/nodes/{id}"));
+    };
+    let Some(n) = my_node(&state, &user, &id).await else {
+        let main = html! { h1 { "Node not found" } p { "No node with this id belongs to you." } };
+        return (
+            StatusCode::NOT_FOUND,
+            layout::page("Not found", Some(&user), &[], main),
+        )
+            .into_response();
+    };
+    let main = html! {
+        p { a href="/nodes" { "← All nodes" } }
+        h1 { (n.name) }
+        dl.facts {
+            div { dt { "Status" } dd { (layout::status(n.status.as_str())) @if n.draining { " draining" } } }
+            div { dt { "Last heartbeat" } dd { (last_seen(&n)) } }
+            div { dt { "Cores" } dd { (n.cores) } }
+            div { dt { "Capacity" } dd { (n.max_parallel) } }
+            div { dt { "Version" } dd { (n.version) } }
+            div { dt { "Registered" } dd { (fmt_time(n.created_at.0)) } }
+            div { dt { "Id" } dd { code { (n.id) } } }
+        }
+        section.card aria-labelledby="settings-h" {
+            h2 id="settings-h" { "Settings" }
+            (settings_form(&n))
+        }
+    };
+    layout::page(&n.name, Some(&user), &["/static/nodes.js"], main).into_response()
+}

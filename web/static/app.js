@@ -1,0 +1,137 @@
+// Studio forms: every <form data-api> is sent as JSON to the user API; errors come back as
+// {"error":{"code","message","field"?}} and are shown next to the field they concern.
+(function () {
+  "use strict";
+
+  async function api(method, url, body) {
+    const res = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    const text = await res.text();
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (e) {
+        data = { error: { code: "bad_response", message: text.slice(0, 200) } };
+      }
+    }
+    if (!res.ok) {
+      const err = (data && data.error) || { code: "http_" + res.status, message: res.statusText };
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+  window.wowlabApi = api;
+
+  function fieldFor(form, err) {
+    const inputs = Array.from(form.querySelectorAll("[name]"));
+    if (err.field) {
+      const f = inputs.find((i) => i.name === err.field);
+      if (f) return f;
+    }
+    // Messages name the field they are about ("iterations must be…", "invalid profile: …").
+    const msg = (err.message || "").toLowerCase();
+    return inputs.find((i) => msg.includes(i.name.toLowerCase())) || null;
+  }
+
+  function errorSlot(form, input) {
+    if (!input) return form.querySelector(".form-error");
+    return (
+      form.querySelector('[data-field="' + input.name + '"]') ||
+      document.getElementById(input.id + "-error") ||
+      form.querySelector(".form-error")
+    );
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll(".error").forEach((e) => (e.textContent = ""));
+    form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+  }
+
+  function showError(form, input, message) {
+    const slot = errorSlot(form, input);
+    if (slot) slot.textContent = message;
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      if (slot && slot.id) input.setAttribute("aria-describedby", slot.id);
+      input.focus();
+    }
+  }
+  window.wowlabShowError = showError;
+
+  // Client-side checks mirror the server's; the server stays the authority.
+  function localCheck(form) {
+    for (const i of form.querySelectorAll("[name]")) {
+      if (i.type === "checkbox") continue;
+      const v = i.value.trim();
+      if (i.required && !v) return [i, "This field is required."];
+      if (i.type === "number" && v) {
+        if (!/^\d+$/.test(v)) return [i, "Enter a whole number."];
+        const n = Number(v);
+        if (i.min !== "" && n < Number(i.min)) return [i, "Must be at least " + i.min + "."];
+        if (i.max !== "" && n > Number(i.max)) return [i, "Must be at most " + i.max + "."];
+      }
+      if (i.type === "email" && v && !/^[^@\s]+@[^@\s]+$/.test(v)) return [i, "Enter an email address."];
+      if (i.minLength > 0 && v.length < i.minLength) return [i, "Must be at least " + i.minLength + " characters."];
+    }
+    return null;
+  }
+
+  function collect(form) {
+    const body = {};
+    for (const i of form.querySelectorAll("[name]")) {
+      if (i.type === "checkbox") body[i.name] = i.checked;
+      else if (i.type === "number") {
+        if (i.value.trim() !== "") body[i.name] = Number(i.value);
+      } else body[i.name] = i.value;
+    }
+    return body;
+  }
+
+  function redirect(form, data) {
+    const how = form.dataset.redirect;
+    if (how === "next") {
+      const next = new URLSearchParams(location.search).get("next");
+      location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+    } else if (how === "job" && data && data.id) {
+      location.href = "/jobs/" + data.id;
+    } else if (how === "reload") {
+      location.reload();
+    }
+  }
+
+  document.addEventListener("submit", async (ev) => {
+    const form = ev.target;
+    if (!form.dataset || !form.dataset.api) return;
+    ev.preventDefault();
+    clearErrors(form);
+    const bad = localCheck(form);
+    if (bad) return showError(form, bad[0], bad[1]);
+    const button = form.querySelector('button[type="submit"]');
+    if (button) button.disabled = true;
+    try {
+      const data = await api(form.dataset.method || "POST", form.dataset.api, collect(form));
+      redirect(form, data);
+    } catch (err) {
+      showError(form, fieldFor(form, err), err.message || "Request failed.");
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+
+  const signout = document.getElementById("signout");
+  if (signout) {
+    signout.addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/auth/logout");
+      } finally {
+        location.href = "/signin";
+      }
+    });
+  }
+})();

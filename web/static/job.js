@@ -1,0 +1,201 @@
+// Job page live parts: progress bar, rate, running-mean chart with its 95 % band, contributing
+// nodes, cancel, and the final report swapped in from the server-rendered page on finish.
+(function () {
+  "use strict";
+  const root = document.getElementById("job");
+  if (!root || root.dataset.live !== "true") return;
+  const jobId = root.dataset.jobId;
+  const chunkSize = Number(root.dataset.chunkSize) || 0;
+  const iterationsTotal = Number(root.dataset.iterations) || 0;
+  const $ = (id) => document.getElementById(id);
+  const fmt = (x, d) => (x === undefined || x === null || !isFinite(x) ? "—" : Number(x).toFixed(d === undefined ? 1 : d));
+  const NS = "http://www.w3.org/2000/svg";
+
+  const state = {
+    status: root.dataset.status,
+    points: [], // {x: iterations, mean, ci}
+    nodes: new Set(),
+    lastRate: null, // {t, iterations}
+    messages: 0,
+    chunksDone: 0,
+  };
+  window.__studio = state;
+
+  // Accept both the api crate's JobMessage (snake_case) and the projector's camelCase update.
+  function normalize(m) {
+    const est = m.estimate || {};
+    const progress = m.progress || m;
+    const pick = (...vals) => vals.find((v) => v !== undefined && v !== null);
+    const chunksDone = pick(progress.chunks_done, progress.chunksDone, m.chunksDone);
+    const chunksTotal = pick(progress.chunks_total, progress.chunkCount, m.chunkCount, Number(root.dataset.chunks));
+    let iterations = pick(progress.iterations_done, est.iterations, est.iterations_done);
+    if (iterations === undefined && chunksDone !== undefined) iterations = Math.min(chunksDone * chunkSize, iterationsTotal);
+    return {
+      type: m.type,
+      status: m.status || (m.type === "progress" ? "running" : m.type),
+      chunksDone,
+      chunksTotal,
+      iterations,
+      mean: pick(progress.mean_dps, est.mean_dps, est.meanDps, est.mean),
+      ci: pick(progress.ci95_dps, est.ci95_dps, est.ci95_half_width, est.ci95),
+      rate: pick(progress.sims_per_sec, est.sims_per_sec),
+      nodes: pick(progress.nodes, est.nodes, m.nodes) || [],
+      reason: m.reason,
+    };
+  }
+
+  function onMessage(data) {
+    state.messages++;
+    const m = normalize(data || {});
+    if (m.chunksDone !== undefined && m.chunksDone >= state.chunksDone) {
+      state.chunksDone = m.chunksDone;
+      const pct = m.chunksTotal ? (100 * m.chunksDone) / m.chunksTotal : 0;
+      $("progress").value = pct;
+      $("progress").textContent = Math.round(pct) + "%";
+      $("progress-text").textContent = m.chunksDone + " / " + m.chunksTotal + " chunks";
+    }
+    let rate = m.rate;
+    const now = performance.now();
+    if (rate === undefined && m.iterations !== undefined) {
+      if (state.lastRate && now > state.lastRate.t + 50 && m.iterations > state.lastRate.iterations) {
+        rate = ((m.iterations - state.lastRate.iterations) * 1000) / (now - state.lastRate.t);
+      }
+    }
+    if (m.iterations !== undefined) state.lastRate = { t: now, iterations: m.iterations };
+    if (rate !== undefined && m.type === "progress") $("rate").textContent = fmt(rate, 0) + " sims/s";
+    if (m.mean !== undefined) {
+      $("mean").textContent = fmt(m.mean) + " DPS";
+      $("ci").textContent = fmt(m.ci);
+      if (m.iterations !== undefined && !state.points.some((p) => p.x === m.iterations)) {
+        state.points.push({ x: m.iterations, mean: m.mean, ci: m.ci || 0 });
+        state.points.sort((a, b) => a.x - b.x);
+        drawChart();
+      }
+    }
+    for (const n of m.nodes) state.nodes.add(n);
+    if (state.nodes.size) {
+      const ul = $("nodes");
+      ul.replaceChildren(
+        ...Array.from(state.nodes).map((n) => {
+          const li = document.createElement("li");
+          const code = document.createElement("code");
+          code.textContent = String(n);
+          li.append(code);
+          return li;
+        })
+      );
+    }
+    if (m.type !== "progress") finish(m);
+  }
+
+  function drawChart() {
+    const pts = state.points;
+    const box = $("chart");
+    if (!pts.length) return;
+    const W = 600, H = 220, P = 36;
+    // Scale on the later 80 % of points so the wide early band does not flatten the chart.
+    const tail = pts.slice(Math.floor(pts.length * 0.2));
+    let lo = Math.min(...tail.map((p) => p.mean - p.ci));
+    let hi = Math.max(...tail.map((p) => p.mean + p.ci));
+    if (!(hi > lo)) { lo -= 1; hi += 1; }
+    const pad = (hi - lo) * 0.1;
+    lo -= pad; hi += pad;
+    const xmax = Math.max(iterationsTotal, pts[pts.length - 1].x) || 1;
+    const X = (x) => P + (x / xmax) * (W - P - 8);
+    const Y = (y) => Math.min(H - 20, Math.max(6, 6 + ((hi - y) / (hi - lo)) * (H - 26)));
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("class", "chart-svg");
+    svg.setAttribute("aria-hidden", "true");
+    const band = document.createElementNS(NS, "polygon");
+    band.setAttribute("class", "band");
+    band.setAttribute("points", pts.map((p) => X(p.x) + "," + Y(p.mean + p.ci)).concat(
+      pts.slice().reverse().map((p) => X(p.x) + "," + Y(p.mean - p.ci))).join(" "));
+    const line = document.createElementNS(NS, "polyline");
+    line.setAttribute("class", "line");
+    line.setAttribute("points", pts.map((p) => X(p.x) + "," + Y(p.mean)).join(" "));
+    svg.append(band, line);
+    for (const [y, anchor] of [[hi - pad, "hi"], [lo + pad, "lo"]]) {
+      const t = document.createElementNS(NS, "text");
+      t.setAttribute("x", 2); t.setAttribute("y", Y(y) + 4); t.setAttribute("class", "axis");
+      t.textContent = fmt(y, 0);
+      t.dataset.axis = anchor;
+      svg.append(t);
+    }
+    const xl = document.createElementNS(NS, "text");
+    xl.setAttribute("x", W - 8); xl.setAttribute("y", H - 4); xl.setAttribute("text-anchor", "end");
+    xl.setAttribute("class", "axis");
+    xl.textContent = pts[pts.length - 1].x + " iterations";
+    svg.append(xl);
+    box.replaceChildren(svg);
+    box.setAttribute("aria-label", "Running mean DPS " + fmt(pts[pts.length - 1].mean) + " ± " + fmt(pts[pts.length - 1].ci) + " after " + pts[pts.length - 1].x + " iterations");
+  }
+
+  async function finish(m) {
+    state.status = m.status;
+    $("live").textContent = "finished";
+    // The report and actions are rendered by the server; take them from the fresh page.
+    try {
+      const res = await fetch("/jobs/" + jobId, { credentials: "same-origin" });
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      for (const sel of ["#report", "#status", ".actions"]) {
+        const fresh = doc.querySelector(sel);
+        const cur = document.querySelector(sel);
+        if (fresh && cur) cur.replaceWith(fresh);
+      }
+      bindCancel();
+      root.dataset.status = m.status;
+    } catch (e) {
+      console.warn("report reload failed", e);
+    }
+    if (client) client.disconnect();
+  }
+
+  function bindCancel() {
+    const b = $("cancel");
+    if (!b) return;
+    b.addEventListener("click", async () => {
+      if (!confirm("Cancel this job?")) return;
+      b.disabled = true;
+      try {
+        await window.wowlabApi("POST", "/api/jobs/" + jobId + "/cancel");
+        finish({ status: "cancelled", type: "cancelled" });
+      } catch (e) {
+        $("action-error").textContent = e.message || "Could not cancel.";
+        b.disabled = false;
+      }
+    });
+  }
+  bindCancel();
+
+  // One fetch yields both tokens; each getter reuses a pair fetched moments ago.
+  let pair = null;
+  async function tokens() {
+    if (pair && Date.now() - pair.at < 5000) return pair.v;
+    const v = await window.wowlabApi("GET", "/api/realtime/job-token?jobId=" + encodeURIComponent(jobId));
+    pair = { at: Date.now(), v };
+    return v;
+  }
+
+  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/connection/websocket";
+  const client = new window.WowlabRealtime.RealtimeClient({
+    url,
+    getToken: async () => (await tokens()).connection.token,
+    onState: (s, info) => {
+      state.connection = s;
+      if (!root.dataset.status || !["completed", "failed", "cancelled"].includes(state.status)) {
+        $("live").textContent = s === "connected" ? "live" : s === "connecting" ? "reconnecting…" : s;
+      }
+      if (s === "connecting" && info.reason) state.reconnects = (state.reconnects || 0) + 1;
+    },
+  });
+  state.client = client;
+  state.sub = client.newSubscription("jobs:" + jobId, {
+    getToken: async () => (await tokens()).subscription.token,
+    onPublication: onMessage,
+    onState: (s, info) => {
+      if (s === "subscribed") state.recovered = info.recovered;
+    },
+  });
+  client.connect();
+})();

@@ -1,0 +1,65 @@
+// Nodes page: claim token generate/reveal/copy, drain/resume buttons.
+(function () {
+  "use strict";
+  const api = window.wowlabApi;
+  const newBtn = document.getElementById("claim-token-new");
+  const reveal = document.getElementById("claim-token-reveal");
+  const copy = document.getElementById("claim-token-copy");
+  const text = document.getElementById("claim-token-text");
+  const cmd = document.getElementById("node-command");
+  const err = document.getElementById("claim-token-error");
+  let token = null;
+  let shown = false;
+
+  function render() {
+    if (!token) return;
+    text.textContent = shown ? token : token.slice(0, 6) + "•".repeat(12);
+    reveal.textContent = shown ? "Hide" : "Reveal";
+    reveal.setAttribute("aria-pressed", String(shown));
+  }
+
+  if (newBtn) {
+    newBtn.addEventListener("click", async () => {
+      err.textContent = "";
+      try {
+        const r = await api("POST", "/api/claim-tokens");
+        token = r.token;
+        shown = false;
+        reveal.hidden = false;
+        copy.hidden = false;
+        newBtn.textContent = "Regenerate claim token";
+        cmd.dataset.token = token;
+        render();
+      } catch (e) {
+        err.textContent = e.message || "Could not create a claim token.";
+      }
+    });
+    reveal.addEventListener("click", () => {
+      shown = !shown;
+      render();
+    });
+    copy.addEventListener("click", async () => {
+      const line = "wowlab node --sentinel " + cmd.dataset.sentinel + " --claim-token " + token;
+      try {
+        await navigator.clipboard.writeText(line);
+        copy.textContent = "Copied";
+      } catch (e) {
+        shown = true;
+        render();
+        err.textContent = "Copy is not available here; select the command above.";
+      }
+    });
+  }
+
+  document.querySelectorAll("button[data-drain]").forEach((b) => {
+    b.addEventListener("click", async () => {
+      const form = b.closest("form");
+      try {
+        await api("PATCH", form.dataset.api, { draining: b.dataset.drain === "true" });
+        location.reload();
+      } catch (e) {
+        form.querySelector(".form-error").textContent = e.message || "Request failed.";
+      }
+    });
+  });
+})();
