@@ -7,6 +7,7 @@ pub(crate) mod presence_stats;
 pub(crate) mod publish;
 pub(crate) mod refresh;
 pub(crate) mod rpc;
+pub(crate) mod send;
 pub(crate) mod sub_refresh;
 pub(crate) mod subscribe;
 pub(crate) mod unsubscribe;

@@ -196,10 +196,9 @@ impl Session {
     async fn handle_command(&mut self, c: Command) -> Result<(), Disconnect> {
         let id = c.id;
         if id == 0 {
-            if c.send.is_some() {
-                metrics::counter!("beacon_messages_received", "type" => "send").increment(1);
-                // No async message handler exists (Centrifugo OSS behaviour).
-                return Err(Disconnect::code(disconnect::NOT_AVAILABLE));
+            if let Some(r) = c.send {
+                let code = cmd::send::handle(self, r);
+                return Err(Disconnect::code(code));
             }
             if c.is_pong() && self.state == State::Connected && self.pong_deadline.is_some() {
                 self.pong_deadline = None;
@@ -236,9 +235,10 @@ impl Session {
             ("refresh", cmd::refresh::handle(self, r).await)
         } else if let Some(r) = c.sub_refresh {
             ("sub_refresh", cmd::sub_refresh::handle(self, r).await)
-        } else if c.send.is_some() {
+        } else if let Some(r) = c.send {
             // `send` with an id is still a send.
-            return Err(Disconnect::code(disconnect::NOT_AVAILABLE));
+            let code = cmd::send::handle(self, r);
+            return Err(Disconnect::code(code));
         } else {
             // Legacy `ping` or no known request field.
             return Err(Disconnect::code(disconnect::BAD_REQUEST));

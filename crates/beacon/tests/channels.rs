@@ -659,3 +659,59 @@ async fn slow_client_disconnected_3008() {
     assert_eq!(c.closed().await.code, 3008);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn rpc_ping_when_enabled() {
+    let s = start(serde_json::json!({"rpc": {"ping": {"enabled": true, "method": "ping"}}})).await;
+    let (mut c, _) = Client::connected(&s, Protocol::Json, &token("1", None)).await;
+    let rpc = |m: &str| Command {
+        rpc: Some(RpcRequest {
+            method: m.into(),
+            data: "{}".into(),
+        }),
+        ..Default::default()
+    };
+    let r = c.call(rpc("ping")).await;
+    assert!(r.rpc.is_some() && r.error.is_none(), "{r:?}");
+    assert_eq!(err_code(&c.call(rpc("other")).await), 108);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn cache_recovery_mode_returns_latest_only() {
+    let mut cfg = serde_json::json!({});
+    cfg["channel"] = serde_json::json!({"namespaces": [{"name": "cache", "history_size": 10, "history_ttl": "60s",
+        "force_recovery": true, "force_recovery_mode": "cache", "allow_subscribe_for_client": true}]});
+    let s = start(cfg).await;
+    for i in 1..=3 {
+        s.beacon.publish("cache:x", format!("{i}")).await.unwrap();
+    }
+    let (mut c, _) = Client::connected(&s, Protocol::Json, &token("1", None)).await;
+    let r = c
+        .call(sub_req(SubscribeRequest {
+            channel: "cache:x".into(),
+            recover: true,
+            offset: 0,
+            ..Default::default()
+        }))
+        .await
+        .subscribe
+        .unwrap();
+    assert!(r.recovered);
+    assert_eq!(r.publications.len(), 1);
+    assert_eq!(&r.publications[0].data[..], b"3");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn send_before_connect_is_bad_request() {
+    let s = start(serde_json::json!({})).await;
+    let mut c = Client::open(&s.ws_url(), Protocol::Json).await;
+    c.send(vec![Command {
+        send: Some(SendRequest { data: "{}".into() }),
+        ..Default::default()
+    }])
+    .await;
+    assert_eq!(c.closed().await.code, 3501);
+    s.stop().await;
+}
