@@ -131,6 +131,12 @@ fn f1(x: Option<f64>) -> String {
     x.map_or_else(|| "—".into(), |x| format!("{x:.1}"))
 }
 
+/// The report as an HTML string (for tests).
+#[cfg(test)]
+pub(super) fn report_markup(r: &Value) -> String {
+    report(r).into_string()
+}
+
 /// The final report of a completed job (the sim's `Report` JSON).
 fn report(r: &Value) -> Markup {
     let percentiles: Vec<(f64, f64)> = r

@@ -39,3 +39,177 @@ fn tokio_test_serve(name: &str) -> axum::http::StatusCode {
     rt.block_on(assets::serve(axum::extract::Path(name.to_owned())))
         .status()
 }
+
+mod pages {
+    //! Pages through the full router, against an in-memory store.
+
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::Router;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use crate::coordinator::MemoryCoordinator;
+    use crate::domain::UnixMillis;
+    use crate::engine::{ProfileEngine, ValidatedProfile};
+    use crate::http::{router, AppState, ManualClock, NodeApiConfig};
+    use crate::publish::{Funnel, RecordingPublisher};
+    use crate::store::SqliteStore;
+    use crate::tokens::TokenMinter;
+
+    struct Engine;
+
+    impl ProfileEngine for Engine {
+        fn validate(&self, profile: &str) -> Result<ValidatedProfile, String> {
+            if profile.contains("bad") {
+                return Err("line 2, column 3: unknown key".into());
+            }
+            Ok(ValidatedProfile {
+                content_hash: "h".repeat(64),
+                iteration_cost_ns: 1_000_000,
+            })
+        }
+    }
+
+    async fn app() -> Router {
+        let state = AppState::new(
+            Arc::new(MemoryCoordinator::new()),
+            Arc::new(SqliteStore::memory().await.unwrap()),
+            Funnel::new(Arc::new(RecordingPublisher::default())),
+            Arc::new(ManualClock::new(UnixMillis(1_800_000_000_000))),
+            NodeApiConfig::default(),
+        )
+        .with_tokens(TokenMinter::new(b"secret"))
+        .with_engine(Arc::new(Engine));
+        router(state)
+    }
+
+    async fn send(
+        app: &Router,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, String, Option<String>) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let set_cookie = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        (status, text, set_cookie.or(location))
+    }
+
+    async fn signup(app: &Router, email: &str) -> String {
+        let (s, _, cookie) = send(
+            app,
+            "POST",
+            "/api/auth/signup",
+            None,
+            Some(json!({"email": email, "password": "correct horse"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        cookie.unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_render_for_their_viewers_only() {
+        let app = app().await;
+        let (s, _, loc) = send(&app, "GET", "/", None, None).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(loc.as_deref(), Some("/signin?next=/"));
+        let (s, body, _) = send(&app, "GET", "/signin", None, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains("<main id=\"main\"") && body.contains("for=\"email\""));
+
+        let alice = signup(&app, "alice@example.org").await;
+        let bob = signup(&app, "bob@example.org").await;
+        let (s, body, _) = send(
+            &app,
+            "POST",
+            "/api/jobs",
+            Some(&alice),
+            Some(json!({"profile": "ok", "iterations": 1000, "seed": 7})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let (s, body, _) = send(&app, "GET", "/", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            body.contains(&format!("/jobs/{id}")),
+            "dashboard lists the job"
+        );
+        assert!(body.contains("Nodes online"));
+
+        let path = format!("/jobs/{id}");
+        let (s, body, _) = send(&app, "GET", &path, Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains(&format!("data-job-id=\"{id}\"")));
+        assert!(body.contains("/static/realtime.js") && body.contains("Cancel job"));
+        for who in [Some(bob.as_str()), None] {
+            let (s, body, _) = send(&app, "GET", &path, who, None).await;
+            assert_eq!(s, StatusCode::NOT_FOUND);
+            assert!(!body.contains("data-job-id"));
+        }
+
+        let (s, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains("wowlab node --sentinel") && body.contains("Claim node"));
+        let (s, body, _) = send(&app, "GET", "/jobs/new", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains("burst-cooldowns.toml"));
+        let (s, _, _) = send(&app, "GET", "/grid", None, None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, _) = send(&app, "GET", "/nodes/not-an-id", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn report_renders_every_section() {
+        let r = json!({
+            "iterations": 1000, "mean_dps": 1234.56, "stddev": 50.0, "ci95_half_width": 3.1,
+            "min_dps": 1000.0, "max_dps": 1500.0, "mean_fight_secs": 300.0,
+            "events_per_iteration": 10.0,
+            "percentiles": [{"p": 1.0, "dps": 1100.0}, {"p": 50.0, "dps": 1230.0}, {"p": 99.0, "dps": 1400.0}],
+            "abilities": [{"name": "<Fireball>", "dps": 800.0, "share_pct": 65.0, "casts_per_fight": 20.0,
+                           "hits_per_fight": 20.0, "crit_pct": 25.0, "avg_hit": 12000.0}]
+        });
+        let html = super::super::job::report_markup(&r);
+        assert!(html.contains("1234.6") && html.contains("1231.5 – 1237.7"));
+        assert_eq!(html.matches("<rect").count(), 4, "one bar per quantile gap");
+        assert!(
+            html.contains("&lt;Fireball&gt;"),
+            "ability names are escaped"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+// Studio end to end in a real browser: sign up, claim a node started by the test, submit a job,
+// live progress, reconnect recovery, final report equals the API result, privacy between users,
+// inline profile errors, 360 px layout. Started by run.sh (which provides STUDIO_URL etc.).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.STUDIO_URL;
+const BIN = process.env.WOWLAB_BIN;
+const SHOTS = process.env.STUDIO_SCREENSHOTS;
+const ITERATIONS = Number(process.env.STUDIO_ITERATIONS || 20000);
+assert.ok(BASE && BIN, "run through tests/studio/run.sh");
+
+let browser;
+let node; // the `wowlab node` child process
+const ctx = {}; // shared facts between the ordered tests
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, fn, timeoutMs = 60000, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error("timed out waiting for " + what + " (last: " + last + ")");
+}
+
+async function newUser(email) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await page.goto(BASE + "/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await Promise.all([page.waitForURL(BASE + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+  return { context, page };
+}
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--user-data-dir=" + mkdtempSync(path.join(tmpdir(), "studio-chromium-")),
+    ],
+  });
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  if (node) node.kill("SIGTERM");
+  if (browser) await browser.close();
+});
+
+test("sign up shows field errors, then lands on the dashboard", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(BASE + "/signup");
+  await page.getByLabel("Email").fill("someone@example.org");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.locator("#password-error").filter({ hasText: /8/ }).waitFor();
+  await context.close();
+
+  const u = await newUser("alice@example.org");
+  ctx.alice = u;
+  assert.match(await u.page.locator("h1").textContent(), /Dashboard/);
+  assert.ok(await u.page.locator('section[aria-label="Grid totals"]').isVisible());
+});
+
+test("claim a node started with the claim token", async () => {
+  const { page } = ctx.alice;
+  await page.goto(BASE + "/nodes");
+  await page.getByRole("button", { name: "Generate claim token" }).click();
+  const token = await until("claim token", () =>
+    page.evaluate(() => document.getElementById("node-command").dataset.token)
+  );
+  assert.match(token, /^ct_[0-9a-f]{64}$/);
+  // Hidden until revealed.
+  assert.ok(!(await page.locator("#claim-token-text").textContent()).includes(token));
+  await page.getByRole("button", { name: "Reveal" }).click();
+  assert.equal(await page.locator("#claim-token-text").textContent(), token);
+
+  const dataDir = mkdtempSync(path.join(tmpdir(), "studio-node-"));
+  node = spawn(BIN, ["node", "--sentinel", BASE, "--claim-token", token, "--data-dir", dataDir,
+    "--max-parallel", "1", "--name", "browser-test-node"], { stdio: ["ignore", "inherit", "inherit"] });
+  await until("node online on the nodes page", async () => {
+    await page.reload();
+    const row = page.locator("#my-nodes tbody tr", { hasText: "browser-test-node" });
+    return (await row.count()) === 1 && /online/.test(await row.textContent());
+  }, 60000, 1000);
+  await page.getByRole("button", { name: "Generate claim token" }).click();
+  await until("token", () => page.evaluate(() => document.getElementById("node-command").dataset.token));
+  await page.screenshot({ path: path.join(SHOTS, "nodes.png"), fullPage: true });
+});
+
+test("a bad profile shows its error inline with line and column", async () => {
+  const { page } = ctx.alice;
+  await page.goto(BASE + "/jobs/new");
+  await page.getByLabel("Profile (TOML)").fill("[player\nname = 3\n");
+  await page.getByLabel("Iterations").fill("1000");
+  await page.getByRole("button", { name: "Run simulation" }).click();
+  const err = page.locator("#profile-error");
+  await err.filter({ hasText: /line \d+, column \d+/ }).waitFor();
+  assert.equal(await page.getByLabel("Profile (TOML)").getAttribute("aria-invalid"), "true");
+  // Bad iterations are caught next to their field too.
+  await page.getByLabel("Iterations").fill("0");
+  await page.getByRole("button", { name: "Run simulation" }).click();
+  await page.locator("#iterations-error").filter({ hasText: /at least 1/ }).waitFor();
+});
+
+test("submit a job, watch it live, recover after a socket drop, report equals the API", async () => {
+  const { page } = ctx.alice;
+  await page.goto(BASE + "/jobs/new");
+  await page.getByLabel("Example profile").selectOption({ index: 0 });
+  await page.getByLabel("Iterations").fill(String(ITERATIONS));
+  await page.getByLabel("Seed (optional)").fill("42");
+  await Promise.all([page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/), page.getByRole("button", { name: "Run simulation" }).click()]);
+  ctx.jobUrl = page.url();
+  ctx.jobId = ctx.jobUrl.split("/").pop();
+
+  const progress = () => page.evaluate(() => Number(document.getElementById("progress").value));
+  const first = await until("first live progress", async () => {
+    const p = await progress();
+    return p > 0 && p < 100 ? p : false;
+  }, 120000, 100);
+  await page.screenshot({ path: path.join(SHOTS, "job-running.png"), fullPage: true });
+  await until("progress to advance live", async () => (await progress()) > first, 60000, 100);
+
+  // Drop the socket and hold the reconnect for 1.5 s so publications are missed.
+  const before = await page.evaluate(() => {
+    const s = window.__studio;
+    s.recoveries = [];
+    const sub = s.sub;
+    const orig = sub.onState;
+    sub.onState = (st, info) => { if (st === "subscribed") s.recoveries.push(info); orig(st, info); };
+    s.client._backoff = () => 1500;
+    const at = { offset: sub.offset, messages: s.messages };
+    s.client.ws.close();
+    return at;
+  });
+  const rec = await until("resubscribe with recovery", () =>
+    page.evaluate(() => (window.__studio.recoveries.length ? window.__studio.recoveries[0] : false)), 30000, 100);
+  assert.equal(rec.recovered, true, "stream recovered after reconnect");
+  const afterRec = await page.evaluate(() => ({ offset: window.__studio.sub.offset, messages: window.__studio.messages }));
+  if (rec.count > 0) {
+    assert.ok(afterRec.offset > before.offset && afterRec.messages > before.messages, "missed publications delivered");
+  }
+
+  await page.locator("#status .pill-completed").waitFor({ timeout: 300000 });
+  assert.equal(await progress(), 100);
+  const chartPoints = await page.evaluate(() => window.__studio.points.length);
+  assert.ok(chartPoints >= 2, "chart has running-mean points");
+  const api = await (await page.request.get(BASE + "/api/jobs/" + ctx.jobId + "/result")).json();
+  const shown = async (k) => (await page.locator('#report-stats dd[data-k="' + k + '"]').textContent()).trim();
+  assert.equal(await shown("mean_dps"), api.mean_dps.toFixed(1));
+  assert.equal(await shown("stddev"), api.stddev.toFixed(1));
+  assert.equal(await shown("min_dps"), api.min_dps.toFixed(1));
+  assert.equal(await shown("max_dps"), api.max_dps.toFixed(1));
+  assert.equal(await shown("iterations"), String(api.iterations));
+  assert.equal(await shown("ci95"),
+    (api.mean_dps - api.ci95_half_width).toFixed(1) + " – " + (api.mean_dps + api.ci95_half_width).toFixed(1));
+  assert.equal(await page.locator("#percentiles tbody tr").count(), api.percentiles.length);
+  assert.equal(await page.locator("#abilities tbody tr").count(), api.abilities.length);
+  assert.ok(await page.locator("#histogram rect").count() > 0);
+  assert.ok(await page.getByRole("link", { name: "Download JSON" }).isVisible());
+  await page.screenshot({ path: path.join(SHOTS, "job-finished.png"), fullPage: true });
+});
+
+test("no horizontal overflow at 360 px", async () => {
+  const { page } = ctx.alice;
+  await page.setViewportSize({ width: 360, height: 800 });
+  for (const p of [ctx.jobUrl, BASE + "/nodes", BASE + "/", BASE + "/jobs/new", BASE + "/grid"]) {
+    await page.goto(p);
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(w <= 360, p + " is " + w + " px wide");
+  }
+  await page.setViewportSize({ width: 1200, height: 900 });
+});
+
+test("a second user cannot open the first user's private job or its job token", async () => {
+  const bob = await newUser("bob@example.org");
+  const res = await bob.page.goto(ctx.jobUrl);
+  assert.equal(res.status(), 404);
+  assert.match(await bob.page.locator("h1").textContent(), /not found/i);
+  const tok = await bob.page.request.get(BASE + "/api/realtime/job-token?jobId=" + ctx.jobId);
+  assert.equal(tok.status(), 404);
+  const body = await tok.json();
+  assert.equal(body.error.code, "not_found");
+  const own = await ctx.alice.page.request.get(BASE + "/api/realtime/job-token?jobId=" + ctx.jobId);
+  assert.equal(own.status(), 200);
+  await bob.context.close();
+});
