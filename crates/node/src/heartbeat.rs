@@ -86,6 +86,7 @@ impl HeartbeatDriver {
                 }
             }
             Err(e) => {
+                metrics::counter!("wowlab_node_heartbeat_failures_total").increment(1);
                 tracing::warn!(error = %e, "heartbeat failed");
                 if self.last_ok.elapsed() > self.ttl && self.pool.held() > 0 {
                     tracing::error!(

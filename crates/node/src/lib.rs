@@ -4,7 +4,8 @@
 //! registers with the sentinel and waits to be claimed ([`register`]), connects to beacon for
 //! pushed work and settings ([`realtime`]), computes leased chunks with runners chosen by
 //! capability ([`runner`]) in a credit-based worker [`pool`], keeps its leases alive with the
-//! [`heartbeat`] driver, posts results over a signed, retrying HTTP [`client`], drains
+//! [`heartbeat`] driver, posts results (batched, [`report`]) over a signed, retrying HTTP
+//! [`client`], drains
 //! gracefully on shutdown and serves `/status` ([`status`]). [`Node`] wires it all.
 
 pub mod backoff;
@@ -16,6 +17,7 @@ mod node;
 pub mod pool;
 pub mod realtime;
 pub mod register;
+pub mod report;
 pub mod runner;
 pub mod status;
 pub mod system;

@@ -21,6 +21,7 @@ use wowlab_api::node::{
 use wowlab_api::JobId;
 
 use crate::client::SentinelClient;
+use crate::report::{Reported, Reporter};
 use crate::runner::{lease_capability, Progress, RunCtx, RunnerError, RunnerRegistry};
 
 /// Reason sent when a drain deadline forces running chunks to be given up.
@@ -127,12 +128,14 @@ struct Inner {
     idle: Notify,
     registry: RunnerRegistry,
     client: SentinelClient,
+    reporter: Reporter,
     progress: Progress,
     counters: Counters,
 }
 
 impl Pool {
-    /// A pool of `max_parallel` slots on a machine with `cores` physical cores.
+    /// A pool of `max_parallel` slots on a machine with `cores` physical cores. Must be called
+    /// inside a tokio runtime (it starts the result reporter).
     pub fn new(
         registry: RunnerRegistry,
         client: SentinelClient,
@@ -157,6 +160,7 @@ impl Pool {
                 capacity: Notify::new(),
                 idle: Notify::new(),
                 registry,
+                reporter: Reporter::start(client.clone()),
                 client,
                 progress: Progress::default(),
                 counters: Counters::default(),
@@ -288,6 +292,7 @@ impl Pool {
         drop(s);
         e.cancel.cancel();
         self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("wowlab_node_chunks_total", "outcome" => "dropped").increment(1);
         tracing::info!(job = %k.0, chunk = k.1, why, "dropped chunk");
         self.left();
         true
@@ -466,7 +471,10 @@ impl Pool {
             progress: self.inner.progress.clone(),
         };
         let cap = lease_capability(&lease);
+        metrics::gauge!("wowlab_node_running_chunks").increment(1.0);
         let outcome = self.inner.registry.run(cap, &lease, ctx).await;
+        metrics::gauge!("wowlab_node_running_chunks").decrement(1.0);
+        metrics::histogram!("wowlab_node_chunk_seconds").record(started.elapsed().as_secs_f64());
         let k = key(&lease.lease);
         let current = {
             let mut s = self.state();
@@ -492,19 +500,21 @@ impl Pool {
                     result_b64: B64.encode(&bytes),
                     elapsed_ms: started.elapsed().as_millis() as u64,
                 };
-                match self.inner.client.complete(&req).await {
-                    Ok(r) => {
+                match self.inner.reporter.complete(req).await {
+                    Reported::Accepted { fresh } => {
                         self.inner
                             .counters
                             .completed
                             .fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(job = %k.0, chunk = k.1, accepted = r.accepted, "chunk completed");
+                        metrics::counter!("wowlab_node_chunks_total", "outcome" => "completed")
+                            .increment(1);
+                        tracing::debug!(job = %k.0, chunk = k.1, fresh, "chunk completed");
                     }
-                    Err(e) if e.is_stale_lease() => {
+                    Reported::Stale => {
                         self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(job = %k.0, chunk = k.1, "result refused, lease no longer held; dropped");
                     }
-                    Err(e) => {
+                    Reported::Failed(e) => {
                         self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(job = %k.0, chunk = k.1, error = %e, "could not post result");
                     }
@@ -531,6 +541,7 @@ impl Pool {
 
     async fn report_fail(&self, lease: LeaseRef, reason: String) {
         self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("wowlab_node_chunks_total", "outcome" => "failed").increment(1);
         let req = FailRequest { lease, reason };
         match self.inner.client.fail(&req).await {
             Ok(r) => {

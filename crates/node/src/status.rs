@@ -1,12 +1,14 @@
-//! `GET /status`: what this node is and is doing. Served on `--status-addr` when set and
-//! mounted by the tunnel for the studio's live probe.
+//! `GET /status`: what this node is and is doing, and `GET /metrics` (Prometheus). Served on
+//! `--status-addr` when set and mounted by the tunnel for the studio's live probe.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 use wowlab_api::NodeId;
 
@@ -106,11 +108,45 @@ impl StatusSource {
     }
 }
 
-/// The router serving `GET /status`.
+/// The router serving `GET /status` and `GET /metrics`.
 pub fn router(source: StatusSource) -> Router {
+    // Install the recorder now so counters from the first chunk on are kept.
+    let _ = prometheus();
     Router::new()
         .route("/status", get(handler))
+        .route("/metrics", get(metrics_handler))
         .with_state(source)
+}
+
+/// Installs the node's Prometheus recorder if the process has none yet; false when another
+/// recorder was installed first.
+pub fn install_metrics() -> bool {
+    prometheus().is_some()
+}
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process; `None` when another one (e.g. beacon's
+/// in embedded mode, which then renders the node's metrics too) was installed first.
+fn prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+async fn metrics_handler() -> (StatusCode, String) {
+    match prometheus() {
+        Some(h) => (StatusCode::OK, h.render()),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are served by the process's other /metrics endpoint\n".into(),
+        ),
+    }
 }
 
 async fn handler(State(source): State<StatusSource>) -> Json<StatusBody> {

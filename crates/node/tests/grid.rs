@@ -475,7 +475,8 @@ async fn status_endpoint_reports_the_node() {
     let node = grid.node(cfg).start().await.unwrap();
     let id = wait_for("registered", || node.status().snapshot().node_id).await;
     let addr = node.status_addr().unwrap();
-    let body = http_get(addr, "/status").await;
+    let (code, body) = http_get(addr, "/status").await;
+    assert_eq!(code, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["node_id"], id.to_string());
     assert_eq!(v["capabilities"][0], SIM_CAPABILITY);
@@ -485,21 +486,25 @@ async fn status_endpoint_reports_the_node() {
     for k in ["load1", "active_chunks", "sims_per_sec"] {
         assert!(v[k].is_number(), "{k} in {v}");
     }
+    // Prometheus metrics count the node's work: on the node's /metrics, or, when beacon
+    // installed the process's recorder first (embedded mode), on beacon's.
+    grid.push_lease(id, grid.lease(JobId::new(), 0, 0..25, 2))
+        .await;
+    wait_for("result", || {
+        (grid.lock().completes.len() == 1).then_some(())
+    })
+    .await;
+    let (code, text) = http_get(addr, "/metrics").await;
+    let text = if code == 200 {
+        text
+    } else {
+        let (code, text) = http_get(grid.beacon_addr, "/metrics").await;
+        assert_eq!(code, 200);
+        text
+    };
+    assert_node_metrics(&text, false);
     node.shutdown();
     node.wait().await.unwrap();
-}
-
-/// Minimal HTTP/1.1 GET over a TCP stream (avoids a client dependency in tests).
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -564,6 +569,61 @@ async fn a_forgotten_node_registers_again() {
     grid.wait_online(second).await;
     let state = std::fs::read_to_string(dir.path().join("node.json")).unwrap();
     assert!(state.contains(&second.to_string()));
+    node.shutdown();
+    node.wait().await.unwrap();
+}
+
+/// Pushes `n` small chunks of one job and checks every result and the merged total.
+async fn many_small_chunks(grid: &Grid, id: wowlab_api::NodeId, n: u32) {
+    let job = JobId::new();
+    for i in 0..n {
+        let r = u64::from(i) * 10..u64::from(i) * 10 + 10;
+        grid.push_lease(id, grid.lease(job, i, r, 11)).await;
+    }
+    wait_for("all results", || {
+        (grid.lock().completes.len() == n as usize).then_some(())
+    })
+    .await;
+    let mut total = expected(0..0, 11);
+    for c in grid.lock().completes.iter() {
+        let start = u64::from(c.lease.chunk) * 10;
+        let got = decode(&c.result_b64);
+        assert_eq!(got, expected(start..start + 10, 11));
+        total.merge(&got).unwrap();
+    }
+    assert_eq!(total, expected(0..u64::from(n) * 10, 11));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn results_finishing_together_share_one_batch_request() {
+    let grid = Grid::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, id) = grid.claimed_node(dir.path()).await;
+    many_small_chunks(&grid, id, 60).await;
+    {
+        let g = grid.lock();
+        assert!(!g.batch_sizes.is_empty(), "no batch was sent");
+        assert!(g.batch_sizes.iter().any(|&n| n > 1));
+        // Fewer signed requests than results.
+        assert!(
+            (g.complete_attempts as usize) < 60,
+            "{} requests for 60 results",
+            g.complete_attempts
+        );
+        assert!(g.bad_signatures.is_empty());
+    }
+    node.shutdown();
+    node.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_the_batch_endpoint_results_are_posted_singly() {
+    let grid = Grid::start().await;
+    grid.lock().batch_enabled = false;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, id) = grid.claimed_node(dir.path()).await;
+    many_small_chunks(&grid, id, 30).await;
+    assert!(grid.lock().batch_sizes.is_empty());
     node.shutdown();
     node.wait().await.unwrap();
 }

@@ -131,6 +131,7 @@ impl SentinelClient {
                 }
                 Err(e) if e.is_transient() && attempt < self.inner.retry.attempts => {
                     let delay = backoff.next_delay();
+                    metrics::counter!("wowlab_node_sentinel_retries_total").increment(1);
                     tracing::debug!(path, attempt, ?delay, error = %e, "retrying sentinel call");
                     tokio::time::sleep(delay).await;
                     attempt += 1;

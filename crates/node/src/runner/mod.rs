@@ -37,6 +37,7 @@ impl Progress {
     /// Adds `n` finished iterations.
     pub fn add(&self, n: u64) {
         self.0.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!("wowlab_node_iterations_total").increment(n);
     }
 
     /// Iterations finished so far (monotonic).

@@ -92,6 +92,46 @@ pub struct Inner {
     pub paths: Vec<String>,
     pub token_ttl_secs: i64,
     pub heartbeat_down: bool,
+    /// Serve `complete-batch` (else 404, like an older sentinel).
+    pub batch_enabled: bool,
+    /// Results per `complete-batch` request received.
+    pub batch_sizes: Vec<usize>,
+}
+
+impl Inner {
+    /// Applies the configured failure mode to one complete request (single or batch).
+    fn complete_gate(&mut self) -> Option<Response> {
+        self.complete_attempts += 1;
+        match self.complete_mode {
+            CompleteMode::Stale => {
+                // The leases expired and went elsewhere: no longer held by this node.
+                self.held.clear();
+                Some(err(StatusCode::CONFLICT, "stale_lease", "lease expired"))
+            }
+            CompleteMode::Unavailable(n) if n > 0 => {
+                self.complete_mode = CompleteMode::Unavailable(n - 1);
+                Some(err(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "busy"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Per contract: held with this fence → accepted, already done → already_done, else stale.
+    fn complete_one(&mut self, req: CompleteRequest) -> BatchOutcome {
+        let k = (req.lease.job_id, req.lease.chunk);
+        if self.done.contains(&k) {
+            return BatchOutcome::AlreadyDone;
+        }
+        match self.held.get(&k) {
+            Some(l) if l.lease.fence == req.lease.fence => {
+                self.held.remove(&k);
+                self.done.insert(k);
+                self.completes.push(req);
+                BatchOutcome::Accepted
+            }
+            _ => BatchOutcome::Stale,
+        }
+    }
 }
 
 /// The fake sentinel plus its beacon.
@@ -138,6 +178,8 @@ impl Grid {
             paths: Vec::new(),
             token_ttl_secs: 3600,
             heartbeat_down: false,
+            batch_enabled: true,
+            batch_sizes: Vec::new(),
         }));
         let sl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sentinel_addr = sl.local_addr().unwrap();
@@ -294,6 +336,7 @@ fn beacon_config() -> Config {
     let cfg = json!({
         "client": {"token": {"hmac_secret_key": SECRET}},
         "http_api": {"key": "api-key"},
+        "prometheus": {"enabled": true},
         "channel": {
             "namespaces": [
                 {"name": "chunks"},
@@ -460,32 +503,29 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
                 return err(StatusCode::BAD_REQUEST, "validation", "bad body");
             };
             let mut g = grid.lock();
-            g.complete_attempts += 1;
-            match g.complete_mode {
-                CompleteMode::Stale => {
-                    // The lease expired and went elsewhere: no longer held by this node.
-                    g.held.remove(&(req.lease.job_id, req.lease.chunk));
-                    return err(StatusCode::CONFLICT, "stale_lease", "lease expired");
-                }
-                CompleteMode::Unavailable(n) if n > 0 => {
-                    g.complete_mode = CompleteMode::Unavailable(n - 1);
-                    return err(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "busy");
-                }
-                _ => {}
+            if let Some(refused) = g.complete_gate() {
+                return refused;
             }
-            let k = (req.lease.job_id, req.lease.chunk);
-            if g.done.contains(&k) {
-                return ok(&CompleteResponse { accepted: false });
+            match g.complete_one(req) {
+                BatchOutcome::Accepted => ok(&CompleteResponse { accepted: true }),
+                BatchOutcome::AlreadyDone => ok(&CompleteResponse { accepted: false }),
+                BatchOutcome::Stale => err(StatusCode::CONFLICT, "stale_lease", "lease not held"),
             }
-            match g.held.get(&k) {
-                Some(l) if l.lease.fence == req.lease.fence => {
-                    g.held.remove(&k);
-                    g.done.insert(k);
-                    g.completes.push(req);
-                    ok(&CompleteResponse { accepted: true })
-                }
-                _ => err(StatusCode::CONFLICT, "stale_lease", "lease not held"),
+        }
+        PATH_CHUNK_COMPLETE_BATCH => {
+            let Ok(req) = serde_json::from_slice::<CompleteBatchRequest>(&body) else {
+                return err(StatusCode::BAD_REQUEST, "validation", "bad body");
+            };
+            let mut g = grid.lock();
+            if !g.batch_enabled {
+                return err(StatusCode::NOT_FOUND, "not_found", "no such path");
             }
+            if let Some(refused) = g.complete_gate() {
+                return refused;
+            }
+            g.batch_sizes.push(req.results.len());
+            let results = req.results.into_iter().map(|r| g.complete_one(r)).collect();
+            ok(&CompleteBatchResponse { results })
         }
         PATH_CHUNK_FAIL => {
             let Ok(req) = serde_json::from_slice::<FailRequest>(&body) else {
@@ -512,5 +552,39 @@ pub async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         }
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Minimal HTTP/1.1 GET over a TCP stream: (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let code = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (
+        code,
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),
+    )
+}
+
+/// Chunks/iterations metrics after one 25-iteration chunk; `exact` when this chunk is the
+/// only work the process did (other tests in the same process add to the counters).
+pub fn assert_node_metrics(text: &str, exact: bool) {
+    if exact {
+        assert!(text.contains("wowlab_node_iterations_total 25"), "{text}");
+        assert!(
+            text.contains("wowlab_node_chunks_total{outcome=\"completed\"} 1"),
+            "{text}"
+        );
+    } else {
+        assert!(text.contains("wowlab_node_iterations_total "), "{text}");
+        assert!(
+            text.contains("wowlab_node_chunks_total{outcome=\"completed\"} "),
+            "{text}"
+        );
     }
 }

@@ -1,0 +1,144 @@
+//! Result reporting: completions that finish close together travel in one signed
+//! `complete-batch` request (the sentinel checks one signature per batch instead of one per
+//! chunk); a lone result, or a sentinel without the batch endpoint, uses the single form.
+//!
+//! A batch waits at most [`LINGER`] for company, negligible against chunks of 0.5–2 s.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use wowlab_api::node::{
+    BatchOutcome, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest,
+    PATH_CHUNK_COMPLETE_BATCH,
+};
+
+use crate::client::SentinelClient;
+
+/// Longest wait for more results before a batch is sent.
+pub const LINGER: Duration = Duration::from_millis(5);
+/// Most results in one batch (the sentinel's limit).
+pub const MAX_BATCH: usize = 1024;
+
+/// What became of a posted result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reported {
+    /// Stored (`fresh`), or already stored by an earlier attempt.
+    Accepted {
+        /// False when the sentinel had it already.
+        fresh: bool,
+    },
+    /// The lease is no longer held: drop the work.
+    Stale,
+    /// Could not be delivered.
+    Failed(String),
+}
+
+struct Item {
+    req: CompleteRequest,
+    done: oneshot::Sender<Reported>,
+}
+
+/// Queue of results to post; cheap to clone.
+#[derive(Clone)]
+pub struct Reporter {
+    tx: mpsc::UnboundedSender<Item>,
+}
+
+impl Reporter {
+    /// Starts the posting task on the current runtime; it ends when every handle is dropped.
+    pub fn start(client: SentinelClient) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(client, rx));
+        Self { tx }
+    }
+
+    /// Posts one result and waits for its outcome.
+    pub async fn complete(&self, req: CompleteRequest) -> Reported {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Item { req, done }).is_err() {
+            return Reported::Failed("reporter stopped".into());
+        }
+        rx.await
+            .unwrap_or_else(|_| Reported::Failed("reporter stopped".into()))
+    }
+}
+
+async fn run(client: SentinelClient, mut rx: mpsc::UnboundedReceiver<Item>) {
+    let batch_supported = Arc::new(AtomicBool::new(true));
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let linger = tokio::time::sleep(LINGER);
+        tokio::pin!(linger);
+        while batch.len() < MAX_BATCH {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(i) => batch.push(i),
+                    None => break,
+                },
+                _ = &mut linger => break,
+            }
+        }
+        // Post concurrently with collecting the next batch.
+        let client = client.clone();
+        let supported = batch_supported.clone();
+        tokio::spawn(async move { post(&client, batch, &supported).await });
+    }
+}
+
+async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool) {
+    if batch.len() > 1 && supported.load(Ordering::Relaxed) {
+        let req = CompleteBatchRequest {
+            results: batch.iter().map(|i| i.req.clone()).collect(),
+        };
+        match client
+            .call::<_, CompleteBatchResponse>(PATH_CHUNK_COMPLETE_BATCH, &req)
+            .await
+        {
+            Ok(resp) if resp.results.len() == batch.len() => {
+                for (item, outcome) in batch.into_iter().zip(resp.results) {
+                    let _ = item.done.send(match outcome {
+                        BatchOutcome::Accepted => Reported::Accepted { fresh: true },
+                        BatchOutcome::AlreadyDone => Reported::Accepted { fresh: false },
+                        BatchOutcome::Stale => Reported::Stale,
+                    });
+                }
+                return;
+            }
+            Ok(resp) => tracing::warn!(
+                sent = batch.len(),
+                answered = resp.results.len(),
+                "batch answer does not match; posting singly"
+            ),
+            Err(e) if matches!(e.status(), Some(404 | 405)) => {
+                tracing::info!("sentinel has no batch completion; posting results singly");
+                supported.store(false, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for item in batch {
+                    let _ = item.done.send(Reported::Failed(msg.clone()));
+                }
+                return;
+            }
+        }
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for item in batch {
+        let client = client.clone();
+        set.spawn(async move {
+            let outcome = single(&client, &item.req).await;
+            let _ = item.done.send(outcome);
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+async fn single(client: &SentinelClient, req: &CompleteRequest) -> Reported {
+    match client.complete(req).await {
+        Ok(r) => Reported::Accepted { fresh: r.accepted },
+        Err(e) if e.is_stale_lease() => Reported::Stale,
+        Err(e) => Reported::Failed(e.to_string()),
+    }
+}
