@@ -24,4 +24,4 @@ mod transport;
 
 pub use api::ApiError;
 pub use node::VERSION;
-pub use server::{Beacon, BeaconError};
+pub use server::{prometheus_handle, Beacon, BeaconError};

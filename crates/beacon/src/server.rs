@@ -50,6 +50,13 @@ pub(crate) struct Stop {
 static PROMETHEUS: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
     OnceLock::new();
 
+/// The process-wide Prometheus recorder beacon installs on first use (None if another global
+/// `metrics` recorder was installed first). Embedders (sentinel in `wowlab up`) render it on
+/// their own `/metrics` to expose beacon's series next to theirs.
+pub fn prometheus_handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
+    prometheus()
+}
+
 /// Installs the Prometheus recorder once per process (None if another recorder is installed).
 fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
     PROMETHEUS
