@@ -67,7 +67,7 @@ pub struct RegisterResponse {
     pub claim_code: Option<String>,
 }
 
-/// Reply to [`PATH_TOKEN`] (request body `{}`); refused with `not_claimed` while unowned.
+/// Reply to [`PATH_TOKEN`] (empty request body); refused with `not_claimed` while unowned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The node's id.

@@ -119,15 +119,33 @@ impl SentinelClient {
         body: &Req,
     ) -> Result<Resp, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Encode(e.to_string()))?;
+        self.call_raw(path, bytes).await
+    }
+
+    /// `POST` with an empty body (calls that carry nothing: token, unlink).
+    pub async fn call_empty<Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Resp, ClientError> {
+        self.call_raw(path, Vec::new()).await
+    }
+
+    async fn call_raw<Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Resp, ClientError> {
         let mut backoff = Backoff::new(self.inner.retry.base, self.inner.retry.max);
         let mut attempt = 1;
         loop {
             match self.attempt(path, &bytes).await {
                 Ok(resp) => {
-                    return serde_json::from_slice(&resp).map_err(|e| ClientError::Decode {
+                    // An empty success body (204) reads as `null`.
+                    let raw: &[u8] = if resp.is_empty() { b"null" } else { &resp };
+                    return serde_json::from_slice(raw).map_err(|e| ClientError::Decode {
                         path: path.to_owned(),
                         reason: e.to_string(),
-                    })
+                    });
                 }
                 Err(e) if e.is_transient() && attempt < self.inner.retry.attempts => {
                     let delay = backoff.next_delay();
@@ -188,7 +206,8 @@ impl SentinelClient {
 
     /// [`PATH_TOKEN`].
     pub async fn token(&self) -> Result<TokenResponse, ClientError> {
-        self.call(PATH_TOKEN, &serde_json::json!({})).await
+        // Empty body: the sentinel reads it as "no fields" whatever its body type.
+        self.call_empty(PATH_TOKEN).await
     }
 
     /// [`PATH_HEARTBEAT`].
@@ -227,7 +246,7 @@ impl SentinelClient {
 
     /// [`PATH_UNLINK`].
     pub async fn unlink(&self) -> Result<(), ClientError> {
-        let _: serde_json::Value = self.call(PATH_UNLINK, &serde_json::json!({})).await?;
+        let _: serde::de::IgnoredAny = self.call_empty(PATH_UNLINK).await?;
         Ok(())
     }
 }
