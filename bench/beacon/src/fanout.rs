@@ -106,6 +106,8 @@ pub struct FanoutResult {
     pub p50_us: u32,
     pub p99_us: u32,
     pub max_us: u32,
+    /// Deliveries per WebSocket frame received by subscribers (whole run, warm-up included).
+    pub msgs_per_frame: f64,
 }
 
 /// State shared by the publisher and the subscriber tasks.
@@ -113,6 +115,8 @@ struct Shared {
     start: Instant,
     warmup: u64,
     delivered: AtomicU64,
+    /// WebSocket frames that carried at least one delivery (shows server-side batching).
+    frames: AtomicU64,
     /// Nanoseconds since `start` of the latest measured delivery.
     last_ns: AtomicU64,
     notify: Notify,
@@ -140,6 +144,7 @@ impl Shared {
     fn delivered(&self, n: u64) {
         if n > 0 {
             self.delivered.fetch_add(n, Ordering::Relaxed);
+            self.frames.fetch_add(1, Ordering::Relaxed);
             self.notify.notify_one();
         }
     }
@@ -158,6 +163,7 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
         start: Instant::now(),
         warmup: p.warmup,
         delivered: AtomicU64::new(0),
+        frames: AtomicU64::new(0),
         last_ns: AtomicU64::new(0),
         notify: Notify::new(),
     });
@@ -268,6 +274,7 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         max_us: samples.last().copied().unwrap_or(0),
+        msgs_per_frame: delivered as f64 / shared.frames.load(Ordering::Relaxed).max(1) as f64,
     })
 }
 

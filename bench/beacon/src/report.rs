@@ -46,8 +46,8 @@ impl Report {
             "## Fan-out: 1 publisher → N subscribers of one channel\n"
         );
         let _ = writeln!(s, "The publisher keeps at most `window` messages in flight (counted by deliveries to all subscribers): window 64 is the throughput pass (the rate is sustained end to end, latency includes queueing behind up to 63 earlier messages), window 1 the latency pass (each sample is one fan-out on an otherwise idle channel). Latency is publish → deliver, from timestamps inside the payload, over every delivery.\n");
-        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max | msgs per WS frame |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for r in &self.fanout {
             let _ = writeln!(
                 s,
