@@ -60,6 +60,16 @@
       input.setAttribute("aria-invalid", "true");
       if (slot && slot.id) input.setAttribute("aria-describedby", slot.id);
       input.focus();
+      // Profile errors name "line L, column C": put the caret there.
+      const at = /line (\d+), column (\d+)/.exec(message);
+      if (at && input.tagName === "TEXTAREA") {
+        const lines = input.value.split("\n");
+        const line = Math.min(Number(at[1]), lines.length) - 1;
+        let pos = 0;
+        for (let i = 0; i < line; i++) pos += lines[i].length + 1;
+        pos += Math.min(Number(at[2]) - 1, (lines[line] || "").length);
+        input.setSelectionRange(pos, pos);
+      }
     }
   }
   window.wowlabShowError = showError;

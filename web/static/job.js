@@ -92,7 +92,7 @@
     const pts = state.points;
     const box = $("chart");
     if (!pts.length) return;
-    const W = 600, H = 220, P = 36;
+    const W = 900, H = 240, P = 40;
     // Scale on the later 80 % of points so the wide early band does not flatten the chart.
     const tail = pts.slice(Math.floor(pts.length * 0.2));
     let lo = Math.min(...tail.map((p) => p.mean - p.ci));
@@ -177,7 +177,9 @@
     return v;
   }
 
-  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/connection/websocket";
+  // Beacon shares the listener under `wowlab up`; WOWLAB_BEACON_URL overrides it for split setups.
+  const url = window.WOWLAB_BEACON_URL ||
+    (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/connection/websocket";
   const client = new window.WowlabRealtime.RealtimeClient({
     url,
     getToken: async () => (await tokens()).connection.token,
