@@ -63,3 +63,21 @@
     });
   });
 })();
+
+// Node detail: unlink.
+(function () {
+  "use strict";
+  const b = document.getElementById("unlink");
+  if (!b) return;
+  b.addEventListener("click", async () => {
+    if (!confirm("Unlink this node from your account?")) return;
+    b.disabled = true;
+    try {
+      await window.wowlabApi("POST", b.dataset.url);
+      location.href = "/nodes";
+    } catch (e) {
+      document.getElementById("unlink-error").textContent = e.message || "Could not unlink.";
+      b.disabled = false;
+    }
+  });
+})();

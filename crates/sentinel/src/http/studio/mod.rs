@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}", get(job::page))
         .route("/nodes", get(nodes::list_page))
         .route("/nodes/{id}", get(nodes::detail_page))
+        .route("/nodes/{id}/unlink", axum::routing::post(nodes::unlink))
         .route("/grid", get(grid::page))
         .route("/static/{*file}", get(assets::serve))
         .with_state(state)

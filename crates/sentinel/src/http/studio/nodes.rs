@@ -9,7 +9,8 @@ use maud::{html, Markup};
 
 use super::{fmt_time, layout, to_signin, viewer};
 use crate::domain::NodeId;
-use crate::http::AppState;
+use crate::http::auth::CurrentUser;
+use crate::http::{ApiError, AppState};
 use crate::store::{Node, User};
 
 /// The sentinel URL as the browser reached it, for the node command line.
@@ -153,6 +154,32 @@ pub(super) async fn detail_page(
             h2 id="settings-h" { "Settings" }
             (settings_form(&n))
         }
+        section.card aria-labelledby="unlink-h" {
+            h2 id="unlink-h" { "Unlink" }
+            p { "Removes the node from your account; it stops taking work and must be claimed again." }
+            button #unlink type="button" class="danger" data-url={ "/nodes/" (n.id) "/unlink" } { "Unlink node" }
+            p.error #unlink-error role="alert" {}
+        }
     };
     layout::page(&n.name, Some(&user), &["/static/nodes.js"], main).into_response()
+}
+
+/// `POST /nodes/{id}/unlink`: removes one of the caller's nodes and tells it on `nodes:{id}`.
+/// Answers in the API's JSON error shape.
+pub(super) async fn unlink(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: NodeId = id.parse().map_err(|_| ApiError::NotFound("no such node"))?;
+    if !state.store().delete_node(id, user.id).await? {
+        return Err(ApiError::NotFound("no such node"));
+    }
+    let push = wowlab_api::channels::NodeMessage::Status {
+        status: "unlinked".into(),
+    };
+    if let Err(e) = state.funnel().publish(&format!("nodes:{id}"), &push).await {
+        tracing::warn!(error = %e, "unlink not pushed to the node");
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

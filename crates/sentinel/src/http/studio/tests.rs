@@ -192,6 +192,13 @@ mod pages {
         assert_eq!(s, StatusCode::OK);
         let (s, _, _) = send(&app, "GET", "/nodes/not-an-id", Some(&alice), None).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        // Unlink answers in the API's JSON error shape.
+        let (s, body, _) = send(&app, "POST", "/nodes/not-an-id/unlink", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "not_found");
+        let (s, _, _) = send(&app, "POST", "/nodes/not-an-id/unlink", None, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
 
     #[test]
