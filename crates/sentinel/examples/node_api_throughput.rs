@@ -119,7 +119,11 @@ async fn run(batch: bool) {
     for k in &keys {
         call(
             &app,
-            signed(k, "/api/node/register", json!({"cores": SLOTS})),
+            signed(
+                k,
+                "/api/node/register",
+                json!({"name": "n", "facts": {"hostname": "h", "version": "0", "cores": SLOTS}}),
+            ),
         )
         .await;
     }
@@ -134,22 +138,19 @@ async fn run(batch: bool) {
                 loop {
                     let hb = call(
                         &app,
-                        signed(
-                            &key,
-                            "/api/node/heartbeat",
-                            json!({"freeSlots": SLOTS, "cores": SLOTS}),
-                        ),
+                        signed(&key, "/api/node/leases", json!({"free_slots": SLOTS})),
                     )
                     .await;
-                    let assigned = hb["assigned"].as_array().cloned().unwrap_or_default();
+                    let assigned = hb["leases"].as_array().cloned().unwrap_or_default();
                     if assigned.is_empty() {
                         return done;
                     }
                     let bodies: Vec<Value> = assigned
                         .iter()
                         .map(|a| {
-                            json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"],
-                                        "result": {"n": 1}})
+                            // `{"n":1}` in base64.
+                            json!({"job_id": a["job_id"], "chunk": a["chunk"], "fence": a["fence"],
+                                   "result_b64": "eyJuIjoxfQ==", "elapsed_ms": 0})
                         })
                         .collect();
                     if batch {
@@ -184,7 +185,7 @@ async fn run(batch: bool) {
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     println!(
-        "node API in-process, {}: {total} chunks (heartbeat-leased {SLOTS} at a time, {NODES} nodes) in {secs:.2} s = {:.0} chunks/s; process CPU {:.1} µs/chunk (includes the simulated nodes' signing)",
+        "node API in-process, {}: {total} chunks (leased {SLOTS} at a time, {NODES} nodes) in {secs:.2} s = {:.0} chunks/s; process CPU {:.1} µs/chunk (includes the simulated nodes' signing)",
         if batch { "one signed complete-batch per heartbeat" } else { "one signed complete per chunk" },
         total as f64 / secs,
         cpu * 1e6 / total as f64

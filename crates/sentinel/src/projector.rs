@@ -11,10 +11,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::sync::{mpsc, watch};
+use wowlab_api::channels::{self, JobMessage, JobProgress};
 
 use crate::coordinator::Coordinator;
 use crate::domain::{ChunkIndex, JobId, JobStatus};
@@ -30,10 +30,25 @@ pub trait ResultMerger: Send + Sync + 'static {
     fn empty(&self, job: &Job) -> Self::Acc;
     /// Folds one chunk's result in; an error fails the job with that reason.
     fn merge(&self, acc: &mut Self::Acc, chunk: &[u8]) -> Result<(), String>;
-    /// Running estimate for progress messages (mean ± error, iterations...).
-    fn progress(&self, acc: &Self::Acc) -> serde_json::Value;
+    /// Running estimate for progress messages.
+    fn progress(&self, acc: &Self::Acc) -> Estimate;
     /// The final result bytes to store.
     fn finish(&self, acc: &Self::Acc) -> Result<Vec<u8>, String>;
+    /// The final report as JSON for the terminal `jobs:{id}` message (none by default).
+    fn report(&self, _acc: &Self::Acc) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// A workload's running estimate of a job.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Estimate {
+    /// Iterations merged.
+    pub iterations_done: u64,
+    /// Running mean of the headline metric (DPS for the sim).
+    pub mean: f64,
+    /// 95% confidence half-width of that mean.
+    pub ci95: f64,
 }
 
 /// One entry of the in-process result log.
@@ -72,32 +87,34 @@ impl ResultLog {
     }
 }
 
-/// Message on `jobs:{id}`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct JobUpdate {
-    /// `progress`, `completed` or `failed`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// Job.
-    pub job_id: JobId,
-    /// Chunks merged.
-    pub chunks_done: u32,
-    /// Total chunks.
-    pub chunk_count: u32,
-    /// The workload's running estimate.
-    pub estimate: serde_json::Value,
-    /// Failure reason, for `failed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
 struct JobState<A> {
     acc: A,
     seen: Vec<u64>,
     merged: u32,
     chunk_count: u32,
+    iterations: u64,
+    /// When this projector first heard of the job and how much was merged then, for sims/s.
+    since: Instant,
+    merged_before: u64,
     dirty: bool,
+}
+
+impl<A> JobState<A> {
+    /// The `jobs:{id}` progress payload from the merger's estimate.
+    fn progress(&self, e: Estimate) -> JobProgress {
+        let secs = self.since.elapsed().as_secs_f64();
+        let fresh = e.iterations_done.saturating_sub(self.merged_before);
+        JobProgress {
+            chunks_done: self.merged,
+            chunks_total: self.chunk_count,
+            iterations_done: e.iterations_done,
+            iterations_total: self.iterations,
+            sims_per_sec: if secs > 0.0 { fresh as f64 / secs } else { 0.0 },
+            mean_dps: e.mean,
+            ci95_dps: e.ci95,
+            nodes: Vec::new(),
+        }
+    }
 }
 
 impl<A> JobState<A> {
@@ -221,6 +238,9 @@ impl<M: ResultMerger> Projector<M> {
             seen: vec![0; (j.chunk_count as usize).div_ceil(64)],
             merged: 0,
             chunk_count: j.chunk_count,
+            iterations: j.iterations,
+            since: Instant::now(),
+            merged_before: 0,
             dirty: true,
         };
         for r in self.store.chunk_results(job).await? {
@@ -234,6 +254,7 @@ impl<M: ResultMerger> Projector<M> {
                 st.merged += 1;
             }
         }
+        st.merged_before = self.merger.progress(&st.acc).iterations_done;
         self.jobs.insert(job, st);
         Ok(true)
     }
@@ -242,23 +263,17 @@ impl<M: ResultMerger> Projector<M> {
         let mut updates = Vec::new();
         for (job, st) in self.jobs.iter_mut().filter(|(_, st)| st.dirty) {
             st.dirty = false;
-            updates.push(JobUpdate {
-                kind: "progress",
-                job_id: *job,
-                chunks_done: st.merged,
-                chunk_count: st.chunk_count,
-                estimate: self.merger.progress(&st.acc),
-                reason: None,
-            });
+            let progress = st.progress(self.merger.progress(&st.acc));
+            updates.push((*job, JobMessage::Progress(progress)));
         }
-        for u in updates {
-            self.publish(&u).await;
+        for (job, u) in updates {
+            self.publish(job, &u).await;
         }
     }
 
-    async fn publish(&self, u: &JobUpdate) {
-        if let Err(e) = self.funnel.publish(&format!("jobs:{}", u.job_id), u).await {
-            tracing::warn!(job = %u.job_id, error = %e, "job update not published");
+    async fn publish(&self, job: JobId, u: &JobMessage) {
+        if let Err(e) = self.funnel.publish(&channels::job(job), u).await {
+            tracing::warn!(job = %job, error = %e, "job update not published");
         }
     }
 
@@ -270,13 +285,11 @@ impl<M: ResultMerger> Projector<M> {
             Ok(r) => r,
             Err(e) => return self.fail(job, format!("final merge failed: {e}")).await,
         };
-        let update = JobUpdate {
-            kind: "completed",
-            job_id: job,
-            chunks_done: st.merged,
-            chunk_count: st.chunk_count,
-            estimate: self.merger.progress(&st.acc),
+        let update = JobMessage::Finished {
+            status: "completed".into(),
             reason: None,
+            result: self.merger.report(&st.acc),
+            progress: st.progress(self.merger.progress(&st.acc)),
         };
         let done = self
             .settle(
@@ -291,7 +304,7 @@ impl<M: ResultMerger> Projector<M> {
         self.jobs.remove(&job);
         if done {
             metrics::counter!("sentinel_jobs_finished_total", "status" => "completed").increment(1);
-            self.publish(&update).await;
+            self.publish(job, &update).await;
         }
         Ok(())
     }
@@ -315,15 +328,13 @@ impl<M: ResultMerger> Projector<M> {
             if let Ok(revoked) = self.coordinator.cancel_job(job).await {
                 tracing::debug!(job = %job, revoked = revoked.len(), "failed job unscheduled");
             }
-            self.publish(&JobUpdate {
-                kind: "failed",
-                job_id: job,
-                chunks_done: st.merged,
-                chunk_count: st.chunk_count,
-                estimate: self.merger.progress(&st.acc),
+            let update = JobMessage::Finished {
+                status: "failed".into(),
                 reason: Some(reason),
-            })
-            .await;
+                result: None,
+                progress: st.progress(self.merger.progress(&st.acc)),
+            };
+            self.publish(job, &update).await;
         }
         Ok(())
     }
@@ -393,8 +404,15 @@ mod tests {
             acc.1 += 1;
             Ok(())
         }
-        fn progress(&self, acc: &Self::Acc) -> serde_json::Value {
-            serde_json::json!({"sum": acc.0, "chunks": acc.1})
+        fn progress(&self, acc: &Self::Acc) -> Estimate {
+            Estimate {
+                iterations_done: u64::from(acc.1),
+                mean: acc.0 as f64,
+                ci95: 0.0,
+            }
+        }
+        fn report(&self, acc: &Self::Acc) -> Option<serde_json::Value> {
+            Some(serde_json::json!({"sum": acc.0}))
         }
         fn finish(&self, acc: &Self::Acc) -> Result<Vec<u8>, String> {
             Ok(acc.0.to_string().into_bytes())
@@ -507,9 +525,12 @@ mod tests {
         assert_eq!(stored.status, JobStatus::Completed);
         assert_eq!(stored.result.as_deref(), Some(&b"4321"[..]));
         let msgs = f.messages();
-        let done: Vec<_> = msgs.iter().filter(|m| m["type"] == "completed").collect();
+        let done: Vec<_> = msgs.iter().filter(|m| m["type"] == "finished").collect();
         assert_eq!(done.len(), 1);
-        assert_eq!(done[0]["estimate"]["sum"], 4321);
+        assert_eq!(done[0]["status"], "completed");
+        assert_eq!(done[0]["result"]["sum"], 4321);
+        assert_eq!(done[0]["progress"]["mean_dps"], 4321.0);
+        assert_eq!(done[0]["progress"]["iterations_done"], 4);
         assert_eq!(f.published.sent()[0].0, format!("jobs:{job}"));
         // Unscheduled, and a late duplicate changes nothing.
         assert!(f.coord.job_progress(job).await.is_err());
@@ -562,7 +583,12 @@ mod tests {
         let stored = f.store.job(job).await.unwrap().unwrap();
         assert_eq!(stored.status, JobStatus::Failed);
         assert!(stored.failure_reason.unwrap().contains("chunk 1"));
-        assert_eq!(f.messages()[0]["type"], "failed");
+        assert_eq!(f.messages()[0]["type"], "finished");
+        assert_eq!(f.messages()[0]["status"], "failed");
+        assert!(f.messages()[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("chunk 1"));
         assert!(f.coord.job_progress(job).await.is_err());
     }
 
@@ -593,6 +619,7 @@ mod tests {
             "{} progress messages for 200 results in {elapsed_ms} ms",
             progress.len()
         );
-        assert_eq!(progress.last().unwrap()["chunksDone"], 200);
+        assert_eq!(progress.last().unwrap()["chunks_done"], 200);
+        assert_eq!(progress.last().unwrap()["chunks_total"], 1000);
     }
 }

@@ -2,6 +2,7 @@
 //! every role lives in its own library crate.
 
 mod cmd;
+mod grid;
 mod logging;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     Node(cmd::node::Args),
     /// Create (on first use) and print the node's public key.
     Keygen(cmd::keygen::Args),
+    /// Run the whole grid (beacon, sentinel, nodes) in one process with zero configuration.
+    Up(cmd::up::Args),
     /// Print version and build information.
     Version,
 }
@@ -41,6 +44,7 @@ fn main() -> anyhow::Result<()> {
     logging::init(cli.log_format);
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Up(args) => cmd::up::run(args),
         Command::Node(args) => cmd::node::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Sim(args) => cmd::sim::run(args),

@@ -1,85 +1,12 @@
-//! Identifiers: UUID v4 newtypes so a job id can never be passed where a node id is expected.
+//! Identifiers: the UUID v4 newtypes of `wowlab-api` (a job id can never be passed where a node
+//! id is expected) and the chunk index.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-/// A string that is not a UUID.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {kind} id: {reason}")]
-pub struct IdParseError {
-    /// Which id kind was being parsed.
-    pub kind: &'static str,
-    /// Why it was refused.
-    pub reason: String,
-}
-
-macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(Uuid);
-
-        impl $name {
-            /// A fresh random (v4) id.
-            pub fn new() -> Self {
-                Self(Uuid::new_v4())
-            }
-
-            /// Wraps an existing UUID.
-            pub const fn from_uuid(id: Uuid) -> Self {
-                Self(id)
-            }
-
-            /// The underlying UUID.
-            pub const fn as_uuid(&self) -> &Uuid {
-                &self.0
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.hyphenated().fmt(f)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = IdParseError;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self).map_err(|e| IdParseError {
-                    kind: $kind,
-                    reason: e.to_string(),
-                })
-            }
-        }
-    };
-}
-
-uuid_id!(
-    /// A simulation job.
-    JobId,
-    "job"
-);
-uuid_id!(
-    /// A compute node.
-    NodeId,
-    "node"
-);
-uuid_id!(
-    /// A user account.
-    UserId,
-    "user"
-);
+// The id newtypes are the wire contract's, so a sentinel id is a node id.
+pub use wowlab_api::ids::{IdParseError, JobId, NodeId, UserId};
 
 /// Position of a chunk within its job, `0..chunk_count`.
 #[derive(

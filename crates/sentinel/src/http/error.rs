@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The nonce was already used (401).
     #[error("replayed request")]
     Replay,
+    /// The node has no owner yet, so it gets no beacon token and no work (403).
+    #[error("node is not claimed yet")]
+    NotClaimed,
     /// The signing key belongs to no registered node (401).
     #[error("unknown node key")]
     UnknownNode,
@@ -57,7 +60,8 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Signature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
-            Self::Replay => (StatusCode::UNAUTHORIZED, "replay"),
+            Self::Replay => (StatusCode::UNAUTHORIZED, "replayed"),
+            Self::NotClaimed => (StatusCode::FORBIDDEN, "not_claimed"),
             Self::UnknownNode => (StatusCode::UNAUTHORIZED, "unknown_node"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::SignInRequired => (StatusCode::UNAUTHORIZED, "sign_in_required"),

@@ -42,6 +42,8 @@ pub struct NodeApiConfig {
     pub max_attempts: u32,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// Beacon's WebSocket URL as nodes reach it, handed out with their connection tokens.
+    pub beacon_ws_url: String,
 }
 
 impl Default for NodeApiConfig {
@@ -50,6 +52,7 @@ impl Default for NodeApiConfig {
             lease_ttl: Duration::from_secs(30),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             body_limit: 4 * 1024 * 1024,
+            beacon_ws_url: "ws://127.0.0.1:8080/connection/websocket".into(),
         }
     }
 }

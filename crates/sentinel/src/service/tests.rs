@@ -43,8 +43,11 @@ impl ResultMerger for Sum {
         *acc += v["sum"].as_u64().ok_or("no sum")?;
         Ok(())
     }
-    fn progress(&self, acc: &u64) -> Value {
-        json!({ "sum": acc })
+    fn progress(&self, acc: &u64) -> crate::projector::Estimate {
+        crate::projector::Estimate {
+            mean: *acc as f64,
+            ..Default::default()
+        }
     }
     fn finish(&self, acc: &u64) -> Result<Vec<u8>, String> {
         serde_json::to_vec(&json!({ "sum": acc })).map_err(|e| e.to_string())
@@ -123,22 +126,21 @@ fn node_req(key: &NodeKey, path: &str, body: Value) -> Request<Body> {
     r.body(Body::from(bytes)).unwrap()
 }
 
-/// Heartbeats for `slots` chunks and completes each with `{"sum": iterStart}`.
+/// Leases `slots` chunks and completes each with `{"sum": iter_start}`.
 async fn work(app: &Router, key: &NodeKey, slots: u32) -> usize {
+    use base64::Engine as _;
     let (s, hb, _) = call(
         app,
-        node_req(
-            key,
-            "/api/node/heartbeat",
-            json!({"freeSlots": slots, "cores": 2}),
-        ),
+        node_req(key, "/api/node/leases", json!({"free_slots": slots})),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{hb}");
-    let assigned = hb["assigned"].as_array().unwrap().clone();
+    let assigned = hb["leases"].as_array().unwrap().clone();
     for a in &assigned {
-        let body = json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"],
-                          "result": {"sum": a["iterStart"]}});
+        let result = json!({"sum": a["iter_start"]}).to_string();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(result);
+        let body = json!({"job_id": a["job_id"], "chunk": a["chunk"], "fence": a["fence"],
+                          "result_b64": b64, "elapsed_ms": 1});
         let (s, v, _) = call(app, node_req(key, "/api/node/chunks/complete", body)).await;
         assert_eq!(s, StatusCode::OK, "{v}");
     }
@@ -185,7 +187,11 @@ async fn job_completes_across_a_sentinel_restart() {
     let node = NodeKey::generate().unwrap();
     let (s, _, _) = call(
         &app,
-        node_req(&node, "/api/node/register", json!({"cores": 2})),
+        node_req(
+            &node,
+            "/api/node/register",
+            json!({"name": "n", "facts": {"hostname": "h", "version": "0", "cores": 2}}),
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::OK);

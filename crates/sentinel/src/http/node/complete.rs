@@ -6,9 +6,14 @@
 
 use axum::extract::State;
 use axum::Json;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use tokio::task::JoinSet;
+use wowlab_api::node::{
+    BatchOutcome, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest, CompleteResponse,
+};
 
-use super::wire::{CompleteBatchRequest, CompleteBatchResponse, CompleteRequest, CompleteResponse};
+use super::wire::from_wire;
 use crate::coordinator::{CompleteOutcome, LeaseRef};
 use crate::domain::NodeId;
 use crate::http::signed::SignedNode;
@@ -50,10 +55,7 @@ pub(super) async fn handle_batch(
     let mut results = vec![None; set.len()];
     while let Some(joined) = set.join_next().await {
         let (i, outcome) = joined.map_err(|e| ApiError::Internal(e.to_string()))?;
-        results[i] = Some(response(outcome?).unwrap_or(CompleteResponse {
-            status: "stale".into(),
-            job_done: false,
-        }));
+        results[i] = Some(batch_outcome(outcome?));
     }
     Ok(Json(CompleteBatchResponse {
         results: results.into_iter().flatten().collect(),
@@ -66,14 +68,16 @@ async fn complete_one(
     node: NodeId,
     body: CompleteRequest,
 ) -> Result<CompleteOutcome, ApiError> {
-    let lease: LeaseRef = body.lease.into();
+    let lease: LeaseRef = from_wire(body.lease);
     let coord = state.coordinator();
     let now = state.clock().now();
     if !coord.is_lease_current(node, lease, now).await? {
         // Not held: `complete` changes nothing here and tells "already done" from "stale".
         return Ok(coord.complete(node, lease, now).await?);
     }
-    let bytes = body.result.get().as_bytes().to_vec();
+    let bytes = B64
+        .decode(body.result_b64.as_bytes())
+        .map_err(|e| ApiError::BadRequest(format!("result_b64 is not base64: {e}")))?;
     // Store first: a chunk is never marked done without its result being durable.
     state
         .store()
@@ -103,23 +107,32 @@ async fn complete_one(
     Ok(outcome)
 }
 
-/// The success body, or `None` for a stale lease.
-fn response(outcome: CompleteOutcome) -> Option<CompleteResponse> {
+/// Counts the outcome by label.
+fn count(outcome: &CompleteOutcome) {
     let label = match outcome {
         CompleteOutcome::Completed { .. } => "completed",
         CompleteOutcome::AlreadyDone => "already_done",
         CompleteOutcome::Stale => "stale",
     };
     metrics::counter!("sentinel_chunk_results_total", "outcome" => label).increment(1);
+}
+
+/// The success body, or `None` for a stale lease.
+fn response(outcome: CompleteOutcome) -> Option<CompleteResponse> {
+    count(&outcome);
     match outcome {
-        CompleteOutcome::Completed { job_done } => Some(CompleteResponse {
-            status: "completed".into(),
-            job_done,
-        }),
-        CompleteOutcome::AlreadyDone => Some(CompleteResponse {
-            status: "alreadyDone".into(),
-            job_done: false,
-        }),
+        CompleteOutcome::Completed { .. } => Some(CompleteResponse { accepted: true }),
+        CompleteOutcome::AlreadyDone => Some(CompleteResponse { accepted: false }),
         CompleteOutcome::Stale => None,
+    }
+}
+
+/// One item's answer inside a batch.
+fn batch_outcome(outcome: CompleteOutcome) -> BatchOutcome {
+    count(&outcome);
+    match outcome {
+        CompleteOutcome::Completed { .. } => BatchOutcome::Accepted,
+        CompleteOutcome::AlreadyDone => BatchOutcome::AlreadyDone,
+        CompleteOutcome::Stale => BatchOutcome::Stale,
     }
 }

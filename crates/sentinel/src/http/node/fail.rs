@@ -5,7 +5,10 @@
 use axum::extract::State;
 use axum::Json;
 
-use super::wire::{CancelPush, FailRequest, FailResponse};
+use wowlab_api::channels::{self, ChunkMessage};
+use wowlab_api::node::{FailAction, FailRequest, FailResponse};
+
+use super::wire::{from_wire, to_wire};
 use crate::coordinator::{FailOutcome, LeaseRef};
 use crate::domain::{JobId, JobStatus};
 use crate::http::signed::SignedNode;
@@ -20,7 +23,7 @@ pub(super) async fn handle(
     req: SignedNode<FailRequest>,
 ) -> Result<Json<FailResponse>, ApiError> {
     let (node, body) = (req.node, req.body);
-    let lease: LeaseRef = body.lease.into();
+    let lease: LeaseRef = from_wire(body.lease);
     let reason: String = body.reason.chars().take(MAX_REASON).collect();
     let outcome = state
         .coordinator()
@@ -33,22 +36,24 @@ pub(super) async fn handle(
     };
     metrics::counter!("sentinel_chunk_failures_total", "outcome" => label).increment(1);
     match outcome {
-        FailOutcome::Retry { failures } => Ok(Json(FailResponse {
-            status: "retry".into(),
-            failures: Some(failures),
-        })),
+        FailOutcome::Retry { failures } => {
+            tracing::debug!(job = %lease.job, chunk = %lease.chunk, failures, "chunk failed; retrying");
+            Ok(Json(FailResponse {
+                action: FailAction::Retry,
+            }))
+        }
         FailOutcome::Stale => Err(ApiError::Stale("lease expired or reassigned")),
         FailOutcome::JobFailed { reason, revoked } => {
             fail_job(&state, lease.job, reason).await?;
             for r in revoked {
-                let push = CancelPush {
-                    kind: "cancel".into(),
-                    lease: r.lease.into(),
+                let push = ChunkMessage::Cancel {
+                    lease: to_wire(r.lease),
+                    reason: "job failed".into(),
                 };
                 // Best effort: the node also learns it at its next heartbeat.
                 if let Err(e) = state
                     .funnel()
-                    .publish(&format!("chunks:{}", r.node), &push)
+                    .publish(&channels::chunks(r.node), &push)
                     .await
                 {
                     tracing::warn!(error = %e, "could not push a lease revocation");
@@ -56,8 +61,7 @@ pub(super) async fn handle(
             }
             state.forget_job(lease.job);
             Ok(Json(FailResponse {
-                status: "jobFailed".into(),
-                failures: None,
+                action: FailAction::JobFailed,
             }))
         }
     }

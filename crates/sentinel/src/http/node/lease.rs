@@ -1,39 +1,35 @@
-//! `POST /api/node/leases` (new work for free slots) and `GET /api/node/leases` (the node's
-//! current leases, asked on every (re)connect so a lost push costs nothing).
+//! `POST /api/node/leases` (new work for free slots, answered with every lease the node holds,
+//! so the same call resyncs) and `GET /api/node/leases` (just the resync, asked on every
+//! (re)connect so a lost push costs nothing).
 
 use axum::extract::State;
 use axum::Json;
+use wowlab_api::node::{LeasesRequest, LeasesResponse};
 
-use super::wire::{LeaseRequest, LeasesResponse};
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, AppState};
 
 pub(super) async fn request(
     State(state): State<AppState>,
-    req: SignedNode<LeaseRequest>,
+    req: SignedNode<LeasesRequest>,
 ) -> Result<Json<LeasesResponse>, ApiError> {
     let node = req.node;
+    let now = state.clock().now();
     let slots = if node.draining {
         0
     } else {
         req.body.free_slots.min(node.max_parallel)
     };
-    let granted = if slots > 0 {
-        state
+    if slots > 0 {
+        let granted = state
             .coordinator()
-            .lease(
-                node.id,
-                slots,
-                state.config().lease_ttl,
-                state.clock().now(),
-            )
-            .await?
-    } else {
-        Vec::new()
-    };
-    metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
+            .lease(node.id, slots, state.config().lease_ttl, now)
+            .await?;
+        metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
+    }
+    let held = state.coordinator().current_leases(node.id, now).await?;
     Ok(Json(LeasesResponse {
-        leases: super::assignments(&state, &granted).await?,
+        leases: super::assignments(&state, &held).await?,
     }))
 }
 

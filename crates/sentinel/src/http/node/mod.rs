@@ -3,10 +3,12 @@
 
 use axum::routing::post;
 use axum::Router;
+use wowlab_api::node as api;
 
 use super::AppState;
 
 mod complete;
+mod config;
 mod fail;
 mod heartbeat;
 mod lease;
@@ -18,29 +20,27 @@ pub mod wire;
 /// Routes under `/api/node`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/node/register", post(register::handle))
-        .route("/api/node/heartbeat", post(heartbeat::handle))
-        .route("/api/node/leases", post(lease::request).get(lease::resync))
-        .route("/api/node/chunks/complete", post(complete::handle))
-        .route(
-            "/api/node/chunks/complete-batch",
-            post(complete::handle_batch),
-        )
-        .route("/api/node/chunks/fail", post(fail::handle))
-        .route("/api/node/unlink", post(unlink::handle))
-        .route("/api/node/token", post(token::handle))
+        .route(api::PATH_REGISTER, post(register::handle))
+        .route(api::PATH_HEARTBEAT, post(heartbeat::handle))
+        .route(api::PATH_LEASES, post(lease::request).get(lease::resync))
+        .route(api::PATH_CHUNK_COMPLETE, post(complete::handle))
+        .route(api::PATH_CHUNK_COMPLETE_BATCH, post(complete::handle_batch))
+        .route(api::PATH_CHUNK_FAIL, post(fail::handle))
+        .route(api::PATH_CONFIG, post(config::handle))
+        .route(api::PATH_UNLINK, post(unlink::handle))
+        .route(api::PATH_TOKEN, post(token::handle))
         .with_state(state)
 }
 
-/// Turns leases into assignments, skipping jobs that vanished meanwhile.
+/// Turns leases into lease payloads, skipping jobs that vanished meanwhile.
 async fn assignments(
     state: &AppState,
     leases: &[crate::coordinator::Lease],
-) -> Result<Vec<wire::ChunkAssignment>, super::ApiError> {
+) -> Result<Vec<api::ChunkLease>, super::ApiError> {
     let mut out = Vec::with_capacity(leases.len());
     for l in leases {
         if let Some(job) = state.job_facts(l.job).await? {
-            if let Some(a) = wire::ChunkAssignment::new(l, &job) {
+            if let Some(a) = wire::chunk_lease(l, &job) {
                 out.push(a);
             }
         }

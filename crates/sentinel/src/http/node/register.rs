@@ -5,11 +5,11 @@
 use axum::extract::State;
 use axum::Json;
 
-use super::wire::{RegisterRequest, RegisterResponse};
 use crate::domain::{NodeId, TokenHash};
 use crate::http::signed::Signed;
 use crate::http::{ApiError, AppState};
 use crate::store::{NewNode, Node, StoreError};
+use wowlab_api::node::{RegisterRequest, RegisterResponse};
 
 const MAX_SLOTS: u32 = 1024;
 const MAX_NAME: usize = 64;
@@ -20,20 +20,16 @@ pub(super) async fn handle(
 ) -> Result<Json<RegisterResponse>, ApiError> {
     let store = state.store();
     if let Some(existing) = store.node_by_public_key(&req.public_key).await? {
-        return Ok(Json(response(&state, &existing)));
+        return Ok(Json(response(&existing)));
     }
     let body = req.body;
-    if body.cores == 0 || body.cores > MAX_SLOTS {
+    let cores = body.facts.cores;
+    if cores == 0 || cores > MAX_SLOTS {
         return Err(ApiError::BadRequest(format!(
             "cores must be 1..={MAX_SLOTS}"
         )));
     }
-    let max_parallel = body.max_parallel.unwrap_or(body.cores);
-    if max_parallel == 0 || max_parallel > MAX_SLOTS {
-        return Err(ApiError::BadRequest(format!(
-            "maxParallel must be 1..={MAX_SLOTS}"
-        )));
-    }
+    let max_parallel = cores;
     let owner = match &body.claim_token {
         Some(t) => Some(
             store
@@ -44,12 +40,10 @@ pub(super) async fn handle(
         None => None,
     };
     let id = NodeId::new();
-    let name = body
-        .name
-        .map(|n| n.trim().chars().take(MAX_NAME).collect::<String>())
+    let name = Some(body.name.trim().chars().take(MAX_NAME).collect::<String>())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("node-{}", &id.to_string()[..8]));
-    let version: String = body.version.chars().take(MAX_NAME).collect();
+    let version: String = body.facts.version.chars().take(MAX_NAME).collect();
     let now = state.clock().now();
     // A claim code can collide with another pending node's; draw again a few times.
     for _ in 0..3 {
@@ -64,16 +58,16 @@ pub(super) async fn handle(
             name: name.clone(),
             claim_code,
             max_parallel,
-            cores: body.cores,
+            cores,
             version: version.clone(),
         };
         match store.insert_node(new, now).await {
-            Ok(node) => return Ok(Json(response(&state, &node))),
+            Ok(node) => return Ok(Json(response(&node))),
             Err(StoreError::Conflict(_)) => {
                 // Either the same key registered concurrently (answer with that node) or the
                 // claim code collided (try another).
                 if let Some(node) = store.node_by_public_key(&req.public_key).await? {
-                    return Ok(Json(response(&state, &node)));
+                    return Ok(Json(response(&node)));
                 }
             }
             Err(e) => return Err(e.into()),
@@ -84,14 +78,11 @@ pub(super) async fn handle(
     ))
 }
 
-fn response(state: &AppState, node: &Node) -> RegisterResponse {
-    let ttl = state.config().lease_ttl.as_millis() as u64;
+fn response(node: &Node) -> RegisterResponse {
     RegisterResponse {
         node_id: node.id,
-        owned: node.owner.is_some(),
+        owner: node.owner,
         claim_code: node.claim_code.clone(),
-        lease_ttl_ms: ttl,
-        heartbeat_interval_ms: ttl / 3,
     }
 }
 

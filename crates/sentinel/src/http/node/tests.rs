@@ -138,39 +138,60 @@ impl Grid {
 
     async fn register(&self, key: &NodeKey, claim: Option<&str>) -> Value {
         let (s, v) = self
-            .call(
-                key,
-                "POST",
-                "/api/node/register",
-                json!({"claimToken": claim, "cores": 4, "version": "0.1.0"}),
-            )
+            .call(key, "POST", "/api/node/register", register_body(claim, 4))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v
     }
 
+    /// A heartbeat followed, like the node's credit loop, by a lease request for `free` slots;
+    /// the answer is the heartbeat's with the newly granted leases under `assigned`.
     async fn heartbeat(&self, key: &NodeKey, active: Value, free: u32) -> Value {
-        let (s, v) = self
+        let (s, mut v) = self
             .call(
                 key,
                 "POST",
                 "/api/node/heartbeat",
-                json!({"activeLeases": active, "freeSlots": free, "cores": 4, "version": "0.1.0",
-                       "metrics": {"load": 0.5}}),
+                json!({"active": active, "free_slots": free,
+                       "metrics": {"load1": 0.5, "mem_used_bytes": 1, "mem_total_bytes": 2,
+                                   "sims_per_sec": 0.0}}),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
+        let mut assigned = Vec::new();
+        if free > 0 {
+            let (s, l) = self
+                .call(key, "POST", "/api/node/leases", json!({"free_slots": free}))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{l}");
+            let held: Vec<Value> = active.as_array().cloned().unwrap_or_default();
+            for x in l["leases"].as_array().unwrap() {
+                if !held.contains(&lease_id(x)) {
+                    assigned.push(x.clone());
+                }
+            }
+        }
+        v["assigned"] = Value::Array(assigned);
         v
     }
 }
 
-fn lease_id(a: &Value) -> Value {
-    json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"]})
+fn register_body(claim: Option<&str>, cores: u32) -> Value {
+    json!({"claim_token": claim, "name": "",
+           "facts": {"hostname": "h", "version": "0.1.0", "cores": cores}})
 }
 
+fn lease_id(a: &Value) -> Value {
+    json!({"job_id": a["job_id"], "chunk": a["chunk"], "fence": a["fence"]})
+}
+
+const RESULT: &[u8] = br#"{"sum":12,"n":3}"#;
+
 fn complete_body(a: &Value) -> Value {
-    json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"],
-           "result": {"sum": 12, "n": 3}})
+    use base64::Engine as _;
+    json!({"job_id": a["job_id"], "chunk": a["chunk"], "fence": a["fence"],
+           "result_b64": base64::engine::general_purpose::STANDARD.encode(RESULT),
+           "elapsed_ms": 5})
 }
 
 #[tokio::test]
@@ -178,29 +199,28 @@ async fn registration_owned_unowned_idempotent_and_claim_token_checked() {
     let g = Grid::new().await;
     let free = NodeKey::generate().unwrap();
     let r = g.register(&free, None).await;
-    assert_eq!(r["owned"], false);
-    let code = r["claimCode"].as_str().unwrap().to_owned();
+    assert_eq!(r["owner"], Value::Null);
+    let code = r["claim_code"].as_str().unwrap().to_owned();
     assert_eq!(code.len(), 9);
-    assert_eq!(r["heartbeatIntervalMs"], 10_000);
     // Same key again: same node, nothing moved (even with a valid claim token).
     let again = g.register(&free, Some("ct_good")).await;
-    assert_eq!(again["nodeId"], r["nodeId"]);
-    assert_eq!(again["owned"], false);
+    assert_eq!(again["node_id"], r["node_id"]);
+    assert_eq!(again["owner"], Value::Null);
     let claimed = g.store.claim_node(&code, g.owner).await.unwrap().unwrap();
-    assert_eq!(claimed.id.to_string(), r["nodeId"].as_str().unwrap());
+    assert_eq!(claimed.id.to_string(), r["node_id"].as_str().unwrap());
 
     let owned = g
         .register(&NodeKey::generate().unwrap(), Some("ct_good"))
         .await;
-    assert_eq!(owned["owned"], true);
-    assert_eq!(owned["claimCode"], Value::Null);
+    assert_eq!(owned["owner"], g.owner.to_string());
+    assert_eq!(owned["claim_code"], Value::Null);
 
     let (s, v) = g
         .call(
             &NodeKey::generate().unwrap(),
             "POST",
             "/api/node/register",
-            json!({"claimToken": "ct_wrong", "cores": 4}),
+            register_body(Some("ct_wrong"), 4),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
@@ -209,7 +229,7 @@ async fn registration_owned_unowned_idempotent_and_claim_token_checked() {
             &NodeKey::generate().unwrap(),
             "POST",
             "/api/node/register",
-            json!({"cores": 0}),
+            register_body(None, 0),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -220,7 +240,7 @@ async fn replayed_tampered_oversized_and_unknown_requests_are_refused() {
     let g = Grid::new().await;
     let key = NodeKey::generate().unwrap();
     g.register(&key, Some("ct_good")).await;
-    let body = serde_json::to_vec(&json!({"freeSlots": 0})).unwrap();
+    let body = serde_json::to_vec(&json!({"free_slots": 0})).unwrap();
     let req = g.signed(&key, "POST", "/api/node/leases", &body);
     let mut replay = Request::builder().method("POST").uri("/api/node/leases");
     for (k, v) in req.headers() {
@@ -231,11 +251,11 @@ async fn replayed_tampered_oversized_and_unknown_requests_are_refused() {
     assert_eq!(s, StatusCode::OK);
     let (s, v) = g.send_req(replay).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(v["error"]["code"], "replay");
+    assert_eq!(v["error"]["code"], "replayed");
 
     // Body changed after signing.
     let mut tampered = g.signed(&key, "POST", "/api/node/leases", &body);
-    *tampered.body_mut() = Body::from(&br#"{"freeSlots": 9}"#[..]);
+    *tampered.body_mut() = Body::from(&br#"{"free_slots": 9}"#[..]);
     let (s, v) = g.send_req(tampered).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
@@ -268,7 +288,7 @@ async fn replayed_tampered_oversized_and_unknown_requests_are_refused() {
             &NodeKey::generate().unwrap(),
             "POST",
             "/api/node/leases",
-            json!({"freeSlots": 1}),
+            json!({"free_slots": 1}),
         )
         .await;
     assert_eq!(
@@ -277,7 +297,7 @@ async fn replayed_tampered_oversized_and_unknown_requests_are_refused() {
     );
 
     let (s, _) = g
-        .call(&key, "POST", "/api/node/leases", json!({"freeSlots": "x"}))
+        .call(&key, "POST", "/api/node/leases", json!({"free_slots": "x"}))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let unsigned = Request::builder()
@@ -301,23 +321,23 @@ async fn chunks_flow_from_heartbeat_to_completion() {
     let hb = g.heartbeat(&a, json!([]), 2).await;
     let assigned = hb["assigned"].as_array().unwrap().clone();
     assert_eq!(assigned.len(), 2);
-    assert_eq!(assigned[0]["jobId"], job.to_string());
+    assert_eq!(assigned[0]["job_id"], job.to_string());
     assert_eq!(
         (
-            assigned[0]["iterStart"].as_u64(),
-            assigned[0]["iterEnd"].as_u64()
+            assigned[0]["iter_start"].as_u64(),
+            assigned[0]["iter_end"].as_u64()
         ),
         (Some(0), Some(10))
     );
     assert_eq!(
         (
-            assigned[1]["iterStart"].as_u64(),
-            assigned[1]["iterEnd"].as_u64()
+            assigned[1]["iter_start"].as_u64(),
+            assigned[1]["iter_end"].as_u64()
         ),
         (Some(10), Some(20))
     );
     assert_eq!(assigned[0]["seed"], 42);
-    assert_eq!(assigned[0]["configHash"], "hash");
+    assert_eq!(assigned[0]["config_hash"], "hash");
 
     // Resync returns the same leases.
     let (s, cur) = g.call(&a, "GET", "/api/node/leases", Value::Null).await;
@@ -329,16 +349,16 @@ async fn chunks_flow_from_heartbeat_to_completion() {
     let active: Vec<Value> = assigned.iter().map(lease_id).collect();
     let hb = g.heartbeat(&a, json!(active), 0).await;
     assert_eq!(hb["extended"].as_array().unwrap().len(), 2);
-    assert_eq!(hb["extended"][0]["expiresAt"], START.0 + 50_000);
+    assert_eq!(hb["extended"][0]["expires_at_ms"], START.0 + 50_000);
     assert!(hb["cancelled"].as_array().unwrap().is_empty());
 
     let (s, last) = g
-        .call(&b, "POST", "/api/node/leases", json!({"freeSlots": 8}))
+        .call(&b, "POST", "/api/node/leases", json!({"free_slots": 8}))
         .await;
     assert_eq!(s, StatusCode::OK);
     let last = last["leases"][0].clone();
     assert_eq!(
-        (last["iterStart"].as_u64(), last["iterEnd"].as_u64()),
+        (last["iter_start"].as_u64(), last["iter_end"].as_u64()),
         (Some(20), Some(25))
     );
 
@@ -347,7 +367,7 @@ async fn chunks_flow_from_heartbeat_to_completion() {
             .call(&a, "POST", "/api/node/chunks/complete", complete_body(x))
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        assert_eq!(v["jobDone"], false);
+        assert_eq!(v["accepted"], true);
     }
     // A retried POST of a finished chunk is harmless.
     let (s, v) = g
@@ -358,10 +378,7 @@ async fn chunks_flow_from_heartbeat_to_completion() {
             complete_body(&assigned[0]),
         )
         .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (StatusCode::OK, Some("alreadyDone"))
-    );
+    assert_eq!((s, v["accepted"].as_bool()), (StatusCode::OK, Some(false)));
     let (s, v) = g
         .call(
             &b,
@@ -370,8 +387,8 @@ async fn chunks_flow_from_heartbeat_to_completion() {
             complete_body(&last),
         )
         .await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["jobDone"], true);
+    assert_eq!((s, v["accepted"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(g.coord.job_progress(job).await.unwrap().done, 3);
 
     let results = g.store.chunk_results(job).await.unwrap();
     assert_eq!(results.len(), 3);
@@ -383,10 +400,7 @@ async fn chunks_flow_from_heartbeat_to_completion() {
     logged.sort();
     assert_eq!(logged, [0, 1, 2]);
     // Stored byte for byte as sent.
-    assert_eq!(
-        results[0].result,
-        serde_json::to_vec(&json!({"sum": 12, "n": 3})).unwrap()
-    );
+    assert_eq!(results[0].result, RESULT);
 }
 
 #[tokio::test]
@@ -395,7 +409,7 @@ async fn late_result_on_expired_and_reassigned_lease_gets_409() {
     let slow = NodeKey::generate().unwrap();
     let fast = NodeKey::generate().unwrap();
     g.register(&slow, Some("ct_good")).await;
-    let fast_id = g.register(&fast, Some("ct_good")).await["nodeId"].clone();
+    let fast_id = g.register(&fast, Some("ct_good")).await["node_id"].clone();
     let job = g.job(10, 10).await;
     let old = g.heartbeat(&slow, json!([]), 1).await["assigned"][0].clone();
     g.clock.advance_ms(31_000);
@@ -443,7 +457,7 @@ async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
     let keys: Vec<NodeKey> = (0..3).map(|_| NodeKey::generate().unwrap()).collect();
     let mut ids = Vec::new();
     for k in &keys {
-        ids.push(g.register(k, Some("ct_good")).await["nodeId"].clone());
+        ids.push(g.register(k, Some("ct_good")).await["node_id"].clone());
     }
     let job = g.job(20, 10).await;
     // Node 2 holds chunk 1 the whole time; chunk 0 keeps failing.
@@ -455,7 +469,7 @@ async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
     );
     g.heartbeat(&keys[1], json!([]), 0).await;
 
-    let fail = |a: &Value, why: &str| json!({"jobId": a["jobId"], "chunk": a["chunk"], "fence": a["fence"], "reason": why});
+    let fail = |a: &Value, why: &str| json!({"job_id": a["job_id"], "chunk": a["chunk"], "fence": a["fence"], "reason": why});
     let (s, v) = g
         .call(
             &keys[0],
@@ -464,10 +478,7 @@ async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
             fail(&first, "panic 1"),
         )
         .await;
-    assert_eq!(
-        (s, v["status"].as_str(), v["failures"].as_u64()),
-        (StatusCode::OK, Some("retry"), Some(1))
-    );
+    assert_eq!((s, v["action"].as_str()), (StatusCode::OK, Some("retry")));
     // Not back to the node that just failed it while node 1 is alive.
     assert!(g.heartbeat(&keys[0], json!([]), 1).await["assigned"]
         .as_array()
@@ -493,8 +504,8 @@ async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
         )
         .await;
     assert_eq!(
-        (s, v["status"].as_str()),
-        (StatusCode::OK, Some("jobFailed"))
+        (s, v["action"].as_str()),
+        (StatusCode::OK, Some("job_failed"))
     );
 
     let stored = g.store.job(job).await.unwrap().unwrap();
@@ -528,19 +539,19 @@ async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
 async fn draining_nodes_get_no_work_and_unlink_returns_leases() {
     let g = Grid::new().await;
     let key = NodeKey::generate().unwrap();
-    let id: crate::domain::NodeId = g.register(&key, Some("ct_good")).await["nodeId"]
+    let id: crate::domain::NodeId = g.register(&key, Some("ct_good")).await["node_id"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
     let job = g.job(40, 10).await;
-    assert_eq!(
-        g.heartbeat(&key, json!([]), 2).await["assigned"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    let held: Vec<Value> = g.heartbeat(&key, json!([]), 2).await["assigned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(lease_id)
+        .collect();
+    assert_eq!(held.len(), 2);
     g.store
         .update_node_settings(
             id,
@@ -552,15 +563,15 @@ async fn draining_nodes_get_no_work_and_unlink_returns_leases() {
         )
         .await
         .unwrap();
-    let hb = g.heartbeat(&key, json!([]), 2).await;
-    assert_eq!(hb["draining"], true);
+    let hb = g.heartbeat(&key, json!(held), 2).await;
+    assert_eq!(hb["settings"]["drain"], true);
     assert!(hb["assigned"].as_array().unwrap().is_empty());
     let (s, _) = g.call(&key, "POST", "/api/node/unlink", Value::Null).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(g.coord.job_progress(job).await.unwrap().pending, 4);
     assert!(g.store.node_by_id(id).await.unwrap().is_none());
     let (s, _) = g
-        .call(&key, "POST", "/api/node/leases", json!({"freeSlots": 1}))
+        .call(&key, "POST", "/api/node/leases", json!({"free_slots": 1}))
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
@@ -569,13 +580,24 @@ async fn draining_nodes_get_no_work_and_unlink_returns_leases() {
 async fn node_gets_a_beacon_token_for_its_own_channels() {
     let g = Grid::new().await;
     let key = NodeKey::generate().unwrap();
-    let id = g.register(&key, None).await["nodeId"]
+    let unowned = NodeKey::generate().unwrap();
+    g.register(&unowned, None).await;
+    let (s, v) = g
+        .call(&unowned, "POST", "/api/node/token", Value::Null)
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_claimed"))
+    );
+    let id = g.register(&key, Some("ct_good")).await["node_id"]
         .as_str()
         .unwrap()
         .to_owned();
     let (s, v) = g.call(&key, "POST", "/api/node/token", Value::Null).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["expiresAt"], START.0 + 86_400_000);
+    assert_eq!(v["expires_at_ms"], START.0 + 86_400_000);
+    assert_eq!(v["node_id"], id);
+    assert!(v["beacon_url"].as_str().unwrap().starts_with("ws"));
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.validate_exp = false;
     let claims = jsonwebtoken::decode::<crate::tokens::ConnectionClaims>(
@@ -628,13 +650,13 @@ async fn batch_completion_answers_each_result_in_order() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["status"].as_str().unwrap())
+        .map(|r| r.as_str().unwrap())
         .collect();
     assert_eq!(statuses.len(), 6);
     assert_eq!(statuses[2], "stale");
-    assert_eq!(statuses.iter().filter(|s| **s == "completed").count(), 4);
+    assert_eq!(statuses.iter().filter(|s| **s == "accepted").count(), 4);
     // The duplicate is either the first or the second write of chunk 0; exactly one completes.
-    assert!(matches!(statuses[5], "alreadyDone" | "completed"));
+    assert!(matches!(statuses[5], "already_done" | "accepted"));
     assert_eq!(g.store.chunk_results(job).await.unwrap().len(), 4);
     assert_eq!(g.coord.job_progress(job).await.unwrap().done, 4);
     let too_many: Vec<Value> = (0..1025).map(|_| complete_body(&mine[0])).collect();

@@ -1,20 +1,30 @@
 //! `POST /api/node/token`: the node's beacon connection token, asked by its realtime client's
-//! `get_token` callback before the current one expires.
+//! `get_token` callback before the current one expires. Unowned nodes are refused with
+//! `not_claimed` (the node keeps polling until its owner enters the claim code).
 
 use axum::extract::State;
 use axum::Json;
+use wowlab_api::node::TokenResponse;
 
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, AppState};
-use crate::tokens::{MintedToken, NODE_TOKEN_TTL};
+use crate::tokens::NODE_TOKEN_TTL;
 
 pub(super) async fn handle(
     State(state): State<AppState>,
     req: SignedNode<()>,
-) -> Result<Json<MintedToken>, ApiError> {
+) -> Result<Json<TokenResponse>, ApiError> {
+    if req.node.owner.is_none() {
+        return Err(ApiError::NotClaimed);
+    }
     let minted = state
         .tokens()?
         .node_connection(req.node.id, NODE_TOKEN_TTL, state.clock().now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(minted))
+    Ok(Json(TokenResponse {
+        node_id: req.node.id,
+        beacon_url: state.config().beacon_ws_url.clone(),
+        token: minted.token,
+        expires_at_ms: minted.expires_at.0,
+    }))
 }

@@ -78,6 +78,11 @@ pub(super) async fn signup(
     Json(body): Json<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = normalize_email(&body.email)?;
+    if email.ends_with(crate::local::SYSTEM_DOMAIN) {
+        return Err(ApiError::BadRequest(
+            "that email domain is reserved for the grid's own accounts".into(),
+        ));
+    }
     if body.password.chars().count() < 8 || body.password.len() > 1024 {
         return Err(ApiError::BadRequest(
             "password must be 8 to 1024 characters".into(),

@@ -8,12 +8,13 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use wowlab_api::channels::{self, ChunkMessage, JobMessage, JobProgress as WireProgress};
 
 use crate::coordinator::{CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
 use crate::engine::chunk_size_for;
 use crate::http::auth::CurrentUser;
-use crate::http::node::wire::CancelPush;
+use crate::http::node::wire::to_wire;
 use crate::http::{ApiError, AppState};
 use crate::jobs::{submit, Submission, SubmitError};
 use crate::store::{Job, StoreError, TransitionData, User};
@@ -173,7 +174,15 @@ pub(super) async fn result(
 ) -> Result<impl IntoResponse, ApiError> {
     let j = readable(&state, &user, &id).await?;
     match (j.status, j.result) {
-        (JobStatus::Completed, Some(bytes)) => Ok(([(CONTENT_TYPE, "application/json")], bytes)),
+        (JobStatus::Completed, Some(bytes)) => {
+            // Workloads store JSON or a binary encoding (the sim's); say which.
+            let kind = if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            };
+            Ok(([(CONTENT_TYPE, kind)], bytes))
+        }
         _ => Err(ApiError::NotFound("the job has no result (yet)")),
     }
 }
@@ -225,22 +234,31 @@ pub(super) async fn cancel(
         Err(e) => return Err(e.into()),
     };
     for r in revoked {
-        let push = CancelPush {
-            kind: "cancel".into(),
-            lease: r.lease.into(),
+        let push = ChunkMessage::Cancel {
+            lease: to_wire(r.lease),
+            reason: "job cancelled".into(),
         };
         if let Err(e) = state
             .funnel()
-            .publish(&format!("chunks:{}", r.node), &push)
+            .publish(&channels::chunks(r.node), &push)
             .await
         {
             tracing::warn!(error = %e, "lease revocation not pushed");
         }
     }
-    let update = serde_json::json!({"type": "cancelled", "jobId": cancelled.id});
+    let update = JobMessage::Finished {
+        status: "cancelled".into(),
+        reason: None,
+        result: None,
+        progress: WireProgress {
+            chunks_total: cancelled.chunk_count,
+            iterations_total: cancelled.iterations,
+            ..WireProgress::default()
+        },
+    };
     if let Err(e) = state
         .funnel()
-        .publish(&format!("jobs:{}", cancelled.id), &update)
+        .publish(&channels::job(cancelled.id), &update)
         .await
     {
         tracing::warn!(error = %e, "cancellation not published");

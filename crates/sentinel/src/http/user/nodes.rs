@@ -3,7 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use wowlab_api::channels::{self, NodeMessage};
+use wowlab_api::node::NodeSettings as WireSettings;
 
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
@@ -24,17 +26,6 @@ pub(super) struct UpdateNode {
     name: Option<String>,
     max_parallel: Option<u32>,
     draining: Option<bool>,
-}
-
-/// Published on `nodes:{id}` when the owner changes a setting.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConfigPush<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    name: &'a str,
-    max_parallel: u32,
-    draining: bool,
 }
 
 pub(super) async fn update(
@@ -67,13 +58,12 @@ pub(super) async fn update(
         )
         .await?
         .ok_or(ApiError::NotFound("no such node"))?;
-    let push = ConfigPush {
-        kind: "config",
-        name: &node.name,
+    let push = NodeMessage::Settings(WireSettings {
+        name: node.name.clone(),
         max_parallel: node.max_parallel,
-        draining: node.draining,
-    };
-    if let Err(e) = state.funnel().publish(&format!("nodes:{id}"), &push).await {
+        drain: node.draining,
+    });
+    if let Err(e) = state.funnel().publish(&channels::node(id), &push).await {
         tracing::warn!(error = %e, "node config change not pushed");
     }
     Ok(Json(node))

@@ -532,7 +532,7 @@ async fn claim_tokens_codes_and_node_settings() {
     assert_eq!(channel, &format!("nodes:{}", node.id));
     let push: Value = serde_json::from_slice(data).unwrap();
     assert_eq!(
-        (push["type"].as_str(), push["draining"].as_bool()),
-        (Some("config"), Some(true))
+        (push["type"].as_str(), push["drain"].as_bool()),
+        (Some("settings"), Some(true))
     );
 }

@@ -1,0 +1,153 @@
+//! The simulation engine behind the control plane's traits: [`SimEngine`] validates and prices
+//! profiles ([`ProfileEngine`]); [`SimMerger`] merges chunk results exactly ([`ResultMerger`]).
+//! Chunk results are `wowlab-sim`'s binary encoding, as nodes post them.
+
+use wowlab_sim::{compile_str, estimate_cost, ChunkResult};
+
+use crate::engine::{ProfileEngine, ValidatedProfile};
+use crate::projector::{Estimate, ResultMerger};
+use crate::store::Job;
+
+/// Validation by compiling the profile; its cost is measured on this core.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimEngine;
+
+impl ProfileEngine for SimEngine {
+    fn validate(&self, profile: &str) -> Result<ValidatedProfile, String> {
+        let compiled = compile_str(profile).map_err(|e| e.to_string())?;
+        let cost = estimate_cost(&compiled);
+        Ok(ValidatedProfile {
+            content_hash: compiled.hash().to_owned(),
+            iteration_cost_ns: u64::try_from(cost.as_nanos()).unwrap_or(u64::MAX).max(1),
+        })
+    }
+}
+
+/// Exact merge of `wowlab-sim` chunk results (order-independent integer sums).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimMerger;
+
+/// A job's running aggregate: the first chunk's result, then every other one merged in.
+#[derive(Debug, Default)]
+pub struct SimAcc {
+    merged: Option<ChunkResult>,
+    profile_hash: String,
+}
+
+impl ResultMerger for SimMerger {
+    type Acc = SimAcc;
+
+    fn empty(&self, job: &Job) -> SimAcc {
+        SimAcc {
+            merged: None,
+            profile_hash: job.config_hash.clone(),
+        }
+    }
+
+    fn merge(&self, acc: &mut SimAcc, chunk: &[u8]) -> Result<(), String> {
+        let part = ChunkResult::decode(chunk).map_err(|e| e.to_string())?;
+        if part.profile_hash != acc.profile_hash {
+            return Err(format!(
+                "result is for profile {}, the job's is {}",
+                short(&part.profile_hash),
+                short(&acc.profile_hash)
+            ));
+        }
+        match &mut acc.merged {
+            Some(m) => m.merge(&part).map_err(|e| e.to_string()),
+            None => {
+                acc.merged = Some(part);
+                Ok(())
+            }
+        }
+    }
+
+    fn progress(&self, acc: &SimAcc) -> Estimate {
+        let Some(m) = &acc.merged else {
+            return Estimate::default();
+        };
+        let r = m.report();
+        Estimate {
+            iterations_done: m.iterations,
+            mean: r.mean_dps,
+            ci95: r.ci95_half_width,
+        }
+    }
+
+    fn finish(&self, acc: &SimAcc) -> Result<Vec<u8>, String> {
+        acc.merged
+            .as_ref()
+            .map(ChunkResult::encode)
+            .ok_or_else(|| "no chunk results".to_owned())
+    }
+
+    fn report(&self, acc: &SimAcc) -> Option<serde_json::Value> {
+        let m = acc.merged.as_ref()?;
+        serde_json::to_value(m.report()).ok()
+    }
+}
+
+fn short(h: &str) -> &str {
+    h.get(..12).unwrap_or(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{JobId, JobStatus, UnixMillis, UserId};
+
+    const PROFILE: &str = include_str!("../../../examples/profiles/pet-procs.toml");
+
+    fn job(hash: &str) -> Job {
+        Job {
+            id: JobId::new(),
+            owner: UserId::new(),
+            config_hash: hash.to_owned(),
+            iterations: 300,
+            seed: 9,
+            chunk_size: 100,
+            chunk_count: 3,
+            status: JobStatus::Running,
+            version: 0,
+            result: None,
+            failure_reason: None,
+            public: false,
+            created_at: UnixMillis(0),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn merge_in_any_order_equals_one_run() {
+        let v = SimEngine.validate(PROFILE).unwrap();
+        assert!(v.iteration_cost_ns > 0);
+        let p = compile_str(PROFILE).unwrap();
+        assert_eq!(v.content_hash, p.hash());
+        let whole = wowlab_sim::run_chunk(&p, 9, 0..300);
+        let mut acc = SimMerger.empty(&job(&v.content_hash));
+        for r in [200..300, 0..100, 100..200] {
+            let part = wowlab_sim::run_chunk(&p, 9, r);
+            SimMerger.merge(&mut acc, &part.encode()).unwrap();
+        }
+        assert_eq!(SimMerger.finish(&acc).unwrap(), whole.encode());
+        let e = SimMerger.progress(&acc);
+        assert_eq!(e.iterations_done, 300);
+        assert_eq!(e.mean, whole.report().mean_dps);
+        assert!(SimMerger.report(&acc).unwrap()["mean_dps"].is_number());
+    }
+
+    #[test]
+    fn bad_profiles_and_foreign_results_are_refused() {
+        assert!(SimEngine.validate("not = [valid").is_err());
+        let p = compile_str(PROFILE).unwrap();
+        let part = wowlab_sim::run_chunk(&p, 1, 0..5);
+        let mut acc = SimMerger.empty(&job("other"));
+        assert!(SimMerger
+            .merge(&mut acc, &part.encode())
+            .unwrap_err()
+            .contains("profile"));
+        assert!(SimMerger.merge(&mut acc, b"garbage").is_err());
+        assert!(SimMerger.finish(&acc).is_err());
+    }
+}
