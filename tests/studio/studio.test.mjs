@@ -53,7 +53,7 @@ before(async () => {
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--user-data-dir=" + mkdtempSync(path.join(tmpdir(), "studio-chromium-")),
+      // No --user-data-dir: launch() always gives chromium a fresh temporary profile.
     ],
   });
   mkdirSync(SHOTS, { recursive: true });
@@ -132,10 +132,16 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
   ctx.jobId = ctx.jobUrl.split("/").pop();
 
   const progress = () => page.evaluate(() => Number(document.getElementById("progress").value));
+  const live = () => page.evaluate(() => {
+    const s = window.__studio;
+    return { connection: s.connection, messages: s.messages, chunks: s.chunksDone, status: s.status };
+  });
   const first = await until("first live progress", async () => {
     const p = await progress();
     return p > 0 && p < 100 ? p : false;
-  }, 120000, 100);
+  }, 120000, 100).catch(async (e) => {
+    throw new Error(e.message + "; page state " + JSON.stringify(await live()));
+  });
   await page.screenshot({ path: path.join(SHOTS, "job-running.png"), fullPage: true });
   await until("progress to advance live", async () => (await progress()) > first, 60000, 100);
 
