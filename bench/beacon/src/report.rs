@@ -51,7 +51,7 @@ impl Report {
         for r in &self.fanout {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} | {:.1} |",
                 r.system,
                 r.subscribers,
                 r.window,
@@ -61,7 +61,8 @@ impl Report {
                 r.delivered_per_s,
                 us(r.p50_us),
                 us(r.p99_us),
-                us(r.max_us)
+                us(r.max_us),
+                r.msgs_per_frame
             );
         }
         let beacon: Vec<&FanoutResult> = self
