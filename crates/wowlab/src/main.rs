@@ -4,6 +4,7 @@
 mod cmd;
 mod grid;
 mod logging;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,8 @@ enum Command {
     Node(cmd::node::Args),
     /// Create (on first use) and print the node's public key.
     Keygen(cmd::keygen::Args),
+    /// Run a profile on a grid (embedded in-process, or a remote one with --sentinel).
+    Run(cmd::run::Args),
     /// Run the whole grid (beacon, sentinel, nodes) in one process with zero configuration.
     Up(cmd::up::Args),
     /// Print version and build information.
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Version => cmd::version::run(),
         Command::Up(args) => cmd::up::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::Node(args) => cmd::node::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Sim(args) => cmd::sim::run(args),

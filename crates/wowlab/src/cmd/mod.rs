@@ -4,6 +4,7 @@ pub mod beacon;
 pub mod keygen;
 pub mod listen;
 pub mod node;
+pub mod run;
 pub mod sim;
 pub mod token;
 pub mod up;

@@ -2,7 +2,6 @@
 //! cores. The output depends only on the profile, N and the seed, never on the thread count or
 //! chunking (the engine's results merge exactly).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -123,77 +122,7 @@ pub fn render(
     args: &Args,
     result: &ChunkResult,
 ) -> anyhow::Result<String> {
-    let report = result.report();
-    if args.json {
-        let doc = serde_json::json!({
-            "profile": profile.name(),
-            "profile_hash": profile.hash(),
-            "seed": args.seed,
-            "report": report,
-            "result": result,
-        });
-        return Ok(serde_json::to_string_pretty(&doc)? + "\n");
-    }
-    let mut out = String::new();
-    let name = if profile.name().is_empty() {
-        "(unnamed)"
-    } else {
-        profile.name()
-    };
-    writeln!(out, "Profile     {name}  [{}]", &profile.hash()[..12])?;
-    writeln!(
-        out,
-        "Iterations  {}  (seed {}, mean fight {:.1} s, {:.0} events/iteration)",
-        report.iterations, args.seed, report.mean_fight_secs, report.events_per_iteration
-    )?;
-    writeln!(out)?;
-    writeln!(out, "DPS         {:>12}", num(report.mean_dps))?;
-    writeln!(
-        out,
-        "95% CI      {:>12}  (±{:.3} %)",
-        format!("± {}", num(report.ci95_half_width)),
-        100.0 * report.ci95_half_width / report.mean_dps.max(1e-9)
-    )?;
-    writeln!(out, "stddev      {:>12}", num(report.stddev))?;
-    writeln!(out, "min         {:>12}", num(report.min_dps))?;
-    writeln!(out, "max         {:>12}", num(report.max_dps))?;
-    for p in &report.percentiles {
-        writeln!(out, "{:<11} {:>12}", format!("p{}", p.p), num(p.dps))?;
-    }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "{:<28} {:>11} {:>7} {:>9} {:>9} {:>7} {:>11}",
-        "ability", "dps", "share", "casts", "hits", "crit", "avg hit"
-    )?;
-    for a in &report.abilities {
-        writeln!(
-            out,
-            "{:<28} {:>11} {:>6.2}% {:>9.2} {:>9.2} {:>6.2}% {:>11}",
-            a.name,
-            num(a.dps),
-            a.share_pct,
-            a.casts_per_fight,
-            a.hits_per_fight,
-            a.crit_pct,
-            num(a.avg_hit)
-        )?;
-    }
-    Ok(out)
-}
-
-/// `12345.67` as `12,345.7`.
-fn num(x: f64) -> String {
-    let s = format!("{:.1}", x.abs());
-    let (int, frac) = s.split_once('.').unwrap_or((&s, "0"));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}{grouped}.{frac}", if x < 0.0 { "-" } else { "" })
+    crate::report::render(profile, args.seed, args.json, result)
 }
 
 #[cfg(test)]
@@ -276,12 +205,5 @@ mod tests {
         let from_json = output(&a);
         std::fs::remove_dir_all(&dir).ok();
         assert_eq!(from_toml, from_json);
-    }
-
-    #[test]
-    fn formats_thousands() {
-        assert_eq!(num(1234567.89), "1,234,567.9");
-        assert_eq!(num(12.0), "12.0");
-        assert_eq!(num(-1000.0), "-1,000.0");
     }
 }

@@ -78,7 +78,6 @@ pub struct EmbeddedGrid {
 }
 
 /// Email of the user `wowlab run` submits as.
-#[allow(dead_code)] // used by `wowlab run`, landing next
 pub const RUN_USER: &str = "run@grid.invalid";
 
 impl EmbeddedGrid {
@@ -171,7 +170,6 @@ impl EmbeddedGrid {
     }
 
     /// An API token for `email` (created without a password if missing).
-    #[allow(dead_code)] // used by `wowlab run`, landing next
     pub async fn api_token(&self, email: &str) -> anyhow::Result<String> {
         let now = UnixMillis::now();
         let user = wowlab_sentinel::local::ensure_user(&*self.store, email, now).await?;

@@ -1,0 +1,262 @@
+//! `wowlab run PROFILE -n N [--seed S] [--chunk-size C] [--nodes K] [--json]`: run a profile on
+//! a grid. Without `--sentinel` the whole grid starts in-process (a temporary data directory,
+//! K nodes); with `--sentinel URL --token T` the job goes to a remote grid. Progress comes from
+//! the `jobs:{id}` channel (subscribed with a job token); the final report is the same text
+//! `wowlab sim` prints for the same seed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use wowlab_api::channels::{JobMessage, JobProgress};
+use wowlab_centrifuge::{Client, ClientConfig, SubscriptionConfig, SubscriptionEvent};
+use wowlab_sim::{compile_str, ChunkResult};
+
+use crate::grid::{EmbeddedGrid, GridOptions, RUN_USER};
+
+/// Arguments of `wowlab run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Profile file (TOML, or JSON when it starts with `{`).
+    pub profile: PathBuf,
+    /// Iterations to run.
+    #[arg(short = 'n', long = "iterations", default_value_t = 10_000)]
+    pub iterations: u64,
+    /// Job seed; iteration k draws from an RNG seeded by (seed, k) only.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Iterations per chunk (default: chosen by the sentinel from the profile's cost).
+    #[arg(long)]
+    pub chunk_size: Option<u64>,
+    /// In-process nodes of the embedded grid (default: one per physical core).
+    #[arg(long)]
+    pub nodes: Option<u32>,
+    /// Print the report (and the raw mergeable result) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Remote sentinel base URL (default: an embedded grid).
+    #[arg(long, env = "WOWLAB_SENTINEL")]
+    pub sentinel: Option<String>,
+    /// API token for the remote sentinel.
+    #[arg(long, env = "WOWLAB_TOKEN", requires = "sentinel")]
+    pub token: Option<String>,
+}
+
+/// Runs the subcommand.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let src = std::fs::read_to_string(&args.profile)
+        .with_context(|| format!("reading {}", args.profile.display()))?;
+    // Compiled locally too: bad profiles fail before anything starts, and the report needs it.
+    let profile =
+        compile_str(&src).map_err(|e| anyhow::anyhow!("{}: {e}", args.profile.display()))?;
+    if args.iterations == 0 {
+        bail!("-n must be at least 1");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        match &args.sentinel {
+            Some(url) => {
+                let token = args
+                    .token
+                    .clone()
+                    .context("--token (or WOWLAB_TOKEN) is required with --sentinel")?;
+                run_job(url.trim_end_matches('/'), &token, &src, &args).await
+            }
+            None => run_embedded(&src, &args).await,
+        }
+    })?;
+    if result.profile_hash != profile.hash() {
+        bail!("the grid returned a result for another profile");
+    }
+    print!(
+        "{}",
+        crate::report::render(&profile, args.seed, args.json, &result)?
+    );
+    std::io::Write::flush(&mut std::io::stdout())?;
+    Ok(())
+}
+
+async fn run_embedded(src: &str, args: &Args) -> anyhow::Result<ChunkResult> {
+    let cores = wowlab_node::config::physical_cores().max(1);
+    let nodes = args.nodes.unwrap_or(cores).max(1);
+    let dir = std::env::temp_dir().join(format!(
+        "wowlab-run-{}-{}",
+        std::process::id(),
+        wowlab_api::JobId::new()
+    ));
+    let mut opts = GridOptions::new("127.0.0.1:0".parse()?, dir.clone());
+    opts.nodes = nodes;
+    opts.slots_per_node = (cores / nodes).max(1);
+    opts.reclaim_interval = Duration::from_millis(200);
+    let grid = EmbeddedGrid::start(opts).await?;
+    let token = grid.api_token(RUN_USER).await?;
+    let url = grid.url();
+    let out = run_job(&url, &token, src, args).await;
+    grid.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobView {
+    status: String,
+    #[serde(default)]
+    failure_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Minted {
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct JobTokens {
+    connection: Minted,
+    subscription: Minted,
+    channel: String,
+}
+
+/// Submits, follows progress, returns the merged result.
+async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Result<ChunkResult> {
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {token}");
+    let mut body = serde_json::json!({
+        "profile": src,
+        "iterations": args.iterations,
+        "seed": args.seed,
+    });
+    if let Some(c) = args.chunk_size {
+        body["chunkSize"] = c.into();
+    }
+    let resp = http
+        .post(format!("{url}/api/jobs"))
+        .header("authorization", &auth)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("submitting to {url}"))?;
+    if !resp.status().is_success() {
+        bail!(
+            "job refused: {} {}",
+            resp.status(),
+            resp.text().await.unwrap_or_default()
+        );
+    }
+    let job: Created = resp.json().await?;
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(args.iterations);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} sims ({msg}, eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    // Live progress from `jobs:{id}`; completion is also polled, so a missed message costs
+    // nothing.
+    let live = subscribe(&http, url, &auth, &job.id, bar.clone()).await;
+    if let Err(e) = &live {
+        tracing::debug!(error = %e, "no live progress; polling only");
+    }
+    let view = loop {
+        let v: JobView = http
+            .get(format!("{url}/api/jobs/{}", job.id))
+            .header("authorization", &auth)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if matches!(v.status.as_str(), "completed" | "failed" | "cancelled") {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if let Ok(client) = live {
+        client.disconnect().await;
+    }
+    bar.finish_and_clear();
+    if view.status != "completed" {
+        bail!(
+            "job {} {}: {}",
+            job.id,
+            view.status,
+            view.failure_reason.unwrap_or_default()
+        );
+    }
+    let bytes = http
+        .get(format!("{url}/api/jobs/{}/result", job.id))
+        .header("authorization", &auth)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    ChunkResult::decode(&bytes).map_err(|e| anyhow::anyhow!("unreadable job result: {e}"))
+}
+
+/// Subscribes to the job's channel and drives the bar from its progress messages.
+async fn subscribe(
+    http: &reqwest::Client,
+    url: &str,
+    auth: &str,
+    job: &str,
+    bar: ProgressBar,
+) -> anyhow::Result<Client> {
+    let tokens: JobTokens = http
+        .get(format!("{url}/api/realtime/job-token?jobId={job}"))
+        .header("authorization", auth)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let ws = format!("{}/connection/websocket", url.replacen("http", "ws", 1));
+    let client = Client::new(ClientConfig::new(ws).token(tokens.connection.token));
+    let sub = client.new_subscription(
+        tokens.channel,
+        SubscriptionConfig::default().token(tokens.subscription.token),
+    )?;
+    let mut events = sub.events();
+    sub.subscribe()?;
+    client.connect();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.recv().await {
+            if let SubscriptionEvent::Publication(p) = ev {
+                match serde_json::from_slice::<JobMessage>(&p.data) {
+                    Ok(JobMessage::Progress(pr))
+                    | Ok(JobMessage::Finished { progress: pr, .. }) => show(&bar, &pr),
+                    Err(e) => tracing::debug!(error = %e, "unknown job message"),
+                }
+            }
+        }
+    });
+    Ok(client)
+}
+
+fn show(bar: &ProgressBar, p: &JobProgress) {
+    bar.set_position(p.iterations_done);
+    bar.set_message(format!(
+        "{:.0} sims/s, {} ± {} dps",
+        p.sims_per_sec,
+        crate::report::num(p.mean_dps),
+        crate::report::num(p.ci95_dps)
+    ));
+}
