@@ -175,17 +175,23 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
     if let Err(e) = &live {
         tracing::debug!(error = %e, "no live progress; polling only");
     }
+    // A sentinel restart is survivable: keep asking for up to a minute of failures.
+    let mut failing_since: Option<std::time::Instant> = None;
     let view = loop {
-        let v: JobView = http
-            .get(format!("{url}/api/jobs/{}", job.id))
-            .header("authorization", &auth)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        if matches!(v.status.as_str(), "completed" | "failed" | "cancelled") {
-            break v;
+        match job_view(&http, url, &auth, &job.id).await {
+            Ok(v) => {
+                failing_since = None;
+                if matches!(v.status.as_str(), "completed" | "failed" | "cancelled") {
+                    break v;
+                }
+            }
+            Err(e) => {
+                let since = *failing_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > Duration::from_secs(60) {
+                    return Err(e.context("the sentinel stopped answering"));
+                }
+                tracing::debug!(error = %e, "sentinel unreachable; retrying");
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -210,6 +216,22 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
         .bytes()
         .await?;
     ChunkResult::decode(&bytes).map_err(|e| anyhow::anyhow!("unreadable job result: {e}"))
+}
+
+async fn job_view(
+    http: &reqwest::Client,
+    url: &str,
+    auth: &str,
+    id: &str,
+) -> anyhow::Result<JobView> {
+    Ok(http
+        .get(format!("{url}/api/jobs/{id}"))
+        .header("authorization", auth)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
 /// Subscribes to the job's channel and drives the bar from its progress messages.

@@ -1,0 +1,337 @@
+//! End-to-end tests of the grid with real processes on loopback: `wowlab up` (sentinel +
+//! beacon, no in-process nodes), separate `wowlab node` processes, `wowlab run --sentinel`.
+//! Leases are short (1.5 s TTL) so failure handling shows within seconds.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wowlab");
+const LEASE_TTL_MS: u64 = 1500;
+
+fn profile() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/profiles/pet-procs.toml")
+}
+
+/// A child killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "wowlab-e2e-{tag}-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() ^ u128::from(free_port())
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Grid {
+    url: String,
+    port: u16,
+    dir: PathBuf,
+    sentinel: Option<Proc>,
+    nodes: Vec<Proc>,
+    api_token: String,
+    claim_token: String,
+}
+
+fn start_sentinel(port: u16, dir: &Path) -> Proc {
+    let child = Command::new(BIN)
+        .args(["up", "--nodes", "0", "--addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--lease-ttl-ms", &LEASE_TTL_MS.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn wowlab up");
+    let p = Proc(child);
+    wait_until("sentinel ready", Duration::from_secs(60), || {
+        http(
+            &format!("http://127.0.0.1:{port}/readyz"),
+            "GET",
+            None,
+            None,
+        )
+        .is_some_and(|(s, _)| s == 200)
+    });
+    p
+}
+
+/// Minimal HTTP/1.1 client over curl (present on the build machine; keeps test deps at zero).
+fn http(
+    url: &str,
+    method: &str,
+    bearer: Option<&str>,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    let mut c = Command::new("curl");
+    c.args(["-s", "-m", "10", "-X", method, "-w", "\n%{http_code}", url]);
+    if let Some(t) = bearer {
+        c.args(["-H", &format!("authorization: Bearer {t}")]);
+    }
+    if let Some(b) = body {
+        c.args(["-H", "content-type: application/json", "-d", b]);
+    }
+    let out = c.output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n')?;
+    Some((code.trim().parse().ok()?, body.to_owned()))
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Grid {
+    fn start(nodes: usize) -> Self {
+        let port = free_port();
+        let dir = tempdir("grid");
+        let sentinel = start_sentinel(port, &dir.join("sentinel"));
+        let url = format!("http://127.0.0.1:{port}");
+        // Sign up through the API; the session cookie is not needed, an API token is made with it.
+        let (s, body) = http(
+            &format!("{url}/api/auth/signup"),
+            "POST",
+            None,
+            Some(r#"{"email":"e2e@example.org","password":"password123"}"#),
+        )
+        .unwrap();
+        assert_eq!(s, 201, "{body}");
+        // Log in with curl's cookie jar to mint an API token and a claim token.
+        let jar = dir.join("cookies");
+        let login = |path: &str, body: &str| -> String {
+            let out = Command::new("curl")
+                .args(["-s", "-m", "10", "-c"])
+                .arg(&jar)
+                .arg("-b")
+                .arg(&jar)
+                .args([
+                    "-H",
+                    "content-type: application/json",
+                    "-X",
+                    "POST",
+                    "-d",
+                    body,
+                ])
+                .arg(format!("{url}{path}"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        login(
+            "/api/auth/login",
+            r#"{"email":"e2e@example.org","password":"password123"}"#,
+        );
+        let api_token = json(&login("/api/tokens", r#"{"name":"e2e"}"#))["token"]
+            .as_str()
+            .expect("api token")
+            .to_owned();
+        let claim_token = json(&login("/api/claim-tokens", "{}"))["token"]
+            .as_str()
+            .expect("claim token")
+            .to_owned();
+        let mut g = Grid {
+            url,
+            port,
+            dir,
+            sentinel: Some(sentinel),
+            nodes: Vec::new(),
+            api_token,
+            claim_token,
+        };
+        for i in 0..nodes {
+            g.add_node(i);
+        }
+        g.wait_nodes(nodes);
+        g
+    }
+
+    fn add_node(&mut self, i: usize) {
+        let child = Command::new(BIN)
+            .arg("node")
+            .args(["--sentinel", &self.url, "--claim-token", &self.claim_token])
+            .arg("--data-dir")
+            .arg(self.dir.join(format!("node-{i}")))
+            .args(["--max-parallel", "1", "--name", &format!("e2e-{i}")])
+            .env("RUST_LOG", "warn")
+            .env("WOWLAB_NODE_POLL_MIN_MS", "50")
+            .env("WOWLAB_NODE_POLL_MAX_MS", "300")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wowlab node");
+        self.nodes.push(Proc(child));
+    }
+
+    fn wait_nodes(&self, n: usize) {
+        wait_until("nodes registered", Duration::from_secs(60), || {
+            http(
+                &format!("{}/api/nodes", self.url),
+                "GET",
+                Some(&self.api_token),
+                None,
+            )
+            .is_some_and(|(s, b)| s == 200 && json(&b).as_array().is_some_and(|a| a.len() >= n))
+        });
+    }
+
+    fn run(&self, n: u64, seed: u64, chunk: u64) -> Output {
+        Command::new(BIN)
+            .arg("run")
+            .arg(profile())
+            .args(["-n", &n.to_string(), "--seed", &seed.to_string()])
+            .args(["--chunk-size", &chunk.to_string(), "--json", "--quiet"])
+            .args(["--sentinel", &self.url, "--token", &self.api_token])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("wowlab run")
+    }
+
+    fn run_async(&self, n: u64, seed: u64, chunk: u64) -> Child {
+        Command::new(BIN)
+            .arg("run")
+            .arg(profile())
+            .args(["-n", &n.to_string(), "--seed", &seed.to_string()])
+            .args(["--chunk-size", &chunk.to_string(), "--json", "--quiet"])
+            .args(["--sentinel", &self.url, "--token", &self.api_token])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wowlab run")
+    }
+
+    fn jobs(&self) -> serde_json::Value {
+        let (_, b) = http(
+            &format!("{}/api/jobs", self.url),
+            "GET",
+            Some(&self.api_token),
+            None,
+        )
+        .unwrap();
+        json(&b)
+    }
+}
+
+impl Drop for Grid {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        self.sentinel.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn local_sim(n: u64, seed: u64) -> String {
+    let out = Command::new(BIN)
+        .arg("sim")
+        .arg(profile())
+        .args([
+            "-n",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--json",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn stdout_ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "wowlab run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn job_on_three_node_processes_is_bit_identical_to_local_sim() {
+    let g = Grid::start(3);
+    let out = g.run(600, 11, 50);
+    assert_eq!(stdout_ok(&out), local_sim(600, 11));
+    // The work really was spread: more than one node reported results... the job list shows
+    // it completed; per-node counts are visible in the nodes' lastSeenAt.
+    assert_eq!(g.jobs()[0]["status"], "completed");
+}
+
+#[test]
+fn killed_node_leases_are_reclaimed_and_the_job_still_completes_identically() {
+    let mut g = Grid::start(2);
+    let mut run = g.run_async(1500, 5, 30);
+    // Wait until the job is under way, then kill -9 one node.
+    wait_until("job running with progress", Duration::from_secs(60), || {
+        let j = g.jobs();
+        j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 2)
+    });
+    let mut victim = g.nodes.remove(0);
+    victim.0.kill().unwrap(); // SIGKILL
+    let _ = victim.0.wait();
+    let killed_at = Instant::now();
+    // Its leases come back within 3 lease TTLs (heartbeats are a third of it, so that is
+    // 9 heartbeat intervals at most; a generous bound for a loaded machine).
+    wait_until("leases reclaimed", Duration::from_secs(60), || {
+        let j = g.jobs();
+        j[0]["status"] == "completed" || j[0]["progress"]["leased"].as_u64().is_some_and(|l| l <= 1)
+    });
+    let reclaim_secs = killed_at.elapsed().as_secs_f64();
+    eprintln!("leases reclaimed {reclaim_secs:.1} s after kill -9");
+    let status = run.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(status.success());
+    assert_eq!(out, local_sim(1500, 5));
+}
+
+#[test]
+fn sentinel_restart_mid_job_and_the_job_completes() {
+    let mut g = Grid::start(2);
+    let mut run = g.run_async(1500, 8, 30);
+    wait_until("job under way", Duration::from_secs(60), || {
+        let j = g.jobs();
+        j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 2)
+    });
+    // kill -9 the sentinel process, start it again on the same data directory and port.
+    let mut old = g.sentinel.take().unwrap();
+    old.0.kill().unwrap();
+    let _ = old.0.wait();
+    g.sentinel = Some(start_sentinel(g.port, &g.dir.join("sentinel")));
+    let status = run.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert_eq!(out, local_sim(1500, 8));
+}
