@@ -14,8 +14,8 @@ if [[ "${STUDIO_RELEASE:-0}" == 1 ]]; then profile_flag="--release"; profile_dir
 command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || {
   echo "chromium missing: apt-get install -y chromium" >&2; exit 1; }
 (cd "$here" && [[ -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund)
-(cd "$repo" && cargo build -j2 -q -p wowlab $profile_flag)
-bin="$CARGO_TARGET_DIR/$profile_dir/wowlab"
+[[ -n "${WOWLAB_BIN:-}" ]] || (cd "$repo" && cargo build -j2 -q -p wowlab $profile_flag)
+bin="${WOWLAB_BIN:-$CARGO_TARGET_DIR/$profile_dir/wowlab}"
 
 tmp="$(mktemp -d /tmp/wowlab-studio.XXXXXX)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

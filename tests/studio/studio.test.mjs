@@ -12,7 +12,7 @@ import { chromium } from "playwright-core";
 const BASE = process.env.STUDIO_URL;
 const BIN = process.env.WOWLAB_BIN;
 const SHOTS = process.env.STUDIO_SCREENSHOTS;
-const ITERATIONS = Number(process.env.STUDIO_ITERATIONS || 20000);
+const ITERATIONS = Number(process.env.STUDIO_ITERATIONS || 60000);
 assert.ok(BASE && BIN, "run through tests/studio/run.sh");
 
 let browser;
@@ -142,8 +142,13 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
   }, 120000, 100).catch(async (e) => {
     throw new Error(e.message + "; page state " + JSON.stringify(await live()));
   });
-  await page.screenshot({ path: path.join(SHOTS, "job-running.png"), fullPage: true });
   await until("progress to advance live", async () => (await progress()) > first, 60000, 100);
+  // A few chart points in, while still running: the screenshot of a live job.
+  const points = () => page.evaluate(() => window.__studio.points.length);
+  if (await until("three chart points", async () => (await points()) >= 3 || (await progress()) >= 100, 60000, 100)
+      && (await progress()) < 100) {
+    await page.screenshot({ path: path.join(SHOTS, "job-running.png"), fullPage: true });
+  }
 
   // Drop the socket and hold the reconnect for 1.5 s so publications are missed.
   const before = await page.evaluate(() => {
@@ -169,7 +174,16 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
   assert.equal(await progress(), 100);
   const chartPoints = await page.evaluate(() => window.__studio.points.length);
   assert.ok(chartPoints >= 2, "chart has running-mean points");
-  const api = await (await page.request.get(BASE + "/api/jobs/" + ctx.jobId + "/result")).json();
+  // The report published live on jobs:{id} (merged in the projector's memory) and the one
+  // decoded from the stored result must both match what the page shows.
+  const liveReport = await page.evaluate(() => window.__studio.finalResult);
+  const dl = await page.request.get(BASE + "/jobs/" + ctx.jobId + "/report.json");
+  assert.equal(dl.status(), 200);
+  const api = await dl.json();
+  assert.ok(liveReport, "the finished message carried the report");
+  for (const k of ["mean_dps", "stddev", "ci95_half_width", "min_dps", "max_dps", "iterations"]) {
+    assert.equal(liveReport[k], api[k], k);
+  }
   const shown = async (k) => (await page.locator('#report-stats dd[data-k="' + k + '"]').textContent()).trim();
   assert.equal(await shown("mean_dps"), api.mean_dps.toFixed(1));
   assert.equal(await shown("stddev"), api.stddev.toFixed(1));
@@ -205,6 +219,7 @@ test("a second user cannot open the first user's private job or its job token", 
   assert.equal(tok.status(), 404);
   const body = await tok.json();
   assert.equal(body.error.code, "not_found");
+  assert.equal((await bob.page.request.get(BASE + "/jobs/" + ctx.jobId + "/report.json")).status(), 404);
   const own = await ctx.alice.page.request.get(BASE + "/api/realtime/job-token?jobId=" + ctx.jobId);
   assert.equal(own.status(), 200);
   await bob.context.close();

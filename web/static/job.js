@@ -54,7 +54,8 @@
       $("progress").textContent = Math.round(pct) + "%";
       $("progress-text").textContent = m.chunksDone + " / " + m.chunksTotal + " chunks";
     }
-    let rate = m.rate;
+    // The projector reports 0 until its window fills; fall back to our own measurement.
+    let rate = m.rate > 0 ? m.rate : undefined;
     const now = performance.now();
     if (rate === undefined && m.iterations !== undefined) {
       if (state.lastRate && now > state.lastRate.t + 50 && m.iterations > state.lastRate.iterations) {
@@ -85,7 +86,10 @@
         })
       );
     }
-    if (m.type !== "progress") finish(m);
+    if (m.type !== "progress") {
+      if (data && data.result) state.finalResult = data.result; // the report as published live
+      finish(m);
+    }
   }
 
   function drawChart() {
@@ -133,6 +137,7 @@
 
   async function finish(m) {
     state.status = m.status;
+    if (!state.nodes.size) $("nodes").innerHTML = '<li class="muted">No node list was published for this job.</li>';
     $("live").textContent = "finished";
     // The report and actions are rendered by the server; take them from the fresh page.
     try {

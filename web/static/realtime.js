@@ -32,7 +32,9 @@
 
     async _subscribe() {
       if (!this.token && this.getToken) this.token = await this.getToken();
-      const req = { channel: this.channel, flag: 1 };
+      // Ask for a positioned, recoverable stream: namespaces with allow_recovery (rather than
+      // force_recovery) honour recovery only when the client requests it.
+      const req = { channel: this.channel, flag: 1, positioned: true, recoverable: true };
       if (this.token) req.token = this.token;
       if (this.recover) {
         req.recover = true;

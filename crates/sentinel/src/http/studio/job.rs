@@ -3,6 +3,7 @@
 //! percentiles, histogram, abilities) is rendered here and swapped in by the script on finish.
 
 use axum::extract::{Path, State};
+use axum::http::header::CONTENT_DISPOSITION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped};
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 use super::{fmt_time, layout, viewer};
 use crate::domain::{JobId, JobStatus};
-use crate::http::AppState;
+use crate::http::{ApiError, AppState};
 use crate::store::{Job, User};
 
 /// The job if `user` (or an anonymous visitor, for public jobs) may read it.
@@ -54,10 +55,7 @@ pub(super) async fn page(
     } else {
         f64::from(done) * 100.0 / f64::from(job.chunk_count)
     };
-    let result: Option<Value> = job
-        .result
-        .as_deref()
-        .and_then(|b| serde_json::from_slice(b).ok());
+    let result = job.result.as_deref().and_then(report_json);
     let short = job.id.to_string();
     let short = short.get(..8).unwrap_or_default();
     let main = html! {
@@ -99,8 +97,8 @@ pub(super) async fn page(
                     @if owner && !job.status.is_terminal() {
                         button #cancel type="button" class="danger" { "Cancel job" }
                     }
-                    @if job.status == JobStatus::Completed && user.is_some() {
-                        a.button href={ "/api/jobs/" (job.id) "/result" } download={ "job-" (job.id) ".json" } { "Download JSON" }
+                    @if job.status == JobStatus::Completed {
+                        a.button href={ "/jobs/" (job.id) "/report.json" } download={ "job-" (job.id) ".json" } { "Download JSON" }
                     }
                     @if job.public {
                         p { "Public read-only link: " a #share href={ "/jobs/" (job.id) } { "/jobs/" (job.id) } }
@@ -121,6 +119,35 @@ pub(super) async fn page(
         &[]
     };
     layout::page(&format!("Job {short}"), user.as_ref(), scripts, main).into_response()
+}
+
+/// The report of a stored result: JSON as is, or `wowlab-sim`'s binary aggregate summarized.
+fn report_json(bytes: &[u8]) -> Option<Value> {
+    if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+        return Some(v);
+    }
+    let merged = wowlab_sim::ChunkResult::decode(bytes).ok()?;
+    serde_json::to_value(merged.report()).ok()
+}
+
+/// `GET /jobs/{id}/report.json`: the final report as JSON (download), for whoever may see the job.
+pub(super) async fn report_download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = viewer(&state, &headers).await;
+    let job = visible(&state, user.as_ref(), &id)
+        .await
+        .ok_or(ApiError::NotFound("no such job"))?;
+    let report = job
+        .result
+        .as_deref()
+        .filter(|_| job.status == JobStatus::Completed)
+        .and_then(report_json)
+        .ok_or(ApiError::NotFound("the job has no result (yet)"))?;
+    let disposition = format!("attachment; filename=\"job-{}.json\"", job.id);
+    Ok(([(CONTENT_DISPOSITION, disposition)], axum::Json(report)).into_response())
 }
 
 fn num(v: &Value, key: &str) -> Option<f64> {

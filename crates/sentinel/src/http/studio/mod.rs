@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/signup", get(sign::signup))
         .route("/jobs/new", get(new_job::page))
         .route("/jobs/{id}", get(job::page))
+        .route("/jobs/{id}/report.json", get(job::report_download))
         .route("/nodes", get(nodes::list_page))
         .route("/nodes/{id}", get(nodes::detail_page))
         .route("/nodes/{id}/unlink", axum::routing::post(nodes::unlink))
