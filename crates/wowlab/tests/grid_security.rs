@@ -1,0 +1,242 @@
+//! Security properties of a real `wowlab up` process over loopback: a replayed signed request
+//! gets 401, a late result on an expired lease gets 409, and a user cannot get a job token for
+//! another user's job.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use wowlab_api::signing::NodeKey;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wowlab");
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+struct Up {
+    _proc: Proc,
+    host: String,
+    url: String,
+    http: reqwest::Client,
+    dir: PathBuf,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Up {
+    async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("wowlab-e2e-sec-{}-{port}", std::process::id()));
+        let child = Command::new(BIN)
+            .args(["up", "--nodes", "0", "--lease-ttl-ms", "1000", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = Up {
+            _proc: Proc(child),
+            host: format!("127.0.0.1:{port}"),
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            dir,
+        };
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = up.http.get(format!("{}/readyz", up.url)).send().await {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "wowlab up not ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        up
+    }
+
+    /// Signs up `email` and returns an API token.
+    async fn user(&self, email: &str) -> String {
+        let jar = reqwest::Client::new();
+        let r = jar
+            .post(format!("{}/api/auth/signup", self.url))
+            .json(&json!({"email": email, "password": "password123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let t: Value = jar
+            .post(format!("{}/api/tokens", self.url))
+            .header("cookie", cookie)
+            .json(&json!({"name": "t"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        t["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn user_call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let s = resp.status().as_u16();
+        (s, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    fn signed(&self, key: &NodeKey, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let h = key
+            .sign(now_ms(), "POST", &self.host, path, &bytes)
+            .unwrap();
+        let mut r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(bytes);
+        for (k, v) in h.pairs() {
+            r = r.header(k, v);
+        }
+        r
+    }
+
+    async fn submit(&self, token: &str) -> String {
+        let profile = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/profiles/pet-procs.toml"),
+        )
+        .unwrap();
+        let (s, v) = self
+            .user_call(
+                token,
+                "POST",
+                "/api/jobs",
+                Some(json!({"profile": profile, "iterations": 20, "seed": 1, "chunkSize": 10})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_gets_401_late_result_gets_409_and_job_tokens_are_per_job() {
+    let up = Up::start().await;
+    let alice = up.user("alice@example.org").await;
+    let bob = up.user("bob@example.org").await;
+    let (_, claim) = up
+        .user_call(&alice, "POST", "/api/claim-tokens", Some(json!({})))
+        .await;
+    let claim = claim["token"].as_str().unwrap().to_owned();
+
+    // Register a node; the identical request sent again is a replay.
+    let key = NodeKey::generate().unwrap();
+    let reg = json!({"claim_token": claim, "name": "n",
+                     "facts": {"hostname": "h", "version": "0", "cores": 1}});
+    let first = up.signed(&key, "/api/node/register", &reg).build().unwrap();
+    let replay = first.try_clone().unwrap();
+    assert_eq!(up.http.execute(first).await.unwrap().status(), 200);
+    let r = up.http.execute(replay).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "replayed");
+
+    // Lease a chunk, let the lease expire and be reclaimed, then post the result: 409.
+    let alice_job = up.submit(&alice).await;
+    let leases: Value = up
+        .signed(&key, "/api/node/leases", &json!({"free_slots": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lease = leases["leases"][0].clone();
+    assert_eq!(lease["job_id"], alice_job);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let late = json!({"job_id": lease["job_id"], "chunk": lease["chunk"], "fence": lease["fence"],
+                      "result_b64": "AAAA", "elapsed_ms": 1});
+    let r = up
+        .signed(&key, "/api/node/chunks/complete", &late)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "stale_lease");
+
+    // Bob may not get a token for Alice's job...
+    let (s, _) = up
+        .user_call(
+            &bob,
+            "GET",
+            &format!("/api/realtime/job-token?jobId={alice_job}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    // His own job's tokens are minted for exactly his channel.
+    let bob_job = up.submit(&bob).await;
+    let (s, tokens) = up
+        .user_call(
+            &bob,
+            "GET",
+            &format!("/api/realtime/job-token?jobId={bob_job}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{tokens}");
+    assert_eq!(tokens["channel"], format!("jobs:{bob_job}"));
+}
