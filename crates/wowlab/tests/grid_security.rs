@@ -1,6 +1,6 @@
 //! Security properties of a real `wowlab up` process over loopback: a replayed signed request
-//! gets 401, a late result on an expired lease gets 409, and a user cannot get a job token for
-//! another user's job.
+//! gets 401, a late result on an expired lease gets 409, and a browser-style job token cannot
+//! subscribe to another user's job (beacon refuses and drops the connection).
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use wowlab_api::signing::NodeKey;
+use wowlab_centrifuge::{Client, ClientConfig, SubscriptionConfig, SubscriptionEvent};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wowlab");
 
@@ -239,4 +240,41 @@ async fn replay_gets_401_late_result_gets_409_and_job_tokens_are_per_job() {
         .await;
     assert_eq!(s, 200, "{tokens}");
     assert_eq!(tokens["channel"], format!("jobs:{bob_job}"));
+    let conn = tokens["connection"]["token"].as_str().unwrap();
+    let sub = tokens["subscription"]["token"].as_str().unwrap();
+    let ws = format!("ws://{}/connection/websocket", up.host);
+    // Positive control: the token opens Bob's own channel.
+    assert_eq!(
+        subscribe(&ws, conn, sub, &format!("jobs:{bob_job}")).await,
+        "subscribed"
+    );
+    // The same token presented for Alice's channel never gets a subscription.
+    assert_ne!(
+        subscribe(&ws, conn, sub, &format!("jobs:{alice_job}")).await,
+        "subscribed"
+    );
+}
+
+/// Subscribes on a fresh client; "subscribed", "refused" or "not subscribed" after 10 s.
+async fn subscribe(ws: &str, conn: &str, token: &str, channel: &str) -> &'static str {
+    let client = Client::new(ClientConfig::new(ws).token(conn));
+    let sub = client
+        .new_subscription(channel, SubscriptionConfig::default().token(token))
+        .unwrap();
+    let mut events = sub.events();
+    sub.subscribe().unwrap();
+    client.connect();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(SubscriptionEvent::Subscribed(_)) => return "subscribed",
+                Ok(SubscriptionEvent::Unsubscribed { .. }) | Err(_) => return "refused",
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .unwrap_or("not subscribed");
+    client.disconnect().await;
+    outcome
 }
