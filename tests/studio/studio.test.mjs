@@ -224,3 +224,32 @@ test("a second user cannot open the first user's private job or its job token", 
   assert.equal(own.status(), 200);
   await bob.context.close();
 });
+
+test("node settings: bad values inline, rename, drain/resume, bad claim code, unlink", async () => {
+  const { page } = ctx.alice;
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto(BASE + "/nodes");
+  // A claim code no node shows: the API's 404 message lands under the code field.
+  await page.getByLabel("Or enter the claim code an unowned node shows").fill("NOPE-0000");
+  await page.getByRole("button", { name: "Claim node" }).click();
+  await page.locator("#code-error").filter({ hasText: /no unclaimed node/ }).waitFor();
+
+  await page.getByRole("link", { name: "browser-test-node" }).click();
+  await page.waitForURL(/\/nodes\/[0-9a-f-]{36}$/);
+  const cap = page.getByLabel("Capacity (parallel chunks)");
+  await cap.fill("0");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator('[data-field="maxParallel"]').filter({ hasText: /at least 1/ }).waitFor();
+  await cap.fill("1");
+  await page.getByLabel("Name").fill("renamed-node");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("h1", { hasText: "renamed-node" }).waitFor();
+  await page.getByRole("button", { name: "Drain" }).click();
+  await page.getByRole("button", { name: "Resume" }).waitFor();
+  await page.getByRole("button", { name: "Resume" }).click();
+  await page.getByRole("button", { name: "Drain" }).waitFor();
+
+  page.once("dialog", (d) => d.accept());
+  await Promise.all([page.waitForURL(BASE + "/nodes"), page.getByRole("button", { name: "Unlink node" }).click()]);
+  assert.equal(await page.locator("#my-nodes tbody tr", { hasText: "renamed-node" }).count(), 0);
+});
