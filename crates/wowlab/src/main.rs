@@ -36,6 +36,8 @@ enum Command {
     Keygen(cmd::keygen::Args),
     /// Run a profile on a grid (embedded in-process, or a remote one with --sentinel).
     Run(cmd::run::Args),
+    /// Run the control plane alone against an external beacon.
+    Sentinel(cmd::sentinel::Args),
     /// Run the whole grid (beacon, sentinel, nodes) in one process with zero configuration.
     Up(cmd::up::Args),
     /// Print version and build information.
@@ -49,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::Version => cmd::version::run(),
         Command::Up(args) => cmd::up::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Sentinel(args) => cmd::sentinel::run(args),
         Command::Node(args) => cmd::node::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Sim(args) => cmd::sim::run(args),

@@ -335,3 +335,102 @@ fn sentinel_restart_mid_job_and_the_job_completes() {
     assert!(status.success(), "{err}");
     assert_eq!(out, local_sim(1500, 8));
 }
+
+#[test]
+fn standalone_sentinel_with_external_beacon_runs_a_job() {
+    let dir = tempdir("standalone");
+    let (bport, sport) = (free_port(), free_port());
+    let cfg = serde_json::json!({
+        "http_server": {"address": "127.0.0.1", "port": bport},
+        "client": {"token": {"hmac_secret_key": "standalone-secret"}},
+        "http_api": {"key": "standalone-key"},
+        "channel": {"namespaces": [
+            {"name": "chunks"},
+            {"name": "nodes", "presence": true, "join_leave": true},
+            {"name": "jobs", "history_size": 16, "history_ttl": "600s"}
+        ]}
+    });
+    let cfg_path = dir.join("beacon.json");
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let _beacon = Proc(
+        Command::new(BIN)
+            .arg("beacon")
+            .arg("--config")
+            .arg(&cfg_path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let beacon_url = format!("http://127.0.0.1:{bport}");
+    wait_until("beacon up", Duration::from_secs(30), || {
+        http(&format!("{beacon_url}/health"), "GET", None, None).is_some_and(|(s, _)| s == 200)
+    });
+    let sentinel = Proc(
+        Command::new(BIN)
+            .arg("sentinel")
+            .args(["--addr", &format!("127.0.0.1:{sport}")])
+            .arg("--data-dir")
+            .arg(dir.join("sentinel"))
+            .env("WOWLAB_SENTINEL_BEACON_URL", &beacon_url)
+            .env("WOWLAB_SENTINEL_BEACON_API_KEY", "standalone-key")
+            .env("WOWLAB_SENTINEL_TOKEN_SECRET", "standalone-secret")
+            .env("WOWLAB_LEASE_TTL_MS", "1500")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{sport}");
+    wait_until("sentinel up", Duration::from_secs(30), || {
+        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
+    });
+    // Reuse the Grid helpers for accounts and nodes with this sentinel.
+    let jar = dir.join("cookies");
+    let post = |path: &str, body: &str| -> String {
+        let out = Command::new("curl")
+            .args(["-s", "-m", "10", "-c"])
+            .arg(&jar)
+            .arg("-b")
+            .arg(&jar)
+            .args([
+                "-H",
+                "content-type: application/json",
+                "-X",
+                "POST",
+                "-d",
+                body,
+            ])
+            .arg(format!("{url}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    post(
+        "/api/auth/signup",
+        r#"{"email":"solo@example.org","password":"password123"}"#,
+    );
+    let api_token = json(&post("/api/tokens", r#"{"name":"e2e"}"#))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claim_token = json(&post("/api/claim-tokens", "{}"))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut g = Grid {
+        url,
+        port: sport,
+        dir: dir.clone(),
+        sentinel: Some(sentinel),
+        nodes: Vec::new(),
+        api_token,
+        claim_token,
+    };
+    g.add_node(0);
+    g.wait_nodes(1);
+    let out = g.run(200, 4, 50);
+    assert_eq!(stdout_ok(&out), local_sim(200, 4));
+}

@@ -5,6 +5,7 @@ pub mod keygen;
 pub mod listen;
 pub mod node;
 pub mod run;
+pub mod sentinel;
 pub mod sim;
 pub mod token;
 pub mod up;

@@ -1,0 +1,112 @@
+//! `wowlab sentinel`: the control plane alone, against an external beacon (publishing and
+//! presence over beacon's HTTP API, nodes and browsers connecting to beacon directly).
+//! Every flag has a `WOWLAB_SENTINEL_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::routing::get;
+use wowlab_sentinel::beacon_http::BeaconHttp;
+use wowlab_sentinel::coordinator::MemoryCoordinator;
+use wowlab_sentinel::http::{NodeApiConfig, SystemClock};
+use wowlab_sentinel::service::{Sentinel, SentinelConfig, SentinelParts};
+use wowlab_sentinel::sim::{SimEngine, SimMerger};
+use wowlab_sentinel::store::{SqliteOptions, SqliteStore};
+use wowlab_sentinel::tokens::TokenMinter;
+
+/// Arguments of `wowlab sentinel`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Listen address of the node and user APIs.
+    #[arg(long, default_value = "127.0.0.1:8081", env = "WOWLAB_SENTINEL_ADDR")]
+    pub addr: SocketAddr,
+    /// Data directory (SQLite database).
+    #[arg(long, env = "WOWLAB_SENTINEL_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Beacon's HTTP base URL for its server API, e.g. http://127.0.0.1:8000.
+    #[arg(long, env = "WOWLAB_SENTINEL_BEACON_URL")]
+    pub beacon_url: String,
+    /// Beacon's WebSocket URL as nodes reach it (default: derived from --beacon-url).
+    #[arg(long, env = "WOWLAB_SENTINEL_BEACON_WS_URL")]
+    pub beacon_ws_url: Option<String>,
+    /// Beacon's server API key.
+    #[arg(long, env = "WOWLAB_SENTINEL_BEACON_API_KEY", hide_env_values = true)]
+    pub beacon_api_key: String,
+    /// HMAC secret of beacon tokens (beacon's client.token.hmac_secret_key).
+    #[arg(long, env = "WOWLAB_SENTINEL_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: String,
+    /// Lease time-to-live in milliseconds.
+    #[arg(long, default_value_t = 30_000, env = "WOWLAB_LEASE_TTL_MS")]
+    pub lease_ttl_ms: u64,
+}
+
+/// Serves until Ctrl-C / SIGTERM.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating {}", args.data_dir.display()))?;
+        let beacon = Arc::new(
+            BeaconHttp::new(&args.beacon_url, &args.beacon_api_key)
+                .context("beacon HTTP client")?,
+        );
+        let ws = args.beacon_ws_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/connection/websocket",
+                args.beacon_url
+                    .trim_end_matches('/')
+                    .replacen("http", "ws", 1)
+            )
+        });
+        let lease_ttl = Duration::from_millis(args.lease_ttl_ms.max(300));
+        let store = Arc::new(
+            SqliteStore::open(SqliteOptions::file(args.data_dir.join("sentinel.sqlite")))
+                .await
+                .context("opening the SQLite store")?,
+        );
+        let sentinel = Sentinel::start(
+            SentinelConfig {
+                api: NodeApiConfig {
+                    lease_ttl,
+                    beacon_ws_url: ws,
+                    ..NodeApiConfig::default()
+                },
+                reclaim_interval: (lease_ttl / 10)
+                    .clamp(Duration::from_millis(50), Duration::from_secs(1)),
+                ..SentinelConfig::default()
+            },
+            SentinelParts {
+                store,
+                coordinator: Arc::new(MemoryCoordinator::new()),
+                publisher: beacon.clone(),
+                clock: Arc::new(SystemClock),
+                merger: SimMerger,
+                engine: Some(Arc::new(SimEngine)),
+                tokens: Some(TokenMinter::new(args.token_secret.as_bytes())),
+                presence: Some(beacon),
+                webhook: None,
+            },
+        )
+        .await
+        .context("starting the sentinel")?;
+        let app = sentinel
+            .router()
+            .route("/metrics", get(crate::grid::metrics));
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("binding {}", args.addr))?;
+        let local = listener.local_addr()?;
+        println!("sentinel listening on http://{local}");
+        std::io::Write::flush(&mut std::io::stdout())?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(crate::cmd::up::shutdown_signal())
+            .await?;
+        sentinel.shutdown().await;
+        Ok(())
+    })
+}
