@@ -253,3 +253,17 @@ test("node settings: bad values inline, rename, drain/resume, bad claim code, un
   await Promise.all([page.waitForURL(BASE + "/nodes"), page.getByRole("button", { name: "Unlink node" }).click()]);
   assert.equal(await page.locator("#my-nodes tbody tr", { hasText: "renamed-node" }).count(), 0);
 });
+
+test("sign out, wrong password inline, sign in again", async () => {
+  const { page } = ctx.alice;
+  await Promise.all([page.waitForURL(/\/signin/), page.getByRole("button", { name: "Sign out" }).click()]);
+  const res = await page.goto(BASE + "/nodes");
+  assert.match(page.url(), /\/signin\?next=\/nodes$/);
+  assert.equal(res.status(), 200);
+  await page.getByLabel("Email").fill("alice@example.org");
+  await page.getByLabel("Password").fill("wrong password!");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator(".form-error, #password-error").filter({ hasText: /wrong email or password/ }).first().waitFor();
+  await page.getByLabel("Password").fill("correct horse battery");
+  await Promise.all([page.waitForURL(BASE + "/nodes"), page.getByRole("button", { name: "Sign in" }).click()]);
+});

@@ -35,8 +35,10 @@
       if (f) return f;
     }
     // Messages name the field they are about ("iterations must be…", "invalid profile: …").
+    // A message naming several fields ("wrong email or password") belongs to the whole form.
     const msg = (err.message || "").toLowerCase();
-    return inputs.find((i) => msg.includes(i.name.toLowerCase())) || null;
+    const named = inputs.filter((i) => msg.includes(i.name.toLowerCase()));
+    return named.length === 1 ? named[0] : null;
   }
 
   function errorSlot(form, input) {
