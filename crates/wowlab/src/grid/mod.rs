@@ -91,7 +91,7 @@ impl EmbeddedGrid {
             .with_context(|| format!("binding {}", opts.addr))?;
         let addr = listener.local_addr()?;
 
-        let beacon = Beacon::new(beacon_config(&secrets)?).context("starting beacon")?;
+        let beacon = Beacon::new(beacon_config(&secrets, addr)?).context("starting beacon")?;
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(SqliteOptions::file(opts.data_dir.join("sentinel.sqlite")))
                 .await
@@ -218,10 +218,34 @@ pub async fn metrics() -> impl axum::response::IntoResponse {
     }
 }
 
+/// Browser origins allowed to open beacon connections: the studio is served from this same
+/// listener, plus any extra ones (a reverse proxy's public URL) from `WOWLAB_ALLOWED_ORIGINS`.
+fn allowed_origins(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let mut origins = vec![
+        format!("http://{addr}"),
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    ];
+    if let Ok(extra) = std::env::var("WOWLAB_ALLOWED_ORIGINS") {
+        origins.extend(
+            extra
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    origins
+}
+
 /// Beacon for the grid's channels: health and metrics come from the combined router.
-fn beacon_config(s: &Secrets) -> anyhow::Result<BeaconConfig> {
+fn beacon_config(s: &Secrets, addr: SocketAddr) -> anyhow::Result<BeaconConfig> {
     let cfg = serde_json::json!({
-        "client": {"token": {"hmac_secret_key": s.token_hmac_secret}},
+        "client": {
+            "token": {"hmac_secret_key": s.token_hmac_secret},
+            "allowed_origins": allowed_origins(addr),
+        },
         "http_api": {"key": s.beacon_api_key},
         "health": {"enabled": false},
         "prometheus": {"enabled": false},
