@@ -120,6 +120,9 @@ pub struct NodeConfig {
     pub poll_max: Duration,
     /// How long a drain waits for running chunks before failing them.
     pub drain_timeout: Duration,
+    /// Wall-time limit of one chunk: a chunk running longer is cancelled and reported failed
+    /// (a safety limit for shared machines); `None` = unlimited.
+    pub chunk_timeout: Option<Duration>,
 }
 
 impl NodeConfig {
@@ -139,6 +142,7 @@ impl NodeConfig {
             poll_min: Duration::from_secs(1),
             poll_max: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(60),
+            chunk_timeout: None,
         }
     }
 
@@ -195,6 +199,10 @@ impl NodeConfig {
         set(
             "drain_timeout_ms",
             f.drain_timeout_ms.map(|v| v.to_string()),
+        )?;
+        set(
+            "chunk_timeout_ms",
+            f.chunk_timeout_ms.map(|v| v.to_string()),
         )?;
         self.check_poll_bounds("poll_max_ms")
     }
@@ -305,6 +313,8 @@ impl NodeConfig {
             "poll_min_ms" => self.poll_min = ms(value)?.max(Duration::from_millis(10)),
             "poll_max_ms" => self.poll_max = ms(value)?,
             "drain_timeout_ms" => self.drain_timeout = ms(value)?,
+            // 0 means no limit, so a deployment can switch an inherited limit off.
+            "chunk_timeout_ms" => self.chunk_timeout = Some(ms(value)?).filter(|d| !d.is_zero()),
             other => {
                 return Err(ConfigError::Invalid {
                     key: other.to_owned(),
@@ -337,7 +347,7 @@ impl NodeConfig {
 }
 
 /// Keys settable from the environment (`WOWLAB_NODE_` + upper case) and the file.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "sentinel_url",
     "claim_token",
     "name",
@@ -351,6 +361,7 @@ const KEYS: [&str; 13] = [
     "poll_min_ms",
     "poll_max_ms",
     "drain_timeout_ms",
+    "chunk_timeout_ms",
 ];
 
 /// The TOML file's shape; unknown keys are refused so typos surface.
@@ -370,6 +381,7 @@ struct FileConfig {
     poll_min_ms: Option<u64>,
     poll_max_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
+    chunk_timeout_ms: Option<u64>,
 }
 
 /// Physical cores of this machine (at least 1).
@@ -473,6 +485,26 @@ mod tests {
         std::fs::write(&path, "max_parallel = 0\n").unwrap();
         let err = NodeConfig::from_sources(Some(&path), env(&[])).unwrap_err();
         assert!(err.to_string().contains("max_parallel"), "{err}");
+    }
+
+    #[test]
+    fn chunk_timeout_from_file_and_env_zero_is_unlimited() {
+        assert_eq!(NodeConfig::defaults().chunk_timeout, None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "chunk_timeout_ms = 5000\n").unwrap();
+        let c = NodeConfig::from_sources(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.chunk_timeout, Some(Duration::from_millis(5000)));
+        let c =
+            NodeConfig::from_sources(Some(&path), env(&[("WOWLAB_NODE_CHUNK_TIMEOUT_MS", "0")]))
+                .unwrap();
+        assert_eq!(c.chunk_timeout, None);
+        let err = NodeConfig::from_sources(None, env(&[("WOWLAB_NODE_CHUNK_TIMEOUT_MS", "1s")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("WOWLAB_NODE_CHUNK_TIMEOUT_MS"),
+            "{err}"
+        );
     }
 
     #[test]

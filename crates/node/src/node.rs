@@ -88,6 +88,7 @@ impl Node {
         }
         let cores = physical_cores();
         let pool = Pool::new(registry, client.clone(), cores, self.cfg.max_parallel);
+        pool.set_chunk_timeout(self.cfg.chunk_timeout);
         let status = StatusSource::new(pool.clone(), cores);
         let shutdown = CancellationToken::new();
         let mut status_addr = None;

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -26,6 +26,14 @@ use crate::runner::{lease_capability, Progress, RunCtx, RunnerError, RunnerRegis
 
 /// Reason sent when a drain deadline forces running chunks to be given up.
 pub const SHUTDOWN_REASON: &str = "node shutting down";
+
+/// Failure reason of a chunk stopped by the node's wall-time limit (`chunk_timeout_ms`).
+pub fn time_limit_reason(limit: Duration) -> String {
+    format!(
+        "chunk exceeded the node's time limit of {} ms",
+        limit.as_millis()
+    )
+}
 
 type Key = (JobId, u32);
 
@@ -62,6 +70,8 @@ struct State {
     /// Local shutdown in progress.
     shutting_down: bool,
     name: Option<String>,
+    /// Wall-time limit of one chunk (`chunk_timeout_ms`); `None` = unlimited.
+    chunk_timeout: Option<Duration>,
     leases: HashMap<Key, Entry>,
     queue: VecDeque<Key>,
     running: u32,
@@ -151,6 +161,7 @@ impl Pool {
                     owner_drain: false,
                     shutting_down: false,
                     name: None,
+                    chunk_timeout: None,
                     leases: HashMap::new(),
                     queue: VecDeque::new(),
                     running: 0,
@@ -170,6 +181,11 @@ impl Pool {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the wall-time limit of each chunk started from now on (`None` = unlimited).
+    pub fn set_chunk_timeout(&self, limit: Option<Duration>) {
+        self.state().chunk_timeout = limit.filter(|d| !d.is_zero());
     }
 
     /// The shared iteration counter.
@@ -436,9 +452,9 @@ impl Pool {
             let wake = self.inner.wake.notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
-            while let Some((lease, cancel)) = self.next_to_start() {
+            while let Some((lease, cancel, limit)) = self.next_to_start() {
                 let pool = self.clone();
-                tokio::spawn(async move { pool.work(lease, cancel).await });
+                tokio::spawn(async move { pool.work(lease, cancel, limit).await });
             }
             tokio::select! {
                 _ = wake => {}
@@ -447,7 +463,7 @@ impl Pool {
         }
     }
 
-    fn next_to_start(&self) -> Option<(ChunkLease, CancellationToken)> {
+    fn next_to_start(&self) -> Option<(ChunkLease, CancellationToken, Option<Duration>)> {
         let mut s = self.state();
         if s.shutting_down || s.running >= s.max_parallel {
             return None;
@@ -455,7 +471,7 @@ impl Pool {
         while let Some(k) = s.queue.pop_front() {
             if let Some(e) = s.leases.get_mut(&k) {
                 e.phase = Phase::Running;
-                let out = (e.lease.clone(), e.cancel.clone());
+                let out = (e.lease.clone(), e.cancel.clone(), s.chunk_timeout);
                 s.running += 1;
                 return Some(out);
             }
@@ -463,16 +479,35 @@ impl Pool {
         None
     }
 
-    /// One chunk: run, free the slot, report.
-    async fn work(self, lease: ChunkLease, cancel: CancellationToken) {
+    /// One chunk: run (within the wall-time limit, if any), free the slot, report.
+    async fn work(self, lease: ChunkLease, cancel: CancellationToken, limit: Option<Duration>) {
         let started = Instant::now();
+        // A child token: the time limit stops the runner without marking the lease dropped,
+        // so the chunk is still reported (as failed) below.
+        let run_cancel = cancel.child_token();
         let ctx = RunCtx {
-            cancel: cancel.clone(),
+            cancel: run_cancel.clone(),
             progress: self.inner.progress.clone(),
         };
         let cap = lease_capability(&lease);
         metrics::gauge!("wowlab_node_running_chunks").increment(1.0);
-        let outcome = self.inner.registry.run(cap, &lease, ctx).await;
+        let run = self.inner.registry.run(cap, &lease, ctx);
+        let outcome = match limit {
+            None => run.await,
+            Some(limit) => {
+                tokio::pin!(run);
+                tokio::select! {
+                    out = &mut run => out,
+                    _ = tokio::time::sleep(limit) => {
+                        run_cancel.cancel();
+                        // Wait for the runner to stop (it checks between ~50 ms slices) so the
+                        // slot is really free; whatever it returns, the limit was exceeded.
+                        let _ = run.await;
+                        Err(RunnerError::Failed(time_limit_reason(limit)))
+                    }
+                }
+            }
+        };
         metrics::gauge!("wowlab_node_running_chunks").decrement(1.0);
         metrics::histogram!("wowlab_node_chunk_seconds").record(started.elapsed().as_secs_f64());
         let k = key(&lease.lease);

@@ -467,6 +467,55 @@ async fn drain_deadline_fails_running_chunks_with_a_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chunk_over_the_time_limit_is_cancelled_and_failed_with_the_reason() {
+    let grid = Grid::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = grid.node_config(dir.path(), true);
+    cfg.chunk_timeout = Some(Duration::from_millis(3_000));
+    let node = grid.node(cfg).start().await.unwrap();
+    let id = wait_for("registered", || node.status().snapshot().node_id).await;
+    grid.wait_online(id).await;
+    // A small chunk finishes well within the limit and is posted as usual.
+    let job = JobId::new();
+    let small = grid.lease(job, 0, 0..30, 7);
+    grid.push_lease(id, small.clone()).await;
+    wait_for("small chunk completed", || {
+        (!grid.lock().completes.is_empty()).then_some(())
+    })
+    .await;
+    // One that would run for ages is stopped at the limit and handed back as a failure.
+    let big = grid.lease(job, 1, 0..u64::MAX / 2, 7);
+    grid.push_lease(id, big.clone()).await;
+    wait_for("over-limit chunk failed", || {
+        (!grid.lock().fails.is_empty()).then_some(())
+    })
+    .await;
+    // The slot is free again and nothing is held.
+    wait_for("pool idle", || {
+        let st = node.status().snapshot();
+        (st.pool.running == 0 && st.active_chunks == 0 && st.failed == 1).then_some(())
+    })
+    .await;
+    {
+        let g = grid.lock();
+        assert_eq!(g.completes.len(), 1);
+        assert_eq!(g.completes[0].lease, small.lease);
+        assert_eq!(decode(&g.completes[0].result_b64), expected(0..30, 7));
+        assert_eq!(g.fails.len(), 1);
+        assert_eq!(g.fails[0].lease, big.lease);
+        assert_eq!(
+            g.fails[0].reason,
+            "chunk exceeded the node's time limit of 3000 ms"
+        );
+    }
+    node.shutdown();
+    tokio::time::timeout(Duration::from_secs(20), node.wait())
+        .await
+        .expect("node stops")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn status_endpoint_reports_the_node() {
     let grid = Grid::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -175,8 +175,14 @@ impl Grid {
     }
 
     fn add_node(&mut self, i: usize) {
+        self.add_node_with(i, &[]);
+    }
+
+    /// Starts node `i` with extra `wowlab node` flags.
+    fn add_node_with(&mut self, i: usize, extra: &[&str]) {
         let child = Command::new(BIN)
             .arg("node")
+            .args(extra)
             .args(["--sentinel", &self.url, "--claim-token", &self.claim_token])
             .arg("--data-dir")
             .arg(self.dir.join(format!("node-{i}")))
@@ -433,4 +439,51 @@ fn standalone_sentinel_with_external_beacon_runs_a_job() {
     g.wait_nodes(1);
     let out = g.run(200, 4, 50);
     assert_eq!(stdout_ok(&out), local_sim(200, 4));
+}
+
+/// GET a node's `/status` as JSON.
+fn node_status(addr: &str) -> Option<serde_json::Value> {
+    http(&format!("http://{addr}/status"), "GET", None, None)
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| json(&b))
+}
+
+#[test]
+fn chunks_failed_by_a_node_time_limit_are_retried_on_another_node_and_the_job_is_identical() {
+    let mut g = Grid::start(0);
+    // Node 0 fails every chunk it takes (1 ms wall-time limit); node 1 is normal.
+    let status_addr = format!("127.0.0.1:{}", free_port());
+    g.add_node_with(
+        0,
+        &["--chunk-timeout-ms", "1", "--status-addr", &status_addr],
+    );
+    g.add_node(1);
+    g.wait_nodes(2);
+    let out = g.run(1500, 21, 30);
+    assert_eq!(stdout_ok(&out), local_sim(1500, 21));
+    assert_eq!(g.jobs()[0]["status"], "completed");
+    // The limited node really took chunks and handed every one back as a failure, so the
+    // result above was assembled from retries on the other node.
+    let st = node_status(&status_addr).expect("limited node's /status");
+    assert!(
+        st["failed"].as_u64().is_some_and(|f| f >= 1),
+        "limited node failed no chunk: {st}"
+    );
+    assert_eq!(st["completed"], 0, "{st}");
+}
+
+#[test]
+fn a_chunk_failing_on_every_node_ends_the_job_failed_with_the_reason() {
+    let mut g = Grid::start(0);
+    g.add_node_with(0, &["--chunk-timeout-ms", "1"]);
+    g.add_node_with(1, &["--chunk-timeout-ms", "1"]);
+    g.wait_nodes(2);
+    let out = g.run(300, 4, 30);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "job should fail: {stderr}");
+    assert!(stderr.contains("time limit"), "{stderr}");
+    let job = &g.jobs()[0];
+    assert_eq!(job["status"], "failed", "{job}");
+    let reason = job["failureReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("time limit"), "{job}");
 }

@@ -30,6 +30,10 @@ pub struct Args {
     /// Serve GET /status on this address, e.g. 127.0.0.1:9100 (WOWLAB_NODE_STATUS_ADDR).
     #[arg(long)]
     pub status_addr: Option<SocketAddr>,
+    /// Wall-time limit of one chunk in ms: a chunk running longer is stopped and reported
+    /// failed, so the grid retries it elsewhere (WOWLAB_NODE_CHUNK_TIMEOUT_MS; default 0 = none).
+    #[arg(long, value_name = "MS")]
+    pub chunk_timeout_ms: Option<u64>,
     /// TOML config file (WOWLAB_NODE_CONFIG).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -56,6 +60,9 @@ pub fn config(args: Args) -> anyhow::Result<NodeConfig> {
     }
     if let Some(a) = args.status_addr {
         cfg.status_addr = Some(a);
+    }
+    if let Some(ms) = args.chunk_timeout_ms {
+        cfg.chunk_timeout = (ms > 0).then(|| std::time::Duration::from_millis(ms));
     }
     cfg.require_sentinel()?;
     Ok(cfg)
