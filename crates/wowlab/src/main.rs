@@ -46,7 +46,12 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    // Interactive one-shot commands keep stderr for their progress bar: only warnings by default.
+    let default_level = match cli.command {
+        Command::Run(_) | Command::Sim(_) | Command::Listen(_) | Command::Token(_) => "warn",
+        _ => "info",
+    };
+    logging::init(cli.log_format, default_level);
     match cli.command {
         Command::Version => cmd::version::run(),
         Command::Up(args) => cmd::up::run(args),
