@@ -80,8 +80,12 @@
         ...Array.from(state.nodes).map((n) => {
           const li = document.createElement("li");
           const code = document.createElement("code");
-          code.textContent = String(n);
-          li.append(code);
+          code.textContent = String(n).slice(0, 8); // short id; the full one on hover/link
+          code.title = String(n);
+          const a = document.createElement("a");
+          a.href = "/nodes/" + encodeURIComponent(String(n));
+          a.append(code);
+          li.append(a);
           return li;
         })
       );

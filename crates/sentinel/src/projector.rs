@@ -9,7 +9,7 @@
 //! lost or counted twice. The merge itself is the workload's ([`ResultMerger`]); this layer
 //! treats results as opaque bytes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use wowlab_api::channels::{self, JobMessage, JobProgress};
 
 use crate::coordinator::Coordinator;
-use crate::domain::{ChunkIndex, JobId, JobStatus};
+use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId};
 use crate::http::Clock;
 use crate::publish::Funnel;
 use crate::store::{Job, Store, StoreError, TransitionData};
@@ -62,6 +62,8 @@ pub enum LogEntry {
         chunk: ChunkIndex,
         /// The stored bytes.
         bytes: Vec<u8>,
+        /// Node that computed it (none for results stored without one).
+        node: Option<NodeId>,
     },
     /// Look at a job again (recovery found all its chunks stored).
     Kick(JobId),
@@ -97,7 +99,12 @@ struct JobState<A> {
     since: Instant,
     merged_before: u64,
     dirty: bool,
+    /// Distinct nodes whose results were merged, sorted; capped at [`MAX_NODES`].
+    nodes: BTreeSet<NodeId>,
 }
+
+/// Most contributing nodes listed per job, so progress payloads stay small.
+const MAX_NODES: usize = 256;
 
 impl<A> JobState<A> {
     /// The `jobs:{id}` progress payload from the merger's estimate.
@@ -112,7 +119,16 @@ impl<A> JobState<A> {
             sims_per_sec: if secs > 0.0 { fresh as f64 / secs } else { 0.0 },
             mean_dps: e.mean,
             ci95_dps: e.ci95,
-            nodes: Vec::new(),
+            nodes: self.nodes.iter().copied().collect(),
+        }
+    }
+
+    /// Records `node` as a contributor (bounded).
+    fn contributed(&mut self, node: Option<NodeId>) {
+        if let Some(n) = node {
+            if self.nodes.len() < MAX_NODES {
+                self.nodes.insert(n);
+            }
         }
     }
 }
@@ -201,7 +217,10 @@ impl<M: ResultMerger> Projector<M> {
         if !self.jobs.contains_key(&job) && !self.load(job).await? {
             return Ok(());
         }
-        if let LogEntry::Result { chunk, bytes, .. } = entry {
+        if let LogEntry::Result {
+            chunk, bytes, node, ..
+        } = entry
+        {
             let Some(st) = self.jobs.get_mut(&job) else {
                 return Ok(());
             };
@@ -212,6 +231,7 @@ impl<M: ResultMerger> Projector<M> {
                         .await;
                 }
                 st.merged += 1;
+                st.contributed(node);
                 st.dirty = true;
             }
         }
@@ -242,6 +262,7 @@ impl<M: ResultMerger> Projector<M> {
             since: Instant::now(),
             merged_before: 0,
             dirty: true,
+            nodes: BTreeSet::new(),
         };
         for r in self.store.chunk_results(job).await? {
             if st.first_time(r.chunk) {
@@ -252,6 +273,7 @@ impl<M: ResultMerger> Projector<M> {
                     return Ok(false);
                 }
                 st.merged += 1;
+                st.contributed(r.node);
             }
         }
         st.merged_before = self.merger.progress(&st.acc).iterations_done;
@@ -477,13 +499,24 @@ mod tests {
 
         /// Stores a result like the complete handler does and returns the log entry.
         async fn result(&self, job: JobId, chunk: u32, sum: u64) -> LogEntry {
+            self.result_from(job, chunk, sum, None).await
+        }
+
+        /// Like [`Self::result`], computed by `node`.
+        async fn result_from(
+            &self,
+            job: JobId,
+            chunk: u32,
+            sum: u64,
+            node: Option<NodeId>,
+        ) -> LogEntry {
             let bytes = format!(r#"{{"sum": {sum}}}"#).into_bytes();
             self.store
                 .put_chunk_result(
                     ChunkResult {
                         job,
                         chunk: ChunkIndex(chunk),
-                        node: None,
+                        node,
                         result: bytes.clone(),
                     },
                     self.clock.now(),
@@ -494,6 +527,7 @@ mod tests {
                 job,
                 chunk: ChunkIndex(chunk),
                 bytes,
+                node,
             }
         }
 
@@ -556,6 +590,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn progress_lists_distinct_contributing_nodes_also_after_rebuild() {
+        let f = Fixture::new().await;
+        let job = f.job(4).await;
+        let (a, b) = (NodeId::new(), NodeId::new());
+        let mut first = f.projector();
+        let e = f.result_from(job, 0, 1, Some(a)).await;
+        first.apply(e).await.unwrap();
+        // Stored by `b` but its log entry died with the old process: the rebuild must know `b`.
+        f.result_from(job, 1, 2, Some(b)).await;
+        drop(first);
+        let mut second = f.projector();
+        let e = f.result_from(job, 2, 3, Some(a)).await;
+        second.apply(e).await.unwrap();
+        second.publish_progress().await;
+        let e = f.result_from(job, 3, 4, Some(b)).await;
+        second.apply(e).await.unwrap();
+        let mut want = vec![a.to_string(), b.to_string()];
+        want.sort();
+        let msgs = f.messages();
+        let progress = msgs.iter().find(|m| m["type"] == "progress").unwrap();
+        assert_eq!(progress["nodes"], serde_json::json!(want));
+        let done = msgs.iter().find(|m| m["type"] == "finished").unwrap();
+        assert_eq!(done["progress"]["nodes"], serde_json::json!(want));
+    }
+
+    #[tokio::test]
     async fn kick_finalizes_a_job_whose_chunks_are_all_stored() {
         let f = Fixture::new().await;
         let job = f.job(2).await;
@@ -577,6 +637,7 @@ mod tests {
             job,
             chunk: ChunkIndex(1),
             bytes: b"garbage".to_vec(),
+            node: None,
         })
         .await
         .unwrap();

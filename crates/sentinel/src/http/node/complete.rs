@@ -101,6 +101,7 @@ async fn complete_one(
                 job: lease.job,
                 chunk: lease.chunk,
                 bytes,
+                node: Some(node),
             });
         }
     }
