@@ -29,6 +29,7 @@ where
     nodes_register_claim_and_manage(&factory().await).await;
     configs_dedup_by_hash(&factory().await).await;
     job_transitions_are_version_checked(&factory().await).await;
+    job_visibility_is_set_by_the_owner_only(&factory().await).await;
     concurrent_transitions_have_one_winner(Arc::new(factory().await)).await;
     chunk_results_are_idempotent(Arc::new(factory().await)).await;
 }
@@ -376,6 +377,35 @@ pub async fn configs_dedup_by_hash(s: &impl Store) {
         Some("profile text")
     );
     assert_eq!(s.config("nope").await.unwrap(), None);
+}
+
+/// Only the owner flips `public`; the status and version stay as they were.
+pub async fn job_visibility_is_set_by_the_owner_only(s: &impl Store) {
+    let owner = user(s, "owner@x").await;
+    let other = user(s, "other@x").await;
+    s.put_config("cfg", "profile", T).await.unwrap();
+    let job = s.insert_job(new_job(owner, "cfg"), T).await.unwrap();
+    assert!(!job.public);
+    assert_eq!(s.set_job_public(job.id, other, true).await.unwrap(), None);
+    assert!(!s.job(job.id).await.unwrap().unwrap().public);
+    assert_eq!(
+        s.set_job_public(JobId::new(), owner, true).await.unwrap(),
+        None
+    );
+    let public = s
+        .set_job_public(job.id, owner, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(public.public);
+    assert_eq!((public.status, public.version), (job.status, job.version));
+    assert!(s.job(job.id).await.unwrap().unwrap().public);
+    let private = s
+        .set_job_public(job.id, owner, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!private.public);
 }
 
 /// Status moves only along the lifecycle and only from the expected version.

@@ -407,6 +407,14 @@ pub trait Store: Send + Sync + 'static {
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
     /// A user's jobs, newest first, at most `limit`.
     async fn list_jobs(&self, owner: UserId, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Sets the `public` flag of `owner`'s job `id` (any status, version unchanged); `None` if
+    /// there is no such job or `owner` does not own it.
+    async fn set_job_public(
+        &self,
+        id: JobId,
+        owner: UserId,
+        public: bool,
+    ) -> Result<Option<Job>, StoreError>;
     /// Every job in `status`, oldest first (recovery).
     async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>, StoreError>;
     /// Moves a job `from → to` only if it is still at `expected_version` (then version + 1),

@@ -500,6 +500,23 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn set_job_public(
+        &self,
+        id: JobId,
+        owner: UserId,
+        public: bool,
+    ) -> Result<Option<Job>, StoreError> {
+        sqlx::query("UPDATE jobs SET is_public = ? WHERE id = ? AND owner_id = ? RETURNING *")
+            .bind(public)
+            .bind(id.to_string())
+            .bind(owner.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .map(|r| rows::job(&r))
+            .transpose()
+    }
+
     async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>, StoreError> {
         sqlx::query("SELECT * FROM jobs WHERE status = ? ORDER BY created_at, id")
             .bind(status.as_str())

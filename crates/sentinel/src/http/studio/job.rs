@@ -42,6 +42,8 @@ pub(super) async fn page(
     let owner = user
         .as_ref()
         .is_some_and(|u| u.id == job.owner || u.is_admin);
+    // Visibility is the owner's alone (the API answers 404 to anyone else, admins included).
+    let is_owner = user.as_ref().is_some_and(|u| u.id == job.owner);
     let done = if job.status == JobStatus::Completed {
         job.chunk_count
     } else {
@@ -104,6 +106,11 @@ pub(super) async fn page(
                         p { "Public read-only link: " a #share href={ "/jobs/" (job.id) } { "/jobs/" (job.id) } }
                     } @else if owner {
                         p.muted { "Private job: only you can open it." }
+                    }
+                    @if is_owner {
+                        button #visibility type="button" data-public=(job.public) {
+                            @if job.public { "Make private" } @else { "Make public" }
+                        }
                     }
                     p.error #action-error role="alert" {}
                 }

@@ -201,6 +201,47 @@ mod pages {
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
 
+    #[tokio::test]
+    async fn owner_toggles_visibility_and_others_get_a_read_only_page() {
+        let app = app().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let bob = signup(&app, "bob@example.org").await;
+        let (s, body, _) = send(
+            &app,
+            "POST",
+            "/api/jobs",
+            Some(&alice),
+            Some(json!({"profile": "ok", "iterations": 1000, "seed": 7})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = format!("/jobs/{id}");
+        let (_, body, _) = send(&app, "GET", &path, Some(&alice), None).await;
+        assert!(body.contains("id=\"visibility\"") && body.contains("Make public"));
+        assert!(!body.contains("id=\"share\""));
+
+        let visibility = format!("/api/jobs/{id}/visibility");
+        let on = Some(json!({"public": true}));
+        let (s, _, _) = send(&app, "POST", &visibility, Some(&bob), on.clone()).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _, _) = send(&app, "POST", &visibility, Some(&alice), on).await;
+        assert_eq!(s, StatusCode::OK);
+
+        let (_, body, _) = send(&app, "GET", &path, Some(&alice), None).await;
+        assert!(body.contains("Make private") && body.contains("id=\"share\""));
+        for who in [Some(bob.as_str()), None] {
+            let (s, body, _) = send(&app, "GET", &path, who, None).await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(body.contains(&format!("data-job-id=\"{id}\"")));
+            assert!(body.contains("id=\"share\""), "the read-only link is shown");
+            assert!(!body.contains("Cancel job") && !body.contains("id=\"visibility\""));
+        }
+    }
+
     #[test]
     fn report_renders_every_section() {
         let r = json!({

@@ -187,6 +187,30 @@ pub(super) async fn result(
     }
 }
 
+/// Body of `POST /api/jobs/{id}/visibility`.
+#[derive(Debug, Deserialize)]
+pub(super) struct SetVisibility {
+    public: bool,
+}
+
+/// Makes the caller's job public (read-only for everyone signed in) or private again; 404 for
+/// anyone but the owner, so ids do not leak.
+pub(super) async fn visibility(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Json(body): Json<SetVisibility>,
+) -> Result<Json<JobView>, ApiError> {
+    let id: JobId = id.parse().map_err(|_| ApiError::NotFound("no such job"))?;
+    let j = state
+        .store()
+        .set_job_public(id, user.id, body.public)
+        .await?
+        .ok_or(ApiError::NotFound("no such job"))?;
+    let p = progress(&state, &j).await?;
+    Ok(Json(JobView::new(&j, p)))
+}
+
 pub(super) async fn cancel(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

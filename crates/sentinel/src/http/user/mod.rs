@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs/{id}", get(jobs::get))
         .route("/api/jobs/{id}/result", get(jobs::result))
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/api/jobs/{id}/visibility", post(jobs::visibility))
         .route("/api/realtime/job-token", get(realtime::job_token))
         .with_state(state)
 }

@@ -402,6 +402,55 @@ async fn jobs_are_validated_scheduled_private_and_cancellable() {
 }
 
 #[tokio::test]
+async fn owner_makes_a_job_public_after_submission_others_get_404() {
+    let a = App::new().await;
+    let alice = a.user("alice@x").await;
+    let bob = a.user("bob@x").await;
+    let job = a.job(&alice, false).await;
+    let id = job["id"].as_str().unwrap();
+    let path = format!("/api/jobs/{id}/visibility");
+    let get = format!("/api/jobs/{id}");
+    let (s, _, _) = a.send("GET", &get, Some(&bob), Value::Null).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Not the owner: 404, and nothing changes.
+    let (s, _, _) = a
+        .send("POST", &path, Some(&bob), json!({"public": true}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = a.send("GET", &get, Some(&bob), Value::Null).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = a.send("POST", &path, None, json!({"public": true})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = a
+        .send(
+            "POST",
+            "/api/jobs/not-an-id/visibility",
+            Some(&alice),
+            json!({"public": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // The owner makes it public: others can read it, not cancel it.
+    let (s, v, _) = a
+        .send("POST", &path, Some(&alice), json!({"public": true}))
+        .await;
+    assert_eq!((s, v["public"].as_bool()), (StatusCode::OK, Some(true)));
+    let (s, v, _) = a.send("GET", &get, Some(&bob), Value::Null).await;
+    assert_eq!((s, v["public"].as_bool()), (StatusCode::OK, Some(true)));
+    let (s, _, _) = a
+        .send("POST", &format!("{get}/cancel"), Some(&bob), Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Private again: hidden again.
+    let (s, v, _) = a
+        .send("POST", &path, Some(&alice), json!({"public": false}))
+        .await;
+    assert_eq!((s, v["public"].as_bool()), (StatusCode::OK, Some(false)));
+    let (s, _, _) = a.send("GET", &get, Some(&bob), Value::Null).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn job_tokens_only_for_readable_jobs() {
     let a = App::new().await;
     let alice = a.user("alice@x.org").await;
