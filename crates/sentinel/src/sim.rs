@@ -23,6 +23,16 @@ impl ProfileEngine for SimEngine {
     }
 }
 
+/// The report of a stored job result as JSON: JSON results as they are, `wowlab-sim`'s binary
+/// aggregate decoded and summarized; `None` if the bytes are neither.
+pub fn report_json(bytes: &[u8]) -> Option<serde_json::Value> {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        return Some(v);
+    }
+    let merged = ChunkResult::decode(bytes).ok()?;
+    serde_json::to_value(merged.report()).ok()
+}
+
 /// Exact merge of `wowlab-sim` chunk results (order-independent integer sums).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SimMerger;

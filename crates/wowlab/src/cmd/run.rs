@@ -208,7 +208,7 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
         );
     }
     let bytes = http
-        .get(format!("{url}/api/jobs/{}/result", job.id))
+        .get(format!("{url}/api/jobs/{}/aggregate", job.id))
         .header("authorization", &auth)
         .send()
         .await?

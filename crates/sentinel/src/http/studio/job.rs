@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{fmt_time, layout, viewer};
 use crate::domain::{JobId, JobStatus};
 use crate::http::{ApiError, AppState};
+use crate::sim::report_json;
 use crate::store::{Job, User};
 
 /// The job if `user` (or an anonymous visitor, for public jobs) may read it.
@@ -126,15 +127,6 @@ pub(super) async fn page(
         &[]
     };
     layout::page(&format!("Job {short}"), user.as_ref(), scripts, main).into_response()
-}
-
-/// The report of a stored result: JSON as is, or `wowlab-sim`'s binary aggregate summarized.
-fn report_json(bytes: &[u8]) -> Option<Value> {
-    if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-        return Some(v);
-    }
-    let merged = wowlab_sim::ChunkResult::decode(bytes).ok()?;
-    serde_json::to_value(merged.report()).ok()
 }
 
 /// `GET /jobs/{id}/report.json`: the final report as JSON (download), for whoever may see the job.

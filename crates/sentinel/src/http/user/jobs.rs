@@ -17,6 +17,7 @@ use crate::http::auth::CurrentUser;
 use crate::http::node::wire::to_wire;
 use crate::http::{ApiError, AppState};
 use crate::jobs::{submit, Submission, SubmitError};
+use crate::sim::report_json;
 use crate::store::{Job, StoreError, TransitionData, User};
 
 /// Largest accepted iteration count.
@@ -167,22 +168,40 @@ pub(super) async fn get(
     Ok(Json(JobView::new(&j, p)))
 }
 
+/// `GET /api/jobs/{id}/result`: the final report as JSON (the sim's aggregate summarized).
 pub(super) async fn result(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let bytes = completed_result(&state, &user, &id).await?;
+    report_json(&bytes)
+        .map(Json)
+        .ok_or_else(|| ApiError::Internal("the stored result is unreadable".into()))
+}
+
+/// `GET /api/jobs/{id}/aggregate`: the exact stored result bytes (the sim's binary aggregate,
+/// which `wowlab run --sentinel` decodes), for clients that merge or re-report it themselves.
+pub(super) async fn aggregate(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let j = readable(&state, &user, &id).await?;
+    let bytes = completed_result(&state, &user, &id).await?;
+    // Workloads store JSON or a binary encoding (the sim's); say which.
+    let kind = if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    };
+    Ok(([(CONTENT_TYPE, kind)], bytes))
+}
+
+/// The stored result of a completed job `user` may read.
+async fn completed_result(state: &AppState, user: &User, id: &str) -> Result<Vec<u8>, ApiError> {
+    let j = readable(state, user, id).await?;
     match (j.status, j.result) {
-        (JobStatus::Completed, Some(bytes)) => {
-            // Workloads store JSON or a binary encoding (the sim's); say which.
-            let kind = if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
-                "application/json"
-            } else {
-                "application/octet-stream"
-            };
-            Ok(([(CONTENT_TYPE, kind)], bytes))
-        }
+        (JobStatus::Completed, Some(bytes)) => Ok(bytes),
         _ => Err(ApiError::NotFound("the job has no result (yet)")),
     }
 }

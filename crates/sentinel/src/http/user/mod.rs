@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs", post(jobs::create).get(jobs::list))
         .route("/api/jobs/{id}", get(jobs::get))
         .route("/api/jobs/{id}/result", get(jobs::result))
+        .route("/api/jobs/{id}/aggregate", get(jobs::aggregate))
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/jobs/{id}/visibility", post(jobs::visibility))
         .route("/api/realtime/job-token", get(realtime::job_token))

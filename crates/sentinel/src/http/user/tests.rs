@@ -451,6 +451,83 @@ async fn owner_makes_a_job_public_after_submission_others_get_404() {
 }
 
 #[tokio::test]
+async fn result_is_the_report_json_and_aggregate_the_exact_bytes() {
+    use crate::domain::JobStatus;
+    use crate::store::{Store, TransitionData};
+    let a = App::new().await;
+    let alice = a.user("alice@x.org").await;
+    let job = a.job(&alice, false).await;
+    let id: crate::domain::JobId = job["id"].as_str().unwrap().parse().unwrap();
+    let profile = wowlab_sim::compile_str(include_str!(
+        "../../../../../examples/profiles/pet-procs.toml"
+    ))
+    .unwrap();
+    let merged = wowlab_sim::run_chunk(&profile, 9, 0..20);
+    let bytes = merged.encode();
+    let stored = a.store.job(id).await.unwrap().unwrap();
+    let now = UnixMillis(1_800_000_000_000);
+    // Submission schedules the job, so it is running already.
+    assert_eq!(stored.status, JobStatus::Running);
+    a.store
+        .transition_job(
+            id,
+            JobStatus::Running,
+            JobStatus::Completed,
+            stored.version,
+            TransitionData {
+                result: Some(bytes.clone()),
+                failure_reason: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let (s, v, _) = a
+        .send(
+            "GET",
+            &format!("/api/jobs/{id}/result"),
+            Some(&alice),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // The sim's report (floats compared loosely: JSON text round-trips the last ulp).
+    let want = merged.report();
+    assert_eq!(v["iterations"], 20);
+    let mean = v["mean_dps"].as_f64().unwrap();
+    assert!(
+        (mean - want.mean_dps).abs() < 1e-6 * want.mean_dps,
+        "{mean}"
+    );
+    assert_eq!(
+        v["abilities"].as_array().unwrap().len(),
+        want.abilities.len()
+    );
+
+    let req = Request::builder()
+        .uri(format!("/api/jobs/{id}/aggregate"))
+        .header("cookie", &alice)
+        .body(Body::empty())
+        .unwrap();
+    let resp = a.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    let raw = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(&raw[..], &bytes[..]);
+    let (s, _, _) = a
+        .send(
+            "GET",
+            &format!("/api/jobs/{id}/aggregate"),
+            Some(&a.user("bob@x.org").await),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn job_tokens_only_for_readable_jobs() {
     let a = App::new().await;
     let alice = a.user("alice@x.org").await;
