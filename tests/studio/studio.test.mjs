@@ -196,6 +196,10 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
   assert.equal(await page.locator("#abilities tbody tr").count(), api.abilities.length);
   assert.ok(await page.locator("#histogram rect").count() > 0);
   assert.ok(await page.getByRole("link", { name: "Download JSON" }).isVisible());
+  // Contributing nodes from the progress payloads, as short ids linking to the node page.
+  const nodeLinks = page.locator('#nodes a[href^="/nodes/"]');
+  assert.ok(await nodeLinks.count() >= 1, "the claimed node is listed as a contributor");
+  assert.equal((await nodeLinks.first().textContent()).trim().length, 8);
   await page.screenshot({ path: path.join(SHOTS, "job-finished.png"), fullPage: true });
 });
 
@@ -222,6 +226,18 @@ test("a second user cannot open the first user's private job or its job token", 
   assert.equal((await bob.page.request.get(BASE + "/jobs/" + ctx.jobId + "/report.json")).status(), 404);
   const own = await ctx.alice.page.request.get(BASE + "/api/realtime/job-token?jobId=" + ctx.jobId);
   assert.equal(own.status(), 200);
+
+  // The owner makes it public after the fact: Bob then reads it, without owner controls.
+  const alice = ctx.alice.page;
+  await alice.goto(ctx.jobUrl);
+  await alice.getByRole("button", { name: "Make public" }).click();
+  await alice.getByRole("button", { name: "Make private" }).waitFor({ timeout: 10000 });
+  assert.ok(await alice.locator("#share").isVisible(), "the read-only link is shown");
+  const shared = await bob.page.goto(ctx.jobUrl);
+  assert.equal(shared.status(), 200);
+  assert.equal(await bob.page.locator("#cancel").count(), 0);
+  assert.equal(await bob.page.locator("#visibility").count(), 0);
+  assert.equal((await bob.page.request.get(BASE + "/jobs/" + ctx.jobId + "/report.json")).status(), 200);
   await bob.context.close();
 });
 

@@ -153,23 +153,7 @@
         if (fresh && cur) cur.replaceWith(fresh);
       }
       bindCancel();
-
-  // Owner only: flip the job public/private, then reload to show (or hide) the share link.
-  function bindVisibility() {
-    const b = $("visibility");
-    if (!b) return;
-    b.addEventListener("click", async () => {
-      b.disabled = true;
-      try {
-        await window.wowlabApi("POST", "/api/jobs/" + jobId + "/visibility", { public: b.dataset.public !== "true" });
-        location.reload();
-      } catch (e) {
-        $("action-error").textContent = e.message || "Could not change visibility.";
-        b.disabled = false;
-      }
-    });
-  }
-  bindVisibility();
+      bindVisibility();
       root.dataset.status = m.status;
     } catch (e) {
       console.warn("report reload failed", e);
@@ -193,6 +177,23 @@
     });
   }
   bindCancel();
+
+  // Owner only: flip the job public/private, then reload to show (or hide) the share link.
+  function bindVisibility() {
+    const b = $("visibility");
+    if (!b) return;
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await window.wowlabApi("POST", "/api/jobs/" + jobId + "/visibility", { public: b.dataset.public !== "true" });
+        location.reload();
+      } catch (e) {
+        $("action-error").textContent = e.message || "Could not change visibility.";
+        b.disabled = false;
+      }
+    });
+  }
+  bindVisibility();
 
   // One fetch yields both tokens; each getter reuses a pair fetched moments ago.
   let pair = null;
