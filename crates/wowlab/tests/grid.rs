@@ -98,6 +98,27 @@ fn http(
     Some((code.trim().parse().ok()?, body.to_owned()))
 }
 
+/// POSTs JSON with curl, keeping the session cookie in `jar`; returns the response body.
+fn post_with_cookies(jar: &Path, url: &str, body: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "10", "-c"])
+        .arg(jar)
+        .arg("-b")
+        .arg(jar)
+        .args([
+            "-H",
+            "content-type: application/json",
+            "-X",
+            "POST",
+            "-d",
+            body,
+        ])
+        .arg(url)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
@@ -127,25 +148,7 @@ impl Grid {
         assert_eq!(s, 201, "{body}");
         // Log in with curl's cookie jar to mint an API token and a claim token.
         let jar = dir.join("cookies");
-        let login = |path: &str, body: &str| -> String {
-            let out = Command::new("curl")
-                .args(["-s", "-m", "10", "-c"])
-                .arg(&jar)
-                .arg("-b")
-                .arg(&jar)
-                .args([
-                    "-H",
-                    "content-type: application/json",
-                    "-X",
-                    "POST",
-                    "-d",
-                    body,
-                ])
-                .arg(format!("{url}{path}"))
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stdout).to_string()
-        };
+        let login = |path: &str, body: &str| post_with_cookies(&jar, &format!("{url}{path}"), body);
         login(
             "/api/auth/login",
             r#"{"email":"e2e@example.org","password":"password123"}"#,
@@ -395,25 +398,7 @@ fn standalone_sentinel_with_external_beacon_runs_a_job() {
     });
     // Reuse the Grid helpers for accounts and nodes with this sentinel.
     let jar = dir.join("cookies");
-    let post = |path: &str, body: &str| -> String {
-        let out = Command::new("curl")
-            .args(["-s", "-m", "10", "-c"])
-            .arg(&jar)
-            .arg("-b")
-            .arg(&jar)
-            .args([
-                "-H",
-                "content-type: application/json",
-                "-X",
-                "POST",
-                "-d",
-                body,
-            ])
-            .arg(format!("{url}{path}"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let post = |path: &str, body: &str| post_with_cookies(&jar, &format!("{url}{path}"), body);
     post(
         "/api/auth/signup",
         r#"{"email":"solo@example.org","password":"password123"}"#,
