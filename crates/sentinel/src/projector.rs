@@ -239,10 +239,24 @@ impl<M: ResultMerger> Projector<M> {
             .jobs
             .get(&job)
             .is_some_and(|st| st.merged == st.chunk_count)
+            && self.coordinator_has_all_done(job).await
         {
             self.finalize(job).await?;
         }
         Ok(())
+    }
+
+    /// Whether the coordinator has marked every chunk done. A result is stored before its
+    /// chunk is marked done, so a job loaded from the store can look complete while the last
+    /// completions are still in flight; finalizing then would unschedule the job under them
+    /// and answer their nodes 409. Their log entries follow the marking, so waiting for them
+    /// loses nothing. A job the coordinator does not know (lost state, already removed) or an
+    /// unavailable coordinator does not hold finalization up.
+    async fn coordinator_has_all_done(&self, job: JobId) -> bool {
+        match self.coordinator.job_progress(job).await {
+            Ok(p) => p.done >= p.chunk_count,
+            Err(_) => true,
+        }
     }
 
     /// Builds a job's accumulator from the store; false if the job is not running.
@@ -405,7 +419,7 @@ impl<M: ResultMerger> Projector<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coordinator::MemoryCoordinator;
+    use crate::coordinator::{Lease, MemoryCoordinator};
     use crate::domain::{UnixMillis, UserId};
     use crate::http::ManualClock;
     use crate::jobs::{submit, Submission};
@@ -447,6 +461,9 @@ mod tests {
         published: Arc<RecordingPublisher>,
         clock: Arc<ManualClock>,
         owner: UserId,
+        /// Every chunk of every fixture job is leased at once to this node.
+        worker: NodeId,
+        leases: parking_lot::Mutex<HashMap<(JobId, ChunkIndex), Lease>>,
     }
 
     impl Fixture {
@@ -463,6 +480,8 @@ mod tests {
                 published: Arc::new(RecordingPublisher::default()),
                 clock: Arc::new(ManualClock::new(UnixMillis(1_000))),
                 owner,
+                worker: NodeId::new(),
+                leases: Default::default(),
             }
         }
 
@@ -477,7 +496,7 @@ mod tests {
         }
 
         async fn job(&self, chunks: u32) -> JobId {
-            submit(
+            let job = submit(
                 &*self.store,
                 &*self.coord,
                 Submission {
@@ -494,7 +513,49 @@ mod tests {
             )
             .await
             .unwrap()
-            .id
+            .id;
+            let leased = self
+                .coord
+                .lease(
+                    self.worker,
+                    chunks,
+                    Duration::from_secs(60),
+                    self.clock.now(),
+                )
+                .await
+                .unwrap();
+            let mut map = self.leases.lock();
+            for l in leased {
+                map.insert((job, l.chunk), l);
+            }
+            drop(map);
+            job
+        }
+
+        /// Stores a result like the complete handler does (without marking the chunk done).
+        async fn store_only(&self, job: JobId, chunk: u32, sum: u64, node: Option<NodeId>) {
+            let bytes = format!(r#"{{"sum": {sum}}}"#).into_bytes();
+            self.store
+                .put_chunk_result(
+                    ChunkResult {
+                        job,
+                        chunk: ChunkIndex(chunk),
+                        node,
+                        result: bytes,
+                    },
+                    self.clock.now(),
+                )
+                .await
+                .unwrap();
+        }
+
+        /// Marks the chunk done in the coordinator, as the complete handler does after storing.
+        async fn mark_done(&self, job: JobId, chunk: u32) {
+            let lease = self.leases.lock()[&(job, ChunkIndex(chunk))];
+            self.coord
+                .complete(self.worker, lease.lease_ref(), self.clock.now())
+                .await
+                .unwrap();
         }
 
         /// Stores a result like the complete handler does and returns the log entry.
@@ -510,23 +571,12 @@ mod tests {
             sum: u64,
             node: Option<NodeId>,
         ) -> LogEntry {
-            let bytes = format!(r#"{{"sum": {sum}}}"#).into_bytes();
-            self.store
-                .put_chunk_result(
-                    ChunkResult {
-                        job,
-                        chunk: ChunkIndex(chunk),
-                        node,
-                        result: bytes.clone(),
-                    },
-                    self.clock.now(),
-                )
-                .await
-                .unwrap();
+            self.store_only(job, chunk, sum, node).await;
+            self.mark_done(job, chunk).await;
             LogEntry::Result {
                 job,
                 chunk: ChunkIndex(chunk),
-                bytes,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
                 node,
             }
         }
@@ -613,6 +663,37 @@ mod tests {
         assert_eq!(progress["nodes"], serde_json::json!(want));
         let done = msgs.iter().find(|m| m["type"] == "finished").unwrap();
         assert_eq!(done["progress"]["nodes"], serde_json::json!(want));
+    }
+
+    #[tokio::test]
+    async fn a_completion_in_flight_holds_finalization_until_its_chunk_is_marked_done() {
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        // Chunk 1 is stored but its node's request has not marked it done yet when the first
+        // log entry makes a fresh projector load the job from the store (restart race).
+        f.store_only(job, 1, 20, None).await;
+        let first = f.result(job, 0, 1).await;
+        let mut p = f.projector();
+        p.apply(first).await.unwrap();
+        assert_eq!(
+            f.store.job(job).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        // The in-flight completion still finds its job scheduled...
+        assert!(f.coord.job_progress(job).await.is_ok());
+        f.mark_done(job, 1).await;
+        // ...and its own log entry finalizes.
+        p.apply(LogEntry::Result {
+            job,
+            chunk: ChunkIndex(1),
+            bytes: br#"{"sum": 20}"#.to_vec(),
+            node: None,
+        })
+        .await
+        .unwrap();
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Completed);
+        assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
     }
 
     #[tokio::test]
