@@ -84,9 +84,10 @@
       if (i.required && !v) return [i, "This field is required."];
       if (i.type === "number" && v) {
         if (!/^\d+$/.test(v)) return [i, "Enter a whole number."];
-        const n = Number(v);
-        if (i.min !== "" && n < Number(i.min)) return [i, "Must be at least " + i.min + "."];
-        if (i.max !== "" && n > Number(i.max)) return [i, "Must be at most " + i.max + "."];
+        // BigInt: limits such as a seed's 2^64 - 1 are beyond exact Number precision.
+        const n = BigInt(v);
+        if (i.min !== "" && n < BigInt(i.min)) return [i, "Must be at least " + i.min + "."];
+        if (i.max !== "" && n > BigInt(i.max)) return [i, "Must be at most " + i.max + "."];
       }
       if (i.type === "email" && v && !/^[^@\s]+@[^@\s]+$/.test(v)) return [i, "Enter an email address."];
       if (i.minLength > 0 && v.length < i.minLength) return [i, "Must be at least " + i.minLength + " characters."];
@@ -99,7 +100,10 @@
     for (const i of form.querySelectorAll("[name]")) {
       if (i.type === "checkbox") body[i.name] = i.checked;
       else if (i.type === "number") {
-        if (i.value.trim() !== "") body[i.name] = Number(i.value);
+        const v = i.value.trim();
+        // Integers above 2^53 would be rounded by Number(): send those as text (the API takes
+        // decimal text where such values make sense, e.g. seeds, and names the field otherwise).
+        if (v !== "") body[i.name] = Number.isSafeInteger(Number(v)) ? Number(v) : v;
       } else body[i.name] = i.value;
     }
     return body;

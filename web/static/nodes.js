@@ -81,3 +81,54 @@
     }
   });
 })();
+
+// Nodes page and node detail: refresh status, last heartbeat, cores in use and sims/s from
+// GET /api/nodes every few seconds (the server-rendered figures are the last heartbeat's).
+(function () {
+  "use strict";
+  const rows = Array.from(document.querySelectorAll("[data-node]"));
+  if (!rows.length) return;
+  const EVERY_MS = 5000;
+
+  function fmtTime(ms) {
+    if (ms == null) return "never";
+    return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  }
+  // Same as the server's fmt_rate: one decimal below 10, else thin-space thousands groups.
+  function fmtRate(r) {
+    if (!(r > 0) || !isFinite(r)) return "0";
+    if (r < 10) return r.toFixed(1);
+    return Math.round(r).toString().replace(/\B(?=(\d{3})+(?!\d))/g, "\u2009");
+  }
+  function set(el, k, text) {
+    const c = el.querySelector('[data-k="' + k + '"]');
+    if (c && c.textContent !== text) c.textContent = text;
+  }
+  function setStatus(el, n) {
+    const c = el.querySelector('[data-k="status"] .pill');
+    if (!c) return;
+    c.className = "pill pill-" + n.status;
+    c.textContent = n.status;
+  }
+
+  async function refresh() {
+    let nodes;
+    try {
+      nodes = await window.wowlabApi("GET", "/api/nodes");
+    } catch (e) {
+      return; // keep the figures shown; the next round retries
+    }
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    for (const el of rows) {
+      const n = byId.get(el.dataset.node);
+      if (!n) continue;
+      setStatus(el, n);
+      set(el, "last-seen", fmtTime(n.lastSeenAt));
+      set(el, "cores-in-use", n.coresInUse + " / " + n.cores);
+      set(el, "sims", fmtRate(n.simsPerSec));
+    }
+  }
+  setInterval(() => {
+    if (!document.hidden) refresh();
+  }, EVERY_MS);
+})();

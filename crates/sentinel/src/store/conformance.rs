@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::{
-    AuthTokenKind, ChunkResult, NewAuthToken, NewJob, NewNode, NodeSettings, NodeStatus,
+    AuthTokenKind, ChunkResult, NewAuthToken, NewJob, NewNode, NodeLoad, NodeSettings, NodeStatus,
     PutOutcome, Store, StoreError, TransitionData,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
@@ -27,6 +27,7 @@ where
     auth_tokens_by_hash_kind_and_expiry(&factory().await).await;
     claim_tokens_until_revoked(&factory().await).await;
     nodes_register_claim_and_manage(&factory().await).await;
+    node_load_follows_the_latest_heartbeat(&factory().await).await;
     configs_dedup_by_hash(&factory().await).await;
     job_transitions_are_version_checked(&factory().await).await;
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
@@ -316,11 +317,11 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
     ));
 
     assert!(s
-        .record_node_seen(owned.id, later(50), "0.2.0", 16)
+        .record_node_seen(owned.id, later(50), "0.2.0", 16, &NodeLoad::default())
         .await
         .unwrap());
     assert!(s
-        .record_node_seen(owned.id, later(40), "0.2.0", 16)
+        .record_node_seen(owned.id, later(40), "0.2.0", 16, &NodeLoad::default())
         .await
         .unwrap());
     let seen = s.node_by_id(owned.id).await.unwrap().unwrap();
@@ -328,7 +329,10 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
         (seen.last_seen_at, seen.version.as_str(), seen.cores),
         (Some(later(50)), "0.2.0", 16)
     );
-    assert!(!s.record_node_seen(NodeId::new(), T, "", 1).await.unwrap());
+    assert!(!s
+        .record_node_seen(NodeId::new(), T, "", 1, &NodeLoad::default())
+        .await
+        .unwrap());
     assert!(s
         .set_node_status(owned.id, NodeStatus::Online)
         .await
@@ -366,6 +370,91 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
         s.chunk_results(job.id).await.unwrap()[0].node,
         Some(owned.id)
     );
+}
+
+/// A heartbeat stores its work figures with the node; a late (older) heartbeat changes nothing;
+/// untrusted rates are sanitized; cores in use and sims/s count only while online.
+pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
+    let u = user(s, "load@example.org").await;
+    let n = s
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: Some(u),
+                public_key: "load-key".into(),
+                name: "busy".into(),
+                claim_code: None,
+                max_parallel: 4,
+                cores: 4,
+                version: "0.1.0".into(),
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n.load, NodeLoad::default());
+    assert_eq!((n.cores_in_use(), n.sims_per_sec()), (0, 0.0));
+
+    let busy = NodeLoad {
+        active_chunks: 6,
+        free_slots: 0,
+        sims_per_sec: 12_345.5,
+        load1: 3.25,
+        mem_used_bytes: 3 << 30,
+        mem_total_bytes: 8 << 30,
+    };
+    assert!(s
+        .record_node_seen(n.id, later(100), "0.1.0", 4, &busy)
+        .await
+        .unwrap());
+    // Older than the last one: ignored, but the node exists.
+    assert!(s
+        .record_node_seen(n.id, later(90), "0.1.0", 4, &NodeLoad::default())
+        .await
+        .unwrap());
+    let seen = s.node_by_id(n.id).await.unwrap().unwrap();
+    assert_eq!((seen.load, seen.last_seen_at), (busy, Some(later(100))));
+    // Not online yet: its report is not counted as current work.
+    assert_eq!((seen.cores_in_use(), seen.sims_per_sec()), (0, 0.0));
+    assert!(s.set_node_status(n.id, NodeStatus::Online).await.unwrap());
+    let online = s.node_by_id(n.id).await.unwrap().unwrap();
+    // Six chunks reported on four cores: four cores in use.
+    assert_eq!(
+        (online.cores_in_use(), online.sims_per_sec()),
+        (4, 12_345.5)
+    );
+    let listed = s.list_nodes(Some(u)).await.unwrap();
+    assert_eq!(listed[0].load, busy);
+
+    let garbage = NodeLoad {
+        active_chunks: 1,
+        free_slots: 3,
+        sims_per_sec: f64::NAN,
+        load1: -1.0,
+        mem_used_bytes: u64::MAX,
+        mem_total_bytes: u64::MAX,
+    };
+    assert!(s
+        .record_node_seen(n.id, later(200), "0.1.0", 4, &garbage)
+        .await
+        .unwrap());
+    let after = s.node_by_id(n.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.load,
+        NodeLoad {
+            active_chunks: 1,
+            free_slots: 3,
+            sims_per_sec: 0.0,
+            load1: 0.0,
+            mem_used_bytes: i64::MAX as u64,
+            mem_total_bytes: i64::MAX as u64,
+        }
+    );
+    assert_eq!(after.cores_in_use(), 1);
+    assert!(!s
+        .record_node_seen(NodeId::new(), later(300), "", 1, &busy)
+        .await
+        .unwrap());
 }
 
 /// A profile is stored once per content hash.

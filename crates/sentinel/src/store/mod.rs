@@ -170,8 +170,56 @@ pub struct NewNode {
     pub version: String,
 }
 
+/// What a node reported about its work in its latest heartbeat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeLoad {
+    /// Chunks it was running (the leases it reported holding).
+    pub active_chunks: u32,
+    /// Worker slots it reported free.
+    pub free_slots: u32,
+    /// Iterations it simulated per second over its last interval.
+    pub sims_per_sec: f64,
+    /// One-minute load average of the host.
+    pub load1: f64,
+    /// Host memory in use, bytes.
+    pub mem_used_bytes: u64,
+    /// Host memory in total, bytes.
+    pub mem_total_bytes: u64,
+}
+
+impl NodeLoad {
+    /// The figures of a heartbeat request; a node's numbers are untrusted, so non-finite or
+    /// negative rates read as zero.
+    pub fn from_heartbeat(hb: &wowlab_api::node::HeartbeatRequest) -> Self {
+        Self {
+            active_chunks: u32::try_from(hb.active.len()).unwrap_or(u32::MAX),
+            free_slots: hb.free_slots,
+            sims_per_sec: hb.metrics.sims_per_sec,
+            load1: hb.metrics.load1,
+            mem_used_bytes: hb.metrics.mem_used_bytes,
+            mem_total_bytes: hb.metrics.mem_total_bytes,
+        }
+        .sanitized()
+    }
+
+    /// The same figures with non-finite or negative rates as zero and byte counts capped at
+    /// what every store can hold (`i64::MAX`).
+    pub fn sanitized(self) -> Self {
+        let rate = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
+        let bytes = |b: u64| b.min(i64::MAX as u64);
+        Self {
+            sims_per_sec: rate(self.sims_per_sec),
+            load1: rate(self.load1),
+            mem_used_bytes: bytes(self.mem_used_bytes),
+            mem_total_bytes: bytes(self.mem_total_bytes),
+            ..self
+        }
+    }
+}
+
 /// A registered node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
     /// Id.
@@ -196,8 +244,31 @@ pub struct Node {
     pub version: String,
     /// Last heartbeat.
     pub last_seen_at: Option<UnixMillis>,
+    /// Work figures of the last heartbeat (zero until the first one).
+    pub load: NodeLoad,
     /// Registration time.
     pub created_at: UnixMillis,
+}
+
+impl Node {
+    /// Cores busy with chunks now: the chunks it reported running, at most its cores; zero
+    /// unless the node is online (an offline node's last report is history).
+    pub fn cores_in_use(&self) -> u32 {
+        if self.status == NodeStatus::Online {
+            self.load.active_chunks.min(self.cores)
+        } else {
+            0
+        }
+    }
+
+    /// Iterations per second it simulates now: its last reported rate while online, else zero.
+    pub fn sims_per_sec(&self) -> f64 {
+        if self.status == NodeStatus::Online {
+            self.load.sims_per_sec
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Owner-editable node settings; `None` leaves a field unchanged.
@@ -372,13 +443,16 @@ pub trait Store: Send + Sync + 'static {
         owner: UserId,
         settings: NodeSettings,
     ) -> Result<Option<Node>, StoreError>;
-    /// Records a heartbeat's facts; false if the node is unknown.
+    /// Records a heartbeat's facts and work figures ([`NodeLoad::sanitized`] on the way in);
+    /// a heartbeat older than the last one recorded changes nothing. False if the node is
+    /// unknown.
     async fn record_node_seen(
         &self,
         id: NodeId,
         now: UnixMillis,
         version: &str,
         cores: u32,
+        load: &NodeLoad,
     ) -> Result<bool, StoreError>;
     /// Sets the presence status; true only if it actually changed (a flip worth publishing).
     async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError>;

@@ -5,7 +5,9 @@ use std::str::FromStr;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::{AuthTokenInfo, AuthTokenKind, ChunkResult, Job, Node, NodeStatus, StoreError, User};
+use super::{
+    AuthTokenInfo, AuthTokenKind, ChunkResult, Job, Node, NodeLoad, NodeStatus, StoreError, User,
+};
 use crate::domain::{ChunkIndex, JobStatus, UnixMillis};
 
 /// Maps a sqlx error to the store's vocabulary: constraint kinds become typed errors.
@@ -109,6 +111,14 @@ pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
         draining: get(row, "draining")?,
         version: get(row, "version")?,
         last_seen_at: opt_millis(row, "last_seen_at")?,
+        load: NodeLoad {
+            active_chunks: u32_col(row, "active_chunks")?,
+            free_slots: u32_col(row, "free_slots")?,
+            sims_per_sec: get(row, "sims_per_sec")?,
+            load1: get(row, "load1")?,
+            mem_used_bytes: u64_col(row, "mem_used_bytes")?,
+            mem_total_bytes: u64_col(row, "mem_total_bytes")?,
+        },
         created_at: millis(row, "created_at")?,
     })
 }

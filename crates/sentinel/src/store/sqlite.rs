@@ -12,7 +12,7 @@ use sqlx::SqlitePool;
 use super::group_commit::{GroupCommitStats, GroupCommitter};
 use super::rows::{self, db_err};
 use super::{
-    AuthTokenInfo, AuthTokenKind, ChunkResult, Job, NewAuthToken, NewJob, NewNode, Node,
+    AuthTokenInfo, AuthTokenKind, ChunkResult, Job, NewAuthToken, NewJob, NewNode, Node, NodeLoad,
     NodeSettings, NodeStatus, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
@@ -378,19 +378,35 @@ impl Store for SqliteStore {
         now: UnixMillis,
         version: &str,
         cores: u32,
+        load: &NodeLoad,
     ) -> Result<bool, StoreError> {
+        let load = load.sanitized();
+        // Only a heartbeat at least as new as the last one recorded writes: a late, reordered
+        // request must not replace newer figures.
         let done = sqlx::query(
-            "UPDATE nodes SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?), version = ?, \
-             cores = ? WHERE id = ?",
+            "UPDATE nodes SET last_seen_at = ?, version = ?, cores = ?, active_chunks = ?, \
+             free_slots = ?, sims_per_sec = ?, load1 = ?, mem_used_bytes = ?, mem_total_bytes = ? \
+             WHERE id = ? AND COALESCE(last_seen_at, 0) <= ?",
         )
         .bind(now.as_i64())
         .bind(version)
         .bind(i64::from(cores))
+        .bind(i64::from(load.active_chunks))
+        .bind(i64::from(load.free_slots))
+        .bind(load.sims_per_sec)
+        .bind(load.load1)
+        .bind(to_i64("mem_used_bytes", load.mem_used_bytes)?)
+        .bind(to_i64("mem_total_bytes", load.mem_total_bytes)?)
         .bind(id.to_string())
+        .bind(now.as_i64())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() > 0 {
+            return Ok(true);
+        }
+        // Stale heartbeat or unknown node: only the latter is false.
+        Ok(self.node_by_id(id).await?.is_some())
     }
 
     async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError> {

@@ -27,9 +27,16 @@ pub(super) async fn handle(
     }
     let now = state.clock().now();
     let ttl = state.config().lease_ttl;
+    let load = crate::store::NodeLoad::from_heartbeat(&body);
     state
         .store()
-        .record_node_seen(node.id, now, &node.version, node.cores.clamp(1, 1024))
+        .record_node_seen(
+            node.id,
+            now,
+            &node.version,
+            node.cores.clamp(1, 1024),
+            &load,
+        )
         .await?;
     let reported: Vec<LeaseRef> = body.active.iter().map(|&l| from_wire(l)).collect();
     let hb = state

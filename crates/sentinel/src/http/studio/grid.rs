@@ -1,4 +1,4 @@
-//! Grid totals (nodes online, cores, sims/s) and the public grid page.
+//! Grid totals (nodes online, cores and cores in use, sims/s now) and the public grid page.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -10,14 +10,18 @@ use crate::domain::JobStatus;
 use crate::http::AppState;
 use crate::store::NodeStatus;
 
-/// What the whole grid is doing now.
+/// What the whole grid is doing now, from the figures online nodes sent with their last
+/// heartbeat.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(super) struct Totals {
     pub nodes_online: usize,
     pub nodes_total: usize,
+    /// Cores of the online nodes.
     pub cores: u64,
+    /// Cores of the online nodes busy with chunks ([`crate::store::Node::cores_in_use`]).
+    pub cores_in_use: u64,
     pub running_jobs: usize,
-    /// Iterations per second over all running jobs (merged iterations / running time).
+    /// Iterations per second now: the sum of the online nodes' last reported rates.
     pub sims_per_sec: f64,
 }
 
@@ -30,41 +34,50 @@ pub(super) async fn totals(state: &AppState) -> Totals {
             for n in nodes.iter().filter(|n| n.status == NodeStatus::Online) {
                 t.nodes_online += 1;
                 t.cores += u64::from(n.cores);
+                t.cores_in_use += u64::from(n.cores_in_use());
+                t.sims_per_sec += n.sims_per_sec();
             }
         }
         Err(e) => tracing::warn!(error = %e, "grid totals: nodes"),
     }
-    let now = state.clock().now().0;
     match state.store().jobs_with_status(JobStatus::Running).await {
-        Ok(jobs) => {
-            t.running_jobs = jobs.len();
-            for j in jobs {
-                let Ok(p) = state.coordinator().job_progress(j.id).await else {
-                    continue;
-                };
-                let started = j.started_at.map_or(j.created_at.0, |s| s.0);
-                let secs = now.saturating_sub(started) as f64 / 1000.0;
-                if secs > 0.0 {
-                    let done = (u64::from(p.done) * j.chunk_size).min(j.iterations);
-                    t.sims_per_sec += done as f64 / secs;
-                }
-            }
-        }
+        Ok(jobs) => t.running_jobs = jobs.len(),
         Err(e) => tracing::warn!(error = %e, "grid totals: jobs"),
     }
     t
 }
 
-/// The totals as a definition list of stat cards.
+/// The totals as stat cards.
 pub(super) fn stats(t: &Totals) -> Markup {
     html! {
         section.stats aria-label="Grid totals" {
             div.stat { span.stat-label { "Nodes online" } span.stat-value data-stat="nodes-online" { (t.nodes_online) " / " (t.nodes_total) } }
             div.stat { span.stat-label { "Cores" } span.stat-value data-stat="cores" { (t.cores) } }
+            div.stat { span.stat-label { "Cores in use" } span.stat-value data-stat="cores-in-use" { (t.cores_in_use) } }
             div.stat { span.stat-label { "Running jobs" } span.stat-value data-stat="running" { (t.running_jobs) } }
-            div.stat { span.stat-label { "Sims/s" } span.stat-value data-stat="sims" { (format!("{:.0}", t.sims_per_sec)) } }
+            div.stat { span.stat-label { "Sims/s now" } span.stat-value data-stat="sims" { (fmt_rate(t.sims_per_sec)) } }
         }
     }
+}
+
+/// A rate for people: whole numbers with thin-space thousands groups ("12 345"), one decimal
+/// below 10.
+pub(super) fn fmt_rate(r: f64) -> String {
+    if !r.is_finite() || r <= 0.0 {
+        return "0".into();
+    }
+    if r < 10.0 {
+        return format!("{r:.1}");
+    }
+    let digits = format!("{:.0}", r);
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{2009}');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {

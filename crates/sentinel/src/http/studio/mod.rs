@@ -2,13 +2,15 @@
 //! `web/`. Pages read the store directly so they show real content without JavaScript; the
 //! live parts and forms use the JSON user API from `web/static/*.js`.
 
-use axum::http::HeaderMap;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use maud::html;
 
 use super::auth::credential;
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::domain::TokenHash;
 use crate::store::User;
 
@@ -35,7 +37,25 @@ pub fn router(state: AppState) -> Router {
         .route("/nodes/{id}/unlink", axum::routing::post(nodes::unlink))
         .route("/grid", get(grid::page))
         .route("/static/{*file}", get(assets::serve))
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// Any unknown path: the API's JSON 404 under `/api/`, a page elsewhere.
+async fn not_found(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ApiError::NotFound("no such endpoint").into_response();
+    }
+    let user = viewer(&state, &headers).await;
+    let main = html! {
+        h1 { "Page not found" }
+        p { "Nothing lives at " code { (uri.path()) } ". " a href="/" { "Go to the dashboard." } }
+    };
+    (
+        StatusCode::NOT_FOUND,
+        layout::page("Not found", user.as_ref(), &[], main),
+    )
+        .into_response()
 }
 
 /// The signed-in user of a page request, if any. Store trouble reads as signed out: a page

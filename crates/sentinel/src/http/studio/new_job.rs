@@ -1,5 +1,6 @@
-//! New simulation: pick an example profile or paste/upload one, iterations and seed. The form
-//! posts to `/api/jobs`; profile errors (with line and column) appear under the editor.
+//! New simulation: pick an example profile or paste/upload one, iterations, seed and chunk
+//! size. The form posts to `/api/jobs`; each bad value is shown under its field, profile errors
+//! with line and column.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -8,6 +9,7 @@ use maud::html;
 
 use super::assets::PROFILES;
 use super::{layout, to_signin, viewer};
+use crate::http::user::jobs::{MAX_CHUNKS, MAX_ITERATIONS};
 use crate::http::AppState;
 
 pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -41,15 +43,23 @@ pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> R
             div.cols {
                 div.field {
                     label for="iterations" { "Iterations" }
-                    input id="iterations" name="iterations" type="number" min="1" step="1" value="100000" required
+                    input id="iterations" name="iterations" type="number" min="1" max=(MAX_ITERATIONS) step="1" value="100000" required
                         inputmode="numeric" aria-describedby="iterations-error";
                     p.error id="iterations-error" role="alert" {}
                 }
                 div.field {
                     label for="seed" { "Seed (optional)" }
-                    input id="seed" name="seed" type="number" min="0" step="1" inputmode="numeric"
-                        aria-describedby="seed-error";
+                    input id="seed" name="seed" type="number" min="0" max=(u64::MAX) step="1" inputmode="numeric"
+                        aria-describedby="seed-hint seed-error";
+                    p.hint id="seed-hint" { "Same seed, same result. Empty picks a random one." }
                     p.error id="seed-error" role="alert" {}
+                }
+                div.field {
+                    label for="chunk-size" { "Chunk size (optional)" }
+                    input id="chunk-size" name="chunkSize" type="number" min="1" max=(MAX_ITERATIONS) step="1" inputmode="numeric"
+                        aria-describedby="chunk-size-hint chunk-size-error";
+                    p.hint id="chunk-size-hint" { "Iterations per chunk, at most the iterations and at most " (MAX_CHUNKS) " chunks. Empty sizes chunks to about a second each." }
+                    p.error id="chunk-size-error" role="alert" {}
                 }
             }
             div.field.check {

@@ -7,9 +7,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
+use super::grid::fmt_rate;
 use super::{fmt_time, layout, to_signin, viewer};
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
+use crate::http::user::nodes::{MAX_NAME_CHARS, MAX_PARALLEL};
 use crate::http::{ApiError, AppState};
 use crate::store::{Node, User};
 
@@ -31,6 +33,16 @@ fn last_seen(n: &Node) -> String {
         .map_or_else(|| "never".into(), |t| fmt_time(t.0))
 }
 
+/// "in use / cores", e.g. `1 / 4`.
+fn cores_in_use(n: &Node) -> String {
+    format!("{} / {}", n.cores_in_use(), n.cores)
+}
+
+/// Bytes as GiB with one decimal.
+fn gib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / f64::from(1u32 << 30))
+}
+
 fn settings_form(n: &Node) -> Markup {
     let id = n.id.to_string();
     html! {
@@ -38,12 +50,14 @@ fn settings_form(n: &Node) -> Markup {
             div.cols {
                 div.field {
                     label for={ "name-" (id) } { "Name" }
-                    input id={ "name-" (id) } name="name" type="text" value=(n.name) maxlength="64" required;
+                    input id={ "name-" (id) } name="name" type="text" value=(n.name) maxlength=(MAX_NAME_CHARS) required
+                        aria-describedby={ "name-" (id) "-error" };
                     p.error id={ "name-" (id) "-error" } data-field="name" role="alert" {}
                 }
                 div.field {
                     label for={ "cap-" (id) } { "Capacity (parallel chunks)" }
-                    input id={ "cap-" (id) } name="maxParallel" type="number" min="1" max="1024" step="1" value=(n.max_parallel) required;
+                    input id={ "cap-" (id) } name="maxParallel" type="number" min="1" max=(MAX_PARALLEL) step="1" value=(n.max_parallel) required
+                        inputmode="numeric" aria-describedby={ "cap-" (id) "-error" };
                     p.error id={ "cap-" (id) "-error" } data-field="maxParallel" role="alert" {}
                 }
             }
@@ -60,12 +74,14 @@ fn settings_form(n: &Node) -> Markup {
 
 fn node_row(n: &Node) -> Markup {
     html! {
-        tr {
+        tr data-node=(n.id) {
             th scope="row" { a href={ "/nodes/" (n.id) } { (n.name) } }
-            td { (layout::status(n.status.as_str())) @if n.draining { " " span.pill.pill-draining { "draining" } } }
-            td { (last_seen(n)) }
-            td.num { (n.max_parallel) " / " (n.cores) }
-            td { (n.version) }
+            td data-k="status" { (layout::status(n.status.as_str())) @if n.draining { " " span.pill.pill-draining { "draining" } } }
+            td data-k="last-seen" { (last_seen(n)) }
+            td.num data-k="cores-in-use" { (cores_in_use(n)) }
+            td.num data-k="sims" { (fmt_rate(n.sims_per_sec())) }
+            td.num data-k="capacity" { (n.max_parallel) }
+            td data-k="version" { (n.version) }
         }
     }
 }
@@ -94,7 +110,9 @@ pub(super) async fn list_page(State(state): State<AppState>, headers: HeaderMap)
             form.stack #claim-code data-api="/api/nodes/claim" data-redirect="reload" novalidate {
                 div.field {
                     label for="code" { "Or enter the claim code an unowned node shows" }
-                    input id="code" name="code" type="text" autocomplete="off" required maxlength="32";
+                    input id="code" name="code" type="text" autocomplete="off" required maxlength="32"
+                        aria-describedby="code-hint code-error";
+                    p.hint id="code-hint" { "Like " code { "ABCD-EFGH" } "; the node prints it when it starts without a claim token." }
                     p.error id="code-error" role="alert" {}
                 }
                 p.error.form-error role="alert" {}
@@ -107,7 +125,12 @@ pub(super) async fn list_page(State(state): State<AppState>, headers: HeaderMap)
                 Err(_) => p.error { "Nodes could not be loaded; try again shortly." }
                 Ok(n) if n.is_empty() => p #no-nodes { "No nodes yet." }
                 Ok(n) => div.table-wrap { table #my-nodes {
-                    thead { tr { th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Last heartbeat" } th scope="col" { "Capacity / cores" } th scope="col" { "Version" } } }
+                    caption.sr-only { "My nodes, what each is doing now" }
+                    thead { tr {
+                        th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Last heartbeat" }
+                        th scope="col" { "Cores in use" } th scope="col" { "Sims/s" } th scope="col" { "Capacity" }
+                        th scope="col" { "Version" }
+                    } }
                     tbody { @for node in n { (node_row(node)) } }
                 } }
             }
@@ -141,11 +164,14 @@ pub(super) async fn detail_page(
     let main = html! {
         p { a href="/nodes" { "← All nodes" } }
         h1 { (n.name) }
-        dl.facts {
-            div { dt { "Status" } dd { (layout::status(n.status.as_str())) @if n.draining { " draining" } } }
-            div { dt { "Last heartbeat" } dd { (last_seen(&n)) } }
-            div { dt { "Cores" } dd { (n.cores) } }
-            div { dt { "Capacity" } dd { (n.max_parallel) } }
+        dl.facts #node-facts data-node=(n.id) {
+            div { dt { "Status" } dd data-k="status" { (layout::status(n.status.as_str())) @if n.draining { " draining" } } }
+            div { dt { "Last heartbeat" } dd data-k="last-seen" { (last_seen(&n)) } }
+            div { dt { "Cores in use" } dd data-k="cores-in-use" { (cores_in_use(&n)) } }
+            div { dt { "Sims/s" } dd data-k="sims" { (fmt_rate(n.sims_per_sec())) } }
+            div { dt { "Capacity" } dd data-k="capacity" { (n.max_parallel) " parallel chunks" } }
+            div { dt { "Load (1 min)" } dd data-k="load1" { (format!("{:.2}", n.load.load1)) } }
+            div { dt { "Memory" } dd data-k="memory" { (gib(n.load.mem_used_bytes)) " / " (gib(n.load.mem_total_bytes)) " GiB" } }
             div { dt { "Version" } dd { (n.version) } }
             div { dt { "Registered" } dd { (fmt_time(n.created_at.0)) } }
             div { dt { "Id" } dd { code { (n.id) } } }

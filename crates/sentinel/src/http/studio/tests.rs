@@ -48,16 +48,24 @@ mod pages {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use axum::Router;
+    use serde::Serialize;
     use serde_json::{json, Value};
     use tower::ServiceExt;
+    use wowlab_api::node::{
+        HeartbeatRequest, LeaseRef, NodeFacts, RegisterRequest, SystemMetrics, PATH_HEARTBEAT,
+        PATH_REGISTER,
+    };
+    use wowlab_api::signing::NodeKey;
 
     use crate::coordinator::MemoryCoordinator;
     use crate::domain::UnixMillis;
     use crate::engine::{ProfileEngine, ValidatedProfile};
     use crate::http::{router, AppState, ManualClock, NodeApiConfig};
     use crate::publish::{Funnel, RecordingPublisher};
-    use crate::store::SqliteStore;
+    use crate::store::{NodeStatus, SqliteStore, Store};
     use crate::tokens::TokenMinter;
+
+    const NOW: UnixMillis = UnixMillis(1_800_000_000_000);
 
     struct Engine;
 
@@ -74,16 +82,21 @@ mod pages {
     }
 
     async fn app() -> Router {
+        app_with_store().await.0
+    }
+
+    async fn app_with_store() -> (Router, Arc<SqliteStore>) {
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
         let state = AppState::new(
             Arc::new(MemoryCoordinator::new()),
-            Arc::new(SqliteStore::memory().await.unwrap()),
+            store.clone(),
             Funnel::new(Arc::new(RecordingPublisher::default())),
-            Arc::new(ManualClock::new(UnixMillis(1_800_000_000_000))),
+            Arc::new(ManualClock::new(NOW)),
             NodeApiConfig::default(),
         )
         .with_tokens(TokenMinter::new(b"secret"))
         .with_engine(Arc::new(Engine));
-        router(state)
+        (router(state), store)
     }
 
     async fn send(
@@ -240,6 +253,158 @@ mod pages {
             assert!(body.contains("id=\"share\""), "the read-only link is shown");
             assert!(!body.contains("Cancel job") && !body.contains("id=\"visibility\""));
         }
+    }
+
+    /// Sends a request signed by a node key, as a node would.
+    async fn node_call(app: &Router, key: &NodeKey, path: &str, body: &impl Serialize) -> Value {
+        let body = serde_json::to_vec(body).unwrap();
+        let h = key
+            .sign(NOW.0, "POST", "sentinel.test", path, &body)
+            .unwrap();
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("host", "sentinel.test")
+            .header("content-type", "application/json");
+        for (name, value) in h.pairs() {
+            req = req.header(name, value);
+        }
+        let res = app
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert_eq!(status, StatusCode::OK, "{path}: {v}");
+        v
+    }
+
+    /// A node claimed with its owner's claim token reports 6 running chunks on 4 cores and
+    /// 1234.4 sims/s in a real signed heartbeat: the nodes page, the node page, the dashboard
+    /// and grid totals and `GET /api/nodes` all show 4 cores in use and that rate once it is
+    /// online, and nothing current once it is offline.
+    #[tokio::test]
+    async fn heartbeat_figures_reach_the_nodes_pages_and_grid_totals() {
+        let (app, store) = app_with_store().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let (s, body, _) = send(&app, "POST", "/api/claim-tokens", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        let token = serde_json::from_str::<Value>(&body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let key = NodeKey::generate().unwrap();
+        let reg = node_call(
+            &app,
+            &key,
+            PATH_REGISTER,
+            &RegisterRequest {
+                claim_token: Some(token),
+                name: "busy-box".into(),
+                facts: NodeFacts {
+                    hostname: "h".into(),
+                    version: "0.1.0".into(),
+                    cores: 4,
+                    capabilities: Vec::new(),
+                },
+            },
+        )
+        .await;
+        let node_id: crate::domain::NodeId =
+            serde_json::from_value(reg["node_id"].clone()).unwrap();
+        let job = wowlab_api::JobId::new();
+        let active = (0..6)
+            .map(|chunk| LeaseRef {
+                job_id: job,
+                chunk,
+                fence: 1,
+            })
+            .collect();
+        node_call(
+            &app,
+            &key,
+            PATH_HEARTBEAT,
+            &HeartbeatRequest {
+                free_slots: 0,
+                active,
+                metrics: SystemMetrics {
+                    load1: 3.5,
+                    mem_used_bytes: 3 << 30,
+                    mem_total_bytes: 8 << 30,
+                    sims_per_sec: 1234.4,
+                },
+            },
+        )
+        .await;
+
+        // Presence (beacon) marks it online; the figures are current only then.
+        let (_, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
+        assert!(body.contains(r#"data-k="cores-in-use">0 / 4<"#), "{body}");
+        assert!(store
+            .set_node_status(node_id, NodeStatus::Online)
+            .await
+            .unwrap());
+
+        let (s, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            body.contains("busy-box") && body.contains("Cores in use") && body.contains("Sims/s")
+        );
+        assert!(body.contains(r#"data-k="cores-in-use">4 / 4<"#), "{body}");
+        assert!(body.contains("data-k=\"sims\">1\u{2009}234<"), "{body}");
+        assert!(body.contains(r#"data-k="version">0.1.0<"#));
+
+        let (s, body, _) = send(
+            &app,
+            "GET",
+            &format!("/nodes/{node_id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains(r#"data-k="cores-in-use">4 / 4<"#), "{body}");
+        assert!(body.contains("data-k=\"sims\">1\u{2009}234<"));
+        assert!(body.contains(r#"data-k="load1">3.50<"#) && body.contains("3.0 / 8.0 GiB"));
+
+        for (page, who) in [("/", Some(alice.as_str())), ("/grid", None)] {
+            let (s, body, _) = send(&app, "GET", page, who, None).await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(
+                body.contains(r#"data-stat="nodes-online">1 / 1<"#),
+                "{page}: {body}"
+            );
+            assert!(body.contains(r#"data-stat="cores">4<"#), "{page}");
+            assert!(body.contains(r#"data-stat="cores-in-use">4<"#), "{page}");
+            assert!(body.contains("data-stat=\"sims\">1\u{2009}234<"), "{page}");
+        }
+
+        let (s, body, _) = send(&app, "GET", "/api/nodes", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let n = &v[0];
+        assert_eq!(
+            (n["coresInUse"].as_u64(), n["simsPerSec"].as_f64()),
+            (Some(4), Some(1234.4))
+        );
+        assert_eq!(n["load"]["activeChunks"], 6);
+        assert_eq!(n["load"]["load1"], 3.5);
+        assert_eq!(n["status"], "online");
+
+        // Gone: its last report is history, not current work.
+        assert!(store
+            .set_node_status(node_id, NodeStatus::Offline)
+            .await
+            .unwrap());
+        let (_, body, _) = send(&app, "GET", "/grid", None, None).await;
+        assert!(
+            body.contains(r#"data-stat="sims">0<"#)
+                && body.contains(r#"data-stat="cores-in-use">0<"#)
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::body::JsonBody;
+use super::error::UserError;
 use crate::domain::{TokenHash, UserId};
 use crate::http::auth::{
     self, credential, hash_password, new_secret, session_cookie, verify_password, CurrentUser,
@@ -41,10 +43,18 @@ impl From<&User> for UserView {
     }
 }
 
-fn normalize_email(e: &str) -> Result<String, ApiError> {
+fn normalize_email(e: &str) -> Result<String, UserError> {
     let e = e.trim().to_lowercase();
-    if e.len() > 254 || !e.contains('@') || e.starts_with('@') || e.ends_with('@') {
-        return Err(ApiError::BadRequest("invalid email address".into()));
+    if e.is_empty() {
+        return Err(UserError::field("email", "email is required"));
+    }
+    if e.len() > 254
+        || !e.contains('@')
+        || e.starts_with('@')
+        || e.ends_with('@')
+        || e.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(UserError::field("email", "that is not an email address"));
     }
     Ok(e)
 }
@@ -75,17 +85,19 @@ async fn start_session(state: &AppState, user: &User) -> Result<HeaderMap, ApiEr
 
 pub(super) async fn signup(
     State(state): State<AppState>,
-    Json(body): Json<Credentials>,
-) -> Result<impl IntoResponse, ApiError> {
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<impl IntoResponse, UserError> {
     let email = normalize_email(&body.email)?;
     if email.ends_with(crate::local::SYSTEM_DOMAIN) {
-        return Err(ApiError::BadRequest(
-            "that email domain is reserved for the grid's own accounts".into(),
+        return Err(UserError::field(
+            "email",
+            "that email domain is reserved for the grid's own accounts",
         ));
     }
     if body.password.chars().count() < 8 || body.password.len() > 1024 {
-        return Err(ApiError::BadRequest(
-            "password must be 8 to 1024 characters".into(),
+        return Err(UserError::field(
+            "password",
+            "password must be 8 to 1024 characters",
         ));
     }
     let phc = hash_password(body.password).await?;
@@ -95,7 +107,9 @@ pub(super) async fn signup(
         .await
     {
         Ok(u) => u,
-        Err(StoreError::Conflict(_)) => return Err(ApiError::Conflict("email already registered")),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::Conflict("email already registered").into())
+        }
         Err(e) => return Err(e.into()),
     };
     let headers = start_session(&state, &user).await?;
@@ -104,16 +118,16 @@ pub(super) async fn signup(
 
 pub(super) async fn login(
     State(state): State<AppState>,
-    Json(body): Json<Credentials>,
-) -> Result<impl IntoResponse, ApiError> {
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<impl IntoResponse, UserError> {
     let email = normalize_email(&body.email).map_err(|_| ApiError::BadCredentials)?;
     let Some(user) = state.store().user_by_email(&email).await? else {
         // Same work as a real check, so timing does not reveal which emails exist.
         let _ = hash_password(body.password).await;
-        return Err(ApiError::BadCredentials);
+        return Err(ApiError::BadCredentials.into());
     };
     if !verify_password(body.password, user.password_hash.clone()).await? {
-        return Err(ApiError::BadCredentials);
+        return Err(ApiError::BadCredentials.into());
     }
     let headers = start_session(&state, &user).await?;
     Ok((headers, Json(UserView::from(&user))))

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::body::JsonBody;
+use super::error::UserError;
 use crate::domain::TokenHash;
 use crate::http::auth::{new_secret, CurrentUser};
 use crate::http::{ApiError, AppState};
@@ -27,8 +29,8 @@ pub(super) struct CreatedToken {
 pub(super) async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Json(body): Json<CreateToken>,
-) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    JsonBody(body): JsonBody<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), UserError> {
     let secret = new_secret("wl_")?;
     let hash = TokenHash::of(&secret);
     state

@@ -6,10 +6,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::body::JsonBody;
+use super::error::UserError;
+use super::nodes::NodeView;
 use crate::domain::TokenHash;
 use crate::http::auth::{new_secret, CurrentUser};
 use crate::http::{ApiError, AppState};
-use crate::store::Node;
 
 #[derive(Debug, Serialize)]
 pub(super) struct ClaimToken {
@@ -37,13 +39,22 @@ pub(super) struct ClaimCode {
 pub(super) async fn claim_node(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Json(body): Json<ClaimCode>,
-) -> Result<Json<Node>, ApiError> {
+    JsonBody(body): JsonBody<ClaimCode>,
+) -> Result<Json<NodeView>, UserError> {
     let code = body.code.trim().to_uppercase();
-    state
+    if code.is_empty() {
+        return Err(UserError::field("code", "enter the code the node shows"));
+    }
+    if code.chars().count() > 32 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(UserError::field(
+            "code",
+            "a claim code has only letters, digits and dashes (at most 32)",
+        ));
+    }
+    let node = state
         .store()
         .claim_node(&code, user.id)
         .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("no unclaimed node shows this code"))
+        .ok_or(ApiError::NotFound("no unclaimed node shows this code"))?;
+    Ok(Json(NodeView::from(node)))
 }

@@ -7,9 +7,11 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use wowlab_api::channels::{self, ChunkMessage, JobMessage, JobProgress as WireProgress};
 
+use super::body::JsonBody;
+use super::error::UserError;
 use crate::coordinator::{CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
 use crate::engine::chunk_size_for;
@@ -21,14 +23,17 @@ use crate::sim::report_json;
 use crate::store::{Job, StoreError, TransitionData, User};
 
 /// Largest accepted iteration count.
-const MAX_ITERATIONS: u64 = 1 << 40;
+pub(crate) const MAX_ITERATIONS: u64 = 1 << 40;
+/// Most chunks one job may have (the coordinator tracks each one in memory); a chunk size
+/// giving more is refused, an automatic one is raised to fit.
+pub(crate) const MAX_CHUNKS: u64 = 100_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CreateJob {
     profile: String,
     iterations: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_text")]
     seed: Option<u64>,
     #[serde(default)]
     chunk_size: Option<u64>,
@@ -99,20 +104,29 @@ async fn progress(state: &AppState, j: &Job) -> Result<Option<JobProgress>, ApiE
 pub(super) async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Json(body): Json<CreateJob>,
-) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    if body.iterations == 0 || body.iterations > MAX_ITERATIONS {
-        return Err(ApiError::BadRequest(format!(
-            "iterations must be 1..={MAX_ITERATIONS}"
-        )));
+    JsonBody(body): JsonBody<CreateJob>,
+) -> Result<(StatusCode, Json<JobView>), UserError> {
+    if body.profile.trim().is_empty() {
+        return Err(UserError::field("profile", "profile is empty"));
     }
+    if body.iterations == 0 || body.iterations > MAX_ITERATIONS {
+        return Err(UserError::field(
+            "iterations",
+            format!("iterations must be from 1 to {MAX_ITERATIONS}"),
+        ));
+    }
+    let chosen = body
+        .chunk_size
+        .map(|c| checked_chunk_size(c, body.iterations))
+        .transpose()?;
     let engine = state.engine()?;
     let validated = engine
         .validate(&body.profile)
-        .map_err(|e| ApiError::BadRequest(format!("invalid profile: {e}")))?;
-    let chunk_size = body
-        .chunk_size
-        .unwrap_or_else(|| chunk_size_for(validated.iteration_cost_ns, body.iterations));
+        .map_err(|e| UserError::field("profile", format!("invalid profile: {e}")))?;
+    let chunk_size = chosen.unwrap_or_else(|| {
+        chunk_size_for(validated.iteration_cost_ns, body.iterations)
+            .max(body.iterations.div_ceil(MAX_CHUNKS))
+    });
     let seed = match body.seed {
         Some(s) => s,
         None => {
@@ -138,12 +152,74 @@ pub(super) async fn create(
     )
     .await
     .map_err(|e| match e {
-        SubmitError::Invalid(m) => ApiError::BadRequest(m),
+        SubmitError::Invalid(m) => UserError::from(ApiError::BadRequest(m)),
         SubmitError::Store(s) => s.into(),
         SubmitError::Coordinator(c) => c.into(),
     })?;
     let p = progress(&state, &job).await?;
     Ok((StatusCode::CREATED, Json(JobView::new(&job, p))))
+}
+
+/// A chunk size the user chose: within `1..=iterations` and giving at most [`MAX_CHUNKS`].
+fn checked_chunk_size(chunk_size: u64, iterations: u64) -> Result<u64, UserError> {
+    if chunk_size == 0 || chunk_size > iterations {
+        return Err(UserError::field(
+            "chunkSize",
+            format!("chunkSize must be from 1 to the iterations ({iterations})"),
+        ));
+    }
+    let chunks = iterations.div_ceil(chunk_size);
+    if chunks > MAX_CHUNKS {
+        return Err(UserError::field(
+            "chunkSize",
+            format!(
+                "chunkSize {chunk_size} gives {chunks} chunks; at most {MAX_CHUNKS} are allowed, \
+                 so use at least {}",
+                iterations.div_ceil(MAX_CHUNKS)
+            ),
+        ));
+    }
+    Ok(chunk_size)
+}
+
+/// An optional `u64` sent as a JSON number or as decimal text (browsers round integers above
+/// 2^53, so the studio sends large seeds as text).
+fn number_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a whole number from 0 to {}", u64::MAX)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = v.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            // Digits only: `parse` would also take a leading `+`.
+            if !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(E::invalid_value(serde::de::Unexpected::Str(v), &self));
+            }
+            t.parse()
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 pub(super) async fn list(
@@ -218,8 +294,8 @@ pub(super) async fn visibility(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-    Json(body): Json<SetVisibility>,
-) -> Result<Json<JobView>, ApiError> {
+    JsonBody(body): JsonBody<SetVisibility>,
+) -> Result<Json<JobView>, UserError> {
     let id: JobId = id.parse().map_err(|_| ApiError::NotFound("no such job"))?;
     let j = state
         .store()

@@ -8,9 +8,11 @@ use super::AppState;
 
 mod account;
 mod api_tokens;
+mod body;
 mod claim;
-mod jobs;
-mod nodes;
+mod error;
+pub(crate) mod jobs;
+pub(crate) mod nodes;
 mod realtime;
 
 /// Routes under `/api` for signed-in users.
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/jobs/{id}/visibility", post(jobs::visibility))
         .route("/api/realtime/job-token", get(realtime::job_token))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
 }
 

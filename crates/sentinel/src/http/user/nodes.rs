@@ -1,23 +1,54 @@
 //! A user's nodes: list and change settings (name, capacity, drain). Changes are pushed to the
-//! node on `nodes:{id}`.
+//! node on `nodes:{id}`. Each node is shown with what it is doing now (cores in use, sims/s).
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wowlab_api::channels::{self, NodeMessage};
 use wowlab_api::node::NodeSettings as WireSettings;
 
+use super::body::JsonBody;
+use super::error::UserError;
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
 use crate::http::{ApiError, AppState};
 use crate::store::{Node, NodeSettings};
 
+/// Longest node name.
+pub(crate) const MAX_NAME_CHARS: usize = 64;
+/// Most parallel chunks a node may be set to.
+pub(crate) const MAX_PARALLEL: u32 = 1024;
+
+/// A node as its owner sees it: the stored record (with its last heartbeat's `load`) plus the
+/// figures derived from it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NodeView {
+    #[serde(flatten)]
+    node: Node,
+    /// Cores busy with chunks now ([`Node::cores_in_use`]).
+    cores_in_use: u32,
+    /// Iterations per second now ([`Node::sims_per_sec`]).
+    sims_per_sec: f64,
+}
+
+impl From<Node> for NodeView {
+    fn from(node: Node) -> Self {
+        Self {
+            cores_in_use: node.cores_in_use(),
+            sims_per_sec: node.sims_per_sec(),
+            node,
+        }
+    }
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-) -> Result<Json<Vec<Node>>, ApiError> {
+) -> Result<Json<Vec<NodeView>>, ApiError> {
     let owner = if user.is_admin { None } else { Some(user.id) };
-    Ok(Json(state.store().list_nodes(owner).await?))
+    let nodes = state.store().list_nodes(owner).await?;
+    Ok(Json(nodes.into_iter().map(NodeView::from).collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,18 +63,32 @@ pub(super) async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-    Json(body): Json<UpdateNode>,
-) -> Result<Json<Node>, ApiError> {
+    JsonBody(body): JsonBody<UpdateNode>,
+) -> Result<Json<NodeView>, UserError> {
     let id: NodeId = id.parse().map_err(|_| ApiError::NotFound("no such node"))?;
     if let Some(n) = &body.name {
-        if n.trim().is_empty() || n.chars().count() > 64 {
-            return Err(ApiError::BadRequest(
-                "name must be 1 to 64 characters".into(),
+        let n = n.trim();
+        if n.is_empty() || n.chars().count() > MAX_NAME_CHARS {
+            return Err(UserError::field(
+                "name",
+                format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+            ));
+        }
+        if n.chars().any(char::is_control) {
+            return Err(UserError::field(
+                "name",
+                "name must not contain control characters",
             ));
         }
     }
-    if body.max_parallel.is_some_and(|m| m == 0 || m > 1024) {
-        return Err(ApiError::BadRequest("maxParallel must be 1..=1024".into()));
+    if body
+        .max_parallel
+        .is_some_and(|m| m == 0 || m > MAX_PARALLEL)
+    {
+        return Err(UserError::field(
+            "maxParallel",
+            format!("maxParallel must be from 1 to {MAX_PARALLEL}"),
+        ));
     }
     let node = state
         .store()
@@ -66,5 +111,5 @@ pub(super) async fn update(
     if let Err(e) = state.funnel().publish(&channels::node(id), &push).await {
         tracing::warn!(error = %e, "node config change not pushed");
     }
-    Ok(Json(node))
+    Ok(Json(NodeView::from(node)))
 }

@@ -1,10 +1,12 @@
 //! `GET /api/realtime/job-token?jobId=`: a 10-minute beacon connection token plus a
 //! subscription token for exactly `jobs:{id}`, only for a user who may read that job.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::error::UserError;
 use crate::http::auth::CurrentUser;
 use crate::http::{ApiError, AppState};
 use crate::tokens::{MintedToken, JOB_TOKEN_TTL};
@@ -25,8 +27,11 @@ pub(super) struct JobTokens {
 pub(super) async fn job_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Query(q): Query<JobTokenQuery>,
-) -> Result<Json<JobTokens>, ApiError> {
+    q: Result<Query<JobTokenQuery>, QueryRejection>,
+) -> Result<Json<JobTokens>, UserError> {
+    let Ok(Query(q)) = q else {
+        return Err(UserError::field("jobId", "jobId is required"));
+    };
     let job = super::jobs::readable(&state, &user, &q.job_id).await?;
     let minter = state.tokens()?;
     let now = state.clock().now();

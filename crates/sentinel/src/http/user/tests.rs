@@ -102,6 +102,38 @@ impl App {
         (status, v, cookie)
     }
 
+    /// Sends raw bytes with an optional content type (malformed bodies).
+    async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        if let Some(c) = auth {
+            req = req.header("cookie", c);
+        }
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     /// Signs up and returns the `cookie` header value for the session.
     async fn user(&self, email: &str) -> String {
         let (s, v, cookie) = self
@@ -661,4 +693,330 @@ async fn claim_tokens_codes_and_node_settings() {
         (push["type"].as_str(), push["drain"].as_bool()),
         (Some("settings"), Some(true))
     );
+}
+
+/// Asserts a 400 in the stable error shape whose `field` is `field` and whose message matches.
+fn assert_field_error(got: (StatusCode, Value, Option<String>), field: &str, says: &str) {
+    let (s, v, _) = got;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{field}: {v}");
+    assert_eq!(v["error"]["code"], "bad_request", "{v}");
+    assert_eq!(v["error"]["field"], field, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains(says), "{field}: {msg:?} should say {says:?}");
+}
+
+/// Asserts a 4xx (never 5xx) with `{"error": {"code", "message"}}` and the given code.
+fn assert_shape(s: StatusCode, v: &Value, code: &str) {
+    assert!(s.is_client_error(), "{s}: {v}");
+    assert_eq!(v["error"]["code"], code, "{s}: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn user_mistakes_get_4xx_json_errors_naming_the_field() {
+    let a = App::new().await;
+    let signup = |body: Value| a.send("POST", "/api/auth/signup", None, body);
+    assert_field_error(
+        signup(json!({"email": "no-at-sign", "password": "long enough"})).await,
+        "email",
+        "not an email address",
+    );
+    assert_field_error(
+        signup(json!({"email": "  ", "password": "long enough"})).await,
+        "email",
+        "email is required",
+    );
+    assert_field_error(
+        signup(json!({"email": "c@x.org", "password": "short"})).await,
+        "password",
+        "8 to 1024",
+    );
+    assert_field_error(
+        signup(json!({"email": "c@x.org"})).await,
+        "password",
+        "password is required",
+    );
+    assert_field_error(
+        signup(json!({"email": 7, "password": "long enough"})).await,
+        "email",
+        "email must be text",
+    );
+    // Not JSON, no content type, an empty body, a body past the size cap.
+    let (s, v) = a
+        .send_raw(
+            "POST",
+            "/api/auth/signup",
+            None,
+            Some("application/json"),
+            b"{\"email\":".to_vec(),
+        )
+        .await;
+    assert_shape(s, &v, "bad_request");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
+    let (s, v) = a
+        .send_raw(
+            "POST",
+            "/api/auth/signup",
+            None,
+            None,
+            br#"{"email":"c@x.org","password":"long enough"}"#.to_vec(),
+        )
+        .await;
+    assert_shape(s, &v, "bad_request");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("content-type"));
+    let (s, v) = a
+        .send_raw(
+            "POST",
+            "/api/auth/signup",
+            None,
+            Some("application/json"),
+            Vec::new(),
+        )
+        .await;
+    assert_shape(s, &v, "bad_request");
+
+    let alice = a.user("alice@x.org").await;
+    let (s, v) = a
+        .send_raw(
+            "POST",
+            "/api/jobs",
+            Some(&alice),
+            Some("application/json"),
+            vec![b' '; 3 << 20],
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_shape(s, &v, "too_large");
+
+    let job = |body: Value| a.send("POST", "/api/jobs", Some(&alice), body);
+    assert_field_error(
+        job(json!({"profile": "ok", "iterations": "lots"})).await,
+        "iterations",
+        "whole number",
+    );
+    assert_field_error(
+        job(json!({"profile": "ok", "iterations": -5})).await,
+        "iterations",
+        "whole number",
+    );
+    assert_field_error(
+        job(json!({"profile": "ok", "iterations": 0})).await,
+        "iterations",
+        "from 1 to",
+    );
+    assert_field_error(
+        job(json!({"profile": "ok", "iterations": (1u64 << 40) + 1})).await,
+        "iterations",
+        "from 1 to 1099511627776",
+    );
+    assert_field_error(
+        job(json!({"profile": "ok"})).await,
+        "iterations",
+        "iterations is required",
+    );
+    assert_field_error(
+        job(json!({"profile": "  ", "iterations": 10})).await,
+        "profile",
+        "profile is empty",
+    );
+    assert_field_error(
+        job(json!({"profile": "bad", "iterations": 10})).await,
+        "profile",
+        "invalid profile: line 1: unknown ability",
+    );
+    for seed in [
+        json!(-1),
+        json!("abc"),
+        json!("+5"),
+        json!(1.5),
+        json!("18446744073709551616"),
+    ] {
+        assert_field_error(
+            job(json!({"profile": "ok", "iterations": 10, "seed": seed})).await,
+            "seed",
+            "seed must be a whole number from 0 to 18446744073709551615",
+        );
+    }
+    // 2^64 as a JSON number is beyond u64 (serde reads it as a float).
+    let (s, v) = a
+        .send_raw(
+            "POST",
+            "/api/jobs",
+            Some(&alice),
+            Some("application/json"),
+            br#"{"profile":"ok","iterations":10,"seed":18446744073709551616}"#.to_vec(),
+        )
+        .await;
+    assert_field_error((s, v, None), "seed", "whole number");
+    assert_field_error(
+        job(json!({"profile": "ok", "iterations": 10, "chunkSize": 0})).await,
+        "chunkSize",
+        "from 1 to the iterations (10)",
+    );
+    assert_field_error(
+        job(json!({"profile": "ok", "iterations": 10, "chunkSize": 11})).await,
+        "chunkSize",
+        "from 1 to the iterations (10)",
+    );
+    assert_field_error(
+        job(json!({"profile": "ok", "iterations": 1_000_000, "chunkSize": 1})).await,
+        "chunkSize",
+        "at most 100000 are allowed, so use at least 10",
+    );
+    // Seeds beyond 2^53 arrive exactly as decimal text (browsers would round a number).
+    let (s, v, _) =
+        job(json!({"profile": "ok", "iterations": 10, "seed": "18446744073709551615"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["seed"].as_u64(), Some(u64::MAX));
+    let (s, v, _) = job(json!({"profile": "ok", "iterations": 10, "seed": null})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // An automatic chunk size is raised to keep the chunk count bounded.
+    let (s, v, _) = job(json!({"profile": "ok", "iterations": 1u64 << 40})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(v["chunkCount"].as_u64().unwrap() <= 100_000, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let (s, v, _) = a
+        .send(
+            "POST",
+            &format!("/api/jobs/{id}/cancel"),
+            Some(&alice),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_field_error(
+        a.send(
+            "POST",
+            &format!("/api/jobs/{id}/visibility"),
+            Some(&alice),
+            json!({}),
+        )
+        .await,
+        "public",
+        "public is required",
+    );
+    assert_field_error(
+        a.send(
+            "POST",
+            &format!("/api/jobs/{id}/visibility"),
+            Some(&alice),
+            json!({"public": "yes"}),
+        )
+        .await,
+        "public",
+        "public must be true or false",
+    );
+
+    let claim = |body: Value| a.send("POST", "/api/nodes/claim", Some(&alice), body);
+    assert_field_error(claim(json!({"code": " "})).await, "code", "enter the code");
+    assert_field_error(
+        claim(json!({"code": "AB$D-EFGH"})).await,
+        "code",
+        "letters, digits and dashes",
+    );
+    assert_field_error(claim(json!({})).await, "code", "code is required");
+    let (s, v, _) = claim(json!({"code": "ABCD-EFGH"})).await;
+    assert_shape(s, &v, "not_found");
+
+    let node = a
+        .store
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: a
+                    .store
+                    .user_by_email("alice@x.org")
+                    .await
+                    .unwrap()
+                    .map(|u| u.id),
+                public_key: "pk-mistakes".into(),
+                name: "rig".into(),
+                claim_code: None,
+                max_parallel: 2,
+                cores: 2,
+                version: String::new(),
+            },
+            UnixMillis(1),
+        )
+        .await
+        .unwrap();
+    let path = format!("/api/nodes/{}", node.id);
+    let patch = |body: Value| a.send("PATCH", &path, Some(&alice), body);
+    assert_field_error(
+        patch(json!({"name": "  "})).await,
+        "name",
+        "1 to 64 characters",
+    );
+    assert_field_error(
+        patch(json!({"name": "x".repeat(65)})).await,
+        "name",
+        "1 to 64 characters",
+    );
+    assert_field_error(
+        patch(json!({"name": "a\u{7}b"})).await,
+        "name",
+        "control characters",
+    );
+    assert_field_error(
+        patch(json!({"maxParallel": 0})).await,
+        "maxParallel",
+        "from 1 to 1024",
+    );
+    assert_field_error(
+        patch(json!({"maxParallel": 1025})).await,
+        "maxParallel",
+        "from 1 to 1024",
+    );
+    assert_field_error(
+        patch(json!({"maxParallel": "four"})).await,
+        "maxParallel",
+        "whole number",
+    );
+    assert_field_error(
+        patch(json!({"draining": 1})).await,
+        "draining",
+        "true or false",
+    );
+    let (s, v, _) = a
+        .send(
+            "PATCH",
+            "/api/nodes/not-a-node",
+            Some(&alice),
+            json!({"draining": true}),
+        )
+        .await;
+    assert_shape(s, &v, "not_found");
+    // Nothing was changed by the refused requests.
+    let stored = a.store.node_by_id(node.id).await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.max_parallel), ("rig", 2));
+
+    assert_field_error(
+        a.send("GET", "/api/realtime/job-token", Some(&alice), Value::Null)
+            .await,
+        "jobId",
+        "jobId is required",
+    );
+    let (s, v, _) = a
+        .send("GET", "/api/no-such-thing", Some(&alice), Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_shape(s, &v, "not_found");
+    let (s, v, _) = a
+        .send("DELETE", "/api/jobs", Some(&alice), Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_shape(s, &v, "method_not_allowed");
+    let (s, v, _) = a.send("GET", "/api/jobs", None, Value::Null).await;
+    assert_shape(s, &v, "sign_in_required");
 }
