@@ -34,6 +34,11 @@ pub const NODES_ALL: &str = "nodes:all";
 pub enum ChunkMessage {
     /// New work.
     Lease(ChunkLease),
+    /// Several new leases pushed at once (one publication instead of one per lease).
+    Leases {
+        /// The leases.
+        leases: Vec<ChunkLease>,
+    },
     /// Drop this work (job cancelled or failed, lease revoked).
     Cancel {
         /// Which lease.
@@ -126,6 +131,29 @@ mod tests {
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["type"], "progress");
         assert_eq!(v["chunks_total"], 4);
+    }
+
+    #[test]
+    fn batched_leases_round_trip() {
+        let lease = ChunkLease {
+            lease: LeaseRef {
+                job_id: JobId::new(),
+                chunk: 4,
+                fence: 7,
+            },
+            iter_start: 40,
+            iter_end: 50,
+            seed: 1,
+            config_hash: "h".into(),
+            expires_at_ms: 9,
+        };
+        let msg = ChunkMessage::Leases {
+            leases: vec![lease.clone(), lease],
+        };
+        let v = serde_json::to_value(&msg).unwrap();
+        assert_eq!(v["type"], "leases");
+        assert_eq!(v["leases"][1]["chunk"], 4);
+        assert_eq!(serde_json::from_value::<ChunkMessage>(v).unwrap(), msg);
     }
 
     #[test]

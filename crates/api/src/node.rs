@@ -191,13 +191,21 @@ pub struct CompleteRequest {
     pub result_b64: String,
     /// Wall time spent on the chunk, milliseconds.
     pub elapsed_ms: u64,
+    /// The slot this chunk ran in is free for new work: the sentinel answers with new leases
+    /// for it (`leases` of the reply) or keeps it as credit and pushes work when some appears.
+    /// False (the default, and what older nodes send) leaves the node to ask for work itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refill: bool,
 }
 
 /// Reply to [`PATH_CHUNK_COMPLETE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteResponse {
     /// False when the chunk had already been accepted (a retried post): nothing changed.
     pub accepted: bool,
+    /// New leases for the freed slot when the request asked for a refill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leases: Vec<ChunkLease>,
 }
 
 /// Body of [`PATH_CHUNK_COMPLETE_BATCH`]: results, each as in a single completion.
@@ -224,6 +232,9 @@ pub enum BatchOutcome {
 pub struct CompleteBatchResponse {
     /// Outcomes.
     pub results: Vec<BatchOutcome>,
+    /// New leases for the slots freed by the results that asked for a refill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leases: Vec<ChunkLease>,
 }
 
 /// Body of [`PATH_CHUNK_FAIL`].

@@ -114,7 +114,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     /// Attempts of one sentinel call on transient errors (≥ 1).
     pub attempts: u32,
-    /// Idle lease-poll backoff bounds.
+    /// Lower bound of the idle lease-poll backoff. Work is pushed on `chunks:{node}` and
+    /// refilled in completion replies; the poll is a safety net.
     pub poll_min: Duration,
     /// Upper bound of the idle lease-poll backoff.
     pub poll_max: Duration,
@@ -140,7 +141,7 @@ impl NodeConfig {
             request_timeout: Duration::from_secs(30),
             attempts: 5,
             poll_min: Duration::from_secs(1),
-            poll_max: Duration::from_secs(30),
+            poll_max: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(60),
             chunk_timeout: None,
         }

@@ -1,8 +1,12 @@
 //! The worker pool: leases held by this node, N compute slots, result reporting.
 //!
-//! Credit-based: the node asks for (and the sentinel offers) at most `free_slots` chunks, where
-//! free = max_parallel − (running + queued). A lease can still arrive without a free slot (a
-//! resync, a lowered max_parallel); it waits in the queue and is started when a slot frees.
+//! Credit-based: the node reports (and the sentinel fills) at most `free_slots` chunks, where
+//! free = max_parallel − (running + queued + reporting). A slot whose result is being posted
+//! is not free: the completion asks the sentinel to refill it (`refill`) and the reply brings
+//! the next lease, so a busy node neither polls nor waits for a push between chunks. Only when
+//! no lease came back does the pool signal free capacity (a lease poll follows). A lease can
+//! still arrive without a free slot (a push racing a poll, a resync, a lowered max_parallel);
+//! it waits in the queue and is started when a slot frees.
 //! Leases are keyed by `(job, chunk)`: the same chunk re-leased with a newer fence keeps its
 //! running work (results are deterministic) and reports with the new fence.
 
@@ -522,20 +526,32 @@ impl Pool {
                 _ => None,
             }
         };
-        // The slot is free now; posting does not hold it.
+        // The slot is free for queued work now; posting does not hold it.
         self.inner.wake.notify_one();
-        self.inner.capacity.notify_one();
         let Some(current) = current else {
-            return; // dropped meanwhile: nothing to report
+            // Dropped meanwhile: nothing to report, the slot is free for new work.
+            self.inner.capacity.notify_one();
+            return;
         };
+        let mut refilled = false;
         match outcome {
             Ok(bytes) => {
+                let refill = {
+                    let s = self.state();
+                    !(s.owner_drain || s.shutting_down)
+                };
                 let req = CompleteRequest {
                     lease: current,
                     result_b64: B64.encode(&bytes),
                     elapsed_ms: started.elapsed().as_millis() as u64,
+                    refill,
                 };
-                match self.inner.reporter.complete(req).await {
+                let posted = self.inner.reporter.complete(req).await;
+                for lease in posted.leases {
+                    refilled = true;
+                    self.offer(lease);
+                }
+                match posted.outcome {
                     Reported::Accepted { fresh } => {
                         self.inner
                             .counters
@@ -567,6 +583,10 @@ impl Pool {
             s.bury(current);
         }
         self.left();
+        if !refilled {
+            // No lease came with the reply: ask for work (a poll follows).
+            self.inner.capacity.notify_one();
+        }
     }
 
     fn spawn_fail(&self, lease: LeaseRef, reason: String) {
@@ -595,5 +615,12 @@ fn free(s: &State) -> u32 {
         return 0;
     }
     let queued = s.queue.len() as u32;
-    s.max_parallel.saturating_sub(s.running + queued)
+    // A reporting slot is refilled by its completion's reply (or freed after it).
+    let reporting = s
+        .leases
+        .values()
+        .filter(|e| e.phase == Phase::Reporting)
+        .count() as u32;
+    s.max_parallel
+        .saturating_sub(s.running + queued + reporting)
 }

@@ -99,6 +99,11 @@ fn on_chunk_message(pool: &Pool, data: &[u8]) {
         Ok(ChunkMessage::Lease(lease)) => {
             pool.offer(lease);
         }
+        Ok(ChunkMessage::Leases { leases }) => {
+            for lease in leases {
+                pool.offer(lease);
+            }
+        }
         Ok(ChunkMessage::Cancel { lease, reason }) => {
             pool.cancel(&lease, &reason);
         }

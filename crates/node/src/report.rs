@@ -3,6 +3,10 @@
 //! chunk); a lone result, or a sentinel without the batch endpoint, uses the single form.
 //!
 //! A batch waits at most [`LINGER`] for company, negligible against chunks of 0.5–2 s.
+//!
+//! Results marked `refill` hand their slots back as credit; the reply's new leases are given
+//! to every result of the request (offering a lease twice is harmless), so each caller knows
+//! whether its slot was refilled.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use wowlab_api::node::{
-    BatchOutcome, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest,
+    BatchOutcome, ChunkLease, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest,
     PATH_CHUNK_COMPLETE_BATCH,
 };
 
@@ -35,9 +39,27 @@ pub enum Reported {
     Failed(String),
 }
 
+/// A posted result's outcome and the leases its reply carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    /// What became of the result.
+    pub outcome: Reported,
+    /// New leases in the reply (for refilled slots).
+    pub leases: Vec<ChunkLease>,
+}
+
+impl Posted {
+    fn bare(outcome: Reported) -> Self {
+        Self {
+            outcome,
+            leases: Vec::new(),
+        }
+    }
+}
+
 struct Item {
     req: CompleteRequest,
-    done: oneshot::Sender<Reported>,
+    done: oneshot::Sender<Posted>,
 }
 
 /// Queue of results to post; cheap to clone.
@@ -54,14 +76,14 @@ impl Reporter {
         Self { tx }
     }
 
-    /// Posts one result and waits for its outcome.
-    pub async fn complete(&self, req: CompleteRequest) -> Reported {
+    /// Posts one result and waits for its outcome (and any leases its reply carried).
+    pub async fn complete(&self, req: CompleteRequest) -> Posted {
+        let stopped = || Posted::bare(Reported::Failed("reporter stopped".into()));
         let (done, rx) = oneshot::channel();
         if self.tx.send(Item { req, done }).is_err() {
-            return Reported::Failed("reporter stopped".into());
+            return stopped();
         }
-        rx.await
-            .unwrap_or_else(|_| Reported::Failed("reporter stopped".into()))
+        rx.await.unwrap_or_else(|_| stopped())
     }
 }
 
@@ -98,10 +120,13 @@ async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool)
         {
             Ok(resp) if resp.results.len() == batch.len() => {
                 for (item, outcome) in batch.into_iter().zip(resp.results) {
-                    let _ = item.done.send(match outcome {
-                        BatchOutcome::Accepted => Reported::Accepted { fresh: true },
-                        BatchOutcome::AlreadyDone => Reported::Accepted { fresh: false },
-                        BatchOutcome::Stale => Reported::Stale,
+                    let _ = item.done.send(Posted {
+                        outcome: match outcome {
+                            BatchOutcome::Accepted => Reported::Accepted { fresh: true },
+                            BatchOutcome::AlreadyDone => Reported::Accepted { fresh: false },
+                            BatchOutcome::Stale => Reported::Stale,
+                        },
+                        leases: resp.leases.clone(),
                     });
                 }
                 return;
@@ -118,7 +143,7 @@ async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool)
             Err(e) => {
                 let msg = e.to_string();
                 for item in batch {
-                    let _ = item.done.send(Reported::Failed(msg.clone()));
+                    let _ = item.done.send(Posted::bare(Reported::Failed(msg.clone())));
                 }
                 return;
             }
@@ -135,10 +160,13 @@ async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool)
     while set.join_next().await.is_some() {}
 }
 
-async fn single(client: &SentinelClient, req: &CompleteRequest) -> Reported {
+async fn single(client: &SentinelClient, req: &CompleteRequest) -> Posted {
     match client.complete(req).await {
-        Ok(r) => Reported::Accepted { fresh: r.accepted },
-        Err(e) if e.is_stale_lease() => Reported::Stale,
-        Err(e) => Reported::Failed(e.to_string()),
+        Ok(r) => Posted {
+            outcome: Reported::Accepted { fresh: r.accepted },
+            leases: r.leases,
+        },
+        Err(e) if e.is_stale_lease() => Posted::bare(Reported::Stale),
+        Err(e) => Posted::bare(Reported::Failed(e.to_string())),
     }
 }

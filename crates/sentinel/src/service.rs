@@ -1,5 +1,6 @@
 //! One sentinel instance, wired: coordination rebuilt from the store at start, the projector,
-//! the reclaim loop and (optionally) the presence cron running in the background, and the HTTP
+//! the reclaim loop, the push dispatcher and (optionally) the presence cron running in the
+//! background, and the HTTP
 //! router (node API, user API, `/health`, `/readyz`). Graceful shutdown stops the tasks and
 //! releases their leader locks. The binary only chooses the engines and calls [`Sentinel::start`].
 
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::coordinator::Coordinator;
@@ -21,9 +22,10 @@ use crate::projector::{LogEntry, Projector, ResultLog, ResultMerger};
 use crate::publish::{Funnel, Publisher};
 use crate::recovery::{rebuild_coordinator, RecoveryError};
 use crate::store::Store;
+use crate::tasks::dispatch::DISPATCH_TICK;
 use crate::tasks::presence::{PresenceCron, PresenceSource, PRESENCE_INTERVAL};
-use crate::tasks::run_reclaim;
 use crate::tasks::webhook::Webhook;
+use crate::tasks::{run_reclaim, Dispatcher, WakeOnWork};
 use crate::tokens::TokenMinter;
 
 /// Settings of one instance.
@@ -31,8 +33,12 @@ use crate::tokens::TokenMinter;
 pub struct SentinelConfig {
     /// Node API tunables (lease TTL, attempts, body cap).
     pub api: NodeApiConfig,
-    /// How often expired leases are reclaimed.
+    /// Longest interval between reclaim rounds (expired leases, silent nodes); the loop ticks
+    /// faster when a quarter of a heartbeat interval is shorter.
     pub reclaim_interval: Duration,
+    /// Safety tick of the push dispatcher (it is woken whenever work or credit appears; the
+    /// tick covers work created by another instance on a shared coordinator).
+    pub dispatch_tick: Duration,
     /// How often the presence roster is synced.
     pub presence_interval: Duration,
     /// This instance's identity in leader elections.
@@ -44,6 +50,7 @@ impl Default for SentinelConfig {
         Self {
             api: NodeApiConfig::default(),
             reclaim_interval: Duration::from_secs(1),
+            dispatch_tick: DISPATCH_TICK,
             presence_interval: PRESENCE_INTERVAL,
             instance_id: format!("sentinel-{}", JobId::new()),
         }
@@ -87,13 +94,12 @@ impl Sentinel {
         parts: SentinelParts<M>,
     ) -> Result<Self, RecoveryError> {
         let now = parts.clock.now();
-        let report = rebuild_coordinator(
-            &*parts.store,
-            &*parts.coordinator,
-            config.api.max_attempts,
-            now,
-        )
-        .await?;
+        // Every call that makes work or credit appear wakes the dispatcher.
+        let wake = Arc::new(Notify::new());
+        let coordinator: Arc<dyn Coordinator> =
+            Arc::new(WakeOnWork::new(parts.coordinator, wake.clone()));
+        let report =
+            rebuild_coordinator(&*parts.store, &*coordinator, config.api.max_attempts, now).await?;
         if !report.restored.is_empty() {
             tracing::info!(
                 restored = report.restored.len(),
@@ -109,23 +115,24 @@ impl Sentinel {
         let mut tasks = Vec::new();
         let projector = Projector::new(
             parts.store.clone(),
-            parts.coordinator.clone(),
+            coordinator.clone(),
             funnel.clone(),
             parts.clock.clone(),
             parts.merger,
         );
         tasks.push(tokio::spawn(projector.run(log_rx, shutdown_rx.clone())));
         tasks.push(tokio::spawn(run_reclaim(
-            parts.coordinator.clone(),
+            coordinator.clone(),
             parts.clock.clone(),
             config.instance_id.clone(),
             config.reclaim_interval,
+            config.api.lease_ttl,
             shutdown_rx.clone(),
         )));
         if let Some(source) = parts.presence {
             let cron = PresenceCron {
                 store: parts.store.clone(),
-                coordinator: parts.coordinator.clone(),
+                coordinator: coordinator.clone(),
                 source,
                 funnel: funnel.clone(),
                 clock: parts.clock.clone(),
@@ -133,22 +140,21 @@ impl Sentinel {
                 interval: config.presence_interval,
                 webhook: parts.webhook,
             };
-            tasks.push(tokio::spawn(cron.run(shutdown_rx)));
+            tasks.push(tokio::spawn(cron.run(shutdown_rx.clone())));
         }
-        let mut state = AppState::new(
-            parts.coordinator,
-            parts.store,
-            funnel,
-            parts.clock,
-            config.api,
-        )
-        .with_result_log(log);
+        let mut state = AppState::new(coordinator, parts.store, funnel, parts.clock, config.api)
+            .with_result_log(log);
         if let Some(t) = parts.tokens {
             state = state.with_tokens(t);
         }
         if let Some(e) = parts.engine {
             state = state.with_engine(e);
         }
+        tasks.push(tokio::spawn(Dispatcher::new(state.clone()).run(
+            wake,
+            config.dispatch_tick,
+            shutdown_rx,
+        )));
         Ok(Self {
             state,
             shutdown,

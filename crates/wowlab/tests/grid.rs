@@ -1,6 +1,8 @@
 //! End-to-end tests of the grid with real processes on loopback: `wowlab up` (sentinel +
 //! beacon, no in-process nodes), separate `wowlab node` processes, `wowlab run --sentinel`.
-//! Leases are short (1.5 s TTL) so failure handling shows within seconds.
+//! Leases are short (1.5 s TTL) so failure handling shows within seconds. Nodes run with their
+//! default lease polling (a slow safety net): work reaches them by push on `chunks:{node}` and
+//! in completion replies.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -53,12 +55,16 @@ struct Grid {
 }
 
 fn start_sentinel(port: u16, dir: &Path) -> Proc {
+    start_sentinel_with_ttl(port, dir, LEASE_TTL_MS)
+}
+
+fn start_sentinel_with_ttl(port: u16, dir: &Path, lease_ttl_ms: u64) -> Proc {
     let child = Command::new(BIN)
         .args(["up", "--nodes", "0", "--addr"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")
         .arg(dir)
-        .args(["--lease-ttl-ms", &LEASE_TTL_MS.to_string()])
+        .args(["--lease-ttl-ms", &lease_ttl_ms.to_string()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -133,9 +139,13 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 
 impl Grid {
     fn start(nodes: usize) -> Self {
+        Self::start_with_ttl(nodes, LEASE_TTL_MS)
+    }
+
+    fn start_with_ttl(nodes: usize, lease_ttl_ms: u64) -> Self {
         let port = free_port();
         let dir = tempdir("grid");
-        let sentinel = start_sentinel(port, &dir.join("sentinel"));
+        let sentinel = start_sentinel_with_ttl(port, &dir.join("sentinel"), lease_ttl_ms);
         let url = format!("http://127.0.0.1:{port}");
         // Sign up through the API; the session cookie is not needed, an API token is made with it.
         let (s, body) = http(
@@ -191,8 +201,6 @@ impl Grid {
             .arg(self.dir.join(format!("node-{i}")))
             .args(["--max-parallel", "1", "--name", &format!("e2e-{i}")])
             .env("RUST_LOG", "warn")
-            .env("WOWLAB_NODE_POLL_MIN_MS", "50")
-            .env("WOWLAB_NODE_POLL_MAX_MS", "300")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -295,32 +303,81 @@ fn job_on_three_node_processes_is_bit_identical_to_local_sim() {
     assert_eq!(g.jobs()[0]["status"], "completed");
 }
 
+/// A counter's value in the sentinel's Prometheus text (0 until first incremented).
+fn counter(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(series, _)| *series == name_and_labels)
+        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
+        .sum()
+}
+
+impl Grid {
+    fn metrics(&self) -> String {
+        http(&format!("{}/metrics", self.url), "GET", None, None)
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, b)| b)
+            .expect("sentinel /metrics")
+    }
+}
+
 #[test]
 fn killed_node_leases_are_reclaimed_and_the_job_still_completes_identically() {
-    let mut g = Grid::start(2);
-    let mut run = g.run_async(1500, 5, 30);
-    // Wait until the job is under way, then kill -9 one node.
-    wait_until("job running with progress", Duration::from_secs(60), || {
-        let j = g.jobs();
-        j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 2)
+    // 3 s leases: heartbeats every second, a silent node is declared dead after 2 s; the
+    // bound below (3 heartbeat intervals after the kill) keeps ≥ 0.75 s of margin.
+    const TTL_MS: u64 = 3000;
+    let heartbeat = Duration::from_millis(TTL_MS / 3);
+    let mut g = Grid::start_with_ttl(0, TTL_MS);
+    let victim_status = format!("127.0.0.1:{}", free_port());
+    g.add_node_with(0, &["--status-addr", &victim_status]);
+    g.add_node(1);
+    g.wait_nodes(2);
+    // 30 chunks of ~0.1 s each (debug build): the job outlives the kill by far.
+    let (n, seed, chunk) = (4500, 5, 150);
+    let mut run = g.run_async(n, seed, chunk);
+    // Kill -9 the victim while it computes a chunk, after it has finished at least one.
+    wait_until("victim busy mid-job", Duration::from_secs(60), || {
+        node_status(&victim_status).is_some_and(|st| {
+            st["active_chunks"].as_u64().is_some_and(|a| a >= 1)
+                && st["completed"].as_u64().is_some_and(|c| c >= 1)
+        })
     });
+    let before = g.metrics();
+    let dead_before = counter(&before, "sentinel_nodes_dead_total");
+    let reclaimed_series = r#"sentinel_leases_reclaimed_total{cause="node_dead"}"#;
+    let reclaimed_before = counter(&before, reclaimed_series);
     let mut victim = g.nodes.remove(0);
     victim.0.kill().unwrap(); // SIGKILL
-    let _ = victim.0.wait();
     let killed_at = Instant::now();
-    // Its leases come back within 3 lease TTLs (heartbeats are a third of it, so that is
-    // 9 heartbeat intervals at most; a generous bound for a loaded machine).
-    wait_until("leases reclaimed", Duration::from_secs(60), || {
-        let j = g.jobs();
-        j[0]["status"] == "completed" || j[0]["progress"]["leased"].as_u64().is_some_and(|l| l <= 1)
-    });
-    let reclaim_secs = killed_at.elapsed().as_secs_f64();
-    eprintln!("leases reclaimed {reclaim_secs:.1} s after kill -9");
+    let _ = victim.0.wait();
+    // Declared dead with its leases back in the pool, measured from here.
+    let mut reclaimed = 0.0;
+    while killed_at.elapsed() < Duration::from_secs(30) {
+        let m = g.metrics();
+        reclaimed = counter(&m, reclaimed_series) - reclaimed_before;
+        if counter(&m, "sentinel_nodes_dead_total") > dead_before && reclaimed >= 1.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let took = killed_at.elapsed();
+    eprintln!("killed node declared dead, {reclaimed} lease(s) reclaimed {took:?} after kill -9");
+    assert!(
+        reclaimed >= 1.0,
+        "the killed node's leases were never reclaimed"
+    );
+    assert!(
+        took <= heartbeat * 3,
+        "leases reclaimed {took:?} after the kill; bound is 3 heartbeat intervals ({:?})",
+        heartbeat * 3
+    );
     let status = run.wait().unwrap();
     let mut out = String::new();
     std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert!(status.success());
-    assert_eq!(out, local_sim(1500, 5));
+    assert_eq!(out, local_sim(n, seed));
 }
 
 #[test]

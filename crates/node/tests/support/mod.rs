@@ -507,8 +507,14 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
                 return refused;
             }
             match g.complete_one(req) {
-                BatchOutcome::Accepted => ok(&CompleteResponse { accepted: true }),
-                BatchOutcome::AlreadyDone => ok(&CompleteResponse { accepted: false }),
+                BatchOutcome::Accepted => ok(&CompleteResponse {
+                    accepted: true,
+                    leases: Vec::new(),
+                }),
+                BatchOutcome::AlreadyDone => ok(&CompleteResponse {
+                    accepted: false,
+                    leases: Vec::new(),
+                }),
                 BatchOutcome::Stale => err(StatusCode::CONFLICT, "stale_lease", "lease not held"),
             }
         }
@@ -525,7 +531,10 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
             }
             g.batch_sizes.push(req.results.len());
             let results = req.results.into_iter().map(|r| g.complete_one(r)).collect();
-            ok(&CompleteBatchResponse { results })
+            ok(&CompleteBatchResponse {
+                results,
+                leases: Vec::new(),
+            })
         }
         PATH_CHUNK_FAIL => {
             let Ok(req) = serde_json::from_slice::<FailRequest>(&body) else {

@@ -39,6 +39,12 @@ where
     nonce_replay_is_refused_until_ttl(&factory().await).await;
     leader_lock_is_exclusive_and_taken_over_after_expiry(&factory().await).await;
     restore_job_leases_only_unfinished_chunks(&factory().await).await;
+    unfilled_lease_slots_become_credit_that_dispatch_spends(&factory().await).await;
+    heartbeat_credit_excludes_leases_the_node_has_not_seen(&factory().await).await;
+    add_credit_refills_at_once_and_keeps_the_rest_capped(&factory().await).await;
+    dispatch_shares_scarce_work_and_skips_dead_nodes(&factory().await).await;
+    silent_nodes_are_reaped_once_and_revived_by_a_heartbeat(&factory().await).await;
+    dispatch_is_fair_across_share_keys(&factory().await).await;
 }
 
 fn refs(leases: &[super::Lease]) -> Vec<LeaseRef> {
@@ -273,13 +279,13 @@ pub async fn heartbeat_extends_held_leases_and_cancels_others(c: &impl Coordinat
     };
     let mut reported = refs(&l);
     reported.push(bogus);
-    let hb = c.heartbeat(n, &reported, TTL, at(8)).await.unwrap();
+    let hb = c.heartbeat(n, &reported, 0, TTL, at(8)).await.unwrap();
     assert_eq!(hb.extended.len(), 2);
     assert!(hb.extended.iter().all(|e| e.expires_at == at(18)));
     assert_eq!(hb.cancelled, vec![bogus]);
     // Another node cannot extend them.
     let other = c
-        .heartbeat(NodeId::new(), &refs(&l), TTL, at(9))
+        .heartbeat(NodeId::new(), &refs(&l), 0, TTL, at(9))
         .await
         .unwrap();
     assert!(other.extended.is_empty());
@@ -293,7 +299,10 @@ pub async fn heartbeat_extends_held_leases_and_cancels_others(c: &impl Coordinat
     // After the extended expiry the other lease is reclaimed and a heartbeat cancels it.
     let back = c.reclaim_expired(at(18)).await.unwrap();
     assert_eq!(back.len(), 1);
-    let hb = c.heartbeat(n, &refs(&l[1..]), TTL, at(19)).await.unwrap();
+    let hb = c
+        .heartbeat(n, &refs(&l[1..]), 0, TTL, at(19))
+        .await
+        .unwrap();
     assert!(hb.extended.is_empty());
     assert_eq!(hb.cancelled, refs(&l[1..]));
 }
@@ -314,7 +323,7 @@ pub async fn dead_node_leases_return_to_pending_at_once(c: &impl Coordinator) {
     assert_eq!((p.pending, p.leased), (3, 2));
     assert!(c.current_leases(dead, T0).await.unwrap().is_empty());
     assert_eq!(c.current_leases(alive, T0).await.unwrap().len(), 2);
-    let hb = c.heartbeat(dead, &refs(&dl), TTL, at(1)).await.unwrap();
+    let hb = c.heartbeat(dead, &refs(&dl), 0, TTL, at(1)).await.unwrap();
     assert_eq!(hb.cancelled.len(), 3);
     let again = c.lease(alive, 5, TTL, at(1)).await.unwrap();
     let mut got: Vec<ChunkIndex> = again.iter().map(|l| l.chunk).collect();
@@ -336,7 +345,7 @@ pub async fn failed_chunk_avoids_the_failing_node_then_fails_the_job(c: &impl Co
     let l0 = c.lease(n1, 1, TTL, T0).await.unwrap()[0];
     let l1 = c.lease(n3, 1, TTL, T0).await.unwrap()[0];
     assert_eq!((l0.chunk, l1.chunk), (ChunkIndex(0), ChunkIndex(1)));
-    c.heartbeat(n2, &[], TTL, T0).await.unwrap();
+    c.heartbeat(n2, &[], 0, TTL, T0).await.unwrap();
     assert_eq!(
         c.fail(n1, l0.lease_ref(), "boom 1", at(1)).await.unwrap(),
         FailOutcome::Retry { failures: 1 }
@@ -388,7 +397,7 @@ pub async fn failed_chunk_retries_on_the_same_node_when_it_is_alone(c: &impl Coo
     c.register_job(JobSpec::new(job, 1, "u")).await.unwrap();
     let n = NodeId::new();
     let gone = NodeId::new();
-    c.heartbeat(gone, &[], TTL, T0).await.unwrap();
+    c.heartbeat(gone, &[], 0, TTL, T0).await.unwrap();
     let l = c.lease(n, 1, TTL, at(30)).await.unwrap()[0];
     c.fail(n, l.lease_ref(), "oops", at(30)).await.unwrap();
     // `gone` was last seen 30 s ago (> TTL), so it does not count as available.
@@ -409,7 +418,7 @@ pub async fn cancel_revokes_leases_and_stops_leasing(c: &impl Coordinator) {
     let revoked = c.cancel_job(job).await.unwrap();
     assert_eq!(revoked.len(), 3);
     assert!(revoked.iter().all(|r| r.node == n));
-    let hb = c.heartbeat(n, &refs(&l), TTL, at(1)).await.unwrap();
+    let hb = c.heartbeat(n, &refs(&l), 0, TTL, at(1)).await.unwrap();
     assert_eq!(hb.cancelled.len(), 3);
     let next = c.lease(n, 10, TTL, at(1)).await.unwrap();
     assert_eq!(next.len(), 2);
@@ -546,4 +555,177 @@ pub async fn restore_job_leases_only_unfinished_chunks(c: &impl Coordinator) {
         .await
         .unwrap();
     assert!(c.lease(n, 1, TTL, T0).await.unwrap().is_empty());
+}
+
+/// A lease request's unfilled slots stay as credit; `dispatch` spends it on work registered
+/// later, one lease per credit, and a new report replaces the credit.
+pub async fn unfilled_lease_slots_become_credit_that_dispatch_spends(c: &impl Coordinator) {
+    let n = NodeId::new();
+    assert!(c.lease(n, 3, TTL, T0).await.unwrap().is_empty());
+    assert_eq!(c.credited_nodes().await.unwrap(), vec![n]);
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 5, "u")).await.unwrap();
+    let pushed = c.dispatch(TTL, at(1)).await.unwrap();
+    assert_eq!(pushed.len(), 3);
+    assert!(pushed.iter().all(|(node, l)| *node == n && l.job == job));
+    // Pushed leases are real leases: held, current, resynced.
+    assert_eq!(c.current_leases(n, at(1)).await.unwrap().len(), 3);
+    assert!(c
+        .is_lease_current(n, pushed[0].1.lease_ref(), at(1))
+        .await
+        .unwrap());
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased), (2, 3));
+    // Credit spent: nothing more goes out, and nobody holds credit.
+    assert!(c.dispatch(TTL, at(1)).await.unwrap().is_empty());
+    assert!(c.credited_nodes().await.unwrap().is_empty());
+    // A lease request fills what it can (2) and keeps the rest (1) as credit.
+    assert_eq!(c.lease(n, 3, TTL, at(2)).await.unwrap().len(), 2);
+    assert_eq!(c.credited_nodes().await.unwrap(), vec![n]);
+    // A report of zero free slots replaces the credit.
+    assert!(c.lease(n, 0, TTL, at(2)).await.unwrap().is_empty());
+    assert!(c.credited_nodes().await.unwrap().is_empty());
+    // drop_credit forgets it too.
+    c.lease(n, 2, TTL, at(2)).await.unwrap();
+    c.drop_credit(n).await.unwrap();
+    assert!(c.credited_nodes().await.unwrap().is_empty());
+}
+
+/// A heartbeat's free slots become credit, minus the unexpired leases the node holds but did
+/// not report (granted after its snapshot), so a slot in flight is not credited twice.
+pub async fn heartbeat_credit_excludes_leases_the_node_has_not_seen(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 10, "u")).await.unwrap();
+    let n = NodeId::new();
+    let l = c.lease(n, 2, TTL, T0).await.unwrap();
+    // The node saw only the first lease and reports 3 free slots: credit 3 - 1.
+    let hb = c.heartbeat(n, &refs(&l[..1]), 3, TTL, at(1)).await.unwrap();
+    assert_eq!(hb.credit, 2);
+    assert_eq!(c.dispatch(TTL, at(1)).await.unwrap().len(), 2);
+    // Reporting every lease it holds: the credit is the free slots.
+    let held: Vec<LeaseRef> = c
+        .current_leases(n, at(1))
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.lease_ref())
+        .collect();
+    let hb = c.heartbeat(n, &held, 1, TTL, at(2)).await.unwrap();
+    assert_eq!(hb.credit, 1);
+    // More unseen leases than free slots: no credit, never negative.
+    let hb = c.heartbeat(n, &[], 2, TTL, at(3)).await.unwrap();
+    assert_eq!(hb.credit, 0);
+    assert!(c.credited_nodes().await.unwrap().is_empty());
+}
+
+/// `add_credit` (a completion freeing slots) leases at once what it can; the remainder stays
+/// as credit up to the cap.
+pub async fn add_credit_refills_at_once_and_keeps_the_rest_capped(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 3, "u")).await.unwrap();
+    let n = NodeId::new();
+    let l = c.lease(n, 1, TTL, T0).await.unwrap();
+    assert_eq!(
+        c.complete(n, l[0].lease_ref(), at(1)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: false }
+    );
+    let refill = c.add_credit(n, 1, 4, TTL, at(1)).await.unwrap();
+    assert_eq!(refill.len(), 1);
+    assert_eq!(refill[0].expires_at, at(1).plus(TTL));
+    assert!(c.credited_nodes().await.unwrap().is_empty());
+    // Two freed slots, one chunk left: one lease, one credit.
+    assert_eq!(c.add_credit(n, 2, 4, TTL, at(2)).await.unwrap().len(), 1);
+    assert_eq!(c.credited_nodes().await.unwrap(), vec![n]);
+    // Credit never exceeds the cap: 1 + 10 capped at 4, spent by 4 new chunks.
+    assert!(c.add_credit(n, 10, 4, TTL, at(3)).await.unwrap().is_empty());
+    let job2 = JobId::new();
+    c.register_job(JobSpec::new(job2, 10, "u")).await.unwrap();
+    assert_eq!(c.dispatch(TTL, at(4)).await.unwrap().len(), 4);
+    assert_eq!(c.job_progress(job2).await.unwrap().leased, 4);
+}
+
+/// Scarce work is dealt one chunk per credited node per round; dead nodes and nodes not seen
+/// within the TTL get nothing, and a dead node's credit is gone.
+pub async fn dispatch_shares_scarce_work_and_skips_dead_nodes(c: &impl Coordinator) {
+    let (a, b, dead, quiet) = (NodeId::new(), NodeId::new(), NodeId::new(), NodeId::new());
+    c.lease(quiet, 4, TTL, T0).await.unwrap();
+    for n in [a, b, dead] {
+        c.lease(n, 4, TTL, at(20)).await.unwrap();
+    }
+    c.node_dead(dead).await.unwrap();
+    let mut credited = c.credited_nodes().await.unwrap();
+    credited.sort();
+    let mut want = vec![a, b, quiet];
+    want.sort();
+    assert_eq!(credited, want);
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 4, "u")).await.unwrap();
+    // `quiet` was last seen 21 s ago with a 10 s TTL: skipped.
+    let pushed = c.dispatch(TTL, at(21)).await.unwrap();
+    let count = |n: NodeId| pushed.iter().filter(|(x, _)| *x == n).count();
+    assert_eq!(
+        (count(a), count(b), count(dead), count(quiet)),
+        (2, 2, 0, 0)
+    );
+    let mut chunks: Vec<ChunkIndex> = pushed.iter().map(|(_, l)| l.chunk).collect();
+    chunks.sort();
+    chunks.dedup();
+    assert_eq!(chunks.len(), 4);
+    // The dead node is alive again once it calls, with the credit it reports.
+    c.lease(dead, 1, TTL, at(22)).await.unwrap();
+    assert!(c.credited_nodes().await.unwrap().contains(&dead));
+}
+
+/// Nodes silent for longer than the limit are marked dead once, with all their leases back to
+/// pending and their credit gone; a heartbeat brings such a node back, its old leases stale.
+pub async fn silent_nodes_are_reaped_once_and_revived_by_a_heartbeat(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 6, "u")).await.unwrap();
+    let (gone, alive) = (NodeId::new(), NodeId::new());
+    let gl = c.lease(gone, 2, TTL, T0).await.unwrap();
+    c.lease(alive, 6, TTL, T0).await.unwrap();
+    let silence = Duration::from_secs(2);
+    assert!(c
+        .reap_silent_nodes(at(2), silence)
+        .await
+        .unwrap()
+        .is_empty());
+    c.heartbeat(alive, &[], 0, TTL, at(2)).await.unwrap();
+    let dead = c.reap_silent_nodes(at(3), silence).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].node, gone);
+    assert_eq!(dead[0].reclaimed.len(), 2);
+    // At once, long before the 10 s lease TTL.
+    assert_eq!(c.job_progress(job).await.unwrap().pending, 2);
+    assert!(c
+        .reap_silent_nodes(at(4), silence)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!c.credited_nodes().await.unwrap().contains(&gone));
+    // Back again: its old results are stale, it can take work.
+    let hb = c.heartbeat(gone, &refs(&gl), 1, TTL, at(5)).await.unwrap();
+    assert_eq!(hb.cancelled.len(), 2);
+    assert_eq!(
+        c.complete(gone, gl[0].lease_ref(), at(5)).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    assert_eq!(c.dispatch(TTL, at(5)).await.unwrap().len(), 1);
+}
+
+/// Dispatch rotates over share keys like `lease`: one user's big job does not starve another.
+pub async fn dispatch_is_fair_across_share_keys(c: &impl Coordinator) {
+    let n = NodeId::new();
+    c.lease(n, 4, TTL, T0).await.unwrap();
+    let big = JobId::new();
+    let small = JobId::new();
+    c.register_job(JobSpec::new(big, 100, "heavy"))
+        .await
+        .unwrap();
+    c.register_job(JobSpec::new(small, 2, "light"))
+        .await
+        .unwrap();
+    let pushed = c.dispatch(TTL, T0).await.unwrap();
+    let small_count = pushed.iter().filter(|(_, l)| l.job == small).count();
+    assert_eq!((pushed.len(), small_count), (4, 2));
 }

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use super::{
-    CompleteOutcome, Coordinator, CoordinatorError, FailOutcome, HeartbeatOutcome, JobProgress,
-    JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
+    CompleteOutcome, Coordinator, CoordinatorError, DeadNode, FailOutcome, HeartbeatOutcome,
+    JobProgress, JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
 };
 use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, NodeId, UnixMillis};
 
@@ -54,6 +54,8 @@ struct State {
     node_leases: HashMap<NodeId, HashSet<Fence>>,
     expiries: BTreeSet<(UnixMillis, Fence)>,
     nodes: HashMap<NodeId, NodeSeen>,
+    /// Free slots per node that no pending chunk filled yet (absent = 0).
+    credits: HashMap<NodeId, u32>,
     next_fence: u64,
     leaders: HashMap<String, LeaderRec>,
     next_leader_token: u64,
@@ -279,14 +281,51 @@ impl State {
         Some(revoked)
     }
 
-    fn lease(
+    fn set_credit(&mut self, node: NodeId, credit: u32) {
+        if credit == 0 {
+            self.credits.remove(&node);
+        } else {
+            self.credits.insert(node, credit);
+        }
+    }
+
+    fn credit(&self, node: NodeId) -> u32 {
+        self.credits.get(&node).copied().unwrap_or(0)
+    }
+
+    /// Whether `node` may receive pushed work: not dead and seen within `ttl`.
+    fn is_live(&self, node: NodeId, ttl: Duration, now: UnixMillis) -> bool {
+        self.nodes
+            .get(&node)
+            .is_some_and(|s| !s.dead && s.last_seen.plus(ttl) >= now)
+    }
+
+    /// Marks `node` dead, drops its credit and returns its leases to pending.
+    fn kill_node(&mut self, node: NodeId) -> Vec<Reclaimed> {
+        if let Some(seen) = self.nodes.get_mut(&node) {
+            seen.dead = true;
+        }
+        self.credits.remove(&node);
+        let mut fences: Vec<Fence> = self
+            .node_leases
+            .get(&node)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        fences.sort_unstable();
+        fences
+            .into_iter()
+            .filter_map(|f| self.return_lease(f))
+            .collect()
+    }
+
+    /// Leases up to `free_slots` pending chunks to `node` (no liveness or credit bookkeeping).
+    fn take_leases(
         &mut self,
         node: NodeId,
         free_slots: u32,
         ttl: Duration,
         now: UnixMillis,
     ) -> Vec<Lease> {
-        self.touch_node(node, now);
         let expires_at = now.plus(ttl);
         let mut granted = Vec::new();
         let mut other_live_cache: Option<bool> = None;
@@ -411,13 +450,108 @@ impl Coordinator for MemoryCoordinator {
         ttl: Duration,
         now: UnixMillis,
     ) -> Result<Vec<Lease>, CoordinatorError> {
-        Ok(self.state.lock().lease(node, free_slots, ttl, now))
+        let mut st = self.state.lock();
+        st.touch_node(node, now);
+        let granted = st.take_leases(node, free_slots, ttl, now);
+        st.set_credit(node, free_slots.saturating_sub(granted.len() as u32));
+        Ok(granted)
+    }
+
+    async fn add_credit(
+        &self,
+        node: NodeId,
+        slots: u32,
+        cap: u32,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Vec<Lease>, CoordinatorError> {
+        let mut st = self.state.lock();
+        st.touch_node(node, now);
+        let credit = st.credit(node).saturating_add(slots).min(cap);
+        let granted = st.take_leases(node, credit, ttl, now);
+        st.set_credit(node, credit - granted.len() as u32);
+        Ok(granted)
+    }
+
+    async fn credited_nodes(&self) -> Result<Vec<NodeId>, CoordinatorError> {
+        let st = self.state.lock();
+        let mut out: Vec<NodeId> = st
+            .credits
+            .keys()
+            .copied()
+            .filter(|n| st.nodes.get(n).is_some_and(|s| !s.dead))
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    async fn drop_credit(&self, node: NodeId) -> Result<(), CoordinatorError> {
+        self.state.lock().credits.remove(&node);
+        Ok(())
+    }
+
+    async fn dispatch(
+        &self,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Vec<(NodeId, Lease)>, CoordinatorError> {
+        let mut st = self.state.lock();
+        let mut rotation: Vec<NodeId> = st
+            .credits
+            .keys()
+            .copied()
+            .filter(|&n| st.is_live(n, ttl, now))
+            .collect();
+        rotation.sort_unstable();
+        let mut out = Vec::new();
+        // One chunk per node per round, so scarce work is shared across nodes.
+        while !rotation.is_empty() && !st.share_ring.is_empty() {
+            rotation.retain(|&node| {
+                let credit = st.credit(node);
+                if credit == 0 {
+                    return false;
+                }
+                match st.take_leases(node, 1, ttl, now).pop() {
+                    Some(lease) => {
+                        st.set_credit(node, credit - 1);
+                        out.push((node, lease));
+                        true
+                    }
+                    // Nothing this node may take (all pending chunks last failed on it).
+                    None => false,
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    async fn reap_silent_nodes(
+        &self,
+        now: UnixMillis,
+        silence: Duration,
+    ) -> Result<Vec<DeadNode>, CoordinatorError> {
+        let mut st = self.state.lock();
+        let mut silent: Vec<NodeId> = st
+            .nodes
+            .iter()
+            .filter(|(_, s)| !s.dead && s.last_seen.plus(silence) < now)
+            .map(|(id, _)| *id)
+            .collect();
+        silent.sort_unstable();
+        Ok(silent
+            .into_iter()
+            .map(|node| DeadNode {
+                node,
+                reclaimed: st.kill_node(node),
+            })
+            .collect())
     }
 
     async fn heartbeat(
         &self,
         node: NodeId,
         active: &[LeaseRef],
+        free_slots: u32,
         ttl: Duration,
         now: UnixMillis,
     ) -> Result<HeartbeatOutcome, CoordinatorError> {
@@ -445,6 +579,16 @@ impl Coordinator for MemoryCoordinator {
                 _ => out.cancelled.push(*l),
             }
         }
+        // Leases granted after the node's snapshot (a push in flight) already use a slot.
+        let reported: HashSet<Fence> = active.iter().map(|l| l.fence).collect();
+        let unreported = st.node_leases.get(&node).map_or(0, |set| {
+            set.iter()
+                .filter(|f| !reported.contains(f))
+                .filter(|f| st.leases.get(f).is_some_and(|r| r.expires_at > now))
+                .count() as u32
+        });
+        out.credit = free_slots.saturating_sub(unreported);
+        st.set_credit(node, out.credit);
         Ok(out)
     }
 
@@ -547,19 +691,12 @@ impl Coordinator for MemoryCoordinator {
 
     async fn node_dead(&self, node: NodeId) -> Result<Vec<Reclaimed>, CoordinatorError> {
         let mut st = self.state.lock();
-        if let Some(seen) = st.nodes.get_mut(&node) {
-            seen.dead = true;
-        }
-        let mut fences: Vec<Fence> = st
-            .node_leases
-            .get(&node)
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        fences.sort_unstable();
-        Ok(fences
-            .into_iter()
-            .filter_map(|f| st.return_lease(f))
-            .collect())
+        // Known to the scheduler from now on, so a later call revives it explicitly.
+        st.nodes.entry(node).or_insert(NodeSeen {
+            last_seen: UnixMillis(0),
+            dead: true,
+        });
+        Ok(st.kill_node(node))
     }
 
     async fn cancel_job(&self, job: JobId) -> Result<Vec<RevokedLease>, CoordinatorError> {

@@ -1,6 +1,12 @@
 //! Coordination: the fast, possibly volatile scheduling state (pending chunks, leases, fences,
 //! leader locks, the nonce replay cache).
 //!
+//! Dispatch is credit-based: a node's reported free slots that no pending chunk could fill stay
+//! with the coordinator as that node's *credit* ([`lease`](Coordinator::lease),
+//! [`heartbeat`](Coordinator::heartbeat), [`add_credit`](Coordinator::add_credit)); when work
+//! appears, [`dispatch`](Coordinator::dispatch) leases pending chunks to live nodes holding
+//! credit and the sentinel pushes them on `chunks:{node}`.
+//!
 //! Every [`Coordinator`] method is one atomic step: an implementation on Redis runs each as a
 //! single Lua script, and no caller ever reads, decides and writes across two calls. The durable
 //! truth lives in the [`Store`](crate::store::Store); when coordination state is lost it is
@@ -22,6 +28,7 @@
 //! | leases of a node | `node:{id}:leases` | set of fences |
 //! | expiry index | `lease_expiry` | sorted set fence by expiry (`ZRANGEBYSCORE` in reclaim) |
 //! | node liveness | `nodes_seen` | sorted set node by last seen (+ `nodes_dead` set) |
+//! | dispatch credit (free slots not yet filled) | `credits` | hash node → slots (`HINCRBY`; field deleted at 0, on death and on drop) |
 //! | fence counter | `fence` | `INCR` |
 //! | leader lock | `leader:{name}` | hash (`holder`, `token`) + `PEXPIRE`; token from `INCR leader_token` |
 //! | nonce cache | `nonce:{key}:{nonce}` | `SET NX PX` |
@@ -111,6 +118,8 @@ pub struct HeartbeatOutcome {
     /// Leases the node reported but no longer holds (expired, reassigned, cancelled, unknown):
     /// the node must drop that work.
     pub cancelled: Vec<LeaseRef>,
+    /// The node's credit after the heartbeat (free slots waiting for work).
+    pub credit: u32,
 }
 
 /// Result of presenting a chunk result.
@@ -168,6 +177,15 @@ pub struct Reclaimed {
     pub chunk: ChunkIndex,
 }
 
+/// A node the reaper declared dead, with the leases that went back to pending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadNode {
+    /// The node.
+    pub node: NodeId,
+    /// Its leases, pending again.
+    pub reclaimed: Vec<Reclaimed>,
+}
+
 /// Chunk counts of a scheduled job; `pending + leased + done == chunk_count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct JobProgress {
@@ -218,6 +236,8 @@ pub trait Coordinator: Send + Sync + 'static {
     /// Atomically leases up to `free_slots` pending chunks to `node`, rotating fairly over
     /// share keys and jobs. Each lease gets a fresh fence and expires at `now + ttl`.
     /// A chunk that just failed on `node` is skipped while another live node exists.
+    /// The unfilled slots become the node's credit (replacing what it had): the node's report
+    /// is the truth about its free slots. Marks the node alive.
     async fn lease(
         &self,
         node: NodeId,
@@ -227,14 +247,57 @@ pub trait Coordinator: Send + Sync + 'static {
     ) -> Result<Vec<Lease>, CoordinatorError>;
 
     /// Extends to `now + ttl` the reported leases that `node` still holds with the same fence;
-    /// reports the others as cancelled. Also marks the node alive.
+    /// reports the others as cancelled. Also marks the node alive (a dead node comes back).
+    ///
+    /// Sets the node's credit to `free_slots` minus the unexpired leases it holds but did not
+    /// report (granted after the node took its snapshot, e.g. a push still in flight), so a
+    /// slot is never credited twice.
     async fn heartbeat(
         &self,
         node: NodeId,
         active: &[LeaseRef],
+        free_slots: u32,
         ttl: Duration,
         now: UnixMillis,
     ) -> Result<HeartbeatOutcome, CoordinatorError>;
+
+    /// Adds `slots` to `node`'s credit (capped at `cap`), then at once leases pending chunks
+    /// for as much of the credit as possible; the rest stays as credit. Used when completions
+    /// free slots, so a busy node gets its next chunks in the completion reply. Marks the node
+    /// alive.
+    async fn add_credit(
+        &self,
+        node: NodeId,
+        slots: u32,
+        cap: u32,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Vec<Lease>, CoordinatorError>;
+
+    /// Read-only: the nodes not marked dead that hold credit, sorted by id.
+    async fn credited_nodes(&self) -> Result<Vec<NodeId>, CoordinatorError>;
+
+    /// Forgets `node`'s credit (it drains, or is gone).
+    async fn drop_credit(&self, node: NodeId) -> Result<(), CoordinatorError>;
+
+    /// Leases pending chunks to the live nodes holding credit (seen within `ttl`, not dead),
+    /// one chunk per node per round so nodes share scarce work, jobs rotating fairly as in
+    /// [`lease`](Coordinator::lease); each grant spends one credit. Returns the grants in
+    /// order.
+    async fn dispatch(
+        &self,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<Vec<(NodeId, Lease)>, CoordinatorError>;
+
+    /// Marks dead every live node not seen for longer than `silence` and returns each one's
+    /// leases to pending at once (its credit is dropped). A dead node that calls again is
+    /// alive again; results on its old leases are stale.
+    async fn reap_silent_nodes(
+        &self,
+        now: UnixMillis,
+        silence: Duration,
+    ) -> Result<Vec<DeadNode>, CoordinatorError>;
 
     /// Marks a chunk done if `node` holds its unexpired lease with `fence`.
     async fn complete(
@@ -266,7 +329,7 @@ pub trait Coordinator: Send + Sync + 'static {
     /// Returns every lease that expired at or before `now` to pending.
     async fn reclaim_expired(&self, now: UnixMillis) -> Result<Vec<Reclaimed>, CoordinatorError>;
 
-    /// Marks `node` dead and returns all its leases to pending at once.
+    /// Marks `node` dead, drops its credit and returns all its leases to pending at once.
     async fn node_dead(&self, node: NodeId) -> Result<Vec<Reclaimed>, CoordinatorError>;
 
     /// Removes a job from scheduling; returns the leases that were outstanding.

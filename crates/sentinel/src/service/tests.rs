@@ -250,3 +250,165 @@ async fn job_completes_across_a_sentinel_restart() {
     second.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The leases pushed on `chunks:{node}` so far, in order.
+fn pushed_leases(published: &RecordingPublisher, node: &str) -> Vec<Value> {
+    let channel = format!("chunks:{node}");
+    let mut out = Vec::new();
+    for (c, data) in published.sent() {
+        if c != channel {
+            continue;
+        }
+        let msg: Value = serde_json::from_slice(&data).unwrap();
+        match msg["type"].as_str() {
+            Some("lease") => out.push(msg),
+            Some("leases") => out.extend(msg["leases"].as_array().unwrap().iter().cloned()),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn result_body(lease: &Value) -> Value {
+    use base64::Engine as _;
+    let result = json!({"sum": lease["iter_start"]}).to_string();
+    json!({"job_id": lease["job_id"], "chunk": lease["chunk"], "fence": lease["fence"],
+           "result_b64": base64::engine::general_purpose::STANDARD.encode(result),
+           "elapsed_ms": 1, "refill": true})
+}
+
+#[tokio::test]
+async fn an_idle_node_gets_work_pushed_and_refilled_without_ever_polling() {
+    let dir = std::env::temp_dir().join(format!("wowlab-sentinel-push-{}", JobId::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let published = Arc::new(RecordingPublisher::default());
+    let sentinel = start(&dir.join("sentinel.sqlite"), published.clone()).await;
+    let app = sentinel.router();
+    let (_, _, cookie) = call(
+        &app,
+        user_req(
+            "POST",
+            "/api/auth/signup",
+            None,
+            json!({"email": "p@x.org", "password": "password1"}),
+        ),
+    )
+    .await;
+    let cookie = cookie.unwrap();
+    // A claimed node (pushes go to owned nodes: only they hold beacon connections).
+    let (s, claim, _) = call(
+        &app,
+        user_req("POST", "/api/claim-tokens", Some(&cookie), json!({})),
+    )
+    .await;
+    assert!(s.is_success(), "{claim}");
+    let key = NodeKey::generate().unwrap();
+    let (s, reg, _) = call(
+        &app,
+        node_req(
+            &key,
+            "/api/node/register",
+            json!({"claim_token": claim["token"], "name": "n",
+                   "facts": {"hostname": "h", "version": "0", "cores": 2}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{reg}");
+    let node = reg["node_id"].as_str().unwrap().to_owned();
+    // The node is idle: one heartbeat reporting two free slots, and no lease request ever.
+    let (s, hb, _) = call(
+        &app,
+        node_req(
+            &key,
+            "/api/node/heartbeat",
+            json!({"free_slots": 2, "active": [], "metrics": {"load1": 0.0,
+                   "mem_used_bytes": 0, "mem_total_bytes": 0, "sims_per_sec": 0.0}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{hb}");
+    assert!(pushed_leases(&published, &node).is_empty());
+    // Work appears: 4 chunks of 1000 iterations.
+    let (s, job, _) = call(
+        &app,
+        user_req(
+            "POST",
+            "/api/jobs",
+            Some(&cookie),
+            json!({"profile": "p", "iterations": 4000, "seed": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let mut pushed = Vec::new();
+    for _ in 0..200 {
+        pushed = pushed_leases(&published, &node);
+        if pushed.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(pushed.len(), 2, "both free slots filled by a push");
+    assert!(pushed.iter().all(|l| l["job_id"] == id.as_str()));
+    // A completion hands its slot back and gets the next chunk in its reply.
+    let (s, r, _) = call(
+        &app,
+        node_req(&key, "/api/node/chunks/complete", result_body(&pushed[0])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["accepted"], true);
+    let refill = r["leases"].as_array().unwrap().clone();
+    assert_eq!(refill.len(), 1);
+    // A batch of two frees two slots; one chunk is left, the other slot stays as credit.
+    let (s, r, _) = call(
+        &app,
+        node_req(
+            &key,
+            "/api/node/chunks/complete-batch",
+            json!({"results": [result_body(&pushed[1]), result_body(&refill[0])]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["results"], json!(["accepted", "accepted"]));
+    let last = r["leases"].as_array().unwrap().clone();
+    assert_eq!(last.len(), 1);
+    let (s, r, _) = call(
+        &app,
+        node_req(&key, "/api/node/chunks/complete", result_body(&last[0])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r.get("leases").is_none(), "no work left: {r}");
+    let mut seen = vec![&pushed[0], &pushed[1], &refill[0], &last[0]]
+        .into_iter()
+        .map(|l| l["chunk"].as_u64().unwrap())
+        .collect::<Vec<_>>();
+    seen.sort();
+    assert_eq!(seen, [0, 1, 2, 3]);
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let (_, v, _) = call(
+            &app,
+            user_req(
+                "GET",
+                &format!("/api/jobs/{id}"),
+                Some(&cookie),
+                Value::Null,
+            ),
+        )
+        .await;
+        status = v["status"].clone();
+        if status == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "completed");
+    // Only pushes and replies carried work: nothing else was pushed afterwards.
+    assert_eq!(pushed_leases(&published, &node).len(), 2);
+    sentinel.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

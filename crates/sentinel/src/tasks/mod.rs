@@ -1,9 +1,11 @@
 //! Background work of a sentinel: leader-elected loops that run until shut down.
 
+pub mod dispatch;
 mod leadership;
 pub mod presence;
-mod reclaim;
+pub mod reclaim;
 pub mod webhook;
 
+pub use dispatch::{Dispatcher, WakeOnWork};
 pub use leadership::Leadership;
 pub use reclaim::run_reclaim;

@@ -273,9 +273,9 @@ async fn start_node(
     c.claim_token = Some(Secret::new(claim));
     c.name = Some(format!("local-{i}"));
     c.max_parallel = slots;
-    // Loopback: ask for work again quickly when idle.
-    c.poll_min = Duration::from_millis(20);
-    c.poll_max = Duration::from_millis(250);
+    // Work is pushed and refilled with completions; the idle poll is a loopback safety net.
+    c.poll_min = Duration::from_millis(200);
+    c.poll_max = Duration::from_secs(2);
     Node::new(c)
         .on_claim_code(|code| tracing::debug!(code, "in-process node unexpectedly unowned"))
         .start()

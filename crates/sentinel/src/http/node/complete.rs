@@ -3,6 +3,10 @@
 //! is marked done. A result on a lease the node no longer holds gets 409 (in a batch: that
 //! item's status `stale`) and the node drops that work. The batch form carries many results
 //! under one signature, so signature checks and request overhead are paid once per batch.
+//!
+//! A result marked `refill` returns its slot as dispatch credit: the reply carries new leases
+//! for it at once when pending work exists ([`Coordinator::add_credit`]), so a busy node needs
+//! neither a push nor a poll between chunks; otherwise the credit waits for the dispatcher.
 
 use axum::extract::State;
 use axum::Json;
@@ -14,12 +18,13 @@ use wowlab_api::node::{
 };
 
 use super::wire::from_wire;
-use crate::coordinator::{CompleteOutcome, LeaseRef};
+use crate::coordinator::{CompleteOutcome, Coordinator, LeaseRef};
 use crate::domain::NodeId;
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, AppState};
 use crate::projector::LogEntry;
 use crate::store::ChunkResult;
+use crate::store::Node;
 
 /// Most results in one batch.
 pub const MAX_BATCH: usize = 1024;
@@ -28,9 +33,16 @@ pub(super) async fn handle(
     State(state): State<AppState>,
     req: SignedNode<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
+    let refill = req.body.refill;
     let outcome = complete_one(&state, req.node.id, req.body).await?;
     match response(outcome) {
-        Some(r) => Ok(Json(r)),
+        Some(mut r) => {
+            if refill {
+                r.leases = refill_slots(&state, &req.node, 1).await?;
+            }
+            Ok(Json(r))
+        }
+        // The 409 carries no leases: the node asks for work itself after a refusal.
         None => Err(ApiError::Stale("lease expired or reassigned")),
     }
 }
@@ -40,6 +52,7 @@ pub(super) async fn handle_batch(
     req: SignedNode<CompleteBatchRequest>,
 ) -> Result<Json<CompleteBatchResponse>, ApiError> {
     let items = req.body.results;
+    let refills = items.iter().filter(|i| i.refill).count() as u32;
     if items.len() > MAX_BATCH {
         return Err(ApiError::BadRequest(format!(
             "at most {MAX_BATCH} results per batch"
@@ -57,9 +70,44 @@ pub(super) async fn handle_batch(
         let (i, outcome) = joined.map_err(|e| ApiError::Internal(e.to_string()))?;
         results[i] = Some(batch_outcome(outcome?));
     }
+    // Every slot marked `refill` is free on the node, whatever its result's outcome.
+    let leases = if refills > 0 {
+        refill_slots(&state, &req.node, refills).await?
+    } else {
+        Vec::new()
+    };
     Ok(Json(CompleteBatchResponse {
         results: results.into_iter().flatten().collect(),
+        leases,
     }))
+}
+
+/// Credits `slots` freed slots to `node` and returns the leases granted for them at once
+/// (none for a draining node, whose slots are not credited).
+async fn refill_slots(
+    state: &AppState,
+    node: &Node,
+    slots: u32,
+) -> Result<Vec<wowlab_api::node::ChunkLease>, ApiError> {
+    if node.draining {
+        return Ok(Vec::new());
+    }
+    let coord: &dyn Coordinator = state.coordinator();
+    let granted = coord
+        .add_credit(
+            node.id,
+            slots,
+            node.max_parallel,
+            state.config().lease_ttl,
+            state.clock().now(),
+        )
+        .await?;
+    if granted.is_empty() {
+        return Ok(Vec::new());
+    }
+    metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
+    metrics::counter!("sentinel_leases_refilled_total").increment(granted.len() as u64);
+    super::assignments(state, &granted).await
 }
 
 /// Stores and completes one result; `Stale` when the lease is not held.
@@ -122,8 +170,14 @@ fn count(outcome: &CompleteOutcome) {
 fn response(outcome: CompleteOutcome) -> Option<CompleteResponse> {
     count(&outcome);
     match outcome {
-        CompleteOutcome::Completed { .. } => Some(CompleteResponse { accepted: true }),
-        CompleteOutcome::AlreadyDone => Some(CompleteResponse { accepted: false }),
+        CompleteOutcome::Completed { .. } => Some(CompleteResponse {
+            accepted: true,
+            leases: Vec::new(),
+        }),
+        CompleteOutcome::AlreadyDone => Some(CompleteResponse {
+            accepted: false,
+            leases: Vec::new(),
+        }),
         CompleteOutcome::Stale => None,
     }
 }

@@ -1,5 +1,6 @@
 //! `POST /api/node/heartbeat`: records liveness, extends the leases the node still holds and
-//! names the ones to drop. New work is asked for separately on `POST /api/node/leases`.
+//! names the ones to drop. The free slots it reports become the node's dispatch credit: the
+//! dispatcher pushes work for them on `chunks:{node}` (`POST /api/node/leases` asks directly).
 
 use axum::extract::State;
 use axum::Json;
@@ -39,9 +40,15 @@ pub(super) async fn handle(
         )
         .await?;
     let reported: Vec<LeaseRef> = body.active.iter().map(|&l| from_wire(l)).collect();
+    // The unfilled free slots become credit for pushed work; a draining node takes none.
+    let free = if node.draining {
+        0
+    } else {
+        body.free_slots.min(node.max_parallel)
+    };
     let hb = state
         .coordinator()
-        .heartbeat(node.id, &reported, ttl, now)
+        .heartbeat(node.id, &reported, free, ttl, now)
         .await?;
     metrics::counter!("sentinel_heartbeats_total").increment(1);
     metrics::counter!("sentinel_leases_cancelled_total").increment(hb.cancelled.len() as u64);

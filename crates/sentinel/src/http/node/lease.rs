@@ -20,13 +20,12 @@ pub(super) async fn request(
     } else {
         req.body.free_slots.min(node.max_parallel)
     };
-    if slots > 0 {
-        let granted = state
-            .coordinator()
-            .lease(node.id, slots, state.config().lease_ttl, now)
-            .await?;
-        metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
-    }
+    // Always called, also with 0 slots: the report replaces the node's dispatch credit.
+    let granted = state
+        .coordinator()
+        .lease(node.id, slots, state.config().lease_ttl, now)
+        .await?;
+    metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
     let held = state.coordinator().current_leases(node.id, now).await?;
     Ok(Json(LeasesResponse {
         leases: super::assignments(&state, &held).await?,

@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Turns leases into lease payloads, skipping jobs that vanished meanwhile.
-async fn assignments(
+pub(crate) async fn assignments(
     state: &AppState,
     leases: &[crate::coordinator::Lease],
 ) -> Result<Vec<api::ChunkLease>, super::ApiError> {
