@@ -15,6 +15,7 @@ use wowlab_sentinel::http::{NodeApiConfig, SystemClock};
 use wowlab_sentinel::service::{Sentinel, SentinelConfig, SentinelParts};
 use wowlab_sentinel::sim::{SimEngine, SimMerger};
 use wowlab_sentinel::store::{SqliteOptions, SqliteStore};
+use wowlab_sentinel::tasks::webhook::Webhook;
 use wowlab_sentinel::tokens::TokenMinter;
 
 /// Arguments of `wowlab sentinel`.
@@ -41,6 +42,21 @@ pub struct Args {
     /// Lease time-to-live in milliseconds.
     #[arg(long, default_value_t = 30_000, env = "WOWLAB_LEASE_TTL_MS")]
     pub lease_ttl_ms: u64,
+    /// Interval of the presence sync (beacon's `nodes:online` roster → node status), ms.
+    #[arg(long, default_value_t = 30_000, env = "WOWLAB_PRESENCE_INTERVAL_MS")]
+    pub presence_interval_ms: u64,
+    /// URL that gets a JSON POST for every round of node status flips (optional).
+    #[arg(long, env = "WOWLAB_WEBHOOK_URL", value_parser = parse_webhook_url)]
+    pub webhook_url: Option<String>,
+}
+
+/// Accepts only absolute http(s) URLs, so a typo fails at start and not at the first flip.
+pub fn parse_webhook_url(s: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an absolute http:// or https:// URL".into());
+    }
+    Ok(s.to_owned())
 }
 
 /// Serves until Ctrl-C / SIGTERM.
@@ -78,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 },
                 reclaim_interval: (lease_ttl / 10)
                     .clamp(Duration::from_millis(50), Duration::from_secs(1)),
+                presence_interval: Duration::from_millis(args.presence_interval_ms.max(100)),
                 ..SentinelConfig::default()
             },
             SentinelParts {
@@ -89,7 +106,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 engine: Some(Arc::new(SimEngine)),
                 tokens: Some(TokenMinter::new(args.token_secret.as_bytes())),
                 presence: Some(beacon),
-                webhook: None,
+                webhook: args
+                    .webhook_url
+                    .as_deref()
+                    .map(Webhook::new)
+                    .transpose()
+                    .context("webhook HTTP client")?,
             },
         )
         .await
