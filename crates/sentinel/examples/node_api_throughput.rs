@@ -3,7 +3,10 @@
 //! check, group-committed SQLite write (file, WAL), coordinator completion, projector log.
 //! Reports chunks/s and process CPU per chunk (from /proc/self/stat).
 //!
-//! Runs twice: one signed `complete` per chunk, then one signed `complete-batch` per heartbeat.
+//! Runs four times: one signed `complete` per chunk, then one signed `complete-batch` per
+//! round, each first with a lease request per round (the poll path) and then with `refill`
+//! (every completion hands its slot back and the reply carries the next lease: the push
+//! dispatch steady state, no lease requests after the first).
 //!
 //! `cargo run --release -p wowlab-sentinel --example node_api_throughput`
 
@@ -70,12 +73,14 @@ async fn call(app: &Router, req: Request<Body>) -> Value {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    for batch in [false, true] {
-        run(batch).await;
+    for refill in [false, true] {
+        for batch in [false, true] {
+            run(batch, refill).await;
+        }
     }
 }
 
-async fn run(batch: bool) {
+async fn run(batch: bool, refill: bool) {
     let dir = std::env::temp_dir().join(format!("wowlab-nodeapi-{}", JobId::new()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = Arc::new(
@@ -135,45 +140,51 @@ async fn run(batch: bool) {
             let app = app.clone();
             tokio::spawn(async move {
                 let mut done = 0u64;
+                let mut held: Vec<Value> = Vec::new();
                 loop {
-                    let hb = call(
-                        &app,
-                        signed(&key, "/api/node/leases", json!({"free_slots": SLOTS})),
-                    )
-                    .await;
-                    let assigned = hb["leases"].as_array().cloned().unwrap_or_default();
-                    if assigned.is_empty() {
+                    if !refill || done == 0 {
+                        let hb = call(
+                            &app,
+                            signed(&key, "/api/node/leases", json!({"free_slots": SLOTS})),
+                        )
+                        .await;
+                        held = hb["leases"].as_array().cloned().unwrap_or_default();
+                    }
+                    if held.is_empty() {
                         return done;
                     }
-                    let bodies: Vec<Value> = assigned
+                    let bodies: Vec<Value> = held
                         .iter()
                         .map(|a| {
                             // `{"n":1}` in base64.
                             json!({"job_id": a["job_id"], "chunk": a["chunk"], "fence": a["fence"],
-                                   "result_b64": "eyJuIjoxfQ==", "elapsed_ms": 0})
+                                   "result_b64": "eyJuIjoxfQ==", "elapsed_ms": 0, "refill": refill})
                         })
                         .collect();
+                    let n = bodies.len() as u64;
+                    let mut next = Vec::new();
                     if batch {
-                        let n = bodies.len() as u64;
                         let req = signed(
                             &key,
                             "/api/node/chunks/complete-batch",
                             json!({"results": bodies}),
                         );
-                        call(&app, req).await;
-                        done += n;
-                        continue;
+                        let resp = call(&app, req).await;
+                        next.extend(resp["leases"].as_array().cloned().unwrap_or_default());
+                    } else {
+                        let mut inflight = Vec::new();
+                        for body in bodies {
+                            let app = app.clone();
+                            let req = signed(&key, "/api/node/chunks/complete", body);
+                            inflight.push(tokio::spawn(async move { call(&app, req).await }));
+                        }
+                        for t in inflight {
+                            let resp = t.await.unwrap();
+                            next.extend(resp["leases"].as_array().cloned().unwrap_or_default());
+                        }
                     }
-                    let mut inflight = Vec::new();
-                    for body in bodies {
-                        let app = app.clone();
-                        let req = signed(&key, "/api/node/chunks/complete", body);
-                        inflight.push(tokio::spawn(async move { call(&app, req).await }));
-                    }
-                    for t in inflight {
-                        t.await.unwrap();
-                        done += 1;
-                    }
+                    done += n;
+                    held = next;
                 }
             })
         })
@@ -185,8 +196,9 @@ async fn run(batch: bool) {
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     println!(
-        "node API in-process, {}: {total} chunks (leased {SLOTS} at a time, {NODES} nodes) in {secs:.2} s = {:.0} chunks/s; process CPU {:.1} µs/chunk (includes the simulated nodes' signing)",
-        if batch { "one signed complete-batch per heartbeat" } else { "one signed complete per chunk" },
+        "node API in-process, {}, {}: {total} chunks ({SLOTS} slots, {NODES} nodes) in {secs:.2} s = {:.0} chunks/s; process CPU {:.1} µs/chunk (includes the simulated nodes' signing)",
+        if batch { "one signed complete-batch per round" } else { "one signed complete per chunk" },
+        if refill { "next lease in the completion reply" } else { "one lease request per round" },
         total as f64 / secs,
         cpu * 1e6 / total as f64
     );
