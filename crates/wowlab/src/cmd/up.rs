@@ -26,6 +26,12 @@ pub struct Args {
     /// Lease time-to-live in milliseconds (nodes heartbeat at a third of it).
     #[arg(long, default_value_t = 30_000, env = "WOWLAB_LEASE_TTL_MS")]
     pub lease_ttl_ms: u64,
+    /// Interval of the presence sync in milliseconds (default: the lease TTL, at most 30 s).
+    #[arg(long, env = "WOWLAB_PRESENCE_INTERVAL_MS")]
+    pub presence_interval_ms: Option<u64>,
+    /// URL that gets a JSON POST for every round of node status flips (optional).
+    #[arg(long, env = "WOWLAB_WEBHOOK_URL", value_parser = crate::cmd::sentinel::parse_webhook_url)]
+    pub webhook_url: Option<String>,
 }
 
 /// Default data directory of the embedded grid.
@@ -55,7 +61,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         opts.slots_per_node = args.slots;
         opts.lease_ttl = Duration::from_millis(args.lease_ttl_ms.max(300));
         opts.reclaim_interval = (opts.lease_ttl / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));
-        opts.presence_interval = (opts.lease_ttl).min(Duration::from_secs(30));
+        opts.presence_interval = match args.presence_interval_ms {
+            Some(ms) => Duration::from_millis(ms.max(100)),
+            None => opts.lease_ttl.min(Duration::from_secs(30)),
+        };
+        opts.webhook_url = args.webhook_url;
         let grid = EmbeddedGrid::start(opts).await?;
         let url = grid.url();
         tracing::info!(%url, data_dir = %data_dir.display(), nodes = args.nodes, "grid up");

@@ -45,6 +45,8 @@ pub struct GridOptions {
     pub reclaim_interval: Duration,
     /// Presence sync interval.
     pub presence_interval: Duration,
+    /// URL told about node status flips (optional).
+    pub webhook_url: Option<String>,
 }
 
 impl GridOptions {
@@ -58,6 +60,7 @@ impl GridOptions {
             lease_ttl: Duration::from_secs(30),
             reclaim_interval: Duration::from_secs(1),
             presence_interval: Duration::from_secs(30),
+            webhook_url: None,
         }
     }
 }
@@ -124,7 +127,12 @@ impl EmbeddedGrid {
                 engine: Some(Arc::new(SimEngine)),
                 tokens: Some(TokenMinter::new(secrets.token_hmac_secret.as_bytes())),
                 presence: Some(Arc::new(BeaconPresence::new(beacon.clone()))),
-                webhook: None,
+                webhook: opts
+                    .webhook_url
+                    .as_deref()
+                    .map(wowlab_sentinel::tasks::webhook::Webhook::new)
+                    .transpose()
+                    .context("webhook HTTP client")?,
             },
         )
         .await
