@@ -1,10 +1,11 @@
 // Studio end to end in a real browser: sign up, claim a node started by the test, submit a job,
-// live progress, reconnect recovery, final report equals the API result, privacy between users,
-// inline profile errors, 360 px layout. Started by run.sh (which provides STUDIO_URL etc.).
+// live progress, reconnect recovery, final report equals the API result, a busy node's cores in
+// use and sims/s, privacy between users, every form's bad values shown next to their field,
+// 360 px layout. Started by run.sh (which provides STUDIO_URL etc.).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -13,6 +14,7 @@ const BASE = process.env.STUDIO_URL;
 const BIN = process.env.WOWLAB_BIN;
 const SHOTS = process.env.STUDIO_SCREENSHOTS;
 const ITERATIONS = Number(process.env.STUDIO_ITERATIONS || 60000);
+const PROFILE = readFileSync(new URL("../../examples/profiles/burst-cooldowns.toml", import.meta.url), "utf8");
 assert.ok(BASE && BIN, "run through tests/studio/run.sh");
 
 let browser;
@@ -35,6 +37,15 @@ async function until(what, fn, timeoutMs = 60000, everyMs = 250) {
   }
   throw new Error("timed out waiting for " + what + " (last: " + last + ")");
 }
+
+/** Waits until the error slot `sel` says `re`, and checks the field is marked invalid. */
+async function fieldError(page, sel, re, input) {
+  await page.locator(sel).filter({ hasText: re }).waitFor({ timeout: 10000 });
+  if (input) assert.equal(await input.getAttribute("aria-invalid"), "true", sel + " marks its input");
+}
+
+/** A stat or table cell's text without the thin-space digit groups. */
+const num = (t) => Number(String(t).replace(/\s/g, ""));
 
 async function newUser(email) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
@@ -71,13 +82,34 @@ test("sign up shows field errors, then lands on the dashboard", async () => {
   await page.getByLabel("Email").fill("someone@example.org");
   await page.getByLabel("Password").fill("short");
   await page.getByRole("button", { name: "Sign up" }).click();
-  await page.locator("#password-error").filter({ hasText: /8/ }).waitFor();
-  await context.close();
+  await fieldError(page, "#password-error", /8/, page.getByLabel("Password"));
+  // Checked in the page: empty and malformed email.
+  await page.getByLabel("Email").fill("");
+  await page.getByLabel("Password").fill("long enough pass");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await fieldError(page, "#email-error", /required/, page.getByLabel("Email"));
+  assert.equal(await page.locator("#password-error").textContent(), "", "earlier errors are cleared");
+  await page.getByLabel("Email").fill("not-an-email");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await fieldError(page, "#email-error", /email address/, page.getByLabel("Email"));
+  // Refused by the server, shown next to the field its error names.
+  await page.getByLabel("Email").fill("someone@grid.invalid");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await fieldError(page, "#email-error", /reserved/, page.getByLabel("Email"));
+  assert.equal(page.url(), BASE + "/signup", "no sign-up happened");
 
   const u = await newUser("alice@example.org");
   ctx.alice = u;
   assert.match(await u.page.locator("h1").textContent(), /Dashboard/);
   assert.ok(await u.page.locator('section[aria-label="Grid totals"]').isVisible());
+
+  // The same email again: the API's 409 lands under the email field.
+  await page.goto(BASE + "/signup");
+  await page.getByLabel("Email").fill("ALICE@example.org");
+  await page.getByLabel("Password").fill("another password");
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await fieldError(page, "#email-error", /already registered/, page.getByLabel("Email"));
+  await context.close();
 });
 
 test("claim a node started with the claim token", async () => {
@@ -95,15 +127,21 @@ test("claim a node started with the claim token", async () => {
 
   const dataDir = mkdtempSync(path.join(tmpdir(), "studio-node-"));
   node = spawn(BIN, ["node", "--sentinel", BASE, "--claim-token", token, "--data-dir", dataDir,
-    "--max-parallel", "1", "--name", "browser-test-node"], { stdio: ["ignore", "inherit", "inherit"] });
+    "--max-parallel", "1", "--name", "browser-test-node"], {
+    stdio: ["ignore", "inherit", "inherit"],
+    // Heartbeat every second so the nodes page's figures follow the work closely.
+    env: { ...process.env, WOWLAB_NODE_HEARTBEAT_MS: "1000" },
+  });
   await until("node online on the nodes page", async () => {
     await page.reload();
     const row = page.locator("#my-nodes tbody tr", { hasText: "browser-test-node" });
     return (await row.count()) === 1 && /online/.test(await row.textContent());
   }, 60000, 1000);
-  await page.getByRole("button", { name: "Generate claim token" }).click();
-  await until("token", () => page.evaluate(() => document.getElementById("node-command").dataset.token));
-  await page.screenshot({ path: path.join(SHOTS, "nodes.png"), fullPage: true });
+  const row = page.locator("#my-nodes tbody tr", { hasText: "browser-test-node" });
+  assert.match(await row.locator('[data-k="version"]').textContent(), /\d+\.\d+/);
+  assert.notEqual((await row.locator('[data-k="last-seen"]').textContent()).trim(), "never");
+  ctx.nodeCores = Number((await row.locator('[data-k="cores-in-use"]').textContent()).split("/")[1]);
+  assert.ok(ctx.nodeCores >= 1, "cores reported");
 });
 
 test("a bad profile shows its error inline with line and column", async () => {
@@ -119,6 +157,73 @@ test("a bad profile shows its error inline with line and column", async () => {
   await page.getByLabel("Iterations").fill("0");
   await page.getByRole("button", { name: "Run simulation" }).click();
   await page.locator("#iterations-error").filter({ hasText: /at least 1/ }).waitFor();
+});
+
+test("new simulation: every bad value is shown next to its field", async () => {
+  const { page } = ctx.alice;
+  await page.goto(BASE + "/jobs/new");
+  const submit = () => page.getByRole("button", { name: "Run simulation" }).click();
+  const iterations = page.getByLabel("Iterations");
+  const seed = page.getByLabel("Seed (optional)");
+  const chunk = page.getByLabel("Chunk size (optional)");
+
+  await page.getByLabel("Profile (TOML)").fill("");
+  await submit();
+  await fieldError(page, "#profile-error", /required/, page.getByLabel("Profile (TOML)"));
+  await page.getByLabel("Example profile").selectOption({ index: 0 });
+
+  await iterations.fill("1.5");
+  await submit();
+  await fieldError(page, "#iterations-error", /whole number/, iterations);
+  await iterations.fill("1099511627777");
+  await submit();
+  await fieldError(page, "#iterations-error", /at most 1099511627776/, iterations);
+  await iterations.fill("1000");
+
+  await seed.fill("-3");
+  await submit();
+  await fieldError(page, "#seed-error", /whole number/, seed);
+  await seed.fill("18446744073709551616");
+  await submit();
+  await fieldError(page, "#seed-error", /at most 18446744073709551615/, seed);
+  await seed.fill("");
+
+  // Only the server knows a chunk size must not exceed the iterations.
+  await chunk.fill("5000");
+  await submit();
+  await fieldError(page, "#chunk-size-error", /from 1 to the iterations \(1000\)/, chunk);
+  await chunk.fill("0");
+  await submit();
+  await fieldError(page, "#chunk-size-error", /at least 1/, chunk);
+  assert.match(page.url(), /\/jobs\/new$/, "nothing was submitted");
+
+  // A seed beyond 2^53 reaches the API exactly (sent as text, not a rounded number).
+  await chunk.fill("250");
+  await seed.fill("18446744073709551615");
+  await Promise.all([page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/), submit()]);
+  const id = page.url().split("/").pop();
+  const raw = await (await page.request.get(BASE + "/api/jobs/" + id)).text();
+  assert.match(raw, /"seed":18446744073709551615[,}]/);
+  assert.match(raw, /"chunkSize":250[,}]/);
+  await page.locator("#status .pill-completed").waitFor({ timeout: 300000 });
+
+  // The API itself: 4xx JSON in the stable shape, naming the field, never a 500.
+  const bad = await page.request.post(BASE + "/api/jobs", {
+    headers: { "content-type": "application/json" }, data: '{"profile": "x", "iterations": "lots"}',
+  });
+  assert.equal(bad.status(), 400);
+  const err = (await bad.json()).error;
+  assert.equal(err.code, "bad_request");
+  assert.equal(err.field, "iterations");
+  const notJson = await page.request.post(BASE + "/api/jobs", {
+    headers: { "content-type": "application/json" }, data: "{not json",
+  });
+  assert.equal(notJson.status(), 400);
+  assert.equal((await notJson.json()).error.code, "bad_request");
+  // (One segment under /api/ is beacon's server API in an all-in-one grid, hence two.)
+  const nowhere = await page.request.get(BASE + "/api/no/such-endpoint");
+  assert.equal(nowhere.status(), 404);
+  assert.equal((await nowhere.json()).error.code, "not_found");
 });
 
 test("submit a job, watch it live, recover after a socket drop, report equals the API", async () => {
@@ -203,6 +308,66 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
   await page.screenshot({ path: path.join(SHOTS, "job-finished.png"), fullPage: true });
 });
 
+test("a busy node shows its cores in use and sims/s on the nodes page and the grid totals", async () => {
+  const { page } = ctx.alice;
+  await page.setViewportSize({ width: 1200, height: 900 });
+  // A long job keeps the node's one slot busy while we look; cancelled at the end.
+  const res = await page.request.post(BASE + "/api/jobs", {
+    data: { profile: PROFILE, iterations: 50000000, seed: 5 },
+  });
+  assert.equal(res.status(), 201, await res.text());
+  const job = await res.json();
+  try {
+    await page.goto(BASE + "/nodes");
+    const row = page.locator("#my-nodes tbody tr", { hasText: "browser-test-node" });
+    const cell = (k) => row.locator('[data-k="' + k + '"]').textContent();
+    const inUseOf = (t) => Number(String(t).split("/")[0]);
+    const busy = await until("the node's cores in use and sims/s on the nodes page", async () => {
+      await page.reload();
+      const inUse = await cell("cores-in-use");
+      const sims = num(await cell("sims"));
+      return inUseOf(inUse) >= 1 && inUse.trim().endsWith("/ " + ctx.nodeCores) && sims > 0
+        ? { inUse, sims } : false;
+    }, 90000, 1000);
+    assert.ok(busy.sims > 0);
+    await page.getByRole("button", { name: "Generate claim token" }).click();
+    await until("token", () => page.evaluate(() => document.getElementById("node-command").dataset.token));
+    await page.screenshot({ path: path.join(SHOTS, "nodes.png"), fullPage: true });
+
+    // The API lists the same figures (polled: between two chunks the node briefly holds none).
+    await until("the node's figures in GET /api/nodes", async () => {
+      const nodes = await (await page.request.get(BASE + "/api/nodes")).json();
+      const mine = nodes.find((n) => n.name === "browser-test-node");
+      return mine.status === "online" && mine.coresInUse >= 1 && mine.load.activeChunks >= 1
+        && mine.simsPerSec > 0 && mine.simsPerSec === mine.load.simsPerSec;
+    }, 30000, 500);
+
+    // The node page and the grid totals (dashboard and the public grid page) count it.
+    await page.getByRole("link", { name: "browser-test-node" }).click();
+    await page.waitForURL(/\/nodes\/[0-9a-f-]{36}$/);
+    await until("the node page's cores in use and sims/s", async () => {
+      await page.reload();
+      const fact = (k) => page.locator('#node-facts [data-k="' + k + '"]').textContent();
+      return inUseOf(await fact("cores-in-use")) >= 1 && num(await fact("sims")) > 0;
+    }, 30000, 1000);
+    assert.match(await page.locator('#node-facts [data-k="memory"]').textContent(), /GiB/);
+    for (const p of [BASE + "/", BASE + "/grid"]) {
+      await until("grid totals on " + p, async () => {
+        await page.goto(p);
+        const stat = (k) => page.locator('[data-stat="' + k + '"]').textContent();
+        return num(await stat("cores-in-use")) >= 1 && num(await stat("sims")) > 0 && num(await stat("cores")) >= ctx.nodeCores;
+      }, 30000, 1000);
+    }
+  } finally {
+    const c = await page.request.post(BASE + "/api/jobs/" + job.id + "/cancel");
+    assert.equal(c.status(), 200, await c.text());
+  }
+  // Without a reload, the nodes page follows the node going idle (nodes.js polls /api/nodes).
+  await page.goto(BASE + "/nodes");
+  const inUse = page.locator('#my-nodes tbody tr:has-text("browser-test-node") [data-k="cores-in-use"]');
+  await inUse.filter({ hasText: "0 / " + ctx.nodeCores }).waitFor({ timeout: 30000 });
+});
+
 test("no horizontal overflow at 360 px", async () => {
   const { page } = ctx.alice;
   await page.setViewportSize({ width: 360, height: 800 });
@@ -246,17 +411,39 @@ test("node settings: bad values inline, rename, drain/resume, bad claim code, un
   await page.setViewportSize({ width: 1200, height: 900 });
   await page.goto(BASE + "/nodes");
   // A claim code no node shows: the API's 404 message lands under the code field.
-  await page.getByLabel("Or enter the claim code an unowned node shows").fill("NOPE-0000");
+  const code = page.getByLabel("Or enter the claim code an unowned node shows");
+  await code.fill("NOPE-0000");
   await page.getByRole("button", { name: "Claim node" }).click();
-  await page.locator("#code-error").filter({ hasText: /no unclaimed node/ }).waitFor();
+  await fieldError(page, "#code-error", /no unclaimed node/, code);
+  await code.fill("no such $code");
+  await page.getByRole("button", { name: "Claim node" }).click();
+  await fieldError(page, "#code-error", /letters, digits and dashes/, code);
+  await code.fill("");
+  await page.getByRole("button", { name: "Claim node" }).click();
+  await fieldError(page, "#code-error", /required/, code);
 
   await page.getByRole("link", { name: "browser-test-node" }).click();
   await page.waitForURL(/\/nodes\/[0-9a-f-]{36}$/);
   const cap = page.getByLabel("Capacity (parallel chunks)");
   await cap.fill("0");
   await page.getByRole("button", { name: "Save" }).click();
-  await page.locator('[data-field="maxParallel"]').filter({ hasText: /at least 1/ }).waitFor();
+  await fieldError(page, '[data-field="maxParallel"]', /at least 1/, cap);
+  await cap.fill("2000");
+  await page.getByRole("button", { name: "Save" }).click();
+  await fieldError(page, '[data-field="maxParallel"]', /at most 1024/, cap);
+  await cap.fill("1.5");
+  await page.getByRole("button", { name: "Save" }).click();
+  await fieldError(page, '[data-field="maxParallel"]', /whole number/, cap);
   await cap.fill("1");
+  const name = page.getByLabel("Name");
+  await name.fill("   ");
+  await page.getByRole("button", { name: "Save" }).click();
+  await fieldError(page, '[data-field="name"]', /required/, name);
+  // Past the page's own limit (as a script could send): the API's field error shows.
+  await name.evaluate((i) => i.removeAttribute("maxlength"));
+  await name.fill("n".repeat(65));
+  await page.getByRole("button", { name: "Save" }).click();
+  await fieldError(page, '[data-field="name"]', /1 to 64 characters/, name);
   await page.getByLabel("Name").fill("renamed-node");
   await page.getByRole("button", { name: "Save" }).click();
   await page.locator("h1", { hasText: "renamed-node" }).waitFor();
@@ -270,12 +457,14 @@ test("node settings: bad values inline, rename, drain/resume, bad claim code, un
   assert.equal(await page.locator("#my-nodes tbody tr", { hasText: "renamed-node" }).count(), 0);
 });
 
-test("sign out, wrong password inline, sign in again", async () => {
+test("sign out, sign-in errors inline, sign in again", async () => {
   const { page } = ctx.alice;
   await Promise.all([page.waitForURL(/\/signin/), page.getByRole("button", { name: "Sign out" }).click()]);
   const res = await page.goto(BASE + "/nodes");
   assert.match(page.url(), /\/signin\?next=\/nodes$/);
   assert.equal(res.status(), 200);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await fieldError(page, "#email-error", /required/, page.getByLabel("Email"));
   await page.getByLabel("Email").fill("alice@example.org");
   await page.getByLabel("Password").fill("wrong password!");
   await page.getByRole("button", { name: "Sign in" }).click();
