@@ -188,10 +188,12 @@ test("new simulation: every bad value is shown next to its field", async () => {
   await fieldError(page, "#seed-error", /at most 18446744073709551615/, seed);
   await seed.fill("");
 
-  // Only the server knows a chunk size must not exceed the iterations.
-  await chunk.fill("5000");
+  // Only the server knows how many chunks a size gives (at most 100 000).
+  await iterations.fill("1000000");
+  await chunk.fill("5");
   await submit();
-  await fieldError(page, "#chunk-size-error", /from 1 to the iterations \(1000\)/, chunk);
+  await fieldError(page, "#chunk-size-error", /200000 chunks; at most 100000 are allowed, so use at least 10/, chunk);
+  await iterations.fill("1000");
   await chunk.fill("0");
   await submit();
   await fieldError(page, "#chunk-size-error", /at least 1/, chunk);

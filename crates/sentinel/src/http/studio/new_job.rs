@@ -58,7 +58,7 @@ pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> R
                     label for="chunk-size" { "Chunk size (optional)" }
                     input id="chunk-size" name="chunkSize" type="number" min="1" max=(MAX_ITERATIONS) step="1" inputmode="numeric"
                         aria-describedby="chunk-size-hint chunk-size-error";
-                    p.hint id="chunk-size-hint" { "Iterations per chunk, at most the iterations and at most " (MAX_CHUNKS) " chunks. Empty sizes chunks to about a second each." }
+                    p.hint id="chunk-size-hint" { "Iterations per chunk; at most " (MAX_CHUNKS) " chunks per job. Empty sizes chunks to about a second each." }
                     p.error id="chunk-size-error" role="alert" {}
                 }
             }

@@ -212,6 +212,14 @@ mod pages {
         assert_eq!(v["error"]["code"], "not_found");
         let (s, _, _) = send(&app, "POST", "/nodes/not-an-id/unlink", None, None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
+        // Unknown paths: a page for people, the JSON error shape under /api/.
+        let (s, body, _) = send(&app, "GET", "/no/such/page", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(body.contains("Page not found") && body.contains("alice@example.org"));
+        let (s, body, _) = send(&app, "GET", "/api/no/such/endpoint", None, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "not_found");
     }
 
     #[tokio::test]

@@ -160,14 +160,16 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(JobView::new(&job, p))))
 }
 
-/// A chunk size the user chose: within `1..=iterations` and giving at most [`MAX_CHUNKS`].
+/// A chunk size the user chose: at least 1 and giving at most [`MAX_CHUNKS`]; one larger than
+/// the iterations means a single chunk (as in `wowlab sim`).
 fn checked_chunk_size(chunk_size: u64, iterations: u64) -> Result<u64, UserError> {
-    if chunk_size == 0 || chunk_size > iterations {
+    if chunk_size == 0 {
         return Err(UserError::field(
             "chunkSize",
-            format!("chunkSize must be from 1 to the iterations ({iterations})"),
+            "chunkSize must be at least 1",
         ));
     }
+    let chunk_size = chunk_size.min(iterations);
     let chunks = iterations.div_ceil(chunk_size);
     if chunks > MAX_CHUNKS {
         return Err(UserError::field(
