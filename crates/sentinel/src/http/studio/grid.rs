@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use super::{layout, viewer};
 use crate::domain::JobStatus;
 use crate::http::AppState;
-use crate::store::NodeStatus;
+use crate::store::{Node, NodeStatus};
 
 /// What the whole grid is doing now, from the figures online nodes sent with their last
 /// heartbeat.
@@ -27,24 +27,44 @@ pub(super) struct Totals {
 
 /// Reads the totals; parts that fail to load stay zero (a dashboard must render).
 pub(super) async fn totals(state: &AppState) -> Totals {
-    let mut t = Totals::default();
-    match state.store().list_nodes(None).await {
-        Ok(nodes) => {
-            t.nodes_total = nodes.len();
-            for n in nodes.iter().filter(|n| n.status == NodeStatus::Online) {
-                t.nodes_online += 1;
-                t.cores += u64::from(n.cores);
-                t.cores_in_use += u64::from(n.cores_in_use());
-                t.sims_per_sec += n.sims_per_sec();
-            }
+    Totals::of(&all_nodes(state).await, running_jobs(state).await)
+}
+
+impl Totals {
+    /// The totals over `nodes` (online ones count) with `running_jobs` jobs running.
+    fn of(nodes: &[Node], running_jobs: usize) -> Self {
+        let mut t = Totals {
+            nodes_total: nodes.len(),
+            running_jobs,
+            ..Totals::default()
+        };
+        for n in nodes.iter().filter(|n| n.status == NodeStatus::Online) {
+            t.nodes_online += 1;
+            t.cores += u64::from(n.cores);
+            t.cores_in_use += u64::from(n.cores_in_use());
+            t.sims_per_sec += n.sims_per_sec();
         }
-        Err(e) => tracing::warn!(error = %e, "grid totals: nodes"),
+        t
     }
+}
+
+/// Every node; none if the store fails (logged).
+async fn all_nodes(state: &AppState) -> Vec<Node> {
+    state.store().list_nodes(None).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "grid totals: nodes");
+        Vec::new()
+    })
+}
+
+/// Jobs running now; zero if the store fails (logged).
+async fn running_jobs(state: &AppState) -> usize {
     match state.store().jobs_with_status(JobStatus::Running).await {
-        Ok(jobs) => t.running_jobs = jobs.len(),
-        Err(e) => tracing::warn!(error = %e, "grid totals: jobs"),
+        Ok(jobs) => jobs.len(),
+        Err(e) => {
+            tracing::warn!(error = %e, "grid totals: jobs");
+            0
+        }
     }
-    t
 }
 
 /// The totals as stat cards.
@@ -82,11 +102,39 @@ pub(super) fn fmt_rate(r: f64) -> String {
 
 pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let user = viewer(&state, &headers).await;
-    let t = totals(&state).await;
+    let nodes = all_nodes(&state).await;
+    let t = Totals::of(&nodes, running_jobs(&state).await);
+    // Machines are numbered, not named: names are their owners' business.
+    let online: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| n.status == NodeStatus::Online)
+        .collect();
     let main = html! {
         h1 { "The grid" }
         p { "Every machine contributing to this grid, and what they are computing right now." }
         (stats(&t))
+        section aria-labelledby="machines-h" {
+            h2 id="machines-h" { "Machines online" }
+            @if online.is_empty() {
+                p #no-machines { "No machine is online right now." }
+            } @else {
+                div.table-wrap { table #machines {
+                    caption.sr-only { "Online machines, what each is doing now" }
+                    thead { tr {
+                        th scope="col" { "Machine" } th scope="col" { "Cores in use" }
+                        th scope="col" { "Sims/s" } th scope="col" { "Version" }
+                    } }
+                    tbody { @for (i, n) in online.iter().enumerate() {
+                        tr {
+                            th scope="row" { "#" (i + 1) }
+                            td.num data-k="cores-in-use" { (n.cores_in_use()) " / " (n.cores) }
+                            td.num data-k="sims" { (fmt_rate(n.sims_per_sec())) }
+                            td data-k="version" { (n.version) }
+                        }
+                    } }
+                } }
+            }
+        }
         p { "Contribute a machine: sign in, open " a href="/nodes" { "Nodes" } " and run the one-line command shown there." }
     };
     layout::page("Grid", user.as_ref(), &[], main).into_response()

@@ -391,6 +391,14 @@ mod pages {
             assert!(body.contains("data-stat=\"sims\">1\u{2009}234<"), "{page}");
         }
 
+        // The public grid page lists the machine by number, not by its owner's name for it.
+        let (_, body, _) = send(&app, "GET", "/grid", None, None).await;
+        assert!(
+            body.contains(r#"<th scope="row">#1</th><td class="num" data-k="cores-in-use">4 / 4<"#),
+            "{body}"
+        );
+        assert!(!body.contains("busy-box"));
+
         let (s, body, _) = send(&app, "GET", "/api/nodes", Some(&alice), None).await;
         assert_eq!(s, StatusCode::OK);
         let v: Value = serde_json::from_str(&body).unwrap();
