@@ -376,6 +376,7 @@ async fn poll_leases(
         match client.leases(free).await {
             Ok(resp) => {
                 let new = pool.resync(&before, resp.leases);
+                tracing::debug!(free, new, "lease poll");
                 if new > 0 {
                     backoff.reset();
                     delay = min;

@@ -4,7 +4,13 @@
 //! free = max_parallel − (running + queued + reporting). A slot whose result is being posted
 //! is not free: the completion asks the sentinel to refill it (`refill`) and the reply brings
 //! the next lease, so a busy node neither polls nor waits for a push between chunks. Only when
-//! no lease came back does the pool signal free capacity (a lease poll follows). A lease can
+//! no lease came back does the pool signal free capacity (a lease poll follows).
+//!
+//! Short chunks would still idle their slot for a request round trip between chunks, so the
+//! node asks for more leases than it has slots while recent chunks are short: about
+//! [`PREFETCH_WORK`] of extra work (at most [`MAX_PREFETCH`] chunks) waits in the queue and
+//! starts the moment a slot frees. Chunks longer than that are not prefetched (a queued chunk
+//! behind a long one would lengthen the job's tail while another node idles). A lease can
 //! still arrive without a free slot (a push racing a poll, a resync, a lowered max_parallel);
 //! it waits in the queue and is started when a slot frees.
 //! Leases are keyed by `(job, chunk)`: the same chunk re-leased with a newer fence keeps its
@@ -37,6 +43,23 @@ pub fn time_limit_reason(limit: Duration) -> String {
         "chunk exceeded the node's time limit of {} ms",
         limit.as_millis()
     )
+}
+
+/// Work a node keeps queued beyond its slots when chunks are short (recent average).
+pub const PREFETCH_WORK: Duration = Duration::from_millis(30);
+/// Most chunks prefetched.
+pub const MAX_PREFETCH: u32 = 16;
+
+/// Extra leases wanted for chunks of `avg` wall time: none for chunks of `PREFETCH_WORK` or
+/// more, otherwise as many as fit in it.
+pub fn prefetch_for(avg: Option<Duration>) -> u32 {
+    match avg {
+        Some(d) if d < PREFETCH_WORK => {
+            let n = PREFETCH_WORK.as_micros() / d.as_micros().max(1);
+            u32::try_from(n).unwrap_or(MAX_PREFETCH).min(MAX_PREFETCH)
+        }
+        _ => 0,
+    }
 }
 
 type Key = (JobId, u32);
@@ -82,6 +105,8 @@ struct State {
     /// Leases dropped (cancelled, refused as stale), so a late re-offer of the same fence
     /// is not computed again.
     tombstones: VecDeque<LeaseRef>,
+    /// Moving average of recent chunk wall times (for prefetching).
+    recent_chunk: Option<Duration>,
 }
 
 /// Dropped leases remembered.
@@ -170,6 +195,7 @@ impl Pool {
                     queue: VecDeque::new(),
                     running: 0,
                     tombstones: VecDeque::new(),
+                    recent_chunk: None,
                 }),
                 wake: Notify::new(),
                 capacity: Notify::new(),
@@ -513,11 +539,23 @@ impl Pool {
             }
         };
         metrics::gauge!("wowlab_node_running_chunks").decrement(1.0);
-        metrics::histogram!("wowlab_node_chunk_seconds").record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        tracing::trace!(
+            chunk = lease.lease.chunk,
+            took_us = took.as_micros() as u64,
+            "chunk computed"
+        );
+        metrics::histogram!("wowlab_node_chunk_seconds").record(took.as_secs_f64());
         let k = key(&lease.lease);
         let current = {
             let mut s = self.state();
             s.running = s.running.saturating_sub(1);
+            if outcome.is_ok() {
+                s.recent_chunk = Some(match s.recent_chunk {
+                    Some(avg) => (avg * 3 + took) / 4,
+                    None => took,
+                });
+            }
             match s.leases.get_mut(&k) {
                 Some(e) if !e.cancel.is_cancelled() => {
                     e.phase = Phase::Reporting;
@@ -583,8 +621,9 @@ impl Pool {
             s.bury(current);
         }
         self.left();
-        if !refilled {
-            // No lease came with the reply: ask for work (a poll follows).
+        if !refilled || self.free_slots() > 0 {
+            // No lease came with the reply, or a slot (or the prefetch) is still free: ask for
+            // work (a poll follows).
             self.inner.capacity.notify_one();
         }
     }
@@ -623,4 +662,19 @@ fn free(s: &State) -> u32 {
         .count() as u32;
     s.max_parallel
         .saturating_sub(s.running + queued + reporting)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_chunks_are_prefetched_long_ones_not() {
+        assert_eq!(prefetch_for(None), 0);
+        assert_eq!(prefetch_for(Some(Duration::from_millis(500))), 0);
+        assert_eq!(prefetch_for(Some(PREFETCH_WORK)), 0);
+        assert_eq!(prefetch_for(Some(Duration::from_millis(10))), 3);
+        assert_eq!(prefetch_for(Some(Duration::from_micros(100))), MAX_PREFETCH);
+        assert_eq!(prefetch_for(Some(Duration::ZERO)), MAX_PREFETCH);
+    }
 }

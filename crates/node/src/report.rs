@@ -1,8 +1,9 @@
-//! Result reporting: completions that finish close together travel in one signed
-//! `complete-batch` request (the sentinel checks one signature per batch instead of one per
-//! chunk); a lone result, or a sentinel without the batch endpoint, uses the single form.
-//!
-//! A batch waits at most [`LINGER`] for company, negligible against chunks of 0.5–2 s.
+//! Result reporting: a result is posted at once unless a post is already under way; results
+//! finishing meanwhile wait and travel together in one signed `complete-batch` request (the
+//! sentinel checks one signature per batch instead of one per chunk). So an idle reporter
+//! adds no latency (the completion reply carries the slot's next lease) and a busy one
+//! batches by itself, one request per round trip. A lone result,
+//! or a sentinel without the batch endpoint, uses the single form.
 //!
 //! Results marked `refill` hand their slots back as credit; the reply's new leases are given
 //! to every result of the request (offering a lease twice is harmless), so each caller knows
@@ -10,9 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use wowlab_api::node::{
     BatchOutcome, ChunkLease, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest,
     PATH_CHUNK_COMPLETE_BATCH,
@@ -20,8 +19,8 @@ use wowlab_api::node::{
 
 use crate::client::SentinelClient;
 
-/// Longest wait for more results before a batch is sent.
-pub const LINGER: Duration = Duration::from_millis(5);
+/// Posts under way at once; further results queue and go out as one batch.
+pub const MAX_IN_FLIGHT: usize = 1;
 /// Most results in one batch (the sentinel's limit).
 pub const MAX_BATCH: usize = 1024;
 
@@ -89,23 +88,25 @@ impl Reporter {
 
 async fn run(client: SentinelClient, mut rx: mpsc::UnboundedReceiver<Item>) {
     let batch_supported = Arc::new(AtomicBool::new(true));
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
+        // Wait for a free post; whatever arrives meanwhile joins this batch.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
         let mut batch = vec![first];
-        let linger = tokio::time::sleep(LINGER);
-        tokio::pin!(linger);
         while batch.len() < MAX_BATCH {
-            tokio::select! {
-                item = rx.recv() => match item {
-                    Some(i) => batch.push(i),
-                    None => break,
-                },
-                _ = &mut linger => break,
+            match rx.try_recv() {
+                Ok(i) => batch.push(i),
+                Err(_) => break,
             }
         }
-        // Post concurrently with collecting the next batch.
         let client = client.clone();
         let supported = batch_supported.clone();
-        tokio::spawn(async move { post(&client, batch, &supported).await });
+        tokio::spawn(async move {
+            post(&client, batch, &supported).await;
+            drop(permit);
+        });
     }
 }
 

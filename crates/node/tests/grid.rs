@@ -676,3 +676,48 @@ async fn without_the_batch_endpoint_results_are_posted_singly() {
     node.shutdown();
     node.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pushed_batch_and_leases_in_completion_replies_keep_the_node_busy() {
+    let grid = Grid::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, id) = grid.claimed_node(dir.path()).await;
+    let job = JobId::new();
+    let range = |i: u32| u64::from(i) * 20..u64::from(i) * 20 + 20;
+    // Chunks 2..6 come back one per completion that asks for a refill.
+    for i in 2..6 {
+        let l = grid.lease(job, i, range(i), 5);
+        grid.lock().refills.push_back(l);
+    }
+    // Two leases in one `leases` push.
+    grid.push_leases(
+        id,
+        (0..2).map(|i| grid.lease(job, i, range(i), 5)).collect(),
+    )
+    .await;
+    wait_for("six results", || {
+        (grid.lock().completes.len() == 6).then_some(())
+    })
+    .await;
+    {
+        let g = grid.lock();
+        // Every result handed its slot back, and every queued refill was taken from a reply.
+        assert!(g.completes.iter().all(|c| c.refill));
+        assert_eq!(g.refilled.len(), 4);
+        assert!(g.refills.is_empty());
+        let mut total = expected(0..0, 5);
+        for c in &g.completes {
+            let got = decode(&c.result_b64);
+            assert_eq!(
+                got,
+                expected(range(c.lease.chunk), 5),
+                "chunk {}",
+                c.lease.chunk
+            );
+            total.merge(&got).unwrap();
+        }
+        assert_eq!(total, expected(0..120, 5));
+    }
+    node.shutdown();
+    node.wait().await.unwrap();
+}

@@ -96,6 +96,10 @@ pub struct Inner {
     pub batch_enabled: bool,
     /// Results per `complete-batch` request received.
     pub batch_sizes: Vec<usize>,
+    /// Leases handed out in completion replies, one per result asking for a refill.
+    pub refills: std::collections::VecDeque<ChunkLease>,
+    /// Leases actually handed out that way.
+    pub refilled: Vec<ChunkLease>,
 }
 
 impl Inner {
@@ -114,6 +118,20 @@ impl Inner {
             }
             _ => None,
         }
+    }
+
+    /// Leases for `n` freed slots from the refill queue (now held by the node).
+    fn refill(&mut self, n: usize) -> Vec<ChunkLease> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            let Some(l) = self.refills.pop_front() else {
+                break;
+            };
+            self.held.insert((l.lease.job_id, l.lease.chunk), l.clone());
+            self.refilled.push(l.clone());
+            out.push(l);
+        }
+        out
     }
 
     /// Per contract: held with this fence → accepted, already done → already_done, else stale.
@@ -180,6 +198,8 @@ impl Grid {
             heartbeat_down: false,
             batch_enabled: true,
             batch_sizes: Vec::new(),
+            refills: Default::default(),
+            refilled: Vec::new(),
         }));
         let sl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sentinel_addr = sl.local_addr().unwrap();
@@ -303,6 +323,21 @@ impl Grid {
             .held
             .insert((lease.lease.job_id, lease.lease.chunk), lease.clone());
         let msg = serde_json::to_string(&ChunkMessage::Lease(lease)).unwrap();
+        self.beacon
+            .publish(&channels::chunks(node), msg)
+            .await
+            .expect("publish");
+    }
+
+    /// Pushes several leases in one `leases` message.
+    pub async fn push_leases(&self, node: NodeId, leases: Vec<ChunkLease>) {
+        {
+            let mut g = self.lock();
+            for l in &leases {
+                g.held.insert((l.lease.job_id, l.lease.chunk), l.clone());
+            }
+        }
+        let msg = serde_json::to_string(&ChunkMessage::Leases { leases }).unwrap();
         self.beacon
             .publish(&channels::chunks(node), msg)
             .await
@@ -506,14 +541,15 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
             if let Some(refused) = g.complete_gate() {
                 return refused;
             }
+            let refill = usize::from(req.refill);
             match g.complete_one(req) {
                 BatchOutcome::Accepted => ok(&CompleteResponse {
                     accepted: true,
-                    leases: Vec::new(),
+                    leases: g.refill(refill),
                 }),
                 BatchOutcome::AlreadyDone => ok(&CompleteResponse {
                     accepted: false,
-                    leases: Vec::new(),
+                    leases: g.refill(refill),
                 }),
                 BatchOutcome::Stale => err(StatusCode::CONFLICT, "stale_lease", "lease not held"),
             }
@@ -530,11 +566,10 @@ async fn handle(State(grid): State<Grid>, uri: Uri, headers: HeaderMap, body: By
                 return refused;
             }
             g.batch_sizes.push(req.results.len());
+            let refills = req.results.iter().filter(|r| r.refill).count();
             let results = req.results.into_iter().map(|r| g.complete_one(r)).collect();
-            ok(&CompleteBatchResponse {
-                results,
-                leases: Vec::new(),
-            })
+            let leases = g.refill(refills);
+            ok(&CompleteBatchResponse { results, leases })
         }
         PATH_CHUNK_FAIL => {
             let Ok(req) = serde_json::from_slice::<FailRequest>(&body) else {
