@@ -566,9 +566,19 @@ async fn draining_nodes_get_no_work_and_unlink_returns_leases() {
     let hb = g.heartbeat(&key, json!(held), 2).await;
     assert_eq!(hb["settings"]["drain"], true);
     assert!(hb["assigned"].as_array().unwrap().is_empty());
+    // Draining: no dispatch credit, and a completion's freed slot is not refilled.
+    assert!(!g.coord.credited_nodes().await.unwrap().contains(&id));
+    let mut body = complete_body(&held[0]);
+    body["refill"] = json!(true);
+    let (s, v) = g
+        .call(&key, "POST", "/api/node/chunks/complete", body)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v.get("leases").is_none(), "{v}");
+    assert!(!g.coord.credited_nodes().await.unwrap().contains(&id));
     let (s, _) = g.call(&key, "POST", "/api/node/unlink", Value::Null).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(g.coord.job_progress(job).await.unwrap().pending, 4);
+    assert_eq!(g.coord.job_progress(job).await.unwrap().pending, 3);
     assert!(g.store.node_by_id(id).await.unwrap().is_none());
     let (s, _) = g
         .call(&key, "POST", "/api/node/leases", json!({"free_slots": 1}))
