@@ -660,8 +660,7 @@ fn free(s: &State) -> u32 {
         .values()
         .filter(|e| e.phase == Phase::Reporting)
         .count() as u32;
-    s.max_parallel
-        .saturating_sub(s.running + queued + reporting)
+    (s.max_parallel + prefetch_for(s.recent_chunk)).saturating_sub(s.running + queued + reporting)
 }
 
 #[cfg(test)]
@@ -676,5 +675,51 @@ mod tests {
         assert_eq!(prefetch_for(Some(Duration::from_millis(10))), 3);
         assert_eq!(prefetch_for(Some(Duration::from_micros(100))), MAX_PREFETCH);
         assert_eq!(prefetch_for(Some(Duration::ZERO)), MAX_PREFETCH);
+    }
+
+    #[test]
+    fn free_slots_count_reporting_and_add_the_prefetch() {
+        let mut s = State {
+            cores: 2,
+            local_max: 2,
+            max_parallel: 2,
+            owner_drain: false,
+            shutting_down: false,
+            name: None,
+            chunk_timeout: None,
+            leases: HashMap::new(),
+            queue: VecDeque::new(),
+            running: 1,
+            tombstones: VecDeque::new(),
+            recent_chunk: None,
+        };
+        assert_eq!(free(&s), 1);
+        let lease = ChunkLease {
+            lease: LeaseRef {
+                job_id: JobId::new(),
+                chunk: 0,
+                fence: 1,
+            },
+            iter_start: 0,
+            iter_end: 1,
+            seed: 1,
+            config_hash: "h".into(),
+            expires_at_ms: 0,
+        };
+        s.leases.insert(
+            key(&lease.lease),
+            Entry {
+                lease,
+                phase: Phase::Reporting,
+                cancel: CancellationToken::new(),
+            },
+        );
+        // The reporting slot is refilled by its completion's reply, not by a request.
+        assert_eq!(free(&s), 0);
+        // 10 ms chunks: 3 more leases wanted ahead of time.
+        s.recent_chunk = Some(Duration::from_millis(10));
+        assert_eq!(free(&s), 3);
+        s.owner_drain = true;
+        assert_eq!(free(&s), 0);
     }
 }
