@@ -47,8 +47,8 @@ pub fn time_limit_reason(limit: Duration) -> String {
 
 /// Work a node keeps queued beyond its slots when chunks are short (recent average).
 pub const PREFETCH_WORK: Duration = Duration::from_millis(30);
-/// Most chunks prefetched.
-pub const MAX_PREFETCH: u32 = 16;
+/// Most chunks prefetched (the sentinel's limit).
+pub use wowlab_api::node::MAX_PREFETCH;
 
 /// Extra leases wanted for chunks of `avg` wall time: none for chunks of `PREFETCH_WORK` or
 /// more, otherwise as many as fit in it.

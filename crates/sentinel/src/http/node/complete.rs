@@ -15,6 +15,7 @@ use base64::Engine as _;
 use tokio::task::JoinSet;
 use wowlab_api::node::{
     BatchOutcome, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest, CompleteResponse,
+    MAX_PREFETCH,
 };
 
 use super::wire::from_wire;
@@ -97,7 +98,7 @@ async fn refill_slots(
         .add_credit(
             node.id,
             slots,
-            node.max_parallel,
+            node.max_parallel + MAX_PREFETCH,
             state.config().lease_ttl,
             state.clock().now(),
         )

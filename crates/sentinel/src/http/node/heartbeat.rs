@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::Json;
 use wowlab_api::node::{
-    ExtendedLease, HeartbeatRequest, HeartbeatResponse, NodeSettings as WireSettings,
+    ExtendedLease, HeartbeatRequest, HeartbeatResponse, NodeSettings as WireSettings, MAX_PREFETCH,
 };
 
 use super::wire::{from_wire, to_wire};
@@ -44,7 +44,7 @@ pub(super) async fn handle(
     let free = if node.draining {
         0
     } else {
-        body.free_slots.min(node.max_parallel)
+        body.free_slots.min(node.max_parallel + MAX_PREFETCH)
     };
     let hb = state
         .coordinator()

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use wowlab_api::node::{LeasesRequest, LeasesResponse};
+use wowlab_api::node::{LeasesRequest, LeasesResponse, MAX_PREFETCH};
 
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, AppState};
@@ -18,7 +18,7 @@ pub(super) async fn request(
     let slots = if node.draining {
         0
     } else {
-        req.body.free_slots.min(node.max_parallel)
+        req.body.free_slots.min(node.max_parallel + MAX_PREFETCH)
     };
     // Always called, also with 0 slots: the report replaces the node's dispatch credit.
     let granted = state
