@@ -343,8 +343,11 @@ impl Running {
     }
 }
 
-/// Asks for leases when slots are free (after a chunk, on settings changes, idle with
-/// backoff) and resyncs on every beacon (re)connect.
+/// The safety net under push dispatch: work normally arrives pushed on `chunks:{node}` or in
+/// completion replies. This asks for leases when slots are free and no lease came with a
+/// completion (or the prefetch wants more, or settings changed), idles with backoff up to
+/// `poll_max` (a few seconds), and resyncs on every beacon (re)connect so a lost push costs
+/// nothing. Each request also tells the sentinel the node's free slots (its credit).
 async fn poll_leases(
     client: SentinelClient,
     pool: Pool,
