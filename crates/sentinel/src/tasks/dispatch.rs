@@ -348,3 +348,125 @@ impl Dispatcher {
         Ok(ok)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::MemoryCoordinator;
+    use crate::http::{ManualClock, NodeApiConfig};
+    use crate::jobs::{submit, Submission};
+    use crate::publish::{Funnel, RecordingPublisher};
+    use crate::store::{NewNode, NodeSettings, SqliteStore, Store};
+
+    const T0: UnixMillis = UnixMillis(1_800_000_000_000);
+
+    async fn node(store: &SqliteStore, owner: Option<crate::domain::UserId>) -> NodeId {
+        store
+            .insert_node(
+                NewNode {
+                    id: NodeId::new(),
+                    owner,
+                    public_key: format!("key-{}", NodeId::new()),
+                    name: "n".into(),
+                    claim_code: None,
+                    max_parallel: 4,
+                    cores: 4,
+                    version: String::new(),
+                },
+                T0,
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    fn pushed(published: &RecordingPublisher, node: NodeId) -> usize {
+        published
+            .sent()
+            .iter()
+            .filter(|(c, _)| *c == channels::chunks(node))
+            .map(
+                |(_, data)| match serde_json::from_slice::<ChunkMessage>(data) {
+                    Ok(ChunkMessage::Lease(_)) => 1,
+                    Ok(ChunkMessage::Leases { leases }) => leases.len(),
+                    _ => 0,
+                },
+            )
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn credit_is_pushed_as_leases_only_to_claimed_nodes_that_do_not_drain() {
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        let wake = Arc::new(Notify::new());
+        let coord: Arc<dyn Coordinator> = Arc::new(WakeOnWork::new(
+            Arc::new(MemoryCoordinator::new()),
+            wake.clone(),
+        ));
+        let published = Arc::new(RecordingPublisher::default());
+        let clock = Arc::new(ManualClock::new(T0));
+        let state = AppState::new(
+            coord.clone(),
+            store.clone(),
+            Funnel::new(published.clone()),
+            clock.clone(),
+            NodeApiConfig::default(),
+        );
+        let owner = store.create_user("o@x", "h", T0).await.unwrap().id;
+        let (worker, drainer, unowned) = (
+            node(&store, Some(owner)).await,
+            node(&store, Some(owner)).await,
+            node(&store, None).await,
+        );
+        store
+            .update_node_settings(
+                drainer,
+                owner,
+                NodeSettings {
+                    draining: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        // Idle nodes report free slots: no work yet, so it all becomes credit.
+        for n in [worker, drainer, unowned] {
+            assert!(coord
+                .lease(n, 2, Duration::from_secs(30), T0)
+                .await
+                .unwrap()
+                .is_empty());
+        }
+        submit(
+            &*store,
+            &*coord,
+            Submission {
+                owner,
+                config: "p".into(),
+                config_hash: "h".into(),
+                iterations: 100,
+                seed: 1,
+                chunk_size: 10,
+                public: false,
+            },
+            3,
+            T0,
+        )
+        .await
+        .unwrap();
+        // Registering the job woke the dispatcher.
+        tokio::time::timeout(Duration::from_secs(1), wake.notified())
+            .await
+            .expect("wake-up on new work");
+        let mut d = Dispatcher::new(state);
+        assert_eq!(d.pass().await.unwrap(), 2);
+        // Two leases in one `leases` message to the claimed, non-draining node only.
+        assert_eq!(pushed(&published, worker), 2);
+        assert_eq!(pushed(&published, drainer), 0);
+        assert_eq!(pushed(&published, unowned), 0);
+        assert_eq!(published.sent().len(), 1);
+        // The others' credit is gone, the worker's spent: nothing more goes out.
+        assert!(coord.credited_nodes().await.unwrap().is_empty());
+        assert_eq!(d.pass().await.unwrap(), 0);
+    }
+}
