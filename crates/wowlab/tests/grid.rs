@@ -4,44 +4,17 @@
 //! default lease polling (a slow safety net): work reaches them by push on `chunks:{node}` and
 //! in completion replies.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wowlab");
+use support::*;
 const LEASE_TTL_MS: u64 = 1500;
 
 fn profile() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/profiles/pet-procs.toml")
-}
-
-/// A child killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "wowlab-e2e-{tag}-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos() ^ u128::from(free_port())
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 struct Grid {
@@ -81,60 +54,6 @@ fn start_sentinel_with_ttl(port: u16, dir: &Path, lease_ttl_ms: u64) -> Proc {
         .is_some_and(|(s, _)| s == 200)
     });
     p
-}
-
-/// Minimal HTTP/1.1 client over curl (present on the build machine; keeps test deps at zero).
-fn http(
-    url: &str,
-    method: &str,
-    bearer: Option<&str>,
-    body: Option<&str>,
-) -> Option<(u16, String)> {
-    let mut c = Command::new("curl");
-    c.args(["-s", "-m", "10", "-X", method, "-w", "\n%{http_code}", url]);
-    if let Some(t) = bearer {
-        c.args(["-H", &format!("authorization: Bearer {t}")]);
-    }
-    if let Some(b) = body {
-        c.args(["-H", "content-type: application/json", "-d", b]);
-    }
-    let out = c.output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n')?;
-    Some((code.trim().parse().ok()?, body.to_owned()))
-}
-
-/// POSTs JSON with curl, keeping the session cookie in `jar`; returns the response body.
-fn post_with_cookies(jar: &Path, url: &str, body: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "-m", "10", "-c"])
-        .arg(jar)
-        .arg("-b")
-        .arg(jar)
-        .args([
-            "-H",
-            "content-type: application/json",
-            "-X",
-            "POST",
-            "-d",
-            body,
-        ])
-        .arg(url)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 impl Grid {
@@ -405,72 +324,16 @@ fn sentinel_restart_mid_job_and_the_job_completes() {
 #[test]
 fn standalone_sentinel_with_external_beacon_runs_a_job() {
     let dir = tempdir("standalone");
-    let (bport, sport) = (free_port(), free_port());
-    let cfg = serde_json::json!({
-        "http_server": {"address": "127.0.0.1", "port": bport},
-        "client": {"token": {"hmac_secret_key": "standalone-secret"}},
-        "http_api": {"key": "standalone-key"},
-        "channel": {"namespaces": [
-            {"name": "chunks"},
-            {"name": "nodes", "presence": true, "join_leave": true},
-            {"name": "jobs", "history_size": 16, "history_ttl": "600s"}
-        ]}
-    });
-    let cfg_path = dir.join("beacon.json");
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
-    let _beacon = Proc(
-        Command::new(BIN)
-            .arg("beacon")
-            .arg("--config")
-            .arg(&cfg_path)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let beacon_url = format!("http://127.0.0.1:{bport}");
-    wait_until("beacon up", Duration::from_secs(30), || {
-        http(&format!("{beacon_url}/health"), "GET", None, None).is_some_and(|(s, _)| s == 200)
-    });
-    let sentinel = Proc(
-        Command::new(BIN)
-            .arg("sentinel")
-            .args(["--addr", &format!("127.0.0.1:{sport}")])
-            .arg("--data-dir")
-            .arg(dir.join("sentinel"))
-            .env("WOWLAB_SENTINEL_BEACON_URL", &beacon_url)
-            .env("WOWLAB_SENTINEL_BEACON_API_KEY", "standalone-key")
-            .env("WOWLAB_SENTINEL_TOKEN_SECRET", "standalone-secret")
-            .env("WOWLAB_LEASE_TTL_MS", "1500")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{sport}");
-    wait_until("sentinel up", Duration::from_secs(30), || {
-        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
-    });
-    // Reuse the Grid helpers for accounts and nodes with this sentinel.
-    let jar = dir.join("cookies");
-    let post = |path: &str, body: &str| post_with_cookies(&jar, &format!("{url}{path}"), body);
-    post(
-        "/api/auth/signup",
-        r#"{"email":"solo@example.org","password":"password123"}"#,
-    );
-    let api_token = json(&post("/api/tokens", r#"{"name":"e2e"}"#))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let claim_token = json(&post("/api/claim-tokens", "{}"))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let Standalone {
+        url,
+        port,
+        beacon: _beacon,
+        sentinel,
+    } = start_standalone(&dir, &[("WOWLAB_LEASE_TTL_MS", "1500")]);
+    let (api_token, claim_token) = account(&url, &dir.join("cookies"), "solo@example.org");
     let mut g = Grid {
         url,
-        port: sport,
+        port,
         dir: dir.clone(),
         sentinel: Some(sentinel),
         nodes: Vec::new(),
