@@ -142,6 +142,9 @@ test("claim a node started with the claim token", async () => {
   assert.notEqual((await row.locator('[data-k="last-seen"]').textContent()).trim(), "never");
   ctx.nodeCores = Number((await row.locator('[data-k="cores-in-use"]').textContent()).split("/")[1]);
   assert.ok(ctx.nodeCores >= 1, "cores reported");
+  // Started with --max-parallel 1: its capacity is 1 whatever its cores (the owner's default
+  // is one per core, the node's own cap is lower).
+  assert.equal((await row.locator('[data-k="capacity"]').textContent()).trim(), "1");
 });
 
 test("a bad profile shows its error inline with line and column", async () => {
@@ -332,6 +335,9 @@ test("a busy node shows its cores in use and sims/s on the nodes page and the gr
         ? { inUse, sims } : false;
     }, 90000, 1000);
     assert.ok(busy.sims > 0);
+    // One slot (--max-parallel 1): one core computes, however many leases it has queued.
+    assert.equal(inUseOf(busy.inUse), 1, busy.inUse);
+    assert.equal((await cell("capacity")).trim(), "1");
     await page.getByRole("button", { name: "Generate claim token" }).click();
     await until("token", () => page.evaluate(() => document.getElementById("node-command").dataset.token));
     await page.screenshot({ path: path.join(SHOTS, "nodes.png"), fullPage: true });
@@ -340,7 +346,9 @@ test("a busy node shows its cores in use and sims/s on the nodes page and the gr
     await until("the node's figures in GET /api/nodes", async () => {
       const nodes = await (await page.request.get(BASE + "/api/nodes")).json();
       const mine = nodes.find((n) => n.name === "browser-test-node");
-      return mine.status === "online" && mine.coresInUse >= 1 && mine.load.activeChunks >= 1
+      return mine.status === "online" && mine.coresInUse === 1 && mine.load.activeChunks >= 1
+        && mine.load.runningChunks === 1 && mine.capacity === 1 && mine.localMaxParallel === 1
+        && mine.maxParallel === ctx.nodeCores
         && mine.simsPerSec > 0 && mine.simsPerSec === mine.load.simsPerSec;
     }, 30000, 500);
 
@@ -352,6 +360,8 @@ test("a busy node shows its cores in use and sims/s on the nodes page and the gr
       const fact = (k) => page.locator('#node-facts [data-k="' + k + '"]').textContent();
       return inUseOf(await fact("cores-in-use")) >= 1 && num(await fact("sims")) > 0;
     }, 30000, 1000);
+    assert.match(await page.locator('#node-facts [data-k="capacity"]').textContent(), /^1 parallel chunks/);
+    assert.match(await page.locator(".node-settings .hint").first().textContent(), /limits itself to 1/);
     assert.match(await page.locator('#node-facts [data-k="memory"]').textContent(), /GiB/);
     for (const p of [BASE + "/", BASE + "/grid"]) {
       await until("grid totals on " + p, async () => {

@@ -82,8 +82,8 @@
   });
 })();
 
-// Nodes page and node detail: refresh status, last heartbeat, cores in use and sims/s from
-// GET /api/nodes every few seconds (the server-rendered figures are the last heartbeat's).
+// Nodes page and node detail: refresh status, last heartbeat, cores in use, sims/s and capacity
+// from GET /api/nodes every few seconds (the server-rendered figures are the last heartbeat's).
 (function () {
   "use strict";
   const rows = Array.from(document.querySelectorAll("[data-node]"));
@@ -103,6 +103,25 @@
   function set(el, k, text) {
     const c = el.querySelector('[data-k="' + k + '"]');
     if (c && c.textContent !== text) c.textContent = text;
+  }
+  // Same as the server: the effective capacity, and on the node page why it is below the
+  // owner's setting when the node caps itself (--max-parallel).
+  function setCapacity(el, n) {
+    if (n.capacity == null) return;
+    const limited = n.localMaxParallel != null && n.localMaxParallel < n.maxParallel;
+    if (el.tagName === "TR") {
+      set(el, "capacity", String(n.capacity));
+      const c = el.querySelector('[data-k="capacity"]');
+      if (!c) return;
+      if (limited) c.title = "limited by the node's own --max-parallel " + n.localMaxParallel;
+      else c.removeAttribute("title");
+      return;
+    }
+    let text = n.capacity + " parallel chunks";
+    if (limited) {
+      text += " (the node's own limit " + n.localMaxParallel + ", your setting " + n.maxParallel + ")";
+    }
+    set(el, "capacity", text);
   }
   function setStatus(el, n) {
     const c = el.querySelector('[data-k="status"] .pill');
@@ -126,6 +145,7 @@
       set(el, "last-seen", fmtTime(n.lastSeenAt));
       set(el, "cores-in-use", n.coresInUse + " / " + n.cores);
       set(el, "sims", fmtRate(n.simsPerSec));
+      setCapacity(el, n);
     }
   }
   setInterval(() => {

@@ -45,6 +45,10 @@ pub struct NodeFacts {
     /// Runner capabilities, e.g. `["sim/v1"]`.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// The node's own cap on parallel chunks (`--max-parallel`, 1..=1024): the owner's setting
+    /// can lower it, never raise it. Absent from older nodes (then the owner's setting alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_max_parallel: Option<u32>,
 }
 
 /// Body of [`PATH_REGISTER`].
@@ -132,10 +136,18 @@ pub struct SystemMetrics {
 pub struct HeartbeatRequest {
     /// Worker slots free right now.
     pub free_slots: u32,
-    /// Leases the node is working on.
+    /// Every lease the node holds: running, queued (prefetched) or being reported.
     pub active: Vec<LeaseRef>,
     /// Host metrics.
     pub metrics: SystemMetrics,
+    /// Chunks being computed right now (the "cores in use"); absent from older nodes, which
+    /// the sentinel then counts by `active`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<u32>,
+    /// The node's own cap on parallel chunks, as in [`NodeFacts::local_max_parallel`]: sent
+    /// with every heartbeat because a restart with other flags changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_max_parallel: Option<u32>,
 }
 
 /// Settings the owner controls, pushed on `nodes:{id}` and returned with each heartbeat.
@@ -322,6 +334,29 @@ mod tests {
         assert_eq!(v["job_id"], lease.lease.job_id.to_string());
         let back: ChunkLease = serde_json::from_value(v).unwrap();
         assert_eq!(back, lease);
+    }
+
+    #[test]
+    fn heartbeat_and_facts_of_older_nodes_still_parse() {
+        let hb: HeartbeatRequest = serde_json::from_str(
+            r#"{"free_slots":1,"active":[],"metrics":{"load1":0,"mem_used_bytes":0,"mem_total_bytes":0,"sims_per_sec":0}}"#,
+        )
+        .unwrap();
+        assert_eq!((hb.running, hb.local_max_parallel), (None, None));
+        let facts: NodeFacts =
+            serde_json::from_str(r#"{"hostname":"h","version":"0","cores":2}"#).unwrap();
+        assert_eq!(facts.local_max_parallel, None);
+        // And a new node's extra fields are on the wire.
+        let v = serde_json::to_value(HeartbeatRequest {
+            running: Some(1),
+            local_max_parallel: Some(1),
+            ..hb
+        })
+        .unwrap();
+        assert_eq!(
+            (v["running"].as_u64(), v["local_max_parallel"].as_u64()),
+            (Some(1), Some(1))
+        );
     }
 
     #[test]

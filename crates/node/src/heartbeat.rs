@@ -1,6 +1,7 @@
 //! Heartbeat driver: every third of the lease TTL (as the last heartbeat reply stated it, or a
-//! fixed override) the node reports free slots, held leases and host metrics; the reply
-//! extends leases, names leases to drop and carries the owner's settings.
+//! fixed override) the node reports free slots, held leases, running chunks, its local slot cap
+//! and host metrics; the reply extends leases, names leases to drop and carries the owner's
+//! settings.
 //!
 //! A failed heartbeat is retried by the client; the node gives its leases up only when no
 //! heartbeat got through for a whole TTL, because by then the sentinel has reassigned them.
@@ -8,10 +9,10 @@
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use wowlab_api::node::{HeartbeatRequest, HeartbeatResponse};
+use wowlab_api::node::{HeartbeatRequest, HeartbeatResponse, SystemMetrics};
 
 use crate::client::SentinelClient;
-use crate::pool::Pool;
+use crate::pool::{Pool, PoolReport};
 use crate::system::{self, RateMeter};
 
 /// Lease TTL assumed until the sentinel states one.
@@ -22,6 +23,18 @@ const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// The interval for a lease TTL: a third of it, so two heartbeats may be lost before expiry.
 pub fn interval_for(ttl: Duration, fixed: Option<Duration>) -> Duration {
     fixed.unwrap_or(ttl / 3).max(MIN_INTERVAL)
+}
+
+/// The heartbeat body for a pool report: held leases in `active`, and separately the chunks
+/// actually computing (`running`, the cores in use) and the local slot cap.
+pub fn request(report: PoolReport, metrics: SystemMetrics) -> HeartbeatRequest {
+    HeartbeatRequest {
+        free_slots: report.free_slots,
+        active: report.active,
+        metrics,
+        running: Some(report.running),
+        local_max_parallel: Some(report.local_max_parallel),
+    }
 }
 
 /// Sends heartbeats until `stop` is cancelled.
@@ -69,11 +82,8 @@ impl HeartbeatDriver {
 
     /// One heartbeat and its consequences.
     pub async fn beat(&mut self) {
-        let req = HeartbeatRequest {
-            free_slots: self.pool.free_slots(),
-            active: self.pool.active(),
-            metrics: system::metrics(self.meter.rate(self.pool.progress().total())),
-        };
+        let metrics = system::metrics(self.meter.rate(self.pool.progress().total()));
+        let req = request(self.pool.report(), metrics);
         match self.client.heartbeat(&req).await {
             Ok(resp) => {
                 self.last_ok = Instant::now();

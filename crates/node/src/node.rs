@@ -300,6 +300,7 @@ impl Running {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             cores: physical_cores(),
             capabilities: self.pool.registry().capabilities(),
+            local_max_parallel: Some(self.pool.local_max_parallel()),
         };
         let name = self.cfg.name.clone().unwrap_or_else(system::hostname);
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));

@@ -151,6 +151,20 @@ pub struct PoolSnapshot {
     pub name: Option<String>,
 }
 
+/// What a heartbeat reports about the pool, read under one lock so the figures agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolReport {
+    /// Slots the node wants work for (its credit).
+    pub free_slots: u32,
+    /// Every lease held, whatever its phase, sorted.
+    pub active: Vec<LeaseRef>,
+    /// Chunks being computed: the cores in use, unlike `active`, which also counts queued
+    /// (prefetched) leases and results being posted.
+    pub running: u32,
+    /// The local cap (config / `--max-parallel`).
+    pub local_max_parallel: u32,
+}
+
 /// The pool; cheap to clone.
 #[derive(Clone)]
 pub struct Pool {
@@ -253,6 +267,25 @@ impl Pool {
             .collect();
         v.sort();
         v
+    }
+
+    /// The local cap on parallel chunks (config / `--max-parallel`); the owner's setting can
+    /// only lower the effective slot count below it.
+    pub fn local_max_parallel(&self) -> u32 {
+        self.state().local_max
+    }
+
+    /// Free slots, held leases, running chunks and the local cap, for a heartbeat.
+    pub fn report(&self) -> PoolReport {
+        let s = self.state();
+        let mut active: Vec<LeaseRef> = s.leases.values().map(|e| e.lease.lease).collect();
+        active.sort();
+        PoolReport {
+            free_slots: free(&s),
+            active,
+            running: s.running,
+            local_max_parallel: s.local_max,
+        }
     }
 
     /// Number of leases held in any phase.
@@ -675,6 +708,64 @@ mod tests {
         assert_eq!(prefetch_for(Some(Duration::from_millis(10))), 3);
         assert_eq!(prefetch_for(Some(Duration::from_micros(100))), MAX_PREFETCH);
         assert_eq!(prefetch_for(Some(Duration::ZERO)), MAX_PREFETCH);
+    }
+
+    fn lease(job: JobId, chunk: u32) -> ChunkLease {
+        ChunkLease {
+            lease: LeaseRef {
+                job_id: job,
+                chunk,
+                fence: 1,
+            },
+            iter_start: 0,
+            iter_end: 1,
+            seed: 1,
+            config_hash: "h".into(),
+            expires_at_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn heartbeat_reports_running_apart_from_queued_and_the_local_cap() {
+        let key = wowlab_api::signing::NodeKey::generate().unwrap();
+        // Never called: no dispatcher runs and nothing completes.
+        let client = SentinelClient::new(
+            "http://127.0.0.1:9",
+            key,
+            Duration::from_secs(1),
+            crate::client::RetryPolicy::default(),
+        )
+        .unwrap();
+        // `--max-parallel 1` on a 2-core machine; the owner allows one per core.
+        let pool = Pool::new(RunnerRegistry::new(), client, 2, 1);
+        pool.apply_settings(&NodeSettings {
+            name: "n".into(),
+            max_parallel: 0,
+            drain: false,
+        });
+        let job = JobId::new();
+        for chunk in 0..3 {
+            assert!(pool.offer(lease(job, chunk)));
+        }
+        // What the dispatcher does: one slot, so one chunk starts and two stay queued.
+        assert!(pool.next_to_start().is_some());
+        assert!(pool.next_to_start().is_none());
+        let report = pool.report();
+        assert_eq!(
+            (
+                report.running,
+                report.active.len(),
+                report.local_max_parallel
+            ),
+            (1, 3, 1)
+        );
+        assert_eq!(report.free_slots, 0);
+        let hb = crate::heartbeat::request(report, wowlab_api::node::SystemMetrics::default());
+        assert_eq!(
+            (hb.running, hb.active.len(), hb.local_max_parallel),
+            (Some(1), 3, Some(1))
+        );
+        assert_eq!(pool.snapshot().queued, 2);
     }
 
     #[test]

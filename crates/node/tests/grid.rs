@@ -387,6 +387,67 @@ impl Runner for Gate {
     }
 }
 
+/// `--max-parallel 1`: registration and every heartbeat carry the local cap, and a heartbeat
+/// counts the one chunk computing apart from the leases queued behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn heartbeat_reports_running_apart_from_queued_and_the_local_cap() {
+    let grid = Grid::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let release = CancellationToken::new();
+    let started = Arc::new(AtomicU32::new(0));
+    let mut cfg = grid.node_config(dir.path(), true);
+    cfg.max_parallel = 1;
+    cfg.heartbeat = Some(Duration::from_millis(150));
+    let node = grid
+        .node(cfg)
+        .runner(Arc::new(Gate {
+            release: release.clone(),
+            started: started.clone(),
+        }))
+        .start()
+        .await
+        .unwrap();
+    let id = wait_for("registered", || node.status().snapshot().node_id).await;
+    grid.wait_online(id).await;
+    assert_eq!(
+        grid.lock()
+            .nodes
+            .values()
+            .next()
+            .unwrap()
+            .facts
+            .local_max_parallel,
+        Some(1)
+    );
+    let job = JobId::new();
+    grid.push_leases(
+        id,
+        (0..3)
+            .map(|c| grid.lease(job, c, u64::from(c) * 10..u64::from(c) * 10 + 10, 3))
+            .collect(),
+    )
+    .await;
+    let hb = wait_for("a heartbeat with the three leases", || {
+        let g = grid.lock();
+        g.heartbeats.last().filter(|h| h.active.len() == 3).cloned()
+    })
+    .await;
+    assert_eq!(
+        (hb.running, hb.local_max_parallel, hb.free_slots),
+        (Some(1), Some(1), 0)
+    );
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+    let pool = node.status().snapshot().pool;
+    assert_eq!((pool.running, pool.queued), (1, 2));
+    release.cancel();
+    wait_for("all three computed", || {
+        (grid.lock().completes.len() == 3).then_some(())
+    })
+    .await;
+    node.shutdown();
+    node.wait().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drain_on_shutdown_finishes_running_work_and_posts_it() {
     let grid = Grid::start().await;

@@ -22,8 +22,19 @@ async fn standalone_node_serves_prometheus_metrics() {
         (grid.lock().completes.len() == 1).then_some(())
     })
     .await;
-    let (code, text) = http_get(node.status_addr().unwrap(), "/metrics").await;
-    assert_eq!(code, 200);
+    // The fake sentinel records the result before the node has read its reply and counted
+    // the chunk: poll until the counter shows it.
+    let addr = node.status_addr().unwrap();
+    let mut text = String::new();
+    for _ in 0..100 {
+        let (code, body) = http_get(addr, "/metrics").await;
+        assert_eq!(code, 200);
+        text = body;
+        if text.contains("wowlab_node_chunks_total{outcome=\"completed\"}") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_node_metrics(&text, true);
     node.shutdown();
     node.wait().await.unwrap();

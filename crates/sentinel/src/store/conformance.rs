@@ -28,6 +28,7 @@ where
     claim_tokens_until_revoked(&factory().await).await;
     nodes_register_claim_and_manage(&factory().await).await;
     node_load_follows_the_latest_heartbeat(&factory().await).await;
+    node_capacity_and_running_follow_its_reports(&factory().await).await;
     configs_dedup_by_hash(&factory().await).await;
     job_transitions_are_version_checked(&factory().await).await;
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
@@ -317,11 +318,11 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
     ));
 
     assert!(s
-        .record_node_seen(owned.id, later(50), "0.2.0", 16, &NodeLoad::default())
+        .record_node_seen(owned.id, later(50), "0.2.0", 16, None, &NodeLoad::default())
         .await
         .unwrap());
     assert!(s
-        .record_node_seen(owned.id, later(40), "0.2.0", 16, &NodeLoad::default())
+        .record_node_seen(owned.id, later(40), "0.2.0", 16, None, &NodeLoad::default())
         .await
         .unwrap());
     let seen = s.node_by_id(owned.id).await.unwrap().unwrap();
@@ -330,7 +331,7 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
         (Some(later(50)), "0.2.0", 16)
     );
     assert!(!s
-        .record_node_seen(NodeId::new(), T, "", 1, &NodeLoad::default())
+        .record_node_seen(NodeId::new(), T, "", 1, None, &NodeLoad::default())
         .await
         .unwrap());
     assert!(s
@@ -395,8 +396,10 @@ pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
     assert_eq!(n.load, NodeLoad::default());
     assert_eq!((n.cores_in_use(), n.sims_per_sec()), (0, 0.0));
 
+    // An older node: it reports the leases it holds, not what it computes.
     let busy = NodeLoad {
         active_chunks: 6,
+        running_chunks: None,
         free_slots: 0,
         sims_per_sec: 12_345.5,
         load1: 3.25,
@@ -404,12 +407,12 @@ pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
         mem_total_bytes: 8 << 30,
     };
     assert!(s
-        .record_node_seen(n.id, later(100), "0.1.0", 4, &busy)
+        .record_node_seen(n.id, later(100), "0.1.0", 4, None, &busy)
         .await
         .unwrap());
     // Older than the last one: ignored, but the node exists.
     assert!(s
-        .record_node_seen(n.id, later(90), "0.1.0", 4, &NodeLoad::default())
+        .record_node_seen(n.id, later(90), "0.1.0", 4, None, &NodeLoad::default())
         .await
         .unwrap());
     let seen = s.node_by_id(n.id).await.unwrap().unwrap();
@@ -418,7 +421,7 @@ pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
     assert_eq!((seen.cores_in_use(), seen.sims_per_sec()), (0, 0.0));
     assert!(s.set_node_status(n.id, NodeStatus::Online).await.unwrap());
     let online = s.node_by_id(n.id).await.unwrap().unwrap();
-    // Six chunks reported on four cores: four cores in use.
+    // Six leases held on four cores, running unknown: four cores in use.
     assert_eq!(
         (online.cores_in_use(), online.sims_per_sec()),
         (4, 12_345.5)
@@ -428,6 +431,7 @@ pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
 
     let garbage = NodeLoad {
         active_chunks: 1,
+        running_chunks: None,
         free_slots: 3,
         sims_per_sec: f64::NAN,
         load1: -1.0,
@@ -435,7 +439,7 @@ pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
         mem_total_bytes: u64::MAX,
     };
     assert!(s
-        .record_node_seen(n.id, later(200), "0.1.0", 4, &garbage)
+        .record_node_seen(n.id, later(200), "0.1.0", 4, None, &garbage)
         .await
         .unwrap());
     let after = s.node_by_id(n.id).await.unwrap().unwrap();
@@ -443,6 +447,7 @@ pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
         after.load,
         NodeLoad {
             active_chunks: 1,
+            running_chunks: None,
             free_slots: 3,
             sims_per_sec: 0.0,
             load1: 0.0,
@@ -452,9 +457,134 @@ pub async fn node_load_follows_the_latest_heartbeat(s: &impl Store) {
     );
     assert_eq!(after.cores_in_use(), 1);
     assert!(!s
-        .record_node_seen(NodeId::new(), later(300), "", 1, &busy)
+        .record_node_seen(NodeId::new(), later(300), "", 1, None, &busy)
         .await
         .unwrap());
+}
+
+/// A node's own cap (registration facts and every heartbeat) is stored with it; its capacity
+/// is the owner's setting within that cap; cores in use count the chunks it computes, not the
+/// leases it queues.
+pub async fn node_capacity_and_running_follow_its_reports(s: &impl Store) {
+    let u = user(s, "cap@example.org").await;
+    let n = s
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: Some(u),
+                public_key: "cap-key".into(),
+                name: "capped".into(),
+                claim_code: None,
+                max_parallel: 2,
+                cores: 2,
+                version: "0.1.0".into(),
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    // Not reported yet (or an older node): the owner's setting alone.
+    assert_eq!((n.local_max_parallel, n.capacity()), (None, 2));
+
+    // Registered with `--max-parallel 1` on 2 cores.
+    let reg = s
+        .update_node_facts(n.id, "0.2.0", 2, Some(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (reg.version.as_str(), reg.local_max_parallel, reg.capacity()),
+        ("0.2.0", Some(1), 1)
+    );
+    assert_eq!(
+        (reg.name.as_str(), reg.owner, reg.max_parallel),
+        ("capped", Some(u), 2)
+    );
+    assert_eq!(
+        s.update_node_facts(NodeId::new(), "0.2.0", 2, Some(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        s.update_node_facts(n.id, "0.2.0", 2, Some(0)).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // A heartbeat: one chunk computing, two queued behind it.
+    let queued = NodeLoad {
+        active_chunks: 3,
+        running_chunks: Some(1),
+        free_slots: 0,
+        ..NodeLoad::default()
+    };
+    assert!(s
+        .record_node_seen(n.id, later(10), "0.2.0", 2, Some(1), &queued)
+        .await
+        .unwrap());
+    assert!(s.set_node_status(n.id, NodeStatus::Online).await.unwrap());
+    let seen = s.node_by_id(n.id).await.unwrap().unwrap();
+    assert_eq!(seen.load, queued);
+    assert_eq!(
+        (
+            seen.cores_in_use(),
+            seen.local_max_parallel,
+            seen.capacity()
+        ),
+        (1, Some(1), 1)
+    );
+    assert_eq!(s.list_nodes(Some(u)).await.unwrap()[0].capacity(), 1);
+
+    // Restarted with a higher cap: the owner's setting of 2 is the limit again, and a lower
+    // owner setting wins over the node's cap.
+    assert!(s
+        .record_node_seen(n.id, later(20), "0.2.0", 2, Some(4), &queued)
+        .await
+        .unwrap());
+    let raised = s.node_by_id(n.id).await.unwrap().unwrap();
+    assert_eq!((raised.local_max_parallel, raised.capacity()), (Some(4), 2));
+    let lowered = s
+        .update_node_settings(
+            n.id,
+            u,
+            NodeSettings {
+                max_parallel: Some(1),
+                ..NodeSettings::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lowered.capacity(), 1);
+    // Replaced by an older node binary: the cap is no longer reported.
+    assert!(s
+        .record_node_seen(n.id, later(30), "0.1.0", 2, None, &queued)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.node_by_id(n.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .local_max_parallel,
+        None
+    );
+    assert!(matches!(
+        s.record_node_seen(n.id, later(40), "0.2.0", 2, Some(0), &queued)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Running reported beyond the cores (untrusted): at most the cores are in use.
+    let wild = NodeLoad {
+        active_chunks: 1,
+        running_chunks: Some(9),
+        ..NodeLoad::default()
+    };
+    assert!(s
+        .record_node_seen(n.id, later(50), "0.2.0", 2, Some(1), &wild)
+        .await
+        .unwrap());
+    assert_eq!(s.node_by_id(n.id).await.unwrap().unwrap().cores_in_use(), 2);
 }
 
 /// A profile is stored once per content hash.

@@ -174,8 +174,10 @@ pub struct NewNode {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeLoad {
-    /// Chunks it was running (the leases it reported holding).
+    /// Leases it reported holding: running, queued (prefetched) or being reported.
     pub active_chunks: u32,
+    /// Chunks it reported computing; `None` from older nodes, which report only leases held.
+    pub running_chunks: Option<u32>,
     /// Worker slots it reported free.
     pub free_slots: u32,
     /// Iterations it simulated per second over its last interval.
@@ -194,6 +196,7 @@ impl NodeLoad {
     pub fn from_heartbeat(hb: &wowlab_api::node::HeartbeatRequest) -> Self {
         Self {
             active_chunks: u32::try_from(hb.active.len()).unwrap_or(u32::MAX),
+            running_chunks: hb.running,
             free_slots: hb.free_slots,
             sims_per_sec: hb.metrics.sims_per_sec,
             load1: hb.metrics.load1,
@@ -232,10 +235,12 @@ pub struct Node {
     pub name: String,
     /// Pending claim code.
     pub claim_code: Option<String>,
-    /// Parallel chunk slots.
+    /// Parallel chunk slots the owner allows (0 = one per core); see [`Node::capacity`].
     pub max_parallel: u32,
     /// Reported cores.
     pub cores: u32,
+    /// The node's own cap (`--max-parallel`) as last reported; `None` for older nodes.
+    pub local_max_parallel: Option<u32>,
     /// Presence status.
     pub status: NodeStatus,
     /// Draining nodes finish their leases and take no new ones.
@@ -251,11 +256,30 @@ pub struct Node {
 }
 
 impl Node {
-    /// Cores busy with chunks now: the chunks it reported running, at most its cores; zero
-    /// unless the node is online (an offline node's last report is history).
+    /// Parallel chunks it runs at most: the owner's setting (0 = one per core) within the
+    /// node's own cap, as the node itself applies them (the owner lowers, never raises).
+    pub fn capacity(&self) -> u32 {
+        let owner = if self.max_parallel == 0 {
+            self.cores
+        } else {
+            self.max_parallel
+        };
+        match self.local_max_parallel {
+            Some(local) if local > 0 => owner.min(local),
+            _ => owner,
+        }
+        .max(1)
+    }
+
+    /// Cores busy with chunks now: the chunks it reported computing (older nodes: the leases
+    /// it held), at most its cores; zero unless the node is online (an offline node's last
+    /// report is history).
     pub fn cores_in_use(&self) -> u32 {
         if self.status == NodeStatus::Online {
-            self.load.active_chunks.min(self.cores)
+            self.load
+                .running_chunks
+                .unwrap_or(self.load.active_chunks)
+                .min(self.cores)
         } else {
             0
         }
@@ -443,17 +467,28 @@ pub trait Store: Send + Sync + 'static {
         owner: UserId,
         settings: NodeSettings,
     ) -> Result<Option<Node>, StoreError>;
-    /// Records a heartbeat's facts and work figures ([`NodeLoad::sanitized`] on the way in);
-    /// a heartbeat older than the last one recorded changes nothing. False if the node is
-    /// unknown.
+    /// Records a heartbeat's facts, the node's own cap (`None`: an older node that does not
+    /// report it) and work figures ([`NodeLoad::sanitized`] on the way in); a heartbeat older
+    /// than the last one recorded changes nothing. False if the node is unknown.
     async fn record_node_seen(
         &self,
         id: NodeId,
         now: UnixMillis,
         version: &str,
         cores: u32,
+        local_max_parallel: Option<u32>,
         load: &NodeLoad,
     ) -> Result<bool, StoreError>;
+    /// Replaces what a node registered with (again, e.g. after a restart with other flags or
+    /// an upgrade): version, cores and its own cap. Owner, name and settings stay. `None` if
+    /// the node is unknown.
+    async fn update_node_facts(
+        &self,
+        id: NodeId,
+        version: &str,
+        cores: u32,
+        local_max_parallel: Option<u32>,
+    ) -> Result<Option<Node>, StoreError>;
     /// Sets the presence status; true only if it actually changed (a flip worth publishing).
     async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError>;
     /// Deletes a node at its own request (signed unlink), whoever owns it; false if unknown.

@@ -57,6 +57,14 @@ fn u32_col(row: &SqliteRow, col: &str) -> Result<u32, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
 }
 
+fn opt_u32_col(row: &SqliteRow, col: &str) -> Result<Option<u32>, StoreError> {
+    get::<Option<i64>>(row, col)?
+        .map(|v| {
+            u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
+        })
+        .transpose()
+}
+
 fn u64_col(row: &SqliteRow, col: &str) -> Result<u64, StoreError> {
     u64::try_from(get::<i64>(row, col)?)
         .map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
@@ -107,12 +115,14 @@ pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
         claim_code: get(row, "claim_code")?,
         max_parallel: u32_col(row, "max_parallel")?,
         cores: u32_col(row, "cores")?,
+        local_max_parallel: opt_u32_col(row, "local_max_parallel")?,
         status,
         draining: get(row, "draining")?,
         version: get(row, "version")?,
         last_seen_at: opt_millis(row, "last_seen_at")?,
         load: NodeLoad {
             active_chunks: u32_col(row, "active_chunks")?,
+            running_chunks: opt_u32_col(row, "running_chunks")?,
             free_slots: u32_col(row, "free_slots")?,
             sims_per_sec: get(row, "sims_per_sec")?,
             load1: get(row, "load1")?,

@@ -378,20 +378,25 @@ impl Store for SqliteStore {
         now: UnixMillis,
         version: &str,
         cores: u32,
+        local_max_parallel: Option<u32>,
         load: &NodeLoad,
     ) -> Result<bool, StoreError> {
+        check_local_cap(local_max_parallel)?;
         let load = load.sanitized();
         // Only a heartbeat at least as new as the last one recorded writes: a late, reordered
         // request must not replace newer figures.
         let done = sqlx::query(
-            "UPDATE nodes SET last_seen_at = ?, version = ?, cores = ?, active_chunks = ?, \
-             free_slots = ?, sims_per_sec = ?, load1 = ?, mem_used_bytes = ?, mem_total_bytes = ? \
+            "UPDATE nodes SET last_seen_at = ?, version = ?, cores = ?, local_max_parallel = ?, \
+             active_chunks = ?, running_chunks = ?, free_slots = ?, sims_per_sec = ?, load1 = ?, \
+             mem_used_bytes = ?, mem_total_bytes = ? \
              WHERE id = ? AND COALESCE(last_seen_at, 0) <= ?",
         )
         .bind(now.as_i64())
         .bind(version)
         .bind(i64::from(cores))
+        .bind(local_max_parallel.map(i64::from))
         .bind(i64::from(load.active_chunks))
+        .bind(load.running_chunks.map(i64::from))
         .bind(i64::from(load.free_slots))
         .bind(load.sims_per_sec)
         .bind(load.load1)
@@ -407,6 +412,29 @@ impl Store for SqliteStore {
         }
         // Stale heartbeat or unknown node: only the latter is false.
         Ok(self.node_by_id(id).await?.is_some())
+    }
+
+    async fn update_node_facts(
+        &self,
+        id: NodeId,
+        version: &str,
+        cores: u32,
+        local_max_parallel: Option<u32>,
+    ) -> Result<Option<Node>, StoreError> {
+        check_local_cap(local_max_parallel)?;
+        sqlx::query(
+            "UPDATE nodes SET version = ?, cores = ?, local_max_parallel = ? WHERE id = ? \
+             RETURNING *",
+        )
+        .bind(version)
+        .bind(i64::from(cores))
+        .bind(local_max_parallel.map(i64::from))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .map(|r| rows::node(&r))
+        .transpose()
     }
 
     async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError> {
@@ -622,6 +650,16 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+}
+
+/// A node's own cap is at least one slot when reported.
+fn check_local_cap(local_max_parallel: Option<u32>) -> Result<(), StoreError> {
+    if local_max_parallel == Some(0) {
+        return Err(StoreError::Invalid(
+            "local_max_parallel must be at least 1".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ async fn refill_slots(
         .add_credit(
             node.id,
             slots,
-            node.max_parallel + MAX_PREFETCH,
+            node.capacity() + MAX_PREFETCH,
             state.config().lease_ttl,
             state.clock().now(),
         )

@@ -20,12 +20,15 @@ pub(super) async fn handle(
     State(state): State<AppState>,
     req: SignedNode<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    let (node, body) = (req.node, req.body);
+    let (mut node, body) = (req.node, req.body);
     if body.active.len() > MAX_REPORTED {
         return Err(ApiError::BadRequest(format!(
             "at most {MAX_REPORTED} active leases per heartbeat"
         )));
     }
+    super::register::check_local_cap(body.local_max_parallel)?;
+    // This report is the node's latest word on its own cap (a restart may have changed it).
+    node.local_max_parallel = body.local_max_parallel;
     let now = state.clock().now();
     let ttl = state.config().lease_ttl;
     let load = crate::store::NodeLoad::from_heartbeat(&body);
@@ -36,15 +39,17 @@ pub(super) async fn handle(
             now,
             &node.version,
             node.cores.clamp(1, 1024),
+            node.local_max_parallel,
             &load,
         )
         .await?;
     let reported: Vec<LeaseRef> = body.active.iter().map(|&l| from_wire(l)).collect();
-    // The unfilled free slots become credit for pushed work; a draining node takes none.
+    // The unfilled free slots become credit for pushed work, within what the node runs (the
+    // owner's setting under its own cap) plus prefetch; a draining node takes none.
     let free = if node.draining {
         0
     } else {
-        body.free_slots.min(node.max_parallel + MAX_PREFETCH)
+        body.free_slots.min(node.capacity() + MAX_PREFETCH)
     };
     let hb = state
         .coordinator()

@@ -18,7 +18,7 @@ pub(super) async fn request(
     let slots = if node.draining {
         0
     } else {
-        req.body.free_slots.min(node.max_parallel + MAX_PREFETCH)
+        req.body.free_slots.min(node.capacity() + MAX_PREFETCH)
     };
     // Always called, also with 0 slots: the report replaces the node's dispatch credit.
     let granted = state

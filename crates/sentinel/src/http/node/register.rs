@@ -1,6 +1,7 @@
 //! `POST /api/node/register`: a new key becomes a node, owned (valid claim token) or unowned
-//! with a claim code. Registering a known key again returns that node unchanged: a claim token
-//! never moves an existing node to another account.
+//! with a claim code. Registering a known key again returns that node with its facts (version,
+//! cores, own slot cap) refreshed and nothing else changed: a claim token never moves an
+//! existing node to another account.
 
 use axum::extract::State;
 use axum::Json;
@@ -19,16 +20,24 @@ pub(super) async fn handle(
     req: Signed<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
     let store = state.store();
-    if let Some(existing) = store.node_by_public_key(&req.public_key).await? {
-        return Ok(Json(response(&existing)));
-    }
-    let body = req.body;
-    let cores = body.facts.cores;
+    let cores = req.body.facts.cores;
     if cores == 0 || cores > MAX_SLOTS {
         return Err(ApiError::BadRequest(format!(
             "cores must be 1..={MAX_SLOTS}"
         )));
     }
+    let local_cap = req.body.facts.local_max_parallel;
+    check_local_cap(local_cap)?;
+    let version: String = req.body.facts.version.chars().take(MAX_NAME).collect();
+    if let Some(existing) = store.node_by_public_key(&req.public_key).await? {
+        let node = store
+            .update_node_facts(existing.id, &version, cores, local_cap)
+            .await?
+            .unwrap_or(existing);
+        return Ok(Json(response(&node)));
+    }
+    let body = req.body;
+    // The owner's setting starts at one per core; the node's own cap applies beneath it.
     let max_parallel = cores;
     let owner = match &body.claim_token {
         Some(t) => Some(
@@ -43,7 +52,6 @@ pub(super) async fn handle(
     let name = Some(body.name.trim().chars().take(MAX_NAME).collect::<String>())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("node-{}", &id.to_string()[..8]));
-    let version: String = body.facts.version.chars().take(MAX_NAME).collect();
     let now = state.clock().now();
     // A claim code can collide with another pending node's; draw again a few times.
     for _ in 0..3 {
@@ -62,7 +70,13 @@ pub(super) async fn handle(
             version: version.clone(),
         };
         match store.insert_node(new, now).await {
-            Ok(node) => return Ok(Json(response(&node))),
+            Ok(node) => {
+                let node = store
+                    .update_node_facts(node.id, &version, cores, local_cap)
+                    .await?
+                    .unwrap_or(node);
+                return Ok(Json(response(&node)));
+            }
             Err(StoreError::Conflict(_)) => {
                 // Either the same key registered concurrently (answer with that node) or the
                 // claim code collided (try another).
@@ -76,6 +90,16 @@ pub(super) async fn handle(
     Err(ApiError::Unavailable(
         "could not allocate a claim code".into(),
     ))
+}
+
+/// A node's own cap, when it reports one, is a slot count like `cores`.
+pub(super) fn check_local_cap(cap: Option<u32>) -> Result<(), ApiError> {
+    match cap {
+        Some(c) if c == 0 || c > MAX_SLOTS => Err(ApiError::BadRequest(format!(
+            "local_max_parallel must be 1..={MAX_SLOTS}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn response(node: &Node) -> RegisterResponse {

@@ -38,6 +38,12 @@ fn cores_in_use(n: &Node) -> String {
     format!("{} / {}", n.cores_in_use(), n.cores)
 }
 
+/// The node's own cap, when it is below what the owner allows (so the setting has no effect
+/// beyond it).
+fn local_limit(n: &Node) -> Option<u32> {
+    n.local_max_parallel.filter(|&l| l < n.max_parallel)
+}
+
 /// Bytes as GiB with one decimal.
 fn gib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / f64::from(1u32 << 30))
@@ -57,7 +63,14 @@ fn settings_form(n: &Node) -> Markup {
                 div.field {
                     label for={ "cap-" (id) } { "Capacity (parallel chunks)" }
                     input id={ "cap-" (id) } name="maxParallel" type="number" min="1" max=(MAX_PARALLEL) step="1" value=(n.max_parallel) required
-                        inputmode="numeric" aria-describedby={ "cap-" (id) "-error" };
+                        inputmode="numeric" aria-describedby={ "cap-" (id) "-hint cap-" (id) "-error" };
+                    p.hint id={ "cap-" (id) "-hint" } data-k="local-cap" {
+                        @if let Some(l) = n.local_max_parallel {
+                            "The node limits itself to " (l) " (" code { "--max-parallel" } "); a higher setting has no effect."
+                        } @else {
+                            "At most this many chunks at once."
+                        }
+                    }
                     p.error id={ "cap-" (id) "-error" } data-field="maxParallel" role="alert" {}
                 }
             }
@@ -80,7 +93,7 @@ fn node_row(n: &Node) -> Markup {
             td data-k="last-seen" { (last_seen(n)) }
             td.num data-k="cores-in-use" { (cores_in_use(n)) }
             td.num data-k="sims" { (fmt_rate(n.sims_per_sec())) }
-            td.num data-k="capacity" { (n.max_parallel) }
+            td.num data-k="capacity" title=[local_limit(n).map(|l| format!("limited by the node's own --max-parallel {l}"))] { (n.capacity()) }
             td data-k="version" { (n.version) }
         }
     }
@@ -169,7 +182,10 @@ pub(super) async fn detail_page(
             div { dt { "Last heartbeat" } dd data-k="last-seen" { (last_seen(&n)) } }
             div { dt { "Cores in use" } dd data-k="cores-in-use" { (cores_in_use(&n)) } }
             div { dt { "Sims/s" } dd data-k="sims" { (fmt_rate(n.sims_per_sec())) } }
-            div { dt { "Capacity" } dd data-k="capacity" { (n.max_parallel) " parallel chunks" } }
+            div { dt { "Capacity" } dd data-k="capacity" {
+                (n.capacity()) " parallel chunks"
+                @if let Some(l) = local_limit(&n) { " (the node's own limit " (l) ", your setting " (n.max_parallel) ")" }
+            } }
             div { dt { "Load (1 min)" } dd data-k="load1" { (format!("{:.2}", n.load.load1)) } }
             div { dt { "Memory" } dd data-k="memory" { (gib(n.load.mem_used_bytes)) " / " (gib(n.load.mem_total_bytes)) " GiB" } }
             div { dt { "Version" } dd { (n.version) } }

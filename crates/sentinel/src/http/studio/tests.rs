@@ -291,39 +291,52 @@ mod pages {
         v
     }
 
-    /// A node claimed with its owner's claim token reports 6 running chunks on 4 cores and
-    /// 1234.4 sims/s in a real signed heartbeat: the nodes page, the node page, the dashboard
-    /// and grid totals and `GET /api/nodes` all show 4 cores in use and that rate once it is
-    /// online, and nothing current once it is offline.
-    #[tokio::test]
-    async fn heartbeat_figures_reach_the_nodes_pages_and_grid_totals() {
-        let (app, store) = app_with_store().await;
-        let alice = signup(&app, "alice@example.org").await;
-        let (s, body, _) = send(&app, "POST", "/api/claim-tokens", Some(&alice), None).await;
+    /// Registers `key` into the account of `cookie` with its claim token; the node's id.
+    async fn register_claimed(
+        app: &Router,
+        cookie: &str,
+        key: &NodeKey,
+        name: &str,
+        cores: u32,
+        local_max_parallel: Option<u32>,
+    ) -> crate::domain::NodeId {
+        let (s, body, _) = send(app, "POST", "/api/claim-tokens", Some(cookie), None).await;
         assert_eq!(s, StatusCode::CREATED, "{body}");
         let token = serde_json::from_str::<Value>(&body).unwrap()["token"]
             .as_str()
             .unwrap()
             .to_owned();
-        let key = NodeKey::generate().unwrap();
         let reg = node_call(
-            &app,
-            &key,
+            app,
+            key,
             PATH_REGISTER,
             &RegisterRequest {
                 claim_token: Some(token),
-                name: "busy-box".into(),
+                name: name.into(),
                 facts: NodeFacts {
                     hostname: "h".into(),
                     version: "0.1.0".into(),
-                    cores: 4,
+                    cores,
                     capabilities: Vec::new(),
+                    local_max_parallel,
                 },
             },
         )
         .await;
-        let node_id: crate::domain::NodeId =
-            serde_json::from_value(reg["node_id"].clone()).unwrap();
+        serde_json::from_value(reg["node_id"].clone()).unwrap()
+    }
+
+    /// A node as older versions report it (leases held, no running count, no local cap),
+    /// claimed with its owner's claim token, reports 6 chunks on 4 cores and 1234.4 sims/s in
+    /// a real signed heartbeat: the nodes page, the node page, the dashboard and grid totals
+    /// and `GET /api/nodes` all show 4 cores in use and that rate once it is online, and
+    /// nothing current once it is offline.
+    #[tokio::test]
+    async fn heartbeat_figures_reach_the_nodes_pages_and_grid_totals() {
+        let (app, store) = app_with_store().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let key = NodeKey::generate().unwrap();
+        let node_id = register_claimed(&app, &alice, &key, "busy-box", 4, None).await;
         let job = wowlab_api::JobId::new();
         let active = (0..6)
             .map(|chunk| LeaseRef {
@@ -345,6 +358,8 @@ mod pages {
                     mem_total_bytes: 8 << 30,
                     sims_per_sec: 1234.4,
                 },
+                running: None,
+                local_max_parallel: None,
             },
         )
         .await;
@@ -408,6 +423,11 @@ mod pages {
             (Some(4), Some(1234.4))
         );
         assert_eq!(n["load"]["activeChunks"], 6);
+        assert_eq!(
+            (n["capacity"].as_u64(), n["maxParallel"].as_u64()),
+            (Some(4), Some(4))
+        );
+        assert!(n["localMaxParallel"].is_null() && n["load"]["runningChunks"].is_null());
         assert_eq!(n["load"]["load1"], 3.5);
         assert_eq!(n["status"], "online");
 
@@ -420,6 +440,132 @@ mod pages {
         assert!(
             body.contains(r#"data-stat="sims">0<"#)
                 && body.contains(r#"data-stat="cores-in-use">0<"#)
+        );
+    }
+
+    /// `wowlab node --max-parallel 1` on 2 cores: it registers and heartbeats its own cap, so
+    /// the nodes page, the node page and `GET /api/nodes` show capacity 1 (not the owner's
+    /// default of one per core), and one core in use for the one chunk it computes while two
+    /// more wait in its queue. Restarted with a higher cap, the owner's setting limits again.
+    #[tokio::test]
+    async fn a_node_capped_locally_shows_its_effective_capacity_and_running_chunks() {
+        let (app, store) = app_with_store().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let key = NodeKey::generate().unwrap();
+        let node_id = register_claimed(&app, &alice, &key, "capped", 2, Some(1)).await;
+        let job = wowlab_api::JobId::new();
+        let active = (0..3)
+            .map(|chunk| LeaseRef {
+                job_id: job,
+                chunk,
+                fence: 1,
+            })
+            .collect();
+        let reply = node_call(
+            &app,
+            &key,
+            PATH_HEARTBEAT,
+            &HeartbeatRequest {
+                free_slots: 0,
+                active,
+                metrics: SystemMetrics::default(),
+                running: Some(1),
+                local_max_parallel: Some(1),
+            },
+        )
+        .await;
+        // The owner's setting travels unchanged: the node applies its own cap beneath it.
+        assert_eq!(reply["settings"]["max_parallel"], 2);
+        assert!(store
+            .set_node_status(node_id, NodeStatus::Online)
+            .await
+            .unwrap());
+
+        let (s, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains(r#"data-k="cores-in-use">1 / 2<"#), "{body}");
+        assert!(
+            body.contains(
+                r#"data-k="capacity" title="limited by the node's own --max-parallel 1">1<"#
+            ),
+            "{body}"
+        );
+
+        let (s, body, _) = send(
+            &app,
+            "GET",
+            &format!("/nodes/{node_id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains(r#"data-k="cores-in-use">1 / 2<"#), "{body}");
+        assert!(
+            body.contains(
+                r#"data-k="capacity">1 parallel chunks (the node's own limit 1, your setting 2)<"#
+            ),
+            "{body}"
+        );
+        // The settings form still holds the owner's value, and says why more has no effect.
+        assert!(
+            body.contains(
+                r#"name="maxParallel" type="number" min="1" max="1024" step="1" value="2""#
+            ),
+            "{body}"
+        );
+        assert!(body.contains("The node limits itself to 1"), "{body}");
+
+        let (s, body, _) = send(&app, "GET", "/api/nodes", Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let n = &serde_json::from_str::<Value>(&body).unwrap()[0];
+        assert_eq!(
+            (
+                n["capacity"].as_u64(),
+                n["maxParallel"].as_u64(),
+                n["localMaxParallel"].as_u64(),
+                n["cores"].as_u64()
+            ),
+            (Some(1), Some(2), Some(1), Some(2))
+        );
+        assert_eq!(
+            (
+                n["coresInUse"].as_u64(),
+                n["load"]["runningChunks"].as_u64(),
+                n["load"]["activeChunks"].as_u64()
+            ),
+            (Some(1), Some(1), Some(3))
+        );
+
+        // Restarted with `--max-parallel 4`: registration refreshes the cap, and the owner's
+        // setting (one per core, 2) is the limit again.
+        let again = register_claimed(&app, &alice, &key, "capped", 2, Some(4)).await;
+        assert_eq!(again, node_id);
+        let (_, body, _) = send(&app, "GET", "/api/nodes", Some(&alice), None).await;
+        let n = &serde_json::from_str::<Value>(&body).unwrap()[0];
+        assert_eq!(
+            (n["capacity"].as_u64(), n["localMaxParallel"].as_u64()),
+            (Some(2), Some(4))
+        );
+        let (_, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
+        assert!(
+            body.contains(r#"<td class="num" data-k="capacity">2<"#),
+            "{body}"
+        );
+        // The owner lowers it below the node's cap.
+        let (s, body, _) = send(
+            &app,
+            "PATCH",
+            &format!("/api/nodes/{node_id}"),
+            Some(&alice),
+            Some(json!({"maxParallel": 1})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let n: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (n["capacity"].as_u64(), n["maxParallel"].as_u64()),
+            (Some(1), Some(1))
         );
     }
 

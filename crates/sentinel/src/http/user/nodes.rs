@@ -26,6 +26,9 @@ pub(crate) const MAX_PARALLEL: u32 = 1024;
 pub(crate) struct NodeView {
     #[serde(flatten)]
     node: Node,
+    /// Parallel chunks it runs at most: the owner's `maxParallel` within the node's own
+    /// `localMaxParallel` ([`Node::capacity`]).
+    capacity: u32,
     /// Cores busy with chunks now ([`Node::cores_in_use`]).
     cores_in_use: u32,
     /// Iterations per second now ([`Node::sims_per_sec`]).
@@ -35,6 +38,7 @@ pub(crate) struct NodeView {
 impl From<Node> for NodeView {
     fn from(node: Node) -> Self {
         Self {
+            capacity: node.capacity(),
             cores_in_use: node.cores_in_use(),
             sims_per_sec: node.sims_per_sec(),
             node,
