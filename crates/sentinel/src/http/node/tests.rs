@@ -684,3 +684,84 @@ async fn batch_completion_answers_each_result_in_order() {
         "{s}"
     );
 }
+
+/// A node registered with its own cap of 1 on 4 cores is credited at most 1 + MAX_PREFETCH
+/// leases (not 4 + MAX_PREFETCH); a heartbeat raising the cap raises the limit, capped by the
+/// owner's setting; a cap of 0 or beyond 1024 is refused with 400 at registration and in a
+/// heartbeat.
+#[tokio::test]
+async fn credit_stays_within_the_nodes_own_cap_and_bad_caps_are_refused() {
+    use wowlab_api::node::MAX_PREFETCH;
+    let g = Grid::new().await;
+    let key = NodeKey::generate().unwrap();
+    let mut body = register_body(Some("ct_good"), 4);
+    body["facts"]["local_max_parallel"] = json!(1);
+    let (s, v) = g.call(&key, "POST", "/api/node/register", body).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    g.job(1000, 10).await;
+
+    let (s, v) = g
+        .call(&key, "POST", "/api/node/leases", json!({"free_slots": 100}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let held = v["leases"].as_array().unwrap().clone();
+    assert_eq!(held.len() as u32, 1 + MAX_PREFETCH);
+
+    // Restarted with --max-parallel 3: the heartbeat's cap counts at once.
+    let active: Vec<Value> = held.iter().map(lease_id).collect();
+    let (s, v) = g
+        .call(
+            &key,
+            "POST",
+            "/api/node/heartbeat",
+            json!({"active": active, "free_slots": 0, "running": 1, "local_max_parallel": 3,
+                   "metrics": {"load1": 0.5, "mem_used_bytes": 1, "mem_total_bytes": 2,
+                               "sims_per_sec": 0.0}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["settings"]["max_parallel"], 4);
+    let (s, v) = g
+        .call(&key, "POST", "/api/node/leases", json!({"free_slots": 100}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["leases"].as_array().unwrap().len() as u32,
+        held.len() as u32 + 3 + MAX_PREFETCH
+    );
+    let node = g.store.node_by_public_key(&key.public_base64()).await;
+    let node = node.unwrap().unwrap();
+    assert_eq!(
+        (
+            node.local_max_parallel,
+            node.capacity(),
+            node.load.running_chunks
+        ),
+        (Some(3), 3, Some(1))
+    );
+
+    for bad in [0, 1025] {
+        let other = NodeKey::generate().unwrap();
+        let mut body = register_body(Some("ct_good"), 4);
+        body["facts"]["local_max_parallel"] = json!(bad);
+        let (s, v) = g.call(&other, "POST", "/api/node/register", body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("local_max_parallel")),
+            "{v}"
+        );
+        let (s, v) = g
+            .call(
+                &key,
+                "POST",
+                "/api/node/heartbeat",
+                json!({"active": [], "free_slots": 0, "local_max_parallel": bad,
+                       "metrics": {"load1": 0.5, "mem_used_bytes": 1, "mem_total_bytes": 2,
+                                   "sims_per_sec": 0.0}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+}
