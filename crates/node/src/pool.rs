@@ -785,18 +785,7 @@ mod tests {
             recent_chunk: None,
         };
         assert_eq!(free(&s), 1);
-        let lease = ChunkLease {
-            lease: LeaseRef {
-                job_id: JobId::new(),
-                chunk: 0,
-                fence: 1,
-            },
-            iter_start: 0,
-            iter_end: 1,
-            seed: 1,
-            config_hash: "h".into(),
-            expires_at_ms: 0,
-        };
+        let lease = lease(JobId::new(), 0);
         s.leases.insert(
             key(&lease.lease),
             Entry {

@@ -71,10 +71,12 @@ pub(super) async fn handle(
         };
         match store.insert_node(new, now).await {
             Ok(node) => {
-                let node = store
-                    .update_node_facts(node.id, &version, cores, local_cap)
-                    .await?
-                    .unwrap_or(node);
+                // Version and cores went in with the row; the node's own cap is a fact too.
+                if local_cap.is_some() {
+                    store
+                        .update_node_facts(node.id, &version, cores, local_cap)
+                        .await?;
+                }
                 return Ok(Json(response(&node)));
             }
             Err(StoreError::Conflict(_)) => {
