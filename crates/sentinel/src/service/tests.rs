@@ -335,7 +335,7 @@ async fn an_idle_node_gets_work_pushed_and_refilled_without_ever_polling() {
             "POST",
             "/api/jobs",
             Some(&cookie),
-            json!({"profile": "p", "iterations": 4000, "seed": 1}),
+            json!({"profile": "p", "iterations": 4000, "seed": 1, "chunkSize": 1000}),
         ),
     )
     .await;

@@ -96,6 +96,7 @@ async fn run_embedded(src: &str, args: &Args) -> anyhow::Result<ChunkResult> {
     opts.slots_per_node = (cores / nodes).max(1);
     opts.reclaim_interval = Duration::from_millis(200);
     let grid = EmbeddedGrid::start(opts).await?;
+    grid.wait_nodes_live(Duration::from_secs(5)).await;
     let token = grid.api_token(RUN_USER).await?;
     let url = grid.url();
     let out = run_job(&url, &token, src, args).await;

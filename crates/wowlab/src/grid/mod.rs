@@ -172,6 +172,27 @@ impl EmbeddedGrid {
         Ok(grid)
     }
 
+    /// Waits (at most `limit`) until every in-process node has sent its first heartbeat, so a
+    /// job submitted next is chunked for all of their slots.
+    pub async fn wait_nodes_live(&self, limit: Duration) {
+        let want = self.nodes.len();
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            match self.store.list_nodes(Some(self.system_user)).await {
+                Ok(nodes) if nodes.iter().filter(|n| n.last_seen_at.is_some()).count() >= want => {
+                    return
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "waiting for nodes");
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::debug!("in-process nodes not all live yet; submitting anyway");
+    }
+
     /// Base URL, e.g. `http://127.0.0.1:8080`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

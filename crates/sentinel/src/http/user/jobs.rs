@@ -123,10 +123,15 @@ pub(super) async fn create(
     let validated = engine
         .validate(&body.profile)
         .map_err(|e| UserError::field("profile", format!("invalid profile: {e}")))?;
-    let chunk_size = chosen.unwrap_or_else(|| {
-        chunk_size_for(validated.iteration_cost_ns, body.iterations)
-            .max(body.iterations.div_ceil(MAX_CHUNKS))
-    });
+    let chunk_size = match chosen {
+        Some(c) => c,
+        None => chunk_size_for(
+            validated.iteration_cost_ns,
+            body.iterations,
+            live_slots(&state).await?,
+        )
+        .max(body.iterations.div_ceil(MAX_CHUNKS)),
+    };
     let seed = match body.seed {
         Some(s) => s,
         None => {
@@ -162,6 +167,26 @@ pub(super) async fn create(
 
 /// A chunk size the user chose: at least 1 and giving at most [`MAX_CHUNKS`]; one larger than
 /// the iterations means a single chunk (as in `wowlab sim`).
+/// Worker slots of the claimed, non-draining nodes that heartbeated within one lease TTL (at
+/// least 1): what a new job's default chunking spreads over.
+async fn live_slots(state: &AppState) -> Result<u32, UserError> {
+    let since = state
+        .clock()
+        .now()
+        .0
+        .saturating_sub(state.config().lease_ttl.as_millis() as u64);
+    let slots: u64 = state
+        .store()
+        .list_nodes(None)
+        .await?
+        .iter()
+        .filter(|n| n.owner.is_some() && !n.draining)
+        .filter(|n| n.last_seen_at.is_some_and(|t| t.0 >= since))
+        .map(|n| u64::from(n.capacity()))
+        .sum();
+    Ok(u32::try_from(slots).unwrap_or(u32::MAX).max(1))
+}
+
 fn checked_chunk_size(chunk_size: u64, iterations: u64) -> Result<u64, UserError> {
     if chunk_size == 0 {
         return Err(UserError::field(
