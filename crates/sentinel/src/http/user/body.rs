@@ -59,6 +59,11 @@ pub(crate) fn data_error(text: &str) -> UserError {
     if let Some((path, what)) = text.split_once(": ") {
         if !path.is_empty() && !path.contains(' ') {
             let top = path.split(['.', '[']).next().unwrap_or(path);
+            if let Some(rest) = what.strip_prefix("unknown field `") {
+                // A misspelt option: say so, with the names that exist.
+                let known = rest.split_once(", expected ").map_or("", |(_, k)| k);
+                return UserError::field(top, format!("unknown field `{path}`; expected {known}"));
+            }
             if !top.is_empty() {
                 return UserError::field(top, format!("{path} {}", describe(what)));
             }

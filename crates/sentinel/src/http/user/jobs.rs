@@ -28,8 +28,9 @@ pub(crate) const MAX_ITERATIONS: u64 = 1 << 40;
 /// giving more is refused, an automatic one is raised to fit.
 pub(crate) const MAX_CHUNKS: u64 = 100_000;
 
+/// A misspelt option (`chunk_size` for `chunkSize`) is refused rather than silently ignored.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct CreateJob {
     profile: String,
     iterations: u64,

@@ -826,6 +826,11 @@ async fn user_mistakes_get_4xx_json_errors_naming_the_field() {
         "iterations is required",
     );
     assert_field_error(
+        job(json!({"profile": "ok", "iterations": 10, "chunk_size": 5})).await,
+        "chunk_size",
+        "unknown field `chunk_size`; expected one of `profile`, `iterations`, `seed`, `chunkSize`, `public`",
+    );
+    assert_field_error(
         job(json!({"profile": "  ", "iterations": 10})).await,
         "profile",
         "profile is empty",
