@@ -66,30 +66,7 @@ impl Grid {
         let dir = tempdir("grid");
         let sentinel = start_sentinel_with_ttl(port, &dir.join("sentinel"), lease_ttl_ms);
         let url = format!("http://127.0.0.1:{port}");
-        // Sign up through the API; the session cookie is not needed, an API token is made with it.
-        let (s, body) = http(
-            &format!("{url}/api/auth/signup"),
-            "POST",
-            None,
-            Some(r#"{"email":"e2e@example.org","password":"password123"}"#),
-        )
-        .unwrap();
-        assert_eq!(s, 201, "{body}");
-        // Log in with curl's cookie jar to mint an API token and a claim token.
-        let jar = dir.join("cookies");
-        let login = |path: &str, body: &str| post_with_cookies(&jar, &format!("{url}{path}"), body);
-        login(
-            "/api/auth/login",
-            r#"{"email":"e2e@example.org","password":"password123"}"#,
-        );
-        let api_token = json(&login("/api/tokens", r#"{"name":"e2e"}"#))["token"]
-            .as_str()
-            .expect("api token")
-            .to_owned();
-        let claim_token = json(&login("/api/claim-tokens", "{}"))["token"]
-            .as_str()
-            .expect("claim token")
-            .to_owned();
+        let (api_token, claim_token) = account(&url, &dir.join("cookies"), "e2e@example.org");
         let mut g = Grid {
             url,
             port,
@@ -139,26 +116,26 @@ impl Grid {
         });
     }
 
-    fn run(&self, n: u64, seed: u64, chunk: u64) -> Output {
-        Command::new(BIN)
-            .arg("run")
+    /// `wowlab run --sentinel` for this grid's user, printing JSON.
+    fn run_command(&self, n: u64, seed: u64, chunk: u64) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("run")
             .arg(profile())
             .args(["-n", &n.to_string(), "--seed", &seed.to_string()])
             .args(["--chunk-size", &chunk.to_string(), "--json", "--quiet"])
             .args(["--sentinel", &self.url, "--token", &self.api_token])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn");
+        c
+    }
+
+    fn run(&self, n: u64, seed: u64, chunk: u64) -> Output {
+        self.run_command(n, seed, chunk)
             .output()
             .expect("wowlab run")
     }
 
     fn run_async(&self, n: u64, seed: u64, chunk: u64) -> Child {
-        Command::new(BIN)
-            .arg("run")
-            .arg(profile())
-            .args(["-n", &n.to_string(), "--seed", &seed.to_string()])
-            .args(["--chunk-size", &chunk.to_string(), "--json", "--quiet"])
-            .args(["--sentinel", &self.url, "--token", &self.api_token])
-            .env("RUST_LOG", "warn")
+        self.run_command(n, seed, chunk)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

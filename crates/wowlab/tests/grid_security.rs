@@ -2,25 +2,16 @@
 //! gets 401, a late result on an expired lease gets 409, and a browser-style job token cannot
 //! subscribe to another user's job (beacon refuses and drops the connection).
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{free_port, tempdir, Proc, BIN};
 use wowlab_api::signing::NodeKey;
 use wowlab_centrifuge::{Client, ClientConfig, SubscriptionConfig, SubscriptionEvent};
-
-const BIN: &str = env!("CARGO_BIN_EXE_wowlab");
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -45,13 +36,8 @@ impl Drop for Up {
 
 impl Up {
     async fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("wowlab-e2e-sec-{}-{port}", std::process::id()));
+        let port = free_port();
+        let dir = tempdir("sec");
         let child = Command::new(BIN)
             .args(["up", "--nodes", "0", "--lease-ttl-ms", "1000", "--addr"])
             .arg(format!("127.0.0.1:{port}"))

@@ -126,6 +126,25 @@ fn node_req(key: &NodeKey, path: &str, body: Value) -> Request<Body> {
     r.body(Body::from(bytes)).unwrap()
 }
 
+/// Polls the job's status every 20 ms, at most `tries` times, until it is `completed`;
+/// returns the last status seen.
+async fn job_status_after(app: &Router, cookie: &str, id: &str, tries: u32) -> Value {
+    let mut status = Value::Null;
+    for _ in 0..tries {
+        let (_, v, _) = call(
+            app,
+            user_req("GET", &format!("/api/jobs/{id}"), Some(cookie), Value::Null),
+        )
+        .await;
+        status = v["status"].clone();
+        if status == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    status
+}
+
 /// Leases `slots` chunks and completes each with `{"sum": iter_start}`.
 async fn work(app: &Router, key: &NodeKey, slots: u32) -> usize {
     use base64::Engine as _;
@@ -206,25 +225,7 @@ async fn job_completes_across_a_sentinel_restart() {
         2,
         "only the two unfinished chunks are left"
     );
-    let mut status = Value::Null;
-    for _ in 0..50 {
-        let (_, v, _) = call(
-            &app,
-            user_req(
-                "GET",
-                &format!("/api/jobs/{id}"),
-                Some(&cookie),
-                Value::Null,
-            ),
-        )
-        .await;
-        status = v["status"].clone();
-        if status == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, "completed");
+    assert_eq!(job_status_after(&app, &cookie, &id, 50).await, "completed");
     let (s, result, _) = call(
         &app,
         user_req(
@@ -388,25 +389,7 @@ async fn an_idle_node_gets_work_pushed_and_refilled_without_ever_polling() {
         .collect::<Vec<_>>();
     seen.sort();
     assert_eq!(seen, [0, 1, 2, 3]);
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        let (_, v, _) = call(
-            &app,
-            user_req(
-                "GET",
-                &format!("/api/jobs/{id}"),
-                Some(&cookie),
-                Value::Null,
-            ),
-        )
-        .await;
-        status = v["status"].clone();
-        if status == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, "completed");
+    assert_eq!(job_status_after(&app, &cookie, &id, 100).await, "completed");
     // Only pushes and replies carried work: nothing else was pushed afterwards.
     assert_eq!(pushed_leases(&published, &node).len(), 2);
     sentinel.shutdown().await;

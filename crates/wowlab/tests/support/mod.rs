@@ -168,10 +168,12 @@ pub fn start_standalone(dir: &Path, sentinel_env: &[(&str, &str)]) -> Standalone
 /// Signs up `email` on the sentinel at `url` and returns `(api token, claim token)`.
 pub fn account(url: &str, jar: &Path, email: &str) -> (String, String) {
     let post = |path: &str, body: &str| post_with_cookies(jar, &format!("{url}{path}"), body);
-    post(
+    // Only a 201 answers with the new user (errors are `{"error": …}`).
+    let signed_up = post(
         "/api/auth/signup",
         &format!(r#"{{"email":"{email}","password":"password123"}}"#),
     );
+    assert_eq!(json(&signed_up)["email"], email, "{signed_up}");
     let api_token = json(&post("/api/tokens", r#"{"name":"e2e"}"#))["token"]
         .as_str()
         .expect("api token")
