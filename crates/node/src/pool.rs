@@ -113,6 +113,24 @@ struct State {
 const TOMBSTONES: usize = 1024;
 
 impl State {
+    /// An idle pool's state: `max_parallel` slots (at least 1) on `cores` cores.
+    fn new(cores: u32, max_parallel: u32) -> Self {
+        Self {
+            cores: cores.max(1),
+            local_max: max_parallel.max(1),
+            max_parallel: max_parallel.max(1),
+            owner_drain: false,
+            shutting_down: false,
+            name: None,
+            chunk_timeout: None,
+            leases: HashMap::new(),
+            queue: VecDeque::new(),
+            running: 0,
+            tombstones: VecDeque::new(),
+            recent_chunk: None,
+        }
+    }
+
     fn bury(&mut self, l: LeaseRef) {
         if self.tombstones.len() >= TOMBSTONES {
             self.tombstones.pop_front();
@@ -197,20 +215,7 @@ impl Pool {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                state: Mutex::new(State {
-                    cores: cores.max(1),
-                    local_max: max_parallel.max(1),
-                    max_parallel: max_parallel.max(1),
-                    owner_drain: false,
-                    shutting_down: false,
-                    name: None,
-                    chunk_timeout: None,
-                    leases: HashMap::new(),
-                    queue: VecDeque::new(),
-                    running: 0,
-                    tombstones: VecDeque::new(),
-                    recent_chunk: None,
-                }),
+                state: Mutex::new(State::new(cores, max_parallel)),
                 wake: Notify::new(),
                 capacity: Notify::new(),
                 idle: Notify::new(),
@@ -770,20 +775,8 @@ mod tests {
 
     #[test]
     fn free_slots_count_reporting_and_add_the_prefetch() {
-        let mut s = State {
-            cores: 2,
-            local_max: 2,
-            max_parallel: 2,
-            owner_drain: false,
-            shutting_down: false,
-            name: None,
-            chunk_timeout: None,
-            leases: HashMap::new(),
-            queue: VecDeque::new(),
-            running: 1,
-            tombstones: VecDeque::new(),
-            recent_chunk: None,
-        };
+        let mut s = State::new(2, 2);
+        s.running = 1;
         assert_eq!(free(&s), 1);
         let lease = lease(JobId::new(), 0);
         s.leases.insert(
