@@ -150,6 +150,23 @@ mod pages {
         cookie.unwrap()
     }
 
+    /// Submits a 1000-iteration job as `cookie`'s user; returns its id.
+    async fn submit_job(app: &Router, cookie: &str) -> String {
+        let (s, body, _) = send(
+            app,
+            "POST",
+            "/api/jobs",
+            Some(cookie),
+            Some(json!({"profile": "ok", "iterations": 1000, "seed": 7})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     #[tokio::test]
     async fn pages_render_for_their_viewers_only() {
         let app = app().await;
@@ -162,19 +179,7 @@ mod pages {
 
         let alice = signup(&app, "alice@example.org").await;
         let bob = signup(&app, "bob@example.org").await;
-        let (s, body, _) = send(
-            &app,
-            "POST",
-            "/api/jobs",
-            Some(&alice),
-            Some(json!({"profile": "ok", "iterations": 1000, "seed": 7})),
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{body}");
-        let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = submit_job(&app, &alice).await;
 
         let (s, body, _) = send(&app, "GET", "/", Some(&alice), None).await;
         assert_eq!(s, StatusCode::OK);
@@ -227,19 +232,7 @@ mod pages {
         let app = app().await;
         let alice = signup(&app, "alice@example.org").await;
         let bob = signup(&app, "bob@example.org").await;
-        let (s, body, _) = send(
-            &app,
-            "POST",
-            "/api/jobs",
-            Some(&alice),
-            Some(json!({"profile": "ok", "iterations": 1000, "seed": 7})),
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{body}");
-        let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = submit_job(&app, &alice).await;
         let path = format!("/jobs/{id}");
         let (_, body, _) = send(&app, "GET", &path, Some(&alice), None).await;
         assert!(body.contains("id=\"visibility\"") && body.contains("Make public"));
