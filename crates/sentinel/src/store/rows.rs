@@ -52,22 +52,23 @@ fn opt_millis(row: &SqliteRow, col: &str) -> Result<Option<UnixMillis>, StoreErr
     Ok(get::<Option<i64>>(row, col)?.map(UnixMillis::from_i64))
 }
 
+/// SQLite stores integers as i64: `v` as the column's unsigned type, or `Corrupt`.
+fn in_range<T: TryFrom<i64>>(col: &str, v: i64) -> Result<T, StoreError> {
+    T::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
+}
+
 fn u32_col(row: &SqliteRow, col: &str) -> Result<u32, StoreError> {
-    u32::try_from(get::<i64>(row, col)?)
-        .map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
+    in_range(col, get::<i64>(row, col)?)
 }
 
 fn opt_u32_col(row: &SqliteRow, col: &str) -> Result<Option<u32>, StoreError> {
     get::<Option<i64>>(row, col)?
-        .map(|v| {
-            u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
-        })
+        .map(|v| in_range(col, v))
         .transpose()
 }
 
 fn u64_col(row: &SqliteRow, col: &str) -> Result<u64, StoreError> {
-    u64::try_from(get::<i64>(row, col)?)
-        .map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
+    in_range(col, get::<i64>(row, col)?)
 }
 
 /// A `users` row.
