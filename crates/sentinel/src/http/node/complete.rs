@@ -15,7 +15,6 @@ use base64::Engine as _;
 use tokio::task::JoinSet;
 use wowlab_api::node::{
     BatchOutcome, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest, CompleteResponse,
-    MAX_PREFETCH,
 };
 
 use super::wire::from_wire;
@@ -90,7 +89,8 @@ async fn refill_slots(
     node: &Node,
     slots: u32,
 ) -> Result<Vec<wowlab_api::node::ChunkLease>, ApiError> {
-    if node.draining {
+    let limit = super::credit_limit(node);
+    if limit == 0 {
         return Ok(Vec::new());
     }
     let coord: &dyn Coordinator = state.coordinator();
@@ -98,7 +98,7 @@ async fn refill_slots(
         .add_credit(
             node.id,
             slots,
-            node.capacity() + MAX_PREFETCH,
+            limit,
             state.config().lease_ttl,
             state.clock().now(),
         )

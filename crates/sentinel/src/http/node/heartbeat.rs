@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::Json;
 use wowlab_api::node::{
-    ExtendedLease, HeartbeatRequest, HeartbeatResponse, NodeSettings as WireSettings, MAX_PREFETCH,
+    ExtendedLease, HeartbeatRequest, HeartbeatResponse, NodeSettings as WireSettings,
 };
 
 use super::wire::{from_wire, to_wire};
@@ -46,11 +46,7 @@ pub(super) async fn handle(
     let reported: Vec<LeaseRef> = body.active.iter().map(|&l| from_wire(l)).collect();
     // The unfilled free slots become credit for pushed work, within what the node runs (the
     // owner's setting under its own cap) plus prefetch; a draining node takes none.
-    let free = if node.draining {
-        0
-    } else {
-        body.free_slots.min(node.capacity() + MAX_PREFETCH)
-    };
+    let free = body.free_slots.min(super::credit_limit(&node));
     let hb = state
         .coordinator()
         .heartbeat(node.id, &reported, free, ttl, now)

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use wowlab_api::node::{LeasesRequest, LeasesResponse, MAX_PREFETCH};
+use wowlab_api::node::{LeasesRequest, LeasesResponse};
 
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, AppState};
@@ -15,11 +15,7 @@ pub(super) async fn request(
 ) -> Result<Json<LeasesResponse>, ApiError> {
     let node = req.node;
     let now = state.clock().now();
-    let slots = if node.draining {
-        0
-    } else {
-        req.body.free_slots.min(node.capacity() + MAX_PREFETCH)
-    };
+    let slots = req.body.free_slots.min(super::credit_limit(&node));
     // Always called, also with 0 slots: the report replaces the node's dispatch credit.
     let granted = state
         .coordinator()

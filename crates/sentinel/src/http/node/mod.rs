@@ -33,6 +33,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Turns leases into lease payloads, skipping jobs that vanished meanwhile.
+/// Most slots the sentinel fills for `node`: what it runs (the owner's setting under its own
+/// cap) plus the prefetch allowance; none while it drains.
+fn credit_limit(node: &crate::store::Node) -> u32 {
+    if node.draining {
+        0
+    } else {
+        node.capacity() + api::MAX_PREFETCH
+    }
+}
+
 pub(crate) async fn assignments(
     state: &AppState,
     leases: &[crate::coordinator::Lease],
