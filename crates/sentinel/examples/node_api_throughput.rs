@@ -19,13 +19,16 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use wowlab_api::signing::NodeKey;
+use wowlab_sentinel::context::{Context, ContextParts, NodeApiConfig};
 use wowlab_sentinel::coordinator::MemoryCoordinator;
+use wowlab_sentinel::domain::{Clock, SystemClock};
 use wowlab_sentinel::domain::{JobId, UnixMillis};
-use wowlab_sentinel::http::{self, AppState, Clock, NodeApiConfig, SystemClock};
+use wowlab_sentinel::http;
 use wowlab_sentinel::jobs::{submit, Submission};
-use wowlab_sentinel::projector::ResultLog;
 use wowlab_sentinel::publish::{Funnel, RecordingPublisher};
+use wowlab_sentinel::sim::SimEngine;
 use wowlab_sentinel::store::{SqliteOptions, SqliteStore, Store};
+use wowlab_sentinel::tokens::TokenMinter;
 
 const CHUNKS: u32 = 40_000;
 const NODES: usize = 8;
@@ -91,17 +94,17 @@ async fn run(batch: bool, refill: bool) {
     let coord = Arc::new(MemoryCoordinator::new());
     let clock = Arc::new(SystemClock);
     let owner = store.create_user("b@x", "h", clock.now()).await.unwrap().id;
-    let (log, mut log_rx) = ResultLog::new();
+    let (state, mut log_rx) = Context::new(ContextParts {
+        coordinator: coord.clone(),
+        store: store.clone(),
+        funnel: Funnel::new(Arc::new(RecordingPublisher::default())),
+        clock: clock.clone(),
+        config: NodeApiConfig::default(),
+        tokens: TokenMinter::new(b"bench-secret"),
+        engine: Arc::new(SimEngine),
+    });
     // Drain the projector log (the merge itself is the workload's cost, not the control plane's).
     tokio::spawn(async move { while log_rx.recv().await.is_some() {} });
-    let state = AppState::new(
-        coord.clone(),
-        store.clone(),
-        Funnel::new(Arc::new(RecordingPublisher::default())),
-        clock.clone(),
-        NodeApiConfig::default(),
-    )
-    .with_result_log(log);
     let app = http::router(state);
     submit(
         &*store,

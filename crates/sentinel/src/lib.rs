@@ -9,11 +9,14 @@
 //! [`tasks`] (reclaim, presence), [`service`] (one wired instance).
 
 pub mod beacon_http;
+pub mod context;
 pub mod coordinator;
 pub mod domain;
 pub mod engine;
+pub mod facts;
 pub mod http;
 pub mod jobs;
+pub mod lifecycle;
 pub mod local;
 pub mod projector;
 pub mod publish;
@@ -23,3 +26,4 @@ pub mod sim;
 pub mod store;
 pub mod tasks;
 pub mod tokens;
+pub mod wire;

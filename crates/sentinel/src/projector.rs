@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use wowlab_api::channels::{self, JobMessage, JobProgress};
 
+use crate::context::Context;
 use crate::coordinator::Coordinator;
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId};
-use crate::http::Clock;
+use crate::lifecycle::{Ending, JobLifecycle, LifecycleError};
 use crate::publish::Funnel;
-use crate::store::{Job, Store, StoreError, TransitionData};
+use crate::store::{Job, Store, StoreError};
 
 /// The workload's exact merge of chunk results.
 pub trait ResultMerger: Send + Sync + 'static {
@@ -67,7 +68,12 @@ pub enum LogEntry {
     },
     /// Look at a job again (recovery found all its chunks stored).
     Kick(JobId),
+    /// The job ended ([`crate::lifecycle`]): forget it.
+    Ended(JobId),
 }
+
+/// The projector's end of the result log.
+pub type LogReceiver = mpsc::UnboundedReceiver<LogEntry>;
 
 /// Writer side of the in-process result log.
 #[derive(Clone)]
@@ -77,7 +83,7 @@ pub struct ResultLog {
 
 impl ResultLog {
     /// A log and the receiver the projector consumes.
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<LogEntry>) {
+    pub fn new() -> (Self, LogReceiver) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Self { tx }, rx)
     }
@@ -154,26 +160,20 @@ pub struct Projector<M: ResultMerger> {
     store: Arc<dyn Store>,
     coordinator: Arc<dyn Coordinator>,
     funnel: Funnel,
-    clock: Arc<dyn Clock>,
+    lifecycle: JobLifecycle,
     merger: M,
     publish_every: Duration,
     jobs: HashMap<JobId, JobState<M::Acc>>,
 }
 
 impl<M: ResultMerger> Projector<M> {
-    /// A projector publishing progress at most every 250 ms per job.
-    pub fn new(
-        store: Arc<dyn Store>,
-        coordinator: Arc<dyn Coordinator>,
-        funnel: Funnel,
-        clock: Arc<dyn Clock>,
-        merger: M,
-    ) -> Self {
+    /// A projector over `ctx`'s engines, publishing progress at most every 250 ms per job.
+    pub fn new(ctx: &Context, merger: M) -> Self {
         Self {
-            store,
-            coordinator,
-            funnel,
-            clock,
+            store: ctx.store_arc(),
+            coordinator: ctx.coordinator_arc(),
+            funnel: ctx.funnel().clone(),
+            lifecycle: ctx.lifecycle().clone(),
             merger,
             publish_every: Duration::from_millis(250),
             jobs: HashMap::new(),
@@ -181,11 +181,7 @@ impl<M: ResultMerger> Projector<M> {
     }
 
     /// Consumes the log until it closes or `shutdown` turns true.
-    pub async fn run(
-        mut self,
-        mut log: mpsc::UnboundedReceiver<LogEntry>,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
+    pub async fn run(mut self, mut log: LogReceiver, mut shutdown: watch::Receiver<bool>) {
         let mut flush = tokio::time::interval(self.publish_every);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -213,6 +209,10 @@ impl<M: ResultMerger> Projector<M> {
     pub async fn apply(&mut self, entry: LogEntry) -> Result<(), StoreError> {
         let job = match &entry {
             LogEntry::Result { job, .. } | LogEntry::Kick(job) => *job,
+            LogEntry::Ended(job) => {
+                self.jobs.remove(job);
+                return Ok(());
+            }
         };
         if !self.jobs.contains_key(&job) && !self.load(job).await? {
             return Ok(());
@@ -314,105 +314,54 @@ impl<M: ResultMerger> Projector<M> {
     }
 
     async fn finalize(&mut self, job: JobId) -> Result<(), StoreError> {
-        let Some(st) = self.jobs.get(&job) else {
+        let Some(st) = self.jobs.remove(&job) else {
             return Ok(());
         };
         let result = match self.merger.finish(&st.acc) {
             Ok(r) => r,
-            Err(e) => return self.fail(job, format!("final merge failed: {e}")).await,
+            Err(e) => {
+                self.jobs.insert(job, st);
+                return self.fail(job, format!("final merge failed: {e}")).await;
+            }
         };
-        let update = JobMessage::Finished {
-            status: "completed".into(),
-            reason: None,
-            result: self.merger.report(&st.acc),
-            progress: st.progress(self.merger.progress(&st.acc)),
+        let ending = Ending::Completed {
+            result,
+            report: self.merger.report(&st.acc),
         };
-        let done = self
-            .settle(
-                job,
-                JobStatus::Completed,
-                TransitionData {
-                    result: Some(result),
-                    failure_reason: None,
-                },
-            )
-            .await?;
-        self.jobs.remove(&job);
-        if done {
-            metrics::counter!("sentinel_jobs_finished_total", "status" => "completed").increment(1);
-            self.publish(job, &update).await;
-        }
-        Ok(())
+        let progress = st.progress(self.merger.progress(&st.acc));
+        self.end(job, ending, progress).await
     }
 
     async fn fail(&mut self, job: JobId, reason: String) -> Result<(), StoreError> {
         let Some(st) = self.jobs.remove(&job) else {
             return Ok(());
         };
-        let done = self
-            .settle(
-                job,
-                JobStatus::Failed,
-                TransitionData {
-                    result: None,
-                    failure_reason: Some(reason.clone()),
-                },
-            )
-            .await?;
-        if done {
-            metrics::counter!("sentinel_jobs_finished_total", "status" => "failed").increment(1);
-            if let Ok(revoked) = self.coordinator.cancel_job(job).await {
-                tracing::debug!(job = %job, revoked = revoked.len(), "failed job unscheduled");
-            }
-            let update = JobMessage::Finished {
-                status: "failed".into(),
-                reason: Some(reason),
-                result: None,
-                progress: st.progress(self.merger.progress(&st.acc)),
-            };
-            self.publish(job, &update).await;
-        }
-        Ok(())
+        let progress = st.progress(self.merger.progress(&st.acc));
+        self.end(job, Ending::Failed { reason }, progress).await
     }
 
-    /// Version-checked `running → to`; true if this call made the transition. A job that
-    /// reached a terminal status elsewhere (cancelled meanwhile) is left as it is.
-    async fn settle(
+    /// Hands the ending to the lifecycle; a job that ended elsewhere meanwhile (cancelled)
+    /// stays as it is.
+    async fn end(
         &self,
         job: JobId,
-        to: JobStatus,
-        data: TransitionData,
-    ) -> Result<bool, StoreError> {
-        for _ in 0..3 {
-            let Some(cur) = self.store.job(job).await? else {
-                return Ok(false);
-            };
-            if cur.status != JobStatus::Running {
-                return Ok(false);
+        ending: Ending,
+        progress: JobProgress,
+    ) -> Result<(), StoreError> {
+        match self
+            .lifecycle
+            .end(job, ending, Vec::new(), Some(progress))
+            .await
+        {
+            Ok(_) | Err(LifecycleError::AlreadyFinished(_)) | Err(LifecycleError::NotFound) => {
+                Ok(())
             }
-            match self
-                .store
-                .transition_job(
-                    job,
-                    JobStatus::Running,
-                    to,
-                    cur.version,
-                    data.clone(),
-                    self.clock.now(),
-                )
-                .await
-            {
-                Ok(_) => {
-                    if let Err(e) = self.coordinator.remove_job(job).await {
-                        tracing::warn!(job = %job, error = %e, "finished job not unscheduled");
-                    }
-                    return Ok(true);
-                }
-                Err(StoreError::VersionConflict { .. }) => continue,
-                Err(e) => return Err(e),
+            Err(LifecycleError::Store(e)) => Err(e),
+            Err(LifecycleError::Contended) => {
+                tracing::warn!(job = %job, "job ending contended; the next result retries it");
+                Ok(())
             }
         }
-        Ok(false)
     }
 }
 
@@ -420,8 +369,8 @@ impl<M: ResultMerger> Projector<M> {
 mod tests {
     use super::*;
     use crate::coordinator::{Lease, MemoryCoordinator};
+    use crate::domain::{Clock, ManualClock};
     use crate::domain::{UnixMillis, UserId};
-    use crate::http::ManualClock;
     use crate::jobs::{submit, Submission};
     use crate::publish::RecordingPublisher;
     use crate::store::{ChunkResult, SqliteStore};
@@ -486,13 +435,15 @@ mod tests {
         }
 
         fn projector(&self) -> Projector<Sum> {
-            Projector::new(
-                self.store.clone(),
+            let (ctx, _log) = crate::context::testing::context(
                 self.coord.clone(),
+                self.store.clone(),
                 Funnel::new(self.published.clone()),
                 self.clock.clone(),
-                Sum,
-            )
+                crate::context::NodeApiConfig::default(),
+                None,
+            );
+            Projector::new(&ctx, Sum)
         }
 
         async fn job(&self, chunks: u32) -> JobId {
@@ -581,10 +532,12 @@ mod tests {
             }
         }
 
+        /// What was published on `jobs:` channels (lease revocations left out).
         fn messages(&self) -> Vec<serde_json::Value> {
             self.published
                 .sent()
                 .iter()
+                .filter(|(c, _)| c.starts_with("jobs:"))
                 .map(|(_, b)| serde_json::from_slice(b).unwrap())
                 .collect()
         }

@@ -14,11 +14,13 @@ use axum::Router;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::context::{Context, ContextParts, NodeApiConfig};
 use crate::coordinator::Coordinator;
+use crate::domain::Clock;
 use crate::domain::{JobId, UnixMillis};
 use crate::engine::ProfileEngine;
-use crate::http::{self, AppState, Clock, NodeApiConfig};
-use crate::projector::{LogEntry, Projector, ResultLog, ResultMerger};
+use crate::http;
+use crate::projector::{LogEntry, Projector, ResultMerger};
 use crate::publish::{Funnel, Publisher};
 use crate::recovery::{rebuild_coordinator, RecoveryError};
 use crate::store::Store;
@@ -70,9 +72,9 @@ pub struct SentinelParts<M: ResultMerger> {
     /// Exact merge of chunk results.
     pub merger: M,
     /// Profile validation for job submission.
-    pub engine: Option<Arc<dyn ProfileEngine>>,
+    pub engine: Arc<dyn ProfileEngine>,
     /// Beacon token minting.
-    pub tokens: Option<TokenMinter>,
+    pub tokens: TokenMinter,
     /// Beacon presence roster for the presence cron.
     pub presence: Option<Arc<dyn PresenceSource>>,
     /// Webhook told about node status flips.
@@ -81,7 +83,7 @@ pub struct SentinelParts<M: ResultMerger> {
 
 /// A running instance.
 pub struct Sentinel {
-    state: AppState,
+    state: Context,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -107,19 +109,21 @@ impl Sentinel {
             );
         }
         let funnel = Funnel::new(parts.publisher);
-        let (log, log_rx) = ResultLog::new();
+        let (state, log_rx) = Context::new(ContextParts {
+            coordinator: coordinator.clone(),
+            store: parts.store.clone(),
+            funnel: funnel.clone(),
+            clock: parts.clock.clone(),
+            config: config.api.clone(),
+            tokens: parts.tokens,
+            engine: parts.engine,
+        });
         for job in &report.fully_done {
-            log.append(LogEntry::Kick(*job));
+            state.result_log().append(LogEntry::Kick(*job));
         }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
-        let projector = Projector::new(
-            parts.store.clone(),
-            coordinator.clone(),
-            funnel.clone(),
-            parts.clock.clone(),
-            parts.merger,
-        );
+        let projector = Projector::new(&state, parts.merger);
         tasks.push(tokio::spawn(projector.run(log_rx, shutdown_rx.clone())));
         tasks.push(tokio::spawn(run_reclaim(
             coordinator.clone(),
@@ -142,14 +146,6 @@ impl Sentinel {
             };
             tasks.push(tokio::spawn(cron.run(shutdown_rx.clone())));
         }
-        let mut state = AppState::new(coordinator, parts.store, funnel, parts.clock, config.api)
-            .with_result_log(log);
-        if let Some(t) = parts.tokens {
-            state = state.with_tokens(t);
-        }
-        if let Some(e) = parts.engine {
-            state = state.with_engine(e);
-        }
         tasks.push(tokio::spawn(Dispatcher::new(state.clone()).run(
             wake,
             config.dispatch_tick,
@@ -163,7 +159,7 @@ impl Sentinel {
     }
 
     /// Shared handler state (for embedding more routes).
-    pub fn state(&self) -> &AppState {
+    pub fn state(&self) -> &Context {
         &self.state
     }
 
@@ -188,7 +184,7 @@ impl Sentinel {
 }
 
 /// Ready when the store and the coordinator answer.
-async fn ready(State(state): State<AppState>) -> StatusCode {
+async fn ready(State(state): State<Context>) -> StatusCode {
     let probe = JobId::from_uuid(uuid::Uuid::nil());
     let store_ok = state.store().job(probe).await.is_ok();
     let coord_ok = state

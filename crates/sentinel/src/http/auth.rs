@@ -8,7 +8,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
-use super::{ApiError, AppState};
+use super::{ApiError, Context};
 use crate::domain::TokenHash;
 use crate::store::{AuthTokenKind, User};
 
@@ -81,10 +81,10 @@ pub fn credential(headers: &HeaderMap) -> Option<(String, AuthTokenKind)> {
         .map(|(_, v)| (v.to_owned(), AuthTokenKind::Session))
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<Context> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
         let (secret, kind) = credential(&parts.headers).ok_or(ApiError::SignInRequired)?;
         state
             .store()

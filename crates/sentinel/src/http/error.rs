@@ -7,6 +7,7 @@ use axum::Json;
 use wowlab_api::signing::SignatureError;
 
 use crate::coordinator::CoordinatorError;
+use crate::lifecycle::LifecycleError;
 use crate::store::StoreError;
 
 /// Everything a handler can answer with besides success.
@@ -19,7 +20,7 @@ pub enum ApiError {
     #[error("replayed request")]
     Replay,
     /// The node has no owner yet, so it gets no beacon token and no work (403).
-    #[error("node is not claimed yet")]
+    #[error("this node is not claimed yet: claim this node first (enter its claim code in the studio or start it with a claim token)")]
     NotClaimed,
     /// The signing key belongs to no registered node (401).
     #[error("unknown node key")]
@@ -84,6 +85,17 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => Self::Unavailable("store closed".into()),
             StoreError::Invalid(m) => Self::BadRequest(m),
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::NotFound => Self::NotFound("no such job"),
+            LifecycleError::AlreadyFinished(_) => Self::Conflict("the job has already finished"),
+            LifecycleError::Contended => Self::Unavailable("the job kept changing".into()),
+            LifecycleError::Store(s) => s.into(),
         }
     }
 }

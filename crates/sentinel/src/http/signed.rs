@@ -7,7 +7,7 @@ use axum::http::header::HOST;
 use serde::de::DeserializeOwned;
 use wowlab_api::signing::{self, ReceivedHeaders, NONCE_TTL};
 
-use super::{ApiError, AppState};
+use super::{ApiError, Context};
 use crate::store::Node;
 
 /// A verified request: who signed it and its parsed body.
@@ -28,10 +28,10 @@ pub struct SignedNode<T> {
     pub body: T,
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for Signed<T> {
+impl<T: DeserializeOwned + Send> FromRequest<Context> for Signed<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Context) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         // Under a nested router `uri` lost its prefix; the signature covers the full path.
         let path = parts
@@ -78,10 +78,10 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Signed<T> {
     }
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for SignedNode<T> {
+impl<T: DeserializeOwned + Send> FromRequest<Context> for SignedNode<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Context) -> Result<Self, Self::Rejection> {
         let signed = Signed::<T>::from_request(req, state).await?;
         let node = state
             .store()

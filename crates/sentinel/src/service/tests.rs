@@ -13,9 +13,9 @@ use wowlab_api::signing::NodeKey;
 
 use super::{Sentinel, SentinelConfig, SentinelParts};
 use crate::coordinator::MemoryCoordinator;
+use crate::domain::SystemClock;
 use crate::domain::{JobId, UnixMillis};
 use crate::engine::{ProfileEngine, ValidatedProfile};
-use crate::http::SystemClock;
 use crate::projector::ResultMerger;
 use crate::publish::RecordingPublisher;
 use crate::store::{Job, SqliteOptions, SqliteStore};
@@ -68,8 +68,8 @@ async fn start(path: &std::path::Path, published: Arc<RecordingPublisher>) -> Se
             publisher: published,
             clock: Arc::new(SystemClock),
             merger: Sum,
-            engine: Some(Arc::new(Engine)),
-            tokens: None,
+            engine: Arc::new(Engine),
+            tokens: crate::tokens::TokenMinter::new(b"test-secret"),
             presence: None,
             webhook: None,
         },

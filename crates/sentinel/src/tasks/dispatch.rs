@@ -16,12 +16,24 @@ use async_trait::async_trait;
 use tokio::sync::{watch, Notify};
 use wowlab_api::channels::{self, ChunkMessage};
 
+use crate::context::Context;
 use crate::coordinator::{
     CompleteOutcome, Coordinator, CoordinatorError, DeadNode, FailOutcome, HeartbeatOutcome,
     JobProgress, JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
 };
 use crate::domain::{ChunkIndex, FenceToken, JobId, NodeId, UnixMillis};
-use crate::http::AppState;
+use crate::store::StoreError;
+
+/// Why a dispatch pass stopped early (the next wake-up or tick tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The coordinator failed.
+    #[error(transparent)]
+    Coordinator(#[from] CoordinatorError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Default safety tick of the dispatcher (a lost wake-up costs at most this long).
 pub const DISPATCH_TICK: Duration = Duration::from_secs(1);
@@ -235,14 +247,14 @@ impl Coordinator for WakeOnWork {
 
 /// The dispatcher's state between passes.
 pub struct Dispatcher {
-    state: AppState,
+    state: Context,
     /// Whether a node may take pushed work (claimed, not draining), with when it was read.
     eligible: HashMap<NodeId, (Instant, bool)>,
 }
 
 impl Dispatcher {
     /// A dispatcher leasing through `state`'s coordinator and publishing through its funnel.
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: Context) -> Self {
         Self {
             state,
             eligible: HashMap::new(),
@@ -273,7 +285,7 @@ impl Dispatcher {
 
     /// One pass: drops the credit of nodes that may not take work, leases pending chunks to
     /// the rest and pushes them. Returns how many leases were pushed.
-    pub async fn pass(&mut self) -> Result<usize, crate::http::ApiError> {
+    pub async fn pass(&mut self) -> Result<usize, DispatchError> {
         let state = self.state.clone();
         let coord = state.coordinator();
         for node in coord.credited_nodes().await? {
@@ -296,7 +308,7 @@ impl Dispatcher {
         }
         let mut pushed = 0;
         for (node, leases) in per_node {
-            let mut payloads = crate::http::node::assignments(&self.state, &leases).await?;
+            let mut payloads = self.state.assignments(&leases).await?;
             let msg = if payloads.len() == 1 {
                 payloads.pop().map(ChunkMessage::Lease)
             } else if payloads.is_empty() {
@@ -329,7 +341,7 @@ impl Dispatcher {
     }
 
     /// Claimed and not draining, from the store (cached for a second).
-    async fn may_take_work(&mut self, node: NodeId) -> Result<bool, crate::http::ApiError> {
+    async fn may_take_work(&mut self, node: NodeId) -> Result<bool, DispatchError> {
         if let Some((at, ok)) = self.eligible.get(&node) {
             if at.elapsed() < STATUS_TTL {
                 return Ok(*ok);
@@ -405,12 +417,13 @@ mod tests {
         ));
         let published = Arc::new(RecordingPublisher::default());
         let clock = Arc::new(ManualClock::new(T0));
-        let state = AppState::new(
+        let (state, _log) = crate::context::testing::context(
             coord.clone(),
             store.clone(),
             Funnel::new(published.clone()),
             clock.clone(),
             NodeApiConfig::default(),
+            None,
         );
         let owner = store.create_user("o@x", "h", T0).await.unwrap().id;
         let (worker, drainer, unowned) = (

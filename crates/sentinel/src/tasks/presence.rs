@@ -12,8 +12,8 @@ use tokio::sync::watch;
 
 use super::Leadership;
 use crate::coordinator::Coordinator;
+use crate::domain::Clock;
 use crate::domain::NodeId;
-use crate::http::Clock;
 use crate::publish::Funnel;
 use crate::store::{NodeStatus, Store, StoreError};
 

@@ -12,8 +12,8 @@ use tokio::sync::watch;
 
 use super::Leadership;
 use crate::coordinator::Coordinator;
+use crate::domain::Clock;
 use crate::domain::UnixMillis;
-use crate::http::Clock;
 
 /// Heartbeats a node may miss before it is declared dead.
 pub const MISSED_HEARTBEATS: u32 = 2;
@@ -104,8 +104,8 @@ pub async fn reclaim_once(coordinator: &dyn Coordinator, now: UnixMillis, silenc
 mod tests {
     use super::*;
     use crate::coordinator::{JobSpec, MemoryCoordinator};
+    use crate::domain::ManualClock;
     use crate::domain::{JobId, NodeId};
-    use crate::http::ManualClock;
 
     #[tokio::test(start_paused = true)]
     async fn expired_leases_come_back_within_a_tick() {

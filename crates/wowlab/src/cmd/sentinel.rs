@@ -103,8 +103,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 publisher: beacon.clone(),
                 clock: Arc::new(SystemClock),
                 merger: SimMerger,
-                engine: Some(Arc::new(SimEngine)),
-                tokens: Some(TokenMinter::new(args.token_secret.as_bytes())),
+                engine: Arc::new(SimEngine),
+                tokens: TokenMinter::new(args.token_secret.as_bytes()),
                 presence: Some(beacon),
                 webhook: args
                     .webhook_url

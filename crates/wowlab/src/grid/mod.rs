@@ -124,8 +124,8 @@ impl EmbeddedGrid {
                 publisher: Arc::new(BeaconPublisher::new(beacon.clone())),
                 clock: Arc::new(SystemClock),
                 merger: SimMerger,
-                engine: Some(Arc::new(SimEngine)),
-                tokens: Some(TokenMinter::new(secrets.token_hmac_secret.as_bytes())),
+                engine: Arc::new(SimEngine),
+                tokens: TokenMinter::new(secrets.token_hmac_secret.as_bytes()),
                 presence: Some(Arc::new(BeaconPresence::new(beacon.clone()))),
                 webhook: opts
                     .webhook_url

@@ -21,7 +21,7 @@ use super::wire::from_wire;
 use crate::coordinator::{CompleteOutcome, Coordinator, LeaseRef};
 use crate::domain::NodeId;
 use crate::http::signed::SignedNode;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::projector::LogEntry;
 use crate::store::ChunkResult;
 use crate::store::Node;
@@ -30,7 +30,7 @@ use crate::store::Node;
 pub const MAX_BATCH: usize = 1024;
 
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
     let refill = req.body.refill;
@@ -48,7 +48,7 @@ pub(super) async fn handle(
 }
 
 pub(super) async fn handle_batch(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<CompleteBatchRequest>,
 ) -> Result<Json<CompleteBatchResponse>, ApiError> {
     let items = req.body.results;
@@ -85,7 +85,7 @@ pub(super) async fn handle_batch(
 /// Credits `slots` freed slots to `node` and returns the leases granted for them at once
 /// (none for a draining node, whose slots are not credited).
 async fn refill_slots(
-    state: &AppState,
+    state: &Context,
     node: &Node,
     slots: u32,
 ) -> Result<Vec<wowlab_api::node::ChunkLease>, ApiError> {
@@ -108,12 +108,12 @@ async fn refill_slots(
     }
     metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
     metrics::counter!("sentinel_leases_refilled_total").increment(granted.len() as u64);
-    super::assignments(state, &granted).await
+    Ok(state.assignments(&granted).await?)
 }
 
 /// Stores and completes one result; `Stale` when the lease is not held.
 async fn complete_one(
-    state: &AppState,
+    state: &Context,
     node: NodeId,
     body: CompleteRequest,
 ) -> Result<CompleteOutcome, ApiError> {
@@ -145,14 +145,12 @@ async fn complete_one(
         if job_done {
             tracing::info!(job = %lease.job, "all chunks in");
         }
-        if let Some(log) = state.result_log() {
-            log.append(LogEntry::Result {
-                job: lease.job,
-                chunk: lease.chunk,
-                bytes,
-                node: Some(node),
-            });
-        }
+        state.result_log().append(LogEntry::Result {
+            job: lease.job,
+            chunk: lease.chunk,
+            bytes,
+            node: Some(node),
+        });
     }
     Ok(outcome)
 }

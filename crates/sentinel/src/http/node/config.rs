@@ -6,10 +6,10 @@ use axum::Json;
 use wowlab_api::node::{ConfigRequest, ConfigResponse};
 
 use crate::http::signed::SignedNode;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<ConfigRequest>,
 ) -> Result<Json<ConfigResponse>, ApiError> {
     let hash = req.body.config_hash;

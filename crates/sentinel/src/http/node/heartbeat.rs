@@ -11,13 +11,13 @@ use wowlab_api::node::{
 use super::wire::{from_wire, to_wire};
 use crate::coordinator::LeaseRef;
 use crate::http::signed::SignedNode;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 
 /// Most leases one heartbeat may report (bounds the work per request).
 const MAX_REPORTED: usize = 4096;
 
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
     let (mut node, body) = (req.node, req.body);

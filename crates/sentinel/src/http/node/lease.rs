@@ -7,10 +7,10 @@ use axum::Json;
 use wowlab_api::node::{LeasesRequest, LeasesResponse};
 
 use crate::http::signed::SignedNode;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 
 pub(super) async fn request(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<LeasesRequest>,
 ) -> Result<Json<LeasesResponse>, ApiError> {
     let node = req.node;
@@ -24,12 +24,12 @@ pub(super) async fn request(
     metrics::counter!("sentinel_leases_granted_total").increment(granted.len() as u64);
     let held = state.coordinator().current_leases(node.id, now).await?;
     Ok(Json(LeasesResponse {
-        leases: super::assignments(&state, &held).await?,
+        leases: state.assignments(&held).await?,
     }))
 }
 
 pub(super) async fn resync(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<()>,
 ) -> Result<Json<LeasesResponse>, ApiError> {
     let current = state
@@ -37,6 +37,6 @@ pub(super) async fn resync(
         .current_leases(req.node.id, state.clock().now())
         .await?;
     Ok(Json(LeasesResponse {
-        leases: super::assignments(&state, &current).await?,
+        leases: state.assignments(&current).await?,
     }))
 }

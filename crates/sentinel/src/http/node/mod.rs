@@ -5,7 +5,7 @@ use axum::routing::post;
 use axum::Router;
 use wowlab_api::node as api;
 
-use super::AppState;
+use super::Context;
 
 mod complete;
 mod config;
@@ -15,10 +15,10 @@ mod lease;
 mod register;
 mod token;
 mod unlink;
-pub mod wire;
+pub(crate) use crate::wire;
 
 /// Routes under `/api/node`.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Context) -> Router {
     Router::new()
         .route(api::PATH_REGISTER, post(register::handle))
         .route(api::PATH_HEARTBEAT, post(heartbeat::handle))
@@ -32,7 +32,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Turns leases into lease payloads, skipping jobs that vanished meanwhile.
 /// Most slots the sentinel fills for `node`: what it runs (the owner's setting under its own
 /// cap) plus the prefetch allowance; none while it drains.
 fn credit_limit(node: &crate::store::Node) -> u32 {
@@ -41,21 +40,6 @@ fn credit_limit(node: &crate::store::Node) -> u32 {
     } else {
         node.capacity() + api::MAX_PREFETCH
     }
-}
-
-pub(crate) async fn assignments(
-    state: &AppState,
-    leases: &[crate::coordinator::Lease],
-) -> Result<Vec<api::ChunkLease>, super::ApiError> {
-    let mut out = Vec::with_capacity(leases.len());
-    for l in leases {
-        if let Some(job) = state.job_facts(l.job).await? {
-            if let Some(a) = wire::chunk_lease(l, &job) {
-                out.push(a);
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

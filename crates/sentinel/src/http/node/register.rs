@@ -8,7 +8,7 @@ use axum::Json;
 
 use crate::domain::{NodeId, TokenHash};
 use crate::http::signed::Signed;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::store::{NewNode, Node, StoreError};
 use wowlab_api::node::{RegisterRequest, RegisterResponse};
 
@@ -16,7 +16,7 @@ const MAX_SLOTS: u32 = 1024;
 const MAX_NAME: usize = 64;
 
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: Signed<RegisterRequest>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
     let store = state.store();

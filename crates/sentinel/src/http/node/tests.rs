@@ -14,9 +14,9 @@ use wowlab_api::signing::NodeKey;
 use super::router;
 use crate::coordinator::{Coordinator, MemoryCoordinator};
 use crate::domain::{JobId, JobStatus, TokenHash, UnixMillis, UserId};
-use crate::http::{AppState, Clock, ManualClock, NodeApiConfig};
+use crate::http::{Clock, ManualClock, NodeApiConfig};
 use crate::jobs::{submit, Submission};
-use crate::projector::{LogEntry, ResultLog};
+use crate::projector::LogEntry;
 use crate::publish::{Funnel, RecordingPublisher};
 use crate::store::{SqliteStore, Store};
 
@@ -44,16 +44,14 @@ impl Grid {
             body_limit: 64 * 1024,
             ..NodeApiConfig::default()
         };
-        let (log, log_rx) = ResultLog::new();
-        let state = AppState::new(
+        let (state, log_rx) = crate::context::testing::context(
             coord.clone(),
             store.clone(),
             Funnel::new(published.clone()),
             clock.clone(),
             config,
-        )
-        .with_result_log(log)
-        .with_tokens(crate::tokens::TokenMinter::new(b"test-secret"));
+            None,
+        );
         let owner = store.create_user("owner@x", "h", START).await.unwrap().id;
         store
             .insert_claim_token(owner, &TokenHash::of("ct_good"), START)
@@ -515,15 +513,32 @@ async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
         reason.contains("stack overflow in rotation") && reason.contains("3 times"),
         "{reason}"
     );
-    // The bystander's lease was revoked on its channel.
+    // The bystander's lease was revoked on its channel, then the ending went out on the
+    // job's channel with the reason (a page watching it learns at once).
     let sent = g.published.sent();
-    assert_eq!(sent.len(), 1);
+    assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!(sent[0].0, format!("chunks:{}", ids[2].as_str().unwrap()));
     let push: Value = serde_json::from_slice(&sent[0].1).unwrap();
     assert_eq!(
         (push["type"].as_str(), push["chunk"].as_u64()),
         (Some("cancel"), Some(1))
     );
+    assert_eq!(sent[1].0, format!("jobs:{job}"));
+    let ended: Value = serde_json::from_slice(&sent[1].1).unwrap();
+    assert_eq!(
+        (ended["type"].as_str(), ended["status"].as_str()),
+        (Some("finished"), Some("failed"))
+    );
+    assert!(ended["reason"]
+        .as_str()
+        .unwrap()
+        .contains("stack overflow in rotation"));
+    // Nothing of the job stays in this instance's memory: the projector was told to forget it.
+    let mut ended_seen = false;
+    while let Ok(e) = g.log_rx.lock().try_recv() {
+        ended_seen |= e == LogEntry::Ended(job);
+    }
+    assert!(ended_seen, "the projector is told the job ended");
     let (s, _) = g
         .call(
             &keys[2],

@@ -7,18 +7,18 @@ use axum::Json;
 use wowlab_api::node::TokenResponse;
 
 use crate::http::signed::SignedNode;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::tokens::NODE_TOKEN_TTL;
 
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<()>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     if req.node.owner.is_none() {
         return Err(ApiError::NotClaimed);
     }
     let minted = state
-        .tokens()?
+        .tokens()
         .node_connection(req.node.id, NODE_TOKEN_TTL, state.clock().now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(TokenResponse {

@@ -4,10 +4,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::http::signed::SignedNode;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 
 pub(super) async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     req: SignedNode<()>,
 ) -> Result<StatusCode, ApiError> {
     state.coordinator().node_dead(req.node.id).await?;

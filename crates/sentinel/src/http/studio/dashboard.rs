@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::{fmt_time, grid, layout, to_signin, viewer};
-use crate::http::AppState;
+use crate::http::Context;
 
-pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Response {
     let Some(user) = viewer(&state, &headers).await else {
         return to_signin("/");
     };

@@ -7,7 +7,7 @@ use maud::{html, Markup};
 
 use super::{layout, viewer};
 use crate::domain::JobStatus;
-use crate::http::AppState;
+use crate::http::Context;
 use crate::store::{Node, NodeStatus};
 
 /// What the whole grid is doing now, from the figures online nodes sent with their last
@@ -26,7 +26,7 @@ pub(super) struct Totals {
 }
 
 /// Reads the totals; parts that fail to load stay zero (a dashboard must render).
-pub(super) async fn totals(state: &AppState) -> Totals {
+pub(super) async fn totals(state: &Context) -> Totals {
     Totals::of(&all_nodes(state).await, running_jobs(state).await)
 }
 
@@ -49,7 +49,7 @@ impl Totals {
 }
 
 /// Every node; none if the store fails (logged).
-async fn all_nodes(state: &AppState) -> Vec<Node> {
+async fn all_nodes(state: &Context) -> Vec<Node> {
     state.store().list_nodes(None).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "grid totals: nodes");
         Vec::new()
@@ -57,7 +57,7 @@ async fn all_nodes(state: &AppState) -> Vec<Node> {
 }
 
 /// Jobs running now; zero if the store fails (logged).
-async fn running_jobs(state: &AppState) -> usize {
+async fn running_jobs(state: &Context) -> usize {
     match state.store().jobs_with_status(JobStatus::Running).await {
         Ok(jobs) => jobs.len(),
         Err(e) => {
@@ -100,7 +100,7 @@ pub(super) fn fmt_rate(r: f64) -> String {
     out
 }
 
-pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Response {
     let user = viewer(&state, &headers).await;
     let nodes = all_nodes(&state).await;
     let t = Totals::of(&nodes, running_jobs(&state).await);

@@ -11,12 +11,12 @@ use serde_json::Value;
 
 use super::{fmt_time, layout, viewer};
 use crate::domain::{JobId, JobStatus};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::sim::report_json;
 use crate::store::{Job, User};
 
 /// The job if `user` (or an anonymous visitor, for public jobs) may read it.
-async fn visible(state: &AppState, user: Option<&User>, id: &str) -> Option<Job> {
+async fn visible(state: &Context, user: Option<&User>, id: &str) -> Option<Job> {
     let id: JobId = id.parse().ok()?;
     let job = state.store().job(id).await.ok()??;
     let ok = job.public || user.is_some_and(|u| u.id == job.owner || u.is_admin);
@@ -24,7 +24,7 @@ async fn visible(state: &AppState, user: Option<&User>, id: &str) -> Option<Job>
 }
 
 pub(super) async fn page(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -131,7 +131,7 @@ pub(super) async fn page(
 
 /// `GET /jobs/{id}/report.json`: the final report as JSON (download), for whoever may see the job.
 pub(super) async fn report_download(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

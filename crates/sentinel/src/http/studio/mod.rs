@@ -10,7 +10,7 @@ use axum::Router;
 use maud::html;
 
 use super::auth::credential;
-use super::{ApiError, AppState};
+use super::{ApiError, Context};
 use crate::domain::TokenHash;
 use crate::store::User;
 
@@ -24,7 +24,7 @@ mod nodes;
 mod sign;
 
 /// Studio pages and `/static/*`.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Context) -> Router {
     Router::new()
         .route("/", get(dashboard::page))
         .route("/signin", get(sign::signin))
@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Any unknown path: the API's JSON 404 under `/api/`, a page elsewhere.
-async fn not_found(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+async fn not_found(State(state): State<Context>, uri: Uri, headers: HeaderMap) -> Response {
     if uri.path().starts_with("/api/") {
         return ApiError::NotFound("no such endpoint").into_response();
     }
@@ -60,7 +60,7 @@ async fn not_found(State(state): State<AppState>, uri: Uri, headers: HeaderMap) 
 
 /// The signed-in user of a page request, if any. Store trouble reads as signed out: a page
 /// must still render.
-pub(super) async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<User> {
+pub(super) async fn viewer(state: &Context, headers: &HeaderMap) -> Option<User> {
     let (secret, kind) = credential(headers)?;
     match state
         .store()

@@ -10,9 +10,9 @@ use maud::html;
 use super::assets::PROFILES;
 use super::{layout, to_signin, viewer};
 use crate::http::user::jobs::{MAX_CHUNKS, MAX_ITERATIONS};
-use crate::http::AppState;
+use crate::http::Context;
 
-pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Response {
     let Some(user) = viewer(&state, &headers).await else {
         return to_signin("/jobs/new");
     };

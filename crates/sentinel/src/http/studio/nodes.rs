@@ -12,7 +12,7 @@ use super::{fmt_time, layout, to_signin, viewer};
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
 use crate::http::user::nodes::{MAX_NAME_CHARS, MAX_PARALLEL};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::store::{Node, User};
 
 /// The sentinel URL as the browser reached it, for the node command line.
@@ -99,7 +99,7 @@ fn node_row(n: &Node) -> Markup {
     }
 }
 
-pub(super) async fn list_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) -> Response {
     let Some(user) = viewer(&state, &headers).await else {
         return to_signin("/nodes");
     };
@@ -152,14 +152,14 @@ pub(super) async fn list_page(State(state): State<AppState>, headers: HeaderMap)
     layout::page("Nodes", Some(&user), &["/static/nodes.js"], main).into_response()
 }
 
-async fn my_node(state: &AppState, user: &User, id: &str) -> Option<Node> {
+async fn my_node(state: &Context, user: &User, id: &str) -> Option<Node> {
     let id: NodeId = id.parse().ok()?;
     let n = state.store().node_by_id(id).await.ok()??;
     (n.owner == Some(user.id) || user.is_admin).then_some(n)
 }
 
 pub(super) async fn detail_page(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
@@ -209,7 +209,7 @@ pub(super) async fn detail_page(
 /// `POST /nodes/{id}/unlink`: removes one of the caller's nodes and tells it on `nodes:{id}`.
 /// Answers in the API's JSON error shape.
 pub(super) async fn unlink(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

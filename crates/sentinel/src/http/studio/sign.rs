@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 
 use super::{layout, viewer};
-use crate::http::AppState;
+use crate::http::Context;
 
 fn form(action: &str, button: &str, autocomplete: &str) -> Markup {
     html! {
@@ -29,7 +29,7 @@ fn form(action: &str, button: &str, autocomplete: &str) -> Markup {
     }
 }
 
-pub(super) async fn signin(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn signin(State(state): State<Context>, headers: HeaderMap) -> Response {
     if viewer(&state, &headers).await.is_some() {
         return Redirect::to("/").into_response();
     }
@@ -41,7 +41,7 @@ pub(super) async fn signin(State(state): State<AppState>, headers: HeaderMap) ->
     page("Sign in", main)
 }
 
-pub(super) async fn signup(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn signup(State(state): State<Context>, headers: HeaderMap) -> Response {
     if viewer(&state, &headers).await.is_some() {
         return Redirect::to("/").into_response();
     }

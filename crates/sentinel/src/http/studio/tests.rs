@@ -60,10 +60,9 @@ mod pages {
     use crate::coordinator::MemoryCoordinator;
     use crate::domain::UnixMillis;
     use crate::engine::{ProfileEngine, ValidatedProfile};
-    use crate::http::{router, AppState, ManualClock, NodeApiConfig};
+    use crate::http::{router, ManualClock, NodeApiConfig};
     use crate::publish::{Funnel, RecordingPublisher};
     use crate::store::{NodeStatus, SqliteStore, Store};
-    use crate::tokens::TokenMinter;
 
     const NOW: UnixMillis = UnixMillis(1_800_000_000_000);
 
@@ -87,15 +86,14 @@ mod pages {
 
     async fn app_with_store() -> (Router, Arc<SqliteStore>) {
         let store = Arc::new(SqliteStore::memory().await.unwrap());
-        let state = AppState::new(
+        let (state, _log) = crate::context::testing::context(
             Arc::new(MemoryCoordinator::new()),
             store.clone(),
             Funnel::new(Arc::new(RecordingPublisher::default())),
             Arc::new(ManualClock::new(NOW)),
             NodeApiConfig::default(),
-        )
-        .with_tokens(TokenMinter::new(b"secret"))
-        .with_engine(Arc::new(Engine));
+            Some(Arc::new(Engine)),
+        );
         (router(state), store)
     }
 

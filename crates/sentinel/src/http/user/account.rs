@@ -14,7 +14,7 @@ use crate::http::auth::{
     self, credential, hash_password, new_secret, session_cookie, verify_password, CurrentUser,
     SESSION_TTL,
 };
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::store::{AuthTokenKind, NewAuthToken, StoreError, User};
 
 /// Email and password.
@@ -59,7 +59,7 @@ fn normalize_email(e: &str) -> Result<String, UserError> {
     Ok(e)
 }
 
-async fn start_session(state: &AppState, user: &User) -> Result<HeaderMap, ApiError> {
+async fn start_session(state: &Context, user: &User) -> Result<HeaderMap, ApiError> {
     let secret = new_secret("ses_")?;
     let now = state.clock().now();
     state
@@ -84,7 +84,7 @@ async fn start_session(state: &AppState, user: &User) -> Result<HeaderMap, ApiEr
 }
 
 pub(super) async fn signup(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<impl IntoResponse, UserError> {
     let email = normalize_email(&body.email)?;
@@ -117,7 +117,7 @@ pub(super) async fn signup(
 }
 
 pub(super) async fn login(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<impl IntoResponse, UserError> {
     let email = normalize_email(&body.email).map_err(|_| ApiError::BadCredentials)?;
@@ -134,7 +134,7 @@ pub(super) async fn login(
 }
 
 pub(super) async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     request_headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {

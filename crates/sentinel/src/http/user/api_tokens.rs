@@ -9,7 +9,7 @@ use super::body::JsonBody;
 use super::error::UserError;
 use crate::domain::TokenHash;
 use crate::http::auth::{new_secret, CurrentUser};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::store::{AuthTokenInfo, AuthTokenKind, NewAuthToken};
 
 #[derive(Debug, Deserialize)]
@@ -27,7 +27,7 @@ pub(super) struct CreatedToken {
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     JsonBody(body): JsonBody<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), UserError> {
@@ -56,7 +56,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<Vec<AuthTokenInfo>>, ApiError> {
     Ok(Json(
@@ -68,7 +68,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(hash): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -11,7 +11,7 @@ use super::error::UserError;
 use super::nodes::NodeView;
 use crate::domain::TokenHash;
 use crate::http::auth::{new_secret, CurrentUser};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 
 #[derive(Debug, Serialize)]
 pub(super) struct ClaimToken {
@@ -20,7 +20,7 @@ pub(super) struct ClaimToken {
 }
 
 pub(super) async fn create_token(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
 ) -> Result<(StatusCode, Json<ClaimToken>), ApiError> {
     let secret = new_secret("ct_")?;
@@ -37,7 +37,7 @@ pub(super) struct ClaimCode {
 }
 
 pub(super) async fn claim_node(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     JsonBody(body): JsonBody<ClaimCode>,
 ) -> Result<Json<NodeView>, UserError> {

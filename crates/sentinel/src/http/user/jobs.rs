@@ -8,19 +8,19 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
-use wowlab_api::channels::{self, ChunkMessage, JobMessage, JobProgress as WireProgress};
 
 use super::body::JsonBody;
 use super::error::UserError;
+use crate::context::ValidationError;
 use crate::coordinator::{CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
 use crate::engine::chunk_size_for;
 use crate::http::auth::CurrentUser;
-use crate::http::node::wire::to_wire;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::jobs::{submit, Submission, SubmitError};
+use crate::lifecycle::Ending;
 use crate::sim::report_json;
-use crate::store::{Job, StoreError, TransitionData, User};
+use crate::store::{Job, User};
 
 /// Largest accepted iteration count.
 pub(crate) const MAX_ITERATIONS: u64 = 1 << 40;
@@ -83,7 +83,7 @@ impl JobView {
 }
 
 /// The job if `user` may read it.
-pub(super) async fn readable(state: &AppState, user: &User, id: &str) -> Result<Job, ApiError> {
+pub(super) async fn readable(state: &Context, user: &User, id: &str) -> Result<Job, ApiError> {
     let id: JobId = id.parse().map_err(|_| ApiError::NotFound("no such job"))?;
     match state.store().job(id).await? {
         Some(j) if j.owner == user.id || user.is_admin || j.public => Ok(j),
@@ -91,7 +91,7 @@ pub(super) async fn readable(state: &AppState, user: &User, id: &str) -> Result<
     }
 }
 
-async fn progress(state: &AppState, j: &Job) -> Result<Option<JobProgress>, ApiError> {
+async fn progress(state: &Context, j: &Job) -> Result<Option<JobProgress>, ApiError> {
     if j.status != JobStatus::Running {
         return Ok(None);
     }
@@ -103,7 +103,7 @@ async fn progress(state: &AppState, j: &Job) -> Result<Option<JobProgress>, ApiE
 }
 
 pub(super) async fn create(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     JsonBody(body): JsonBody<CreateJob>,
 ) -> Result<(StatusCode, Json<JobView>), UserError> {
@@ -120,10 +120,15 @@ pub(super) async fn create(
         .chunk_size
         .map(|c| checked_chunk_size(c, body.iterations))
         .transpose()?;
-    let engine = state.engine()?;
-    let validated = engine
-        .validate(&body.profile)
-        .map_err(|e| UserError::field("profile", format!("invalid profile: {e}")))?;
+    let validated = state
+        .validate_profile(body.profile.clone())
+        .await
+        .map_err(|e| match e {
+            ValidationError::Invalid(m) => {
+                UserError::field("profile", format!("invalid profile: {m}"))
+            }
+            other => UserError::field("profile", other.to_string()),
+        })?;
     let chunk_size = match chosen {
         Some(c) => c,
         None => chunk_size_for(
@@ -170,7 +175,7 @@ pub(super) async fn create(
 /// the iterations means a single chunk (as in `wowlab sim`).
 /// Worker slots of the claimed, non-draining nodes that heartbeated within one lease TTL (at
 /// least 1): what a new job's default chunking spreads over.
-async fn live_slots(state: &AppState) -> Result<u32, UserError> {
+async fn live_slots(state: &Context) -> Result<u32, UserError> {
     let since = state
         .clock()
         .now()
@@ -251,7 +256,7 @@ fn number_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Err
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
     let jobs = state.store().list_jobs(user.id, 100).await?;
@@ -263,7 +268,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
@@ -274,7 +279,7 @@ pub(super) async fn get(
 
 /// `GET /api/jobs/{id}/result`: the final report as JSON (the sim's aggregate summarized).
 pub(super) async fn result(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -287,7 +292,7 @@ pub(super) async fn result(
 /// `GET /api/jobs/{id}/aggregate`: the exact stored result bytes (the sim's binary aggregate,
 /// which `wowlab run --sentinel` decodes), for clients that merge or re-report it themselves.
 pub(super) async fn aggregate(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -302,7 +307,7 @@ pub(super) async fn aggregate(
 }
 
 /// The stored result of a completed job `user` may read.
-async fn completed_result(state: &AppState, user: &User, id: &str) -> Result<Vec<u8>, ApiError> {
+async fn completed_result(state: &Context, user: &User, id: &str) -> Result<Vec<u8>, ApiError> {
     let j = readable(state, user, id).await?;
     match (j.status, j.result) {
         (JobStatus::Completed, Some(bytes)) => Ok(bytes),
@@ -319,7 +324,7 @@ pub(super) struct SetVisibility {
 /// Makes the caller's job public (read-only for everyone signed in) or private again; 404 for
 /// anyone but the owner, so ids do not leak.
 pub(super) async fn visibility(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetVisibility>,
@@ -335,7 +340,7 @@ pub(super) async fn visibility(
 }
 
 pub(super) async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
@@ -343,73 +348,16 @@ pub(super) async fn cancel(
     if j.owner != user.id && !user.is_admin {
         return Err(ApiError::Forbidden("only the owner can cancel a job"));
     }
-    let mut current = j;
-    let cancelled = loop {
-        if current.status.is_terminal() {
-            return Err(ApiError::Conflict("the job has already finished"));
-        }
-        match state
-            .store()
-            .transition_job(
-                current.id,
-                current.status,
-                JobStatus::Cancelled,
-                current.version,
-                TransitionData {
-                    result: None,
-                    failure_reason: Some(format!("cancelled by {}", user.email)),
-                },
-                state.clock().now(),
-            )
-            .await
-        {
-            Ok(done) => break done,
-            Err(StoreError::VersionConflict { .. }) => {
-                current = state
-                    .store()
-                    .job(current.id)
-                    .await?
-                    .ok_or(ApiError::NotFound("no such job"))?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
-    // The store says cancelled; now stop the work.
-    let revoked = match state.coordinator().cancel_job(cancelled.id).await {
-        Ok(r) => r,
-        Err(CoordinatorError::UnknownJob(_)) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    for r in revoked {
-        let push = ChunkMessage::Cancel {
-            lease: to_wire(r.lease),
-            reason: "job cancelled".into(),
-        };
-        if let Err(e) = state
-            .funnel()
-            .publish(&channels::chunks(r.node), &push)
-            .await
-        {
-            tracing::warn!(error = %e, "lease revocation not pushed");
-        }
-    }
-    let update = JobMessage::Finished {
-        status: "cancelled".into(),
-        reason: None,
-        result: None,
-        progress: WireProgress {
-            chunks_total: cancelled.chunk_count,
-            iterations_total: cancelled.iterations,
-            ..WireProgress::default()
-        },
-    };
-    if let Err(e) = state
-        .funnel()
-        .publish(&channels::job(cancelled.id), &update)
-        .await
-    {
-        tracing::warn!(error = %e, "cancellation not published");
-    }
-    state.forget_job(cancelled.id);
+    let cancelled = state
+        .lifecycle()
+        .end(
+            j.id,
+            Ending::Cancelled {
+                by: user.email.clone(),
+            },
+            Vec::new(),
+            None,
+        )
+        .await?;
     Ok(Json(JobView::new(&cancelled, None)))
 }

@@ -4,7 +4,7 @@
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::AppState;
+use super::Context;
 
 mod account;
 mod api_tokens;
@@ -16,7 +16,7 @@ pub(crate) mod nodes;
 mod realtime;
 
 /// Routes under `/api` for signed-in users.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Context) -> Router {
     Router::new()
         .route("/api/auth/signup", post(account::signup))
         .route("/api/auth/login", post(account::login))

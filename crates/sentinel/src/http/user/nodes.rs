@@ -11,7 +11,7 @@ use super::body::JsonBody;
 use super::error::UserError;
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::store::{Node, NodeSettings};
 
 /// Longest node name.
@@ -47,7 +47,7 @@ impl From<Node> for NodeView {
 }
 
 pub(super) async fn list(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<Vec<NodeView>>, ApiError> {
     let owner = if user.is_admin { None } else { Some(user.id) };
@@ -64,7 +64,7 @@ pub(super) struct UpdateNode {
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateNode>,

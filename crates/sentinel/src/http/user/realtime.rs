@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::UserError;
 use crate::http::auth::CurrentUser;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, Context};
 use crate::tokens::{MintedToken, JOB_TOKEN_TTL};
 
 #[derive(Debug, Deserialize)]
@@ -25,7 +25,7 @@ pub(super) struct JobTokens {
 }
 
 pub(super) async fn job_token(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     CurrentUser(user): CurrentUser,
     q: Result<Query<JobTokenQuery>, QueryRejection>,
 ) -> Result<Json<JobTokens>, UserError> {
@@ -33,7 +33,7 @@ pub(super) async fn job_token(
         return Err(UserError::field("jobId", "jobId is required"));
     };
     let job = super::jobs::readable(&state, &user, &q.job_id).await?;
-    let minter = state.tokens()?;
+    let minter = state.tokens();
     let now = state.clock().now();
     let internal = |e: crate::tokens::TokenError| ApiError::Internal(e.to_string());
     Ok(Json(JobTokens {

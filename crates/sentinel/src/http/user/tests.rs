@@ -12,10 +12,9 @@ use tower::ServiceExt;
 use crate::coordinator::{Coordinator, MemoryCoordinator};
 use crate::domain::{JobId, NodeId, TokenHash, UnixMillis};
 use crate::engine::{ProfileEngine, ValidatedProfile};
-use crate::http::{router, AppState, ManualClock, NodeApiConfig};
+use crate::http::{router, ManualClock, NodeApiConfig};
 use crate::publish::{Funnel, RecordingPublisher};
 use crate::store::{NewNode, SqliteStore, Store};
-use crate::tokens::TokenMinter;
 
 struct FakeEngine;
 
@@ -43,15 +42,14 @@ impl App {
         let store = Arc::new(SqliteStore::memory().await.unwrap());
         let coord = Arc::new(MemoryCoordinator::new());
         let published = Arc::new(RecordingPublisher::default());
-        let state = AppState::new(
+        let (state, _log) = crate::context::testing::context(
             coord.clone(),
             store.clone(),
             Funnel::new(published.clone()),
             Arc::new(ManualClock::new(UnixMillis(1_800_000_000_000))),
             NodeApiConfig::default(),
-        )
-        .with_tokens(TokenMinter::new(b"secret"))
-        .with_engine(Arc::new(FakeEngine));
+            Some(Arc::new(FakeEngine)),
+        );
         Self {
             app: router(state),
             store,
@@ -580,7 +578,7 @@ async fn job_tokens_only_for_readable_jobs() {
     validation.validate_exp = false;
     let claims = jsonwebtoken::decode::<crate::tokens::SubscriptionClaims>(
         v["subscription"]["token"].as_str().unwrap(),
-        &jsonwebtoken::DecodingKey::from_secret(b"secret"),
+        &jsonwebtoken::DecodingKey::from_secret(b"test-secret"),
         &validation,
     )
     .unwrap()

@@ -1,4 +1,4 @@
-//! The time source of the HTTP layer, replaceable in tests (lease expiry, signature skew).
+//! The time source (lease expiry, signature skew, job timestamps), replaceable in tests.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
