@@ -1,4 +1,5 @@
-//! Channel names and the payloads the sentinel publishes on beacon (ARCHITECTURE.md §5).
+//! Channel names and the payloads the sentinel publishes on beacon (`docs/architecture.md`,
+//! "Channels").
 //!
 //! Every payload is a JSON object with a `type` tag, so a subscriber can ignore types it does
 //! not know yet.

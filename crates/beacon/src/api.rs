@@ -1,5 +1,6 @@
-//! Server HTTP API: `POST /api/<method>` with Centrifugo's request/response shapes (§6),
-//! API-key auth, both error modes, and `batch`.
+//! Server HTTP API: `POST /api/<method>` with Centrifugo's request/response shapes
+//! (`centrifugal/centrifugo`: `internal/apiproto/api.proto`), API-key auth, both error modes,
+//! and `batch`.
 
 pub(crate) mod ops;
 

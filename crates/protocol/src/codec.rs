@@ -1,7 +1,7 @@
 //! Framing and codecs for both protocol flavours.
 //!
 //! JSON: a frame holds 1..N JSON objects joined by `\n`. Protobuf: a frame holds 1..N
-//! varint-length-delimited messages, concatenated (reference §1.3).
+//! varint-length-delimited messages, concatenated (as `centrifugal/protocol` encodes them).
 
 use crate::error::{DecodeError, EncodeError};
 use crate::proto::{Command, Reply};

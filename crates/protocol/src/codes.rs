@@ -1,4 +1,5 @@
-//! Error, disconnect and unsubscribe codes of the protocol (reference §4).
+//! Error, disconnect and unsubscribe codes of the protocol, as Centrifugo defines them
+//! (`centrifugal/centrifuge`: `errors.go`, `disconnect.go`, `unsubscribe.go`).
 
 /// Client error codes carried in `Reply.error`.
 pub mod error {

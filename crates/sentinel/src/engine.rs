@@ -17,7 +17,7 @@ pub trait ProfileEngine: Send + Sync + 'static {
     fn validate(&self, profile: &str) -> Result<ValidatedProfile, String>;
 }
 
-/// Target run time of one chunk on a typical core (ARCHITECTURE.md §6: about 0.5–2 s).
+/// Target run time of one chunk on a typical core (`docs/architecture.md`, "How a chunk flows").
 pub const TARGET_CHUNK_NS: u64 = 1_000_000_000;
 
 /// Shortest chunk the sizing aims for when it shrinks chunks to spread a small job: the

@@ -1,7 +1,7 @@
 //! Beacon tokens (HS256, Centrifugo claims): node connection tokens with server-side
 //! subscriptions to the node's own channels, and the browser's 10-minute connection +
-//! `jobs:{id}` subscription pair. The secret is the token HMAC secret of ARCHITECTURE.md §4,
-//! distinct from the beacon API key.
+//! `jobs:{id}` subscription pair. The secret is the token HMAC secret (`docs/architecture.md`,
+//! "Beacon tokens and channel rules"), distinct from the beacon API key.
 
 use std::time::Duration;
 

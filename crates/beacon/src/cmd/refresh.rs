@@ -1,4 +1,5 @@
-//! `refresh`: a new connection token extends the connection's expiry (reference §3.4).
+//! `refresh`: a new connection token extends the connection's expiry (Centrifugo's refresh
+//! flow, `centrifugal/centrifuge` `client.go`).
 
 use crate::auth::{info_bytes, now_unix, TokenError};
 use crate::session::{CmdError, CmdResult, Session};

@@ -1,4 +1,5 @@
-//! `sub_refresh`: a new subscription token extends a subscription's expiry (reference §3.5).
+//! `sub_refresh`: a new subscription token extends a subscription's expiry (Centrifugo's
+//! subscription refresh flow, `centrifugal/centrifuge` `client.go`).
 
 use crate::auth::{now_unix, TokenError};
 use crate::session::{CmdError, CmdResult, Session};

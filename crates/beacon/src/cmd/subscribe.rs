@@ -1,6 +1,6 @@
 //! `subscribe`: permission checks (token, private, user-limited, namespace options), stream
-//! positioning and recovery (reference §7), presence and join/leave. Also the server-side
-//! subscriptions of connect and of the HTTP API.
+//! positioning and recovery (as in `centrifugal/centrifuge` `client.go`), presence and
+//! join/leave. Also the server-side subscriptions of connect and of the HTTP API.
 
 use crate::auth::{info_bytes, now_unix, Override, SubOptions, SubscriptionClaims, TokenError};
 use crate::conn::ServerSubscribe;
@@ -236,7 +236,7 @@ struct Positioned {
     publications: Vec<proto::Publication>,
 }
 
-/// Reference §7: current top, or recovery from the client's position.
+/// Current top, or recovery from the client's position (Centrifugo's history recovery).
 async fn position(
     s: &Session,
     channel: &str,

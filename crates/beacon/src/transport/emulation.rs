@@ -1,4 +1,5 @@
-//! Bidirectional emulation over HTTP (reference §1.4): HTTP-streaming
+//! Bidirectional emulation over HTTP (as Centrifugo's `handler_http_stream.go`,
+//! `handler_sse.go` and `emulation.go`): HTTP-streaming
 //! (`POST /connection/http_stream`) and SSE (`GET|POST /connection/sse`) carry replies; further
 //! commands arrive as `POST /emulation` with an `EmulationRequest{node, session, data}`.
 

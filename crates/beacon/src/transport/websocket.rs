@@ -15,7 +15,8 @@ use wowlab_protocol::codec::Protocol;
 
 const PROTOBUF_SUBPROTOCOL: &str = "centrifuge-protobuf";
 
-/// Origin check (reference §1.2): no Origin header passes; otherwise it must match a pattern.
+/// Origin check (as Centrifugo's `internal/app/origin.go`): no Origin header passes; otherwise
+/// it must match a pattern.
 pub(crate) fn origin_allowed(node: &Node, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
         return true;
