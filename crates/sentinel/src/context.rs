@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use wowlab_api::node as api;
 
 use crate::coordinator::{Coordinator, Lease, DEFAULT_MAX_ATTEMPTS};
-use crate::domain::{Clock, JobId};
+use crate::domain::{Clock, JobId, UnixMillis};
 use crate::engine::{ProfileEngine, ValidatedProfile};
 use crate::facts::JobFacts;
 use crate::lifecycle::JobLifecycle;
@@ -93,6 +93,7 @@ struct Inner {
     result_log: ResultLog,
     lifecycle: JobLifecycle,
     validations: Arc<Semaphore>,
+    started_at: UnixMillis,
 }
 
 impl Context {
@@ -110,14 +111,21 @@ impl Context {
         );
         let ctx = Self {
             inner: Arc::new(Inner {
-                parts,
                 facts,
                 result_log,
                 lifecycle,
                 validations: Arc::new(Semaphore::new(VALIDATION_SLOTS)),
+                started_at: parts.clock.now(),
+                parts,
             }),
         };
         (ctx, rx)
+    }
+
+    /// When this instance started: signed requests from before are refused (the memory replay
+    /// cache of a previous process is gone).
+    pub fn started_at(&self) -> UnixMillis {
+        self.inner.started_at
     }
 
     /// The coordinator, shared.

@@ -47,7 +47,7 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Transport { .. } => true,
-            Self::Api { status, .. } => *status >= 500,
+            Self::Api { status, code, .. } => *status >= 500 || code == "signed_before_start",
             _ => false,
         }
     }

@@ -20,7 +20,12 @@ use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, NodeId, UnixMillis};
 /// The in-process [`Coordinator`].
 pub struct MemoryCoordinator {
     state: Mutex<State>,
+    nonce_capacity: usize,
 }
+
+/// Unexpired nonces the memory coordinator keeps at most (about 150 bytes each): 16k signed
+/// requests a second for the two-minute window.
+pub const NONCE_CAPACITY: usize = 2_000_000;
 
 impl Default for MemoryCoordinator {
     fn default() -> Self {
@@ -39,7 +44,19 @@ impl MemoryCoordinator {
                 next_leader_token: base,
                 ..State::default()
             }),
+            nonce_capacity: NONCE_CAPACITY,
         }
+    }
+
+    /// Nonces held in the replay cache (expired ones go at the next insert).
+    pub fn nonce_count(&self) -> usize {
+        self.state.lock().nonces.len()
+    }
+
+    /// The same with a replay cache of at most `capacity` unexpired nonces.
+    pub fn with_nonce_capacity(mut self, capacity: usize) -> Self {
+        self.nonce_capacity = capacity.max(1);
+        self
     }
 }
 
@@ -833,6 +850,9 @@ impl Coordinator for MemoryCoordinator {
         if st.nonces.contains_key(key) {
             return Ok(false);
         }
+        if st.nonces.len() >= self.nonce_capacity {
+            return Err(CoordinatorError::NonceCacheFull(st.nonces.len()));
+        }
         let at = now.plus(ttl);
         st.nonces.insert(key.to_owned(), at);
         st.nonce_expiries.insert((at, key.to_owned()));
@@ -876,5 +896,24 @@ mod tests {
         assert_eq!(js.done.len(), 1_000_000usize.div_ceil(64));
         assert!(js.returned.is_empty());
         assert_eq!(js.pending(), 1_000_000);
+    }
+
+    #[tokio::test]
+    async fn a_full_replay_cache_refuses_rather_than_forgets_a_live_nonce() {
+        let c = MemoryCoordinator::new().with_nonce_capacity(2);
+        let ttl = Duration::from_secs(120);
+        let t0 = UnixMillis(1_000);
+        assert!(c.remember_nonce("a", ttl, t0).await.unwrap());
+        assert!(c.remember_nonce("b", ttl, t0).await.unwrap());
+        assert!(matches!(
+            c.remember_nonce("c", ttl, t0).await,
+            Err(CoordinatorError::NonceCacheFull(2))
+        ));
+        // A live nonce is still known: its replay is refused, not forgotten to make room.
+        assert!(!c.remember_nonce("a", ttl, t0).await.unwrap());
+        // Once the oldest expire they make room.
+        let later = t0.plus(ttl);
+        assert!(c.remember_nonce("c", ttl, later).await.unwrap());
+        assert_eq!(c.nonce_count(), 1);
     }
 }

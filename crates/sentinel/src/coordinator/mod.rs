@@ -216,6 +216,9 @@ pub enum CoordinatorError {
     /// The backing service failed (connection, script error); the call may be retried.
     #[error("coordinator backend unavailable: {0}")]
     Unavailable(String),
+    /// The replay cache holds its maximum of unexpired nonces; the request may be retried.
+    #[error("the replay cache is full ({0} unexpired nonces)")]
+    NonceCacheFull(usize),
 }
 
 /// The scheduling state. Implementations: [`MemoryCoordinator`]; a Redis one follows with the
@@ -377,6 +380,8 @@ pub trait Coordinator: Send + Sync + 'static {
     ) -> Result<bool, CoordinatorError>;
 
     /// Remembers `key` for `ttl` (SET NX EX): true the first time, false while it is remembered.
+    /// The cache is bounded: expired keys go first, and when it is full of unexpired ones the
+    /// call fails with [`CoordinatorError::NonceCacheFull`] rather than forget a live nonce.
     async fn remember_nonce(
         &self,
         key: &str,

@@ -19,6 +19,13 @@ pub enum ApiError {
     /// The nonce was already used (401).
     #[error("replayed request")]
     Replay,
+    /// Signed before this instance started: its nonce may have been used with the instance
+    /// before, whose replay cache is gone (401; sign again with a fresh timestamp).
+    #[error("request signed before this sentinel started; sign it again")]
+    SignedBeforeStart,
+    /// The replay cache is full of unexpired nonces (503; retry shortly).
+    #[error("too many signed requests in flight: the replay cache is full; retry shortly")]
+    ReplayCacheFull,
     /// The node has no owner yet, so it gets no beacon token and no work (403).
     #[error("this node is not claimed yet: claim this node first (enter its claim code in the studio or start it with a claim token)")]
     NotClaimed,
@@ -62,6 +69,8 @@ impl ApiError {
         match self {
             Self::Signature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
             Self::Replay => (StatusCode::UNAUTHORIZED, "replayed"),
+            Self::SignedBeforeStart => (StatusCode::UNAUTHORIZED, "signed_before_start"),
+            Self::ReplayCacheFull => (StatusCode::SERVICE_UNAVAILABLE, "replay_cache_full"),
             Self::NotClaimed => (StatusCode::FORBIDDEN, "not_claimed"),
             Self::UnknownNode => (StatusCode::UNAUTHORIZED, "unknown_node"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -105,6 +114,7 @@ impl From<CoordinatorError> for ApiError {
         match e {
             CoordinatorError::Unavailable(m) => Self::Unavailable(m),
             CoordinatorError::Invalid(m) => Self::BadRequest(m),
+            CoordinatorError::NonceCacheFull(_) => Self::ReplayCacheFull,
             other => Self::Internal(other.to_string()),
         }
     }

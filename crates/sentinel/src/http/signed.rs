@@ -1,6 +1,10 @@
 //! The signed-request extractors: verify the Ed25519 signature over the exact bytes received
-//! (body capped), refuse a reused nonce through the coordinator's replay cache (shared by every
-//! sentinel instance), then parse the JSON body. [`SignedNode`] also resolves the registered node.
+//! (body capped), parse the JSON body, and refuse a reused nonce through the coordinator's
+//! replay cache (shared by every sentinel instance). Only registered keys' nonces enter the
+//! cache, so strangers cannot fill it: [`SignedNode`] resolves the node first, and
+//! registration remembers its nonce once the key is registered ([`Signed::remember_nonce`]).
+//! [`ClaimedNode`] further requires an owner: an unclaimed node may register, heartbeat and
+//! show its claim code, nothing else.
 
 use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::header::HOST;
@@ -10,12 +14,43 @@ use wowlab_api::signing::{self, ReceivedHeaders, NONCE_TTL};
 use super::{ApiError, Context};
 use crate::store::Node;
 
-/// A verified request: who signed it and its parsed body.
+/// A verified request: who signed it and its parsed body. Its nonce is not yet remembered.
 #[derive(Debug)]
 pub struct Signed<T> {
     /// Base64 public key that signed the request.
     pub public_key: String,
     /// The JSON body (`()` for an empty body).
+    pub body: T,
+    nonce: String,
+}
+
+impl<T> Signed<T> {
+    /// Records the nonce in the replay cache; a nonce seen before is a replay.
+    pub async fn remember_nonce(&self, state: &Context) -> Result<(), ApiError> {
+        remember(state, &self.public_key, &self.nonce).await
+    }
+}
+
+/// Records `nonce` of `public_key` in the replay cache; a nonce seen before is a replay.
+async fn remember(state: &Context, public_key: &str, nonce: &str) -> Result<(), ApiError> {
+    let key = format!("nonce:{public_key}:{nonce}");
+    if state
+        .coordinator()
+        .remember_nonce(&key, NONCE_TTL, state.clock().now())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::Replay)
+    }
+}
+
+/// A verified request from a registered node that has an owner.
+#[derive(Debug)]
+pub struct ClaimedNode<T> {
+    /// The node, as stored.
+    pub node: Node,
+    /// The JSON body.
     pub body: T,
 }
 
@@ -59,14 +94,10 @@ impl<T: DeserializeOwned + Send> FromRequest<Context> for Signed<T> {
         let now = state.clock().now();
         let verified =
             signing::verify(received, parts.method.as_str(), &host, &path, &bytes, now.0)?;
-        // Only a correctly signed request may consume a nonce, so nobody can burn others'.
-        let nonce_key = format!("nonce:{}:{}", verified.public_key, verified.nonce);
-        if !state
-            .coordinator()
-            .remember_nonce(&nonce_key, NONCE_TTL, now)
-            .await?
-        {
-            return Err(ApiError::Replay);
+        // A replay cache that lives in memory died with the previous process; what was signed
+        // before this one started could be such a replay.
+        if verified.timestamp_ms < state.started_at().0 {
+            return Err(ApiError::SignedBeforeStart);
         }
         let raw: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
         let body = serde_json::from_slice(raw)
@@ -74,6 +105,7 @@ impl<T: DeserializeOwned + Send> FromRequest<Context> for Signed<T> {
         Ok(Self {
             public_key: verified.public_key,
             body,
+            nonce: verified.nonce,
         })
     }
 }
@@ -82,15 +114,29 @@ impl<T: DeserializeOwned + Send> FromRequest<Context> for SignedNode<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Context) -> Result<Self, Self::Rejection> {
-        let signed = Signed::<T>::from_request(req, state).await?;
+        let Signed {
+            public_key,
+            body,
+            nonce,
+        } = Signed::<T>::from_request(req, state).await?;
         let node = state
             .store()
-            .node_by_public_key(&signed.public_key)
+            .node_by_public_key(&public_key)
             .await?
             .ok_or(ApiError::UnknownNode)?;
-        Ok(Self {
-            node,
-            body: signed.body,
-        })
+        remember(state, &public_key, &nonce).await?;
+        Ok(Self { node, body })
+    }
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<Context> for ClaimedNode<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Context) -> Result<Self, Self::Rejection> {
+        let SignedNode { node, body } = SignedNode::<T>::from_request(req, state).await?;
+        if node.owner.is_none() {
+            return Err(ApiError::NotClaimed);
+        }
+        Ok(Self { node, body })
     }
 }

@@ -203,13 +203,21 @@ async fn job_completes_across_a_sentinel_restart() {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{job}");
     let id = job["id"].as_str().unwrap().to_owned();
+    // Only a claimed node gets work.
+    let (s, claim, _) = call(
+        &app,
+        user_req("POST", "/api/claim-tokens", Some(&cookie), json!({})),
+    )
+    .await;
+    assert!(s.is_success(), "{claim}");
     let node = NodeKey::generate().unwrap();
     let (s, _, _) = call(
         &app,
         node_req(
             &node,
             "/api/node/register",
-            json!({"name": "n", "facts": {"hostname": "h", "version": "0", "cores": 2}}),
+            json!({"claim_token": claim["token"], "name": "n",
+                   "facts": {"hostname": "h", "version": "0", "cores": 2}}),
         ),
     )
     .await;

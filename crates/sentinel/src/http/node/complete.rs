@@ -20,7 +20,7 @@ use wowlab_api::node::{
 use super::wire::from_wire;
 use crate::coordinator::{CompleteOutcome, Coordinator, LeaseRef};
 use crate::domain::NodeId;
-use crate::http::signed::SignedNode;
+use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
 use crate::projector::LogEntry;
 use crate::store::ChunkResult;
@@ -31,7 +31,7 @@ pub const MAX_BATCH: usize = 1024;
 
 pub(super) async fn handle(
     State(state): State<Context>,
-    req: SignedNode<CompleteRequest>,
+    req: ClaimedNode<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
     let refill = req.body.refill;
     let outcome = complete_one(&state, req.node.id, req.body).await?;
@@ -49,7 +49,7 @@ pub(super) async fn handle(
 
 pub(super) async fn handle_batch(
     State(state): State<Context>,
-    req: SignedNode<CompleteBatchRequest>,
+    req: ClaimedNode<CompleteBatchRequest>,
 ) -> Result<Json<CompleteBatchResponse>, ApiError> {
     let items = req.body.results;
     let refills = items.iter().filter(|i| i.refill).count() as u32;

@@ -1,18 +1,40 @@
 //! `POST /api/node/config`: a job's profile by content hash, fetched once per profile by each
-//! node and cached there.
+//! node and cached there; only while the node holds a lease of a job with that profile.
 
 use axum::extract::State;
 use axum::Json;
 use wowlab_api::node::{ConfigRequest, ConfigResponse};
 
-use crate::http::signed::SignedNode;
+use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
 
 pub(super) async fn handle(
     State(state): State<Context>,
-    req: SignedNode<ConfigRequest>,
+    req: ClaimedNode<ConfigRequest>,
 ) -> Result<Json<ConfigResponse>, ApiError> {
     let hash = req.body.config_hash;
+    // Profiles are private to their jobs: only a node holding a lease of a job with this
+    // profile gets it.
+    let held = state
+        .coordinator()
+        .current_leases(req.node.id, state.clock().now())
+        .await?;
+    let mut leased = false;
+    for l in &held {
+        if state
+            .job_facts(l.job)
+            .await?
+            .is_some_and(|j| j.config_hash == hash)
+        {
+            leased = true;
+            break;
+        }
+    }
+    if !leased {
+        return Err(ApiError::Forbidden(
+            "this node holds no lease of a job with that profile",
+        ));
+    }
     let profile = state
         .store()
         .config(&hash)

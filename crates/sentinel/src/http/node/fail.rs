@@ -9,7 +9,7 @@ use wowlab_api::node::{FailAction, FailRequest, FailResponse};
 
 use super::wire::from_wire;
 use crate::coordinator::{FailOutcome, LeaseRef};
-use crate::http::signed::SignedNode;
+use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
 use crate::lifecycle::{Ending, LifecycleError};
 
@@ -18,7 +18,7 @@ const MAX_REASON: usize = 1000;
 
 pub(super) async fn handle(
     State(state): State<Context>,
-    req: SignedNode<FailRequest>,
+    req: ClaimedNode<FailRequest>,
 ) -> Result<Json<FailResponse>, ApiError> {
     let (node, body) = (req.node, req.body);
     let lease: LeaseRef = from_wire(body.lease);

@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::Json;
 use wowlab_api::node::{LeasesRequest, LeasesResponse};
 
-use crate::http::signed::SignedNode;
+use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
 
 pub(super) async fn request(
     State(state): State<Context>,
-    req: SignedNode<LeasesRequest>,
+    req: ClaimedNode<LeasesRequest>,
 ) -> Result<Json<LeasesResponse>, ApiError> {
     let node = req.node;
     let now = state.clock().now();
@@ -30,7 +30,7 @@ pub(super) async fn request(
 
 pub(super) async fn resync(
     State(state): State<Context>,
-    req: SignedNode<()>,
+    req: ClaimedNode<()>,
 ) -> Result<Json<LeasesResponse>, ApiError> {
     let current = state
         .coordinator()

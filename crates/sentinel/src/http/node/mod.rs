@@ -33,9 +33,9 @@ pub fn router(state: Context) -> Router {
 }
 
 /// Most slots the sentinel fills for `node`: what it runs (the owner's setting under its own
-/// cap) plus the prefetch allowance; none while it drains.
+/// cap) plus the prefetch allowance; none while it drains or has no owner.
 fn credit_limit(node: &crate::store::Node) -> u32 {
-    if node.draining {
+    if node.draining || node.owner.is_none() {
         0
     } else {
         node.capacity() + api::MAX_PREFETCH

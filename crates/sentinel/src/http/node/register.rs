@@ -15,6 +15,18 @@ use wowlab_api::node::{RegisterRequest, RegisterResponse};
 const MAX_SLOTS: u32 = 1024;
 const MAX_NAME: usize = 64;
 
+/// The answer once `node` is registered: only now does the request's nonce enter the replay
+/// cache, so unregistered keys cannot fill it. A replayed registration changes nothing (the
+/// same key is the same node) and is refused here.
+async fn registered(
+    state: &Context,
+    req: &Signed<RegisterRequest>,
+    node: &Node,
+) -> Result<Json<RegisterResponse>, ApiError> {
+    req.remember_nonce(state).await?;
+    Ok(Json(response(node)))
+}
+
 pub(super) async fn handle(
     State(state): State<Context>,
     req: Signed<RegisterRequest>,
@@ -34,9 +46,9 @@ pub(super) async fn handle(
             .update_node_facts(existing.id, &version, cores, local_cap)
             .await?
             .unwrap_or(existing);
-        return Ok(Json(response(&node)));
+        return registered(&state, &req, &node).await;
     }
-    let body = req.body;
+    let body = &req.body;
     // The owner's setting starts at one per core; the node's own cap applies beneath it.
     let max_parallel = cores;
     let owner = match &body.claim_token {
@@ -77,13 +89,13 @@ pub(super) async fn handle(
                         .update_node_facts(node.id, &version, cores, local_cap)
                         .await?;
                 }
-                return Ok(Json(response(&node)));
+                return registered(&state, &req, &node).await;
             }
             Err(StoreError::Conflict(_)) => {
                 // Either the same key registered concurrently (answer with that node) or the
                 // claim code collided (try another).
                 if let Some(node) = store.node_by_public_key(&req.public_key).await? {
-                    return Ok(Json(response(&node)));
+                    return registered(&state, &req, &node).await;
                 }
             }
             Err(e) => return Err(e.into()),

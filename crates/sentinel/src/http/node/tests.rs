@@ -780,3 +780,161 @@ async fn credit_stays_within_the_nodes_own_cap_and_bad_caps_are_refused() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     }
 }
+
+#[tokio::test]
+async fn an_unclaimed_node_gets_no_work_no_profile_and_cannot_post_results() {
+    let g = Grid::new().await;
+    let job = g.job(100, 10).await;
+    let stranger = NodeKey::generate().unwrap();
+    assert_eq!(g.register(&stranger, None).await["owner"], Value::Null);
+    // It may heartbeat (and show its claim code), but its free slots are no credit.
+    let (s, v) = g
+        .call(
+            &stranger,
+            "POST",
+            "/api/node/heartbeat",
+            json!({"active": [], "free_slots": 8,
+                   "metrics": {"load1": 0.0, "mem_used_bytes": 1, "mem_total_bytes": 2,
+                               "sims_per_sec": 0.0}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(g.coord.credited_nodes().await.unwrap().is_empty());
+    let fake = json!({"job_id": job, "chunk": 0, "fence": 1});
+    let refused = [
+        ("POST", "/api/node/leases", json!({"free_slots": 4})),
+        ("GET", "/api/node/leases", Value::Null),
+        ("POST", "/api/node/config", json!({"config_hash": "hash"})),
+        ("POST", "/api/node/chunks/complete", complete_body(&fake)),
+        (
+            "POST",
+            "/api/node/chunks/complete-batch",
+            json!({"results": [complete_body(&fake)], "refill": true}),
+        ),
+        (
+            "POST",
+            "/api/node/chunks/fail",
+            json!({"job_id": job, "chunk": 0, "fence": 1, "reason": "x"}),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let (s, v) = g.call(&stranger, method, path, body).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_claimed")),
+            "{method} {path}: {v}"
+        );
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("claim this node first"));
+    }
+    // Nothing was leased to anyone.
+    assert_eq!(g.coord.job_progress(job).await.unwrap().leased, 0);
+}
+
+#[tokio::test]
+async fn a_profile_goes_only_to_a_node_holding_a_lease_of_its_job() {
+    let g = Grid::new().await;
+    let _job = g.job(100, 10).await;
+    let (worker, idle) = (NodeKey::generate().unwrap(), NodeKey::generate().unwrap());
+    g.register(&worker, Some("ct_good")).await;
+    g.register(&idle, Some("ct_good")).await;
+    let hb = g.heartbeat(&worker, json!([]), 1).await;
+    assert_eq!(hb["assigned"].as_array().unwrap().len(), 1);
+    let (s, v) = g
+        .call(
+            &worker,
+            "POST",
+            "/api/node/config",
+            json!({"config_hash": "hash"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["profile"].as_str()),
+        (StatusCode::OK, Some("profile"))
+    );
+    let (s, v) = g
+        .call(
+            &idle,
+            "POST",
+            "/api/node/config",
+            json!({"config_hash": "hash"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn unregistered_keys_leave_no_nonces_and_old_signatures_are_refused() {
+    let g = Grid::new().await;
+    // Neither a registration refused for a bad claim token nor requests signed by a key
+    // nobody registered put anything in the replay cache.
+    let key = NodeKey::generate().unwrap();
+    let body = serde_json::to_vec(&register_body(Some("ct_bad"), 4)).unwrap();
+    let req = || g.signed(&key, "POST", "/api/node/register", &body);
+    let (s, _) = g.send_req(req()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let stranger = NodeKey::generate().unwrap();
+    for _ in 0..50 {
+        let (s, _) = g
+            .call(
+                &stranger,
+                "POST",
+                "/api/node/heartbeat",
+                json!({"active": [], "free_slots": 1,
+                       "metrics": {"load1": 0.0, "mem_used_bytes": 1, "mem_total_bytes": 2,
+                                   "sims_per_sec": 0.0}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(g.coord.nonce_count(), 0);
+    // A registered key's nonces are remembered, and a replayed registration is refused.
+    let ok = serde_json::to_vec(&register_body(None, 4)).unwrap();
+    let h = key
+        .sign(g.clock.now().0, "POST", HOST, "/api/node/register", &ok)
+        .unwrap();
+    let build = || {
+        let mut r = Request::builder()
+            .method("POST")
+            .uri("/api/node/register")
+            .header("host", HOST)
+            .header("content-type", "application/json");
+        for (name, value) in h.pairs() {
+            r = r.header(name, value);
+        }
+        r.body(Body::from(ok.clone())).unwrap()
+    };
+    let (signed_once, again) = (build(), build());
+    let (s, _) = g.send_req(signed_once).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(g.coord.nonce_count(), 1);
+    let (s, v) = g.send_req(again).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("replayed")),
+        "{v}"
+    );
+    // Signed before this instance started: refused with a code the node retries on.
+    let h = key
+        .sign(g.clock.now().0 - 1, "GET", HOST, "/api/node/leases", b"")
+        .unwrap();
+    let mut r = Request::builder()
+        .method("GET")
+        .uri("/api/node/leases")
+        .header("host", HOST);
+    for (name, value) in h.pairs() {
+        r = r.header(name, value);
+    }
+    let (s, v) = g.send_req(r.body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("signed_before_start")),
+        "{v}"
+    );
+}
