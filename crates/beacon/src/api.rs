@@ -2,8 +2,10 @@
 //! (`centrifugal/centrifugo`: `internal/apiproto/api.proto`), API-key auth, both error modes,
 //! and `batch`.
 
+mod key;
 pub(crate) mod ops;
 
+pub(crate) use key::ApiKey;
 pub(crate) use ops::publish_to;
 pub use ops::{PublishParams, SubscribeParams};
 
@@ -56,26 +58,35 @@ impl ApiError {
     }
 }
 
-/// Checks `X-API-Key`, `Authorization: apikey <key>` or `?api_key=`.
+/// Checks `X-API-Key`, `Authorization: apikey <key>` or, when `http_api.allow_key_in_query`
+/// is on, `?api_key=` (Centrifugo's order); keys are compared in constant time.
 fn authorized(node: &Node, headers: &HeaderMap, q: &HashMap<String, String>) -> bool {
     let cfg = &node.config.http_api;
     if cfg.insecure {
         return true;
     }
-    if cfg.key.is_empty() {
-        return false;
-    }
     if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return k == cfg.key;
+        return node.api_key.matches(k);
     }
     if let Some(a) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let parts: Vec<&str> = a.split_whitespace().collect();
-        return parts.len() == 2 && parts[0].eq_ignore_ascii_case("apikey") && parts[1] == cfg.key;
+        return parts.len() == 2
+            && parts[0].eq_ignore_ascii_case("apikey")
+            && node.api_key.matches(parts[1]);
     }
-    q.get("api_key").is_some_and(|k| *k == cfg.key)
+    match q.get("api_key") {
+        Some(k) if cfg.allow_key_in_query => node.api_key.matches(k),
+        Some(_) => {
+            tracing::debug!(
+                "API key in the query string refused (http_api.allow_key_in_query is off)"
+            );
+            false
+        }
+        None => false,
+    }
 }
 
 /// `POST /api/{method}`.

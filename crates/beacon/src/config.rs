@@ -145,6 +145,12 @@ pub struct Client {
     pub stale_close_delay: Duration,
     /// Max channels per connection.
     pub channel_limit: usize,
+    /// Max open client connections on this node (0: unlimited); beyond it the connection
+    /// endpoints answer 503 before the upgrade, as Centrifugo does.
+    pub connection_limit: usize,
+    /// Max connections of one user on this node (0: unlimited; anonymous connections are not
+    /// counted); a connect over it gets disconnect 3504 "connection limit".
+    pub user_connection_limit: usize,
     /// Max bytes queued for one connection before disconnect 3008.
     pub queue_max_size: usize,
     /// How often presence entries are refreshed.
@@ -174,6 +180,8 @@ impl Default for Client {
             expired_sub_close_delay: Duration::from_secs(25),
             stale_close_delay: Duration::from_secs(10),
             channel_limit: 128,
+            connection_limit: 0,
+            user_connection_limit: 0,
             queue_max_size: 1_048_576,
             presence_update_interval: Duration::from_secs(27),
             history_max_publication_limit: 300,
@@ -384,6 +392,9 @@ pub struct HttpApi {
     pub key: String,
     /// Disable API key checks.
     pub insecure: bool,
+    /// Beacon extension (not a Centrifugo key): also accept the key as `?api_key=`. Off by
+    /// default because query strings end up in access logs, proxies and browser history.
+    pub allow_key_in_query: bool,
     /// `""` (HTTP 200 + error body) or `"transport"` (HTTP status codes).
     pub error_mode: String,
 }

@@ -17,6 +17,7 @@ pub mod config;
 mod conn;
 pub mod engine;
 mod hub;
+mod limits;
 mod node;
 mod server;
 mod session;

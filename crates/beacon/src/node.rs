@@ -1,5 +1,6 @@
 //! Shared server state: config, rules, engines, hub and the registry of live connections.
 
+use crate::api::ApiKey;
 use crate::auth::TokenVerifier;
 use crate::channel::ChannelRules;
 use crate::config::Config;
@@ -8,6 +9,7 @@ use crate::engine::{
     Broker, BrokerEventHandler, ClientInfo, PresenceManager, Publication, StreamPosition,
 };
 use crate::hub::{shard_index, Hub};
+use crate::limits::{ConnectionSlots, UserLimitReached};
 use bytes::Bytes;
 use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet};
@@ -41,6 +43,10 @@ pub(crate) struct Node {
     live: Vec<RwLock<HashMap<String, Arc<ConnShared>>>>,
     /// Emulation sessions: session id → command sink.
     pub emulation: RwLock<HashMap<String, tokio::sync::mpsc::Sender<Bytes>>>,
+    /// `client.connection_limit` accounting.
+    pub slots: ConnectionSlots,
+    /// `http_api.key`, prepared for constant-time checks.
+    pub api_key: ApiKey,
 }
 
 impl Node {
@@ -86,6 +92,8 @@ impl Node {
             live: (0..REG_SHARDS)
                 .map(|_| RwLock::new(HashMap::new()))
                 .collect(),
+            slots: ConnectionSlots::new(),
+            api_key: ApiKey::new(&config.http_api.key),
             config,
         }
     }
@@ -95,17 +103,32 @@ impl Node {
         &self.sub_locks[shard_index(channel, LOCK_STRIPES)]
     }
 
-    /// Registers an authenticated connection.
-    pub(crate) fn register(&self, conn: &Arc<ConnShared>, user: &str) {
+    /// Registers an authenticated connection, unless its user already holds
+    /// `client.user_connection_limit` connections here (checked and counted under one lock, so
+    /// concurrent connects cannot overshoot). Anonymous connections (empty user) are not
+    /// limited, as in Centrifugo.
+    pub(crate) fn register(
+        &self,
+        conn: &Arc<ConnShared>,
+        user: &str,
+    ) -> Result<(), UserLimitReached> {
+        let limit = self.config.client.user_connection_limit;
+        {
+            let mut users = self.users[shard_index(user, REG_SHARDS)].write();
+            let held = users.get(user).map_or(0, |s| s.len());
+            if limit > 0 && !user.is_empty() && held >= limit {
+                return Err(UserLimitReached);
+            }
+            users
+                .entry(user.to_string())
+                .or_default()
+                .insert(conn.client.clone());
+        }
         self.clients[shard_index(&conn.client, REG_SHARDS)]
             .write()
             .insert(conn.client.clone(), conn.clone());
-        self.users[shard_index(user, REG_SHARDS)]
-            .write()
-            .entry(user.to_string())
-            .or_default()
-            .insert(conn.client.clone());
         metrics::gauge!("beacon_connections").increment(1.0);
+        Ok(())
     }
 
     /// Forgets a connection.

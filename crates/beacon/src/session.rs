@@ -6,6 +6,7 @@ use crate::cmd;
 use crate::conn::{ConnShared, Control};
 use crate::engine::ClientInfo;
 use crate::hub::Subscriber;
+use crate::limits::ConnSlot;
 use crate::node::Node;
 use bytes::Bytes;
 use rand::Rng;
@@ -79,6 +80,8 @@ pub(crate) struct Session {
     next_presence: Option<Instant>,
     /// Set when something that affects `next_deadline` changed.
     deadline_changed: bool,
+    /// This connection's `client.connection_limit` slot, freed when the session is dropped.
+    _slot: ConnSlot,
 }
 
 /// Time until a Unix timestamp, capped so deadline arithmetic cannot overflow.
@@ -102,7 +105,12 @@ pub(crate) fn later(t: Instant, d: std::time::Duration) -> Instant {
 }
 
 impl Session {
-    pub(crate) fn new(node: Arc<Node>, conn: Arc<ConnShared>, emulation: bool) -> Self {
+    pub(crate) fn new(
+        node: Arc<Node>,
+        conn: Arc<ConnShared>,
+        emulation: bool,
+        slot: ConnSlot,
+    ) -> Self {
         node.track(&conn);
         Session {
             node,
@@ -118,6 +126,7 @@ impl Session {
             pong_deadline: None,
             next_presence: None,
             deadline_changed: true,
+            _slot: slot,
         }
     }
 

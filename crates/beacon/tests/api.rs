@@ -20,6 +20,19 @@ async fn raw_api(
     r.send().await.unwrap()
 }
 
+/// `POST /api/{method}` with the key in the query string only; returns the status.
+async fn query_api(s: &Server, key: &str, body: &str) -> u16 {
+    reqwest::Client::new()
+        .post(s.http("/api/publish"))
+        .query(&[("api_key", key)])
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
 async fn api_auth() {
     let s = start(json!({})).await;
@@ -46,13 +59,19 @@ async fn api_auth() {
             .status(),
         401
     );
-    let q = reqwest::Client::new()
-        .post(s.http("/api/publish?api_key=api-key"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(q.status(), 200);
+    // Keys of any length that are not the key are refused (compared as digests).
+    for wrong in [
+        "api-kez",
+        "api-ke",
+        "api-key-",
+        "",
+        "x".repeat(4096).as_str(),
+    ] {
+        let r = raw_api(&s, "publish", &[("X-API-Key", wrong)], body).await;
+        assert_eq!(r.status(), 401, "key {wrong:?}");
+    }
+    // The query-string key is off by default, even when it is the right key.
+    assert_eq!(query_api(&s, "api-key", body).await, 401);
     // Malformed JSON → plain 400.
     assert_eq!(
         raw_api(&s, "publish", &[("X-API-Key", API_KEY)], "{nope")
@@ -60,6 +79,12 @@ async fn api_auth() {
             .status(),
         400
     );
+    s.stop().await;
+    // Switched on (beacon's `http_api.allow_key_in_query`), it works as in Centrifugo.
+    let s = start(json!({"http_api": {"key": API_KEY, "allow_key_in_query": true}})).await;
+    assert_eq!(query_api(&s, "api-key", body).await, 200);
+    assert_eq!(query_api(&s, "api-kez", body).await, 401);
+    assert_eq!(query_api(&s, "", body).await, 401);
     s.stop().await;
     // Empty key → everything 401.
     let s = start(json!({"http_api": {"key": ""}})).await;

@@ -64,7 +64,12 @@ pub(crate) async fn handle(s: &mut Session, id: u32, req: ConnectRequest) -> Cmd
         super::channel_options(s, channel)?;
     }
     *s.conn.user.lock() = s.user.clone();
-    s.node.register(&s.conn, &s.user);
+    if s.node.register(&s.conn, &s.user).is_err() {
+        crate::limits::refused(crate::limits::USER_LIMIT);
+        tracing::info!(user = %s.user, client = %s.conn.client,
+            limit = cfg.user_connection_limit, "limit of connections for user reached");
+        return Err(CmdError::Disconnect(disconnect::CONNECTION_LIMIT));
+    }
     s.on_connected();
 
     let mut result = ConnectResult {

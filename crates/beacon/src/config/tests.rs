@@ -193,3 +193,47 @@ fn example_config_parses() {
     let cfg = Config::from_json_str(text).unwrap();
     assert!(!cfg.channel.namespaces.is_empty());
 }
+
+#[test]
+fn limits_and_api_key_options_default_to_safe_values() {
+    let cfg = Config::from_json_str("{}").unwrap();
+    assert_eq!(cfg.client.connection_limit, 0);
+    assert_eq!(cfg.client.user_connection_limit, 0);
+    assert!(!cfg.http_api.allow_key_in_query);
+}
+
+#[test]
+fn centrifugo_v6_limit_keys_load() {
+    // Written as a Centrifugo v6 config would be, plus beacon's one `http_api` extension.
+    let cfg = Config::from_json_str(
+        r#"{
+        "client": {"token": {"hmac_secret_key": "secret"},
+                   "connection_limit": 10000, "user_connection_limit": 5, "channel_limit": 64},
+        "http_api": {"key": "api", "insecure": false, "error_mode": "", "allow_key_in_query": true}
+    }"#,
+    )
+    .unwrap();
+    assert_eq!(cfg.client.connection_limit, 10000);
+    assert_eq!(cfg.client.user_connection_limit, 5);
+    assert!(cfg.http_api.allow_key_in_query);
+    let err = Config::from_json_str(r#"{"client": {"connection_limit": -1}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("client.connection_limit"), "{err}");
+}
+
+#[test]
+fn limit_keys_have_env_overrides() {
+    let cfg = Config::from_json_str_with_env(
+        "{}",
+        env(&[
+            ("WOWLAB_BEACON_CLIENT_CONNECTION_LIMIT", "300"),
+            ("WOWLAB_BEACON_CLIENT_USER_CONNECTION_LIMIT", "3"),
+            ("WOWLAB_BEACON_HTTP_API_ALLOW_KEY_IN_QUERY", "true"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.client.connection_limit, 300);
+    assert_eq!(cfg.client.user_connection_limit, 3);
+    assert!(cfg.http_api.allow_key_in_query);
+}

@@ -89,6 +89,10 @@ fn start(node: Arc<Node>, kind: Kind, protocol: Protocol, first: Bytes) -> Respo
     if first.len() > node.config.websocket.message_size_limit {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
+    let slot = match node.slots.acquire(node.config.client.connection_limit) {
+        Ok(slot) => slot,
+        Err(status) => return status.into_response(),
+    };
     let session_id = uuid::Uuid::new_v4().to_string();
     let (cmd_tx, cmd_rx) = mpsc::channel::<Bytes>(COMMAND_BUFFER);
     let (body_tx, mut body_rx) = mpsc::channel::<Bytes>(BODY_BUFFER);
@@ -98,7 +102,7 @@ fn start(node: Arc<Node>, kind: Kind, protocol: Protocol, first: Bytes) -> Respo
         node.config.client.queue_max_size,
         session_id,
     ));
-    let session = Session::new(node, conn, true);
+    let session = Session::new(node, conn, true, slot);
     let transport = EmuTransport {
         kind,
         protocol,
@@ -181,9 +185,14 @@ impl Transport for EmuTransport {
         if let Some(f) = self.first.take() {
             return Incoming::Frame(f);
         }
-        match self.commands.recv().await {
-            Some(b) => Incoming::Frame(b),
-            None => Incoming::Closed,
+        tokio::select! {
+            c = self.commands.recv() => match c {
+                Some(b) => Incoming::Frame(b),
+                None => Incoming::Closed,
+            },
+            // The HTTP client went away (the server dropped the response body): end the
+            // session now rather than at the next failed write.
+            _ = self.body.closed() => Incoming::Closed,
         }
     }
 

@@ -48,6 +48,11 @@ pub(crate) async fn handler(
         tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), "request Origin is not authorized");
         return StatusCode::FORBIDDEN.into_response();
     }
+    // Taken before the upgrade: over the limit the client gets 503 and no socket at all.
+    let slot = match node.slots.acquire(node.config.client.connection_limit) {
+        Ok(slot) => slot,
+        Err(status) => return status.into_response(),
+    };
     let ws_cfg = &node.config.websocket;
     let limit = ws_cfg.message_size_limit;
     let ws = ws
@@ -72,7 +77,7 @@ pub(crate) async fn handler(
             node.config.client.queue_max_size,
             String::new(),
         ));
-        let session = Session::new(node, conn, false);
+        let session = Session::new(node, conn, false, slot);
         super::run(
             session,
             WsTransport {
