@@ -74,6 +74,7 @@ async fn group_commit(max_batch: usize) {
                 chunk_size: 1,
                 chunk_count: rows,
                 public: false,
+                chunk_wall_limit_ms: 0,
             },
             now,
         )

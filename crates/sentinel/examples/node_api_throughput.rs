@@ -117,6 +117,7 @@ async fn run(batch: bool, refill: bool) {
             seed: 1,
             chunk_size: 1,
             public: false,
+            chunk_wall_limit_ms: 0,
         },
         3,
         clock.now(),

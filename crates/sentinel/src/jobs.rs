@@ -23,6 +23,8 @@ pub struct Submission {
     pub chunk_size: u64,
     /// Readable by anyone.
     pub public: bool,
+    /// Longest one chunk's lease may be held (see [`crate::coordinator::chunk_wall_limit`]).
+    pub chunk_wall_limit_ms: u64,
 }
 
 /// Why a submission was not accepted.
@@ -71,6 +73,7 @@ pub async fn submit(
                 chunk_size: sub.chunk_size,
                 chunk_count: chunks,
                 public: sub.public,
+                chunk_wall_limit_ms: sub.chunk_wall_limit_ms,
             },
             now,
         )
@@ -81,6 +84,7 @@ pub async fn submit(
             chunk_count: chunks,
             share_key: sub.owner.to_string(),
             max_attempts,
+            chunk_wall_limit_ms: sub.chunk_wall_limit_ms,
         })
         .await?;
     Ok(store

@@ -458,6 +458,7 @@ mod tests {
                     seed: 1,
                     chunk_size: 1,
                     public: false,
+                    chunk_wall_limit_ms: 0,
                 },
                 3,
                 self.clock.now(),

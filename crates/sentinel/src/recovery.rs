@@ -62,6 +62,7 @@ pub async fn rebuild_coordinator(
             chunk_count: job.chunk_count,
             share_key: job.owner.to_string(),
             max_attempts,
+            chunk_wall_limit_ms: job.chunk_wall_limit_ms,
         };
         if coordinator.restore_job(spec, &done).await? {
             if done.len() as u64 >= u64::from(job.chunk_count) {
@@ -104,6 +105,7 @@ mod tests {
                     chunk_size: 10,
                     chunk_count: chunks,
                     public: false,
+                    chunk_wall_limit_ms: 0,
                 },
                 NOW,
             )

@@ -126,8 +126,7 @@ impl Sentinel {
         let projector = Projector::new(&state, parts.merger);
         tasks.push(tokio::spawn(projector.run(log_rx, shutdown_rx.clone())));
         tasks.push(tokio::spawn(run_reclaim(
-            coordinator.clone(),
-            parts.clock.clone(),
+            state.clone(),
             config.instance_id.clone(),
             config.reclaim_interval,
             config.api.lease_ttl,

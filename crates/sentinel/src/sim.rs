@@ -117,6 +117,7 @@ mod tests {
             seed: 9,
             chunk_size: 100,
             chunk_count: 3,
+            chunk_wall_limit_ms: 0,
             status: JobStatus::Running,
             version: 0,
             result: None,

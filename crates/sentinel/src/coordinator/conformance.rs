@@ -45,6 +45,7 @@ where
     dispatch_shares_scarce_work_and_skips_dead_nodes(&factory().await).await;
     silent_nodes_are_reaped_once_and_revived_by_a_heartbeat(&factory().await).await;
     dispatch_is_fair_across_share_keys(&factory().await).await;
+    leases_past_their_wall_time_limit_are_overdue_whatever_the_heartbeats(&factory().await).await;
 }
 
 fn refs(leases: &[super::Lease]) -> Vec<LeaseRef> {
@@ -728,4 +729,54 @@ pub async fn dispatch_is_fair_across_share_keys(c: &impl Coordinator) {
     let pushed = c.dispatch(TTL, T0).await.unwrap();
     let small_count = pushed.iter().filter(|(_, l)| l.job == small).count();
     assert_eq!((pushed.len(), small_count), (4, 2));
+}
+
+/// A lease granted longer ago than its job's chunk wall-time limit is overdue even while its
+/// node heartbeats; failing it counts against the chunk; other leases are not overdue.
+pub async fn leases_past_their_wall_time_limit_are_overdue_whatever_the_heartbeats(
+    c: &impl Coordinator,
+) {
+    let (slow, quick) = (JobId::new(), JobId::new());
+    c.register_job(JobSpec {
+        chunk_wall_limit_ms: 120_000,
+        ..JobSpec::new(slow, 1, "u1")
+    })
+    .await
+    .unwrap();
+    // Below the minimum: raised to 60 s.
+    c.register_job(JobSpec {
+        chunk_wall_limit_ms: 1,
+        ..JobSpec::new(quick, 1, "u2")
+    })
+    .await
+    .unwrap();
+    let node = NodeId::new();
+    let held = c.lease(node, 2, TTL, at(0)).await.unwrap();
+    assert_eq!(held.len(), 2);
+    let held = refs(&held);
+    let mut t = 0;
+    while t < 59 {
+        t += 5;
+        let hb = c.heartbeat(node, &held, 0, TTL, at(t)).await.unwrap();
+        assert_eq!(hb.extended.len(), 2);
+    }
+    assert!(c.overdue_leases(at(59)).await.unwrap().is_empty());
+    let overdue = c.overdue_leases(at(60)).await.unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!((overdue[0].node, overdue[0].lease.job), (node, quick));
+    let all = c.overdue_leases(at(121)).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].lease.job, quick, "oldest deadline first");
+    match c
+        .fail(node, overdue[0].lease, "too slow", at(60))
+        .await
+        .unwrap()
+    {
+        FailOutcome::Retry { failures } => assert_eq!(failures, 1),
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    // Failed leases are no longer overdue.
+    let left = c.overdue_leases(at(121)).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].lease.job, slow);
 }

@@ -70,6 +70,8 @@ struct State {
     leases: HashMap<Fence, LeaseRec>,
     node_leases: HashMap<NodeId, HashSet<Fence>>,
     expiries: BTreeSet<(UnixMillis, Fence)>,
+    /// Lease deadlines (wall-time limits), for [`Coordinator::overdue_leases`].
+    deadlines: BTreeSet<(UnixMillis, Fence)>,
     nodes: HashMap<NodeId, NodeSeen>,
     /// Free slots per node that no pending chunk filled yet (absent = 0).
     credits: HashMap<NodeId, u32>,
@@ -85,6 +87,8 @@ struct LeaseRec {
     chunk: ChunkIndex,
     node: NodeId,
     expires_at: UnixMillis,
+    /// Granted time + the job's chunk wall-time limit.
+    deadline: UnixMillis,
 }
 
 struct NodeSeen {
@@ -232,6 +236,7 @@ impl State {
 
     fn insert_lease(&mut self, rec: LeaseRec, fence: Fence) {
         self.expiries.insert((rec.expires_at, fence));
+        self.deadlines.insert((rec.deadline, fence));
         self.node_leases.entry(rec.node).or_default().insert(fence);
         self.leases.insert(fence, rec);
     }
@@ -240,6 +245,7 @@ impl State {
     fn drop_lease(&mut self, fence: Fence) -> Option<LeaseRec> {
         let rec = self.leases.remove(&fence)?;
         self.expiries.remove(&(rec.expires_at, fence));
+        self.deadlines.remove(&(rec.deadline, fence));
         if let Some(set) = self.node_leases.get_mut(&rec.node) {
             set.remove(&fence);
             if set.is_empty() {
@@ -358,8 +364,10 @@ impl State {
                 self.share_queues.remove(&key);
                 continue;
             };
+            let mut deadline = now;
             let taken = match self.jobs.get_mut(&job) {
                 Some(js) => {
+                    deadline = now.plus(js.spec.wall_limit());
                     let nodes = &self.nodes;
                     let mut other_live = || {
                         *other_live_cache.get_or_insert_with(|| {
@@ -387,6 +395,7 @@ impl State {
                             chunk,
                             node,
                             expires_at,
+                            deadline,
                         },
                         fence,
                     );
@@ -830,6 +839,25 @@ impl Coordinator for MemoryCoordinator {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn overdue_leases(&self, now: UnixMillis) -> Result<Vec<RevokedLease>, CoordinatorError> {
+        let st = self.state.lock();
+        Ok(st
+            .deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .filter_map(|(_, fence)| {
+                st.leases.get(fence).map(|r| RevokedLease {
+                    node: r.node,
+                    lease: LeaseRef {
+                        job: r.job,
+                        chunk: r.chunk,
+                        fence: *fence,
+                    },
+                })
+            })
+            .collect())
     }
 
     async fn remember_nonce(

@@ -61,6 +61,35 @@ pub struct JobSpec {
     pub share_key: String,
     /// Failures a chunk may have before the job fails; at least 1.
     pub max_attempts: u32,
+    /// Longest one lease of a chunk may be held, heartbeats or not: after it the chunk counts
+    /// as failed on that node ([`Coordinator::overdue_leases`]). Raised to at least
+    /// [`MIN_CHUNK_WALL_LIMIT`].
+    #[serde(default)]
+    pub chunk_wall_limit_ms: u64,
+}
+
+/// The shortest wall-time limit of a chunk's lease.
+pub const MIN_CHUNK_WALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// How many times its estimated run time a chunk may take before it counts as failed.
+pub const WALL_LIMIT_FACTOR: u64 = 20;
+
+/// The wall-time limit of a chunk estimated to run `estimate_ns`: [`WALL_LIMIT_FACTOR`] times
+/// the estimate, at least [`MIN_CHUNK_WALL_LIMIT`].
+pub fn chunk_wall_limit(estimate_ns: u64) -> Duration {
+    Duration::from_nanos(estimate_ns.saturating_mul(WALL_LIMIT_FACTOR)).max(MIN_CHUNK_WALL_LIMIT)
+}
+
+/// The wall-time limit in effect for a stored limit of `ms` (never below the minimum).
+pub fn effective_wall_limit(ms: u64) -> Duration {
+    Duration::from_millis(ms).max(MIN_CHUNK_WALL_LIMIT)
+}
+
+impl JobSpec {
+    /// The wall-time limit in effect.
+    pub fn wall_limit(&self) -> Duration {
+        effective_wall_limit(self.chunk_wall_limit_ms)
+    }
 }
 
 impl JobSpec {
@@ -71,6 +100,7 @@ impl JobSpec {
             chunk_count,
             share_key: share_key.into(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            chunk_wall_limit_ms: 0,
         }
     }
 }
@@ -378,6 +408,12 @@ pub trait Coordinator: Send + Sync + 'static {
         holder: &str,
         token: FenceToken,
     ) -> Result<bool, CoordinatorError>;
+
+    /// Leases held past their job's chunk wall-time limit (granted at least
+    /// [`JobSpec::wall_limit`] ago), oldest first. Heartbeats do not save them: the reclaim
+    /// loop fails each ([`Coordinator::fail`]), so a stuck or stalling node cannot hold a
+    /// chunk forever and a chunk that never finishes ends in the retry limit.
+    async fn overdue_leases(&self, now: UnixMillis) -> Result<Vec<RevokedLease>, CoordinatorError>;
 
     /// Remembers `key` for `ttl` (SET NX EX): true the first time, false while it is remembered.
     /// The cache is bounded: expired keys go first, and when it is full of unexpired ones the

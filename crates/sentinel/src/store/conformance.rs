@@ -53,6 +53,7 @@ fn new_job(owner: UserId, config_hash: &str) -> NewJob {
         chunk_size: 1000,
         chunk_count: 10,
         public: false,
+        chunk_wall_limit_ms: 0,
     }
 }
 

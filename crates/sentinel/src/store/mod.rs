@@ -325,6 +325,8 @@ pub struct NewJob {
     pub chunk_count: u32,
     /// Readable by anyone.
     pub public: bool,
+    /// Longest one chunk's lease may be held (0 = the default minimum).
+    pub chunk_wall_limit_ms: u64,
 }
 
 /// A stored job.
@@ -345,6 +347,9 @@ pub struct Job {
     pub chunk_size: u64,
     /// Number of chunks.
     pub chunk_count: u32,
+    /// Longest one chunk's lease may be held (0 = the default minimum).
+    #[serde(default)]
+    pub chunk_wall_limit_ms: u64,
     /// Lifecycle status.
     pub status: JobStatus,
     /// Bumped by every transition; the optimistic-concurrency check.

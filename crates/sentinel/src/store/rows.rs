@@ -145,6 +145,7 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
         seed: get::<i64>(row, "seed")? as u64,
         chunk_size: u64_col(row, "chunk_size")?,
         chunk_count: u32_col(row, "chunk_count")?,
+        chunk_wall_limit_ms: u64_col(row, "chunk_wall_limit_ms")?,
         status: parse::<JobStatus>("status", &get::<String>(row, "status")?)?,
         version: get(row, "version")?,
         result: get(row, "result")?,

@@ -503,8 +503,8 @@ impl Store for SqliteStore {
         }
         let row = sqlx::query(
             "INSERT INTO jobs (id, owner_id, config_hash, iterations, seed, chunk_size, \
-             chunk_count, status, version, is_public, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING *",
+             chunk_count, status, version, is_public, created_at, chunk_wall_limit_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING *",
         )
         .bind(job.id.to_string())
         .bind(job.owner.to_string())
@@ -516,6 +516,7 @@ impl Store for SqliteStore {
         .bind(i64::from(job.chunk_count))
         .bind(job.public)
         .bind(now.as_i64())
+        .bind(to_i64("chunk wall limit", job.chunk_wall_limit_ms)?)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
@@ -718,6 +719,7 @@ mod tests {
                 chunk_size: 10,
                 chunk_count: 100,
                 public: false,
+                chunk_wall_limit_ms: 0,
             },
             UnixMillis(1),
         )

@@ -243,6 +243,10 @@ impl Coordinator for WakeOnWork {
     ) -> Result<bool, CoordinatorError> {
         self.inner.remember_nonce(key, ttl, now).await
     }
+
+    async fn overdue_leases(&self, now: UnixMillis) -> Result<Vec<RevokedLease>, CoordinatorError> {
+        self.inner.overdue_leases(now).await
+    }
 }
 
 /// The dispatcher's state between passes.
@@ -461,6 +465,7 @@ mod tests {
                 seed: 1,
                 chunk_size: 10,
                 public: false,
+                chunk_wall_limit_ms: 0,
             },
             3,
             T0,

@@ -3,17 +3,24 @@
 //! returns any other expired lease. It ticks at a quarter of a heartbeat interval (or the
 //! configured interval, if shorter), so a node that stops heartbeating (crash, `kill -9`,
 //! network loss) has its chunks back in the pool — and pushed to nodes with credit — within
-//! 2¼ heartbeat intervals of its last heartbeat, well inside the lease TTL.
+//! 2¼ heartbeat intervals of its last heartbeat, well inside the lease TTL. A lease held past
+//! its job's chunk wall-time limit (heartbeats or not) counts as a failure of that chunk on
+//! that node: the node is told to drop it, and a chunk that never finishes fails its job
+//! through the retry limit instead of occupying nodes forever.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use wowlab_api::channels::{self, ChunkMessage};
 
 use super::Leadership;
-use crate::coordinator::Coordinator;
-use crate::domain::Clock;
+use crate::context::Context;
+use crate::coordinator::{
+    effective_wall_limit, Coordinator, FailOutcome, RevokedLease, MIN_CHUNK_WALL_LIMIT,
+};
 use crate::domain::UnixMillis;
+use crate::lifecycle::{Ending, LifecycleError};
+use crate::wire::to_wire;
 
 /// Heartbeats a node may miss before it is declared dead.
 pub const MISSED_HEARTBEATS: u32 = 2;
@@ -33,8 +40,7 @@ pub fn reclaim_tick(lease_ttl: Duration, interval: Duration) -> Duration {
 
 /// Runs until `shutdown` turns true; releases the leader lock on the way out.
 pub async fn run_reclaim(
-    coordinator: Arc<dyn Coordinator>,
-    clock: Arc<dyn Clock>,
+    ctx: Context,
     holder: String,
     interval: Duration,
     lease_ttl: Duration,
@@ -44,7 +50,7 @@ pub async fn run_reclaim(
     let silence = dead_after(lease_ttl);
     // The lock outlives a few missed ticks but not a heartbeat interval's worth.
     let lock_ttl = (interval * 3).max(Duration::from_millis(300));
-    let mut leader = Leadership::new(coordinator.clone(), "reclaim", holder, lock_ttl);
+    let mut leader = Leadership::new(ctx.coordinator_arc(), "reclaim", holder, lock_ttl);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -55,15 +61,80 @@ pub async fn run_reclaim(
         if *shutdown.borrow() {
             break;
         }
-        let now = clock.now();
+        let now = ctx.clock().now();
         match leader.tick(now).await {
-            Ok(Some(_)) => reclaim_once(&*coordinator, now, silence).await,
+            Ok(Some(_)) => {
+                fail_overdue(&ctx, now).await;
+                reclaim_once(ctx.coordinator(), now, silence).await
+            }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "leader election failed"),
         }
     }
     if let Err(e) = leader.release().await {
         tracing::debug!(error = %e, "could not release the reclaim lock");
+    }
+}
+
+/// Fails every lease held past its chunk wall-time limit: the holder is told to drop it, and
+/// the chunk is retried elsewhere or, at its attempt limit, fails the job.
+pub async fn fail_overdue(ctx: &Context, now: UnixMillis) {
+    let overdue = match ctx.coordinator().overdue_leases(now).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "overdue lease scan failed");
+            return;
+        }
+    };
+    for r in overdue {
+        let limit = match ctx.job_facts(r.lease.job).await {
+            Ok(Some(j)) => effective_wall_limit(j.chunk_wall_limit_ms),
+            _ => MIN_CHUNK_WALL_LIMIT,
+        };
+        let reason = format!(
+            "chunk {} ran past its wall-time limit of {} s on node {}",
+            r.lease.chunk,
+            limit.as_secs(),
+            r.node
+        );
+        let outcome = match ctx.coordinator().fail(r.node, r.lease, &reason, now).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "overdue lease not failed");
+                continue;
+            }
+        };
+        metrics::counter!("sentinel_leases_reclaimed_total", "cause" => "wall_time").increment(1);
+        tracing::warn!(job = %r.lease.job, chunk = %r.lease.chunk, node = %r.node, "{reason}");
+        match outcome {
+            FailOutcome::Stale => {}
+            FailOutcome::Retry { .. } => tell_to_drop(ctx, r, "wall-time limit exceeded").await,
+            FailOutcome::JobFailed {
+                reason,
+                mut revoked,
+            } => {
+                revoked.push(r);
+                match ctx
+                    .lifecycle()
+                    .end(r.lease.job, Ending::Failed { reason }, revoked, None)
+                    .await
+                {
+                    Ok(_) | Err(LifecycleError::AlreadyFinished(_)) => {}
+                    Err(e) => tracing::warn!(error = %e, "overdue job failure not recorded"),
+                }
+            }
+        }
+    }
+}
+
+/// Pushes a lease revocation to its node (best effort: its next heartbeat says it too).
+async fn tell_to_drop(ctx: &Context, r: RevokedLease, reason: &str) {
+    let push = ChunkMessage::Cancel {
+        lease: to_wire(r.lease),
+        reason: reason.into(),
+    };
+    if let Err(e) = ctx.funnel().publish(&channels::chunks(r.node), &push).await {
+        tracing::warn!(node = %r.node, error = %e, "lease revocation not pushed");
     }
 }
 
@@ -104,13 +175,112 @@ pub async fn reclaim_once(coordinator: &dyn Coordinator, now: UnixMillis, silenc
 mod tests {
     use super::*;
     use crate::coordinator::{JobSpec, MemoryCoordinator};
-    use crate::domain::ManualClock;
-    use crate::domain::{JobId, NodeId};
+    use std::sync::Arc;
 
-    #[tokio::test(start_paused = true)]
+    use crate::domain::{Clock, JobId, JobStatus, ManualClock, NodeId};
+    use crate::jobs::{submit, Submission};
+    use crate::publish::{Funnel, RecordingPublisher};
+    use crate::store::{SqliteStore, Store};
+
+    async fn ctx(coord: &Arc<MemoryCoordinator>, clock: &Arc<ManualClock>) -> Context {
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        crate::context::testing::context(
+            coord.clone(),
+            store,
+            Funnel::new(Arc::new(RecordingPublisher::default())),
+            clock.clone(),
+            crate::context::NodeApiConfig::default(),
+            None,
+        )
+        .0
+    }
+
+    #[tokio::test]
+    async fn a_lease_held_past_its_wall_time_limit_fails_even_while_heartbeating() {
+        let coord = Arc::new(MemoryCoordinator::new());
+        let clock = Arc::new(ManualClock::new(UnixMillis(1_000_000)));
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        let published = Arc::new(RecordingPublisher::default());
+        let (ctx, _log) = crate::context::testing::context(
+            coord.clone(),
+            store.clone(),
+            Funnel::new(published.clone()),
+            clock.clone(),
+            crate::context::NodeApiConfig::default(),
+            None,
+        );
+        let owner = store.create_user("o@x", "h", clock.now()).await.unwrap().id;
+        let limit_ms = 90_000;
+        let job = submit(
+            &*store,
+            &*coord,
+            Submission {
+                owner,
+                config: "p".into(),
+                config_hash: "h".into(),
+                iterations: 10,
+                seed: 1,
+                chunk_size: 10,
+                public: false,
+                chunk_wall_limit_ms: limit_ms,
+            },
+            2,
+            clock.now(),
+        )
+        .await
+        .unwrap()
+        .id;
+        let ttl = Duration::from_secs(30);
+        // Two stalling nodes in turn: each heartbeats its lease for ever and never finishes.
+        for (round, stuck) in [NodeId::new(), NodeId::new()].into_iter().enumerate() {
+            let held = coord.lease(stuck, 1, ttl, clock.now()).await.unwrap();
+            assert_eq!(held.len(), 1, "round {round}");
+            let refs = [held[0].lease_ref()];
+            for _ in 0..8 {
+                clock.advance_ms(10_000);
+                coord
+                    .heartbeat(stuck, &refs, 0, ttl, clock.now())
+                    .await
+                    .unwrap();
+                fail_overdue(&ctx, clock.now()).await;
+                assert_eq!(
+                    coord.job_progress(job).await.unwrap().failures,
+                    round as u32
+                );
+            }
+            // Past 90 s the heartbeats no longer save it.
+            clock.advance_ms(11_000);
+            coord
+                .heartbeat(stuck, &refs, 0, ttl, clock.now())
+                .await
+                .unwrap();
+            fail_overdue(&ctx, clock.now()).await;
+            let cancelled = published
+                .sent()
+                .iter()
+                .any(|(c, _)| *c == channels::chunks(stuck));
+            assert!(
+                cancelled,
+                "round {round}: the stuck node is told to drop it"
+            );
+        }
+        // The second overrun reached the attempt limit: the job failed, visibly.
+        let stored = store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Failed);
+        let reason = stored.failure_reason.unwrap();
+        assert!(reason.contains("wall-time limit of 90 s"), "{reason}");
+        assert!(published
+            .sent()
+            .iter()
+            .any(|(c, _)| *c == channels::job(job)));
+    }
+
+    #[tokio::test]
     async fn expired_leases_come_back_within_a_tick() {
         let coord = Arc::new(MemoryCoordinator::new());
         let clock = Arc::new(ManualClock::new(UnixMillis(1_000_000)));
+        let ctx = ctx(&coord, &clock).await;
+        tokio::time::pause();
         let job = JobId::new();
         coord.register_job(JobSpec::new(job, 2, "u")).await.unwrap();
         let ttl = Duration::from_secs(3);
@@ -120,8 +290,7 @@ mod tests {
             .unwrap();
         let (stop, rx) = watch::channel(false);
         let task = tokio::spawn(run_reclaim(
-            coord.clone(),
-            clock.clone(),
+            ctx,
             "me".into(),
             Duration::from_secs(1),
             ttl,
@@ -143,10 +312,12 @@ mod tests {
             .is_some());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_silent_node_is_declared_dead_and_its_leases_return_before_they_expire() {
         let coord = Arc::new(MemoryCoordinator::new());
         let clock = Arc::new(ManualClock::new(UnixMillis(1_000_000)));
+        let ctx = ctx(&coord, &clock).await;
+        tokio::time::pause();
         let job = JobId::new();
         coord.register_job(JobSpec::new(job, 4, "u")).await.unwrap();
         // Heartbeat interval 1 s: dead after 2 s of silence, leases expire after 3 s.
@@ -157,8 +328,7 @@ mod tests {
         let held: Vec<_> = held.iter().map(|l| l.lease_ref()).collect();
         let (stop, rx) = watch::channel(false);
         let task = tokio::spawn(run_reclaim(
-            coord.clone(),
-            clock.clone(),
+            ctx,
             "me".into(),
             Duration::from_secs(1),
             ttl,

@@ -80,6 +80,7 @@ impl Grid {
                 seed: 42,
                 chunk_size,
                 public: false,
+                chunk_wall_limit_ms: 0,
             },
             3,
             self.clock.now(),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::body::JsonBody;
 use super::error::UserError;
 use crate::context::ValidationError;
-use crate::coordinator::{CoordinatorError, JobProgress};
+use crate::coordinator::{chunk_wall_limit, CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
 use crate::engine::chunk_size_for;
 use crate::http::auth::CurrentUser;
@@ -157,6 +157,10 @@ pub(super) async fn create(
             seed,
             chunk_size,
             public: body.public,
+            chunk_wall_limit_ms: chunk_wall_limit(
+                validated.iteration_cost_ns.saturating_mul(chunk_size),
+            )
+            .as_millis() as u64,
         },
         state.config().max_attempts,
         state.clock().now(),
