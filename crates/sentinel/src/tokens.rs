@@ -105,13 +105,13 @@ impl TokenMinter {
     /// A browser's connection token (no server-side subscriptions).
     pub fn user_connection(
         &self,
-        user: UserId,
+        user: Option<UserId>,
         ttl: Duration,
         now: UnixMillis,
     ) -> Result<MintedToken, TokenError> {
         let expires_at = now.plus(ttl);
         let token = self.sign(&ConnectionClaims {
-            sub: user.to_string(),
+            sub: subject(user),
             exp: secs(expires_at),
             iat: secs(now),
             channels: Vec::new(),
@@ -122,20 +122,26 @@ impl TokenMinter {
     /// A subscription token for exactly `jobs:{job}`.
     pub fn job_subscription(
         &self,
-        user: UserId,
+        user: Option<UserId>,
         job: JobId,
         ttl: Duration,
         now: UnixMillis,
     ) -> Result<MintedToken, TokenError> {
         let expires_at = now.plus(ttl);
         let token = self.sign(&SubscriptionClaims {
-            sub: user.to_string(),
+            sub: subject(user),
             channel: format!("jobs:{job}"),
             exp: secs(expires_at),
             iat: secs(now),
         })?;
         Ok(MintedToken { token, expires_at })
     }
+}
+
+/// The token subject: the user id, or empty for an anonymous viewer (Centrifugo's anonymous
+/// user), who may only read what a subscription token names.
+fn subject(user: Option<UserId>) -> String {
+    user.map(|u| u.to_string()).unwrap_or_default()
 }
 
 fn secs(t: UnixMillis) -> i64 {
@@ -189,7 +195,7 @@ mod tests {
         let (user, job) = (UserId::new(), JobId::new());
         let now = UnixMillis(1_800_000_000_000);
         let sub: SubscriptionClaims = check(
-            &m.job_subscription(user, job, JOB_TOKEN_TTL, now)
+            &m.job_subscription(Some(user), job, JOB_TOKEN_TTL, now)
                 .unwrap()
                 .token,
             b"k",
@@ -198,7 +204,9 @@ mod tests {
         assert_eq!(sub.sub, user.to_string());
         assert_eq!(sub.exp - sub.iat, 600);
         let conn: ConnectionClaims = check(
-            &m.user_connection(user, JOB_TOKEN_TTL, now).unwrap().token,
+            &m.user_connection(Some(user), JOB_TOKEN_TTL, now)
+                .unwrap()
+                .token,
             b"k",
         );
         assert!(conn.channels.is_empty());

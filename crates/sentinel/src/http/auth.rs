@@ -95,6 +95,23 @@ impl FromRequestParts<Context> for CurrentUser {
     }
 }
 
+/// The signed-in user if there is one: reads of public jobs are open to anyone holding the
+/// link, so a missing or stale credential is an anonymous visitor, not an error.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequestParts<Context> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
+        match CurrentUser::from_request_parts(parts, state).await {
+            Ok(CurrentUser(u)) => Ok(Self(Some(u))),
+            Err(ApiError::SignInRequired) => Ok(Self(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

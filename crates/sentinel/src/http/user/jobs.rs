@@ -15,7 +15,7 @@ use crate::context::ValidationError;
 use crate::coordinator::{chunk_wall_limit, CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
 use crate::engine::chunk_size_for;
-use crate::http::auth::CurrentUser;
+use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::http::{ApiError, Context};
 use crate::jobs::{submit, Submission, SubmitError};
 use crate::lifecycle::Ending;
@@ -82,11 +82,16 @@ impl JobView {
     }
 }
 
-/// The job if `user` may read it.
-pub(super) async fn readable(state: &Context, user: &User, id: &str) -> Result<Job, ApiError> {
+/// The job if `user` (or an anonymous visitor) may read it: its owner, an admin, or anyone
+/// when it is public. Others get 404, so private ids do not leak.
+pub(super) async fn readable(
+    state: &Context,
+    user: Option<&User>,
+    id: &str,
+) -> Result<Job, ApiError> {
     let id: JobId = id.parse().map_err(|_| ApiError::NotFound("no such job"))?;
     match state.store().job(id).await? {
-        Some(j) if j.owner == user.id || user.is_admin || j.public => Ok(j),
+        Some(j) if j.public || user.is_some_and(|u| j.owner == u.id || u.is_admin) => Ok(j),
         _ => Err(ApiError::NotFound("no such job")),
     }
 }
@@ -273,10 +278,10 @@ pub(super) async fn list(
 
 pub(super) async fn get(
     State(state): State<Context>,
-    CurrentUser(user): CurrentUser,
+    MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
-    let j = readable(&state, &user, &id).await?;
+    let j = readable(&state, user.as_ref(), &id).await?;
     let p = progress(&state, &j).await?;
     Ok(Json(JobView::new(&j, p)))
 }
@@ -284,10 +289,10 @@ pub(super) async fn get(
 /// `GET /api/jobs/{id}/result`: the final report as JSON (the sim's aggregate summarized).
 pub(super) async fn result(
     State(state): State<Context>,
-    CurrentUser(user): CurrentUser,
+    MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bytes = completed_result(&state, &user, &id).await?;
+    let bytes = completed_result(&state, user.as_ref(), &id).await?;
     report_json(&bytes)
         .map(Json)
         .ok_or_else(|| ApiError::Internal("the stored result is unreadable".into()))
@@ -297,10 +302,10 @@ pub(super) async fn result(
 /// which `wowlab run --sentinel` decodes), for clients that merge or re-report it themselves.
 pub(super) async fn aggregate(
     State(state): State<Context>,
-    CurrentUser(user): CurrentUser,
+    MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let bytes = completed_result(&state, &user, &id).await?;
+    let bytes = completed_result(&state, user.as_ref(), &id).await?;
     // Workloads store JSON or a binary encoding (the sim's); say which.
     let kind = if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
         "application/json"
@@ -311,7 +316,11 @@ pub(super) async fn aggregate(
 }
 
 /// The stored result of a completed job `user` may read.
-async fn completed_result(state: &Context, user: &User, id: &str) -> Result<Vec<u8>, ApiError> {
+async fn completed_result(
+    state: &Context,
+    user: Option<&User>,
+    id: &str,
+) -> Result<Vec<u8>, ApiError> {
     let j = readable(state, user, id).await?;
     match (j.status, j.result) {
         (JobStatus::Completed, Some(bytes)) => Ok(bytes),
@@ -348,7 +357,7 @@ pub(super) async fn cancel(
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
-    let j = readable(&state, &user, &id).await?;
+    let j = readable(&state, Some(&user), &id).await?;
     if j.owner != user.id && !user.is_admin {
         return Err(ApiError::Forbidden("only the owner can cancel a job"));
     }

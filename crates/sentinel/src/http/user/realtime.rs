@@ -1,5 +1,7 @@
 //! `GET /api/realtime/job-token?jobId=`: a 10-minute beacon connection token plus a
-//! subscription token for exactly `jobs:{id}`, only for a user who may read that job.
+//! subscription token for exactly `jobs:{id}`, only for a user who may read that job — for a
+//! public job also for an anonymous visitor holding its link (subscribe-only tokens with an
+//! empty subject: beacon allows no client publish anywhere).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -7,7 +9,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::UserError;
-use crate::http::auth::CurrentUser;
+use crate::http::auth::MaybeUser;
 use crate::http::{ApiError, Context};
 use crate::tokens::{MintedToken, JOB_TOKEN_TTL};
 
@@ -26,22 +28,23 @@ pub(super) struct JobTokens {
 
 pub(super) async fn job_token(
     State(state): State<Context>,
-    CurrentUser(user): CurrentUser,
+    MaybeUser(user): MaybeUser,
     q: Result<Query<JobTokenQuery>, QueryRejection>,
 ) -> Result<Json<JobTokens>, UserError> {
     let Ok(Query(q)) = q else {
         return Err(UserError::field("jobId", "jobId is required"));
     };
-    let job = super::jobs::readable(&state, &user, &q.job_id).await?;
+    let job = super::jobs::readable(&state, user.as_ref(), &q.job_id).await?;
+    let user = user.map(|u| u.id);
     let minter = state.tokens();
     let now = state.clock().now();
     let internal = |e: crate::tokens::TokenError| ApiError::Internal(e.to_string());
     Ok(Json(JobTokens {
         connection: minter
-            .user_connection(user.id, JOB_TOKEN_TTL, now)
+            .user_connection(user, JOB_TOKEN_TTL, now)
             .map_err(internal)?,
         subscription: minter
-            .job_subscription(user.id, job.id, JOB_TOKEN_TTL, now)
+            .job_subscription(user, job.id, JOB_TOKEN_TTL, now)
             .map_err(internal)?,
         channel: format!("jobs:{}", job.id),
     }))

@@ -586,8 +586,43 @@ async fn job_tokens_only_for_readable_jobs() {
     assert_eq!(claims.channel, format!("jobs:{id}"));
     let (s, _, _) = a.send("GET", &path, Some(&bob), Value::Null).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "another user's job gets no token");
+    // A visitor without an account learns nothing of a private job.
     let (s, _, _) = a.send("GET", &path, None, Value::Null).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = a
+        .send("GET", &format!("/api/jobs/{id}"), None, Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A public link is for sharing: anyone holding it reads the job and follows it live with
+    // anonymous subscribe-only tokens for that one channel.
+    let public = a.job(&alice, true).await["id"].as_str().unwrap().to_owned();
+    let (s, v, _) = a
+        .send("GET", &format!("/api/jobs/{public}"), None, Value::Null)
+        .await;
+    assert_eq!(
+        (s, v["id"].as_str()),
+        (StatusCode::OK, Some(public.as_str()))
+    );
+    let (s, v, _) = a
+        .send(
+            "GET",
+            &format!("/api/realtime/job-token?jobId={public}"),
+            None,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let claims = jsonwebtoken::decode::<crate::tokens::SubscriptionClaims>(
+        v["subscription"]["token"].as_str().unwrap(),
+        &jsonwebtoken::DecodingKey::from_secret(b"test-secret"),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(
+        (claims.channel, claims.sub),
+        (format!("jobs:{public}"), String::new())
+    );
 }
 
 #[tokio::test]
