@@ -178,6 +178,7 @@ async fn replay_gets_401_late_result_gets_409_and_job_tokens_are_per_job() {
     let r = up.http.execute(replay).await.unwrap();
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.unwrap();
+    report("the same signed registration sent twice", 401, &body);
     assert_eq!(body["error"]["code"], "replayed");
 
     // Lease a chunk, let the lease expire and be reclaimed, then post the result: 409.
@@ -202,6 +203,7 @@ async fn replay_gets_401_late_result_gets_409_and_job_tokens_are_per_job() {
         .unwrap();
     assert_eq!(r.status(), 409);
     let body: Value = r.json().await.unwrap();
+    report("a result for a lease that expired", 409, &body);
     assert_eq!(body["error"]["code"], "stale_lease");
 
     // Bob may not get a token for Alice's job...
@@ -263,4 +265,179 @@ async fn subscribe(ws: &str, conn: &str, token: &str, channel: &str) -> &'static
     .unwrap_or("not subscribed");
     client.disconnect().await;
     outcome
+}
+
+/// Prints one refusal check: what was tried and what came back.
+fn report(tried: &str, status: u16, body: &Value) {
+    println!(
+        "tried: {tried}\n  got: {status} {}",
+        body["error"]["code"].as_str().unwrap_or("")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unclaimed_forged_and_replayed_node_requests_are_refused_and_an_unclaimed_node_process_gets_no_work(
+) {
+    let up = Up::start().await;
+    let alice = up.user("alice@example.org").await;
+    let job = up.submit(&alice).await;
+
+    // A stranger's fresh key, skipping the claim step the honest node takes.
+    let stranger = NodeKey::generate().unwrap();
+    let reg = json!({"name": "x", "facts": {"hostname": "h", "version": "0", "cores": 4}});
+    let r = up
+        .signed(&stranger, "/api/node/register", &reg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let attempts = [
+        ("/api/node/leases", json!({"free_slots": 4})),
+        ("/api/node/config", json!({"config_hash": "any"})),
+        (
+            "/api/node/chunks/complete",
+            json!({"job_id": job, "chunk": 0, "fence": 1, "result_b64": "AAAA", "elapsed_ms": 1}),
+        ),
+        (
+            "/api/node/chunks/fail",
+            json!({"job_id": job, "chunk": 0, "fence": 1, "reason": "x"}),
+        ),
+    ];
+    for (path, body) in attempts {
+        let r = up.signed(&stranger, path, &body).send().await.unwrap();
+        let s = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        report(&format!("unclaimed node POST {path}"), s, &v);
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("not_claimed")),
+            "{v}"
+        );
+    }
+
+    // A forged request: signed by one key, presented under another's.
+    let victim = NodeKey::generate().unwrap();
+    let body = json!({"free_slots": 1});
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let real = victim
+        .sign(now_ms(), "POST", &up.host, "/api/node/leases", &bytes)
+        .unwrap();
+    let forged = stranger
+        .sign(now_ms(), "POST", &up.host, "/api/node/leases", &bytes)
+        .unwrap();
+    let mut req = up
+        .http
+        .post(format!("{}/api/node/leases", up.url))
+        .header("content-type", "application/json")
+        .body(bytes.clone());
+    for ((k, v), (_, fv)) in real.pairs().into_iter().zip(forged.pairs()) {
+        // The victim's key with the stranger's signature.
+        let value = if k.eq_ignore_ascii_case(wowlab_api::signing::HEADER_SIGNATURE) {
+            fv
+        } else {
+            v
+        };
+        req = req.header(k, value);
+    }
+    let r = req.send().await.unwrap();
+    let s = r.status().as_u16();
+    let v: Value = r.json().await.unwrap();
+    report("signature of another key", s, &v);
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("bad_signature"))
+    );
+    // A tampered body under a valid signature.
+    let mut req = up
+        .http
+        .post(format!("{}/api/node/leases", up.url))
+        .header("content-type", "application/json")
+        .body(br#"{"free_slots":64}"#.to_vec());
+    for (k, v) in real.pairs() {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    let s = r.status().as_u16();
+    let v: Value = r.json().await.unwrap();
+    report("body changed after signing", s, &v);
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("bad_signature"))
+    );
+
+    // A real `wowlab node` without a claim token registers, shows its code and gets no work.
+    let dir = tempdir("unclaimed-node");
+    let mut child = Command::new(BIN)
+        .arg("node")
+        .args([
+            "--sentinel",
+            &up.url,
+            "--max-parallel",
+            "1",
+            "--name",
+            "lurker",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _node = Proc(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(code) = line.trim().strip_prefix("Claim code: ") {
+                let _ = tx.send(code.trim().to_owned());
+            }
+        }
+    });
+    let code = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the node shows a claim code");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, v) = up
+        .user_call(&alice, "GET", &format!("/api/jobs/{job}"), None)
+        .await;
+    println!(
+        "unclaimed node process ran 3 s next to a pending job: job {}",
+        v["status"]
+    );
+    assert_eq!(v["status"], "running", "{v}");
+    assert_eq!(
+        v["progress"]["done"], 0,
+        "no chunk ran on the unclaimed node: {v}"
+    );
+    // Claimed, the same process gets the work and the job completes.
+    let (s, v) = up
+        .user_call(
+            &alice,
+            "POST",
+            "/api/nodes/claim",
+            Some(json!({"code": code})),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{v}");
+    let start = Instant::now();
+    loop {
+        let (_, v) = up
+            .user_call(&alice, "GET", &format!("/api/jobs/{job}"), None)
+            .await;
+        if v["status"] == "completed" {
+            println!("after the claim: job completed in {:?}", start.elapsed());
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "job not completed: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
