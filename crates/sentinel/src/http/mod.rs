@@ -19,15 +19,17 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod node;
+pub mod security;
 pub mod signed;
 pub mod studio;
 pub mod user;
 
-/// Node API and user API on one router.
+/// Node API and user API on one router, behind the [`security::guard`] layer.
 pub fn router(state: AppState) -> axum::Router {
     node::router(state.clone())
         .merge(studio::router(state.clone()))
-        .merge(user::router(state))
+        .merge(user::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state, security::guard))
 }
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -75,6 +77,7 @@ struct Inner {
     result_log: Option<ResultLog>,
     tokens: Option<TokenMinter>,
     engine: Option<Arc<dyn ProfileEngine>>,
+    security: Arc<security::Security>,
 }
 
 impl AppState {
@@ -97,6 +100,7 @@ impl AppState {
                 result_log: None,
                 tokens: None,
                 engine: None,
+                security: Arc::new(security::Security::new(Default::default())),
             }),
         }
     }
@@ -132,6 +136,19 @@ impl AppState {
             inner.engine = Some(engine);
         }
         self
+    }
+
+    /// The same state with these defences' settings. Call before cloning the state.
+    pub fn with_security(mut self, config: security::SecurityConfig) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.security = Arc::new(security::Security::new(config));
+        }
+        self
+    }
+
+    /// Rate limits, hashing permits, origins and quotas.
+    pub fn security(&self) -> &security::Security {
+        &self.inner.security
     }
 
     /// The profile engine, when configured.

@@ -17,6 +17,7 @@ use crate::domain::{JobId, JobStatus, UnixMillis};
 use crate::engine::chunk_size_for;
 use crate::http::auth::CurrentUser;
 use crate::http::node::wire::to_wire;
+use crate::http::security::quota::admit;
 use crate::http::{ApiError, AppState};
 use crate::jobs::{submit, Submission, SubmitError};
 use crate::sim::report_json;
@@ -120,6 +121,8 @@ pub(super) async fn create(
         .chunk_size
         .map(|c| checked_chunk_size(c, body.iterations))
         .transpose()?;
+    // Before the engine's validation: an over-quota user costs no profile compilation.
+    admit(&state, user.id, body.iterations).await?;
     let engine = state.engine()?;
     let validated = engine
         .validate(&body.profile)
