@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::coordinator::Coordinator;
 use crate::domain::{JobId, UnixMillis};
 use crate::engine::ProfileEngine;
+use crate::http::security::SecurityConfig;
 use crate::http::{self, AppState, Clock, NodeApiConfig};
 use crate::projector::{LogEntry, Projector, ResultLog, ResultMerger};
 use crate::publish::{Funnel, Publisher};
@@ -43,6 +44,8 @@ pub struct SentinelConfig {
     pub presence_interval: Duration,
     /// This instance's identity in leader elections.
     pub instance_id: String,
+    /// Rate limits, allowed origins, trusted proxies, hashing bound and fair-use defaults.
+    pub security: SecurityConfig,
 }
 
 impl Default for SentinelConfig {
@@ -53,6 +56,7 @@ impl Default for SentinelConfig {
             dispatch_tick: DISPATCH_TICK,
             presence_interval: PRESENCE_INTERVAL,
             instance_id: format!("sentinel-{}", JobId::new()),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -143,7 +147,8 @@ impl Sentinel {
             tasks.push(tokio::spawn(cron.run(shutdown_rx.clone())));
         }
         let mut state = AppState::new(coordinator, parts.store, funnel, parts.clock, config.api)
-            .with_result_log(log);
+            .with_result_log(log)
+            .with_security(config.security);
         if let Some(t) = parts.tokens {
             state = state.with_tokens(t);
         }

@@ -194,7 +194,9 @@ pub async fn claim_tokens_until_revoked(s: &impl Store) {
         .await
         .unwrap();
     assert_eq!(
-        s.check_claim_token(&forever, later(10_000_000)).await.unwrap(),
+        s.check_claim_token(&forever, later(10_000_000))
+            .await
+            .unwrap(),
         ClaimTokenCheck::Valid(u)
     );
     assert!(!s.revoke_claim_token(other, &h, T).await.unwrap());

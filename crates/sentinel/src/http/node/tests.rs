@@ -206,7 +206,11 @@ async fn registration_owned_unowned_idempotent_and_claim_token_checked() {
     let again = g.register(&free, Some("ct_good")).await;
     assert_eq!(again["node_id"], r["node_id"]);
     assert_eq!(again["owner"], Value::Null);
-    assert_eq!(again["claim_code"], code.as_str(), "the same code while it works");
+    assert_eq!(
+        again["claim_code"],
+        code.as_str(),
+        "the same code while it works"
+    );
     let claimed = g
         .store
         .claim_node(&TokenHash::of(&code), g.owner, START)

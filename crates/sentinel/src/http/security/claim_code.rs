@@ -51,7 +51,11 @@ fn derive(node: NodeId, expires_at: UnixMillis) -> Result<String, ApiError> {
 /// A fresh code for `node` (expiring [`CLAIM_CODE_TTL`] after `now`) and what to store.
 /// `attempt` shifts the expiry by that many milliseconds so a retry after a (rare) collision
 /// yields another code.
-pub fn fresh(node: NodeId, now: UnixMillis, attempt: u32) -> Result<(String, PendingClaim), ApiError> {
+pub fn fresh(
+    node: NodeId,
+    now: UnixMillis,
+    attempt: u32,
+) -> Result<(String, PendingClaim), ApiError> {
     let expires_at = now.plus(CLAIM_CODE_TTL + Duration::from_millis(u64::from(attempt)));
     let code = derive(node, expires_at)?;
     Ok((
@@ -65,7 +69,11 @@ pub fn fresh(node: NodeId, now: UnixMillis, attempt: u32) -> Result<(String, Pen
 
 /// The code an unowned `node` shows now: its stored one while it works and this process can
 /// repeat it, else a fresh one (stored). `None` for an owned node.
-pub async fn current(store: &dyn Store, node: &Node, now: UnixMillis) -> Result<Option<String>, ApiError> {
+pub async fn current(
+    store: &dyn Store,
+    node: &Node,
+    now: UnixMillis,
+) -> Result<Option<String>, ApiError> {
     if node.owner.is_some() {
         return Ok(None);
     }
@@ -87,7 +95,9 @@ pub async fn current(store: &dyn Store, node: &Node, now: UnixMillis) -> Result<
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable("could not allocate a claim code".into()))
+    Err(ApiError::Unavailable(
+        "could not allocate a claim code".into(),
+    ))
 }
 
 #[cfg(test)]

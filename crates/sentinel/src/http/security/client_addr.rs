@@ -70,7 +70,10 @@ mod tests {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         // An untrusted peer cannot choose its bucket with the header.
         let r = req("203.0.113.9:5000", Some("198.51.100.1"));
-        assert_eq!(client_ip(&r, &[proxy]), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(
+            client_ip(&r, &[proxy]),
+            Some("203.0.113.9".parse().unwrap())
+        );
         // Behind the proxy: the hop the proxy saw, not what the client claimed before it.
         let r = req("10.0.0.1:5000", Some("1.2.3.4, 198.51.100.1"));
         assert_eq!(
@@ -94,7 +97,10 @@ mod tests {
             bucket_key(Some("2001:db8:1:2:bbbb::9".parse().unwrap())),
             "2001:db8:1:2::/64"
         );
-        assert_eq!(bucket_key(Some("::ffff:1.2.3.4".parse().unwrap())), "1.2.3.4");
+        assert_eq!(
+            bucket_key(Some("::ffff:1.2.3.4".parse().unwrap())),
+            "1.2.3.4"
+        );
         assert_eq!(bucket_key(None), "unknown");
     }
 }

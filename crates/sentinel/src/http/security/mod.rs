@@ -214,17 +214,14 @@ const AUTH_BODY_LIMIT: usize = 64 * 1024;
 /// The layer: same-origin rule, rate limits, then the handler, then security headers.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let sec = state.security();
-    if let Err(refusal) = origin::check(
-        req.method(),
-        req.headers(),
-        &sec.config().allowed_origins,
-    ) {
+    if let Err(refusal) = origin::check(req.method(), req.headers(), &sec.config().allowed_origins)
+    {
         return with_headers(&state, ApiError::CrossOrigin(refusal.0).into_response());
     }
     let req = match action_of(req.method(), req.uri().path()) {
         Some(action) => match limit(&state, action, req).await {
             Ok(req) => req,
-            Err(refused) => return with_headers(&state, refused),
+            Err(refused) => return with_headers(&state, refused.into_response()),
         },
         None => req,
     };
@@ -242,7 +239,7 @@ fn with_headers(state: &AppState, mut resp: Response) -> Response {
 }
 
 /// Takes a token of the client address's and the account's buckets, or answers 429.
-async fn limit(state: &AppState, action: Action, req: Request) -> Result<Request, Response> {
+async fn limit(state: &AppState, action: Action, req: Request) -> Result<Request, ApiError> {
     let sec = state.security();
     let l = sec.config().limits.of(action);
     let ip = client_addr::client_ip(&req, &sec.config().trusted_proxies);
@@ -259,14 +256,12 @@ async fn limit(state: &AppState, action: Action, req: Request) -> Result<Request
     Ok(req)
 }
 
-fn refuse_if_empty(taken: Result<(), Duration>, action: Action) -> Result<(), Response> {
+fn refuse_if_empty(taken: Result<(), Duration>, action: Action) -> Result<(), ApiError> {
     taken.map_err(|wait| {
-        metrics::counter!("sentinel_rate_limited_total", "action" => action.as_str())
-            .increment(1);
+        metrics::counter!("sentinel_rate_limited_total", "action" => action.as_str()).increment(1);
         ApiError::RateLimited {
             retry_after: rate_limit::retry_after_secs(wait),
         }
-        .into_response()
     })
 }
 
@@ -276,13 +271,13 @@ async fn account_of(
     state: &AppState,
     action: Action,
     req: Request,
-) -> Result<(Request, Option<String>), Response> {
+) -> Result<(Request, Option<String>), ApiError> {
     match action {
         Action::SignIn | Action::SignUp => {
             let (parts, body) = req.into_parts();
             let bytes = axum::body::to_bytes(body, AUTH_BODY_LIMIT)
                 .await
-                .map_err(|_| ApiError::TooLarge.into_response())?;
+                .map_err(|_| ApiError::TooLarge)?;
             let email = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("email").and_then(|e| e.as_str()).map(str::to_owned))
@@ -297,8 +292,7 @@ async fn account_of(
             let user = state
                 .store()
                 .user_by_auth_token(&TokenHash::of(&secret), kind, state.clock().now())
-                .await
-                .map_err(|e| ApiError::from(e).into_response())?;
+                .await?;
             Ok((req, user.map(|u| u.id.to_string())))
         }
     }
@@ -347,3 +341,6 @@ mod tests {
         std::env::remove_var("WOWLAB_TRUSTED_PROXIES");
     }
 }
+
+#[cfg(test)]
+mod layer_tests;

@@ -119,7 +119,12 @@ mod tests {
         )
         .is_ok());
         for m in [Method::PUT, Method::PATCH, Method::DELETE] {
-            assert!(check(&m, &headers(&[host, ("origin", "http://evil.example")]), &allowed).is_err());
+            assert!(check(
+                &m,
+                &headers(&[host, ("origin", "http://evil.example")]),
+                &allowed
+            )
+            .is_err());
         }
     }
 

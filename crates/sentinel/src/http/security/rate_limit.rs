@@ -123,7 +123,10 @@ fn evict(map: &mut HashMap<(Action, Subject), Bucket>) {
     ages.select_nth_unstable(cut);
     let oldest_kept = ages[cut];
     map.retain(|_, b| b.last >= oldest_kept);
-    tracing::warn!(kept = map.len(), "rate-limit buckets full; dropped the oldest");
+    tracing::warn!(
+        kept = map.len(),
+        "rate-limit buckets full; dropped the oldest"
+    );
 }
 
 /// Whole seconds to announce in `Retry-After` (at least 1).
@@ -148,7 +151,10 @@ mod tests {
             assert_eq!(l.take(Action::SignIn, addr("a"), LIMIT), Ok(()));
         }
         let wait = l.take(Action::SignIn, addr("a"), LIMIT).unwrap_err();
-        assert!((wait.as_secs_f64() - 10.0).abs() < 0.01, "one token per 10 s: {wait:?}");
+        assert!(
+            (wait.as_secs_f64() - 10.0).abs() < 0.01,
+            "one token per 10 s: {wait:?}"
+        );
         // Other keys and other actions have their own buckets.
         assert_eq!(l.take(Action::SignIn, addr("b"), LIMIT), Ok(()));
         assert_eq!(l.take(Action::SignUp, addr("a"), LIMIT), Ok(()));

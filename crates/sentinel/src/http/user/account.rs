@@ -60,11 +60,7 @@ fn normalize_email(e: &str) -> Result<String, UserError> {
     Ok(e)
 }
 
-async fn start_session(
-    state: &AppState,
-    user: &User,
-    secure: bool,
-) -> Result<HeaderMap, ApiError> {
+async fn start_session(state: &AppState, user: &User, secure: bool) -> Result<HeaderMap, ApiError> {
     let secret = new_secret("ses_")?;
     let now = state.clock().now();
     state

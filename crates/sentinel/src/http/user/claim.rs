@@ -91,7 +91,9 @@ pub(super) async fn revoke_token(
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound("no such claim token, or it is revoked already"))
+        Err(ApiError::NotFound(
+            "no such claim token, or it is revoked already",
+        ))
     }
 }
 
