@@ -564,6 +564,28 @@ async fn claim_tokens_are_listed_revoked_and_expire_and_then_attach_no_node() {
         .iter()
         .find(|t| t["hash"] == id1);
     assert_eq!(revoked.unwrap()["revokedAt"], NOW.0);
+    // The nodes page lists both, a revoke button only for the working one.
+    let page = a.call(Call::new("GET", "/nodes").cookie(&alice)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = {
+        let req = Request::builder()
+            .uri("/nodes")
+            .header("cookie", &alice)
+            .body(Body::empty())
+            .unwrap();
+        let resp = a.app.clone().oneshot(req).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    let short_id = short.body["id"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("data-revoke-claim=\"{short_id}\"")),
+        "{html}"
+    );
+    assert!(!html.contains(&format!("data-revoke-claim=\"{id1}\"")));
+    assert!(html.contains("pill-revoked") && html.contains("pill-active"));
     // Past its expiry the short token attaches nothing either.
     a.clock.advance_ms(DAY_MS);
     let got = a

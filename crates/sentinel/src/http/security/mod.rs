@@ -214,23 +214,33 @@ const AUTH_BODY_LIMIT: usize = 64 * 1024;
 /// The layer: same-origin rule, rate limits, then the handler, then security headers.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let sec = state.security();
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    let host = host.as_deref();
     if let Err(refusal) = origin::check(req.method(), req.headers(), &sec.config().allowed_origins)
     {
-        return with_headers(&state, ApiError::CrossOrigin(refusal.0).into_response());
+        return with_headers(
+            &state,
+            host,
+            ApiError::CrossOrigin(refusal.0).into_response(),
+        );
     }
     let req = match action_of(req.method(), req.uri().path()) {
         Some(action) => match limit(&state, action, req).await {
             Ok(req) => req,
-            Err(refused) => return with_headers(&state, refused.into_response()),
+            Err(refused) => return with_headers(&state, host, refused.into_response()),
         },
         None => req,
     };
     let resp = next.run(req).await;
-    with_headers(&state, resp)
+    with_headers(&state, host, resp)
 }
 
-fn with_headers(state: &AppState, mut resp: Response) -> Response {
-    let csp = headers::content_security_policy(&state.config().beacon_ws_url);
+fn with_headers(state: &AppState, host: Option<&str>, mut resp: Response) -> Response {
+    let csp = headers::content_security_policy(&state.config().beacon_ws_url, host);
     match HeaderValue::from_str(&csp) {
         Ok(v) => headers::apply(resp.headers_mut(), &v),
         Err(e) => tracing::error!(error = %e, "content security policy is not a header value"),
