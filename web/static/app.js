@@ -112,8 +112,10 @@
   function redirect(form, data) {
     const how = form.dataset.redirect;
     if (how === "next") {
-      const next = new URLSearchParams(location.search).get("next");
-      location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+      // The server put a checked same-site path in data-next; check again before following.
+      const next = form.dataset.next || "/";
+      const local = next.startsWith("/") && !next.startsWith("//") && !/[\\\s\u0000-\u001f]/.test(next);
+      location.href = local ? next : "/";
     } else if (how === "job" && data && data.id) {
       location.href = "/jobs/" + data.id;
     } else if (how === "reload") {

@@ -64,6 +64,23 @@
   });
 })();
 
+// Nodes page: revoke a claim token.
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-revoke-claim]").forEach((b) => {
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await window.wowlabApi("DELETE", "/api/claim-tokens/" + encodeURIComponent(b.dataset.revokeClaim));
+        location.reload();
+      } catch (e) {
+        document.getElementById("claim-revoke-error").textContent = e.message || "Could not revoke.";
+        b.disabled = false;
+      }
+    });
+  });
+})();
+
 // Node detail: unlink.
 (function () {
   "use strict";

@@ -102,6 +102,7 @@ async fn run(batch: bool, refill: bool) {
         config: NodeApiConfig::default(),
         tokens: TokenMinter::new(b"bench-secret"),
         engine: Arc::new(SimEngine),
+        security: Default::default(),
     });
     // Drain the projector log (the merge itself is the workload's cost, not the control plane's).
     tokio::spawn(async move { while log_rx.recv().await.is_some() {} });

@@ -12,6 +12,7 @@ use crate::coordinator::{Coordinator, Lease, DEFAULT_MAX_ATTEMPTS};
 use crate::domain::{Clock, JobId, UnixMillis};
 use crate::engine::{ProfileEngine, ValidatedProfile};
 use crate::facts::JobFacts;
+use crate::http::security::{Security, SecurityConfig};
 use crate::lifecycle::JobLifecycle;
 use crate::projector::{LogReceiver, ResultLog};
 use crate::publish::Funnel;
@@ -79,6 +80,8 @@ pub struct ContextParts {
     pub tokens: TokenMinter,
     /// Profile validation.
     pub engine: Arc<dyn ProfileEngine>,
+    /// Account defences' settings (rate limits, origins, quotas).
+    pub security: SecurityConfig,
 }
 
 /// Shared state of every handler and task. Cheap to clone.
@@ -94,6 +97,7 @@ struct Inner {
     lifecycle: JobLifecycle,
     validations: Arc<Semaphore>,
     started_at: UnixMillis,
+    security: Security,
 }
 
 impl Context {
@@ -116,6 +120,7 @@ impl Context {
                 lifecycle,
                 validations: Arc::new(Semaphore::new(VALIDATION_SLOTS)),
                 started_at: parts.clock.now(),
+                security: Security::new(parts.security.clone()),
                 parts,
             }),
         };
@@ -126,6 +131,11 @@ impl Context {
     /// cache of a previous process is gone).
     pub fn started_at(&self) -> UnixMillis {
         self.inner.started_at
+    }
+
+    /// Rate limits, hashing permits, origins and quotas.
+    pub fn security(&self) -> &Security {
+        &self.inner.security
     }
 
     /// The coordinator, shared.
@@ -271,6 +281,7 @@ pub(crate) mod testing {
             config,
             tokens: TokenMinter::new(b"test-secret"),
             engine: engine.unwrap_or_else(|| Arc::new(RefusingEngine)),
+            security: SecurityConfig::default(),
         })
     }
 }

@@ -45,15 +45,17 @@ pub async fn ensure_user(
     }
 }
 
-/// A fresh claim token of `user` (nodes registering with it are owned by `user`).
+/// A fresh claim token of `user` (nodes registering with it are owned by `user`), valid for
+/// an hour: the embedded grid registers its nodes with it right away.
 pub async fn claim_token(
     store: &dyn Store,
     user: UserId,
     now: UnixMillis,
 ) -> Result<String, LocalError> {
     let secret = new_secret("ct_").map_err(|e| LocalError::Random(e.to_string()))?;
+    let expires_at = now.plus(std::time::Duration::from_secs(3600));
     store
-        .insert_claim_token(user, &TokenHash::of(&secret), now)
+        .insert_claim_token(user, &TokenHash::of(&secret), now, Some(expires_at))
         .await?;
     Ok(secret)
 }

@@ -20,6 +20,7 @@ use crate::domain::Clock;
 use crate::domain::{JobId, UnixMillis};
 use crate::engine::ProfileEngine;
 use crate::http;
+use crate::http::security::SecurityConfig;
 use crate::projector::{LogEntry, Projector, ResultMerger};
 use crate::publish::{Funnel, Publisher};
 use crate::recovery::{rebuild_coordinator, RecoveryError};
@@ -45,6 +46,8 @@ pub struct SentinelConfig {
     pub presence_interval: Duration,
     /// This instance's identity in leader elections.
     pub instance_id: String,
+    /// Rate limits, allowed origins, trusted proxies, hashing bound and fair-use defaults.
+    pub security: SecurityConfig,
 }
 
 impl Default for SentinelConfig {
@@ -55,6 +58,7 @@ impl Default for SentinelConfig {
             dispatch_tick: DISPATCH_TICK,
             presence_interval: PRESENCE_INTERVAL,
             instance_id: format!("sentinel-{}", JobId::new()),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -117,6 +121,7 @@ impl Sentinel {
             config: config.api.clone(),
             tokens: parts.tokens,
             engine: parts.engine,
+            security: config.security.clone(),
         });
         for job in &report.fully_done {
             state.result_log().append(LogEntry::Kick(*job));

@@ -8,6 +8,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
+use super::security::hashing::{Hashers, HashersBusy};
 use super::{ApiError, Context};
 use crate::domain::TokenHash;
 use crate::store::{AuthTokenKind, User};
@@ -17,9 +18,12 @@ pub const SESSION_COOKIE: &str = "wowlab_session";
 /// Session lifetime.
 pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
-/// Argon2id hash (PHC string) of a password; CPU-heavy, so off the async threads.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+/// Argon2id hash (PHC string) of a password; CPU-heavy, so off the async threads and at most
+/// as many at once as `hashers` allows (503 `busy` with `Retry-After` when none frees in time).
+pub async fn hash_password(hashers: &Hashers, password: String) -> Result<String, ApiError> {
+    let permit = hashers.permit().await.map_err(busy)?;
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|e| ApiError::Internal(e.to_string()))?;
         let salt =
@@ -33,9 +37,15 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
     .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-/// Whether `password` matches the stored PHC string.
-pub async fn verify_password(password: String, phc: String) -> Result<bool, ApiError> {
+/// Whether `password` matches the stored PHC string (bounded like [`hash_password`]).
+pub async fn verify_password(
+    hashers: &Hashers,
+    password: String,
+    phc: String,
+) -> Result<bool, ApiError> {
+    let permit = hashers.permit().await.map_err(busy)?;
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let parsed = PasswordHash::new(&phc)
             .map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
         Ok(Argon2::default()
@@ -46,6 +56,10 @@ pub async fn verify_password(password: String, phc: String) -> Result<bool, ApiE
     .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
+fn busy(_: HashersBusy) -> ApiError {
+    ApiError::Busy { retry_after: 1 }
+}
+
 /// A fresh bearer secret: `prefix` + 64 hex characters (256 bits).
 pub fn new_secret(prefix: &str) -> Result<String, ApiError> {
     let mut raw = [0u8; 32];
@@ -53,9 +67,13 @@ pub fn new_secret(prefix: &str) -> Result<String, ApiError> {
     Ok(format!("{prefix}{}", hex::encode(raw)))
 }
 
-/// `Set-Cookie` value for a session (empty secret and zero age to clear it).
-pub fn session_cookie(secret: &str, max_age_secs: u64) -> String {
-    format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
+/// `Set-Cookie` value for a session (empty secret and zero age to clear it); `Secure` when the
+/// studio is served over https, so the cookie never travels in clear text.
+pub fn session_cookie(secret: &str, max_age_secs: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    )
 }
 
 /// The signed-in user, from the session cookie or an `Authorization: Bearer` API token.
@@ -86,12 +104,23 @@ impl FromRequestParts<Context> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &Context) -> Result<Self, ApiError> {
         let (secret, kind) = credential(&parts.headers).ok_or(ApiError::SignInRequired)?;
-        state
-            .store()
-            .user_by_auth_token(&TokenHash::of(&secret), kind, state.clock().now())
-            .await?
-            .map(CurrentUser)
-            .ok_or(ApiError::SignInRequired)
+        let hash = TokenHash::of(&secret);
+        let now = state.clock().now();
+        if let Some(user) = state.store().user_by_auth_token(&hash, kind, now).await? {
+            return Ok(CurrentUser(user));
+        }
+        // An expired API token says so (a script's owner must make a new one); an expired
+        // session just asks to sign in again.
+        if kind == AuthTokenKind::Api
+            && state
+                .store()
+                .auth_token_expired_at(&hash, kind, now)
+                .await?
+                .is_some()
+        {
+            return Err(ApiError::TokenExpired);
+        }
+        Err(ApiError::SignInRequired)
     }
 }
 
@@ -118,13 +147,33 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_hash_and_verify() {
-        let phc = hash_password("correct horse".into()).await.unwrap();
+        let h = Hashers::new(2, std::time::Duration::from_secs(5));
+        let phc = hash_password(&h, "correct horse".into()).await.unwrap();
         assert!(phc.starts_with("$argon2id$"));
         assert!(!phc.contains("correct horse"));
-        assert!(verify_password("correct horse".into(), phc.clone())
+        assert!(verify_password(&h, "correct horse".into(), phc.clone())
             .await
             .unwrap());
-        assert!(!verify_password("wrong".into(), phc).await.unwrap());
+        assert!(!verify_password(&h, "wrong".into(), phc).await.unwrap());
+        assert_eq!(h.available(), 2, "permits are given back");
+    }
+
+    #[tokio::test]
+    async fn hashing_is_bounded_and_busy_when_full() {
+        let h = Hashers::new(1, std::time::Duration::from_millis(50));
+        let _held = h.permit().await.unwrap();
+        let e = hash_password(&h, "correct horse".into()).await.unwrap_err();
+        assert!(matches!(e, ApiError::Busy { retry_after: 1 }), "{e:?}");
+        let resp = axum::response::IntoResponse::into_response(e);
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "1");
+    }
+
+    #[test]
+    fn session_cookie_is_secure_over_https() {
+        let c = session_cookie("s", 60, true);
+        assert!(c.ends_with("; Secure") && c.contains("HttpOnly"), "{c}");
+        assert!(!session_cookie("s", 60, false).contains("Secure"));
     }
 
     #[test]

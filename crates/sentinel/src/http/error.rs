@@ -1,6 +1,7 @@
 //! HTTP errors: one enum, one JSON shape `{"error": {"code", "message"}}`, one status per kind.
 //! Internal details are logged, never sent.
 
+use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -59,6 +60,36 @@ pub enum ApiError {
     /// A backend is down; retry later (503).
     #[error("service unavailable")]
     Unavailable(String),
+    /// Too many attempts from this address or for this account (429 with `Retry-After`).
+    #[error("too many attempts; retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until the next attempt is let through.
+        retry_after: u64,
+    },
+    /// Every password-hashing slot is taken (503 with `Retry-After`).
+    #[error("too many sign-ins at once; retry in {retry_after} s")]
+    Busy {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// A browser request that changes state came from another origin (403).
+    #[error("{0}")]
+    CrossOrigin(String),
+    /// The user is over a fair-use quota (429).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The API token expired (401).
+    #[error("this API token has expired; create a new one")]
+    TokenExpired,
+    /// The claim token was revoked by its owner (403).
+    #[error("this claim token was revoked; create a new one in the studio")]
+    ClaimTokenRevoked,
+    /// The claim token is past its expiry (403).
+    #[error("this claim token has expired; create a new one in the studio")]
+    ClaimTokenExpired,
+    /// An administrator's action by someone else (403).
+    #[error("only an administrator may do this")]
+    AdminOnly,
     /// A bug or corrupt data (500).
     #[error("internal error")]
     Internal(String),
@@ -82,6 +113,14 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Stale(_) => (StatusCode::CONFLICT, "stale_lease"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::CrossOrigin(_) => (StatusCode::FORBIDDEN, "cross_origin"),
+            Self::QuotaExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
+            Self::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
+            Self::ClaimTokenRevoked => (StatusCode::FORBIDDEN, "claim_token_revoked"),
+            Self::ClaimTokenExpired => (StatusCode::FORBIDDEN, "claim_token_expired"),
+            Self::AdminOnly => (StatusCode::FORBIDDEN, "admin_only"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -131,6 +170,11 @@ impl IntoResponse for ApiError {
             other => tracing::debug!(code, error = %other, "request refused"),
         }
         let body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after } | Self::Busy { retry_after } = self {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, axum::http::HeaderValue::from(retry_after));
+        }
+        resp
     }
 }

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::{
-    AuthTokenKind, ChunkResult, NewAuthToken, NewJob, NewNode, NodeLoad, NodeSettings, NodeStatus,
-    PutOutcome, Store, StoreError, TransitionData,
+    ActiveWork, AuthTokenKind, ChunkResult, ClaimTokenCheck, NewAuthToken, NewJob, NewNode,
+    NodeLoad, NodeSettings, NodeStatus, PendingClaim, PutOutcome, Store, StoreError,
+    TransitionData,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -34,6 +35,15 @@ where
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
     concurrent_transitions_have_one_winner(Arc::new(factory().await)).await;
     chunk_results_are_idempotent(Arc::new(factory().await)).await;
+    active_work_counts_unfinished_jobs_and_unmerged_iterations(&factory().await).await;
+    settings_are_stored_and_replaced(&factory().await).await;
+}
+
+fn pending(code: &str, expires_at: UnixMillis) -> Option<PendingClaim> {
+    Some(PendingClaim {
+        hash: TokenHash::of(code),
+        expires_at,
+    })
 }
 
 async fn user(s: &impl Store, email: &str) -> UserId {
@@ -157,23 +167,55 @@ pub async fn auth_tokens_by_hash_kind_and_expiry(s: &impl Store) {
     ));
 }
 
-/// Claim tokens resolve to their user until revoked by that user.
+/// Claim tokens resolve to their user until revoked by that user or expired; listed newest
+/// first with their state.
 pub async fn claim_tokens_until_revoked(s: &impl Store) {
     let u = user(s, "u@x").await;
     let other = user(s, "o@x").await;
     let h = TokenHash::of("ct_secret");
-    s.insert_claim_token(u, &h, T).await.unwrap();
-    assert_eq!(s.user_by_claim_token(&h).await.unwrap(), Some(u));
+    s.insert_claim_token(u, &h, T, Some(later(1000)))
+        .await
+        .unwrap();
     assert_eq!(
-        s.user_by_claim_token(&TokenHash::of("ct_other"))
+        s.check_claim_token(&h, T).await.unwrap(),
+        ClaimTokenCheck::Valid(u)
+    );
+    assert_eq!(
+        s.check_claim_token(&h, later(1000)).await.unwrap(),
+        ClaimTokenCheck::Expired
+    );
+    assert_eq!(
+        s.check_claim_token(&TokenHash::of("ct_other"), T)
             .await
             .unwrap(),
-        None
+        ClaimTokenCheck::Unknown
+    );
+    let forever = TokenHash::of("ct_forever");
+    s.insert_claim_token(u, &forever, later(5), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.check_claim_token(&forever, later(10_000_000))
+            .await
+            .unwrap(),
+        ClaimTokenCheck::Valid(u)
     );
     assert!(!s.revoke_claim_token(other, &h, T).await.unwrap());
-    assert!(s.revoke_claim_token(u, &h, T).await.unwrap());
+    assert!(s.revoke_claim_token(u, &h, later(7)).await.unwrap());
     assert!(!s.revoke_claim_token(u, &h, T).await.unwrap());
-    assert_eq!(s.user_by_claim_token(&h).await.unwrap(), None);
+    assert_eq!(
+        s.check_claim_token(&h, T).await.unwrap(),
+        ClaimTokenCheck::Revoked
+    );
+    let listed = s.list_claim_tokens(u).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].hash, forever.as_str());
+    assert_eq!(listed[0].expires_at, None);
+    assert_eq!(listed[0].revoked_at, None);
+    assert_eq!(listed[1].hash, h.as_str());
+    assert_eq!(listed[1].expires_at, Some(later(1000)));
+    assert_eq!(listed[1].revoked_at, Some(later(7)));
+    assert!(s.list_claim_tokens(other).await.unwrap().is_empty());
 }
 
 /// Registration, claim by code, owner settings, presence flips and unlinking.
@@ -206,7 +248,7 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
                 owner: None,
                 public_key: "key-free".into(),
                 name: "box".into(),
-                claim_code: Some("ABCD-1234".into()),
+                claim_code: pending("ABCD-1234", later(3_600_000)),
                 max_parallel: 2,
                 cores: 4,
                 version: "0.1.0".into(),
@@ -231,7 +273,7 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
         Err(StoreError::Conflict(_))
     ));
     dup.public_key = "key-3".into();
-    dup.claim_code = Some("ABCD-1234".into());
+    dup.claim_code = pending("ABCD-1234", later(50));
     assert!(matches!(
         s.insert_node(dup, T).await,
         Err(StoreError::Conflict(_))
@@ -245,11 +287,39 @@ pub async fn nodes_register_claim_and_manage(s: &impl Store) {
     );
     assert_eq!(s.node_by_id(owned.id).await.unwrap(), Some(owned.clone()));
 
-    assert_eq!(s.claim_node("WRONG", u).await.unwrap(), None);
-    let claimed = s.claim_node("ABCD-1234", u).await.unwrap().unwrap();
+    // Stored hashed: the code itself is nowhere in the row.
+    let stored = s.node_by_id(unowned.id).await.unwrap().unwrap();
+    assert_eq!(stored.claim_code, pending("ABCD-1234", later(3_600_000)));
+    let code = TokenHash::of("ABCD-1234");
+    assert_eq!(
+        s.claim_node(&TokenHash::of("WRONG"), u, T).await.unwrap(),
+        None
+    );
+    // An expired code claims nothing.
+    assert_eq!(
+        s.claim_node(&code, u, later(3_600_000)).await.unwrap(),
+        None
+    );
+    // A renewed code replaces the old one.
+    assert!(s
+        .renew_claim_code(unowned.id, &pending("WXYZ-5678", later(7_200_000)).unwrap())
+        .await
+        .unwrap());
+    assert_eq!(s.claim_node(&code, u, T).await.unwrap(), None);
+    let code = TokenHash::of("WXYZ-5678");
+    let claimed = s
+        .claim_node(&code, u, later(3_600_000))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claimed.owner, Some(u));
     assert_eq!(claimed.claim_code, None);
-    assert_eq!(s.claim_node("ABCD-1234", stranger).await.unwrap(), None);
+    assert_eq!(s.claim_node(&code, stranger, T).await.unwrap(), None);
+    // An owned node's code is not renewed.
+    assert!(!s
+        .renew_claim_code(unowned.id, &pending("QQQQ-2222", later(9)).unwrap())
+        .await
+        .unwrap());
     let mine: Vec<NodeId> = s
         .list_nodes(Some(u))
         .await
@@ -938,4 +1008,68 @@ pub async fn chunk_results_are_idempotent<S: Store>(s: Arc<S>) {
         [0, 2, 4, 7, 9].map(ChunkIndex)
     );
     assert!(s.done_chunks(JobId::new()).await.unwrap().is_empty());
+}
+
+/// Pending and running jobs count, with their iterations minus those of stored chunks.
+pub async fn active_work_counts_unfinished_jobs_and_unmerged_iterations(s: &impl Store) {
+    let u = user(s, "u@x").await;
+    let other = user(s, "o@x").await;
+    s.put_config("cfg", "p", T).await.unwrap();
+    assert_eq!(s.active_work(u).await.unwrap(), ActiveWork::default());
+    let pending_job = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    let running = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    let running = s
+        .transition_job(
+            running.id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            0,
+            TransitionData::default(),
+            T,
+        )
+        .await
+        .unwrap();
+    let cancelled = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    s.transition_job(
+        cancelled.id,
+        JobStatus::Pending,
+        JobStatus::Cancelled,
+        0,
+        TransitionData::default(),
+        T,
+    )
+    .await
+    .unwrap();
+    s.insert_job(new_job(other, "cfg"), T).await.unwrap();
+    for chunk in [0, 3, 9] {
+        s.put_chunk_result(
+            ChunkResult {
+                job: running.id,
+                chunk: ChunkIndex(chunk),
+                node: None,
+                result: vec![1],
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.active_work(u).await.unwrap(),
+        ActiveWork {
+            jobs: 2,
+            queued_iterations: 10_000 + 7_000
+        }
+    );
+    assert_eq!(pending_job.iterations, 10_000);
+}
+
+/// Grid-wide settings read back what was written last.
+pub async fn settings_are_stored_and_replaced(s: &impl Store) {
+    assert_eq!(s.setting("quota.x").await.unwrap(), None);
+    s.set_setting("quota.x", 5).await.unwrap();
+    s.set_setting("quota.x", i64::MAX).await.unwrap();
+    s.set_setting("quota.y", -1).await.unwrap();
+    assert_eq!(s.setting("quota.x").await.unwrap(), Some(i64::MAX));
+    assert_eq!(s.setting("quota.y").await.unwrap(), Some(-1));
 }

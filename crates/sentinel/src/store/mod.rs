@@ -160,14 +160,60 @@ pub struct NewNode {
     pub public_key: String,
     /// Display name.
     pub name: String,
-    /// Claim code shown by an unowned node (unique while set).
-    pub claim_code: Option<String>,
+    /// Claim code shown by an unowned node, stored hashed (unique while set).
+    pub claim_code: Option<PendingClaim>,
     /// Parallel chunk slots.
     pub max_parallel: u32,
     /// Reported cores.
     pub cores: u32,
     /// Reported software version.
     pub version: String,
+}
+
+/// The claim code an unowned node shows, as stored: its hash (a database dump reveals no
+/// valid code) and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingClaim {
+    /// SHA-256 of the code as entered (upper case, with its dash).
+    pub hash: TokenHash,
+    /// After this the code claims nothing; the node gets a new one when it registers again.
+    pub expires_at: UnixMillis,
+}
+
+/// A claim token as listed to its owner (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimTokenInfo {
+    /// SHA-256 of the secret (the token's id for revocation).
+    pub hash: String,
+    /// Creation time.
+    pub created_at: UnixMillis,
+    /// Hard expiry; `None` for tokens made before expiry existed.
+    pub expires_at: Option<UnixMillis>,
+    /// When it was revoked.
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// What a presented claim token is worth at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimTokenCheck {
+    /// Usable: nodes registering with it are owned by this user.
+    Valid(UserId),
+    /// Its owner revoked it.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+    /// No such token.
+    Unknown,
+}
+
+/// A user's unfinished work, for fair-use limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActiveWork {
+    /// Jobs pending or running.
+    pub jobs: u32,
+    /// Iterations of those jobs without a stored chunk result yet.
+    pub queued_iterations: u64,
 }
 
 /// What a node reported about its work in its latest heartbeat.
@@ -233,8 +279,9 @@ pub struct Node {
     pub public_key: String,
     /// Display name.
     pub name: String,
-    /// Pending claim code.
-    pub claim_code: Option<String>,
+    /// Pending claim code (hashed); never serialized.
+    #[serde(skip)]
+    pub claim_code: Option<PendingClaim>,
     /// Parallel chunk slots the owner allows (0 = one per core); see [`Node::capacity`].
     pub max_parallel: u32,
     /// Reported cores.
@@ -436,15 +483,30 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         kind: AuthTokenKind,
     ) -> Result<Vec<AuthTokenInfo>, StoreError>;
-    /// Stores a claim token hash for `user`.
+    /// When a token of `kind` stopped working, if it exists and has expired by `now` (so an
+    /// expired API token is told apart from an unknown one).
+    async fn auth_token_expired_at(
+        &self,
+        hash: &TokenHash,
+        kind: AuthTokenKind,
+        now: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError>;
+    /// Stores a claim token hash for `user`, usable until `expires_at` (`None`: no expiry).
     async fn insert_claim_token(
         &self,
         user: UserId,
         hash: &TokenHash,
         now: UnixMillis,
+        expires_at: Option<UnixMillis>,
     ) -> Result<(), StoreError>;
-    /// The owner of an unrevoked claim token.
-    async fn user_by_claim_token(&self, hash: &TokenHash) -> Result<Option<UserId>, StoreError>;
+    /// What a claim token is worth at `now`: its owner, or why it is refused.
+    async fn check_claim_token(
+        &self,
+        hash: &TokenHash,
+        now: UnixMillis,
+    ) -> Result<ClaimTokenCheck, StoreError>;
+    /// A user's claim tokens (revoked and expired ones too), newest first.
+    async fn list_claim_tokens(&self, user: UserId) -> Result<Vec<ClaimTokenInfo>, StoreError>;
     /// Revokes one of `user`'s claim tokens; false if none matched.
     async fn revoke_claim_token(
         &self,
@@ -463,8 +525,16 @@ pub trait Store: Send + Sync + 'static {
     async fn node_by_public_key(&self, key: &str) -> Result<Option<Node>, StoreError>;
     /// Nodes of one owner, or every node with `None`, oldest first.
     async fn list_nodes(&self, owner: Option<UserId>) -> Result<Vec<Node>, StoreError>;
-    /// Gives an unowned node with this claim code to `owner` and clears the code.
-    async fn claim_node(&self, code: &str, owner: UserId) -> Result<Option<Node>, StoreError>;
+    /// Gives the unowned node whose unexpired claim code hashes to `code` to `owner` and
+    /// clears the code.
+    async fn claim_node(
+        &self,
+        code: &TokenHash,
+        owner: UserId,
+        now: UnixMillis,
+    ) -> Result<Option<Node>, StoreError>;
+    /// Replaces the claim code of a node that is still unowned; false otherwise.
+    async fn renew_claim_code(&self, id: NodeId, claim: &PendingClaim) -> Result<bool, StoreError>;
     /// Applies owner settings; `None` if the node does not exist or is not `owner`'s.
     async fn update_node_settings(
         &self,
@@ -529,6 +599,8 @@ pub trait Store: Send + Sync + 'static {
         owner: UserId,
         public: bool,
     ) -> Result<Option<Job>, StoreError>;
+    /// `owner`'s pending and running jobs and their iterations not yet stored as results.
+    async fn active_work(&self, owner: UserId) -> Result<ActiveWork, StoreError>;
     /// Every job in `status`, oldest first (recovery).
     async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>, StoreError>;
     /// Moves a job `from → to` only if it is still at `expected_version` (then version + 1),
@@ -542,6 +614,13 @@ pub trait Store: Send + Sync + 'static {
         data: TransitionData,
         now: UnixMillis,
     ) -> Result<Job, StoreError>;
+
+    // --- settings ---
+
+    /// A grid-wide integer setting an admin changed, if any.
+    async fn setting(&self, name: &str) -> Result<Option<i64>, StoreError>;
+    /// Stores a grid-wide integer setting.
+    async fn set_setting(&self, name: &str, value: i64) -> Result<(), StoreError>;
 
     // --- chunk results ---
 

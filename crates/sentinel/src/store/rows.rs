@@ -6,9 +6,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{
-    AuthTokenInfo, AuthTokenKind, ChunkResult, Job, Node, NodeLoad, NodeStatus, StoreError, User,
+    ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenInfo, Job, Node, NodeLoad,
+    NodeStatus, PendingClaim, StoreError, User,
 };
-use crate::domain::{ChunkIndex, JobStatus, UnixMillis};
+use crate::domain::{ChunkIndex, JobStatus, TokenHash, UnixMillis, UserId};
 
 /// Maps a sqlx error to the store's vocabulary: constraint kinds become typed errors.
 pub(super) fn db_err(e: sqlx::Error) -> StoreError {
@@ -98,6 +99,43 @@ pub(super) fn auth_token(row: &SqliteRow) -> Result<AuthTokenInfo, StoreError> {
     })
 }
 
+/// A `claim_tokens` row as listed.
+pub(super) fn claim_token(row: &SqliteRow) -> Result<ClaimTokenInfo, StoreError> {
+    Ok(ClaimTokenInfo {
+        hash: get(row, "token_hash")?,
+        created_at: millis(row, "created_at")?,
+        expires_at: opt_millis(row, "expires_at")?,
+        revoked_at: opt_millis(row, "revoked_at")?,
+    })
+}
+
+/// What decides whether a claim token still works.
+pub(super) struct ClaimTokenState {
+    /// Owner.
+    pub(super) user: UserId,
+    /// Expiry, if any.
+    pub(super) expires_at: Option<UnixMillis>,
+    /// Revocation time, if revoked.
+    pub(super) revoked_at: Option<UnixMillis>,
+}
+
+/// The owner, expiry and revocation of a `claim_tokens` row.
+pub(super) fn claim_token_state(row: &SqliteRow) -> Result<ClaimTokenState, StoreError> {
+    Ok(ClaimTokenState {
+        user: parse("user_id", &get::<String>(row, "user_id")?)?,
+        expires_at: opt_millis(row, "expires_at")?,
+        revoked_at: opt_millis(row, "revoked_at")?,
+    })
+}
+
+/// The `jobs, queued` aggregate of [`super::Store::active_work`].
+pub(super) fn active_work(row: &SqliteRow) -> Result<ActiveWork, StoreError> {
+    Ok(ActiveWork {
+        jobs: u32_col(row, "jobs")?,
+        queued_iterations: u64_col(row, "queued")?,
+    })
+}
+
 /// A `nodes` row.
 pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
     let status = match get::<String>(row, "status")?.as_str() {
@@ -113,7 +151,16 @@ pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
             .transpose()?,
         public_key: get(row, "public_key")?,
         name: get(row, "name")?,
-        claim_code: get(row, "claim_code")?,
+        claim_code: match (
+            get::<Option<String>>(row, "claim_code")?,
+            opt_millis(row, "claim_code_expires_at")?,
+        ) {
+            (Some(hash), Some(expires_at)) => Some(PendingClaim {
+                hash: TokenHash::from_hex(hash),
+                expires_at,
+            }),
+            _ => None,
+        },
         max_parallel: u32_col(row, "max_parallel")?,
         cores: u32_col(row, "cores")?,
         local_max_parallel: opt_u32_col(row, "local_max_parallel")?,

@@ -12,8 +12,9 @@ use sqlx::SqlitePool;
 use super::group_commit::{GroupCommitStats, GroupCommitter};
 use super::rows::{self, db_err};
 use super::{
-    AuthTokenInfo, AuthTokenKind, ChunkResult, Job, NewAuthToken, NewJob, NewNode, Node, NodeLoad,
-    NodeSettings, NodeStatus, PutOutcome, Store, StoreError, TransitionData, User,
+    ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo, Job,
+    NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus, PendingClaim,
+    PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -234,35 +235,82 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn auth_token_expired_at(
+        &self,
+        hash: &TokenHash,
+        kind: AuthTokenKind,
+        now: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT expires_at FROM auth_tokens \
+             WHERE token_hash = ? AND kind = ? AND expires_at IS NOT NULL AND expires_at <= ?",
+        )
+        .bind(hash.as_str())
+        .bind(kind.as_str())
+        .bind(now.as_i64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(at.map(UnixMillis::from_i64))
+    }
+
     async fn insert_claim_token(
         &self,
         user: UserId,
         hash: &TokenHash,
         now: UnixMillis,
+        expires_at: Option<UnixMillis>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO claim_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)")
-            .bind(hash.as_str())
-            .bind(user.to_string())
-            .bind(now.as_i64())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO claim_tokens (token_hash, user_id, created_at, expires_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(hash.as_str())
+        .bind(user.to_string())
+        .bind(now.as_i64())
+        .bind(expires_at.map(UnixMillis::as_i64))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
-    async fn user_by_claim_token(&self, hash: &TokenHash) -> Result<Option<UserId>, StoreError> {
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT user_id FROM claim_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+    async fn check_claim_token(
+        &self,
+        hash: &TokenHash,
+        now: UnixMillis,
+    ) -> Result<ClaimTokenCheck, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT user_id, expires_at, revoked_at FROM claim_tokens WHERE token_hash = ?",
         )
         .bind(hash.as_str())
         .fetch_optional(&self.pool)
         .await
-        .map_err(db_err)?;
-        id.map(|s| {
-            s.parse()
-                .map_err(|e| StoreError::Corrupt(format!("claim token user: {e}")))
+        .map_err(db_err)?
+        else {
+            return Ok(ClaimTokenCheck::Unknown);
+        };
+        let info = rows::claim_token_state(&row)?;
+        Ok(if info.revoked_at.is_some() {
+            ClaimTokenCheck::Revoked
+        } else if info.expires_at.is_some_and(|e| e <= now) {
+            ClaimTokenCheck::Expired
+        } else {
+            ClaimTokenCheck::Valid(info.user)
         })
-        .transpose()
+    }
+
+    async fn list_claim_tokens(&self, user: UserId) -> Result<Vec<ClaimTokenInfo>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM claim_tokens WHERE user_id = ? ORDER BY created_at DESC, token_hash",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::claim_token)
+        .collect()
     }
 
     async fn revoke_claim_token(
@@ -286,15 +334,16 @@ impl Store for SqliteStore {
 
     async fn insert_node(&self, node: NewNode, now: UnixMillis) -> Result<Node, StoreError> {
         let row = sqlx::query(
-            "INSERT INTO nodes (id, owner_id, public_key, name, claim_code, max_parallel, cores, \
-             status, draining, version, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING *",
+            "INSERT INTO nodes (id, owner_id, public_key, name, claim_code, claim_code_expires_at, \
+             max_parallel, cores, status, draining, version, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) RETURNING *",
         )
         .bind(node.id.to_string())
         .bind(node.owner.map(|o| o.to_string()))
         .bind(&node.public_key)
         .bind(&node.name)
-        .bind(&node.claim_code)
+        .bind(node.claim_code.as_ref().map(|c| c.hash.as_str().to_owned()))
+        .bind(node.claim_code.as_ref().map(|c| c.expires_at.as_i64()))
         .bind(i64::from(node.max_parallel))
         .bind(i64::from(node.cores))
         .bind(&node.version)
@@ -331,18 +380,38 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn claim_node(&self, code: &str, owner: UserId) -> Result<Option<Node>, StoreError> {
+    async fn claim_node(
+        &self,
+        code: &TokenHash,
+        owner: UserId,
+        now: UnixMillis,
+    ) -> Result<Option<Node>, StoreError> {
         sqlx::query(
-            "UPDATE nodes SET owner_id = ?, claim_code = NULL \
-             WHERE claim_code = ? AND owner_id IS NULL RETURNING *",
+            "UPDATE nodes SET owner_id = ?, claim_code = NULL, claim_code_expires_at = NULL \
+             WHERE claim_code = ? AND owner_id IS NULL AND claim_code_expires_at > ? RETURNING *",
         )
         .bind(owner.to_string())
-        .bind(code)
+        .bind(code.as_str())
+        .bind(now.as_i64())
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?
         .map(|r| rows::node(&r))
         .transpose()
+    }
+
+    async fn renew_claim_code(&self, id: NodeId, claim: &PendingClaim) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE nodes SET claim_code = ?, claim_code_expires_at = ? \
+             WHERE id = ? AND owner_id IS NULL",
+        )
+        .bind(claim.hash.as_str())
+        .bind(claim.expires_at.as_i64())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn update_node_settings(
@@ -562,6 +631,20 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn active_work(&self, owner: UserId) -> Result<ActiveWork, StoreError> {
+        // Two-argument MIN is SQLite's scalar minimum (LEAST on PostgreSQL).
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS jobs, COALESCE(SUM(j.iterations - MIN(j.iterations, j.chunk_size * \
+             (SELECT COUNT(*) FROM chunk_results c WHERE c.job_id = j.id))), 0) AS queued \
+             FROM jobs j WHERE j.owner_id = ? AND j.status IN ('pending', 'running')",
+        )
+        .bind(owner.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows::active_work(&row)
+    }
+
     async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>, StoreError> {
         sqlx::query("SELECT * FROM jobs WHERE status = ? ORDER BY created_at, id")
             .bind(status.as_str())
@@ -614,6 +697,27 @@ impl Store for SqliteStore {
                 None => Err(StoreError::NotFound),
             },
         }
+    }
+
+    async fn setting(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn set_setting(&self, name: &str, value: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 
     async fn put_chunk_result(

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use axum::routing::get;
 use wowlab_sentinel::beacon_http::BeaconHttp;
 use wowlab_sentinel::coordinator::MemoryCoordinator;
+use wowlab_sentinel::http::security::SecurityConfig;
 use wowlab_sentinel::http::{NodeApiConfig, SystemClock};
 use wowlab_sentinel::service::{Sentinel, SentinelConfig, SentinelParts};
 use wowlab_sentinel::sim::{SimEngine, SimMerger};
@@ -95,6 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 reclaim_interval: (lease_ttl / 10)
                     .clamp(Duration::from_millis(50), Duration::from_secs(1)),
                 presence_interval: Duration::from_millis(args.presence_interval_ms.max(100)),
+                security: SecurityConfig::from_env()?,
                 ..SentinelConfig::default()
             },
             SentinelParts {
@@ -125,9 +127,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         println!("sentinel listening on http://{local}");
         std::io::Write::flush(&mut std::io::stdout())?;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(crate::cmd::up::shutdown_signal())
-            .await?;
+        // The peer address keys the sign-in and token rate limits.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(crate::cmd::up::shutdown_signal())
+        .await?;
         sentinel.shutdown().await;
         Ok(())
     })

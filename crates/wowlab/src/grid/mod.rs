@@ -19,6 +19,7 @@ use wowlab_node::config::{NodeConfig, Secret};
 use wowlab_node::{Node, NodeHandle};
 use wowlab_sentinel::coordinator::MemoryCoordinator;
 use wowlab_sentinel::domain::{UnixMillis, UserId};
+use wowlab_sentinel::http::security::SecurityConfig;
 use wowlab_sentinel::http::{NodeApiConfig, SystemClock};
 use wowlab_sentinel::service::{Sentinel, SentinelConfig, SentinelParts};
 use wowlab_sentinel::sim::{SimEngine, SimMerger};
@@ -114,6 +115,7 @@ impl EmbeddedGrid {
             },
             reclaim_interval: opts.reclaim_interval,
             presence_interval: opts.presence_interval,
+            security: SecurityConfig::from_env()?,
             ..SentinelConfig::default()
         };
         let sentinel = Sentinel::start(
@@ -141,11 +143,15 @@ impl EmbeddedGrid {
         let app = router(&sentinel, &beacon);
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                })
-                .await
+            // The peer address keys the sign-in and token rate limits.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
         });
 
         let mut grid = Self {

@@ -7,9 +7,10 @@ use axum::extract::State;
 use axum::Json;
 
 use crate::domain::{NodeId, TokenHash};
+use crate::http::security::claim_code;
 use crate::http::signed::Signed;
 use crate::http::{ApiError, Context};
-use crate::store::{NewNode, Node, StoreError};
+use crate::store::{ClaimTokenCheck, NewNode, Node, StoreError};
 use wowlab_api::node::{RegisterRequest, RegisterResponse};
 
 const MAX_SLOTS: u32 = 1024;
@@ -22,9 +23,10 @@ async fn registered(
     state: &Context,
     req: &Signed<RegisterRequest>,
     node: &Node,
+    claim_code: Option<String>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
     req.remember_nonce(state).await?;
-    Ok(Json(response(node)))
+    Ok(Json(response(node, claim_code)))
 }
 
 pub(super) async fn handle(
@@ -46,18 +48,22 @@ pub(super) async fn handle(
             .update_node_facts(existing.id, &version, cores, local_cap)
             .await?
             .unwrap_or(existing);
-        return registered(&state, &req, &node).await;
+        let code = claim_code::current(store, &node, state.clock().now()).await?;
+        return registered(&state, &req, &node, code).await;
     }
     let body = &req.body;
     // The owner's setting starts at one per core; the node's own cap applies beneath it.
     let max_parallel = cores;
     let owner = match &body.claim_token {
-        Some(t) => Some(
-            store
-                .user_by_claim_token(&TokenHash::of(t))
-                .await?
-                .ok_or(ApiError::Forbidden("invalid claim token"))?,
-        ),
+        Some(t) => match store
+            .check_claim_token(&TokenHash::of(t), state.clock().now())
+            .await?
+        {
+            ClaimTokenCheck::Valid(user) => Some(user),
+            ClaimTokenCheck::Revoked => return Err(ApiError::ClaimTokenRevoked),
+            ClaimTokenCheck::Expired => return Err(ApiError::ClaimTokenExpired),
+            ClaimTokenCheck::Unknown => return Err(ApiError::Forbidden("invalid claim token")),
+        },
         None => None,
     };
     let id = NodeId::new();
@@ -66,10 +72,13 @@ pub(super) async fn handle(
         .unwrap_or_else(|| format!("node-{}", &id.to_string()[..8]));
     let now = state.clock().now();
     // A claim code can collide with another pending node's; draw again a few times.
-    for _ in 0..3 {
-        let claim_code = match owner {
-            Some(_) => None,
-            None => Some(claim_code().map_err(|e| ApiError::Internal(e.to_string()))?),
+    for attempt in 0..3 {
+        let (code, claim_code) = match owner {
+            Some(_) => (None, None),
+            None => {
+                let (code, pending) = claim_code::fresh(id, now, attempt)?;
+                (Some(code), Some(pending))
+            }
         };
         let new = NewNode {
             id,
@@ -89,13 +98,14 @@ pub(super) async fn handle(
                         .update_node_facts(node.id, &version, cores, local_cap)
                         .await?;
                 }
-                return registered(&state, &req, &node).await;
+                return registered(&state, &req, &node, code).await;
             }
             Err(StoreError::Conflict(_)) => {
                 // Either the same key registered concurrently (answer with that node) or the
                 // claim code collided (try another).
                 if let Some(node) = store.node_by_public_key(&req.public_key).await? {
-                    return registered(&state, &req, &node).await;
+                    let code = claim_code::current(store, &node, now).await?;
+                    return registered(&state, &req, &node, code).await;
                 }
             }
             Err(e) => return Err(e.into()),
@@ -116,26 +126,10 @@ pub(super) fn check_local_cap(cap: Option<u32>) -> Result<(), ApiError> {
     }
 }
 
-fn response(node: &Node) -> RegisterResponse {
+fn response(node: &Node, claim_code: Option<String>) -> RegisterResponse {
     RegisterResponse {
         node_id: node.id,
         owner: node.owner,
-        claim_code: node.claim_code.clone(),
+        claim_code,
     }
-}
-
-/// `XXXX-XXXX` from an alphabet without look-alikes (no 0/O, 1/I); 40 bits of entropy.
-fn claim_code() -> Result<String, getrandom::Error> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut raw = [0u8; 8];
-    getrandom::fill(&mut raw)?;
-    let mut code = String::with_capacity(9);
-    for (i, b) in raw.iter().enumerate() {
-        if i == 4 {
-            code.push('-');
-        }
-        // 256 is a multiple of 32: no modulo bias.
-        code.push(ALPHABET[usize::from(*b) % 32] as char);
-    }
-    Ok(code)
 }

@@ -54,7 +54,7 @@ impl Grid {
         );
         let owner = store.create_user("owner@x", "h", START).await.unwrap().id;
         store
-            .insert_claim_token(owner, &TokenHash::of("ct_good"), START)
+            .insert_claim_token(owner, &TokenHash::of("ct_good"), START, None)
             .await
             .unwrap();
         Self {
@@ -205,7 +205,17 @@ async fn registration_owned_unowned_idempotent_and_claim_token_checked() {
     let again = g.register(&free, Some("ct_good")).await;
     assert_eq!(again["node_id"], r["node_id"]);
     assert_eq!(again["owner"], Value::Null);
-    let claimed = g.store.claim_node(&code, g.owner).await.unwrap().unwrap();
+    assert_eq!(
+        again["claim_code"],
+        code.as_str(),
+        "the same code while it works"
+    );
+    let claimed = g
+        .store
+        .claim_node(&TokenHash::of(&code), g.owner, START)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claimed.id.to_string(), r["node_id"].as_str().unwrap());
 
     let owned = g

@@ -9,11 +9,11 @@ use maud::{html, Markup};
 
 use super::grid::fmt_rate;
 use super::{fmt_time, layout, to_signin, viewer};
-use crate::domain::NodeId;
+use crate::domain::{NodeId, UnixMillis};
 use crate::http::auth::CurrentUser;
 use crate::http::user::nodes::{MAX_NAME_CHARS, MAX_PARALLEL};
 use crate::http::{ApiError, Context};
-use crate::store::{Node, User};
+use crate::store::{ClaimTokenInfo, Node, StoreError, User};
 
 /// The sentinel URL as the browser reached it, for the node command line.
 fn sentinel_url(headers: &HeaderMap) -> String {
@@ -104,6 +104,8 @@ pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) 
         return to_signin("/nodes");
     };
     let nodes = state.store().list_nodes(Some(user.id)).await;
+    let tokens = state.store().list_claim_tokens(user.id).await;
+    let now = state.clock().now();
     let url = sentinel_url(&headers);
     let main = html! {
         h1 { "Nodes" }
@@ -118,7 +120,7 @@ pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) 
                 button #claim-token-reveal type="button" class="secondary" aria-pressed="false" hidden { "Reveal" }
                 button #claim-token-copy type="button" class="secondary" hidden { "Copy command" }
             }
-            p.hint { "A token is shown once. Generating a new one gives a fresh secret; earlier tokens keep working until revoked." }
+            p.hint { "A token is shown once and attaches machines for 7 days. Generating a new one gives a fresh secret; earlier tokens keep working until they expire or you revoke them below." }
             p.error #claim-token-error role="alert" {}
             form.stack #claim-code data-api="/api/nodes/claim" data-redirect="reload" novalidate {
                 div.field {
@@ -132,6 +134,7 @@ pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) 
                 button type="submit" { "Claim node" }
             }
         }
+        (claim_tokens_section(&tokens, now))
         section aria-labelledby="mine-h" {
             h2 id="mine-h" { "My nodes" }
             @match &nodes {
@@ -150,6 +153,54 @@ pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) 
         }
     };
     layout::page("Nodes", Some(&user), &["/static/nodes.js"], main).into_response()
+}
+
+/// A claim token's state for its owner.
+fn token_state(t: &ClaimTokenInfo, now: UnixMillis) -> &'static str {
+    if t.revoked_at.is_some() {
+        "revoked"
+    } else if t.expires_at.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+/// The user's claim tokens (by the first characters of their id), each active one with a
+/// revoke button (`nodes.js` sends `DELETE /api/claim-tokens/{id}`).
+fn claim_tokens_section(
+    tokens: &Result<Vec<ClaimTokenInfo>, StoreError>,
+    now: UnixMillis,
+) -> Markup {
+    html! {
+        section aria-labelledby="tokens-h" {
+            h2 id="tokens-h" { "Claim tokens" }
+            @match tokens {
+                Err(_) => p.error { "Claim tokens could not be loaded; try again shortly." }
+                Ok(t) if t.is_empty() => p #no-claim-tokens { "No claim tokens yet." }
+                Ok(t) => div.table-wrap { table #claim-tokens {
+                    caption.sr-only { "My claim tokens" }
+                    thead { tr {
+                        th scope="col" { "Token" } th scope="col" { "Created" } th scope="col" { "Expires" }
+                        th scope="col" { "State" } th scope="col" { span.sr-only { "Action" } }
+                    } }
+                    tbody { @for tok in t {
+                        @let st = token_state(tok, now);
+                        tr data-claim-token=(tok.hash) {
+                            th scope="row" { code { (tok.hash.get(..12).unwrap_or(&tok.hash)) "…" } }
+                            td { (fmt_time(tok.created_at.0)) }
+                            td { (tok.expires_at.map_or_else(|| "never".to_owned(), |e| fmt_time(e.0))) }
+                            td data-k="state" { (layout::status(st)) }
+                            td { @if st == "active" {
+                                button.secondary type="button" data-revoke-claim=(tok.hash) { "Revoke" }
+                            } }
+                        }
+                    } }
+                } }
+            }
+            p.error #claim-revoke-error role="alert" {}
+        }
+    }
 }
 
 async fn my_node(state: &Context, user: &User, id: &str) -> Option<Node> {

@@ -14,6 +14,7 @@ use crate::http::auth::{
     self, credential, hash_password, new_secret, session_cookie, verify_password, CurrentUser,
     SESSION_TTL,
 };
+use crate::http::security::origin::from_https;
 use crate::http::{ApiError, Context};
 use crate::store::{AuthTokenKind, NewAuthToken, StoreError, User};
 
@@ -59,7 +60,7 @@ fn normalize_email(e: &str) -> Result<String, UserError> {
     Ok(e)
 }
 
-async fn start_session(state: &Context, user: &User) -> Result<HeaderMap, ApiError> {
+async fn start_session(state: &Context, user: &User, secure: bool) -> Result<HeaderMap, ApiError> {
     let secret = new_secret("ses_")?;
     let now = state.clock().now();
     state
@@ -76,7 +77,7 @@ async fn start_session(state: &Context, user: &User) -> Result<HeaderMap, ApiErr
         )
         .await?;
     let mut headers = HeaderMap::new();
-    let cookie = session_cookie(&secret, SESSION_TTL.as_secs())
+    let cookie = session_cookie(&secret, SESSION_TTL.as_secs(), secure)
         .parse()
         .map_err(|_| ApiError::Internal("cookie header".into()))?;
     headers.insert(SET_COOKIE, cookie);
@@ -85,6 +86,7 @@ async fn start_session(state: &Context, user: &User) -> Result<HeaderMap, ApiErr
 
 pub(super) async fn signup(
     State(state): State<Context>,
+    request_headers: HeaderMap,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<impl IntoResponse, UserError> {
     let email = normalize_email(&body.email)?;
@@ -100,7 +102,7 @@ pub(super) async fn signup(
             "password must be 8 to 1024 characters",
         ));
     }
-    let phc = hash_password(body.password).await?;
+    let phc = hash_password(state.security().hashers(), body.password).await?;
     let user = match state
         .store()
         .create_user(&email, &phc, state.clock().now())
@@ -112,24 +114,26 @@ pub(super) async fn signup(
         }
         Err(e) => return Err(e.into()),
     };
-    let headers = start_session(&state, &user).await?;
+    let headers = start_session(&state, &user, from_https(&request_headers)).await?;
     Ok((StatusCode::CREATED, headers, Json(UserView::from(&user))))
 }
 
 pub(super) async fn login(
     State(state): State<Context>,
+    request_headers: HeaderMap,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<impl IntoResponse, UserError> {
     let email = normalize_email(&body.email).map_err(|_| ApiError::BadCredentials)?;
     let Some(user) = state.store().user_by_email(&email).await? else {
         // Same work as a real check, so timing does not reveal which emails exist.
-        let _ = hash_password(body.password).await;
+        hash_password(state.security().hashers(), body.password).await?;
         return Err(ApiError::BadCredentials.into());
     };
-    if !verify_password(body.password, user.password_hash.clone()).await? {
+    let hashers = state.security().hashers();
+    if !verify_password(hashers, body.password, user.password_hash.clone()).await? {
         return Err(ApiError::BadCredentials.into());
     }
-    let headers = start_session(&state, &user).await?;
+    let headers = start_session(&state, &user, from_https(&request_headers)).await?;
     Ok((headers, Json(UserView::from(&user))))
 }
 
@@ -145,7 +149,7 @@ pub(super) async fn logout(
             .await?;
     }
     let mut headers = HeaderMap::new();
-    let cookie = auth::session_cookie("", 0)
+    let cookie = auth::session_cookie("", 0, from_https(&request_headers))
         .parse()
         .map_err(|_| ApiError::Internal("cookie header".into()))?;
     headers.insert(SET_COOKIE, cookie);

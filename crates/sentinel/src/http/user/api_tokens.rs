@@ -1,4 +1,4 @@
-//! API tokens for the CLI: created (secret shown once), listed, revoked.
+//! API tokens for the CLI: created (secret shown once, optionally expiring), listed, revoked.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,23 +7,46 @@ use serde::{Deserialize, Serialize};
 
 use super::body::JsonBody;
 use super::error::UserError;
-use crate::domain::TokenHash;
+use std::time::Duration;
+
+use crate::domain::{TokenHash, UnixMillis};
 use crate::http::auth::{new_secret, CurrentUser};
 use crate::http::{ApiError, Context};
 use crate::store::{AuthTokenInfo, AuthTokenKind, NewAuthToken};
 
+/// Longest lifetime a token may be given.
+pub(crate) const MAX_EXPIRES_IN_DAYS: u32 = 3650;
+
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct CreateToken {
     #[serde(default)]
     name: String,
+    /// Days until the token stops working; absent: it works until revoked.
+    #[serde(default)]
+    expires_in_days: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct CreatedToken {
     /// The secret; only this response ever contains it.
     token: String,
     /// Its id (the hash) for revocation.
     id: String,
+    /// When it stops working, if ever.
+    expires_at: Option<UnixMillis>,
+}
+
+/// `days` from `now`, checked against [`MAX_EXPIRES_IN_DAYS`].
+pub(super) fn expiry(days: u32, now: UnixMillis) -> Result<UnixMillis, UserError> {
+    if days == 0 || days > MAX_EXPIRES_IN_DAYS {
+        return Err(UserError::field(
+            "expiresInDays",
+            format!("expiresInDays must be from 1 to {MAX_EXPIRES_IN_DAYS}"),
+        ));
+    }
+    Ok(now.plus(Duration::from_secs(u64::from(days) * 86_400)))
 }
 
 pub(super) async fn create(
@@ -31,6 +54,8 @@ pub(super) async fn create(
     CurrentUser(user): CurrentUser,
     JsonBody(body): JsonBody<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), UserError> {
+    let now = state.clock().now();
+    let expires_at = body.expires_in_days.map(|d| expiry(d, now)).transpose()?;
     let secret = new_secret("wl_")?;
     let hash = TokenHash::of(&secret);
     state
@@ -41,9 +66,9 @@ pub(super) async fn create(
                 user: user.id,
                 kind: AuthTokenKind::Api,
                 name: body.name.chars().take(64).collect(),
-                expires_at: None,
+                expires_at,
             },
-            state.clock().now(),
+            now,
         )
         .await?;
     Ok((
@@ -51,6 +76,7 @@ pub(super) async fn create(
         Json(CreatedToken {
             token: secret,
             id: hash.as_str().to_owned(),
+            expires_at,
         }),
     ))
 }

@@ -1,34 +1,100 @@
-//! Claim tokens (a node registers straight into the account) and claiming an unowned node by
-//! the code it shows.
+//! Claim tokens (a node registers straight into the account): created with an expiry, listed,
+//! revoked; and claiming an unowned node by the code it shows (stored hashed, expiring).
 
-use axum::extract::State;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::api_tokens::expiry;
 use super::body::JsonBody;
 use super::error::UserError;
 use super::nodes::NodeView;
-use crate::domain::TokenHash;
+use crate::domain::{TokenHash, UnixMillis};
 use crate::http::auth::{new_secret, CurrentUser};
 use crate::http::{ApiError, Context};
+use crate::store::ClaimTokenInfo;
+
+/// Lifetime of a claim token unless the request says otherwise.
+pub(crate) const CLAIM_TOKEN_TTL: Duration = Duration::from_secs(7 * 86_400);
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct CreateClaimToken {
+    /// Days until it stops attaching nodes (default 7).
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+}
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct ClaimToken {
     /// The secret (`ct_…`); shown once.
     token: String,
+    /// Its id (the hash) for listing and revocation.
+    id: String,
+    /// When it stops attaching nodes.
+    expires_at: UnixMillis,
 }
 
 pub(super) async fn create_token(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
-) -> Result<(StatusCode, Json<ClaimToken>), ApiError> {
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<ClaimToken>), UserError> {
+    // The body is optional (the studio's button sends none).
+    let body: CreateClaimToken = if body.trim_ascii().is_empty() {
+        CreateClaimToken::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid claim token request: {e}")))?
+    };
+    let now = state.clock().now();
+    let expires_at = match body.expires_in_days {
+        Some(d) => expiry(d, now)?,
+        None => now.plus(CLAIM_TOKEN_TTL),
+    };
     let secret = new_secret("ct_")?;
+    let hash = TokenHash::of(&secret);
     state
         .store()
-        .insert_claim_token(user.id, &TokenHash::of(&secret), state.clock().now())
+        .insert_claim_token(user.id, &hash, now, Some(expires_at))
         .await?;
-    Ok((StatusCode::CREATED, Json(ClaimToken { token: secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ClaimToken {
+            token: secret,
+            id: hash.as_str().to_owned(),
+            expires_at,
+        }),
+    ))
+}
+
+pub(super) async fn list_tokens(
+    State(state): State<Context>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Json<Vec<ClaimTokenInfo>>, ApiError> {
+    Ok(Json(state.store().list_claim_tokens(user.id).await?))
+}
+
+pub(super) async fn revoke_token(
+    State(state): State<Context>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state
+        .store()
+        .revoke_claim_token(user.id, &TokenHash::from_hex(id), state.clock().now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(
+            "no such claim token, or it is revoked already",
+        ))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,8 +119,10 @@ pub(super) async fn claim_node(
     }
     let node = state
         .store()
-        .claim_node(&code, user.id)
+        .claim_node(&TokenHash::of(&code), user.id, state.clock().now())
         .await?
-        .ok_or(ApiError::NotFound("no unclaimed node shows this code"))?;
+        .ok_or(ApiError::NotFound(
+            "no unclaimed node shows this code (codes expire after an hour; the node shows a new one)",
+        ))?;
     Ok(Json(NodeView::from(node)))
 }

@@ -16,6 +16,7 @@ use crate::coordinator::{chunk_wall_limit, CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
 use crate::engine::chunk_size_for;
 use crate::http::auth::{CurrentUser, MaybeUser};
+use crate::http::security::quota::admit;
 use crate::http::{ApiError, Context};
 use crate::jobs::{submit, Submission, SubmitError};
 use crate::lifecycle::Ending;
@@ -125,6 +126,8 @@ pub(super) async fn create(
         .chunk_size
         .map(|c| checked_chunk_size(c, body.iterations))
         .transpose()?;
+    // Before the engine's validation: an over-quota user costs no profile compilation.
+    admit(&state, user.id, body.iterations).await?;
     let validated = state
         .validate_profile(body.profile.clone())
         .await

@@ -7,6 +7,7 @@ use axum::Router;
 use super::Context;
 
 mod account;
+mod admin;
 mod api_tokens;
 mod body;
 mod claim;
@@ -30,7 +31,18 @@ pub fn router(state: Context) -> Router {
             "/api/tokens/{hash}",
             axum::routing::delete(api_tokens::delete),
         )
-        .route("/api/claim-tokens", post(claim::create_token))
+        .route(
+            "/api/claim-tokens",
+            post(claim::create_token).get(claim::list_tokens),
+        )
+        .route(
+            "/api/claim-tokens/{id}",
+            axum::routing::delete(claim::revoke_token),
+        )
+        .route(
+            "/api/admin/quotas",
+            get(admin::quotas).put(admin::set_quotas),
+        )
         .route("/api/nodes/claim", post(claim::claim_node))
         .route("/api/nodes", get(nodes::list))
         .route("/api/nodes/{id}", axum::routing::patch(nodes::update))

@@ -14,7 +14,7 @@ use crate::domain::{JobId, NodeId, TokenHash, UnixMillis};
 use crate::engine::{ProfileEngine, ValidatedProfile};
 use crate::http::{router, ManualClock, NodeApiConfig};
 use crate::publish::{Funnel, RecordingPublisher};
-use crate::store::{NewNode, SqliteStore, Store};
+use crate::store::{ClaimTokenCheck, NewNode, PendingClaim, SqliteStore, Store};
 
 struct FakeEngine;
 
@@ -645,10 +645,10 @@ async fn claim_tokens_codes_and_node_settings() {
         .id;
     assert_eq!(
         a.store
-            .user_by_claim_token(&TokenHash::of(ct))
+            .check_claim_token(&TokenHash::of(ct), UnixMillis(1_800_000_000_000))
             .await
             .unwrap(),
-        Some(alice_id)
+        ClaimTokenCheck::Valid(alice_id)
     );
 
     let node = a
@@ -659,7 +659,10 @@ async fn claim_tokens_codes_and_node_settings() {
                 owner: None,
                 public_key: "pk".into(),
                 name: "box".into(),
-                claim_code: Some("ABCD-EFGH".into()),
+                claim_code: Some(PendingClaim {
+                    hash: TokenHash::of("ABCD-EFGH"),
+                    expires_at: UnixMillis(1_800_000_000_001),
+                }),
                 max_parallel: 4,
                 cores: 4,
                 version: String::new(),
