@@ -187,9 +187,11 @@ impl ChunkResult {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Parses the JSON form.
+    /// Parses the JSON form, refusing results that fail [`check`](Self::check).
     pub fn from_json(s: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(s)
+        let r: Self = serde_json::from_str(s)?;
+        r.check().map_err(serde::de::Error::custom)?;
+        Ok(r)
     }
 }
 
@@ -209,7 +211,7 @@ mod tests {
             sum_damage: u128::MAX,
             sum_duration_us: u128::MAX,
             events: u128::MAX,
-            histogram: BTreeMap::from([(0, 1 << 40), (u32::MAX, 1)]),
+            histogram: BTreeMap::from([(0, (1 << 40) - 1), (histogram::MAX_BUCKET, 1)]),
             abilities: vec![AbilityStats {
                 name: "a".into(),
                 damage: u128::MAX,
@@ -233,7 +235,7 @@ mod tests {
         assert_eq!(v["abilities"][0]["hits"], u64::MAX.to_string());
         // Counts bounded by the iteration limit stay numbers.
         assert_eq!(v["iterations"], 1u64 << 40);
-        assert_eq!(v["histogram"]["0"], 1u64 << 40);
+        assert_eq!(v["histogram"]["0"], (1u64 << 40) - 1);
         assert_eq!(serde_json::from_value::<ChunkResult>(v).unwrap(), r);
         // The report of such a result is plain floats.
         let report = serde_json::to_value(r.report()).unwrap();
