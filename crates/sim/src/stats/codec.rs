@@ -258,7 +258,8 @@ mod tests {
     /// (`f64::clamp` with min > max, a shift overflow on a huge bucket, an overflowing count).
     #[test]
     fn inconsistent_results_are_refused_not_reported() {
-        let cases: [(&str, fn(&mut ChunkResult)); 6] = [
+        type Corrupt = fn(&mut ChunkResult);
+        let cases: [(&str, Corrupt); 6] = [
             ("min > max", |r| {
                 r.min_dps = 9;
                 r.max_dps = 1;
