@@ -38,7 +38,7 @@ fn main() {
         progress: Progress::default(),
     };
     // Warm-up.
-    let _ = wowlab_sim::run_chunk(&profile, seed, 0..50);
+    let _ = wowlab_sim::run_chunk(&profile, seed, 0..50).unwrap();
 
     let (mut plain_cpu, mut sliced_cpu) = (Duration::ZERO, Duration::ZERO);
     let mut identical = true;
@@ -46,7 +46,7 @@ fn main() {
     for round in 0..3u64 {
         let range = round * n..(round + 1) * n;
         let c0 = cpu_time();
-        let a = wowlab_sim::run_chunk(&profile, seed, range.clone());
+        let a = wowlab_sim::run_chunk(&profile, seed, range.clone()).unwrap();
         let c1 = cpu_time();
         let b = run_sliced(&profile, seed, range, &ctx()).expect("sliced run");
         let c2 = cpu_time();

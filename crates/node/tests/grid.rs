@@ -18,7 +18,7 @@ use wowlab_sim::ChunkResult;
 
 fn expected(range: std::ops::Range<u64>, seed: u64) -> ChunkResult {
     let p = wowlab_sim::compile_str(PROFILE).unwrap();
-    wowlab_sim::run_chunk(&p, seed, range)
+    wowlab_sim::run_chunk(&p, seed, range).unwrap()
 }
 
 fn decode(b64: &str) -> ChunkResult {
@@ -574,6 +574,44 @@ async fn a_chunk_over_the_time_limit_is_cancelled_and_failed_with_the_reason() {
         .await
         .expect("node stops")
         .unwrap();
+}
+
+/// Haste at the engine's cap turns a 0.05 s swing timer into 0.5 ms: an hour-long fight would
+/// take 7.2 million events, past the engine's bound per iteration.
+const EVENT_STORM: &str = "version = 1\n[fight]\nduration = 3600\n\
+    [ratings]\nhaste = 0.000001\ndiminishing_returns = false\n\
+    [player]\nprimary = 1000\nhaste_rating = 1000000000\n\
+    auto_attack = { coefficient = 1.0, speed = 0.05 }\n\
+    [[spells]]\nname = \"strike\"\ncooldown = 10\n[[apl]]\nspell = \"strike\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chunk_over_the_event_bound_is_failed_with_the_engines_reason() {
+    let grid = Grid::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (node, id) = grid.claimed_node(dir.path()).await;
+    grid.lock()
+        .configs
+        .insert("cfg-storm".into(), EVENT_STORM.into());
+    let mut lease = grid.lease(JobId::new(), 0, 3..10, 7);
+    lease.config_hash = "cfg-storm".into();
+    grid.push_lease(id, lease.clone()).await;
+    wait_for("storm chunk failed", || {
+        (!grid.lock().fails.is_empty()).then_some(())
+    })
+    .await;
+    {
+        let g = grid.lock();
+        assert!(g.completes.is_empty());
+        assert_eq!(g.fails.len(), 1);
+        assert_eq!(g.fails[0].lease, lease.lease);
+        let reason = &g.fails[0].reason;
+        assert!(
+            reason.starts_with("iteration 3 exceeded 1000000 events"),
+            "{reason}"
+        );
+    }
+    node.shutdown();
+    node.wait().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

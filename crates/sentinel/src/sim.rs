@@ -15,7 +15,9 @@ pub struct SimEngine;
 impl ProfileEngine for SimEngine {
     fn validate(&self, profile: &str) -> Result<ValidatedProfile, String> {
         let compiled = compile_str(profile).map_err(|e| e.to_string())?;
-        let cost = estimate_cost(&compiled);
+        // A profile whose iterations exceed the engine's event bound fails here, before any
+        // chunk is leased.
+        let cost = estimate_cost(&compiled).map_err(|e| e.to_string())?;
         Ok(ValidatedProfile {
             content_hash: compiled.hash().to_owned(),
             iteration_cost_ns: u64::try_from(cost.as_nanos()).unwrap_or(u64::MAX).max(1),
@@ -135,10 +137,10 @@ mod tests {
         assert!(v.iteration_cost_ns > 0);
         let p = compile_str(PROFILE).unwrap();
         assert_eq!(v.content_hash, p.hash());
-        let whole = wowlab_sim::run_chunk(&p, 9, 0..300);
+        let whole = wowlab_sim::run_chunk(&p, 9, 0..300).unwrap();
         let mut acc = SimMerger.empty(&job(&v.content_hash));
         for r in [200..300, 0..100, 100..200] {
-            let part = wowlab_sim::run_chunk(&p, 9, r);
+            let part = wowlab_sim::run_chunk(&p, 9, r).unwrap();
             SimMerger.merge(&mut acc, &part.encode()).unwrap();
         }
         assert_eq!(SimMerger.finish(&acc).unwrap(), whole.encode());
@@ -152,7 +154,7 @@ mod tests {
     fn bad_profiles_and_foreign_results_are_refused() {
         assert!(SimEngine.validate("not = [valid").is_err());
         let p = compile_str(PROFILE).unwrap();
-        let part = wowlab_sim::run_chunk(&p, 1, 0..5);
+        let part = wowlab_sim::run_chunk(&p, 1, 0..5).unwrap();
         let mut acc = SimMerger.empty(&job("other"));
         assert!(SimMerger
             .merge(&mut acc, &part.encode())
@@ -160,5 +162,29 @@ mod tests {
             .contains("profile"));
         assert!(SimMerger.merge(&mut acc, b"garbage").is_err());
         assert!(SimMerger.finish(&acc).is_err());
+    }
+
+    #[test]
+    fn hostile_profiles_are_refused_by_validation_with_the_reason() {
+        // Exponential variable inlining: refused at compile time, located.
+        let mut vars = String::from("[variables]\nv0 = \"fight.time\"\n");
+        for i in 1..=40 {
+            vars += &format!("v{i} = \"variable.v{} * variable.v{}\"\n", i - 1, i - 1);
+        }
+        let src = format!(
+            "version = 1\n[fight]\nduration = 60\n[player]\nprimary = 1\n\
+             [[spells]]\nname = \"s\"\n{vars}[[apl]]\nspell = \"s\"\nif = \"variable.v40\"\n"
+        );
+        let err = SimEngine.validate(&src).unwrap_err();
+        assert!(err.starts_with("line "), "{err}");
+        assert!(err.contains("more than 10000 nodes"), "{err}");
+        // An event storm compiles but its cost measurement stops at the event bound.
+        let storm = "version = 1\n[fight]\nduration = 3600\n\
+                     [ratings]\nhaste = 0.000001\ndiminishing_returns = false\n\
+                     [player]\nprimary = 1\nhaste_rating = 1000000000\n\
+                     auto_attack = { coefficient = 1.0, speed = 0.05 }\n\
+                     [[spells]]\nname = \"s\"\ncooldown = 10\n[[apl]]\nspell = \"s\"\n";
+        let err = SimEngine.validate(storm).unwrap_err();
+        assert!(err.contains("exceeded 1000000 events"), "{err}");
     }
 }

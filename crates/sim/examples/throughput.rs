@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads: usize = args[3].parse()?;
     let seed: u64 = args.get(4).map(|s| s.parse()).transpose()?.unwrap_or(1);
     // Warm-up outside the timed region.
-    run_chunk(&profile, seed ^ 0xFFFF, 0..50);
+    run_chunk(&profile, seed ^ 0xFFFF, 0..50).unwrap();
     let ranges = chunk_ranges(n, 500);
     let cpu_start = process_cpu_seconds();
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(r) = ranges.get(i) else { break };
-                        acc.merge(&run_chunk(&profile, seed, r.clone()))
+                        acc.merge(&run_chunk(&profile, seed, r.clone()).unwrap())
                             .expect("same profile");
                     }
                     acc

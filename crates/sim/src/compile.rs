@@ -8,8 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::ProfileError;
+use crate::error::{Location, ProfileError};
 use crate::expr::{self, ast::Expr, ExprError, Op, Program, Var};
+use crate::limits::{
+    Limit, MAX_EXPR_DEPTH, MAX_EXPR_NODES, MAX_FIGHT_SECS, MAX_PROFILE_BYTES,
+    MAX_PROFILE_EXPR_NODES,
+};
 use crate::profile::{
     parse_json, parse_toml, Affects, Format, Profile, Refresh, School, SourceMap, Trigger,
     PROFILE_VERSION,
@@ -235,14 +239,32 @@ pub fn profile_hash(profile: &Profile) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Refuses texts over [`MAX_PROFILE_BYTES`] before any parsing, located where the bound falls.
+pub fn check_size(src: &str) -> Result<(), ProfileError> {
+    if src.len() <= MAX_PROFILE_BYTES {
+        return Ok(());
+    }
+    Err(ProfileError::Limit {
+        limit: Limit::ProfileBytes,
+        path: String::new(),
+        message: format!(
+            "the profile is {} bytes, more than the {MAX_PROFILE_BYTES} accepted",
+            src.len()
+        ),
+        location: Some(Location::of_offset(src, MAX_PROFILE_BYTES)),
+    })
+}
+
 /// Parses and compiles a TOML profile; errors carry line and column.
 pub fn compile_toml(src: &str) -> Result<CompiledProfile, ProfileError> {
+    check_size(src)?;
     let profile = parse_toml(src)?;
     Compiler::new(&profile, Some(SourceMap::new(src, Format::Toml))).run()
 }
 
 /// Parses and compiles a JSON profile.
 pub fn compile_json(src: &str) -> Result<CompiledProfile, ProfileError> {
+    check_size(src)?;
     let profile = parse_json(src)?;
     Compiler::new(&profile, Some(SourceMap::new(src, Format::Json))).run()
 }
@@ -324,7 +346,7 @@ struct Compiler<'a> {
     procs: HashMap<String, usize>,
     abilities: Vec<String>,
     ability_index: HashMap<String, u16>,
-    variables: BTreeMap<String, Expr>,
+    inliner: Inliner,
 }
 
 impl<'a> Compiler<'a> {
@@ -340,7 +362,7 @@ impl<'a> Compiler<'a> {
             procs: HashMap::new(),
             abilities: Vec::new(),
             ability_index: HashMap::new(),
-            variables: BTreeMap::new(),
+            inliner: Inliner::default(),
         }
     }
 
@@ -356,10 +378,27 @@ impl<'a> Compiler<'a> {
 
     fn expr_err(&self, path: &str, e: ExprError) -> ProfileError {
         let location = self.map.and_then(|m| m.locate(path, Some(e.offset)));
-        ProfileError::Invalid {
+        match e.limit {
+            Some(limit) => ProfileError::Limit {
+                limit,
+                path: path.to_string(),
+                message: e.message,
+                location,
+            },
+            None => ProfileError::Invalid {
+                path: path.to_string(),
+                message: e.message,
+                location,
+            },
+        }
+    }
+
+    fn limit_err(&self, path: &str, limit: Limit, message: impl Into<String>) -> ProfileError {
+        ProfileError::Limit {
+            limit,
             path: path.to_string(),
-            message: e.message,
-            location,
+            message: message.into(),
+            location: self.map.and_then(|m| m.locate(path, None)),
         }
     }
 
@@ -488,6 +527,16 @@ impl<'a> Compiler<'a> {
         // --- fight and target
         let duration = self.num("fight.duration", p.fight.duration, 0.001, MAX_FIGHT_S)?;
         let variance = self.num("fight.variance", p.fight.variance, 0.0, 0.99)?;
+        if duration * (1.0 + variance) > MAX_FIGHT_SECS {
+            return Err(self.limit_err(
+                "fight.duration",
+                Limit::FightDuration,
+                format!(
+                    "a fight may last at most {MAX_FIGHT_SECS} s, but {duration} s with variance {variance} reaches {} s",
+                    duration * (1.0 + variance)
+                ),
+            ));
+        }
         let idle_poll = self.num("fight.idle_poll", p.fight.idle_poll, 0.001, 60.0)?;
         let t = &p.target;
         let armor = self.num("target.armor", t.armor, 0.0, 1e9)?;
@@ -1115,12 +1164,13 @@ impl<'a> Compiler<'a> {
             self.compile_expr(&path, &e, &spells)?;
             var_src.insert(name.clone(), e);
         }
-        for name in var_src.keys() {
+        self.inliner.defs = var_src;
+        let names: Vec<String> = self.inliner.defs.keys().cloned().collect();
+        for name in names {
             let path = format!("variables.{name}");
-            let mut stack = vec![name.clone()];
-            let expanded =
-                expand(&var_src[name], &var_src, &mut stack).map_err(|m| self.err(&path, m))?;
-            self.variables.insert(name.clone(), expanded);
+            self.inliner
+                .variable(&name, &mut Vec::new())
+                .map_err(|e| self.inline_err(&path, e))?;
         }
 
         for (i, action) in p.apl.iter().enumerate() {
@@ -1168,8 +1218,15 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    fn inline_err(&self, path: &str, e: InlineError) -> ProfileError {
+        match e {
+            InlineError::Invalid(m) => self.err(path, m),
+            InlineError::Limit(limit, m) => self.limit_err(path, limit, m),
+        }
+    }
+
     fn action(
-        &self,
+        &mut self,
         path: &str,
         action: &crate::profile::Action,
         actor: usize,
@@ -1225,8 +1282,10 @@ impl<'a> Compiler<'a> {
                 let cpath = format!("{path}.if");
                 let e = expr::parse(text).map_err(|e| self.expr_err(&cpath, e))?;
                 self.compile_expr(&cpath, &e, spells)?;
-                let inlined = expand(&e, &self.variables, &mut Vec::new())
-                    .map_err(|m| self.err(&cpath, m))?;
+                let inlined = self
+                    .inliner
+                    .inline(&e)
+                    .map_err(|err| self.inline_err(&cpath, err))?;
                 let prog = self.compile_expr(&cpath, &inlined, spells)?;
                 let dot_us = |d: u16| secs_to_us(self.p.dots[d as usize].duration);
                 let (w, p) = wake::analyze(&prog, fixed_length, self.p.target.execute_pct, &dot_us);
@@ -1361,47 +1420,153 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// Replaces `variable.x` names with their definitions, rejecting cycles.
-fn expand(
-    e: &Expr,
-    vars: &BTreeMap<String, Expr>,
-    stack: &mut Vec<String>,
-) -> Result<Expr, String> {
-    Ok(match e {
-        Expr::Name(n, off) => {
-            let var = n
-                .strip_prefix("variable.")
-                .or_else(|| n.strip_prefix("var."));
-            match var {
-                Some(v) if !v.contains('.') => {
-                    let def = vars
-                        .get(v)
-                        .ok_or_else(|| format!("unknown variable `{v}` (offset {off})"))?;
-                    if stack.iter().any(|s| s == v) {
-                        stack.push(v.to_string());
-                        return Err(format!("variables form a cycle: {}", stack.join(" -> ")));
-                    }
-                    stack.push(v.to_string());
-                    let out = expand(def, vars, stack)?;
-                    stack.pop();
-                    out
-                }
-                _ => e.clone(),
-            }
+/// Why a condition's variables could not be inlined.
+enum InlineError {
+    /// An unknown variable or a cycle.
+    Invalid(String),
+    /// The result would exceed a bound.
+    Limit(Limit, String),
+}
+
+/// A variable with its definition's variables inlined.
+struct Inlined {
+    expr: Expr,
+    nodes: usize,
+    depth: usize,
+}
+
+/// Inlines `variable.x` names, each variable expanded once, counting the nodes every
+/// expansion produces so exponential growth (`a = "b + b"`, `b = "c + c"`, …) is refused
+/// before it is built.
+#[derive(Default)]
+struct Inliner {
+    /// Parsed definitions.
+    defs: BTreeMap<String, Expr>,
+    /// Expanded variables.
+    done: HashMap<String, Inlined>,
+    /// Nodes produced for the whole profile.
+    total: usize,
+}
+
+impl Inliner {
+    /// `e` with every variable inlined.
+    fn inline(&mut self, e: &Expr) -> Result<Expr, InlineError> {
+        let mut nodes = 0;
+        let out = self.expand(e, 1, &mut nodes, &mut Vec::new())?;
+        self.count(nodes)?;
+        Ok(out)
+    }
+
+    /// Expands variable `name` (memoized), rejecting cycles through `stack`.
+    fn variable(&mut self, name: &str, stack: &mut Vec<String>) -> Result<(), InlineError> {
+        if self.done.contains_key(name) {
+            return Ok(());
         }
-        Expr::Num(_) => e.clone(),
-        Expr::Neg(a) => Expr::Neg(Box::new(expand(a, vars, stack)?)),
-        Expr::Not(a) => Expr::Not(Box::new(expand(a, vars, stack)?)),
-        Expr::Bin(op, a, b) => Expr::Bin(
-            *op,
-            Box::new(expand(a, vars, stack)?),
-            Box::new(expand(b, vars, stack)?),
-        ),
-        Expr::Call(f, args) => Expr::Call(
-            *f,
-            args.iter()
-                .map(|a| expand(a, vars, stack))
-                .collect::<Result<_, _>>()?,
-        ),
-    })
+        if stack.iter().any(|s| s == name) {
+            stack.push(name.to_string());
+            return Err(InlineError::Invalid(format!(
+                "variables form a cycle: {}",
+                stack.join(" -> ")
+            )));
+        }
+        let def = self
+            .defs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| InlineError::Invalid(format!("unknown variable `{name}`")))?;
+        stack.push(name.to_string());
+        let mut nodes = 0;
+        let expr = self.expand(&def, 1, &mut nodes, stack)?;
+        stack.pop();
+        self.count(nodes)?;
+        let depth = depth_of(&expr);
+        self.done
+            .insert(name.to_string(), Inlined { expr, nodes, depth });
+        Ok(())
+    }
+
+    fn count(&mut self, nodes: usize) -> Result<(), InlineError> {
+        self.total += nodes;
+        if self.total > MAX_PROFILE_EXPR_NODES {
+            return Err(InlineError::Limit(
+                Limit::ProfileExprNodes,
+                format!(
+                    "the profile's conditions and variables have more than {MAX_PROFILE_EXPR_NODES} nodes once variables are inlined"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Copies `e` (at `depth`, root 1) with variables inlined, adding its nodes to `nodes`.
+    fn expand(
+        &mut self,
+        e: &Expr,
+        depth: usize,
+        nodes: &mut usize,
+        stack: &mut Vec<String>,
+    ) -> Result<Expr, InlineError> {
+        let var = match e {
+            Expr::Name(n, _) => n
+                .strip_prefix("variable.")
+                .or_else(|| n.strip_prefix("var."))
+                .filter(|v| !v.contains('.')),
+            _ => None,
+        };
+        if let Some(v) = var {
+            self.variable(v, stack)?;
+            let Some(def) = self.done.get(v) else {
+                return Err(InlineError::Invalid(format!("unknown variable `{v}`")));
+            };
+            grow(nodes, def.nodes, depth - 1 + def.depth, v)?;
+            return Ok(def.expr.clone());
+        }
+        grow(nodes, 1, depth, "")?;
+        let mut sub = |a: &Expr| self.expand(a, depth + 1, nodes, stack).map(Box::new);
+        Ok(match e {
+            Expr::Name(..) | Expr::Num(_) => e.clone(),
+            Expr::Neg(a) => Expr::Neg(sub(a)?),
+            Expr::Not(a) => Expr::Not(sub(a)?),
+            Expr::Bin(op, a, b) => Expr::Bin(*op, sub(a)?, sub(b)?),
+            Expr::Call(f, args) => Expr::Call(
+                *f,
+                args.iter()
+                    .map(|a| sub(a).map(|b| *b))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+}
+
+/// Adds `more` nodes reaching `depth` to an expansion, refusing it past the bounds.
+fn grow(nodes: &mut usize, more: usize, depth: usize, var: &str) -> Result<(), InlineError> {
+    let via = if var.is_empty() {
+        String::new()
+    } else {
+        format!(" once `variable.{var}` is inlined")
+    };
+    *nodes += more;
+    if *nodes > MAX_EXPR_NODES {
+        return Err(InlineError::Limit(
+            Limit::ExprNodes,
+            format!("expression has more than {MAX_EXPR_NODES} nodes{via}"),
+        ));
+    }
+    if depth > MAX_EXPR_DEPTH {
+        return Err(InlineError::Limit(
+            Limit::ExprDepth,
+            format!("expression nested more than {MAX_EXPR_DEPTH} levels deep{via}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Depth of a tree already within [`MAX_EXPR_DEPTH`] (so the recursion is shallow).
+fn depth_of(e: &Expr) -> usize {
+    1 + match e {
+        Expr::Name(..) | Expr::Num(_) => 0,
+        Expr::Neg(a) | Expr::Not(a) => depth_of(a),
+        Expr::Bin(_, a, b) => depth_of(a).max(depth_of(b)),
+        Expr::Call(_, args) => args.iter().map(depth_of).max().unwrap_or(0),
+    }
 }

@@ -22,9 +22,9 @@
 //! spell = "strike"
 //! "#;
 //! let profile = wowlab_sim::compile_str(src).unwrap();
-//! let mut total = wowlab_sim::run_chunk(&profile, 42, 0..3);
-//! total.merge(&wowlab_sim::run_chunk(&profile, 42, 3..10)).unwrap();
-//! assert_eq!(total, wowlab_sim::run_chunk(&profile, 42, 0..10));
+//! let mut total = wowlab_sim::run_chunk(&profile, 42, 0..3).unwrap();
+//! total.merge(&wowlab_sim::run_chunk(&profile, 42, 3..10).unwrap()).unwrap();
+//! assert_eq!(total, wowlab_sim::run_chunk(&profile, 42, 0..10).unwrap());
 //! assert!(total.report().mean_dps > 0.0);
 //! ```
 
@@ -32,6 +32,7 @@ pub mod compile;
 mod engine;
 pub mod error;
 pub mod expr;
+pub mod limits;
 pub mod profile;
 pub mod rng;
 mod run;
@@ -39,10 +40,12 @@ pub mod stats;
 mod wake;
 
 pub use compile::{
-    compile, compile_json, compile_str, compile_toml, profile_hash, validate, CompiledProfile,
+    check_size, compile, compile_json, compile_str, compile_toml, profile_hash, validate,
+    CompiledProfile,
 };
 pub use engine::{AbilityTally, IterationOutcome};
-pub use error::{Location, ProfileError};
+pub use error::{Location, ProfileError, RunError};
+pub use limits::Limit;
 pub use profile::{parse_json, parse_profile, parse_toml, Profile};
 pub use run::{chunk_ranges, chunk_size_for, estimate_cost, run_chunk, simulate_iteration};
 pub use stats::codec::DecodeError;

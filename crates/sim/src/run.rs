@@ -5,17 +5,23 @@ use std::time::{Duration, Instant};
 
 use crate::compile::CompiledProfile;
 use crate::engine::{IterationOutcome, Sim};
+use crate::error::RunError;
 use crate::stats::ChunkResult;
 
 /// Runs iterations `iterations` of a job seeded with `seed`.
 ///
 /// Iteration `k` depends on `(seed, k)` only, so results of any split of a job's range merge
-/// (with [`ChunkResult::merge`]) into bit-identical totals.
-pub fn run_chunk(profile: &CompiledProfile, seed: u64, iterations: Range<u64>) -> ChunkResult {
+/// (with [`ChunkResult::merge`]) into bit-identical totals. An iteration that exceeds the
+/// [event bound](crate::limits::MAX_EVENTS_PER_ITERATION) stops the chunk with an error.
+pub fn run_chunk(
+    profile: &CompiledProfile,
+    seed: u64,
+    iterations: Range<u64>,
+) -> Result<ChunkResult, RunError> {
     let mut out = ChunkResult::empty(profile);
     let mut sim = Sim::new(profile);
     for k in iterations {
-        let (damage, duration, events) = sim.run(seed, k);
+        let (damage, duration, events) = sim.run(seed, k)?;
         out.record_iteration(damage, duration, events);
         for (acc, t) in out.abilities.iter_mut().zip(&sim.tally) {
             acc.damage += t.damage as u128;
@@ -24,39 +30,44 @@ pub fn run_chunk(profile: &CompiledProfile, seed: u64, iterations: Range<u64>) -
             acc.crits += t.crits;
         }
     }
-    out
+    Ok(out)
 }
 
 /// Runs one iteration and returns its full outcome (for tests and debugging).
-pub fn simulate_iteration(profile: &CompiledProfile, seed: u64, k: u64) -> IterationOutcome {
+pub fn simulate_iteration(
+    profile: &CompiledProfile,
+    seed: u64,
+    k: u64,
+) -> Result<IterationOutcome, RunError> {
     let mut sim = Sim::new(profile);
-    let (damage, duration_us, events) = sim.run(seed, k);
-    IterationOutcome {
+    let (damage, duration_us, events) = sim.run(seed, k)?;
+    Ok(IterationOutcome {
         damage,
         duration_us,
         events,
         abilities: sim.tally.clone(),
-    }
+    })
 }
 
 /// Measured wall time of one iteration on this core, for chunk sizing.
 ///
 /// Runs iterations (of a fixed private seed) until about 20 ms have passed or 1000 iterations
-/// are done, after one warm-up iteration.
-pub fn estimate_cost(profile: &CompiledProfile) -> Duration {
+/// are done, after one warm-up iteration. A profile whose iterations exceed the event bound
+/// fails here already, so it can be refused before any chunk runs.
+pub fn estimate_cost(profile: &CompiledProfile) -> Result<Duration, RunError> {
     const SEED: u64 = 0x5EED_C057;
     let mut sim = Sim::new(profile);
-    sim.run(SEED, 0);
+    sim.run(SEED, 0)?;
     let start = Instant::now();
     let mut n = 0u32;
     while n < 1000 {
-        sim.run(SEED, n as u64 + 1);
+        sim.run(SEED, n as u64 + 1)?;
         n += 1;
         if start.elapsed() >= Duration::from_millis(20) {
             break;
         }
     }
-    start.elapsed() / n
+    Ok(start.elapsed() / n)
 }
 
 /// Splits `0..total` into consecutive ranges of at most `chunk` iterations.

@@ -20,10 +20,10 @@ fn one_chunk_equals_seven_uneven_chunks_in_any_merge_order() {
     let cuts = [0u64, 1, 9, 30, 31, 77, 100, n];
     for name in PROFILES {
         let p = example(name);
-        let whole = run_chunk(&p, 42, 0..n);
+        let whole = run_chunk(&p, 42, 0..n).unwrap();
         let parts: Vec<ChunkResult> = cuts
             .windows(2)
-            .map(|w| run_chunk(&p, 42, w[0]..w[1]))
+            .map(|w| run_chunk(&p, 42, w[0]..w[1]).unwrap())
             .collect();
         assert_eq!(parts.len(), 7);
 
@@ -57,21 +57,21 @@ fn one_chunk_equals_seven_uneven_chunks_in_any_merge_order() {
 #[test]
 fn seeds_change_results_and_reruns_do_not() {
     let p = example("pet-procs.toml");
-    let a = run_chunk(&p, 1, 0..50);
-    assert_eq!(a, run_chunk(&p, 1, 0..50));
-    let b = run_chunk(&p, 2, 0..50);
+    let a = run_chunk(&p, 1, 0..50).unwrap();
+    assert_eq!(a, run_chunk(&p, 1, 0..50).unwrap());
+    let b = run_chunk(&p, 2, 0..50).unwrap();
     assert_ne!(a.sum_dps, b.sum_dps);
 }
 
 #[test]
 fn threads_do_not_change_results() {
     let p = example("dot-builder.toml");
-    let serial = run_chunk(&p, 5, 0..64);
+    let serial = run_chunk(&p, 5, 0..64).unwrap();
     let parts: Vec<ChunkResult> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..4u64)
             .map(|t| {
                 let p = &p;
-                s.spawn(move || run_chunk(p, 5, t * 16..(t + 1) * 16))
+                s.spawn(move || run_chunk(p, 5, t * 16..(t + 1) * 16).unwrap())
             })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
@@ -86,7 +86,7 @@ fn threads_do_not_change_results() {
 #[test]
 fn binary_encoding_round_trips_and_rejects_garbage() {
     let p = example("burst-cooldowns.toml");
-    let r = run_chunk(&p, 3, 0..20);
+    let r = run_chunk(&p, 3, 0..20).unwrap();
     let bytes = r.encode();
     assert_eq!(ChunkResult::decode(&bytes).unwrap(), r);
     assert_eq!(ChunkResult::from_json(&r.to_json()).unwrap(), r);
@@ -112,8 +112,8 @@ fn binary_encoding_round_trips_and_rejects_garbage() {
 
 #[test]
 fn merging_results_of_different_profiles_is_refused() {
-    let a = run_chunk(&example("burst-cooldowns.toml"), 1, 0..2);
-    let b = run_chunk(&example("dot-builder.toml"), 1, 0..2);
+    let a = run_chunk(&example("burst-cooldowns.toml"), 1, 0..2).unwrap();
+    let b = run_chunk(&example("dot-builder.toml"), 1, 0..2).unwrap();
     let mut x = a.clone();
     assert!(matches!(
         x.merge(&b),
@@ -141,7 +141,7 @@ fn content_hash_is_stable_across_formats() {
 #[test]
 fn runner_api_sizes_chunks_from_measured_cost() {
     let p = example("burst-cooldowns.toml");
-    let cost = wowlab_sim::estimate_cost(&p);
+    let cost = wowlab_sim::estimate_cost(&p).unwrap();
     assert!(
         cost > std::time::Duration::ZERO && cost < std::time::Duration::from_secs(1),
         "{cost:?}"

@@ -12,7 +12,7 @@ fn source(name: &str) -> String {
 }
 
 fn run(name: &str, n: u64) -> ChunkResult {
-    run_chunk(&compile_str(&source(name)).unwrap(), 11, 0..n)
+    run_chunk(&compile_str(&source(name)).unwrap(), 11, 0..n).unwrap()
 }
 
 /// (casts, hits, crits, damage) per iteration.
@@ -37,7 +37,7 @@ fn fixed_length(name: &str, secs: f64, edit: impl Fn(&mut Profile)) -> ChunkResu
     p.fight.duration = secs;
     p.fight.variance = 0.0;
     edit(&mut p);
-    run_chunk(&compile(&p).unwrap(), 3, 0..20)
+    run_chunk(&compile(&p).unwrap(), 3, 0..20).unwrap()
 }
 
 fn assert_stable(r: &ChunkResult, lo: f64, hi: f64) {

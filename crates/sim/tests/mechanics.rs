@@ -7,7 +7,7 @@ fn profile(body: &str) -> CompiledProfile {
 }
 
 fn one(p: &CompiledProfile) -> IterationOutcome {
-    simulate_iteration(p, 1, 0)
+    simulate_iteration(p, 1, 0).unwrap()
 }
 
 fn tally<'a>(
@@ -199,7 +199,7 @@ fn proc_chances_and_rppm_match_their_rates() {
          [[procs]]\nname = \"rppm\"\non = [\"hit\"]\nabilities = [\"hit\"]\nrppm = 4\ndamage = {{ coefficient = 1 }}\n\
          [[spells]]\nname = \"hit\"\ncoefficient = 1\n[[apl]]\nspell = \"hit\"\n"
     ));
-    let r = run_chunk(&p, 3, 0..200);
+    let r = run_chunk(&p, 3, 0..200).unwrap();
     let get = |n: &str| r.abilities.iter().find(|a| a.name == n).unwrap().clone();
     let casts = get("hit").casts as f64;
     let coin = get("coin").hits as f64 / casts;
@@ -214,7 +214,7 @@ fn crits_follow_crit_chance_and_multiplier() {
         "[fight]\nduration = 300\n[player]\nprimary = 1000\ncrit_pct = 25\ncrit_multiplier = 2.0\n\
          [[spells]]\nname = \"hit\"\ncoefficient = 1\n[[apl]]\nspell = \"hit\"\n",
     );
-    let r = run_chunk(&p, 9, 0..100);
+    let r = run_chunk(&p, 9, 0..100).unwrap();
     let a = &r.abilities[0];
     let rate = a.crits as f64 / a.hits as f64;
     assert!((rate - 0.25).abs() < 0.01, "crit rate {rate}");
@@ -329,7 +329,7 @@ fn fight_length_varies_within_bounds() {
         "[fight]\nduration = 100\nvariance = 0.2\n{PLAYER}[[spells]]\nname = \"hit\"\ncoefficient = 1\n[[apl]]\nspell = \"hit\"\n"
     ));
     let lens: Vec<u64> = (0..200)
-        .map(|k| simulate_iteration(&p, 5, k).duration_us)
+        .map(|k| simulate_iteration(&p, 5, k).unwrap().duration_us)
         .collect();
     assert!(lens
         .iter()

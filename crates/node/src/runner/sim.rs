@@ -141,7 +141,9 @@ pub fn run_sliced(
         }
         let end = start.saturating_add(step).min(range.end);
         let t0 = Instant::now();
-        let part = wowlab_sim::run_chunk(profile, seed, start..end);
+        // An iteration over the engine's event bound fails the chunk with the engine's reason.
+        let part = wowlab_sim::run_chunk(profile, seed, start..end)
+            .map_err(|e| RunnerError::Failed(e.to_string()))?;
         let took = t0.elapsed();
         total
             .merge(&part)

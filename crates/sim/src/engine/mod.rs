@@ -9,7 +9,9 @@
 pub(crate) mod queue;
 
 use crate::compile::{CompiledProfile, MAX_OFF_GCD_CHAIN, US};
+use crate::error::RunError;
 use crate::expr::bytecode::{Env, Var};
+use crate::limits::MAX_EVENTS_PER_ITERATION;
 use crate::profile::Refresh;
 use crate::rng::{iteration_rng, Xoshiro256pp};
 use crate::wake::Watch;
@@ -168,11 +170,23 @@ impl<'p> Sim<'p> {
     }
 
     /// Runs iteration `k` of a job seeded with `seed`; returns (damage, duration_us, events).
-    pub fn run(&mut self, seed: u64, k: u64) -> (u64, u64, u64) {
+    ///
+    /// Stops with [`RunError::EventLimit`] once more than [`MAX_EVENTS_PER_ITERATION`] queue
+    /// entries (live or superseded) have been processed.
+    pub fn run(&mut self, seed: u64, k: u64) -> Result<(u64, u64, u64), RunError> {
         self.reset(seed, k);
+        let mut popped = 0u64;
         while let Some((t, ev)) = self.q.pop() {
             if t >= self.end {
                 break;
+            }
+            popped += 1;
+            if popped > MAX_EVENTS_PER_ITERATION {
+                return Err(RunError::EventLimit {
+                    iteration: k,
+                    limit: MAX_EVENTS_PER_ITERATION,
+                    at_us: t,
+                });
             }
             self.now = t;
             self.handle(ev);
@@ -181,7 +195,7 @@ impl<'p> Sim<'p> {
             }
         }
         let duration = if self.dead { self.now.max(1) } else { self.end };
-        (self.damage, duration, self.events)
+        Ok((self.damage, duration, self.events))
     }
 
     fn reset(&mut self, seed: u64, k: u64) {

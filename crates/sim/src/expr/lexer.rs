@@ -1,6 +1,7 @@
 //! Tokens of the condition language.
 
 use super::ExprError;
+use crate::limits::{Limit, MAX_EXPR_TOKENS};
 
 /// A token kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +152,13 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                 }
             }
         };
+        if out.len() == MAX_EXPR_TOKENS {
+            return Err(ExprError::over(
+                start,
+                Limit::ExprNodes,
+                format!("expression longer than {MAX_EXPR_TOKENS} tokens"),
+            ));
+        }
         out.push(Token { tok, offset: start });
     }
     out.push(Token {

@@ -21,6 +21,8 @@ pub struct ExprError {
     pub offset: usize,
     /// What is wrong.
     pub message: String,
+    /// The bound exceeded, when that is what is wrong.
+    pub limit: Option<crate::limits::Limit>,
 }
 
 impl ExprError {
@@ -29,6 +31,15 @@ impl ExprError {
         Self {
             offset,
             message: message.into(),
+            limit: None,
+        }
+    }
+
+    /// An error for exceeding `limit` at `offset`.
+    pub fn over(offset: usize, limit: crate::limits::Limit, message: impl Into<String>) -> Self {
+        Self {
+            limit: Some(limit),
+            ..Self::new(offset, message)
         }
     }
 }

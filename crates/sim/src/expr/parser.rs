@@ -4,14 +4,23 @@
 use super::ast::{BinOp, Expr, Func};
 use super::lexer::{lex, Tok, Token};
 use super::ExprError;
+use crate::limits::{Limit, MAX_EXPR_DEPTH, MAX_EXPR_NODES};
 
 /// Parses a whole condition.
+///
+/// Refuses trees deeper than [`MAX_EXPR_DEPTH`] or larger than [`MAX_EXPR_NODES`] as they are
+/// built, so hostile text never recurses deeply or allocates much.
 pub fn parse(src: &str) -> Result<Expr, ExprError> {
     let tokens = lex(src)?;
     if tokens.len() == 1 {
         return Err(ExprError::new(0, "empty expression"));
     }
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        level: 0,
+        nodes: 0,
+    };
     let e = p.or()?;
     let t = p.peek();
     if t.tok != Tok::End {
@@ -23,12 +32,22 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
             ),
         ));
     }
-    Ok(e)
+    Ok(e.expr)
+}
+
+/// A parsed subtree and its depth (a leaf is 1).
+struct Sub {
+    expr: Expr,
+    depth: usize,
 }
 
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Current recursion depth of the descent (parentheses, calls, prefix operators).
+    level: usize,
+    /// Nodes built so far.
+    nodes: usize,
 }
 
 fn describe(t: &Tok) -> String {
@@ -78,32 +97,85 @@ impl Parser {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, ExprError> {
+    /// Counts a new node of `depth` made at `offset`, refusing it past the bounds.
+    fn node(&mut self, expr: Expr, depth: usize, offset: usize) -> Result<Sub, ExprError> {
+        self.nodes += 1;
+        if self.nodes > MAX_EXPR_NODES {
+            return Err(ExprError::over(
+                offset,
+                Limit::ExprNodes,
+                format!("expression has more than {MAX_EXPR_NODES} nodes"),
+            ));
+        }
+        if depth > MAX_EXPR_DEPTH {
+            return Err(too_deep(offset));
+        }
+        Ok(Sub { expr, depth })
+    }
+
+    fn bin(&mut self, op: BinOp, lhs: Sub, rhs: Sub, offset: usize) -> Result<Sub, ExprError> {
+        let depth = 1 + lhs.depth.max(rhs.depth);
+        self.node(
+            Expr::Bin(op, Box::new(lhs.expr), Box::new(rhs.expr)),
+            depth,
+            offset,
+        )
+    }
+
+    fn unary(
+        &mut self,
+        wrap: fn(Box<Expr>) -> Expr,
+        inner: fn(&mut Self) -> Result<Sub, ExprError>,
+        offset: usize,
+    ) -> Result<Sub, ExprError> {
+        let a = self.nested(offset, inner)?;
+        self.node(wrap(Box::new(a.expr)), a.depth + 1, offset)
+    }
+
+    /// Runs `f` one recursion level deeper, refusing nesting past [`MAX_EXPR_DEPTH`].
+    fn nested(
+        &mut self,
+        offset: usize,
+        f: impl FnOnce(&mut Self) -> Result<Sub, ExprError>,
+    ) -> Result<Sub, ExprError> {
+        if self.level >= MAX_EXPR_DEPTH {
+            return Err(too_deep(offset));
+        }
+        self.level += 1;
+        let out = f(self);
+        self.level -= 1;
+        out
+    }
+
+    fn or(&mut self) -> Result<Sub, ExprError> {
         let mut lhs = self.and()?;
-        while self.eat(&Tok::Or) {
+        while self.peek().tok == Tok::Or {
+            let at = self.next().offset;
             let rhs = self.and()?;
-            lhs = Expr::Bin(BinOp::Or, Box::new(lhs), Box::new(rhs));
+            lhs = self.bin(BinOp::Or, lhs, rhs, at)?;
         }
         Ok(lhs)
     }
 
-    fn and(&mut self) -> Result<Expr, ExprError> {
+    fn and(&mut self) -> Result<Sub, ExprError> {
         let mut lhs = self.not()?;
-        while self.eat(&Tok::And) {
+        while self.peek().tok == Tok::And {
+            let at = self.next().offset;
             let rhs = self.not()?;
-            lhs = Expr::Bin(BinOp::And, Box::new(lhs), Box::new(rhs));
+            lhs = self.bin(BinOp::And, lhs, rhs, at)?;
         }
         Ok(lhs)
     }
 
-    fn not(&mut self) -> Result<Expr, ExprError> {
-        if self.eat(&Tok::Not) {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+    fn not(&mut self) -> Result<Sub, ExprError> {
+        if self.peek().tok == Tok::Not {
+            let at = self.next().offset;
+            return self.unary(Expr::Not, Self::not, at);
         }
         self.cmp()
     }
 
-    fn cmp(&mut self) -> Result<Expr, ExprError> {
+    fn cmp(&mut self) -> Result<Sub, ExprError> {
         let lhs = self.add()?;
         let op = match self.peek().tok {
             Tok::Lt => BinOp::Lt,
@@ -114,7 +186,7 @@ impl Parser {
             Tok::Ne => BinOp::Ne,
             _ => return Ok(lhs),
         };
-        self.pos += 1;
+        let at = self.next().offset;
         let rhs = self.add()?;
         let next = self.peek();
         if matches!(
@@ -126,10 +198,10 @@ impl Parser {
                 "comparisons cannot be chained; combine them with `and`",
             ));
         }
-        Ok(Expr::Bin(op, Box::new(lhs), Box::new(rhs)))
+        self.bin(op, lhs, rhs, at)
     }
 
-    fn add(&mut self) -> Result<Expr, ExprError> {
+    fn add(&mut self) -> Result<Sub, ExprError> {
         let mut lhs = self.mul()?;
         loop {
             let op = match self.peek().tok {
@@ -137,14 +209,14 @@ impl Parser {
                 Tok::Minus => BinOp::Sub,
                 _ => return Ok(lhs),
             };
-            self.pos += 1;
+            let at = self.next().offset;
             let rhs = self.mul()?;
-            lhs = Expr::Bin(op, Box::new(lhs), Box::new(rhs));
+            lhs = self.bin(op, lhs, rhs, at)?;
         }
     }
 
-    fn mul(&mut self) -> Result<Expr, ExprError> {
-        let mut lhs = self.unary()?;
+    fn mul(&mut self) -> Result<Sub, ExprError> {
+        let mut lhs = self.prefix()?;
         loop {
             let op = match self.peek().tok {
                 Tok::Star => BinOp::Mul,
@@ -152,26 +224,27 @@ impl Parser {
                 Tok::Percent => BinOp::Mod,
                 _ => return Ok(lhs),
             };
-            self.pos += 1;
-            let rhs = self.unary()?;
-            lhs = Expr::Bin(op, Box::new(lhs), Box::new(rhs));
+            let at = self.next().offset;
+            let rhs = self.prefix()?;
+            lhs = self.bin(op, lhs, rhs, at)?;
         }
     }
 
-    fn unary(&mut self) -> Result<Expr, ExprError> {
+    fn prefix(&mut self) -> Result<Sub, ExprError> {
+        let at = self.peek().offset;
         if self.eat(&Tok::Minus) {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            return self.unary(Expr::Neg, Self::prefix, at);
         }
         if self.eat(&Tok::Not) {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            return self.unary(Expr::Not, Self::prefix, at);
         }
         self.atom()
     }
 
-    fn atom(&mut self) -> Result<Expr, ExprError> {
+    fn atom(&mut self) -> Result<Sub, ExprError> {
         let t = self.next();
         match t.tok {
-            Tok::Num(n) => Ok(Expr::Num(n)),
+            Tok::Num(n) => self.node(Expr::Num(n), 1, t.offset),
             Tok::Name(name) => {
                 if self.peek().tok == Tok::LParen {
                     let func = Func::by_name(&name).ok_or_else(|| {
@@ -184,9 +257,12 @@ impl Parser {
                     })?;
                     let open = self.next();
                     let mut args = Vec::new();
+                    let mut depth = 0;
                     if self.peek().tok != Tok::RParen {
                         loop {
-                            args.push(self.or()?);
+                            let a = self.nested(open.offset, Self::or)?;
+                            depth = depth.max(a.depth);
+                            args.push(a.expr);
                             if !self.eat(&Tok::Comma) {
                                 break;
                             }
@@ -213,16 +289,17 @@ impl Parser {
                             ),
                         ));
                     }
-                    return Ok(Expr::Call(func, args));
+                    return self.node(Expr::Call(func, args), depth + 1, t.offset);
                 }
-                match name.as_str() {
-                    "true" => Ok(Expr::Num(1.0)),
-                    "false" => Ok(Expr::Num(0.0)),
-                    _ => Ok(Expr::Name(name, t.offset)),
-                }
+                let leaf = match name.as_str() {
+                    "true" => Expr::Num(1.0),
+                    "false" => Expr::Num(0.0),
+                    _ => Expr::Name(name, t.offset),
+                };
+                self.node(leaf, 1, t.offset)
             }
             Tok::LParen => {
-                let e = self.or()?;
+                let e = self.nested(t.offset, Self::or)?;
                 let close = self.next();
                 if close.tok != Tok::RParen {
                     return Err(ExprError::new(
@@ -242,6 +319,14 @@ impl Parser {
             )),
         }
     }
+}
+
+fn too_deep(offset: usize) -> ExprError {
+    ExprError::over(
+        offset,
+        Limit::ExprDepth,
+        format!("expression nested more than {MAX_EXPR_DEPTH} levels deep"),
+    )
 }
 
 #[cfg(test)]

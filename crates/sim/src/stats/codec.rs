@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use super::histogram::MAX_BUCKET;
 use super::{AbilityStats, ChunkResult};
 
 const MAGIC: &[u8; 4] = b"WLCR";
@@ -43,6 +44,9 @@ pub enum DecodeError {
     /// Histogram buckets out of order (not canonical).
     #[error("histogram buckets are not strictly increasing")]
     Unordered,
+    /// Well-formed bytes whose statistics contradict each other (see [`ChunkResult::check`]).
+    #[error("inconsistent chunk result: {0}")]
+    Inconsistent(&'static str),
 }
 
 impl ChunkResult {
@@ -138,7 +142,7 @@ impl ChunkResult {
         if !r.b.is_empty() {
             return Err(DecodeError::Trailing(r.b.len()));
         }
-        Ok(Self {
+        let out = Self {
             profile_hash,
             iterations,
             sum_dps,
@@ -150,7 +154,43 @@ impl ChunkResult {
             events,
             histogram,
             abilities,
-        })
+        };
+        out.check()?;
+        Ok(out)
+    }
+
+    /// Checks what every result the engine produces holds: histogram counts add up to the
+    /// iterations, buckets exist, and min/max are ordered (or the empty markers). A node may
+    /// post anything, so the sentinel must not trust more than this.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        let mut counted = 0u64;
+        for (&b, &c) in &self.histogram {
+            if b > MAX_BUCKET {
+                return Err(DecodeError::Inconsistent("histogram bucket out of range"));
+            }
+            if c == 0 {
+                return Err(DecodeError::Inconsistent("empty histogram bucket"));
+            }
+            counted = counted
+                .checked_add(c)
+                .ok_or(DecodeError::Inconsistent("histogram counts overflow"))?;
+        }
+        if counted != self.iterations {
+            return Err(DecodeError::Inconsistent(
+                "histogram counts do not add up to the iterations",
+            ));
+        }
+        let extremes_ok = if self.iterations == 0 {
+            self.min_dps == u64::MAX && self.max_dps == 0
+        } else {
+            self.min_dps <= self.max_dps
+        };
+        if !extremes_ok {
+            return Err(DecodeError::Inconsistent(
+                "min and max DPS are out of order",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -191,5 +231,68 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?)
             .map(str::to_string)
             .map_err(|_| DecodeError::BadUtf8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_iteration() -> ChunkResult {
+        ChunkResult {
+            profile_hash: "h".into(),
+            iterations: 1,
+            sum_dps: 5,
+            sum_dps_sq: 25,
+            min_dps: 5,
+            max_dps: 5,
+            sum_damage: 5,
+            sum_duration_us: 1,
+            events: 1,
+            histogram: BTreeMap::from([(5, 1)]),
+            abilities: Vec::new(),
+        }
+    }
+
+    /// Well-formed bytes a hostile node could post: each used to reach a panic in `report()`
+    /// (`f64::clamp` with min > max, a shift overflow on a huge bucket, an overflowing count).
+    #[test]
+    fn inconsistent_results_are_refused_not_reported() {
+        type Corrupt = fn(&mut ChunkResult);
+        let cases: [(&str, Corrupt); 6] = [
+            ("min > max", |r| {
+                r.min_dps = 9;
+                r.max_dps = 1;
+            }),
+            ("bucket past the last", |r| {
+                r.histogram = BTreeMap::from([(u32::MAX, 1)]);
+            }),
+            ("counts overflow", |r| {
+                r.histogram = BTreeMap::from([(1, u64::MAX), (2, 2)]);
+            }),
+            ("counts differ from iterations", |r| r.iterations = 2),
+            ("empty bucket", |r| {
+                r.histogram.insert(7, 0);
+            }),
+            ("empty with extremes", |r| {
+                r.iterations = 0;
+                r.histogram.clear();
+            }),
+        ];
+        assert!(ChunkResult::decode(&one_iteration().encode()).is_ok());
+        for (what, corrupt) in cases {
+            let mut r = one_iteration();
+            corrupt(&mut r);
+            assert!(
+                matches!(
+                    ChunkResult::decode(&r.encode()),
+                    Err(DecodeError::Inconsistent(_))
+                ),
+                "{what}"
+            );
+            assert!(ChunkResult::from_json(&r.to_json()).is_err(), "{what}");
+            // Built in memory (the fields are public), the report still does not panic.
+            let _ = r.report();
+        }
     }
 }

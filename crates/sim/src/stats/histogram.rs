@@ -8,6 +8,9 @@
 const SUB_BITS: u32 = 10;
 const SUB: u64 = 1 << SUB_BITS;
 
+/// Index of the last bucket (that of `u64::MAX`); a histogram holding a larger one is corrupt.
+pub const MAX_BUCKET: u32 = ((64 - SUB_BITS) << SUB_BITS) | (SUB as u32 - 1);
+
 /// Bucket index of `v`.
 #[inline]
 pub fn bucket_of(v: u64) -> u32 {
@@ -20,8 +23,11 @@ pub fn bucket_of(v: u64) -> u32 {
     }
 }
 
-/// Smallest value in bucket `i`.
+/// Smallest value in bucket `i` (`u64::MAX` past [`MAX_BUCKET`]).
 pub fn bucket_low(i: u32) -> u64 {
+    if i > MAX_BUCKET {
+        return u64::MAX;
+    }
     let i = i as u64;
     if i < SUB {
         i
@@ -46,6 +52,17 @@ pub fn bucket_high(i: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_bucket_is_that_of_the_largest_value() {
+        assert_eq!(bucket_of(u64::MAX), MAX_BUCKET);
+        assert!(bucket_low(MAX_BUCKET) < u64::MAX);
+        assert_eq!(bucket_high(MAX_BUCKET), u64::MAX);
+        // Corrupt indices do not overflow a shift.
+        assert_eq!(bucket_low(MAX_BUCKET + 1), u64::MAX);
+        assert_eq!(bucket_low(u32::MAX), u64::MAX);
+        assert_eq!(bucket_high(u32::MAX), u64::MAX);
+    }
 
     #[test]
     fn buckets_cover_values_in_order() {

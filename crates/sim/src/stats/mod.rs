@@ -5,9 +5,13 @@
 //! [`ChunkResult`] is then an integer sum, min, max or count over iterations, so
 //! [`ChunkResult::merge`] is associative, commutative and exact: any chunking in any order
 //! gives bit-identical results.
+//!
+//! In JSON, sums and other integers that can pass 2^53 are decimal strings ([`json_int`]);
+//! `iterations` and histogram counts (at most the job's iteration limit, 2^40) are numbers.
 
 pub mod codec;
 pub mod histogram;
+pub mod json_int;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -24,12 +28,16 @@ pub struct AbilityStats {
     /// Ability name (spell, dot, proc or `auto_attack`).
     pub name: String,
     /// Damage dealt.
+    #[serde(with = "json_int")]
     pub damage: u128,
     /// Times cast (spells only).
+    #[serde(with = "json_int")]
     pub casts: u64,
     /// Damage events (hits and ticks).
+    #[serde(with = "json_int")]
     pub hits: u64,
     /// Damage events that crit.
+    #[serde(with = "json_int")]
     pub crits: u64,
 }
 
@@ -41,18 +49,25 @@ pub struct ChunkResult {
     /// Iterations aggregated.
     pub iterations: u64,
     /// Sum of per-iteration milli-DPS.
+    #[serde(with = "json_int")]
     pub sum_dps: u128,
     /// Sum of squared per-iteration milli-DPS.
+    #[serde(with = "json_int")]
     pub sum_dps_sq: u128,
     /// Smallest per-iteration milli-DPS (`u64::MAX` when empty).
+    #[serde(with = "json_int")]
     pub min_dps: u64,
     /// Largest per-iteration milli-DPS (0 when empty).
+    #[serde(with = "json_int")]
     pub max_dps: u64,
     /// Total damage.
+    #[serde(with = "json_int")]
     pub sum_damage: u128,
     /// Total simulated time in microseconds.
+    #[serde(with = "json_int")]
     pub sum_duration_us: u128,
     /// Total events processed (a cost measure).
+    #[serde(with = "json_int")]
     pub events: u128,
     /// Histogram of per-iteration milli-DPS: bucket index (see [`histogram`]) to count.
     pub histogram: BTreeMap<u32, u64>,
@@ -172,8 +187,70 @@ impl ChunkResult {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Parses the JSON form.
+    /// Parses the JSON form, refusing results that fail [`check`](Self::check).
     pub fn from_json(s: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(s)
+        let r: Self = serde_json::from_str(s)?;
+        r.check().map_err(serde::de::Error::custom)?;
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A result at the grid's limits: 2^40 iterations and every sum at `u128::MAX`.
+    fn extreme() -> ChunkResult {
+        ChunkResult {
+            profile_hash: "f".repeat(64),
+            iterations: 1 << 40,
+            sum_dps: u128::MAX,
+            sum_dps_sq: u128::MAX,
+            min_dps: u64::MAX,
+            max_dps: u64::MAX,
+            sum_damage: u128::MAX,
+            sum_duration_us: u128::MAX,
+            events: u128::MAX,
+            histogram: BTreeMap::from([(0, (1 << 40) - 1), (histogram::MAX_BUCKET, 1)]),
+            abilities: vec![AbilityStats {
+                name: "a".into(),
+                damage: u128::MAX,
+                casts: u64::MAX,
+                hits: u64::MAX,
+                crits: u64::MAX,
+            }],
+        }
+    }
+
+    #[test]
+    fn json_at_the_limits_round_trips_with_sums_as_strings() {
+        let r = extreme();
+        let json = r.to_json();
+        assert_eq!(ChunkResult::from_json(&json).unwrap(), r);
+        // Through serde_json::Value (the CLI's `json!` document) as well.
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["sum_dps_sq"], u128::MAX.to_string());
+        assert_eq!(v["min_dps"], u64::MAX.to_string());
+        assert_eq!(v["abilities"][0]["damage"], u128::MAX.to_string());
+        assert_eq!(v["abilities"][0]["hits"], u64::MAX.to_string());
+        // Counts bounded by the iteration limit stay numbers.
+        assert_eq!(v["iterations"], 1u64 << 40);
+        assert_eq!(v["histogram"]["0"], (1u64 << 40) - 1);
+        assert_eq!(serde_json::from_value::<ChunkResult>(v).unwrap(), r);
+        // The report of such a result is plain floats.
+        let report = serde_json::to_value(r.report()).unwrap();
+        assert!(report["stddev"].is_number(), "{report}");
+    }
+
+    #[test]
+    fn json_written_with_plain_numbers_is_still_read() {
+        let r = extreme();
+        let mut v = serde_json::to_value(&r).unwrap();
+        v["sum_dps"] = serde_json::json!(12345u64);
+        v["min_dps"] = serde_json::json!(7u64);
+        v["abilities"][0]["casts"] = serde_json::json!(3u64);
+        let back: ChunkResult = serde_json::from_value(v).unwrap();
+        assert_eq!((back.sum_dps, back.min_dps), (12345, 7));
+        assert_eq!(back.abilities[0].casts, 3);
     }
 }

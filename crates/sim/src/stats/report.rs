@@ -153,10 +153,11 @@ impl ChunkResult {
         let rank = ((p / 100.0) * self.iterations as f64).ceil().max(1.0) as u64;
         let mut seen = 0u64;
         for (&b, &c) in &self.histogram {
-            seen += c;
+            seen = seen.saturating_add(c);
             if seen >= rank {
                 let mid = (bucket_low(b) as f64 + bucket_high(b) as f64) / 2.0;
-                return mid.clamp(self.min_dps as f64, self.max_dps as f64);
+                // Not `clamp`: it panics when min > max, which only a corrupt result holds.
+                return mid.max(self.min_dps as f64).min(self.max_dps as f64);
             }
         }
         self.max_dps as f64

@@ -71,13 +71,17 @@ pub fn simulate(profile: &CompiledProfile, args: &Args) -> anyhow::Result<ChunkR
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let chunk = args.chunk_size.unwrap_or_else(|| {
-        // About 50 ms per chunk keeps the bar smooth; at least 4 chunks per thread balance load.
-        let by_cost = chunk_size_for(estimate_cost(profile), Duration::from_millis(50));
-        by_cost
-            .min(args.iterations.div_ceil(threads as u64 * 4))
-            .max(1)
-    });
+    let chunk = match args.chunk_size {
+        Some(c) => c,
+        None => {
+            // About 50 ms per chunk keeps the bar smooth; at least 4 chunks per thread balance
+            // load.
+            let by_cost = chunk_size_for(estimate_cost(profile)?, Duration::from_millis(50));
+            by_cost
+                .min(args.iterations.div_ceil(threads as u64 * 4))
+                .max(1)
+        }
+    };
     let ranges = chunk_ranges(args.iterations, chunk);
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -100,7 +104,7 @@ pub fn simulate(profile: &CompiledProfile, args: &Args) -> anyhow::Result<ChunkR
         ranges
             .par_iter()
             .map(|r| {
-                let part = run_chunk(profile, seed, r.clone());
+                let part = run_chunk(profile, seed, r.clone())?;
                 bar.inc(r.end - r.start);
                 Ok(part)
             })
@@ -108,7 +112,7 @@ pub fn simulate(profile: &CompiledProfile, args: &Args) -> anyhow::Result<ChunkR
                 || ChunkResult::empty(profile),
                 |mut a, b| {
                     a.merge(&b)?;
-                    Ok::<_, wowlab_sim::MergeError>(a)
+                    Ok::<_, anyhow::Error>(a)
                 },
             )
     })?;

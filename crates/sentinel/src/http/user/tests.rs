@@ -492,7 +492,7 @@ async fn result_is_the_report_json_and_aggregate_the_exact_bytes() {
         "../../../../../examples/profiles/pet-procs.toml"
     ))
     .unwrap();
-    let merged = wowlab_sim::run_chunk(&profile, 9, 0..20);
+    let merged = wowlab_sim::run_chunk(&profile, 9, 0..20).unwrap();
     let bytes = merged.encode();
     let stored = a.store.job(id).await.unwrap().unwrap();
     let now = UnixMillis(1_800_000_000_000);
