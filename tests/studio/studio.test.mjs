@@ -426,6 +426,35 @@ test("a second user cannot open the first user's private job or its job token", 
   await bob.context.close();
 });
 
+test("anyone holding a public link follows the job live without signing in", async () => {
+  // Alice submits a public job; a visitor with no account opens its link while it runs.
+  const { page } = ctx.alice;
+  await page.goto(BASE + "/jobs/new");
+  await page.getByLabel("Example profile").selectOption({ index: 0 });
+  await page.getByLabel("Iterations").fill(String(ITERATIONS));
+  await page.getByLabel(/^Public/).check();
+  await Promise.all([page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/), page.getByRole("button", { name: "Run simulation" }).click()]);
+  const url = page.url();
+  const id = url.split("/").pop();
+  const visitor = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const v = await visitor.newPage();
+  v.on("pageerror", (e) => console.error("page error:", e.message));
+  const res = await v.goto(url);
+  assert.equal(res.status(), 200);
+  assert.equal((await v.request.get(BASE + "/api/jobs/" + id)).status(), 200);
+  const tok = await v.request.get(BASE + "/api/realtime/job-token?jobId=" + id);
+  assert.equal(tok.status(), 200, "a subscribe-only token for the public channel");
+  assert.equal((await tok.json()).channel, "jobs:" + id);
+  await until("the visitor's page goes live", () =>
+    v.evaluate(() => window.__studio && window.__studio.connection === "connected"), 30000, 100);
+  await v.locator("#status .pill-completed").waitFor({ timeout: 300000 });
+  assert.ok(await v.evaluate(() => window.__studio.messages) > 0, "live messages reached the visitor");
+  assert.equal(await v.locator("#cancel").count(), 0, "no owner controls for a visitor");
+  // A private job stays hidden from the same visitor.
+  assert.equal((await v.goto(ctx.jobUrl.replace(ctx.jobId, "00000000-0000-4000-8000-000000000000"))).status(), 404);
+  await visitor.close();
+});
+
 test("node settings: bad values inline, rename, drain/resume, bad claim code, unlink", async () => {
   const { page } = ctx.alice;
   await page.setViewportSize({ width: 1200, height: 900 });
@@ -491,4 +520,42 @@ test("sign out, sign-in errors inline, sign in again", async () => {
   await page.locator(".form-error, #password-error").filter({ hasText: /wrong email or password/ }).first().waitFor();
   await page.getByLabel("Password").fill("correct horse battery");
   await Promise.all([page.waitForURL(BASE + "/nodes"), page.getByRole("button", { name: "Sign in" }).click()]);
+});
+
+test("a job whose chunks always fail shows failed and the reason live, without a reload", async () => {
+  const { page } = ctx.alice;
+  // Swap the healthy node for one whose every chunk exceeds its time limit.
+  if (node) {
+    node.kill("SIGTERM");
+    await new Promise((r) => node.once("exit", r));
+    node = null;
+  }
+  await page.goto(BASE + "/nodes");
+  await page.getByRole("button", { name: "Generate claim token" }).click();
+  const token = await until("claim token", () =>
+    page.evaluate(() => document.getElementById("node-command").dataset.token));
+  const dataDir = mkdtempSync(path.join(tmpdir(), "studio-failing-node-"));
+  node = spawn(BIN, ["node", "--sentinel", BASE, "--claim-token", token, "--data-dir", dataDir,
+    "--max-parallel", "1", "--name", "failing-node", "--chunk-timeout-ms", "1"], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, WOWLAB_NODE_HEARTBEAT_MS: "1000" },
+  });
+  await until("failing node online", async () => {
+    await page.reload();
+    const row = page.locator("#my-nodes tbody tr", { hasText: "failing-node" });
+    return (await row.count()) === 1 && /online/.test(await row.textContent());
+  }, 60000, 1000);
+  await page.goto(BASE + "/jobs/new");
+  await page.getByLabel("Example profile").selectOption({ index: 0 });
+  await page.getByLabel("Iterations").fill("20000");
+  await Promise.all([page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/), page.getByRole("button", { name: "Run simulation" }).click()]);
+  // Survives only as long as this document does: a reload would drop it.
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await until("the page is live", () => page.evaluate(() => window.__studio.connection === "connected"), 30000, 100);
+  await page.locator("#status .pill-failed").waitFor({ timeout: 120000 });
+  const reason = (await page.locator("#failure").textContent()).trim();
+  assert.match(reason, /time limit/, "the reason is shown: " + reason);
+  assert.equal(await page.evaluate(() => window.__studio.status), "failed", "learned from the live message");
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
+  await page.screenshot({ path: path.join(SHOTS, "job-failed.png"), fullPage: true });
 });

@@ -64,7 +64,8 @@
     }
     if (m.iterations !== undefined) state.lastRate = { t: now, iterations: m.iterations };
     if (rate !== undefined && m.type === "progress") $("rate").textContent = fmt(rate, 0) + " sims/s";
-    if (m.mean !== undefined) {
+    // An ending with nothing merged (failed or cancelled early) carries no estimate.
+    if (m.mean !== undefined && m.iterations > 0) {
       $("mean").textContent = fmt(m.mean) + " DPS";
       $("ci").textContent = fmt(m.ci);
       if (m.iterations !== undefined && !state.points.some((p) => p.x === m.iterations)) {
@@ -141,13 +142,14 @@
 
   async function finish(m) {
     state.status = m.status;
+    if (m.reason) $("failure").textContent = m.reason;
     if (!state.nodes.size) $("nodes").innerHTML = '<li class="muted">No node list was published for this job.</li>';
     $("live").textContent = "finished";
     // The report and actions are rendered by the server; take them from the fresh page.
     try {
       const res = await fetch("/jobs/" + jobId, { credentials: "same-origin" });
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-      for (const sel of ["#report", "#status", ".actions"]) {
+      for (const sel of ["#report", "#status", ".actions", "#failure"]) {
         const fresh = doc.querySelector(sel);
         const cur = document.querySelector(sel);
         if (fresh && cur) cur.replaceWith(fresh);

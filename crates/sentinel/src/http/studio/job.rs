@@ -63,7 +63,7 @@ pub(super) async fn page(
     let short = short.get(..8).unwrap_or_default();
     let main = html! {
         div #job data-job-id=(job.id) data-status=(job.status.as_str()) data-chunks=(job.chunk_count)
-            data-chunk-size=(job.chunk_size) data-iterations=(job.iterations) data-live=(user.is_some()) {
+            data-chunk-size=(job.chunk_size) data-iterations=(job.iterations) data-live=(user.is_some() || job.public) {
             div.row {
                 h1 { "Simulation " code { (short) } }
                 span #status { (layout::status(job.status.as_str())) }
@@ -75,7 +75,8 @@ pub(super) async fn page(
                 div { dt { "Submitted" } dd { (fmt_time(job.created_at.0)) } }
                 @if let Some(f) = job.finished_at { div { dt { "Finished" } dd { (fmt_time(f.0)) } } }
             }
-            @if let Some(r) = &job.failure_reason { p.error role="alert" { (r) } }
+            // Always present (empty until then) so a live ending can fill it in.
+            p.error #failure role="alert" { @if let Some(r) = &job.failure_reason { (r) } }
             section aria-labelledby="progress-h" {
                 h2 id="progress-h" { "Progress" }
                 div.progress-row {
@@ -121,7 +122,8 @@ pub(super) async fn page(
             }
         }
     };
-    let scripts: &[&str] = if user.is_some() {
+    // A public job is followed live by anyone holding its link.
+    let scripts: &[&str] = if user.is_some() || job.public {
         &["/static/realtime.js", "/static/job.js"]
     } else {
         &[]
