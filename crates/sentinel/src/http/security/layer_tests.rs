@@ -803,3 +803,35 @@ async fn api_errors_of_the_layer_keep_the_json_shape() {
     assert!(got.headers.contains_key("retry-after"));
     let _ = a.store.setting("x").await.unwrap();
 }
+
+#[tokio::test]
+async fn job_tokens_are_limited_per_address_signed_in_or_not() {
+    let a = App::with(SecurityConfig {
+        limits: RateLimits {
+            job_token: tight(3, 100),
+            ..RateLimits::default()
+        },
+        ..SecurityConfig::default()
+    })
+    .await;
+    let ask = |peer: &'static str| {
+        Call::new(
+            "GET",
+            "/api/realtime/job-token?jobId=00000000-0000-4000-8000-000000000000",
+        )
+        .from(peer)
+    };
+    for _ in 0..3 {
+        let got = a.call(ask("203.0.113.9:1000")).await;
+        assert_eq!(got.status, StatusCode::NOT_FOUND, "{}", got.body);
+    }
+    let got = a.call(ask("203.0.113.9:1001")).await;
+    assert_eq!(
+        (got.status, got.code()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
+    assert!(got.headers.contains_key("retry-after"));
+    // Another visitor is not held up.
+    let got = a.call(ask("198.51.100.7:2000")).await;
+    assert_eq!(got.status, StatusCode::NOT_FOUND);
+}

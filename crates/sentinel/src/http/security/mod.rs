@@ -54,6 +54,9 @@ pub struct RateLimits {
     pub claim_code: ActionLimits,
     /// API and claim token creation: 30 per minute per address, 20 per minute per account.
     pub create_token: ActionLimits,
+    /// Beacon job tokens (anonymous visitors of public jobs too): 120 per minute per address,
+    /// 120 per minute per account.
+    pub job_token: ActionLimits,
 }
 
 impl Default for RateLimits {
@@ -63,6 +66,7 @@ impl Default for RateLimits {
             sign_up: limits(10, 3600, 5, 3600),
             claim_code: limits(20, 60, 10, 60),
             create_token: limits(30, 60, 20, 60),
+            job_token: limits(120, 60, 120, 60),
         }
     }
 }
@@ -74,6 +78,7 @@ impl RateLimits {
             Action::SignUp => self.sign_up,
             Action::ClaimCode => self.claim_code,
             Action::CreateToken => self.create_token,
+            Action::JobToken => self.job_token,
         }
     }
 }
@@ -196,6 +201,9 @@ impl Security {
 
 /// The limited action a request is, if any.
 fn action_of(method: &Method, path: &str) -> Option<Action> {
+    if *method == Method::GET && path == "/api/realtime/job-token" {
+        return Some(Action::JobToken);
+    }
     if *method != Method::POST {
         return None;
     }
@@ -295,7 +303,7 @@ async fn account_of(
                 .filter(|e| !e.is_empty());
             Ok((Request::from_parts(parts, Body::from(bytes)), email))
         }
-        Action::ClaimCode | Action::CreateToken => {
+        Action::ClaimCode | Action::CreateToken | Action::JobToken => {
             let Some((secret, kind)) = credential(req.headers()) else {
                 return Ok((req, None));
             };
@@ -327,6 +335,10 @@ mod tests {
             Some(Action::ClaimCode)
         );
         assert_eq!(action_of(&Method::GET, "/api/tokens"), None);
+        assert_eq!(
+            action_of(&Method::GET, "/api/realtime/job-token"),
+            Some(Action::JobToken)
+        );
         assert_eq!(action_of(&Method::POST, "/api/jobs"), None);
     }
 

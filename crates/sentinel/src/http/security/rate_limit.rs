@@ -40,6 +40,8 @@ pub enum Action {
     ClaimCode,
     /// `POST /api/tokens` and `POST /api/claim-tokens`.
     CreateToken,
+    /// `GET /api/realtime/job-token` (open to anonymous visitors of public jobs).
+    JobToken,
 }
 
 impl Action {
@@ -50,6 +52,7 @@ impl Action {
             Self::SignUp => "sign_up",
             Self::ClaimCode => "claim_code",
             Self::CreateToken => "create_token",
+            Self::JobToken => "job_token",
         }
     }
 }
