@@ -441,3 +441,100 @@ async fn unclaimed_forged_and_replayed_node_requests_are_refused_and_an_unclaime
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_profiles_are_refused_within_a_second_while_the_sentinel_keeps_answering() {
+    let up = Up::start().await;
+    let alice = up.user("mallory@example.org").await;
+    let head = "version = 1\n[fight]\nduration = 60\n[player]\nprimary = 1000\n\
+                [[spells]]\nname = \"strike\"\ncoefficient = 1.0\n";
+    let mut doubling = String::from("[variables]\nv0 = \"fight.time\"\n");
+    for i in 1..=60 {
+        doubling += &format!("v{i} = \"variable.v{} + variable.v{}\"\n", i - 1, i - 1);
+    }
+    let hostile = [
+        (
+            "variables doubling 60 times (2^61 nodes inlined)",
+            format!("{head}{doubling}[[apl]]\nspell = \"strike\"\nif = \"variable.v60 > 0\"\n"),
+        ),
+        (
+            "200,000 nested parentheses",
+            format!(
+                "{head}[[apl]]\nspell = \"strike\"\nif = \"{}1{}\"\n",
+                "(".repeat(200_000),
+                ")".repeat(200_000)
+            ),
+        ),
+        (
+            "an hour-long fight of 0.5 ms swings (7.2 M events an iteration)",
+            "version = 1\n[fight]\nduration = 3600\n\
+             [ratings]\nhaste = 0.000001\ndiminishing_returns = false\n\
+             [player]\nprimary = 1000\nhaste_rating = 1000000000\n\
+             auto_attack = { coefficient = 1.0, speed = 0.05 }\n\
+             [[spells]]\nname = \"strike\"\ncooldown = 10\n\
+             [[apl]]\nspell = \"strike\"\n"
+                .to_owned(),
+        ),
+        (
+            "a 2-hour fight (the bound is 1 hour)",
+            format!(
+                "{}[[apl]]\nspell = \"strike\"\n",
+                head.replace("duration = 60", "duration = 7200")
+            ),
+        ),
+        (
+            "a 2 MiB profile",
+            format!(
+                "{head}[[apl]]\nspell = \"strike\"\n{}",
+                format!("# {}\n", "x".repeat(1_000)).repeat(2_100)
+            ),
+        ),
+    ];
+    for (what, profile) in hostile {
+        let http = up.http.clone();
+        let url = up.url.clone();
+        let token = alice.clone();
+        let t = Instant::now();
+        let submit = tokio::spawn(async move {
+            let r = http
+                .post(format!("{url}/api/jobs"))
+                .bearer_auth(token)
+                .json(&json!({"profile": profile, "iterations": 1000}))
+                .send()
+                .await
+                .unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        });
+        // Meanwhile the sentinel answers other requests.
+        let probe = Instant::now();
+        let ready = up
+            .http
+            .get(format!("{}/readyz", up.url))
+            .send()
+            .await
+            .unwrap();
+        let probe = probe.elapsed();
+        let (s, v) = submit.await.unwrap();
+        let took = t.elapsed();
+        let message = v["error"]["fields"]["profile"]
+            .as_str()
+            .or(v["error"]["message"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        println!(
+            "tried: {what}\n  got: {s} in {took:?} ({message}); /readyz answered {} in {probe:?}",
+            ready.status()
+        );
+        assert!(
+            (400..500).contains(&s),
+            "{what}: refused with a 4xx, got {s} {v}"
+        );
+        assert!(!message.is_empty(), "{what}: the refusal says why: {v}");
+        assert!(took < Duration::from_secs(1), "{what}: refused in {took:?}");
+        assert_eq!(ready.status(), 200);
+    }
+    // An honest profile still goes through afterwards.
+    let id = up.submit(&alice).await;
+    println!("an honest profile afterwards: job {id} accepted");
+}
