@@ -139,6 +139,26 @@ impl Up {
         r
     }
 
+    /// POSTs `body` to `path` with exactly these signature headers.
+    async fn post_raw<'a>(
+        &self,
+        path: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
     async fn submit(&self, token: &str) -> String {
         let profile = std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -325,40 +345,32 @@ async fn unclaimed_forged_and_replayed_node_requests_are_refused_and_an_unclaime
     let forged = stranger
         .sign(now_ms(), "POST", &up.host, "/api/node/leases", &bytes)
         .unwrap();
-    let mut req = up
-        .http
-        .post(format!("{}/api/node/leases", up.url))
-        .header("content-type", "application/json")
-        .body(bytes.clone());
-    for ((k, v), (_, fv)) in real.pairs().into_iter().zip(forged.pairs()) {
-        // The victim's key with the stranger's signature.
-        let value = if k.eq_ignore_ascii_case(wowlab_api::signing::HEADER_SIGNATURE) {
-            fv
-        } else {
-            v
-        };
-        req = req.header(k, value);
-    }
-    let r = req.send().await.unwrap();
-    let s = r.status().as_u16();
-    let v: Value = r.json().await.unwrap();
+    // The victim's key and timestamp with the stranger's signature.
+    let mixed = real
+        .pairs()
+        .into_iter()
+        .zip(forged.pairs())
+        .map(|((k, v), (_, fv))| {
+            if k == wowlab_api::signing::HEADER_SIGNATURE {
+                (k, fv)
+            } else {
+                (k, v)
+            }
+        });
+    let (s, v) = up.post_raw("/api/node/leases", mixed, bytes.clone()).await;
     report("signature of another key", s, &v);
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (401, Some("bad_signature"))
     );
     // A tampered body under a valid signature.
-    let mut req = up
-        .http
-        .post(format!("{}/api/node/leases", up.url))
-        .header("content-type", "application/json")
-        .body(br#"{"free_slots":64}"#.to_vec());
-    for (k, v) in real.pairs() {
-        req = req.header(k, v);
-    }
-    let r = req.send().await.unwrap();
-    let s = r.status().as_u16();
-    let v: Value = r.json().await.unwrap();
+    let (s, v) = up
+        .post_raw(
+            "/api/node/leases",
+            real.pairs(),
+            br#"{"free_slots":64}"#.to_vec(),
+        )
+        .await;
     report("body changed after signing", s, &v);
     assert_eq!(
         (s, v["error"]["code"].as_str()),

@@ -368,8 +368,9 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::NodeApiConfig;
     use crate::coordinator::MemoryCoordinator;
-    use crate::http::{ManualClock, NodeApiConfig};
+    use crate::domain::ManualClock;
     use crate::jobs::{submit, Submission};
     use crate::publish::{Funnel, RecordingPublisher};
     use crate::store::{NewNode, NodeSettings, SqliteStore, Store};

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use wowlab_api::signing::NodeKey;
+use wowlab_api::signing::{NodeKey, SignedHeaders};
 
 use super::router;
 use crate::coordinator::{Coordinator, MemoryCoordinator};
@@ -94,15 +94,7 @@ impl Grid {
         let h = key
             .sign(self.clock.now().0, method, HOST, path, body)
             .unwrap();
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", HOST)
-            .header("content-type", "application/json");
-        for (name, value) in h.pairs() {
-            req = req.header(name, value);
-        }
-        req.body(Body::from(body.to_vec())).unwrap()
+        with_headers(&h, method, path, body)
     }
 
     async fn send_req(&self, req: Request<Body>) -> (StatusCode, Value) {
@@ -173,6 +165,19 @@ impl Grid {
         v["assigned"] = Value::Array(assigned);
         v
     }
+}
+
+/// A request carrying exactly these signature headers (sent twice, it is a replay).
+fn with_headers(h: &SignedHeaders, method: &str, path: &str, body: &[u8]) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", HOST)
+        .header("content-type", "application/json");
+    for (name, value) in h.pairs() {
+        req = req.header(name, value);
+    }
+    req.body(Body::from(body.to_vec())).unwrap()
 }
 
 fn register_body(claim: Option<&str>, cores: u32) -> Value {
@@ -910,17 +915,7 @@ async fn unregistered_keys_leave_no_nonces_and_old_signatures_are_refused() {
     let h = key
         .sign(g.clock.now().0, "POST", HOST, "/api/node/register", &ok)
         .unwrap();
-    let build = || {
-        let mut r = Request::builder()
-            .method("POST")
-            .uri("/api/node/register")
-            .header("host", HOST)
-            .header("content-type", "application/json");
-        for (name, value) in h.pairs() {
-            r = r.header(name, value);
-        }
-        r.body(Body::from(ok.clone())).unwrap()
-    };
+    let build = || with_headers(&h, "POST", "/api/node/register", &ok);
     let (signed_once, again) = (build(), build());
     let (s, _) = g.send_req(signed_once).await;
     assert_eq!(s, StatusCode::OK);
@@ -935,14 +930,9 @@ async fn unregistered_keys_leave_no_nonces_and_old_signatures_are_refused() {
     let h = key
         .sign(g.clock.now().0 - 1, "GET", HOST, "/api/node/leases", b"")
         .unwrap();
-    let mut r = Request::builder()
-        .method("GET")
-        .uri("/api/node/leases")
-        .header("host", HOST);
-    for (name, value) in h.pairs() {
-        r = r.header(name, value);
-    }
-    let (s, v) = g.send_req(r.body(Body::empty()).unwrap()).await;
+    let (s, v) = g
+        .send_req(with_headers(&h, "GET", "/api/node/leases", b""))
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("signed_before_start")),
