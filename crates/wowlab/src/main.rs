@@ -42,18 +42,29 @@ enum Command {
     Up(cmd::up::Args),
     /// Print version and build information.
     Version,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionArgs),
+    /// Print the man page (or write one per command with --dir).
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Interactive one-shot commands keep stderr for their progress bar: only warnings by default.
     let default_level = match cli.command {
-        Command::Run(_) | Command::Sim(_) | Command::Listen(_) | Command::Token(_) => "warn",
+        Command::Run(_)
+        | Command::Sim(_)
+        | Command::Listen(_)
+        | Command::Token(_)
+        | Command::Completions(_)
+        | Command::Man(_) => "warn",
         _ => "info",
     };
     logging::init(cli.log_format, default_level);
     match cli.command {
         Command::Version => cmd::version::run(),
+        Command::Completions(args) => cmd::completions::completions::<Cli>(args),
+        Command::Man(args) => cmd::completions::man::<Cli>(args),
         Command::Up(args) => cmd::up::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Sentinel(args) => cmd::sentinel::run(args),

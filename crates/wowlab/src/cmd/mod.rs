@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes `run` taking its parsed arguments.
 
 pub mod beacon;
+pub mod completions;
 pub mod keygen;
 pub mod listen;
 pub mod node;
