@@ -78,6 +78,7 @@ impl Node {
     /// background. Identity and listener problems are reported here, before anything runs.
     pub async fn start(self) -> Result<NodeHandle, NodeError> {
         let sentinel = self.cfg.require_sentinel()?.to_owned();
+        crate::status::register_metrics();
         let (key, _created) = identity::load_or_create_key(&self.cfg.data_dir)?;
         let public_key = key.public_base64();
         let client = SentinelClient::new(&sentinel, key, self.cfg.request_timeout, self.retry)?;

@@ -111,11 +111,29 @@ impl StatusSource {
 /// The router serving `GET /status` and `GET /metrics`.
 pub fn router(source: StatusSource) -> Router {
     // Install the recorder now so counters from the first chunk on are kept.
-    let _ = prometheus();
+    if prometheus().is_some() {
+        register_metrics();
+    }
     Router::new()
         .route("/status", get(handler))
         .route("/metrics", get(metrics_handler))
         .with_state(source)
+}
+
+/// Registers every node series at zero, so `/metrics` and dashboards list them before their
+/// first event (call once the process's recorder is installed).
+pub fn register_metrics() {
+    for name in [
+        "wowlab_node_iterations_total",
+        "wowlab_node_heartbeat_failures_total",
+        "wowlab_node_sentinel_retries_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    for outcome in ["completed", "failed", "dropped"] {
+        metrics::counter!("wowlab_node_chunks_total", "outcome" => outcome).absolute(0);
+    }
+    metrics::gauge!("wowlab_node_running_chunks").set(0.0);
 }
 
 /// Installs the node's Prometheus recorder if the process has none yet; false when another

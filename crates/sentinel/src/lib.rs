@@ -25,5 +25,6 @@ pub mod service;
 pub mod sim;
 pub mod store;
 pub mod tasks;
+pub mod telemetry;
 pub mod tokens;
 pub mod wire;

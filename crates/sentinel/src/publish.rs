@@ -78,17 +78,19 @@ impl Funnel {
             match self.publisher.publish(channel, data.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(PublishError::Temporary(e)) if attempt < self.attempts => {
+                    metrics::counter!("sentinel_publish_retries_total").increment(1);
                     tracing::debug!(channel, attempt, error = %e, "publish failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     attempt += 1;
                 }
                 Err(last) => {
+                    metrics::counter!("sentinel_publish_failures_total").increment(1);
                     return Err(FunnelError::Failed {
                         channel: channel.to_owned(),
                         attempts: attempt,
                         last,
-                    })
+                    });
                 }
             }
         }

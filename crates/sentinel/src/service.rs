@@ -99,6 +99,7 @@ impl Sentinel {
         config: SentinelConfig,
         parts: SentinelParts<M>,
     ) -> Result<Self, RecoveryError> {
+        crate::telemetry::register();
         let now = parts.clock.now();
         // Every call that makes work or credit appear wakes the dispatcher.
         let wake = Arc::new(Notify::new());

@@ -22,6 +22,9 @@ use crate::domain::UnixMillis;
 use crate::lifecycle::{Ending, LifecycleError};
 use crate::wire::to_wire;
 
+/// How often the leader refreshes the grid gauges (nodes live, jobs running, chunks queued).
+const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Heartbeats a node may miss before it is declared dead.
 pub const MISSED_HEARTBEATS: u32 = 2;
 
@@ -53,6 +56,7 @@ pub async fn run_reclaim(
     let mut leader = Leadership::new(ctx.coordinator_arc(), "reclaim", holder, lock_ttl);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut gauges_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -65,7 +69,12 @@ pub async fn run_reclaim(
         match leader.tick(now).await {
             Ok(Some(_)) => {
                 fail_overdue(&ctx, now).await;
-                reclaim_once(ctx.coordinator(), now, silence).await
+                reclaim_once(ctx.coordinator(), now, silence).await;
+                // The leader also keeps the grid gauges fresh, every few seconds.
+                if gauges_at.is_none_or(|at| at.elapsed() >= GAUGE_INTERVAL) {
+                    gauges_at = Some(tokio::time::Instant::now());
+                    crate::telemetry::refresh_gauges(&ctx, now, silence).await;
+                }
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "leader election failed"),

@@ -86,6 +86,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .await
                 .context("opening the SQLite store")?,
         );
+        // The recorder first, so the sentinel's series registered at start are kept.
+        if wowlab_beacon::prometheus_handle().is_none() {
+            tracing::warn!("metrics recorder unavailable; /metrics will answer 503");
+        }
         let sentinel = Sentinel::start(
             SentinelConfig {
                 api: NodeApiConfig {
