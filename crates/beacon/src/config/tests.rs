@@ -326,3 +326,34 @@ fn engine_env_overrides_and_server_flags() {
         super::PresenceChoice::Redis(_)
     ));
 }
+
+#[test]
+fn distributed_examples_load() {
+    for (name, text, port) in [
+        (
+            "beacon-a.json",
+            include_str!("../../../../examples/distributed/beacon-a.json"),
+            8001,
+        ),
+        (
+            "beacon-b.json",
+            include_str!("../../../../examples/distributed/beacon-b.json"),
+            8002,
+        ),
+    ] {
+        let c = Config::from_json_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(c.http_server.port, port);
+        match c.broker_choice() {
+            super::BrokerChoice::Nats { nats, history } => {
+                assert_eq!(nats.url, "nats://127.0.0.1:4222");
+                assert_eq!(nats.prefix, "wowlab");
+                assert_eq!(history.expect("history in Redis").prefix, "wowlab");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(matches!(
+            c.presence_choice(),
+            super::PresenceChoice::Redis(_)
+        ));
+    }
+}
