@@ -147,8 +147,7 @@ impl RedisHistory {
             .arg(since_epoch)
             .arg(opts.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64))
             .arg(if opts.reverse { "1" } else { "0" });
-        let mut conn = self.conn.clone();
-        let v: Vec<Value> = inv.invoke_async(&mut conn).await.map_err(backend)?;
+        let v: Vec<Value> = super::redis_presence::invoke_idempotent(&inv, &self.conn).await?;
         let mut it = v.into_iter();
         let top: u64 = next_int(&mut it)?;
         let epoch: String = match it.next() {

@@ -102,6 +102,25 @@ pub(crate) async fn connect(url: &str) -> Result<ConnectionManager, EngineError>
         .map_err(backend)
 }
 
+/// Runs an idempotent script once more if the first call failed: after a Redis restart the
+/// first call only finds the dead connection (and makes the manager reconnect), so without
+/// the retry a presence refresh would be lost for a whole update interval.
+pub(crate) async fn invoke_idempotent<T: redis::FromRedisValue>(
+    inv: &redis::ScriptInvocation<'_>,
+    conn: &ConnectionManager,
+) -> Result<T, EngineError> {
+    let mut c = conn.clone();
+    match inv.invoke_async(&mut c).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() => {
+            tracing::debug!(error = %e, "redis call failed; retrying once");
+            let mut c = conn.clone();
+            inv.invoke_async(&mut c).await.map_err(backend)
+        }
+        Err(e) => Err(backend(e)),
+    }
+}
+
 impl RedisPresence {
     /// Connects to `url`; keys start with `prefix`; entries live `ttl` after their last add.
     pub async fn connect(url: &str, prefix: &str, ttl: Duration) -> Result<Self, EngineError> {
@@ -158,8 +177,7 @@ impl PresenceManager for RedisPresence {
             }
             inv.arg(client).arg(encode_info(info)).arg(&info.user);
         }
-        let mut conn = self.conn.clone();
-        let _: i64 = inv.invoke_async(&mut conn).await.map_err(backend)?;
+        let _: i64 = invoke_idempotent(&inv, &self.conn).await?;
         Ok(())
     }
 
@@ -174,8 +192,7 @@ impl PresenceManager for RedisPresence {
             inv.key(k);
         }
         inv.arg(client_id);
-        let mut conn = self.conn.clone();
-        let _: i64 = inv.invoke_async(&mut conn).await.map_err(backend)?;
+        let _: i64 = invoke_idempotent(&inv, &self.conn).await?;
         Ok(())
     }
 
@@ -184,8 +201,7 @@ impl PresenceManager for RedisPresence {
         for k in self.keys(channel) {
             inv.key(k);
         }
-        let mut conn = self.conn.clone();
-        let raw: Vec<(String, Vec<u8>)> = inv.invoke_async(&mut conn).await.map_err(backend)?;
+        let raw: Vec<(String, Vec<u8>)> = invoke_idempotent(&inv, &self.conn).await?;
         raw.into_iter()
             .map(|(client, info)| Ok((client, decode_info(&info)?)))
             .collect()
@@ -196,8 +212,7 @@ impl PresenceManager for RedisPresence {
         for k in self.keys(channel) {
             inv.key(k);
         }
-        let mut conn = self.conn.clone();
-        let (clients, users): (u32, u32) = inv.invoke_async(&mut conn).await.map_err(backend)?;
+        let (clients, users): (u32, u32) = invoke_idempotent(&inv, &self.conn).await?;
         Ok(PresenceStats {
             num_clients: clients,
             num_users: users,

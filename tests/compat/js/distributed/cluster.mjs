@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReadableStream } from 'node:stream/web';
@@ -28,11 +29,13 @@ export const SKIP = missing.length
   : undefined;
 if (SKIP) console.log(`# skipped: ${SKIP}`);
 
-/** One beacon process. */
+/** One beacon process (NATS/Redis URLs default to the shared servers). */
 export class BeaconProcess {
-  constructor(name, prefix) {
+  constructor(name, prefix, { natsUrl, redisUrl } = {}) {
     this.name = name;
     this.prefix = prefix;
+    this.natsUrl = natsUrl ?? process.env.WOWLAB_TEST_NATS_URL;
+    this.redisUrl = redisUrl ?? process.env.WOWLAB_TEST_REDIS_URL;
     this.log = [];
   }
 
@@ -46,8 +49,8 @@ export class BeaconProcess {
     };
     this.proc = spawn(process.env.WOWLAB_BIN, [
       'beacon', '--config', CONFIG,
-      '--nats-url', process.env.WOWLAB_TEST_NATS_URL,
-      '--redis-url', process.env.WOWLAB_TEST_REDIS_URL,
+      '--nats-url', this.natsUrl,
+      '--redis-url', this.redisUrl,
     ], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
     const keep = (chunk) => { this.log.push(chunk.toString()); if (this.log.length > 200) this.log.shift(); };
@@ -135,14 +138,70 @@ export class Proxy {
   }
 }
 
-/** A fresh cluster: beacons A and B with one shared prefix. */
-export async function startCluster() {
+/** A fresh cluster: beacons A and B with one shared prefix (optionally on other servers). */
+export async function startCluster(servers = {}) {
   const prefix = `compat${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const [a, b] = await Promise.all([
-    new BeaconProcess('A', prefix).start(),
-    new BeaconProcess('B', prefix).start(),
+    new BeaconProcess('A', prefix, servers).start(),
+    new BeaconProcess('B', prefix, servers).start(),
   ]);
   return { a, b, prefix };
+}
+
+/** A free loopback TCP port. */
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+function serviceBin(name) {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin'])) {
+    const p = path.join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`${name} not found (scripts/test installs it)`);
+}
+
+/** A private nats-server or redis-server of one test, restartable on the same port. */
+export class Service {
+  constructor(kind) {
+    this.kind = kind;
+    this.bin = serviceBin(kind === 'nats' ? 'nats-server' : 'redis-server');
+  }
+
+  async start() {
+    this.port ??= await freePort();
+    const args = this.kind === 'nats'
+      ? ['-a', '127.0.0.1', '-p', String(this.port)]
+      : ['--bind', '127.0.0.1', '--port', String(this.port), '--save', '', '--appendonly', 'no'];
+    const ready = this.kind === 'nats' ? 'Server is ready' : 'Ready to accept connections';
+    this.proc = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    await new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`${this.kind} did not start: ${out}`)), 15000);
+      const onData = (chunk) => {
+        out += chunk.toString();
+        if (out.includes(ready)) { clearTimeout(timer); resolve(); }
+      };
+      this.proc.stdout.on('data', onData);
+      this.proc.stderr.on('data', onData);
+    });
+    this.url = `${this.kind === 'nats' ? 'nats' : 'redis'}://127.0.0.1:${this.port}`;
+    return this;
+  }
+
+  async kill9() {
+    this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) await this.kill9();
+  }
 }
 
 /** HS256 connection token. */
