@@ -31,6 +31,7 @@ pub struct NatsBroker {
     prefix: String,
     node_id: String,
     history: Option<RedisHistory>,
+    position_check: Duration,
     running: OnceLock<Running>,
 }
 
@@ -75,8 +76,15 @@ impl NatsBroker {
             prefix: prefix.to_string(),
             node_id: node_id.to_string(),
             history,
+            position_check: ordering::POSITION_CHECK,
             running: OnceLock::new(),
         }
+    }
+
+    /// How often each subscribed channel is compared with its stream top (tail-gap repair).
+    pub fn with_position_check(mut self, every: Duration) -> Self {
+        self.position_check = every;
+        self
     }
 
     fn running(&self) -> Result<&Running, EngineError> {
@@ -102,9 +110,25 @@ async fn channel_loop(
     mut sub: async_nats::Subscriber,
     handler: Arc<dyn BrokerEventHandler>,
     history: Option<RedisHistory>,
+    channel: String,
+    position_check: Duration,
 ) {
     let mut last = None;
-    while let Some(msg) = sub.next().await {
+    let mut check = tokio::time::interval(position_check);
+    check.tick().await;
+    loop {
+        let msg = tokio::select! {
+            m = sub.next() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            _ = check.tick() => {
+                if let Some(h) = history.as_ref() {
+                    ordering::catch_up(&mut last, h, &*handler, &channel).await;
+                }
+                continue;
+            }
+        };
         match wire::decode(&msg.payload) {
             Ok(NodeMessage::Publication(ch, p, pos)) => {
                 ordering::deliver(&mut last, history.as_ref(), &*handler, &ch, p, pos).await
@@ -170,7 +194,13 @@ impl Broker for NatsBroker {
                 .subscribe(self.subject(ch))
                 .await
                 .map_err(backend)?;
-            let task = tokio::spawn(channel_loop(sub, r.handler.clone(), self.history.clone()));
+            let task = tokio::spawn(channel_loop(
+                sub,
+                r.handler.clone(),
+                self.history.clone(),
+                ch.clone(),
+                self.position_check,
+            ));
             if let Some(old) = r.channels.lock().insert(ch.clone(), task) {
                 old.abort();
             }
@@ -376,6 +406,50 @@ mod tests {
             })
             .collect();
         assert_eq!(tail, vec![(21, b"lost".to_vec()), (22, vec![])]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_gap_at_the_end_of_the_stream_is_repaired_by_the_position_check() {
+        let (Some(nats), Some(redis)) = (nats_url(), redis_url()) else {
+            return;
+        };
+        let prefix = format!("test{}", random_epoch());
+        let b = broker(&nats, &redis, &prefix)
+            .await
+            .with_position_check(Duration::from_millis(100));
+        let cb = Arc::new(Collector::default());
+        b.run(cb.clone()).await.unwrap();
+        b.subscribe(&["ch".into()]).await.unwrap();
+        let opts = PublishOptions {
+            history_size: 10,
+            history_ttl: Duration::from_secs(60),
+            history_meta_ttl: Duration::from_secs(60),
+        };
+        b.publish("ch", Publication::default(), &opts)
+            .await
+            .unwrap();
+        // The last two never make it to NATS and nothing is published after them.
+        let hist = RedisHistory::connect(&redis, &prefix).await.unwrap();
+        for _ in 0..2 {
+            hist.append("ch", &Publication::default(), &opts, None)
+                .await
+                .unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while cb.events.lock().len() < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let offsets: Vec<u64> = cb
+            .events
+            .lock()
+            .iter()
+            .filter_map(|e| match e {
+                Delivered::Publication(_, p, _) => Some(p.offset),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(offsets, vec![1, 2, 3]);
     }
 
     #[tokio::test]

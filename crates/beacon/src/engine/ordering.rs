@@ -13,6 +13,46 @@ use std::time::Duration;
 /// The largest gap repaired from history in one go; past it clients recover themselves.
 const MAX_REPAIR: u64 = 10_000;
 
+/// How often a node compares what it delivered with each stream's top, so a gap at the very
+/// end of a stream (the last publications lost, nothing published after) is repaired too.
+pub(crate) const POSITION_CHECK: Duration = Duration::from_secs(10);
+
+/// Catches a channel up with its stream top: delivers what this node missed after `last`.
+pub(crate) async fn catch_up(
+    last: &mut Option<StreamPosition>,
+    history: &RedisHistory,
+    handler: &dyn BrokerEventHandler,
+    channel: &str,
+) {
+    let Some(from) = last.clone() else { return };
+    let opts = HistoryOptions {
+        since: Some(from.clone()),
+        limit: Some(MAX_REPAIR as usize),
+        reverse: false,
+        meta_ttl: Duration::ZERO,
+    };
+    match history.read(channel, &opts).await {
+        Ok(r) if r.position.offset > from.offset => {
+            metrics::counter!("beacon_broker_gaps").increment(1);
+            for p in r.publications {
+                if p.offset > from.offset {
+                    let at = StreamPosition {
+                        offset: p.offset,
+                        epoch: from.epoch.clone(),
+                    };
+                    *last = Some(at.clone());
+                    handler.handle_publication(channel, p, at);
+                }
+            }
+            metrics::counter!("beacon_broker_gaps_repaired").increment(1);
+        }
+        Ok(_) => {}
+        // Another epoch: the stream was recreated; the next publication starts over.
+        Err(super::EngineError::UnrecoverablePosition) => *last = None,
+        Err(e) => tracing::warn!(%channel, error = %e, "stream position check failed"),
+    }
+}
+
 /// What to do with an arriving publication given the last delivered position.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Step {

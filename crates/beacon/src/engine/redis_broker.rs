@@ -30,6 +30,7 @@ pub struct RedisBroker {
     prefix: String,
     node_id: String,
     history: RedisHistory,
+    position_check: Duration,
     running: OnceLock<Running>,
 }
 
@@ -64,8 +65,15 @@ impl RedisBroker {
             prefix: prefix.to_string(),
             node_id: node_id.to_string(),
             history: RedisHistory::connect(url, prefix).await?,
+            position_check: ordering::POSITION_CHECK,
             running: OnceLock::new(),
         })
+    }
+
+    /// How often each subscribed channel is compared with its stream top (tail-gap repair).
+    pub fn with_position_check(mut self, every: Duration) -> Self {
+        self.position_check = every;
+        self
     }
 
     fn running(&self) -> Result<&Running, EngineError> {
@@ -97,6 +105,7 @@ async fn pubsub_loop(
     history: RedisHistory,
     handler: Arc<dyn BrokerEventHandler>,
     ready: tokio::sync::oneshot::Sender<Result<(), EngineError>>,
+    position_check: Duration,
 ) {
     let mut ready = Some(ready);
     let mut backoff = Duration::from_millis(100);
@@ -139,7 +148,28 @@ async fn pubsub_loop(
             tracing::info!(channels = wanted.len(), "redis pub/sub reconnected");
         }
         backoff = Duration::from_millis(100);
-        while let Some(msg) = stream.next().await {
+        let mut check = tokio::time::interval(position_check);
+        check.tick().await;
+        loop {
+            let msg = tokio::select! {
+                m = stream.next() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                _ = check.tick() => {
+                    let channels: Vec<String> = last.lock().keys().cloned().collect();
+                    for ch in channels {
+                        let mut l = last.lock().get(&ch).cloned();
+                        ordering::catch_up(&mut l, &history, &*handler, &ch).await;
+                        let mut map = last.lock();
+                        // Unsubscribed meanwhile: forget it.
+                        if let (Some(l), Some(slot)) = (l, map.get_mut(&ch)) {
+                            *slot = l;
+                        }
+                    }
+                    continue;
+                }
+            };
             match wire::decode(msg.get_payload_bytes()) {
                 Ok(NodeMessage::Publication(ch, p, pos)) => {
                     let mut l = last.lock().get(&ch).cloned();
@@ -179,6 +209,7 @@ impl Broker for RedisBroker {
             self.history.clone(),
             handler,
             tx,
+            self.position_check,
         ));
         rx.await
             .map_err(|_| EngineError::Backend("redis pub/sub task ended".into()))??;
@@ -350,5 +381,54 @@ mod tests {
             *ca.events.lock(),
             vec![Delivered::Control(Bytes::from_static(b"to-a"))]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn missed_pubsub_messages_are_repaired_in_order() {
+        let Some(url) = redis_url() else { return };
+        let prefix = format!("test{}", random_epoch());
+        let b = RedisBroker::connect(&url, &prefix, "n")
+            .await
+            .unwrap()
+            .with_position_check(Duration::from_millis(100));
+        let cb = Arc::new(Collector::default());
+        b.run(cb.clone()).await.unwrap();
+        b.subscribe(&["ch".into()]).await.unwrap();
+        let opts = PublishOptions {
+            history_size: 10,
+            history_ttl: Duration::from_secs(60),
+            history_meta_ttl: Duration::from_secs(60),
+        };
+        b.publish("ch", Publication::default(), &opts)
+            .await
+            .unwrap();
+        // Appended without PUBLISH: what a subscriber misses while pub/sub reconnects.
+        let hist = RedisHistory::connect(&url, &prefix).await.unwrap();
+        hist.append("ch", &Publication::default(), &opts, None)
+            .await
+            .unwrap();
+        // A gap in the middle is repaired by the next publication, one at the end by the
+        // periodic position check.
+        b.publish("ch", Publication::default(), &opts)
+            .await
+            .unwrap();
+        hist.append("ch", &Publication::default(), &opts, None)
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while cb.events.lock().len() < 4 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let offsets: Vec<u64> = cb
+            .events
+            .lock()
+            .iter()
+            .filter_map(|e| match e {
+                Delivered::Publication(_, p, _) => Some(p.offset),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(offsets, vec![1, 2, 3, 4]);
     }
 }
