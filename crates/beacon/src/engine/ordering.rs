@@ -13,6 +13,10 @@ use std::time::Duration;
 /// The largest gap repaired from history in one go; past it clients recover themselves.
 const MAX_REPAIR: u64 = 10_000;
 
+/// Meta lifetime for repair reads in the rare case they find the stream gone and recreate
+/// it (Centrifugo's default `history_meta_ttl`): such a meta must not live forever.
+const REPAIR_META_TTL: Duration = Duration::from_secs(720 * 3600);
+
 /// How often a node compares what it delivered with each stream's top, so a gap at the very
 /// end of a stream (the last publications lost, nothing published after) is repaired too.
 pub(crate) const POSITION_CHECK: Duration = Duration::from_secs(10);
@@ -29,7 +33,7 @@ pub(crate) async fn catch_up(
         since: Some(from.clone()),
         limit: Some(MAX_REPAIR as usize),
         reverse: false,
-        meta_ttl: Duration::ZERO,
+        meta_ttl: REPAIR_META_TTL,
     };
     match history.read(channel, &opts).await {
         Ok(r) if r.position.offset > from.offset => {
@@ -107,7 +111,7 @@ pub(crate) async fn deliver(
                         }),
                         limit: Some(missing as usize),
                         reverse: false,
-                        meta_ttl: Duration::ZERO,
+                        meta_ttl: REPAIR_META_TTL,
                     };
                     match h.read(channel, &opts).await {
                         Ok(r) => {
