@@ -17,19 +17,30 @@ use wowlab_protocol::codec::{self, Protocol};
 
 use crate::{beacon_ws, nats_ws};
 
+/// Report name of two beacons on NATS + Redis (publisher on A, subscribers on B).
+pub const BEACON_PAIR: &str = "beacon A→B (NATS+Redis)";
+/// Report name of a two-node nats-server cluster (publisher on one, subscribers on the other).
+pub const NATS_PAIR: &str = "nats-server cluster 1→2";
+
 /// Payload size of every publication.
 pub const PAYLOAD: usize = 100;
 
-/// Which server and where.
+/// Which server and where. With `pub_url` the publisher connects to another instance than
+/// the subscribers (two beacons sharing NATS + Redis, or a two-node NATS cluster).
 pub enum System {
     /// Beacon, protobuf protocol.
     Beacon {
         url: String,
+        pub_url: Option<String>,
         secret: String,
         channel: String,
     },
     /// nats-server over its WebSocket listener.
-    Nats { url: String, subject: String },
+    Nats {
+        url: String,
+        pub_url: Option<String>,
+        subject: String,
+    },
 }
 
 impl System {
@@ -38,11 +49,13 @@ impl System {
         Ok(match name {
             "beacon" => System::Beacon {
                 url: url.into(),
+                pub_url: None,
                 secret: secret.into(),
                 channel: "bench:hot".into(),
             },
             "nats" => System::Nats {
                 url: url.into(),
+                pub_url: None,
                 subject: "bench.hot".into(),
             },
             other => bail!("unknown system {other} (beacon|nats)"),
@@ -51,8 +64,10 @@ impl System {
 
     fn name(&self) -> &'static str {
         match self {
-            System::Beacon { .. } => "beacon",
-            System::Nats { .. } => "nats-server",
+            System::Beacon { pub_url: None, .. } => "beacon",
+            System::Beacon { .. } => BEACON_PAIR,
+            System::Nats { pub_url: None, .. } => "nats-server",
+            System::Nats { .. } => NATS_PAIR,
         }
     }
 }
@@ -290,13 +305,14 @@ async fn open_subscriber(system: &System, i: usize) -> Result<SubConn> {
             url,
             secret,
             channel,
+            ..
         } => {
             let token = beacon_ws::token(secret, &format!("sub{i}"))?;
             Ok(SubConn::Beacon(
                 beacon_ws::open(url, &token, Some(channel)).await?,
             ))
         }
-        System::Nats { url, subject } => {
+        System::Nats { url, subject, .. } => {
             let (ws, parser) = nats_ws::open(url, Some(subject)).await?;
             Ok(SubConn::Nats(ws, parser))
         }
@@ -391,19 +407,24 @@ impl Publisher {
         Ok(match system {
             System::Beacon {
                 url,
+                pub_url,
                 secret,
                 channel,
             } => {
                 let token = beacon_ws::token(secret, "publisher")?;
-                let ws = beacon_ws::open(url, &token, None).await?;
+                let ws = beacon_ws::open(pub_url.as_ref().unwrap_or(url), &token, None).await?;
                 Publisher::Beacon {
                     ws,
                     channel: channel.clone(),
                     next_id: 10,
                 }
             }
-            System::Nats { url, subject } => {
-                let (ws, parser) = nats_ws::open(url, None).await?;
+            System::Nats {
+                url,
+                pub_url,
+                subject,
+            } => {
+                let (ws, parser) = nats_ws::open(pub_url.as_ref().unwrap_or(url), None).await?;
                 Publisher::Nats {
                     ws,
                     parser,

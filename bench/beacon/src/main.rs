@@ -64,6 +64,12 @@ struct RunArgs {
     /// Subscriber counts of the fan-out cases.
     #[arg(long, value_delimiter = ',', default_values_t = vec![100usize, 1000])]
     subs: Vec<usize>,
+    /// redis-server binary (Debian package `redis-server`) for the two-instance variant.
+    #[arg(long, default_value = "redis-server")]
+    redis_server: String,
+    /// Skip the two-instance variant (two beacons on NATS + Redis vs a two-node NATS cluster).
+    #[arg(long)]
+    no_pair: bool,
 }
 
 /// Options of a single fan-out measurement.
@@ -148,6 +154,7 @@ async fn run_all(a: RunArgs) -> Result<()> {
         .await?;
         let system = fanout::System::Beacon {
             url: beacon.ws_url(),
+            pub_url: None,
             secret: a.secret.clone(),
             channel: "bench:hot".into(),
         };
@@ -185,6 +192,7 @@ async fn run_all(a: RunArgs) -> Result<()> {
         let nats = procs::Nats::spawn(&a.nats_server, &a.work_dir).await?;
         let system = fanout::System::Nats {
             url: nats.ws_url(),
+            pub_url: None,
             subject: "bench.hot".into(),
         };
         for params in [
@@ -202,6 +210,10 @@ async fn run_all(a: RunArgs) -> Result<()> {
         nats.stop().await;
     }
 
+    if !a.no_pair {
+        run_pairs(&a, &mut report).await?;
+    }
+
     report.nats_version = procs::nats_version(&a.nats_server).await;
     let md = report.markdown();
     if let Some(dir) = a.out.parent() {
@@ -209,5 +221,77 @@ async fn run_all(a: RunArgs) -> Result<()> {
     }
     std::fs::write(&a.out, &md).with_context(|| format!("write {}", a.out.display()))?;
     println!("{md}");
+    Ok(())
+}
+
+/// The two-instance variant: publisher on beacon A, subscribers on beacon B (sharing a NATS
+/// server and a Redis server), side by side with a two-node nats-server cluster under the same
+/// load (publisher on node 1, subscribers on node 2).
+async fn run_pairs(a: &RunArgs, report: &mut report::Report) -> Result<()> {
+    for &subs in &a.subs {
+        let nats = procs::Nats::spawn(&a.nats_server, &a.work_dir).await?;
+        let redis = procs::Redis::spawn(&a.redis_server, &a.work_dir).await?;
+        let engines = procs::Engines {
+            nats_url: nats.url(),
+            redis_url: redis.url(),
+        };
+        let beacon_a = procs::Beacon::spawn_with(
+            &a.wowlab,
+            &a.config,
+            &a.work_dir.join(format!("beacon-a-{subs}.log")),
+            Some(&engines),
+        )
+        .await?;
+        let beacon_b = procs::Beacon::spawn_with(
+            &a.wowlab,
+            &a.config,
+            &a.work_dir.join(format!("beacon-b-{subs}.log")),
+            Some(&engines),
+        )
+        .await?;
+        let system = fanout::System::Beacon {
+            url: beacon_b.ws_url(),
+            pub_url: Some(beacon_a.ws_url()),
+            secret: a.secret.clone(),
+            channel: "bench:hot".into(),
+        };
+        for params in [
+            fanout::Params::new(subs, a.seconds),
+            fanout::Params::latency(subs, a.seconds / 2),
+        ] {
+            eprintln!(
+                "beacon A→B fan-out to {subs} subscribers, window {} ...",
+                params.window
+            );
+            let r = fanout::run(&system, &params).await?;
+            eprintln!("  {}", serde_json::to_string(&r)?);
+            report.fanout.push(r);
+        }
+        beacon_a.stop().await;
+        beacon_b.stop().await;
+        redis.stop().await;
+        nats.stop().await;
+
+        let (n1, n2) = procs::Nats::spawn_cluster(&a.nats_server, &a.work_dir).await?;
+        let system = fanout::System::Nats {
+            url: n2.ws_url(),
+            pub_url: Some(n1.ws_url()),
+            subject: "bench.hot".into(),
+        };
+        for params in [
+            fanout::Params::new(subs, a.seconds),
+            fanout::Params::latency(subs, a.seconds / 2),
+        ] {
+            eprintln!(
+                "nats-server cluster fan-out to {subs} subscribers, window {} ...",
+                params.window
+            );
+            let r = fanout::run(&system, &params).await?;
+            eprintln!("  {}", serde_json::to_string(&r)?);
+            report.fanout.push(r);
+        }
+        n1.stop().await;
+        n2.stop().await;
+    }
     Ok(())
 }

@@ -71,6 +71,12 @@ fn log_file(path: &Path) -> Result<(std::fs::File, std::fs::File)> {
     Ok((f, g))
 }
 
+/// NATS and Redis servers a beacon of the two-instance variant uses.
+pub struct Engines {
+    pub nats_url: String,
+    pub redis_url: String,
+}
+
 /// A running `wowlab beacon` child; killed on drop if not stopped.
 pub struct Beacon {
     child: Child,
@@ -80,12 +86,27 @@ pub struct Beacon {
 impl Beacon {
     /// Start `wowlab beacon --config CONFIG` on a free port and wait for "beacon listening on".
     pub async fn spawn(wowlab: &Path, config: &Path, log: &Path) -> Result<Self> {
+        Self::spawn_with(wowlab, config, log, None).await
+    }
+
+    /// Like [`Beacon::spawn`], with `--nats-url` / `--redis-url` when `engines` is given.
+    pub async fn spawn_with(
+        wowlab: &Path,
+        config: &Path,
+        log: &Path,
+        engines: Option<&Engines>,
+    ) -> Result<Self> {
         let port = free_port()?;
         let (out, err) = log_file(log)?;
-        let mut child = Command::new(wowlab)
-            .arg("beacon")
-            .arg("--config")
-            .arg(config)
+        let mut cmd = Command::new(wowlab);
+        cmd.arg("beacon").arg("--config").arg(config);
+        if let Some(e) = engines {
+            cmd.arg("--nats-url")
+                .arg(&e.nats_url)
+                .arg("--redis-url")
+                .arg(&e.redis_url);
+        }
+        let mut child = cmd
             .env("WOWLAB_BEACON_HTTP_SERVER_PORT", port.to_string())
             .env(
                 "RUST_LOG",
@@ -126,22 +147,50 @@ impl Beacon {
 /// A running nats-server with its WebSocket listener; killed on drop if not stopped.
 pub struct Nats {
     child: Child,
+    port: u16,
     ws_port: u16,
 }
 
 impl Nats {
     /// Start nats-server on loopback with `websocket { no_tls: true }` and wait until it listens.
     pub async fn spawn(bin: &str, dir: &Path) -> Result<Self> {
+        Self::spawn_named(bin, dir, "nats-bench", "").await
+    }
+
+    /// Two nats-servers routed into one cluster; returns once both see their route.
+    pub async fn spawn_cluster(bin: &str, dir: &Path) -> Result<(Self, Self)> {
+        let (r1, r2) = (free_port()?, free_port()?);
+        let cluster = |me: u16, peer: u16| {
+            format!(
+                "cluster {{\n  name: bench\n  listen: 127.0.0.1:{me}\n  routes: [nats-route://127.0.0.1:{peer}]\n}}\n"
+            )
+        };
+        let n1 = Self::spawn_named(bin, dir, "nats-cluster-1", &cluster(r1, r2)).await?;
+        let mut n2 = Self::spawn_named(bin, dir, "nats-cluster-2", &cluster(r2, r1)).await?;
+        let log = dir.join("nats-cluster-2.log");
+        wait_for_log(
+            &mut n2.child,
+            &log,
+            "Route connection created",
+            Duration::from_secs(15),
+        )
+        .await?;
+        // Interest propagates over the route: give it a moment before subscribers connect.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok((n1, n2))
+    }
+
+    async fn spawn_named(bin: &str, dir: &Path, name: &str, extra: &str) -> Result<Self> {
         let port = free_port()?;
         let ws_port = free_port()?;
-        let conf = dir.join("nats-bench.conf");
+        let conf = dir.join(format!("{name}.conf"));
         std::fs::write(
             &conf,
             format!(
-                "listen: 127.0.0.1:{port}\nmax_payload: 1048576\nwebsocket {{\n  host: 127.0.0.1\n  port: {ws_port}\n  no_tls: true\n}}\n"
+                "listen: 127.0.0.1:{port}\nmax_payload: 1048576\nwebsocket {{\n  host: 127.0.0.1\n  port: {ws_port}\n  no_tls: true\n}}\n{extra}"
             ),
         )?;
-        let log = dir.join("nats-server.log");
+        let log = dir.join(format!("{name}.log"));
         let (out, err) = log_file(&log)?;
         let mut child = Command::new(bin)
             .arg("-c")
@@ -153,12 +202,65 @@ impl Nats {
             .spawn()
             .with_context(|| format!("spawn {bin} (install the Debian package nats-server)"))?;
         wait_for_log(&mut child, &log, "Server is ready", Duration::from_secs(15)).await?;
-        Ok(Self { child, ws_port })
+        Ok(Self {
+            child,
+            port,
+            ws_port,
+        })
+    }
+
+    /// Client URL (for beacon's NATS broker).
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
     }
 
     /// WebSocket endpoint of this nats-server.
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.ws_port)
+    }
+
+    /// Kill and reap.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A running redis-server without persistence; killed on drop if not stopped.
+pub struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// Start redis-server on a free loopback port and wait until it accepts connections.
+    pub async fn spawn(bin: &str, dir: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let log = dir.join("redis-server.log");
+        let (out, err) = log_file(&log)?;
+        let mut child = Command::new(bin)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawn {bin} (install the Debian package redis-server)"))?;
+        wait_for_log(
+            &mut child,
+            &log,
+            "Ready to accept connections",
+            Duration::from_secs(15),
+        )
+        .await?;
+        Ok(Self { child, port })
+    }
+
+    /// Client URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Kill and reap.

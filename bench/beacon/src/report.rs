@@ -97,6 +97,7 @@ impl Report {
             s,
             "\nTarget: ≥ 1,000,000 delivered msgs/s on the hot channel.\n"
         );
+        self.pairs(&mut s);
         let _ = writeln!(s, "## Idle authenticated connections (beacon RSS)\n");
         let _ = writeln!(
             s,
@@ -115,6 +116,52 @@ impl Report {
         }
         let _ = writeln!(s, "\nTarget: ≤ 16 KB per idle connection. RSS is VmRSS of the beacon process from /proc (user-space memory only; kernel socket buffers are not included).");
         s
+    }
+}
+
+impl Report {
+    /// The two-instance section: each pair against its single instance under the same load.
+    fn pairs(&self, s: &mut String) {
+        let find = |system: &str, subs: usize, window: u64| {
+            self.fanout
+                .iter()
+                .find(|r| r.system == system && r.subscribers == subs && r.window == window)
+        };
+        let mut rows = Vec::new();
+        for (pair, single) in [
+            (crate::fanout::BEACON_PAIR, "beacon"),
+            (crate::fanout::NATS_PAIR, "nats-server"),
+        ] {
+            for p in self.fanout.iter().filter(|r| r.system == pair) {
+                let Some(one) = find(single, p.subscribers, p.window) else {
+                    continue;
+                };
+                rows.push(format!(
+                    "| {} | {} | {} | {:.0} | {:.0} | {:+} µs | {:+} µs |",
+                    pair,
+                    p.subscribers,
+                    p.window,
+                    p.delivered_per_s,
+                    one.delivered_per_s,
+                    p.p50_us as i64 - one.p50_us as i64,
+                    p.p99_us as i64 - one.p99_us as i64,
+                ));
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "## Two instances: publisher on one, subscribers on the other\n"
+        );
+        let _ = writeln!(s, "Beacon A and B share one nats-server (broker) and one redis-server (presence, history); the publisher is connected to A, every subscriber to B. The peer is a two-node nats-server cluster under the same load (publisher on node 1, subscribers on node 2, WebSocket). \"Added\" latency is the pair's minus its single instance's at the same subscriber count and window.\n");
+        let _ = writeln!(s, "| pair | subscribers | window | delivered msgs/s | single instance msgs/s | added p50 | added p99 |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+        for r in rows {
+            let _ = writeln!(s, "{r}");
+        }
+        let _ = writeln!(s);
     }
 }
 

@@ -10,9 +10,14 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 mod duration;
+mod engines;
 mod env;
 
 pub use duration::Duration;
+pub use engines::{
+    BrokerChoice, BrokerSection, Engine, NatsOptions, NatsOptionsRef, PresenceChoice,
+    PresenceManagerSection, RedisOptions, RedisOptionsRef,
+};
 
 /// Prefix of environment variables that override config keys.
 pub const ENV_PREFIX: &str = "WOWLAB_BEACON_";
@@ -74,8 +79,12 @@ pub struct Config {
     pub sse: Toggle,
     /// HTTP-streaming emulation transport.
     pub http_stream: Toggle,
-    /// Engine selection (only `memory` for now).
+    /// Engine selection: `memory` or `redis`.
     pub engine: Engine,
+    /// Separate broker (when `enabled`): `memory`, `redis` or `nats`.
+    pub broker: BrokerSection,
+    /// Separate presence manager (when `enabled`): `memory` or `redis`.
+    pub presence_manager: PresenceManagerSection,
     /// `/health` and `/readyz` endpoints.
     pub health: EnabledByDefault,
     /// Prometheus `/metrics` endpoint.
@@ -443,26 +452,6 @@ impl Default for EnabledByDefault {
     }
 }
 
-/// `engine` section.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Engine {
-    /// Engine type; only `memory` is built in.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Presence entry TTL (entries not refreshed within it disappear).
-    pub presence_ttl: Duration,
-}
-
-impl Default for Engine {
-    fn default() -> Self {
-        Self {
-            kind: "memory".into(),
-            presence_ttl: Duration::from_secs(60),
-        }
-    }
-}
-
 impl Config {
     /// Defaults plus environment overrides.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -516,12 +505,7 @@ impl Config {
 
     /// Checks cross-field rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.engine.kind != "memory" {
-            return Err(ConfigError::Invalid(format!(
-                "engine.type `{}` is not supported (only `memory`)",
-                self.engine.kind
-            )));
-        }
+        self.validate_engines()?;
         if !self.channel.without_namespace.name.is_empty() {
             return Err(ConfigError::Invalid(
                 "channel.without_namespace.name must not be set".into(),

@@ -17,6 +17,8 @@ pub(crate) enum Control {
     Subscribe(Box<ServerSubscribe>),
     /// Server unsubscribe with code 2000.
     Unsubscribe(String),
+    /// The channel's stream has a gap this connection cannot bridge: recover (2500 / 3010).
+    InsufficientState(String),
     /// API refresh: new expiry (None: never) and optional new info.
     Refresh {
         expired: bool,

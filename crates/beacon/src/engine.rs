@@ -1,14 +1,27 @@
 //! Engines behind traits: the broker (pub/sub fan-out between nodes, history streams) and the
-//! presence manager. The memory implementations serve a single node; NATS/Redis implementations
-//! plug in later behind the same traits and must pass the same conformance suites.
+//! presence manager. The memory implementations serve a single node; the NATS and Redis
+//! brokers and the Redis presence manager serve several beacons sharing those servers. Every
+//! implementation passes the same conformance suites.
 
 pub mod conformance;
 pub mod memory_broker;
 pub mod memory_presence;
+pub mod nats_broker;
+mod ordering;
+pub mod redis_broker;
+pub mod redis_history;
+pub mod redis_presence;
+#[cfg(test)]
+pub(crate) mod test_services;
 mod types;
+pub(crate) mod wire;
 
 pub use memory_broker::MemoryBroker;
 pub use memory_presence::MemoryPresence;
+pub use nats_broker::NatsBroker;
+pub use redis_broker::RedisBroker;
+pub use redis_history::RedisHistory;
+pub use redis_presence::RedisPresence;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -109,6 +122,17 @@ pub trait PresenceManager: Send + Sync + 'static {
         client_id: &str,
         info: ClientInfo,
     ) -> Result<(), EngineError>;
+    /// Adds or refreshes many entries (channel, client id, info) at once; distributed
+    /// managers serve the whole batch in one round trip.
+    async fn add_presence_many(
+        &self,
+        entries: &[(String, String, ClientInfo)],
+    ) -> Result<(), EngineError> {
+        for (channel, client, info) in entries {
+            self.add_presence(channel, client, info.clone()).await?;
+        }
+        Ok(())
+    }
     /// Removes a client's presence.
     async fn remove_presence(
         &self,

@@ -6,7 +6,7 @@ use crate::engine::{ClientInfo, Publication};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use wowlab_protocol::codec::{encode_reply, Protocol};
 use wowlab_protocol::codes::disconnect;
@@ -17,20 +17,32 @@ const SHARDS: usize = 64;
 /// One connection's subscription to one channel, as seen by the fan-out path.
 pub(crate) struct Subscriber {
     pub conn: Arc<ConnShared>,
+    /// The channel subscribed to.
+    channel: String,
     /// Receives join/leave pushes.
     pub push_join_leave: bool,
     /// While the subscribe reply is being prepared, deliveries are held here.
     buffering: AtomicBool,
     pending: Mutex<Vec<(u64, Bytes)>>,
+    /// Next offset this positioned subscriber must get (0: not positioned). Guards against
+    /// gaps and duplicates the broker could not sort out.
+    expected: AtomicU64,
 }
 
 impl Subscriber {
-    pub(crate) fn new(conn: Arc<ConnShared>, push_join_leave: bool, buffering: bool) -> Self {
+    pub(crate) fn new(
+        conn: Arc<ConnShared>,
+        channel: &str,
+        push_join_leave: bool,
+        buffering: bool,
+    ) -> Self {
         Subscriber {
             conn,
+            channel: channel.to_string(),
             push_join_leave,
             buffering: AtomicBool::new(buffering),
             pending: Mutex::new(Vec::new()),
+            expected: AtomicU64::new(0),
         }
     }
 
@@ -42,6 +54,21 @@ impl Subscriber {
                 p.push((offset, data));
                 return;
             }
+        }
+        // Deliveries of one channel are sequential (one broker task per channel), so a plain
+        // load/store pair is enough here.
+        let expected = self.expected.load(Ordering::Acquire);
+        if offset > 0 && expected > 0 {
+            if offset < expected {
+                return;
+            }
+            if offset > expected {
+                self.expected.store(0, Ordering::Release);
+                self.conn
+                    .control(Control::InsufficientState(self.channel.clone()));
+                return;
+            }
+            self.expected.store(offset + 1, Ordering::Release);
         }
         self.conn.push(data);
     }
@@ -61,6 +88,7 @@ impl Subscriber {
         };
         let mut expected = last_offset + 1;
         let mut result = Ok(());
+        let track = &self.expected;
         for (offset, data) in p.drain(..) {
             if offset == 0 {
                 self.conn.push(data);
@@ -75,6 +103,9 @@ impl Subscriber {
             }
             expected = offset + 1;
             self.conn.push(data);
+        }
+        if result.is_ok() {
+            track.store(expected, Ordering::Release);
         }
         *p = Vec::new();
         self.buffering.store(false, Ordering::Release);

@@ -15,6 +15,7 @@ pub mod channel;
 mod cmd;
 pub mod config;
 mod conn;
+mod control;
 pub mod engine;
 mod hub;
 mod limits;

@@ -47,10 +47,22 @@ pub(crate) struct Node {
     pub slots: ConnectionSlots,
     /// `http_api.key`, prepared for constant-time checks.
     pub api_key: ApiKey,
+    /// Control messages to the other nodes, in order (set only with a distributed broker).
+    control_out: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Bytes>>,
 }
 
 impl Node {
     pub(crate) fn new(
+        config: Config,
+        broker: Arc<dyn Broker>,
+        presence: Arc<dyn PresenceManager>,
+    ) -> Self {
+        Self::with_id(uuid::Uuid::new_v4().to_string(), config, broker, presence)
+    }
+
+    /// A node with a given id (the id distributed brokers address node-targeted control to).
+    pub(crate) fn with_id(
+        id: String,
         config: Config,
         broker: Arc<dyn Broker>,
         presence: Arc<dyn PresenceManager>,
@@ -66,7 +78,7 @@ impl Node {
             TokenVerifier::new(&c.token.hmac_secret_key, &c.token.audience, &c.token.issuer)
         };
         Node {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             rules: ChannelRules::new(&config.channel),
             conn_verifier: TokenVerifier::new(
                 &c.token.hmac_secret_key,
@@ -94,7 +106,32 @@ impl Node {
                 .collect(),
             slots: ConnectionSlots::new(),
             api_key: ApiKey::new(&config.http_api.key),
+            control_out: std::sync::OnceLock::new(),
             config,
+        }
+    }
+
+    /// Starts forwarding control actions to the other nodes through the broker (one task, so
+    /// they leave in the order the API issued them).
+    pub(crate) fn start_control_forwarding(&self) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        if self.control_out.set(tx).is_err() {
+            return;
+        }
+        let broker = self.broker.clone();
+        tokio::spawn(async move {
+            while let Some(data) = rx.recv().await {
+                if let Err(e) = broker.publish_control(data, None).await {
+                    tracing::warn!(error = %e, "control message to other nodes failed");
+                }
+            }
+        });
+    }
+
+    /// Sends an action (already applied here) to the other nodes, if there are any.
+    pub(crate) fn broadcast_control(&self, cmd: &crate::control::ControlCommand) {
+        if let Some(tx) = self.control_out.get() {
+            let _ = tx.send(crate::control::encode(&self.id, cmd));
         }
     }
 
@@ -255,7 +292,13 @@ impl BrokerEventHandler for NodeHandler {
             metrics::counter!("beacon_messages_sent", "type" => "leave").increment(n as u64);
         }
     }
-    fn handle_control(&self, _data: Bytes) {
-        // Single-node engines have no cross-node control traffic to act on yet.
+    fn handle_control(&self, data: Bytes) {
+        let Some(node) = self.0.upgrade() else { return };
+        match crate::control::decode(&data) {
+            // Our own broadcast: already applied when the API call came in.
+            Some((origin, _)) if origin == node.id => {}
+            Some((_, cmd)) => cmd.apply(&node),
+            None => tracing::warn!(len = data.len(), "undecodable control message dropped"),
+        }
     }
 }

@@ -2,10 +2,10 @@
 //! shutdown, and the in-process server API used by sentinel in embedded mode.
 
 use crate::api::{self, ApiError, PublishParams, SubscribeParams};
-use crate::config::Config;
+use crate::config::{BrokerChoice, Config, PresenceChoice};
 use crate::engine::{
-    Broker, ClientInfo, HistoryResult, MemoryBroker, MemoryPresence, PresenceManager,
-    PresenceStats, StreamPosition,
+    Broker, ClientInfo, HistoryResult, MemoryBroker, MemoryPresence, NatsBroker, PresenceManager,
+    PresenceStats, RedisBroker, RedisHistory, RedisPresence, StreamPosition,
 };
 use crate::node::{Node, NodeHandler};
 use axum::extract::State;
@@ -80,14 +80,62 @@ fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle
 }
 
 impl Beacon {
-    /// A node with the in-memory broker and presence manager.
+    /// A node with the in-memory broker and presence manager. A config that selects Redis or
+    /// NATS engines needs [`Beacon::start`] (connecting is async).
     pub fn new(config: Config) -> Result<Self, BeaconError> {
         config.validate()?;
+        if !config.is_single_node() {
+            return Err(BeaconError::Config(crate::config::ConfigError::Invalid(
+                "this config selects Redis/NATS engines: start it with Beacon::start".into(),
+            )));
+        }
         let broker = Arc::new(MemoryBroker::new());
         let presence = Arc::new(MemoryPresence::new(config.engine.presence_ttl.get()));
         let node = Arc::new(Node::new(config, broker.clone(), presence));
         broker.start(Arc::new(NodeHandler(Arc::downgrade(&node))))?;
         Ok(Self::from_node(node, Some(broker)))
+    }
+
+    /// A node with the engines its config selects (`engine`, `broker`, `presence_manager`):
+    /// connects to Redis/NATS first and fails if they cannot be reached now (later outages are
+    /// ridden out with reconnects).
+    pub async fn start(config: Config) -> Result<Self, BeaconError> {
+        if config.is_single_node() {
+            return Self::new(config);
+        }
+        config.validate()?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let presence: Arc<dyn PresenceManager> = match config.presence_choice() {
+            PresenceChoice::Memory(ttl) => Arc::new(MemoryPresence::new(ttl)),
+            PresenceChoice::Redis(r) => {
+                Arc::new(RedisPresence::connect(&r.address, &r.prefix, r.presence_ttl).await?)
+            }
+        };
+        let broker: Arc<dyn Broker> = match config.broker_choice() {
+            BrokerChoice::Memory => Arc::new(MemoryBroker::new()),
+            BrokerChoice::Redis(r) => {
+                Arc::new(RedisBroker::connect(&r.address, &r.prefix, &id).await?)
+            }
+            BrokerChoice::Nats { nats, history } => {
+                let history = match history {
+                    Some(r) => Some(RedisHistory::connect(&r.address, &r.prefix).await?),
+                    None => None,
+                };
+                Arc::new(NatsBroker::new(&nats.url, &nats.prefix, &id, history))
+            }
+        };
+        tracing::info!(
+            broker = ?config.broker_choice(),
+            presence = ?config.presence_choice(),
+            node = %id,
+            "beacon engines"
+        );
+        let node = Arc::new(Node::with_id(id, config, broker.clone(), presence));
+        broker
+            .run(Arc::new(NodeHandler(Arc::downgrade(&node))))
+            .await?;
+        node.start_control_forwarding();
+        Ok(Self::from_node(node, None))
     }
 
     /// A node with other engines (NATS broker, Redis presence, ...).
@@ -101,6 +149,7 @@ impl Beacon {
         broker
             .run(Arc::new(NodeHandler(Arc::downgrade(&node))))
             .await?;
+        node.start_control_forwarding();
         Ok(Self::from_node(node, None))
     }
 

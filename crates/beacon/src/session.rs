@@ -278,24 +278,26 @@ impl Session {
     pub(crate) async fn handle_control(&mut self, c: Control) -> Result<(), Disconnect> {
         match c {
             Control::Disconnect(code, reason) => Err(Disconnect { code, reason }),
-            Control::Unsubscribe(channel) => {
-                if self.subs.contains_key(&channel) {
-                    self.remove_subscription(&channel).await;
-                    let code = wowlab_protocol::codes::unsubscribe::SERVER;
-                    let push = proto::Push {
-                        channel,
-                        unsubscribe: Some(proto::Unsubscribe {
-                            code,
-                            reason: wowlab_protocol::codes::unsubscribe::reason(code).into(),
-                        }),
-                        ..Default::default()
-                    };
-                    self.send_reply(&Reply {
-                        push: Some(push),
-                        ..Default::default()
-                    })?;
+            Control::InsufficientState(channel) => {
+                // A gap in the stream: the client must recover from its last position
+                // (Centrifugo: resubscribe for client-side subs, reconnect for server-side).
+                match self.subs.get(&channel) {
+                    None => Ok(()),
+                    Some(s) if s.server_side => {
+                        Err(Disconnect::code(disconnect::INSUFFICIENT_STATE))
+                    }
+                    Some(_) => {
+                        self.unsubscribe_push(
+                            channel,
+                            wowlab_protocol::codes::unsubscribe::INSUFFICIENT_STATE,
+                        )
+                        .await
+                    }
                 }
-                Ok(())
+            }
+            Control::Unsubscribe(channel) => {
+                self.unsubscribe_push(channel, wowlab_protocol::codes::unsubscribe::SERVER)
+                    .await
             }
             Control::Subscribe(s) => cmd::subscribe::server_push_subscribe(self, *s).await,
             Control::Refresh {
@@ -313,6 +315,26 @@ impl Session {
                 Ok(())
             }
         }
+    }
+
+    /// Drops a subscription and tells the client with an Unsubscribe push of `code`.
+    async fn unsubscribe_push(&mut self, channel: String, code: u32) -> Result<(), Disconnect> {
+        if !self.subs.contains_key(&channel) {
+            return Ok(());
+        }
+        self.remove_subscription(&channel).await;
+        let push = proto::Push {
+            channel,
+            unsubscribe: Some(proto::Unsubscribe {
+                code,
+                reason: wowlab_protocol::codes::unsubscribe::reason(code).into(),
+            }),
+            ..Default::default()
+        };
+        self.send_reply(&Reply {
+            push: Some(push),
+            ..Default::default()
+        })
     }
 
     /// The next instant a timer needs attention.
@@ -413,21 +435,21 @@ impl Session {
         }
         if self.next_presence.is_some_and(|t| now >= t) {
             self.next_presence = Some(later(now, cfg.presence_update_interval.get()));
-            let updates: Vec<(String, ClientInfo)> = self
+            // One batch per connection: a single round trip for a distributed manager.
+            let updates: Vec<(String, String, ClientInfo)> = self
                 .subs
                 .iter()
                 .filter(|(_, s)| s.presence)
-                .map(|(c, s)| (c.clone(), self.client_info(s.chan_info.clone())))
+                .map(|(c, s)| {
+                    (
+                        c.clone(),
+                        self.conn.client.clone(),
+                        self.client_info(s.chan_info.clone()),
+                    )
+                })
                 .collect();
-            for (channel, info) in updates {
-                if let Err(e) = self
-                    .node
-                    .presence
-                    .add_presence(&channel, &self.conn.client, info)
-                    .await
-                {
-                    tracing::warn!(%channel, error = %e, "presence refresh failed");
-                }
+            if let Err(e) = self.node.presence.add_presence_many(&updates).await {
+                tracing::warn!(channels = updates.len(), error = %e, "presence refresh failed");
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 
 use super::ApiError;
 use crate::config::ChannelOptions;
-use crate::conn::{Control, ServerSubscribe};
+use crate::control::{ControlCommand, Target};
 use crate::engine::{
     ClientInfo, EngineError, HistoryOptions, HistoryResult, PresenceStats, Publication,
     PublishOptions, StreamPosition,
@@ -151,6 +151,14 @@ pub(crate) async fn history_remove(node: &Node, channel: &str) -> Result<(), Api
         .map_err(engine_err)
 }
 
+fn target(user: &str, client: &str, session: &str) -> Target {
+    Target {
+        user: user.to_string(),
+        client: client.to_string(),
+        session: session.to_string(),
+    }
+}
+
 /// Parameters of an API subscribe.
 #[derive(Debug, Clone, Default)]
 pub struct SubscribeParams {
@@ -176,15 +184,15 @@ pub(crate) fn subscribe(
     if user.is_empty() && client.is_empty() {
         return Err(ApiError::new(error::BAD_REQUEST));
     }
-    for c in node.select(user, client, session) {
-        c.control(Control::Subscribe(Box::new(ServerSubscribe {
-            channel: channel.to_string(),
-            info: p.info.clone(),
-            data: p.data.clone(),
-            expire_at: p.expire_at,
-            recover_since: p.recover_since.clone(),
-        })));
+    ControlCommand::Subscribe {
+        target: target(user, client, session),
+        channel: channel.to_string(),
+        info: p.info.map(|b| b.to_vec()),
+        data: p.data.map(|b| b.to_vec()),
+        expire_at: p.expire_at,
+        recover_since: p.recover_since.map(|s| (s.offset, s.epoch)),
     }
+    .run(node);
     Ok(())
 }
 
@@ -199,9 +207,11 @@ pub(crate) fn unsubscribe(
     if user.is_empty() && client.is_empty() {
         return Err(ApiError::new(error::BAD_REQUEST));
     }
-    for c in node.select(user, client, session) {
-        c.control(Control::Unsubscribe(channel.to_string()));
+    ControlCommand::Unsubscribe {
+        target: target(user, client, session),
+        channel: channel.to_string(),
     }
+    .run(node);
     Ok(())
 }
 
@@ -222,11 +232,13 @@ pub(crate) fn disconnect_clients(
             disconnect::reason(disconnect::FORCE_DISCONNECT).to_string(),
         )
     });
-    for c in node.select(user, client, session) {
-        if !whitelist.contains(&c.client) {
-            c.control(Control::Disconnect(code, reason.clone()));
-        }
+    ControlCommand::Disconnect {
+        target: target(user, client, session),
+        whitelist: whitelist.to_vec(),
+        code,
+        reason,
     }
+    .run(node);
     Ok(())
 }
 
@@ -242,13 +254,13 @@ pub(crate) fn refresh(
     if user.is_empty() && client.is_empty() {
         return Err(ApiError::new(error::BAD_REQUEST));
     }
-    for c in node.select(user, client, session) {
-        c.control(Control::Refresh {
-            expired,
-            expire_at: expire_at.filter(|t| *t > 0),
-            info: info.clone(),
-        });
+    ControlCommand::Refresh {
+        target: target(user, client, session),
+        expired,
+        expire_at: expire_at.filter(|t| *t > 0),
+        info: info.map(|b| b.to_vec()),
     }
+    .run(node);
     Ok(())
 }
 

@@ -166,7 +166,12 @@ pub(crate) async fn subscribe_channel(
     let push_join_leave =
         force_push || (spec.want_join_leave && emit_join_leave && spec.presence_access);
 
-    let sub = Arc::new(Subscriber::new(s.conn.clone(), push_join_leave, true));
+    let sub = Arc::new(Subscriber::new(
+        s.conn.clone(),
+        channel,
+        push_join_leave,
+        true,
+    ));
     s.hub_add(channel, sub.clone()).await?;
 
     let mut result = SubscribeResult {

@@ -8,7 +8,7 @@ use super::{ChannelOptions, Config, ConfigError, ENV_PREFIX};
 use serde_json::{Map, Value};
 
 /// Variables with the prefix that are not config keys (used by the binary).
-const NOT_KEYS: &[&str] = &["CONFIG"];
+const NOT_KEYS: &[&str] = &["CONFIG", "NATS_URL", "REDIS_URL"];
 
 pub(super) fn apply(
     root: &mut Value,

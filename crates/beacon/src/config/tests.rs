@@ -167,7 +167,15 @@ fn bad_env_is_rejected() {
 
 #[test]
 fn validation_errors() {
-    assert!(Config::from_json_str(r#"{"engine": {"type": "redis"}}"#).is_err());
+    assert!(Config::from_json_str(r#"{"engine": {"type": "postgres"}}"#).is_err());
+    assert!(Config::from_json_str(r#"{"broker": {"enabled": true, "type": "kafka"}}"#).is_err());
+    assert!(
+        Config::from_json_str(r#"{"presence_manager": {"enabled": true, "type": "nats"}}"#)
+            .is_err()
+    );
+    assert!(Config::from_json_str(r#"{"engine": {"redis": {"address": "http://x"}}}"#).is_err());
+    assert!(Config::from_json_str(r#"{"broker": {"nats": {"url": "http://x"}}}"#).is_err());
+    assert!(Config::from_json_str(r#"{"broker": {"nats": {"urls": "nats://x"}}}"#).is_err());
     assert!(Config::from_json_str(
         r#"{"channel": {"namespaces": [{"name": "a"}, {"name": "a"}]}}"#
     )
@@ -236,4 +244,116 @@ fn limit_keys_have_env_overrides() {
     assert_eq!(cfg.client.connection_limit, 300);
     assert_eq!(cfg.client.user_connection_limit, 3);
     assert!(cfg.http_api.allow_key_in_query);
+}
+
+#[test]
+fn engine_selection_follows_centrifugo_layout() {
+    use super::{BrokerChoice, PresenceChoice};
+    let c = Config::default();
+    assert!(c.is_single_node());
+    // engine.type redis: broker and presence in Redis; a bare host:port is accepted.
+    let c = Config::from_json_str(
+        r#"{"engine": {"type": "redis", "redis": {"address": "10.0.0.1:6379", "prefix": "p"}}}"#,
+    )
+    .unwrap();
+    let BrokerChoice::Redis(r) = c.broker_choice() else {
+        panic!("{:?}", c.broker_choice())
+    };
+    assert_eq!(r.address, "redis://10.0.0.1:6379");
+    assert_eq!(r.prefix, "p");
+    assert!(matches!(c.presence_choice(), PresenceChoice::Redis(_)));
+    // The issue's deployment: NATS broker + Redis presence; history goes to that Redis.
+    let c = Config::from_json_str(
+        r#"{"broker": {"enabled": true, "type": "nats", "nats": {"url": "nats://n:4222", "prefix": "x"}},
+            "presence_manager": {"enabled": true, "type": "redis", "redis": {"address": "redis://r:1", "presence_ttl": "5s"}}}"#,
+    )
+    .unwrap();
+    match c.broker_choice() {
+        BrokerChoice::Nats { nats, history } => {
+            assert_eq!(nats.url, "nats://n:4222");
+            assert_eq!(nats.prefix, "x");
+            let h = history.expect("history in the presence Redis");
+            assert_eq!(h.address, "redis://r:1");
+            assert_eq!(h.presence_ttl, std::time::Duration::from_secs(5));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A disabled broker section is ignored, as in Centrifugo.
+    let c = Config::from_json_str(r#"{"broker": {"type": "nats"}}"#).unwrap();
+    assert_eq!(c.broker_choice(), BrokerChoice::Memory);
+    // NATS alone: no history source.
+    let c = Config::from_json_str(r#"{"broker": {"enabled": true, "type": "nats"}}"#).unwrap();
+    assert!(matches!(
+        c.broker_choice(),
+        BrokerChoice::Nats { history: None, .. }
+    ));
+}
+
+#[test]
+fn engine_env_overrides_and_server_flags() {
+    let c = Config::from_value(
+        serde_json::json!({}),
+        env(&[
+            ("WOWLAB_BEACON_BROKER_ENABLED", "true"),
+            ("WOWLAB_BEACON_BROKER_TYPE", "nats"),
+            ("WOWLAB_BEACON_BROKER_NATS_URL", "nats://127.0.0.1:1"),
+            ("WOWLAB_BEACON_PRESENCE_MANAGER_ENABLED", "true"),
+            (
+                "WOWLAB_BEACON_PRESENCE_MANAGER_REDIS_ADDRESS",
+                "redis://127.0.0.1:2",
+            ),
+        ]),
+    )
+    .unwrap();
+    assert!(matches!(
+        c.broker_choice(),
+        super::BrokerChoice::Nats {
+            history: Some(_),
+            ..
+        }
+    ));
+    let mut c = Config::default();
+    c.use_servers(None, Some("redis://h:1"));
+    assert!(matches!(c.broker_choice(), super::BrokerChoice::Redis(_)));
+    let mut c = Config::default();
+    c.use_servers(Some("nats://h:2"), Some("redis://h:1"));
+    assert!(matches!(
+        c.broker_choice(),
+        super::BrokerChoice::Nats { .. }
+    ));
+    assert!(matches!(
+        c.presence_choice(),
+        super::PresenceChoice::Redis(_)
+    ));
+}
+
+#[test]
+fn distributed_examples_load() {
+    for (name, text, port) in [
+        (
+            "beacon-a.json",
+            include_str!("../../../../examples/distributed/beacon-a.json"),
+            8001,
+        ),
+        (
+            "beacon-b.json",
+            include_str!("../../../../examples/distributed/beacon-b.json"),
+            8002,
+        ),
+    ] {
+        let c = Config::from_json_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(c.http_server.port, port);
+        match c.broker_choice() {
+            super::BrokerChoice::Nats { nats, history } => {
+                assert_eq!(nats.url, "nats://127.0.0.1:4222");
+                assert_eq!(nats.prefix, "wowlab");
+                assert_eq!(history.expect("history in Redis").prefix, "wowlab");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(matches!(
+            c.presence_choice(),
+            super::PresenceChoice::Redis(_)
+        ));
+    }
 }

@@ -357,3 +357,30 @@ pub fn err_code(r: &Reply) -> u32 {
 }
 
 pub const BOTH: [Protocol; 2] = [Protocol::Json, Protocol::Protobuf];
+
+/// Like [`start_with`], for configs that select Redis/NATS engines.
+pub async fn start_engines(cfg: Config) -> Server {
+    let beacon = Beacon::start(cfg).await.expect("beacon with engines");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let b = beacon.clone();
+    let task = tokio::spawn(async move {
+        b.serve(listener).await.expect("serve");
+    });
+    Server { beacon, addr, task }
+}
+
+/// A backing service URL from `scripts/test` (`WOWLAB_TEST_NATS_URL`, `WOWLAB_TEST_REDIS_URL`):
+/// missing under CI fails the test, otherwise it is skipped with the reason printed.
+pub fn service_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if std::env::var_os("CI").is_some() => panic!("{var} is not set (required under CI)"),
+        _ => {
+            eprintln!("skipped: {var} is not set (scripts/test sets it)");
+            None
+        }
+    }
+}

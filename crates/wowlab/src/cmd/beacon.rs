@@ -13,19 +13,31 @@ pub struct Args {
     /// `WOWLAB_BEACON_*` environment overrides apply.
     #[arg(long, short, env = "WOWLAB_BEACON_CONFIG")]
     pub config: Option<PathBuf>,
+    /// NATS server for the broker (`nats://host:port`): publications, join/leave and control
+    /// reach every beacon on it. Overrides the config's `broker` section.
+    #[arg(long, env = "WOWLAB_BEACON_NATS_URL", value_name = "URL")]
+    pub nats_url: Option<String>,
+    /// Redis server (`redis://host:port`) for presence and history; also the broker when no
+    /// NATS URL is given. Overrides the config's `presence_manager` (and `broker`) sections.
+    #[arg(long, env = "WOWLAB_BEACON_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
 }
 
 /// Loads the config, binds, serves until Ctrl-C / SIGTERM (then disconnects clients with 3001).
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(p) => Config::load(p).with_context(|| format!("loading {}", p.display()))?,
         None => Config::from_env().context("loading config from environment")?,
     };
+    config.use_servers(args.nats_url.as_deref(), args.redis_url.as_deref());
+    config.validate().context("engine URLs")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let beacon = Beacon::new(config)?;
+        let beacon = Beacon::start(config)
+            .await
+            .context("starting beacon engines")?;
         let addr = beacon.config().listen_addr();
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
