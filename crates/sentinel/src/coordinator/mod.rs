@@ -43,8 +43,10 @@ use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, LeaseExpiry, NodeId, U
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod memory;
+mod redis;
 
 pub use memory::MemoryCoordinator;
+pub use redis::{RedisCoordinator, RedisOptions, REDIS_NONCE_CAPACITY};
 
 /// How many times a chunk may fail before its job fails, unless the job says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
