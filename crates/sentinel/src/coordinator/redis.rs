@@ -211,32 +211,7 @@ impl RedisCoordinator {
         &self.prefix
     }
 
-    /// Keys under this coordinator's prefix (diagnostics and the memory-bound tests).
-    pub async fn key_count(&self) -> Result<usize, CoordinatorError> {
-        let mut conn = self.conn.clone();
-        let mut n = 0;
-        let mut iter: redis::AsyncIter<'_, String> = redis::cmd("SCAN")
-            .cursor_arg(0)
-            .arg("MATCH")
-            .arg(format!("{}*", self.prefix))
-            .arg("COUNT")
-            .arg(1000)
-            .clone()
-            .iter_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        while let Some(k) = iter.next_item().await {
-            k.map_err(unavailable)?;
-            n += 1;
-        }
-        Ok(n)
-    }
-
-    async fn run(
-        &self,
-        script: &Script,
-        args: &[String],
-    ) -> Result<Vec<String>, CoordinatorError> {
+    async fn run(&self, script: &Script, args: &[String]) -> Result<Vec<String>, CoordinatorError> {
         let mut inv = script.prepare_invoke();
         inv.arg(&self.prefix);
         for a in args {
@@ -752,5 +727,146 @@ mod tests {
             opts.prefix = prefix;
             delete_all(&RedisCoordinator::connect(opts).await.unwrap()).await;
         }
+    }
+
+    async fn keys(c: &RedisCoordinator) -> Vec<String> {
+        let mut conn = c.conn.clone();
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", c.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        for k in &mut keys {
+            *k = k[c.prefix.len()..].to_owned();
+        }
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn a_full_redis_replay_cache_refuses_rather_than_forgets_a_live_nonce() {
+        let Some(url) = test_url() else { return };
+        let mut opts = RedisOptions::new(url.as_str());
+        opts.prefix = format!("wowlab-test:{}:", JobId::new());
+        opts.nonce_capacity = 2;
+        let c = RedisCoordinator::connect(opts).await.unwrap();
+        let ttl = Duration::from_secs(120);
+        let t0 = UnixMillis(1_000);
+        assert!(c.remember_nonce("a", ttl, t0).await.unwrap());
+        assert!(c.remember_nonce("b", ttl, t0).await.unwrap());
+        assert_eq!(
+            c.remember_nonce("c", ttl, t0).await,
+            Err(CoordinatorError::NonceCacheFull(2))
+        );
+        assert!(!c.remember_nonce("a", ttl, t0).await.unwrap());
+        let later = t0.plus(ttl);
+        assert!(c.remember_nonce("c", ttl, later).await.unwrap());
+        // Every nonce key and the index carry a Redis TTL: nothing outlives the window.
+        let mut conn = c.conn.clone();
+        for k in keys(&c).await {
+            let pttl: i64 = redis::cmd("PTTL")
+                .arg(format!("{}{k}", c.prefix))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert!(pttl > 0 && pttl <= 120_000, "{k} has PTTL {pttl}");
+        }
+        delete_all(&c).await;
+    }
+
+    #[tokio::test]
+    async fn finished_jobs_and_dead_nodes_leave_no_keys_behind() {
+        let Some(url) = test_url() else { return };
+        let c = fresh(&url).await;
+        let ttl = Duration::from_secs(10);
+        let t0 = UnixMillis(1_800_000_000_000);
+        let (done_job, failed_job) = (JobId::new(), JobId::new());
+        c.register_job(JobSpec::new(done_job, 3, "u1"))
+            .await
+            .unwrap();
+        c.register_job(JobSpec {
+            max_attempts: 1,
+            ..JobSpec::new(failed_job, 2, "u2")
+        })
+        .await
+        .unwrap();
+        let (a, b) = (NodeId::new(), NodeId::new());
+        let la = c.lease(a, 3, ttl, t0).await.unwrap();
+        let lb = c.lease(b, 5, ttl, t0).await.unwrap();
+        assert_eq!(la.len() + lb.len(), 5);
+        for (node, l) in la.iter().map(|l| (a, l)).chain(lb.iter().map(|l| (b, l))) {
+            if l.job == done_job {
+                c.complete(node, l.lease_ref(), t0).await.unwrap();
+            }
+        }
+        let failing = la.iter().chain(&lb).find(|l| l.job == failed_job).unwrap();
+        let holder = if la.contains(failing) { a } else { b };
+        assert!(matches!(
+            c.fail(holder, failing.lease_ref(), "boom", t0)
+                .await
+                .unwrap(),
+            FailOutcome::JobFailed { .. }
+        ));
+        c.remove_job(done_job).await.unwrap();
+        assert!(keys(&c).await.iter().all(|k| !k.starts_with("job:")
+            && !k.starts_with("lease:")
+            && !k.starts_with("share")
+            && !k.starts_with("lease_")));
+        // Both nodes fall silent: reaping forgets them entirely.
+        let dead = c
+            .reap_silent_nodes(t0.plus(Duration::from_secs(60)), ttl)
+            .await
+            .unwrap();
+        assert_eq!(dead.len(), 2);
+        assert_eq!(keys(&c).await, vec!["fence".to_owned()]);
+        delete_all(&c).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_sentinels_leasing_at_once_never_share_a_chunk() {
+        let Some(url) = test_url() else { return };
+        let a = std::sync::Arc::new(fresh(&url).await);
+        let mut opts = RedisOptions::new(url.as_str());
+        opts.prefix = a.prefix.clone();
+        let b = std::sync::Arc::new(RedisCoordinator::connect(opts).await.unwrap());
+        let job = JobId::new();
+        a.register_job(JobSpec::new(job, 400, "u")).await.unwrap();
+        let t0 = UnixMillis(1_800_000_000_000);
+        let ttl = Duration::from_secs(10);
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let c = if i % 2 == 0 { a.clone() } else { b.clone() };
+                tokio::spawn(async move {
+                    let node = NodeId::new();
+                    let mut got = Vec::new();
+                    loop {
+                        let l = c.lease(node, 3, ttl, t0).await.unwrap();
+                        if l.is_empty() {
+                            return got;
+                        }
+                        for lease in l {
+                            match c.complete(node, lease.lease_ref(), t0).await.unwrap() {
+                                CompleteOutcome::Completed { job_done } => {
+                                    got.push((lease.chunk, job_done))
+                                }
+                                other => panic!("{other:?}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        // Exactly one completion saw the job done.
+        assert_eq!(all.iter().filter(|(_, done)| *done).count(), 1);
+        let mut chunks: Vec<ChunkIndex> = all.into_iter().map(|(c, _)| c).collect();
+        chunks.sort();
+        assert_eq!(chunks, (0..400).map(ChunkIndex).collect::<Vec<_>>());
+        let p = b.job_progress(job).await.unwrap();
+        assert_eq!((p.done, p.pending, p.leased), (400, 0, 0));
+        delete_all(&a).await;
     }
 }
