@@ -888,7 +888,7 @@ impl Coordinator for MemoryCoordinator {
     }
 }
 
-fn validate_spec(spec: &JobSpec) -> Result<(), CoordinatorError> {
+pub(super) fn validate_spec(spec: &JobSpec) -> Result<(), CoordinatorError> {
     if spec.chunk_count == 0 {
         return Err(CoordinatorError::Invalid(
             "a job needs at least one chunk".into(),

@@ -12,26 +12,30 @@
 //! truth lives in the [`Store`](crate::store::Store); when coordination state is lost it is
 //! rebuilt from there with [`restore_job`](Coordinator::restore_job) (see [`crate::recovery`]).
 //!
-//! Redis layout planned for the distributed implementation (one Lua script per method; `now`
-//! and TTLs are script arguments so every instance agrees on time; all keys of one call share a
-//! hash tag only where Redis Cluster would need it — the design targets a single primary):
+//! Redis layout of [`RedisCoordinator`] (one Lua script per method, `lua/`; `now` and TTLs are
+//! script arguments so every instance agrees on time; every key starts with the configured
+//! prefix, default `wowlab:`; the design targets a single primary, not Redis Cluster). Numbers
+//! are decimal strings; a job's keys are deleted when it is removed, cancelled or failed; a node
+//! leaves the liveness index when it dies (its lease set and credit go with it); nonces and
+//! leader locks carry a Redis TTL.
 //!
 //! | state (memory) | Redis key | type |
 //! |---|---|---|
-//! | job spec, `next_fresh`, counters | `job:{id}` | hash (`count`, `share`, `max_attempts`, `next_fresh`, `done`, `failures`) |
+//! | job spec, `next_fresh`, counters | `job:{id}` | hash (`count`, `share`, `max_attempts`, `wall_ms`, `next_fresh`, `done`, `failures`, `queued`) |
 //! | returned (pending again) chunks | `job:{id}:returned` | list |
 //! | done bitmap | `job:{id}:done` | string (`SETBIT`/`GETBIT`) |
 //! | current lease per chunk | `job:{id}:leased` | hash chunk → fence |
 //! | per-chunk failures / last node | `job:{id}:failures` | hash chunk → `count:node` |
-//! | share ring / jobs per share | `shares` / `share:{key}` | list (`LMOVE` rotates) |
-//! | lease by fence | `lease:{fence}` | hash (`job`, `chunk`, `node`, `exp`) |
+//! | share ring / jobs per share | `shares` / `share:{key}` | list / list (`LPOP` + `RPUSH` rotate) |
+//! | lease by fence | `lease:{fence}` | hash (`job`, `chunk`, `node`, `exp`, `deadline`) |
 //! | leases of a node | `node:{id}:leases` | set of fences |
 //! | expiry index | `lease_expiry` | sorted set fence by expiry (`ZRANGEBYSCORE` in reclaim) |
-//! | node liveness | `nodes_seen` | sorted set node by last seen (+ `nodes_dead` set) |
-//! | dispatch credit (free slots not yet filled) | `credits` | hash node → slots (`HINCRBY`; field deleted at 0, on death and on drop) |
-//! | fence counter | `fence` | `INCR` |
-//! | leader lock | `leader:{name}` | hash (`holder`, `token`) + `PEXPIRE`; token from `INCR leader_token` |
-//! | nonce cache | `nonce:{key}:{nonce}` | `SET NX PX` |
+//! | wall-time deadline index | `lease_deadline` | sorted set fence by grant + wall limit |
+//! | node liveness (live nodes only) | `nodes_seen` | sorted set node by last seen (`ZADD GT`); dead = absent |
+//! | dispatch credit (free slots not yet filled) | `credits` | hash node → slots (field deleted at 0, on death and on drop) |
+//! | fence counter | `fence` | `INCR`, seeded from the clock (ms × 1000) when missing |
+//! | leader lock | `leader:{name}` | hash (`holder`, `token`, `exp`) + `PEXPIRE`; token from `INCR leader_token` |
+//! | nonce cache | `nonce:{key}` + `nonces` | `SET NX PX` (value: expiry) + sorted set key by expiry, counting unexpired nonces against the capacity |
 
 use std::time::Duration;
 
@@ -43,8 +47,10 @@ use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, LeaseExpiry, NodeId, U
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod memory;
+mod redis;
 
 pub use memory::MemoryCoordinator;
+pub use redis::{RedisCoordinator, RedisOptions, REDIS_NONCE_CAPACITY};
 
 /// How many times a chunk may fail before its job fails, unless the job says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -251,8 +257,8 @@ pub enum CoordinatorError {
     NonceCacheFull(usize),
 }
 
-/// The scheduling state. Implementations: [`MemoryCoordinator`]; a Redis one follows with the
-/// same semantics (checked by the `conformance` suite, feature `conformance`).
+/// The scheduling state. Implementations: [`MemoryCoordinator`] and [`RedisCoordinator`], with
+/// the same semantics (checked by the `conformance` suite, feature `conformance`).
 #[async_trait]
 pub trait Coordinator: Send + Sync + 'static {
     /// Schedules all chunks of a new job as pending.

@@ -2,11 +2,14 @@
 //! while the previous transaction is in flight and writes them in one transaction, so the cost
 //! of a commit (an fsync of the WAL) is shared by the whole batch. Under light load a batch is a
 //! single row and latency is one transaction; under heavy load batches grow by themselves.
+//! The loop is engine-neutral ([`ResultWriter`]); SQLite's writer is here, PostgreSQL's in
+//! `postgres.rs`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,6 +24,40 @@ const INSERT_HEAD: &str =
     "INSERT INTO chunk_results (job_id, chunk_index, node_id, result, created_at) VALUES ";
 /// Rows per statement: 5 binds each stays far below SQLite's 32 766-variable limit.
 const ROWS_PER_STATEMENT: usize = 1000;
+
+/// One batch outcome per item, in order; `Err` for the whole batch means "retry rows singly".
+pub(super) type BatchOutcome = Result<Vec<Result<PutOutcome, StoreError>>, StoreError>;
+
+/// How one engine writes chunk results.
+#[async_trait]
+pub(super) trait ResultWriter: Send + Sync + 'static {
+    /// Writes every item in one transaction.
+    async fn write_batch(&self, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome;
+    /// Writes one item on its own.
+    async fn write_one(
+        &self,
+        item: &ChunkResult,
+        now: UnixMillis,
+    ) -> Result<PutOutcome, StoreError>;
+}
+
+/// The SQLite writer.
+pub(super) struct SqliteWriter(pub(super) SqlitePool);
+
+#[async_trait]
+impl ResultWriter for SqliteWriter {
+    async fn write_batch(&self, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome {
+        write_batch(&self.0, items).await
+    }
+
+    async fn write_one(
+        &self,
+        item: &ChunkResult,
+        now: UnixMillis,
+    ) -> Result<PutOutcome, StoreError> {
+        write_one(&self.0, item, now).await
+    }
+}
 
 struct Request {
     item: ChunkResult,
@@ -55,11 +92,11 @@ pub(super) struct GroupCommitter {
 
 impl GroupCommitter {
     /// Starts the writer on the current tokio runtime.
-    pub(super) fn spawn(pool: SqlitePool, max_batch: usize) -> Self {
+    pub(super) fn spawn(writer: impl ResultWriter, max_batch: usize) -> Self {
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let stats = Arc::new(GroupCommitStats::default());
-        tokio::spawn(run(pool, rx, max_batch, stats.clone()));
+        tokio::spawn(run(writer, rx, max_batch, stats.clone()));
         Self { tx, stats }
     }
 
@@ -84,7 +121,7 @@ impl GroupCommitter {
 }
 
 async fn run(
-    pool: SqlitePool,
+    writer: impl ResultWriter,
     mut rx: mpsc::Receiver<Request>,
     max_batch: usize,
     stats: Arc<GroupCommitStats>,
@@ -93,7 +130,7 @@ async fn run(
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let items: Vec<(&ChunkResult, UnixMillis)> =
             batch.iter().map(|r| (&r.item, r.now)).collect();
-        let outcomes = match write_batch(&pool, &items).await {
+        let outcomes = match writer.write_batch(&items).await {
             Ok(outcomes) => outcomes,
             Err(e) => {
                 // One bad row (e.g. an unknown job) must not fail its neighbours: retry each
@@ -101,7 +138,7 @@ async fn run(
                 tracing::debug!(error = %e, size = items.len(), "group commit failed; retrying rows singly");
                 let mut single = Vec::with_capacity(items.len());
                 for (item, now) in &items {
-                    single.push(write_one(&pool, item, *now).await);
+                    single.push(writer.write_one(item, *now).await);
                 }
                 single
             }
@@ -120,10 +157,7 @@ async fn run(
 /// Writes the whole batch as one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` in one
 /// transaction: one statement round trip instead of one per row. The returned keys tell which
 /// rows were new; a key seen twice in one batch is new only the first time.
-async fn write_batch(
-    pool: &SqlitePool,
-    items: &[(&ChunkResult, UnixMillis)],
-) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
+async fn write_batch(pool: &SqlitePool, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome {
     let mut tx = pool.begin().await.map_err(db_err)?;
     let mut inserted: HashSet<(String, i64)> = HashSet::with_capacity(items.len());
     for part in items.chunks(ROWS_PER_STATEMENT) {

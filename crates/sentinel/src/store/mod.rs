@@ -1,8 +1,8 @@
 //! The durable truth: users, credentials, nodes, jobs, configs and chunk results.
 //!
-//! [`SqliteStore`] serves embedded mode; a PostgreSQL implementation follows with the same
-//! schema (see `migrations/sqlite/0001_initial.sql` for the type mapping) and passes the same
-//! `conformance` suite (feature `conformance`). SQL is kept portable: `ON CONFLICT … DO NOTHING`, `RETURNING`,
+//! [`SqliteStore`] serves embedded mode; [`PostgresStore`] serves sentinels that scale out, with
+//! the same schema in native types (`migrations/postgres/`) and the same `conformance` suite
+//! (feature `conformance`). SQL is kept portable: `ON CONFLICT … DO NOTHING`, `RETURNING`,
 //! numbered-free `?` binds are the only SQLite spellings to translate (`$1` on PostgreSQL).
 
 use async_trait::async_trait;
@@ -13,9 +13,11 @@ use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis,
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod group_commit;
+mod postgres;
 mod rows;
 mod sqlite;
 
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Why a store call failed.
@@ -446,7 +448,7 @@ pub enum PutOutcome {
     Duplicate,
 }
 
-/// The durable store. Implementations: [`SqliteStore`]; PostgreSQL follows.
+/// The durable store. Implementations: [`SqliteStore`] and [`PostgresStore`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- users and credentials ---

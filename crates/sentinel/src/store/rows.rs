@@ -1,7 +1,9 @@
-//! Decoding SQLite rows into store records, and mapping sqlx errors to [`StoreError`].
+//! Decoding store rows (SQLite or PostgreSQL, through [`DbRow`]) into store records, and mapping
+//! sqlx errors to [`StoreError`].
 
 use std::str::FromStr;
 
+use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -29,80 +31,158 @@ pub(super) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(col)
-        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+fn corrupt(col: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("column {col}: {e}"))
+}
+
+/// The column reads the decoders need, for each engine's row type. Ids are TEXT on SQLite and
+/// UUID on PostgreSQL; both read as their hyphenated text.
+pub(super) trait DbRow {
+    /// An integer column.
+    fn i64(&self, col: &str) -> Result<i64, StoreError>;
+    /// A nullable integer column.
+    fn opt_i64(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    /// A text column.
+    fn text(&self, col: &str) -> Result<String, StoreError>;
+    /// A nullable text column.
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    /// A boolean column.
+    fn flag(&self, col: &str) -> Result<bool, StoreError>;
+    /// A floating-point column.
+    fn real(&self, col: &str) -> Result<f64, StoreError>;
+    /// A nullable blob column.
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// An id column as text.
+    fn id_text(&self, col: &str) -> Result<String, StoreError>;
+    /// A nullable id column as text.
+    fn opt_id_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+}
+
+macro_rules! common_reads {
+    () => {
+        fn i64(&self, col: &str) -> Result<i64, StoreError> {
+            self.try_get(col).map_err(|e| corrupt(col, e))
+        }
+        fn opt_i64(&self, col: &str) -> Result<Option<i64>, StoreError> {
+            self.try_get(col).map_err(|e| corrupt(col, e))
+        }
+        fn text(&self, col: &str) -> Result<String, StoreError> {
+            self.try_get(col).map_err(|e| corrupt(col, e))
+        }
+        fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+            self.try_get(col).map_err(|e| corrupt(col, e))
+        }
+        fn flag(&self, col: &str) -> Result<bool, StoreError> {
+            self.try_get(col).map_err(|e| corrupt(col, e))
+        }
+        fn real(&self, col: &str) -> Result<f64, StoreError> {
+            self.try_get(col).map_err(|e| corrupt(col, e))
+        }
+        fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.try_get(col).map_err(|e| corrupt(col, e))
+        }
+    };
+}
+
+impl DbRow for SqliteRow {
+    common_reads!();
+    fn id_text(&self, col: &str) -> Result<String, StoreError> {
+        self.text(col)
+    }
+    fn opt_id_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        self.opt_text(col)
+    }
+}
+
+impl DbRow for PgRow {
+    common_reads!();
+    fn id_text(&self, col: &str) -> Result<String, StoreError> {
+        let id: uuid::Uuid = self.try_get(col).map_err(|e| corrupt(col, e))?;
+        Ok(id.to_string())
+    }
+    fn opt_id_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        let id: Option<uuid::Uuid> = self.try_get(col).map_err(|e| corrupt(col, e))?;
+        Ok(id.map(|i| i.to_string()))
+    }
 }
 
 fn parse<T: FromStr>(col: &str, s: &str) -> Result<T, StoreError>
 where
     T::Err: std::fmt::Display,
 {
-    s.parse()
-        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+    s.parse().map_err(|e| corrupt(col, e))
 }
 
-fn millis(row: &SqliteRow, col: &str) -> Result<UnixMillis, StoreError> {
-    Ok(UnixMillis::from_i64(get::<i64>(row, col)?))
+fn millis(row: &impl DbRow, col: &str) -> Result<UnixMillis, StoreError> {
+    Ok(UnixMillis::from_i64(row.i64(col)?))
 }
 
-fn opt_millis(row: &SqliteRow, col: &str) -> Result<Option<UnixMillis>, StoreError> {
-    Ok(get::<Option<i64>>(row, col)?.map(UnixMillis::from_i64))
+fn opt_millis(row: &impl DbRow, col: &str) -> Result<Option<UnixMillis>, StoreError> {
+    Ok(row.opt_i64(col)?.map(UnixMillis::from_i64))
 }
 
-/// SQLite stores integers as i64: `v` as the column's unsigned type, or `Corrupt`.
+/// Integers are stored as i64: `v` as the column's unsigned type, or `Corrupt`.
 fn in_range<T: TryFrom<i64>>(col: &str, v: i64) -> Result<T, StoreError> {
     T::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {col} out of range")))
 }
 
-fn u32_col(row: &SqliteRow, col: &str) -> Result<u32, StoreError> {
-    in_range(col, get::<i64>(row, col)?)
+fn u32_col(row: &impl DbRow, col: &str) -> Result<u32, StoreError> {
+    in_range(col, row.i64(col)?)
 }
 
-fn opt_u32_col(row: &SqliteRow, col: &str) -> Result<Option<u32>, StoreError> {
-    get::<Option<i64>>(row, col)?
-        .map(|v| in_range(col, v))
-        .transpose()
+fn opt_u32_col(row: &impl DbRow, col: &str) -> Result<Option<u32>, StoreError> {
+    row.opt_i64(col)?.map(|v| in_range(col, v)).transpose()
 }
 
-fn u64_col(row: &SqliteRow, col: &str) -> Result<u64, StoreError> {
-    in_range(col, get::<i64>(row, col)?)
+fn u64_col(row: &impl DbRow, col: &str) -> Result<u64, StoreError> {
+    in_range(col, row.i64(col)?)
+}
+
+fn id<T: FromStr>(row: &impl DbRow, col: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    parse(col, &row.id_text(col)?)
+}
+
+fn opt_id<T: FromStr>(row: &impl DbRow, col: &str) -> Result<Option<T>, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    row.opt_id_text(col)?.map(|s| parse(col, &s)).transpose()
 }
 
 /// A `users` row.
-pub(super) fn user(row: &SqliteRow) -> Result<User, StoreError> {
+pub(super) fn user(row: &impl DbRow) -> Result<User, StoreError> {
     Ok(User {
-        id: parse("id", &get::<String>(row, "id")?)?,
-        email: get(row, "email")?,
-        password_hash: get(row, "password_hash")?,
-        is_admin: get(row, "is_admin")?,
+        id: id(row, "id")?,
+        email: row.text("email")?,
+        password_hash: row.text("password_hash")?,
+        is_admin: row.flag("is_admin")?,
         created_at: millis(row, "created_at")?,
     })
 }
 
 /// An `auth_tokens` row.
-pub(super) fn auth_token(row: &SqliteRow) -> Result<AuthTokenInfo, StoreError> {
-    let kind = match get::<String>(row, "kind")?.as_str() {
+pub(super) fn auth_token(row: &impl DbRow) -> Result<AuthTokenInfo, StoreError> {
+    let kind = match row.text("kind")?.as_str() {
         "session" => AuthTokenKind::Session,
         "api" => AuthTokenKind::Api,
         other => return Err(StoreError::Corrupt(format!("token kind {other:?}"))),
     };
     Ok(AuthTokenInfo {
-        hash: get(row, "token_hash")?,
+        hash: row.text("token_hash")?,
         kind,
-        name: get(row, "name")?,
+        name: row.text("name")?,
         created_at: millis(row, "created_at")?,
         expires_at: opt_millis(row, "expires_at")?,
     })
 }
 
 /// A `claim_tokens` row as listed.
-pub(super) fn claim_token(row: &SqliteRow) -> Result<ClaimTokenInfo, StoreError> {
+pub(super) fn claim_token(row: &impl DbRow) -> Result<ClaimTokenInfo, StoreError> {
     Ok(ClaimTokenInfo {
-        hash: get(row, "token_hash")?,
+        hash: row.text("token_hash")?,
         created_at: millis(row, "created_at")?,
         expires_at: opt_millis(row, "expires_at")?,
         revoked_at: opt_millis(row, "revoked_at")?,
@@ -120,16 +200,16 @@ pub(super) struct ClaimTokenState {
 }
 
 /// The owner, expiry and revocation of a `claim_tokens` row.
-pub(super) fn claim_token_state(row: &SqliteRow) -> Result<ClaimTokenState, StoreError> {
+pub(super) fn claim_token_state(row: &impl DbRow) -> Result<ClaimTokenState, StoreError> {
     Ok(ClaimTokenState {
-        user: parse("user_id", &get::<String>(row, "user_id")?)?,
+        user: id(row, "user_id")?,
         expires_at: opt_millis(row, "expires_at")?,
         revoked_at: opt_millis(row, "revoked_at")?,
     })
 }
 
 /// The `jobs, queued` aggregate of [`super::Store::active_work`].
-pub(super) fn active_work(row: &SqliteRow) -> Result<ActiveWork, StoreError> {
+pub(super) fn active_work(row: &impl DbRow) -> Result<ActiveWork, StoreError> {
     Ok(ActiveWork {
         jobs: u32_col(row, "jobs")?,
         queued_iterations: u64_col(row, "queued")?,
@@ -137,22 +217,20 @@ pub(super) fn active_work(row: &SqliteRow) -> Result<ActiveWork, StoreError> {
 }
 
 /// A `nodes` row.
-pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
-    let status = match get::<String>(row, "status")?.as_str() {
+pub(super) fn node(row: &impl DbRow) -> Result<Node, StoreError> {
+    let status = match row.text("status")?.as_str() {
         "pending" => NodeStatus::Pending,
         "online" => NodeStatus::Online,
         "offline" => NodeStatus::Offline,
         other => return Err(StoreError::Corrupt(format!("node status {other:?}"))),
     };
     Ok(Node {
-        id: parse("id", &get::<String>(row, "id")?)?,
-        owner: get::<Option<String>>(row, "owner_id")?
-            .map(|s| parse("owner_id", &s))
-            .transpose()?,
-        public_key: get(row, "public_key")?,
-        name: get(row, "name")?,
+        id: id(row, "id")?,
+        owner: opt_id(row, "owner_id")?,
+        public_key: row.text("public_key")?,
+        name: row.text("name")?,
         claim_code: match (
-            get::<Option<String>>(row, "claim_code")?,
+            row.opt_text("claim_code")?,
             opt_millis(row, "claim_code_expires_at")?,
         ) {
             (Some(hash), Some(expires_at)) => Some(PendingClaim {
@@ -165,15 +243,15 @@ pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
         cores: u32_col(row, "cores")?,
         local_max_parallel: opt_u32_col(row, "local_max_parallel")?,
         status,
-        draining: get(row, "draining")?,
-        version: get(row, "version")?,
+        draining: row.flag("draining")?,
+        version: row.text("version")?,
         last_seen_at: opt_millis(row, "last_seen_at")?,
         load: NodeLoad {
             active_chunks: u32_col(row, "active_chunks")?,
             running_chunks: opt_u32_col(row, "running_chunks")?,
             free_slots: u32_col(row, "free_slots")?,
-            sims_per_sec: get(row, "sims_per_sec")?,
-            load1: get(row, "load1")?,
+            sims_per_sec: row.real("sims_per_sec")?,
+            load1: row.real("load1")?,
             mem_used_bytes: u64_col(row, "mem_used_bytes")?,
             mem_total_bytes: u64_col(row, "mem_total_bytes")?,
         },
@@ -182,22 +260,22 @@ pub(super) fn node(row: &SqliteRow) -> Result<Node, StoreError> {
 }
 
 /// A `jobs` row.
-pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
+pub(super) fn job(row: &impl DbRow) -> Result<Job, StoreError> {
     Ok(Job {
-        id: parse("id", &get::<String>(row, "id")?)?,
-        owner: parse("owner_id", &get::<String>(row, "owner_id")?)?,
-        config_hash: get(row, "config_hash")?,
+        id: id(row, "id")?,
+        owner: id(row, "owner_id")?,
+        config_hash: row.text("config_hash")?,
         iterations: u64_col(row, "iterations")?,
         // The seed is stored as the i64 with the same bits.
-        seed: get::<i64>(row, "seed")? as u64,
+        seed: row.i64("seed")? as u64,
         chunk_size: u64_col(row, "chunk_size")?,
         chunk_count: u32_col(row, "chunk_count")?,
         chunk_wall_limit_ms: u64_col(row, "chunk_wall_limit_ms")?,
-        status: parse::<JobStatus>("status", &get::<String>(row, "status")?)?,
-        version: get(row, "version")?,
-        result: get(row, "result")?,
-        failure_reason: get(row, "failure_reason")?,
-        public: get(row, "is_public")?,
+        status: parse::<JobStatus>("status", &row.text("status")?)?,
+        version: row.i64("version")?,
+        result: row.opt_bytes("result")?,
+        failure_reason: row.opt_text("failure_reason")?,
+        public: row.flag("is_public")?,
         created_at: millis(row, "created_at")?,
         started_at: opt_millis(row, "started_at")?,
         finished_at: opt_millis(row, "finished_at")?,
@@ -205,13 +283,13 @@ pub(super) fn job(row: &SqliteRow) -> Result<Job, StoreError> {
 }
 
 /// A `chunk_results` row.
-pub(super) fn chunk_result(row: &SqliteRow) -> Result<ChunkResult, StoreError> {
+pub(super) fn chunk_result(row: &impl DbRow) -> Result<ChunkResult, StoreError> {
     Ok(ChunkResult {
-        job: parse("job_id", &get::<String>(row, "job_id")?)?,
+        job: id(row, "job_id")?,
         chunk: ChunkIndex(u32_col(row, "chunk_index")?),
-        node: get::<Option<String>>(row, "node_id")?
-            .map(|s| parse("node_id", &s))
-            .transpose()?,
-        result: get(row, "result")?,
+        node: opt_id(row, "node_id")?,
+        result: row
+            .opt_bytes("result")?
+            .ok_or_else(|| StoreError::Corrupt("column result: NULL".into()))?,
     })
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::group_commit::{GroupCommitStats, GroupCommitter};
+use super::group_commit::{GroupCommitStats, GroupCommitter, SqliteWriter};
 use super::rows::{self, db_err};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo, Job,
@@ -91,7 +91,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        let results = GroupCommitter::spawn(pool.clone(), opts.group_commit_max_batch);
+        let results =
+            GroupCommitter::spawn(SqliteWriter(pool.clone()), opts.group_commit_max_batch);
         Ok(Self { pool, results })
     }
 

@@ -1,6 +1,8 @@
 //! `wowlab sentinel`: the control plane alone, against an external beacon (publishing and
 //! presence over beacon's HTTP API, nodes and browsers connecting to beacon directly).
-//! Every flag has a `WOWLAB_SENTINEL_*` environment variable.
+//! Every flag has a `WOWLAB_SENTINEL_*` environment variable. By default coordination is in
+//! memory and the store is SQLite under the data dir; `--redis-url` and `--postgres-url` select
+//! the engines that let several sentinels share one grid.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,12 +12,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::routing::get;
 use wowlab_sentinel::beacon_http::BeaconHttp;
-use wowlab_sentinel::coordinator::MemoryCoordinator;
+use wowlab_sentinel::coordinator::{
+    Coordinator, MemoryCoordinator, RedisCoordinator, RedisOptions,
+};
 use wowlab_sentinel::http::security::SecurityConfig;
 use wowlab_sentinel::http::{NodeApiConfig, SystemClock};
 use wowlab_sentinel::service::{Sentinel, SentinelConfig, SentinelParts};
 use wowlab_sentinel::sim::{SimEngine, SimMerger};
-use wowlab_sentinel::store::{SqliteOptions, SqliteStore};
+use wowlab_sentinel::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 use wowlab_sentinel::tasks::webhook::Webhook;
 use wowlab_sentinel::tokens::TokenMinter;
 
@@ -25,7 +29,7 @@ pub struct Args {
     /// Listen address of the node and user APIs.
     #[arg(long, default_value = "127.0.0.1:8081", env = "WOWLAB_SENTINEL_ADDR")]
     pub addr: SocketAddr,
-    /// Data directory (SQLite database).
+    /// Data directory (SQLite database, unless --postgres-url is given).
     #[arg(long, env = "WOWLAB_SENTINEL_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Beacon's HTTP base URL for its server API, e.g. http://127.0.0.1:8000.
@@ -49,6 +53,60 @@ pub struct Args {
     /// URL that gets a JSON POST for every round of node status flips (optional).
     #[arg(long, env = "WOWLAB_WEBHOOK_URL", value_parser = parse_webhook_url)]
     pub webhook_url: Option<String>,
+    /// Redis for coordination shared by several sentinels (`redis://host:port/db`); default:
+    /// in memory, one sentinel per grid.
+    #[arg(long, env = "WOWLAB_SENTINEL_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key of this grid.
+    #[arg(long, default_value = "wowlab:", env = "WOWLAB_SENTINEL_REDIS_PREFIX")]
+    pub redis_prefix: String,
+    /// PostgreSQL as the durable store (`postgres://user:pass@host:port/db`); default: SQLite
+    /// in the data dir.
+    #[arg(long, env = "WOWLAB_SENTINEL_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// PostgreSQL schema of this grid's tables (created if missing; default: the search path).
+    #[arg(long, env = "WOWLAB_SENTINEL_POSTGRES_SCHEMA")]
+    pub postgres_schema: Option<String>,
+    /// Connections in the PostgreSQL pool at most.
+    #[arg(long, default_value_t = 16, env = "WOWLAB_SENTINEL_POSTGRES_POOL_SIZE")]
+    pub postgres_pool_size: u32,
+}
+
+/// The store the flags select.
+async fn open_store(args: &Args) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &args.postgres_url {
+        Some(url) => {
+            let mut opts = PostgresOptions::new(url.as_str());
+            opts.schema = args.postgres_schema.clone();
+            opts.max_connections = args.postgres_pool_size.max(1);
+            Arc::new(
+                PostgresStore::open(opts)
+                    .await
+                    .context("opening the PostgreSQL store")?,
+            )
+        }
+        None => Arc::new(
+            SqliteStore::open(SqliteOptions::file(args.data_dir.join("sentinel.sqlite")))
+                .await
+                .context("opening the SQLite store")?,
+        ),
+    })
+}
+
+/// The coordinator the flags select.
+async fn open_coordinator(args: &Args) -> anyhow::Result<Arc<dyn Coordinator>> {
+    Ok(match &args.redis_url {
+        Some(url) => {
+            let mut opts = RedisOptions::new(url.as_str());
+            opts.prefix = args.redis_prefix.clone();
+            Arc::new(
+                RedisCoordinator::connect(opts)
+                    .await
+                    .context("connecting the Redis coordinator")?,
+            )
+        }
+        None => Arc::new(MemoryCoordinator::new()),
+    })
 }
 
 /// Accepts only absolute http(s) URLs, so a typo fails at start and not at the first flip.
@@ -81,11 +139,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         });
         let lease_ttl = Duration::from_millis(args.lease_ttl_ms.max(300));
-        let store = Arc::new(
-            SqliteStore::open(SqliteOptions::file(args.data_dir.join("sentinel.sqlite")))
-                .await
-                .context("opening the SQLite store")?,
-        );
+        let store = open_store(&args).await?;
+        let coordinator = open_coordinator(&args).await?;
         // The recorder first, so the sentinel's series registered at start are kept.
         if wowlab_beacon::prometheus_handle().is_none() {
             tracing::warn!("metrics recorder unavailable; /metrics will answer 503");
@@ -105,7 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             },
             SentinelParts {
                 store,
-                coordinator: Arc::new(MemoryCoordinator::new()),
+                coordinator,
                 publisher: beacon.clone(),
                 clock: Arc::new(SystemClock),
                 merger: SimMerger,

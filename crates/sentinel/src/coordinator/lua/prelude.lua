@@ -1,0 +1,262 @@
+-- Shared helpers of the Redis coordinator's scripts (prepended to each). ARGV[1] is the key
+-- prefix of the grid; keys are built here, so every script targets one Redis primary. Numbers
+-- cross into Redis as "%d" strings: Lua 5.1 numbers are doubles and tostring would round them.
+local P = ARGV[1]
+local function I(n) return string.format('%d', n) end
+local function jk(job) return P .. 'job:' .. job end
+local function lease_key(fence) return P .. 'lease:' .. fence end
+local function node_leases(node) return P .. 'node:' .. node .. ':leases' end
+local SEEN = P .. 'nodes_seen'
+local CREDITS = P .. 'credits'
+local SHARES = P .. 'shares'
+local EXPIRY = P .. 'lease_expiry'
+local DEADLINE = P .. 'lease_deadline'
+
+-- A counter that starts from the wall clock (ms x 1000) when missing, so fences and tokens
+-- keep growing even after Redis lost its data.
+local function next_counter(key, now)
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('SET', key, I(now * 1000))
+  end
+  return redis.call('INCR', key)
+end
+
+local function touch_node(node, now)
+  redis.call('ZADD', SEEN, 'GT', I(now), node)
+end
+
+local function set_credit(node, credit)
+  if credit > 0 then
+    redis.call('HSET', CREDITS, node, I(credit))
+  else
+    redis.call('HDEL', CREDITS, node)
+  end
+end
+
+local function credit_of(node)
+  return tonumber(redis.call('HGET', CREDITS, node) or '0')
+end
+
+-- Chunks neither done nor leased.
+local function pending(job)
+  local j = jk(job)
+  local v = redis.call('HMGET', j, 'count', 'done')
+  return tonumber(v[1]) - tonumber(v[2]) - redis.call('HLEN', j .. ':leased')
+end
+
+local function enqueue(job)
+  local j = jk(job)
+  local v = redis.call('HMGET', j, 'queued', 'share')
+  if not v[2] or v[1] == '1' or pending(job) == 0 then
+    return
+  end
+  redis.call('HSET', j, 'queued', '1')
+  local q = P .. 'share:' .. v[2]
+  if redis.call('LLEN', q) == 0 then
+    redis.call('RPUSH', SHARES, v[2])
+  end
+  redis.call('RPUSH', q, job)
+end
+
+local function dequeue(job, share)
+  local q = P .. 'share:' .. share
+  redis.call('LREM', q, 0, job)
+  if redis.call('LLEN', q) == 0 then
+    redis.call('LREM', SHARES, 0, share)
+  end
+end
+
+-- The lease record if `node` holds `fence` for this job and chunk (expired or not).
+local function held(node, job, chunk, fence)
+  local v = redis.call('HMGET', lease_key(fence), 'job', 'chunk', 'node', 'exp')
+  if v[1] == job and v[2] == chunk and v[3] == node then
+    return tonumber(v[4])
+  end
+  return nil
+end
+
+local function insert_lease(job, chunk, node, fence, exp, deadline)
+  redis.call('HSET', lease_key(fence), 'job', job, 'chunk', chunk, 'node', node,
+    'exp', I(exp), 'deadline', I(deadline))
+  redis.call('SADD', node_leases(node), fence)
+  redis.call('ZADD', EXPIRY, I(exp), fence)
+  redis.call('ZADD', DEADLINE, I(deadline), fence)
+  redis.call('HSET', jk(job) .. ':leased', chunk, fence)
+end
+
+-- Removes a lease from every index (not from its job's leased hash); returns job, chunk, node.
+local function drop_lease(fence)
+  local k = lease_key(fence)
+  local v = redis.call('HMGET', k, 'job', 'chunk', 'node')
+  if not v[1] then
+    return nil
+  end
+  redis.call('DEL', k)
+  redis.call('ZREM', EXPIRY, fence)
+  redis.call('ZREM', DEADLINE, fence)
+  redis.call('SREM', node_leases(v[3]), fence)
+  return v
+end
+
+-- Returns a leased chunk to pending; the record as {job, chunk, node} or nil.
+local function return_lease(fence)
+  local rec = drop_lease(fence)
+  if not rec then
+    return nil
+  end
+  local j = jk(rec[1])
+  if redis.call('HGET', j .. ':leased', rec[2]) == fence then
+    redis.call('HDEL', j .. ':leased', rec[2])
+    redis.call('RPUSH', j .. ':returned', rec[2])
+  end
+  enqueue(rec[1])
+  return rec
+end
+
+local function by_number(a, b) return tonumber(a) < tonumber(b) end
+
+-- Marks `node` dead (out of the liveness index), drops its credit, returns its leases.
+local function kill_node(node, out)
+  redis.call('ZREM', SEEN, node)
+  redis.call('HDEL', CREDITS, node)
+  local fences = redis.call('SMEMBERS', node_leases(node))
+  table.sort(fences, by_number)
+  local n = 0
+  for _, f in ipairs(fences) do
+    local rec = return_lease(f)
+    if rec then
+      table.insert(out, rec[3])
+      table.insert(out, rec[1])
+      table.insert(out, rec[2])
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- Removes a job and its keys; appends node, chunk, fence of each revoked lease to `out`.
+local function remove_job(job, out)
+  local j = jk(job)
+  local v = redis.call('HMGET', j, 'queued', 'share')
+  if not v[2] then
+    return false
+  end
+  if v[1] == '1' then
+    dequeue(job, v[2])
+  end
+  local leased = redis.call('HGETALL', j .. ':leased')
+  for i = 1, #leased, 2 do
+    local rec = drop_lease(leased[i + 1])
+    if rec then
+      table.insert(out, rec[3])
+      table.insert(out, leased[i])
+      table.insert(out, leased[i + 1])
+    end
+  end
+  redis.call('DEL', j, j .. ':returned', j .. ':done', j .. ':leased', j .. ':failures')
+  return true
+end
+
+-- One pending chunk of `job` for `node`: returned chunks first, skipping those that last
+-- failed on `node` while `other_live()` says another node could take them; then fresh ones.
+local function take_chunk(job, node, other_live)
+  local j = jk(job)
+  local rk = j .. ':returned'
+  if redis.call('LLEN', rk) > 0 then
+    local fk = j .. ':failures'
+    if redis.call('HLEN', fk) == 0 then
+      return redis.call('LPOP', rk)
+    end
+    for _, c in ipairs(redis.call('LRANGE', rk, 0, -1)) do
+      local f = redis.call('HGET', fk, c)
+      local skip = false
+      if f and string.match(f, ':(.*)$') == node and other_live() then
+        skip = true
+      end
+      if not skip then
+        redis.call('LREM', rk, 1, c)
+        return c
+      end
+    end
+  end
+  local v = redis.call('HMGET', j, 'count', 'next_fresh')
+  local count, nf = tonumber(v[1]), tonumber(v[2])
+  local found = nil
+  while nf < count do
+    local c = I(nf)
+    nf = nf + 1
+    if redis.call('GETBIT', j .. ':done', c) == 0 and redis.call('HEXISTS', j .. ':leased', c) == 0 then
+      found = c
+      break
+    end
+  end
+  redis.call('HSET', j, 'next_fresh', I(nf))
+  return found
+end
+
+-- Leases up to `free` pending chunks to `node`, rotating over share keys, then over each
+-- key's jobs; appends job, chunk, fence, exp of each lease to `out`; returns the count.
+local function take_leases(node, free, ttl, now, out)
+  local exp = now + ttl
+  local cache = nil
+  local function other_live()
+    if cache == nil then
+      cache = false
+      for _, id in ipairs(redis.call('ZRANGEBYSCORE', SEEN, I(now - ttl), '+inf', 'LIMIT', 0, 2)) do
+        if id ~= node then
+          cache = true
+        end
+      end
+    end
+    return cache
+  end
+  -- Once every job queued at the start was offered without yielding a chunk for this node
+  -- (all its pending chunks last failed here), stop instead of spinning.
+  local max_misses = 0
+  for _, k in ipairs(redis.call('LRANGE', SHARES, 0, -1)) do
+    max_misses = max_misses + redis.call('LLEN', P .. 'share:' .. k)
+  end
+  local misses, n = 0, 0
+  while n < free do
+    local key = redis.call('LPOP', SHARES)
+    if not key then
+      break
+    end
+    local q = P .. 'share:' .. key
+    local job = redis.call('LPOP', q)
+    if job then
+      local j = jk(job)
+      local still = false
+      if redis.call('EXISTS', j) == 1 then
+        local c = take_chunk(job, node, other_live)
+        still = pending(job) > 0
+        redis.call('HSET', j, 'queued', still and '1' or '0')
+        if c then
+          misses = 0
+          local fence = I(next_counter(P .. 'fence', now))
+          local wall = tonumber(redis.call('HGET', j, 'wall_ms'))
+          insert_lease(job, c, node, fence, exp, now + wall)
+          table.insert(out, job)
+          table.insert(out, c)
+          table.insert(out, fence)
+          table.insert(out, I(exp))
+          n = n + 1
+        else
+          misses = misses + 1
+        end
+      else
+        misses = misses + 1
+      end
+      if still then
+        redis.call('RPUSH', q, job)
+      end
+      if redis.call('LLEN', q) > 0 then
+        redis.call('RPUSH', SHARES, key)
+      end
+      if misses >= max_misses then
+        break
+      end
+    end
+  end
+  return n
+end
