@@ -164,6 +164,9 @@ pub struct Client {
     pub queue_max_size: usize,
     /// How often presence entries are refreshed.
     pub presence_update_interval: Duration,
+    /// How often each node compares what it delivered on a channel with the stream top in the
+    /// shared history (NATS/Redis brokers) and delivers what it missed.
+    pub channel_position_check_delay: Duration,
     /// Cap for client history requests.
     pub history_max_publication_limit: usize,
     /// Cap for publications returned by recovery.
@@ -193,6 +196,7 @@ impl Default for Client {
             user_connection_limit: 0,
             queue_max_size: 1_048_576,
             presence_update_interval: Duration::from_secs(27),
+            channel_position_check_delay: Duration::from_secs(40),
             history_max_publication_limit: 300,
             recovery_max_publication_limit: 300,
             connect_include_server_time: false,
@@ -556,6 +560,11 @@ impl Config {
         if self.client.ping_interval.is_zero() {
             return Err(ConfigError::Invalid(
                 "client.ping_interval must be > 0".into(),
+            ));
+        }
+        if self.client.channel_position_check_delay.is_zero() {
+            return Err(ConfigError::Invalid(
+                "client.channel_position_check_delay must be > 0".into(),
             ));
         }
         if !matches!(self.http_api.error_mode.as_str(), "" | "transport") {

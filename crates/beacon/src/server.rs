@@ -111,17 +111,23 @@ impl Beacon {
                 Arc::new(RedisPresence::connect(&r.address, &r.prefix, r.presence_ttl).await?)
             }
         };
+        let check = config.client.channel_position_check_delay.get();
         let broker: Arc<dyn Broker> = match config.broker_choice() {
             BrokerChoice::Memory => Arc::new(MemoryBroker::new()),
-            BrokerChoice::Redis(r) => {
-                Arc::new(RedisBroker::connect(&r.address, &r.prefix, &id).await?)
-            }
+            BrokerChoice::Redis(r) => Arc::new(
+                RedisBroker::connect(&r.address, &r.prefix, &id)
+                    .await?
+                    .with_position_check(check),
+            ),
             BrokerChoice::Nats { nats, history } => {
                 let history = match history {
                     Some(r) => Some(RedisHistory::connect(&r.address, &r.prefix).await?),
                     None => None,
                 };
-                Arc::new(NatsBroker::new(&nats.url, &nats.prefix, &id, history))
+                Arc::new(
+                    NatsBroker::new(&nats.url, &nats.prefix, &id, history)
+                        .with_position_check(check),
+                )
             }
         };
         tracing::info!(

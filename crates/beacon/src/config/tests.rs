@@ -176,6 +176,9 @@ fn validation_errors() {
     assert!(Config::from_json_str(r#"{"engine": {"redis": {"address": "http://x"}}}"#).is_err());
     assert!(Config::from_json_str(r#"{"broker": {"nats": {"url": "http://x"}}}"#).is_err());
     assert!(Config::from_json_str(r#"{"broker": {"nats": {"urls": "nats://x"}}}"#).is_err());
+    assert!(
+        Config::from_json_str(r#"{"client": {"channel_position_check_delay": "0s"}}"#).is_err()
+    );
     assert!(Config::from_json_str(
         r#"{"channel": {"namespaces": [{"name": "a"}, {"name": "a"}]}}"#
     )

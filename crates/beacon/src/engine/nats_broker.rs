@@ -81,9 +81,12 @@ impl NatsBroker {
         }
     }
 
-    /// How often each subscribed channel is compared with its stream top (tail-gap repair).
+    /// How often each subscribed channel is compared with its stream top (tail-gap repair);
+    /// zero keeps the default.
     pub fn with_position_check(mut self, every: Duration) -> Self {
-        self.position_check = every;
+        if !every.is_zero() {
+            self.position_check = every;
+        }
         self
     }
 

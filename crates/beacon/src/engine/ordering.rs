@@ -18,8 +18,9 @@ const MAX_REPAIR: u64 = 10_000;
 const REPAIR_META_TTL: Duration = Duration::from_secs(720 * 3600);
 
 /// How often a node compares what it delivered with each stream's top, so a gap at the very
-/// end of a stream (the last publications lost, nothing published after) is repaired too.
-pub(crate) const POSITION_CHECK: Duration = Duration::from_secs(10);
+/// end of a stream (the last publications lost, nothing published after) is repaired too
+/// (`client.channel_position_check_delay`, Centrifugo's default).
+pub(crate) const POSITION_CHECK: Duration = Duration::from_secs(40);
 
 /// Catches a channel up with its stream top: delivers what this node missed after `last`.
 pub(crate) async fn catch_up(

@@ -70,9 +70,12 @@ impl RedisBroker {
         })
     }
 
-    /// How often each subscribed channel is compared with its stream top (tail-gap repair).
+    /// How often each subscribed channel is compared with its stream top (tail-gap repair);
+    /// zero keeps the default.
     pub fn with_position_check(mut self, every: Duration) -> Self {
-        self.position_check = every;
+        if !every.is_zero() {
+            self.position_check = every;
+        }
         self
     }
 
