@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.STUDIO_URL;
@@ -44,8 +45,36 @@ async function fieldError(page, sel, re, input) {
   if (input) assert.equal(await input.getAttribute("aria-invalid"), "true", sel + " marks its input");
 }
 
-/** A stat or table cell's text without the thin-space digit groups. */
-const num = (t) => Number(String(t).replace(/\s/g, ""));
+/** A stat or table cell's number without its comma digit groups. */
+const num = (t) => Number(String(t).replace(/[\s,]/g, ""));
+/** The studio's number format: comma thousands groups, `d` decimals (as numbers.rs). */
+const fmt = (x, d = 1) => Number(x).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+
+/** A finished job's page opens on its answer: at 1366 px and at 390 px the mean DPS is on
+ * the first screen, above the report, with no empty live boxes. Returns the shown mean. */
+async function answerFirst(page, url, shot) {
+  const shown = {};
+  for (const [w, h] of [[1366, 768], [390, 844]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(url);
+    const mean = page.locator("#answer-mean");
+    await mean.waitFor();
+    const box = await mean.boundingBox();
+    assert.ok(box && box.y + box.height <= h, "the DPS is on the first screen at " + w + " px");
+    const reportTop = await page.locator("#report").evaluate((e) => e.getBoundingClientRect().top);
+    assert.ok(box.y < reportTop, "the answer is above the report");
+    for (const sel of ["#rate", "#mean", "#ci", "#chart"]) {
+      assert.equal(await page.locator(sel).count(), 0, sel + " is not shown for a finished job");
+    }
+    assert.ok(!(await page.content()).includes("needs JavaScript"));
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= w, "no overflow at " + w);
+    shown[w] = (await mean.textContent()).trim();
+    if (shot) await page.screenshot({ path: path.join(SHOTS, shot + (w === 390 ? "-390" : "") + ".png"), fullPage: w !== 390 });
+  }
+  await page.setViewportSize({ width: 1200, height: 900 });
+  assert.equal(shown[1366], shown[390]);
+  return shown[1366];
+}
 
 async function newUser(email) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
@@ -295,13 +324,15 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
     assert.equal(liveReport[k], api[k], k);
   }
   const shown = async (k) => (await page.locator('#report-stats dd[data-k="' + k + '"]').textContent()).trim();
-  assert.equal(await shown("mean_dps"), api.mean_dps.toFixed(1));
-  assert.equal(await shown("stddev"), api.stddev.toFixed(1));
-  assert.equal(await shown("min_dps"), api.min_dps.toFixed(1));
-  assert.equal(await shown("max_dps"), api.max_dps.toFixed(1));
-  assert.equal(await shown("iterations"), String(api.iterations));
+  assert.equal(await shown("mean_dps"), fmt(api.mean_dps));
+  assert.equal(await shown("stddev"), fmt(api.stddev));
+  assert.equal(await shown("min_dps"), fmt(api.min_dps));
+  assert.equal(await shown("max_dps"), fmt(api.max_dps));
+  assert.equal(await shown("iterations"), fmt(api.iterations, 0));
   assert.equal(await shown("ci95"),
-    (api.mean_dps - api.ci95_half_width).toFixed(1) + " – " + (api.mean_dps + api.ci95_half_width).toFixed(1));
+    fmt(api.mean_dps - api.ci95_half_width) + " – " + fmt(api.mean_dps + api.ci95_half_width));
+  // Swapped in live on finish: the answer at the top, the same figure.
+  assert.equal((await page.locator("#answer-mean").textContent()).trim(), fmt(api.mean_dps));
   assert.equal(await page.locator("#percentiles tbody tr").count(), api.percentiles.length);
   assert.equal(await page.locator("#abilities tbody tr").count(), api.abilities.length);
   assert.ok(await page.locator("#histogram rect").count() > 0);
@@ -310,7 +341,153 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
   const nodeLinks = page.locator('#nodes a[href^="/nodes/"]');
   assert.ok(await nodeLinks.count() >= 1, "the claimed node is listed as a contributor");
   assert.equal((await nodeLinks.first().textContent()).trim().length, 8);
-  await page.screenshot({ path: path.join(SHOTS, "job-finished.png"), fullPage: true });
+  ctx.jobMean = fmt(api.mean_dps);
+  // Reopened (owner): the answer first, at both widths.
+  assert.equal(await answerFirst(page, ctx.jobUrl, "job-finished"), ctx.jobMean);
+  assert.equal(await page.locator("#answer [data-partial=true]").count(), 0, "a completed job is not partial");
+});
+
+test("runs you can find: named, listed with DPS, renamed, profile shown, re-run, deleted", async () => {
+  const { page } = ctx.alice;
+  const title = "Burst cooldowns (melee, rage)"; // the first example's own name
+  for (const [w, h] of [[1366, 768], [390, 844]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(BASE + "/");
+    const row = page.locator('#jobs tbody tr[data-job="' + ctx.jobId + '"]');
+    assert.equal((await row.locator('[data-k="name"]').textContent()).trim(), title);
+    assert.match((await row.locator('[data-k="dps"]').textContent()).trim(), new RegExp("^" + ctx.jobMean.replace(/[.]/g, "\\.") + " ± [\\d,]+\\.\\d$"));
+    assert.equal((await row.locator('[data-k="status"]').textContent()).trim(), "completed");
+    assert.equal((await row.locator('[data-k="iterations"]').textContent()).trim(), fmt(ITERATIONS, 0));
+    assert.match((await row.locator('[data-k="duration"]').textContent()).trim(), /^\d.* s$/);
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= w, "dashboard fits " + w);
+    await page.screenshot({ path: path.join(SHOTS, "dashboard" + (w === 390 ? "-390" : "") + ".png"), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1366, height: 900 });
+
+  // Renamed on its page.
+  await page.goto(ctx.jobUrl);
+  assert.equal((await page.locator("#job-name").textContent()).trim(), title);
+  await page.getByLabel("Name", { exact: true }).fill("   ");
+  await page.getByRole("button", { name: "Rename" }).click();
+  await fieldError(page, "#rename-name-error", /required/, page.getByLabel("Name", { exact: true }));
+  await page.getByLabel("Name", { exact: true }).fill("Burst, seed 42");
+  await page.getByRole("button", { name: "Rename" }).click();
+  await page.locator("#job-name", { hasText: "Burst, seed 42" }).waitFor();
+
+  // The profile it ran, as text.
+  const prof = await page.request.get(BASE + (await page.getByRole("link", { name: "View profile" }).getAttribute("href")));
+  assert.equal(prof.status(), 200);
+  assert.equal(await prof.text(), PROFILE);
+  assert.ok(await page.getByRole("link", { name: "Download profile" }).getAttribute("download"));
+
+  // Re-run: the form starts from it.
+  await Promise.all([page.waitForURL(/\/jobs\/new\?from=/), page.getByRole("link", { name: "Re-run or edit" }).click()]);
+  assert.equal(await page.getByLabel("Profile (TOML)").inputValue(), PROFILE);
+  assert.equal(await page.getByLabel("Iterations").inputValue(), String(ITERATIONS));
+  assert.equal(await page.getByLabel("Name (optional)").inputValue(), "Burst, seed 42");
+
+  // Delete a finished job (a small one made for it): gone from the dashboard and the API.
+  const res = await page.request.post(BASE + "/api/jobs", { data: { profile: PROFILE, iterations: 500, seed: 1, name: "to delete" } });
+  assert.equal(res.status(), 201);
+  const doomed = (await res.json()).id;
+  assert.equal((await page.request.delete(BASE + "/api/jobs/" + doomed)).status(), 409, "not while it runs");
+  await page.goto(BASE + "/jobs/" + doomed);
+  await page.locator("#status .pill-completed").waitFor({ timeout: 300000 });
+  page.once("dialog", (d) => d.accept());
+  await Promise.all([page.waitForURL(BASE + "/"), page.getByRole("button", { name: "Delete job" }).click()]);
+  assert.equal(await page.locator('#jobs tr[data-job="' + doomed + '"]').count(), 0);
+  assert.equal((await page.request.get(BASE + "/api/jobs/" + doomed)).status(), 404);
+});
+
+test("profile editor: line numbers, no soft wrap, the error line marked, examples by title, format reference", async () => {
+  const { page } = ctx.alice;
+  for (const [w, h] of [[1366, 900], [390, 844]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(BASE + "/jobs/new");
+    const editor = page.getByLabel("Profile (TOML)");
+    assert.equal(await editor.getAttribute("wrap"), "off");
+    const options = await page.locator("#example option").allTextContents();
+    assert.ok(options.includes("Burst cooldowns (melee, rage)") && options.includes("DoT builder (caster, shards)"), options.join());
+    const lines = (await editor.inputValue()).split("\n").length;
+    assert.equal(await page.locator("#profile-gutter span").count(), lines, "one number per line");
+    await page.getByLabel("Example profile").selectOption({ label: "DoT builder (caster, shards)" });
+    assert.equal(await page.locator("#profile-gutter span").count(), (await editor.inputValue()).split("\n").length);
+    // An error on line 7 (past a few good lines): its number is marked.
+    await editor.fill('version = 1\nname = "x"\n\n[fight]\nduration = 300\n\nnot valid toml here\n');
+    await page.getByLabel("Iterations").fill("1000");
+    await page.getByRole("button", { name: "Run simulation" }).click();
+    await page.locator("#profile-error").filter({ hasText: /line 7, column \d+/ }).waitFor();
+    assert.equal((await page.locator("#profile-gutter .bad").textContent()).trim(), "7");
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= w, "new simulation fits " + w);
+    await page.screenshot({ path: path.join(SHOTS, "new-job" + (w === 390 ? "-390" : "") + ".png"), fullPage: w !== 390 });
+    // Typing clears the mark.
+    await editor.press("End");
+    await editor.type(" ");
+    assert.equal(await page.locator("#profile-gutter .bad").count(), 0);
+  }
+  await page.setViewportSize({ width: 1200, height: 900 });
+  const ref = await page.request.get(BASE + (await page.getByRole("link", { name: "Profile format reference" }).getAttribute("href")));
+  assert.equal(ref.status(), 200);
+  assert.match(await ref.text(), /## Profile format \(version 1\)/);
+});
+
+test("tokens page: create (shown once), list, use from wowlab run, revoke", async () => {
+  const { page } = ctx.alice;
+  for (const [w, h] of [[1366, 768], [390, 844]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(BASE + "/tokens");
+    assert.ok(await page.getByRole("link", { name: /claim tokens are on the Nodes page/ }).isVisible());
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= w, "no overflow at " + w);
+  }
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await page.getByRole("link", { name: "Tokens", exact: true }).click();
+  await page.waitForURL(BASE + "/tokens");
+  // Bad values next to their field.
+  await page.getByRole("button", { name: "Create token" }).click();
+  await fieldError(page, "#token-name-error", /required/, page.getByLabel("Name"));
+  await page.getByLabel("Name").fill("ci runner");
+  await page.getByLabel(/^Expires after/).fill("4000");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await fieldError(page, "#token-days-error", /at most 3650/, page.getByLabel(/^Expires after/));
+  await page.getByLabel(/^Expires after/).fill("");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.locator("#token-created").waitFor();
+  const secret = (await page.locator("#token-secret").textContent()).trim();
+  assert.match(secret, /^wl_[0-9a-f]+$/);
+  assert.match(await page.locator("#token-command").textContent(), new RegExp("--sentinel " + BASE + " --token " + secret));
+  const row = page.locator("#api-tokens tbody tr", { hasText: "ci runner" });
+  assert.equal(await row.count(), 1);
+  await page.screenshot({ path: path.join(SHOTS, "tokens.png"), fullPage: true });
+  // Shown once: after a reload the row stays, the secret is gone.
+  await page.reload();
+  assert.equal(await row.count(), 1);
+  assert.ok(!(await page.content()).includes(secret));
+
+  // `wowlab run --sentinel` with it prints the job id and its studio URL.
+  const out = await new Promise((resolve, reject) => {
+    const p = spawn(BIN, ["run", fileURLToPath(new URL("../../examples/profiles/pet-procs.toml", import.meta.url)),
+      "-n", "2000", "--seed", "3", "--quiet", "--sentinel", BASE, "--token", secret], { env: { ...process.env, RUST_LOG: "warn" } });
+    let stderr = "", stdout = "";
+    p.stderr.on("data", (d) => (stderr += d));
+    p.stdout.on("data", (d) => (stdout += d));
+    p.on("error", reject);
+    p.on("exit", (code) => resolve({ code, stderr, stdout }));
+  });
+  assert.equal(out.code, 0, out.stderr);
+  const m = new RegExp("job ([0-9a-f-]{36}) submitted: " + BASE + "/jobs/([0-9a-f-]{36})").exec(out.stderr);
+  assert.ok(m && m[1] === m[2], "job id and URL printed: " + out.stderr);
+  assert.equal((await page.goto(BASE + "/jobs/" + m[1])).status(), 200, "the printed URL opens the job");
+  await page.locator("#answer-mean").waitFor();
+
+  // Revoked: gone from the list, and the CLI is refused.
+  await page.goto(BASE + "/tokens");
+  page.once("dialog", (d) => d.accept());
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await until("row removed", async () => (await row.count()) === 0, 10000, 100);
+  const refused = await page.request.get(BASE + "/api/jobs", { headers: { authorization: "Bearer " + secret } });
+  assert.equal(refused.status(), 401);
+  await page.reload();
+  assert.equal(await row.count(), 0);
 });
 
 test("a busy node shows its cores in use and sims/s on the nodes page and the grid totals", async () => {
@@ -380,6 +557,13 @@ test("a busy node shows its cores in use and sims/s on the nodes page and the gr
     const c = await page.request.post(BASE + "/api/jobs/" + job.id + "/cancel");
     assert.equal(c.status(), 200, await c.text());
   }
+  // The cancelled job keeps what was merged, labelled partial, and never reads 0 DPS.
+  const cancelled = BASE + "/jobs/" + job.id;
+  const partialMean = await answerFirst(page, cancelled, "job-cancelled");
+  assert.ok(num(partialMean) > 0, "partial mean " + partialMean);
+  assert.match(await page.locator(".answer-partial").textContent(),
+    /Partial result: [\d,]+ of 50,000,000 iterations were merged before the job was cancelled/);
+  assert.equal((await page.locator("#report-h").textContent()).trim(), "Report (partial)");
   // Without a reload, the nodes page follows the node going idle (nodes.js polls /api/nodes).
   await page.goto(BASE + "/nodes");
   const inUse = page.locator('#my-nodes tbody tr:has-text("browser-test-node") [data-k="cores-in-use"]');
@@ -420,6 +604,8 @@ test("a second user cannot open the first user's private job or its job token", 
   assert.ok(await alice.locator("#share").isVisible(), "the read-only link is shown");
   const shared = await bob.page.goto(ctx.jobUrl);
   assert.equal(shared.status(), 200);
+  // The shared link opens on the answer too, at both widths.
+  assert.equal(await answerFirst(bob.page, ctx.jobUrl), ctx.jobMean);
   assert.equal(await bob.page.locator("#cancel").count(), 0);
   assert.equal(await bob.page.locator("#visibility").count(), 0);
   assert.equal((await bob.page.request.get(BASE + "/jobs/" + ctx.jobId + "/report.json")).status(), 200);
@@ -557,5 +743,8 @@ test("a job whose chunks always fail shows failed and the reason live, without a
   assert.match(reason, /time limit/, "the reason is shown: " + reason);
   assert.equal(await page.evaluate(() => window.__studio.status), "failed", "learned from the live message");
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
+  // Nothing was merged: the page says so instead of showing a 0 DPS estimate.
+  await page.locator("#answer-none").filter({ hasText: /nothing was merged before the job failed/ }).waitFor();
+  assert.ok(!(await page.locator("#answer").textContent()).includes("0.0"));
   await page.screenshot({ path: path.join(SHOTS, "job-failed.png"), fullPage: true });
 });

@@ -28,6 +28,14 @@
   }
   window.wowlabApi = api;
 
+  // The studio's one number format (the server's `numbers::grouped`): comma thousands groups.
+  function fmtNumber(x, decimals) {
+    if (x === undefined || x === null || !isFinite(x)) return "\u2014";
+    const d = decimals === undefined ? 1 : decimals;
+    return Number(x).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+  }
+  window.wowlabFmt = fmtNumber;
+
   function fieldFor(form, err) {
     const inputs = Array.from(form.querySelectorAll("[name]"));
     if (err.field) {
@@ -71,6 +79,8 @@
         for (let i = 0; i < line; i++) pos += lines[i].length + 1;
         pos += Math.min(Number(at[2]) - 1, (lines[line] || "").length);
         input.setSelectionRange(pos, pos);
+        // The profile editor marks the line.
+        input.dispatchEvent(new CustomEvent("wowlab:error-line", { detail: { line: line + 1 } }));
       }
     }
   }
@@ -134,6 +144,8 @@
     if (button) button.disabled = true;
     try {
       const data = await api(form.dataset.method || "POST", form.dataset.api, collect(form));
+      // Pages that show what came back (a new token) listen for this.
+      form.dispatchEvent(new CustomEvent("wowlab:done", { detail: data }));
       redirect(form, data);
     } catch (err) {
       showError(form, fieldFor(form, err), err.message || "Request failed.");

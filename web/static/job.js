@@ -8,7 +8,8 @@
   const chunkSize = Number(root.dataset.chunkSize) || 0;
   const iterationsTotal = Number(root.dataset.iterations) || 0;
   const $ = (id) => document.getElementById(id);
-  const fmt = (x, d) => (x === undefined || x === null || !isFinite(x) ? "—" : Number(x).toFixed(d === undefined ? 1 : d));
+  const fmt = (x, d) => window.wowlabFmt(x, d);
+  const setText = (id, t) => { const e = $(id); if (e) e.textContent = t; };
   const NS = "http://www.w3.org/2000/svg";
 
   const state = {
@@ -45,6 +46,7 @@
   }
 
   function onMessage(data) {
+    if (!$("progress")) return; // a finished job's page has no live section
     state.messages++;
     const m = normalize(data || {});
     if (m.chunksDone !== undefined && m.chunksDone >= state.chunksDone) {
@@ -52,7 +54,7 @@
       const pct = m.chunksTotal ? (100 * m.chunksDone) / m.chunksTotal : 0;
       $("progress").value = pct;
       $("progress").textContent = Math.round(pct) + "%";
-      $("progress-text").textContent = m.chunksDone + " / " + m.chunksTotal + " chunks";
+      $("progress-text").textContent = fmt(m.chunksDone, 0) + " / " + fmt(m.chunksTotal, 0) + " chunks";
     }
     // The projector reports 0 until its window fills; fall back to our own measurement.
     let rate = m.rate > 0 ? m.rate : undefined;
@@ -63,11 +65,11 @@
       }
     }
     if (m.iterations !== undefined) state.lastRate = { t: now, iterations: m.iterations };
-    if (rate !== undefined && m.type === "progress") $("rate").textContent = fmt(rate, 0) + " sims/s";
+    if (rate !== undefined && m.type === "progress") setText("rate", fmt(rate, 0) + " sims/s");
     // An ending with nothing merged (failed or cancelled early) carries no estimate.
     if (m.mean !== undefined && m.iterations > 0) {
-      $("mean").textContent = fmt(m.mean) + " DPS";
-      $("ci").textContent = fmt(m.ci);
+      setText("mean", fmt(m.mean) + " DPS");
+      setText("ci", fmt(m.ci));
       if (m.iterations !== undefined && !state.points.some((p) => p.x === m.iterations)) {
         state.points.push({ x: m.iterations, mean: m.mean, ci: m.ci || 0 });
         state.points.sort((a, b) => a.x - b.x);
@@ -134,28 +136,31 @@
     const xl = document.createElementNS(NS, "text");
     xl.setAttribute("x", W - 8); xl.setAttribute("y", H - 4); xl.setAttribute("text-anchor", "end");
     xl.setAttribute("class", "axis");
-    xl.textContent = pts[pts.length - 1].x + " iterations";
+    xl.textContent = fmt(pts[pts.length - 1].x, 0) + " iterations";
     svg.append(xl);
     box.replaceChildren(svg);
-    box.setAttribute("aria-label", "Running mean DPS " + fmt(pts[pts.length - 1].mean) + " ± " + fmt(pts[pts.length - 1].ci) + " after " + pts[pts.length - 1].x + " iterations");
+    box.setAttribute("aria-label", "Running mean DPS " + fmt(pts[pts.length - 1].mean) + " ± " + fmt(pts[pts.length - 1].ci) + " after " + fmt(pts[pts.length - 1].x, 0) + " iterations");
   }
 
   async function finish(m) {
     state.status = m.status;
     if (m.reason) $("failure").textContent = m.reason;
     if (!state.nodes.size) $("nodes").innerHTML = '<li class="muted">No node list was published for this job.</li>';
-    $("live").textContent = "finished";
+    // The live figures (rate, running mean) are superseded by the answer at the top.
+    const lf = $("live-facts");
+    if (lf) lf.remove();
     // The report and actions are rendered by the server; take them from the fresh page.
     try {
       const res = await fetch("/jobs/" + jobId, { credentials: "same-origin" });
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-      for (const sel of ["#report", "#status", ".actions", "#failure"]) {
+      for (const sel of ["#answer", "#report", "#status", ".actions", "#failure", "#details"]) {
         const fresh = doc.querySelector(sel);
         const cur = document.querySelector(sel);
         if (fresh && cur) cur.replaceWith(fresh);
       }
       bindCancel();
       bindVisibility();
+      bindDelete();
       root.dataset.status = m.status;
     } catch (e) {
       console.warn("report reload failed", e);
@@ -197,6 +202,27 @@
   }
   bindVisibility();
 
+  // Owner only, finished jobs: delete it and go back to the dashboard.
+  function bindDelete() {
+    const b = $("delete");
+    if (!b) return;
+    b.addEventListener("click", async () => {
+      if (!confirm("Delete this job and its results? This cannot be undone.")) return;
+      b.disabled = true;
+      try {
+        await window.wowlabApi("DELETE", "/api/jobs/" + jobId);
+        location.href = "/";
+      } catch (e) {
+        $("action-error").textContent = e.message || "Could not delete the job.";
+        b.disabled = false;
+      }
+    });
+  }
+  bindDelete();
+
+  // A finished job's page is complete as rendered: nothing to follow live.
+  if (["completed", "failed", "cancelled"].includes(state.status)) return;
+
   // One fetch yields both tokens; each getter reuses a pair fetched moments ago.
   let pair = null;
   async function tokens() {
@@ -214,8 +240,8 @@
     getToken: async () => (await tokens()).connection.token,
     onState: (s, info) => {
       state.connection = s;
-      if (!root.dataset.status || !["completed", "failed", "cancelled"].includes(state.status)) {
-        $("live").textContent = s === "connected" ? "live" : s === "connecting" ? "reconnecting…" : s;
+      if ($("live") && !["completed", "failed", "cancelled"].includes(state.status)) {
+        setText("live", s === "connected" ? "live" : s === "connecting" ? "reconnecting…" : s);
       }
       if (s === "connecting" && info.reason) state.reconnects = (state.reconnects || 0) + 1;
     },

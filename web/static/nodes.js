@@ -111,11 +111,10 @@
     if (ms == null) return "never";
     return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
   }
-  // Same as the server's fmt_rate: one decimal below 10, else thin-space thousands groups.
+  // Same as the server's numbers::rate: one decimal below 10, else whole, comma groups.
   function fmtRate(r) {
     if (!(r > 0) || !isFinite(r)) return "0";
-    if (r < 10) return r.toFixed(1);
-    return Math.round(r).toString().replace(/\B(?=(\d{3})+(?!\d))/g, "\u2009");
+    return window.wowlabFmt(r, r < 10 ? 1 : 0);
   }
   function set(el, k, text) {
     const c = el.querySelector('[data-k="' + k + '"]');

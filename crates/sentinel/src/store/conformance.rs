@@ -33,6 +33,7 @@ where
     configs_dedup_by_hash(&factory().await).await;
     job_transitions_are_version_checked(&factory().await).await;
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
+    job_names_and_deletion_are_the_owners(&factory().await).await;
     concurrent_transitions_have_one_winner(Arc::new(factory().await)).await;
     chunk_results_are_idempotent(Arc::new(factory().await)).await;
     active_work_counts_unfinished_jobs_and_unmerged_iterations(&factory().await).await;
@@ -696,6 +697,88 @@ pub async fn job_visibility_is_set_by_the_owner_only(s: &impl Store) {
         .unwrap()
         .unwrap();
     assert!(!private.public);
+}
+
+/// A job's name is set and replaced by its owner only; a finished job is deleted by its owner
+/// only, with its name and chunk results; an unfinished one is never deleted.
+pub async fn job_names_and_deletion_are_the_owners(s: &impl Store) {
+    let owner = user(s, "o@x").await;
+    let other = user(s, "p@x").await;
+    s.put_config("cfg", "profile", T).await.unwrap();
+    let job = s.insert_job(new_job(owner, "cfg"), T).await.unwrap();
+    let second = s.insert_job(new_job(owner, "cfg"), T).await.unwrap();
+    let theirs = s.insert_job(new_job(other, "cfg"), T).await.unwrap();
+    assert_eq!(s.job_name(job.id).await.unwrap(), None);
+    assert!(!s.set_job_name(job.id, other, "mine now").await.unwrap());
+    assert!(!s
+        .set_job_name(JobId::new(), owner, "nothing")
+        .await
+        .unwrap());
+    assert_eq!(s.job_name(job.id).await.unwrap(), None);
+    assert!(s.set_job_name(job.id, owner, "Fire mage").await.unwrap());
+    assert!(s
+        .set_job_name(job.id, owner, "Fire mage — 2 set")
+        .await
+        .unwrap());
+    assert_eq!(
+        s.job_name(job.id).await.unwrap().as_deref(),
+        Some("Fire mage — 2 set")
+    );
+    assert!(s.set_job_name(theirs.id, other, "theirs").await.unwrap());
+    assert_eq!(
+        s.job_names(owner).await.unwrap(),
+        vec![(job.id, "Fire mage — 2 set".to_owned())]
+    );
+
+    // Pending: never deleted, whoever asks.
+    assert!(!s.delete_finished_job(job.id, owner).await.unwrap());
+    let running = s
+        .transition_job(
+            job.id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            0,
+            TransitionData::default(),
+            T,
+        )
+        .await
+        .unwrap();
+    s.put_chunk_result(
+        ChunkResult {
+            job: job.id,
+            chunk: ChunkIndex(0),
+            node: None,
+            result: vec![1, 2, 3],
+        },
+        T,
+    )
+    .await
+    .unwrap();
+    assert!(!s.delete_finished_job(job.id, owner).await.unwrap());
+    s.transition_job(
+        job.id,
+        JobStatus::Running,
+        JobStatus::Cancelled,
+        running.version,
+        TransitionData::default(),
+        T,
+    )
+    .await
+    .unwrap();
+    assert!(!s.delete_finished_job(job.id, other).await.unwrap());
+    assert!(s.job(job.id).await.unwrap().is_some());
+    assert!(s.delete_finished_job(job.id, owner).await.unwrap());
+    assert_eq!(s.job(job.id).await.unwrap(), None);
+    assert_eq!(s.job_name(job.id).await.unwrap(), None);
+    assert!(s.chunk_results(job.id).await.unwrap().is_empty());
+    assert!(s.job_names(owner).await.unwrap().is_empty());
+    assert!(!s.delete_finished_job(job.id, owner).await.unwrap());
+    // The others are untouched.
+    assert!(s.job(second.id).await.unwrap().is_some());
+    assert_eq!(
+        s.job_name(theirs.id).await.unwrap().as_deref(),
+        Some("theirs")
+    );
 }
 
 /// Status moves only along the lifecycle and only from the expected version.

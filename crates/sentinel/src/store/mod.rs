@@ -601,6 +601,15 @@ pub trait Store: Send + Sync + 'static {
         owner: UserId,
         public: bool,
     ) -> Result<Option<Job>, StoreError>;
+    /// Sets the display name of `owner`'s job `id`; false if there is no such job of `owner`.
+    async fn set_job_name(&self, id: JobId, owner: UserId, name: &str) -> Result<bool, StoreError>;
+    /// The display name of a job, if one was set.
+    async fn job_name(&self, id: JobId) -> Result<Option<String>, StoreError>;
+    /// The display names of `owner`'s jobs that have one.
+    async fn job_names(&self, owner: UserId) -> Result<Vec<(JobId, String)>, StoreError>;
+    /// Deletes `owner`'s job `id` with its name and chunk results, only once it is finished
+    /// (completed, failed or cancelled); false if there is no such finished job of `owner`.
+    async fn delete_finished_job(&self, id: JobId, owner: UserId) -> Result<bool, StoreError>;
     /// `owner`'s pending and running jobs and their iterations not yet stored as results.
     async fn active_work(&self, owner: UserId) -> Result<ActiveWork, StoreError>;
     /// Every job in `status`, oldest first (recovery).

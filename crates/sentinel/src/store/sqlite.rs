@@ -632,6 +632,61 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn set_job_name(&self, id: JobId, owner: UserId, name: &str) -> Result<bool, StoreError> {
+        // Only a job of `owner` gets a row: the SELECT yields nothing otherwise.
+        let done = sqlx::query(
+            "INSERT INTO job_names (job_id, name) SELECT id, ? FROM jobs WHERE id = ? AND owner_id = ? \
+             ON CONFLICT (job_id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(name)
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn job_name(&self, id: JobId) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT name FROM job_names WHERE job_id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn job_names(&self, owner: UserId) -> Result<Vec<(JobId, String)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT n.job_id, n.name FROM job_names n JOIN jobs j ON j.id = n.job_id \
+             WHERE j.owner_id = ?",
+        )
+        .bind(owner.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(id, name)| {
+                id.parse()
+                    .map(|id| (id, name))
+                    .map_err(|_| StoreError::Corrupt(format!("job id {id:?}")))
+            })
+            .collect()
+    }
+
+    async fn delete_finished_job(&self, id: JobId, owner: UserId) -> Result<bool, StoreError> {
+        // Names and chunk results go with it (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE id = ? AND owner_id = ? \
+             AND status IN ('completed', 'failed', 'cancelled')",
+        )
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn active_work(&self, owner: UserId) -> Result<ActiveWork, StoreError> {
         // Two-argument MIN is SQLite's scalar minimum (LEAST on PostgreSQL).
         let row = sqlx::query(

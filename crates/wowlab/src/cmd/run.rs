@@ -157,6 +157,11 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
         );
     }
     let job: Created = resp.json().await?;
+    // A remote job outlives this command: say where to find it (stderr; stdout is the report).
+    // An embedded grid's URL dies with the command, so it is not worth printing.
+    if args.sentinel.is_some() {
+        eprintln!("job {} submitted: {url}/jobs/{}", job.id, job.id);
+    }
 
     let bar = if args.quiet {
         ProgressBar::hidden()

@@ -33,9 +33,20 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../../../web/static/nodes.js"),
     ),
     (
+        "tokens.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../../web/static/tokens.js"),
+    ),
+    (
         "new_job.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../../../web/static/new_job.js"),
+    ),
+    // The profile format reference, linked from the profile editor.
+    (
+        "profile-format.md",
+        "text/plain; charset=utf-8",
+        include_str!("../../../../../crates/sim/README.md"),
     ),
 ];
 

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::{layout, viewer};
+use super::{layout, numbers, viewer};
 use crate::domain::JobStatus;
 use crate::http::Context;
 use crate::store::{Node, NodeStatus};
@@ -72,32 +72,12 @@ pub(super) fn stats(t: &Totals) -> Markup {
     html! {
         section.stats aria-label="Grid totals" {
             div.stat { span.stat-label { "Nodes online" } span.stat-value data-stat="nodes-online" { (t.nodes_online) " / " (t.nodes_total) } }
-            div.stat { span.stat-label { "Cores" } span.stat-value data-stat="cores" { (t.cores) } }
+            div.stat { span.stat-label { "Cores" } span.stat-value data-stat="cores" { (numbers::int(t.cores)) } }
             div.stat { span.stat-label { "Cores in use" } span.stat-value data-stat="cores-in-use" { (t.cores_in_use) } }
             div.stat { span.stat-label { "Running jobs" } span.stat-value data-stat="running" { (t.running_jobs) } }
-            div.stat { span.stat-label { "Sims/s now" } span.stat-value data-stat="sims" { (fmt_rate(t.sims_per_sec)) } }
+            div.stat { span.stat-label { "Sims/s now" } span.stat-value data-stat="sims" { (numbers::rate(t.sims_per_sec)) } }
         }
     }
-}
-
-/// A rate for people: whole numbers with thin-space thousands groups ("12 345"), one decimal
-/// below 10.
-pub(super) fn fmt_rate(r: f64) -> String {
-    if !r.is_finite() || r <= 0.0 {
-        return "0".into();
-    }
-    if r < 10.0 {
-        return format!("{r:.1}");
-    }
-    let digits = format!("{:.0}", r);
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('\u{2009}');
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Response {
@@ -128,7 +108,7 @@ pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Re
                         tr {
                             th scope="row" { "#" (i + 1) }
                             td.num data-k="cores-in-use" { (n.cores_in_use()) " / " (n.cores) }
-                            td.num data-k="sims" { (fmt_rate(n.sims_per_sec())) }
+                            td.num data-k="sims" { (numbers::rate(n.sims_per_sec())) }
                             td data-k="version" { (n.version) }
                         }
                     } }

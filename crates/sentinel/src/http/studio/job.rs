@@ -9,11 +9,13 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped};
 use serde_json::Value;
 
-use super::{fmt_time, layout, viewer};
+use super::{fmt_time, layout, numbers, viewer};
 use crate::domain::{JobId, JobStatus};
+use crate::http::user::jobs::MAX_NAME_CHARS;
 use crate::http::{ApiError, Context};
-use crate::sim::report_json;
-use crate::store::{Job, User};
+use crate::projector::ResultMerger;
+use crate::sim::{report_json, SimMerger};
+use crate::store::{ChunkResult, Job, User};
 
 /// The job if `user` (or an anonymous visitor, for public jobs) may read it.
 async fn visible(state: &Context, user: Option<&User>, id: &str) -> Option<Job> {
@@ -58,51 +60,65 @@ pub(super) async fn page(
     } else {
         f64::from(done) * 100.0 / f64::from(job.chunk_count)
     };
-    let result = job.result.as_deref().and_then(report_json);
-    let short = job.id.to_string();
-    let short = short.get(..8).unwrap_or_default();
+    let outcome = outcome(&state, &job).await;
+    let terminal = job.status.is_terminal();
+    let name = display_name(&state, &job).await;
     let main = html! {
         div #job data-job-id=(job.id) data-status=(job.status.as_str()) data-chunks=(job.chunk_count)
             data-chunk-size=(job.chunk_size) data-iterations=(job.iterations) data-live=(user.is_some() || job.public) {
             div.row {
-                h1 { "Simulation " code { (short) } }
+                h1 #job-name { (name) }
                 span #status { (layout::status(job.status.as_str())) }
             }
-            dl.facts {
-                div { dt { "Iterations" } dd { (job.iterations) } }
-                div { dt { "Seed" } dd { (job.seed) } }
-                div { dt { "Chunks" } dd { (job.chunk_count) " × " (job.chunk_size) } }
-                div { dt { "Submitted" } dd { (fmt_time(job.created_at.0)) } }
-                @if let Some(f) = job.finished_at { div { dt { "Finished" } dd { (fmt_time(f.0)) } } }
-            }
+            // The answer first; empty (hidden) while the job runs, swapped in by job.js on finish.
+            div #answer { @if terminal { (answer(&job, &outcome)) } }
             // Always present (empty until then) so a live ending can fill it in.
             p.error #failure role="alert" { @if let Some(r) = &job.failure_reason { (r) } }
-            section aria-labelledby="progress-h" {
-                h2 id="progress-h" { "Progress" }
-                div.progress-row {
-                    progress #progress max="100" value=(format!("{pct:.1}")) aria-labelledby="progress-h" { (format!("{pct:.0}%")) }
-                    span #progress-text aria-live="polite" { (done) " / " (job.chunk_count) " chunks" }
+            @if !terminal {
+                section #progress-section aria-labelledby="progress-h" {
+                    h2 id="progress-h" { "Progress" }
+                    div.progress-row {
+                        progress #progress max="100" value=(format!("{pct:.1}")) aria-labelledby="progress-h" { (format!("{pct:.0}%")) }
+                        span #progress-text aria-live="polite" { (numbers::int(done.into())) " / " (numbers::int(job.chunk_count.into())) " chunks" }
+                    }
+                    dl.facts #live-facts {
+                        div { dt { "Rate" } dd #rate { "—" } }
+                        div { dt { "Running mean" } dd #mean { "—" } }
+                        div { dt { "95% CI ±" } dd #ci { "—" } }
+                        div { dt { "Live" } dd #live { "connecting…" } }
+                    }
+                    figure.chart {
+                        figcaption { "Running mean DPS with its 95% confidence band" }
+                        div #chart role="img" aria-label="Running mean DPS chart" { p.muted { "The chart fills in while chunks arrive (needs JavaScript)." } }
+                    }
+                    h3 { "Contributing nodes" }
+                    ul #nodes { li.muted { "Shown live while the job runs." } }
                 }
-                dl.facts {
-                    div { dt { "Rate" } dd #rate { "—" } }
-                    div { dt { "Running mean" } dd #mean { "—" } }
-                    div { dt { "95% CI ±" } dd #ci { "—" } }
-                    div { dt { "Live" } dd #live { @if job.status.is_terminal() { "finished" } @else { "connecting…" } } }
+            }
+            section #report aria-labelledby="report-h" {
+                @match &outcome {
+                    Outcome::Final(r) => (report(r, false)),
+                    Outcome::Partial(r) => (report(r, true)),
+                    Outcome::Nothing | Outcome::Pending => {}
                 }
-                figure.chart {
-                    figcaption { "Running mean DPS with its 95% confidence band" }
-                    div #chart role="img" aria-label="Running mean DPS chart" { p.muted { "The chart fills in while chunks arrive (needs JavaScript)." } }
-                }
-                h3 { "Contributing nodes" }
-                ul #nodes { li.muted { "Shown live while the job runs." } }
             }
             @if owner || job.public {
                 section.actions aria-label="Job actions" {
-                    @if owner && !job.status.is_terminal() {
+                    @if owner && !terminal {
                         button #cancel type="button" class="danger" { "Cancel job" }
                     }
-                    @if job.status == JobStatus::Completed {
-                        a.button href={ "/jobs/" (job.id) "/report.json" } download={ "job-" (job.id) ".json" } { "Download JSON" }
+                    div.row.wrap {
+                        @if job.status == JobStatus::Completed {
+                            a.button href={ "/jobs/" (job.id) "/report.json" } download={ "job-" (job.id) ".json" } { "Download JSON" }
+                        }
+                        a.button.secondary href={ "/api/jobs/" (job.id) "/profile" } { "View profile" }
+                        a.button.secondary href={ "/api/jobs/" (job.id) "/profile" } download={ "job-" (job.id) ".toml" } { "Download profile" }
+                        @if is_owner {
+                            a.button.secondary href={ "/jobs/new?from=" (job.id) } { "Re-run or edit" }
+                        }
+                        @if is_owner && terminal {
+                            button #delete type="button" class="danger" { "Delete job" }
+                        }
                     }
                     @if job.public {
                         p { "Public read-only link: " a #share href={ "/jobs/" (job.id) } { "/jobs/" (job.id) } }
@@ -110,6 +126,13 @@ pub(super) async fn page(
                         p.muted { "Private job: only you can open it." }
                     }
                     @if is_owner {
+                        form.inline-form #rename data-api={ "/api/jobs/" (job.id) } data-method="PATCH" data-redirect="reload" novalidate {
+                            label for="rename-name" { "Name" }
+                            input #rename-name name="name" type="text" required maxlength=(MAX_NAME_CHARS) value=(name)
+                                aria-describedby="rename-name-error";
+                            button.secondary type="submit" { "Rename" }
+                            p.error #rename-name-error role="alert" {}
+                        }
                         button #visibility type="button" data-public=(job.public) {
                             @if job.public { "Make private" } @else { "Make public" }
                         }
@@ -117,18 +140,44 @@ pub(super) async fn page(
                     p.error #action-error role="alert" {}
                 }
             }
-            section #report aria-labelledby="report-h" {
-                @if let Some(r) = &result { (report(r)) }
+            section aria-labelledby="details-h" {
+                h2 id="details-h" { "Run details" }
+                dl.facts #details {
+                    div { dt { "Iterations" } dd { (numbers::int(job.iterations)) } }
+                    div { dt { "Seed" } dd { (job.seed) } }
+                    div { dt { "Chunks" } dd { (numbers::int(job.chunk_count.into())) " × " (numbers::int(job.chunk_size)) } }
+                    div { dt { "Submitted" } dd { (fmt_time(job.created_at.0)) } }
+                    @if let Some(f) = job.finished_at { div { dt { "Finished" } dd { (fmt_time(f.0)) } } }
+                }
             }
         }
     };
     // A public job is followed live by anyone holding its link.
-    let scripts: &[&str] = if user.is_some() || job.public {
+    let scripts: &[&str] = if owner || job.public {
         &["/static/realtime.js", "/static/job.js"]
     } else {
         &[]
     };
-    layout::page(&format!("Job {short}"), user.as_ref(), scripts, main).into_response()
+    layout::page(&name, user.as_ref(), scripts, main).into_response()
+}
+
+/// A job's name for people: the one it was given, else "Simulation" and its short id.
+pub(super) fn name_or_default(job: &Job, name: Option<String>) -> String {
+    name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        let id = job.id.to_string();
+        format!("Simulation {}", id.get(..8).unwrap_or_default())
+    })
+}
+
+async fn display_name(state: &Context, job: &Job) -> String {
+    let name = match state.store().job_name(job.id).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(job = %job.id, error = %e, "job name");
+            None
+        }
+    };
+    name_or_default(job, name)
 }
 
 /// `GET /jobs/{id}/report.json`: the final report as JSON (download), for whoever may see the job.
@@ -156,17 +205,117 @@ fn num(v: &Value, key: &str) -> Option<f64> {
 }
 
 fn f1(x: Option<f64>) -> String {
-    x.map_or_else(|| "—".into(), |x| format!("{x:.1}"))
+    x.map_or_else(|| "—".into(), numbers::dps)
+}
+
+/// What a job has to show for itself.
+enum Outcome {
+    /// Still pending or running.
+    Pending,
+    /// Completed: the report of the stored result.
+    Final(Value),
+    /// Cancelled or failed after some chunks were merged: the report of those.
+    Partial(Value),
+    /// Cancelled or failed before any chunk was merged (or its chunks cannot be read).
+    Nothing,
+}
+
+/// The report of a finished job: the stored result of a completed one, or the stored chunk
+/// results of a cancelled or failed one merged now (the lifecycle stores no result for them).
+async fn outcome(state: &Context, job: &Job) -> Outcome {
+    match job.status {
+        JobStatus::Pending | JobStatus::Running => Outcome::Pending,
+        JobStatus::Completed => job
+            .result
+            .as_deref()
+            .and_then(report_json)
+            .map_or(Outcome::Nothing, Outcome::Final),
+        JobStatus::Cancelled | JobStatus::Failed => {
+            let chunks = match state.store().chunk_results(job.id).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "partial result: chunk results");
+                    return Outcome::Nothing;
+                }
+            };
+            match partial_report(job, &chunks) {
+                Ok(Some(r)) => Outcome::Partial(r),
+                Ok(None) => Outcome::Nothing,
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "partial result: merge");
+                    Outcome::Nothing
+                }
+            }
+        }
+    }
+}
+
+/// The merged report of `chunks` (in any order: the merge is exact), `None` when there are none.
+fn partial_report(job: &Job, chunks: &[ChunkResult]) -> Result<Option<Value>, String> {
+    let mut acc = SimMerger.empty(job);
+    for c in chunks {
+        SimMerger.merge(&mut acc, &c.result)?;
+    }
+    Ok(SimMerger.report(&acc))
+}
+
+/// The headline of a finished job: mean DPS ± its 95 % CI, what it rests on, and whether it is
+/// partial; or that nothing was merged.
+fn answer(job: &Job, outcome: &Outcome) -> Markup {
+    let (r, partial) = match outcome {
+        Outcome::Final(r) => (r, false),
+        Outcome::Partial(r) => (r, true),
+        Outcome::Pending => return html! {},
+        Outcome::Nothing => {
+            let why = match job.status {
+                JobStatus::Cancelled => "the job was cancelled",
+                JobStatus::Failed => "the job failed",
+                _ => "the job ended",
+            };
+            return html! {
+                section.answer.answer-none aria-label="Result" {
+                    p #answer-none { "No result: nothing was merged before " (why) "." }
+                }
+            };
+        }
+    };
+    let mean = num(r, "mean_dps");
+    let ci = num(r, "ci95_half_width");
+    let iterations = r.get("iterations").and_then(Value::as_u64).unwrap_or(0);
+    html! {
+        section.answer aria-label="Result" data-partial=(partial) {
+            p.answer-dps {
+                span #answer-mean data-k="mean_dps" { (f1(mean)) }
+                span.unit { " DPS" }
+                @if partial { " " span.pill.pill-partial { "partial" } }
+            }
+            p.answer-ci {
+                "± " span #answer-ci data-k="ci95_half_width" { (f1(ci)) }
+                " (95% CI"
+                @if let (Some(m), Some(c)) = (mean, ci) { ": " (numbers::dps(m - c)) " – " (numbers::dps(m + c)) }
+                ") over " span data-k="iterations" { (numbers::int(iterations)) } " iterations"
+            }
+            @if partial {
+                p.answer-partial {
+                    strong { "Partial result:" } " "
+                    (numbers::int(iterations)) " of " (numbers::int(job.iterations))
+                    " iterations were merged before the job "
+                    (if job.status == JobStatus::Cancelled { "was cancelled" } else { "failed" }) "."
+                }
+            }
+        }
+    }
 }
 
 /// The report as an HTML string (for tests).
 #[cfg(test)]
 pub(super) fn report_markup(r: &Value) -> String {
-    report(r).into_string()
+    report(r, false).into_string()
 }
 
-/// The final report of a completed job (the sim's `Report` JSON).
-fn report(r: &Value) -> Markup {
+/// The report of a job (the sim's `Report` JSON): final, or `partial` (what was merged of a
+/// cancelled or failed job).
+fn report(r: &Value, partial: bool) -> Markup {
     let percentiles: Vec<(f64, f64)> = r
         .get("percentiles")
         .and_then(Value::as_array)
@@ -184,15 +333,15 @@ fn report(r: &Value) -> Markup {
     let mean = num(r, "mean_dps");
     let ci = num(r, "ci95_half_width");
     html! {
-        h2 id="report-h" { "Report" }
+        h2 id="report-h" { "Report" @if partial { " (partial)" } }
         dl.facts.report #report-stats {
             div { dt { "Mean DPS" } dd data-k="mean_dps" { (f1(mean)) } }
             div { dt { "Std dev" } dd data-k="stddev" { (f1(num(r, "stddev"))) } }
             div { dt { "95% CI" } dd data-k="ci95" {
-                @if let (Some(m), Some(c)) = (mean, ci) { (format!("{:.1} – {:.1}", m - c, m + c)) } @else { "—" } } }
+                @if let (Some(m), Some(c)) = (mean, ci) { (numbers::dps(m - c)) " – " (numbers::dps(m + c)) } @else { "—" } } }
             div { dt { "Min" } dd data-k="min_dps" { (f1(num(r, "min_dps"))) } }
             div { dt { "Max" } dd data-k="max_dps" { (f1(num(r, "max_dps"))) } }
-            div { dt { "Iterations" } dd data-k="iterations" { (r.get("iterations").and_then(Value::as_u64).unwrap_or(0)) } }
+            div { dt { "Iterations" } dd data-k="iterations" { (numbers::int(r.get("iterations").and_then(Value::as_u64).unwrap_or(0))) } }
             div { dt { "Mean fight" } dd { (f1(num(r, "mean_fight_secs"))) " s" } }
         }
         div.cols {
@@ -200,7 +349,7 @@ fn report(r: &Value) -> Markup {
                 h3 { "Percentiles" }
                 div.table-wrap { table #percentiles {
                     thead { tr { th scope="col" { "Percentile" } th scope="col" { "DPS" } } }
-                    tbody { @for (p, d) in &percentiles { tr { td { (format!("{p}%")) } td.num { (format!("{d:.1}")) } } } }
+                    tbody { @for (p, d) in &percentiles { tr { td { (format!("{p}%")) } td.num { (numbers::dps(*d)) } } } }
                 } }
             }
             div {
@@ -257,12 +406,16 @@ fn histogram(min: Option<f64>, max: Option<f64>, pct: &[(f64, f64)]) -> Markup {
         let bw = ((hi - lo) / span * w).max(1.0);
         let bh = d / peak * (h - 20.0);
         svg.push_str(&format!(
-            "<rect class=\"bar\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{bh:.1}\"><title>{lo:.0}–{hi:.0} DPS</title></rect>",
-            h - 20.0 - bh
+            "<rect class=\"bar\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{bh:.1}\"><title>{}–{} DPS</title></rect>",
+            h - 20.0 - bh,
+            numbers::grouped(*lo, 0),
+            numbers::grouped(*hi, 0)
         ));
     }
     svg.push_str(&format!(
-        "<text x=\"0\" y=\"{h}\" class=\"axis\">{min:.0}</text><text x=\"{w}\" y=\"{h}\" text-anchor=\"end\" class=\"axis\">{max:.0}</text>"
+        "<text x=\"0\" y=\"{h}\" class=\"axis\">{}</text><text x=\"{w}\" y=\"{h}\" text-anchor=\"end\" class=\"axis\">{} DPS</text>",
+        numbers::grouped(min, 0),
+        numbers::grouped(max, 0)
     ));
     html! {
         svg #histogram viewBox=(format!("0 0 {w} {h}")) role="img" aria-label="DPS distribution histogram" preserveAspectRatio="none" {

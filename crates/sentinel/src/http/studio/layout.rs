@@ -31,6 +31,7 @@ pub(super) fn page(
                                 li { a href="/" { "Dashboard" } }
                                 li { a href="/jobs/new" { "New simulation" } }
                                 li { a href="/nodes" { "Nodes" } }
+                                li { a href="/tokens" { "Tokens" } }
                             }
                             li { a href="/grid" { "Grid" } }
                             @match user {

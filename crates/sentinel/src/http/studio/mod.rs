@@ -21,7 +21,9 @@ mod job;
 mod layout;
 mod new_job;
 mod nodes;
+mod numbers;
 mod sign;
+mod tokens;
 
 /// Studio pages and `/static/*`.
 pub fn router(state: Context) -> Router {
@@ -36,6 +38,7 @@ pub fn router(state: Context) -> Router {
         .route("/nodes/{id}", get(nodes::detail_page))
         .route("/nodes/{id}/unlink", axum::routing::post(nodes::unlink))
         .route("/grid", get(grid::page))
+        .route("/tokens", get(tokens::page))
         .route("/static/{*file}", get(assets::serve))
         .fallback(not_found)
         .with_state(state)

@@ -2,38 +2,113 @@
 //! size. The form posts to `/api/jobs`; each bad value is shown under its field, profile errors
 //! with line and column.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use serde::Deserialize;
 
 use super::assets::PROFILES;
 use super::{layout, to_signin, viewer};
-use crate::http::user::jobs::{MAX_CHUNKS, MAX_ITERATIONS};
+use crate::domain::JobId;
+use crate::http::user::jobs::{MAX_CHUNKS, MAX_ITERATIONS, MAX_NAME_CHARS};
 use crate::http::Context;
+use crate::store::User;
 
-pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Response {
+/// `?from=<job id>`: start from one of my jobs (re-run, or edit and resubmit).
+#[derive(Debug, Deserialize)]
+pub(super) struct From {
+    from: Option<String>,
+}
+
+/// What the form starts with.
+struct Start {
+    profile: String,
+    iterations: u64,
+    chunk_size: Option<u64>,
+    name: String,
+    /// The job it comes from.
+    from: Option<JobId>,
+}
+
+/// The form's starting values: one of `user`'s own jobs (profile, iterations, chunk size, name)
+/// or the first example.
+async fn start(state: &Context, user: &User, from: Option<&str>) -> Start {
+    let first = Start {
+        profile: PROFILES.first().map_or("", |(_, text)| text).to_owned(),
+        iterations: 100_000,
+        chunk_size: None,
+        name: String::new(),
+        from: None,
+    };
+    let Some(id) = from.and_then(|f| f.parse::<JobId>().ok()) else {
+        return first;
+    };
+    let store = state.store();
+    let Ok(Some(job)) = store.job(id).await else {
+        return first;
+    };
+    if job.owner != user.id {
+        return first;
+    }
+    let Ok(Some(profile)) = store.config(&job.config_hash).await else {
+        return first;
+    };
+    Start {
+        profile,
+        iterations: job.iterations,
+        chunk_size: Some(job.chunk_size),
+        name: store.job_name(id).await.ok().flatten().unwrap_or_default(),
+        from: Some(id),
+    }
+}
+
+pub(super) async fn page(
+    State(state): State<Context>,
+    headers: HeaderMap,
+    Query(q): Query<From>,
+) -> Response {
     let Some(user) = viewer(&state, &headers).await else {
         return to_signin("/jobs/new");
     };
-    let first = PROFILES.first().map_or("", |(_, text)| text);
+    let start = start(&state, &user, q.from.as_deref()).await;
+    let lines = start.profile.lines().count().max(1);
     let main = html! {
         h1 { "New simulation" }
+        @if let Some(id) = start.from {
+            p #from-job { "Starting from " a href={ "/jobs/" (id) } { "an earlier run" } ": change what you like and run it again." }
+        }
         form.card.stack id="new-job" data-api="/api/jobs" data-redirect="job" novalidate {
+            div.field {
+                label for="name" { "Name (optional)" }
+                input id="name" name="name" type="text" maxlength=(MAX_NAME_CHARS) value=(start.name)
+                    aria-describedby="name-hint name-error";
+                p.hint id="name-hint" { "Empty: the profile's own name (its top-level " code { "name" } ")." }
+                p.error id="name-error" role="alert" {}
+            }
             div.field {
                 label for="example" { "Example profile" }
                 select id="example" aria-describedby="example-hint" {
-                    @for (name, _) in PROFILES { option value=(name) { (name) } }
+                    @if start.from.is_some() { option value="" { "(keep the profile below)" } }
+                    @for (file, text) in PROFILES { option value=(file) { (example_title(file, text)) } }
                 }
                 p.hint id="example-hint" { "Choosing an example replaces the profile text." }
             }
-            @for (name, text) in PROFILES {
-                template data-profile=(name) { (text) }
+            @for (file, text) in PROFILES {
+                template data-profile=(file) { (text) }
             }
             div.field {
-                label for="profile" { "Profile (TOML)" }
-                textarea id="profile" name="profile" rows="16" spellcheck="false" required
-                    aria-describedby="profile-error" { (first) }
+                div.row {
+                    label for="profile" { "Profile (TOML)" }
+                    a href="/static/profile-format.md" target="_blank" rel="noopener" { "Profile format reference" }
+                }
+                div.editor #profile-editor {
+                    pre.gutter #profile-gutter aria-hidden="true" {
+                        @for i in 1..=lines { span { (i) } "\n" }
+                    }
+                    textarea id="profile" name="profile" rows="18" spellcheck="false" wrap="off" required
+                        autocapitalize="off" autocomplete="off" aria-describedby="profile-error" { (start.profile) }
+                }
                 p.error id="profile-error" role="alert" {}
             }
             div.field {
@@ -43,7 +118,7 @@ pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Re
             div.cols {
                 div.field {
                     label for="iterations" { "Iterations" }
-                    input id="iterations" name="iterations" type="number" min="1" max=(MAX_ITERATIONS) step="1" value="100000" required
+                    input id="iterations" name="iterations" type="number" min="1" max=(MAX_ITERATIONS) step="1" value=(start.iterations) required
                         inputmode="numeric" aria-describedby="iterations-error";
                     p.error id="iterations-error" role="alert" {}
                 }
@@ -57,7 +132,7 @@ pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Re
                 div.field {
                     label for="chunk-size" { "Chunk size (optional)" }
                     input id="chunk-size" name="chunkSize" type="number" min="1" max=(MAX_ITERATIONS) step="1" inputmode="numeric"
-                        aria-describedby="chunk-size-hint chunk-size-error";
+                        value=[start.chunk_size] aria-describedby="chunk-size-hint chunk-size-error";
                     p.hint id="chunk-size-hint" { "Iterations per chunk; at most " (MAX_CHUNKS) " chunks per job. Empty sizes chunks to about a second each." }
                     p.error id="chunk-size-error" role="alert" {}
                 }
@@ -71,4 +146,13 @@ pub(super) async fn page(State(state): State<Context>, headers: HeaderMap) -> Re
         }
     };
     layout::page("New simulation", Some(&user), &["/static/new_job.js"], main).into_response()
+}
+
+/// An example's own title (its top-level `name`), else its file name.
+fn example_title(file: &str, text: &str) -> String {
+    wowlab_sim::parse_profile(text)
+        .ok()
+        .map(|p| p.name)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| file.to_owned())
 }

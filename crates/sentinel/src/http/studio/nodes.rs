@@ -7,8 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::grid::fmt_rate;
-use super::{fmt_time, layout, to_signin, viewer};
+use super::{fmt_time, layout, numbers, to_signin, viewer};
 use crate::domain::{NodeId, UnixMillis};
 use crate::http::auth::CurrentUser;
 use crate::http::user::nodes::{MAX_NAME_CHARS, MAX_PARALLEL};
@@ -16,7 +15,7 @@ use crate::http::{ApiError, Context};
 use crate::store::{ClaimTokenInfo, Node, StoreError, User};
 
 /// The sentinel URL as the browser reached it, for the node command line.
-fn sentinel_url(headers: &HeaderMap) -> String {
+pub(super) fn sentinel_url(headers: &HeaderMap) -> String {
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
@@ -92,7 +91,7 @@ fn node_row(n: &Node) -> Markup {
             td data-k="status" { (layout::status(n.status.as_str())) @if n.draining { " " span.pill.pill-draining { "draining" } } }
             td data-k="last-seen" { (last_seen(n)) }
             td.num data-k="cores-in-use" { (cores_in_use(n)) }
-            td.num data-k="sims" { (fmt_rate(n.sims_per_sec())) }
+            td.num data-k="sims" { (numbers::rate(n.sims_per_sec())) }
             td.num data-k="capacity" title=[local_limit(n).map(|l| format!("limited by the node's own --max-parallel {l}"))] { (n.capacity()) }
             td data-k="version" { (n.version) }
         }
@@ -232,7 +231,7 @@ pub(super) async fn detail_page(
             div { dt { "Status" } dd data-k="status" { (layout::status(n.status.as_str())) @if n.draining { " draining" } } }
             div { dt { "Last heartbeat" } dd data-k="last-seen" { (last_seen(&n)) } }
             div { dt { "Cores in use" } dd data-k="cores-in-use" { (cores_in_use(&n)) } }
-            div { dt { "Sims/s" } dd data-k="sims" { (fmt_rate(n.sims_per_sec())) } }
+            div { dt { "Sims/s" } dd data-k="sims" { (numbers::rate(n.sims_per_sec())) } }
             div { dt { "Capacity" } dd data-k="capacity" {
                 (n.capacity()) " parallel chunks"
                 @if let Some(l) = local_limit(&n) { " (the node's own limit " (l) ", your setting " (n.max_parallel) ")" }

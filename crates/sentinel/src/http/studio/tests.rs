@@ -21,6 +21,8 @@ fn every_static_file_and_profile_is_embedded() {
         "job.js",
         "nodes.js",
         "new_job.js",
+        "tokens.js",
+        "profile-format.md",
     ] {
         let r = tokio_test_serve(f);
         assert_eq!(r, axum::http::StatusCode::OK, "{f}");
@@ -369,7 +371,7 @@ mod pages {
             body.contains("busy-box") && body.contains("Cores in use") && body.contains("Sims/s")
         );
         assert!(body.contains(r#"data-k="cores-in-use">4 / 4<"#), "{body}");
-        assert!(body.contains("data-k=\"sims\">1\u{2009}234<"), "{body}");
+        assert!(body.contains("data-k=\"sims\">1,234<"), "{body}");
         assert!(body.contains(r#"data-k="version">0.1.0<"#));
 
         let (s, body, _) = send(
@@ -382,7 +384,7 @@ mod pages {
         .await;
         assert_eq!(s, StatusCode::OK);
         assert!(body.contains(r#"data-k="cores-in-use">4 / 4<"#), "{body}");
-        assert!(body.contains("data-k=\"sims\">1\u{2009}234<"));
+        assert!(body.contains("data-k=\"sims\">1,234<"));
         assert!(body.contains(r#"data-k="load1">3.50<"#) && body.contains("3.0 / 8.0 GiB"));
 
         for (page, who) in [("/", Some(alice.as_str())), ("/grid", None)] {
@@ -394,7 +396,7 @@ mod pages {
             );
             assert!(body.contains(r#"data-stat="cores">4<"#), "{page}");
             assert!(body.contains(r#"data-stat="cores-in-use">4<"#), "{page}");
-            assert!(body.contains("data-stat=\"sims\">1\u{2009}234<"), "{page}");
+            assert!(body.contains("data-stat=\"sims\">1,234<"), "{page}");
         }
 
         // The public grid page lists the machine by number, not by its owner's name for it.
@@ -560,6 +562,349 @@ mod pages {
         );
     }
 
+    /// Stores a job of `owner` for a real profile directly (as the coordinator would leave it):
+    /// chunk results for `chunks` (ranges of 100 iterations), then `status` with the merged
+    /// result stored only when completed.
+    async fn stored_job(
+        store: &SqliteStore,
+        owner: &str,
+        chunks: &[u32],
+        status: crate::domain::JobStatus,
+    ) -> String {
+        use crate::domain::{ChunkIndex, JobId, JobStatus};
+        use crate::store::{ChunkResult, NewJob, TransitionData};
+        let text = include_str!("../../../../../examples/profiles/pet-procs.toml");
+        let p = wowlab_sim::compile_str(text).unwrap();
+        let owner = store.user_by_email(owner).await.unwrap().unwrap().id;
+        store.put_config(p.hash(), text, NOW).await.unwrap();
+        let job = store
+            .insert_job(
+                NewJob {
+                    id: JobId::new(),
+                    owner,
+                    config_hash: p.hash().to_owned(),
+                    iterations: 300,
+                    seed: 9,
+                    chunk_size: 100,
+                    chunk_count: 3,
+                    public: false,
+                    chunk_wall_limit_ms: 0,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let job = store
+            .transition_job(
+                job.id,
+                JobStatus::Pending,
+                JobStatus::Running,
+                0,
+                TransitionData::default(),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let mut merged: Option<wowlab_sim::ChunkResult> = None;
+        for &c in chunks {
+            let start = u64::from(c) * 100;
+            let part = wowlab_sim::run_chunk(&p, 9, start..start + 100).unwrap();
+            store
+                .put_chunk_result(
+                    ChunkResult {
+                        job: job.id,
+                        chunk: ChunkIndex(c),
+                        node: None,
+                        result: part.encode(),
+                    },
+                    NOW,
+                )
+                .await
+                .unwrap();
+            match &mut merged {
+                Some(m) => m.merge(&part).unwrap(),
+                None => merged = Some(part),
+            }
+        }
+        let data = TransitionData {
+            result: (status == JobStatus::Completed).then(|| merged.unwrap().encode()),
+            failure_reason: (status != JobStatus::Completed)
+                .then(|| "cancelled by alice".to_owned()),
+        };
+        store
+            .transition_job(job.id, JobStatus::Running, status, job.version, data, NOW)
+            .await
+            .unwrap();
+        job.id.to_string()
+    }
+
+    #[tokio::test]
+    async fn a_finished_job_opens_on_its_answer_and_a_cancelled_one_on_what_was_merged() {
+        use crate::domain::JobStatus;
+        let (app, store) = app_with_store().await;
+        let alice = signup(&app, "alice@example.org").await;
+
+        let done = stored_job(
+            &store,
+            "alice@example.org",
+            &[0, 1, 2],
+            JobStatus::Completed,
+        )
+        .await;
+        let (s, body, _) = send(&app, "GET", &format!("/jobs/{done}"), Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let api: Value = serde_json::from_str(
+            &send(
+                &app,
+                "GET",
+                &format!("/api/jobs/{done}/result"),
+                Some(&alice),
+                None,
+            )
+            .await
+            .1,
+        )
+        .unwrap();
+        let mean = super::super::numbers::dps(api["mean_dps"].as_f64().unwrap());
+        let answer = body
+            .find("id=\"answer-mean\"")
+            .expect("the answer is shown");
+        assert!(
+            body[answer..].starts_with(&format!("id=\"answer-mean\" data-k=\"mean_dps\">{mean}<"))
+        );
+        assert!(
+            answer < body.find("id=\"report\"").unwrap(),
+            "the answer comes before the report"
+        );
+        assert!(
+            answer < body.find("Run details").unwrap(),
+            "and before the run's details"
+        );
+        for empty in [
+            "needs JavaScript",
+            "id=\"rate\"",
+            "id=\"mean\"",
+            "Shown live",
+            ">partial<",
+            "data-partial=\"true\"",
+        ] {
+            assert!(!body.contains(empty), "a finished job shows no {empty:?}");
+        }
+        assert!(body.contains("300</span> iterations"));
+
+        // Cancelled after two of three chunks: their merge, labelled partial.
+        let part = stored_job(&store, "alice@example.org", &[2, 0], JobStatus::Cancelled).await;
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{part}"), Some(&alice), None).await;
+        assert!(body.contains("data-partial=\"true\"") && body.contains(">partial<"));
+        assert!(body.contains("200 of 300 iterations were merged before the job was cancelled"));
+        assert!(body.contains("Report (partial)") && body.contains("id=\"abilities\""));
+        assert!(
+            !body.contains("data-k=\"mean_dps\">0.0<"),
+            "no zero estimate"
+        );
+        assert!(body.contains("cancelled by alice"));
+
+        // Failed before anything was merged: says so, with no number at all.
+        let none = stored_job(&store, "alice@example.org", &[], JobStatus::Failed).await;
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{none}"), Some(&alice), None).await;
+        assert!(body.contains("No result: nothing was merged before the job failed."));
+        assert!(
+            !body.contains("answer-mean") && !body.contains("DPS</") && !body.contains("0.0 DPS")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_tokens_page_lists_my_api_tokens_only_and_never_a_secret() {
+        let app = app().await;
+        let (s, _, loc) = send(&app, "GET", "/tokens", None, None).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(loc.as_deref(), Some("/signin?next=/tokens"));
+        let alice = signup(&app, "alice@example.org").await;
+        let bob = signup(&app, "bob@example.org").await;
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
+        assert!(body.contains("No API tokens yet.") && body.contains("href=\"/nodes#tokens-h\""));
+        let (s, created, _) = send(
+            &app,
+            "POST",
+            "/api/tokens",
+            Some(&alice),
+            Some(json!({"name": "<laptop>", "expiresInDays": 30})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let created: Value = serde_json::from_str(&created).unwrap();
+        let secret = created["token"].as_str().unwrap();
+        let id = created["id"].as_str().unwrap();
+
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
+        assert!(body.contains(&format!("data-api-token=\"{id}\"")));
+        assert!(body.contains("&lt;laptop&gt;"), "names are escaped");
+        assert!(!body.contains(secret), "the secret is never shown again");
+        assert!(body.contains("2027-02-14"), "its expiry");
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&bob), None).await;
+        assert!(!body.contains(id) && body.contains("No API tokens yet."));
+        // Revoked by its owner only; then it is gone from the page.
+        let del = format!("/api/tokens/{id}");
+        assert_eq!(
+            send(&app, "DELETE", &del, Some(&bob), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(&app, "DELETE", &del, Some(&alice), None).await.0,
+            StatusCode::NO_CONTENT
+        );
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
+        assert!(!body.contains(id));
+    }
+
+    #[tokio::test]
+    async fn jobs_are_named_renamed_listed_rerun_and_deleted_by_their_owner() {
+        let app = app().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let bob = signup(&app, "bob@example.org").await;
+        let text = include_str!("../../../../../examples/profiles/dot-builder.toml");
+        let submit = |body: Value| {
+            let app = app.clone();
+            let alice = alice.clone();
+            async move {
+                let (s, b, _) = send(&app, "POST", "/api/jobs", Some(&alice), Some(body)).await;
+                assert_eq!(s, StatusCode::CREATED, "{b}");
+                serde_json::from_str::<Value>(&b).unwrap()
+            }
+        };
+        // Default: the profile's title; or the name given.
+        let titled = submit(json!({"profile": text, "iterations": 1000})).await;
+        assert_eq!(titled["name"], "DoT builder (caster, shards)");
+        let named =
+            submit(json!({"profile": text, "iterations": 1000, "name": "  BiS trinkets "})).await;
+        assert_eq!(named["name"], "BiS trinkets");
+        let id = named["id"].as_str().unwrap();
+        let (s, b, _) = send(
+            &app,
+            "POST",
+            "/api/jobs",
+            Some(&alice),
+            Some(json!({"profile": text, "iterations": 1000, "name": "x".repeat(101)})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            serde_json::from_str::<Value>(&b).unwrap()["error"]["field"],
+            "name"
+        );
+
+        let (_, body, _) = send(&app, "GET", "/", Some(&alice), None).await;
+        assert!(
+            body.contains(">DoT builder (caster, shards)</a>")
+                && body.contains(">BiS trinkets</a>")
+        );
+        assert!(body.contains("data-k=\"iterations\">1,000<"));
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{id}"), Some(&alice), None).await;
+        assert!(body.contains("<h1 id=\"job-name\">BiS trinkets</h1>"));
+        assert!(body.contains(&format!("href=\"/jobs/new?from={id}\"")));
+        assert!(!body.contains("id=\"delete\""), "no delete while it runs");
+
+        // Rename: the owner only, a real name only.
+        let path = format!("/api/jobs/{id}");
+        let (s, _, _) = send(
+            &app,
+            "PATCH",
+            &path,
+            Some(&bob),
+            Some(json!({"name": "stolen"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, b, _) = send(
+            &app,
+            "PATCH",
+            &path,
+            Some(&alice),
+            Some(json!({"name": "  "})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            serde_json::from_str::<Value>(&b).unwrap()["error"]["field"],
+            "name"
+        );
+        let (s, b, _) = send(
+            &app,
+            "PATCH",
+            &path,
+            Some(&alice),
+            Some(json!({"name": "<b>Trinkets</b>"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{id}"), Some(&alice), None).await;
+        assert!(body.contains("&lt;b&gt;Trinkets&lt;/b&gt;</h1>"), "escaped");
+
+        // Its profile, for whoever may read the job.
+        let (s, prof, _) = send(&app, "GET", &format!("{path}/profile"), Some(&alice), None).await;
+        assert_eq!((s, prof.as_str()), (StatusCode::OK, text));
+        assert_eq!(
+            send(&app, "GET", &format!("{path}/profile"), Some(&bob), None)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        // Re-run: the form starts from it (mine only).
+        let (_, form, _) = send(
+            &app,
+            "GET",
+            &format!("/jobs/new?from={id}"),
+            Some(&alice),
+            None,
+        )
+        .await;
+        assert!(
+            form.contains("id=\"from-job\"")
+                && form.contains("value=\"&lt;b&gt;Trinkets&lt;/b&gt;\"")
+        );
+        assert!(
+            form.contains("DoT builder (caster, shards)</option>"),
+            "examples by title"
+        );
+        let (_, form, _) = send(
+            &app,
+            "GET",
+            &format!("/jobs/new?from={id}"),
+            Some(&bob),
+            None,
+        )
+        .await;
+        assert!(!form.contains("id=\"from-job\"") && !form.contains("Trinkets"));
+
+        // Delete: not while it runs, never someone else's, then gone.
+        let (s, _, _) = send(&app, "DELETE", &path, Some(&alice), None).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let (s, _, _) = send(&app, "POST", &format!("{path}/cancel"), Some(&alice), None).await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{id}"), Some(&alice), None).await;
+        assert!(body.contains("id=\"delete\""));
+        assert_eq!(
+            send(&app, "DELETE", &path, Some(&bob), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(&app, "DELETE", &path, Some(&alice), None).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            send(&app, "GET", &format!("/jobs/{id}"), Some(&alice), None)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(&app, "DELETE", &path, Some(&alice), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let (_, body, _) = send(&app, "GET", "/", Some(&alice), None).await;
+        assert!(!body.contains(id) && body.contains("DoT builder (caster, shards)"));
+    }
+
     #[test]
     fn report_renders_every_section() {
         let r = json!({
@@ -571,7 +916,7 @@ mod pages {
                            "hits_per_fight": 20.0, "crit_pct": 25.0, "avg_hit": 12000.0}]
         });
         let html = super::super::job::report_markup(&r);
-        assert!(html.contains("1234.6") && html.contains("1231.5 – 1237.7"));
+        assert!(html.contains("1,234.6") && html.contains("1,231.5 – 1,237.7"));
         assert_eq!(html.matches("<rect").count(), 4, "one bar per quantile gap");
         assert!(
             html.contains("&lt;Fireball&gt;"),

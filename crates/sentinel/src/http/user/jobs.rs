@@ -41,13 +41,21 @@ pub(super) struct CreateJob {
     chunk_size: Option<u64>,
     #[serde(default)]
     public: bool,
+    /// Display name; absent or blank: the profile's title.
+    #[serde(default)]
+    name: Option<String>,
 }
+
+/// Longest job name, in characters.
+pub(crate) const MAX_NAME_CHARS: usize = 100;
 
 /// A job as shown to users.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JobView {
     id: JobId,
+    /// Display name ("" when none was set).
+    name: String,
     status: JobStatus,
     iterations: u64,
     seed: u64,
@@ -67,6 +75,7 @@ impl JobView {
     fn new(j: &Job, progress: Option<JobProgress>) -> Self {
         Self {
             id: j.id,
+            name: String::new(),
             status: j.status,
             iterations: j.iterations,
             seed: j.seed,
@@ -81,6 +90,35 @@ impl JobView {
             progress,
         }
     }
+
+    fn named(mut self, name: Option<String>) -> Self {
+        self.name = name.unwrap_or_default();
+        self
+    }
+}
+
+/// A job name as given: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no control characters.
+fn checked_name(name: &str) -> Result<String, UserError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(UserError::field(
+            "name",
+            format!("name must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(UserError::field(
+            "name",
+            "name must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// The title a profile gives itself (its top-level `name`), if it has a usable one.
+fn profile_title(profile: &str) -> Option<String> {
+    let title = wowlab_sim::parse_profile(profile).ok()?.name;
+    checked_name(&title).ok()
 }
 
 /// The job if `user` (or an anonymous visitor) may read it: its owner, an admin, or anyone
@@ -122,6 +160,12 @@ pub(super) async fn create(
             format!("iterations must be from 1 to {MAX_ITERATIONS}"),
         ));
     }
+    let given_name = body
+        .name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(checked_name)
+        .transpose()?;
     let chosen = body
         .chunk_size
         .map(|c| checked_chunk_size(c, body.iterations))
@@ -154,6 +198,7 @@ pub(super) async fn create(
             u64::from_le_bytes(raw)
         }
     };
+    let name = given_name.or_else(|| profile_title(&body.profile));
     let job = submit(
         state.store(),
         state.coordinator(),
@@ -179,8 +224,11 @@ pub(super) async fn create(
         SubmitError::Store(s) => s.into(),
         SubmitError::Coordinator(c) => c.into(),
     })?;
+    if let Some(n) = &name {
+        state.store().set_job_name(job.id, user.id, n).await?;
+    }
     let p = progress(&state, &job).await?;
-    Ok((StatusCode::CREATED, Json(JobView::new(&job, p))))
+    Ok((StatusCode::CREATED, Json(JobView::new(&job, p).named(name))))
 }
 
 /// A chunk size the user chose: at least 1 and giving at most [`MAX_CHUNKS`]; one larger than
@@ -272,9 +320,15 @@ pub(super) async fn list(
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
     let jobs = state.store().list_jobs(user.id, 100).await?;
+    let mut names: std::collections::HashMap<JobId, String> = state
+        .store()
+        .job_names(user.id)
+        .await?
+        .into_iter()
+        .collect();
     let mut out = Vec::with_capacity(jobs.len());
     for j in &jobs {
-        out.push(JobView::new(j, progress(&state, j).await?));
+        out.push(JobView::new(j, progress(&state, j).await?).named(names.remove(&j.id)));
     }
     Ok(Json(out))
 }
@@ -286,7 +340,77 @@ pub(super) async fn get(
 ) -> Result<Json<JobView>, ApiError> {
     let j = readable(&state, user.as_ref(), &id).await?;
     let p = progress(&state, &j).await?;
-    Ok(Json(JobView::new(&j, p)))
+    let name = state.store().job_name(j.id).await?;
+    Ok(Json(JobView::new(&j, p).named(name)))
+}
+
+/// Body of `PATCH /api/jobs/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpdateJob {
+    name: String,
+}
+
+/// `PATCH /api/jobs/{id}`: renames the caller's job; 404 for anyone but the owner.
+pub(super) async fn update(
+    State(state): State<Context>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateJob>,
+) -> Result<Json<JobView>, UserError> {
+    let id: JobId = id.parse().map_err(|_| ApiError::NotFound("no such job"))?;
+    let name = checked_name(&body.name)?;
+    if !state.store().set_job_name(id, user.id, &name).await? {
+        return Err(ApiError::NotFound("no such job").into());
+    }
+    let j = state
+        .store()
+        .job(id)
+        .await?
+        .ok_or(ApiError::NotFound("no such job"))?;
+    let p = progress(&state, &j).await?;
+    Ok(Json(JobView::new(&j, p).named(Some(name))))
+}
+
+/// `DELETE /api/jobs/{id}`: deletes the caller's finished job with its results; 404 for
+/// anyone but the owner, 409 while it is still pending or running (cancel it first).
+pub(super) async fn delete(
+    State(state): State<Context>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: JobId = id.parse().map_err(|_| ApiError::NotFound("no such job"))?;
+    let j = match state.store().job(id).await? {
+        Some(j) if j.owner == user.id => j,
+        _ => return Err(ApiError::NotFound("no such job")),
+    };
+    if !j.status.is_terminal() {
+        return Err(ApiError::Conflict(
+            "the job is still running; cancel it before deleting it",
+        ));
+    }
+    // Conditional on the status again, so a job cannot be deleted while it (re)starts.
+    if state.store().delete_finished_job(id, user.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such job"))
+    }
+}
+
+/// `GET /api/jobs/{id}/profile`: the profile the job ran, as submitted, for whoever may read
+/// the job.
+pub(super) async fn profile(
+    State(state): State<Context>,
+    MaybeUser(user): MaybeUser,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let j = readable(&state, user.as_ref(), &id).await?;
+    let text = state
+        .store()
+        .config(&j.config_hash)
+        .await?
+        .ok_or(ApiError::NotFound("the job's profile is no longer stored"))?;
+    Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], text))
 }
 
 /// `GET /api/jobs/{id}/result`: the final report as JSON (the sim's aggregate summarized).

@@ -8,7 +8,7 @@ use super::Context;
 
 mod account;
 mod admin;
-mod api_tokens;
+pub(crate) mod api_tokens;
 mod body;
 mod claim;
 mod error;
@@ -47,7 +47,11 @@ pub fn router(state: Context) -> Router {
         .route("/api/nodes", get(nodes::list))
         .route("/api/nodes/{id}", axum::routing::patch(nodes::update))
         .route("/api/jobs", post(jobs::create).get(jobs::list))
-        .route("/api/jobs/{id}", get(jobs::get))
+        .route(
+            "/api/jobs/{id}",
+            get(jobs::get).patch(jobs::update).delete(jobs::delete),
+        )
+        .route("/api/jobs/{id}/profile", get(jobs::profile))
         .route("/api/jobs/{id}/result", get(jobs::result))
         .route("/api/jobs/{id}/aggregate", get(jobs::aggregate))
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
