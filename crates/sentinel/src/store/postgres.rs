@@ -733,6 +733,58 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    async fn set_job_name(&self, id: JobId, owner: UserId, name: &str) -> Result<bool, StoreError> {
+        // Only a job of `owner` gets a row: the SELECT yields nothing otherwise.
+        let done = sqlx::query(
+            "INSERT INTO job_names (job_id, name) SELECT id, $1 FROM jobs WHERE id = $2 AND owner_id = $3 \
+             ON CONFLICT (job_id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(name)
+        .bind(*id.as_uuid())
+        .bind(*owner.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn job_name(&self, id: JobId) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT name FROM job_names WHERE job_id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn job_names(&self, owner: UserId) -> Result<Vec<(JobId, String)>, StoreError> {
+        let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+            "SELECT n.job_id, n.name FROM job_names n JOIN jobs j ON j.id = n.job_id \
+             WHERE j.owner_id = $1",
+        )
+        .bind(*owner.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| (JobId::from_uuid(id), name))
+            .collect())
+    }
+
+    async fn delete_finished_job(&self, id: JobId, owner: UserId) -> Result<bool, StoreError> {
+        // Names and chunk results go with it (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE id = $1 AND owner_id = $2 \
+             AND status IN ('completed', 'failed', 'cancelled')",
+        )
+        .bind(*id.as_uuid())
+        .bind(*owner.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn active_work(&self, owner: UserId) -> Result<ActiveWork, StoreError> {
         // SUM of BIGINT is NUMERIC on PostgreSQL: cast back.
         let row = sqlx::query(

@@ -57,6 +57,7 @@ pub async fn run_reclaim(
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut gauges_at: Option<tokio::time::Instant> = None;
+    let mut gauges: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -70,10 +71,15 @@ pub async fn run_reclaim(
             Ok(Some(_)) => {
                 fail_overdue(&ctx, now).await;
                 reclaim_once(ctx.coordinator(), now, silence).await;
-                // The leader also keeps the grid gauges fresh, every few seconds.
-                if gauges_at.is_none_or(|at| at.elapsed() >= GAUGE_INTERVAL) {
+                // The leader also keeps the grid gauges fresh, every few seconds, on a task of
+                // their own so a slow store never holds up reclaiming.
+                let idle = gauges.as_ref().is_none_or(|g| g.is_finished());
+                if idle && gauges_at.is_none_or(|at| at.elapsed() >= GAUGE_INTERVAL) {
                     gauges_at = Some(tokio::time::Instant::now());
-                    crate::telemetry::refresh_gauges(&ctx, now, silence).await;
+                    let ctx = ctx.clone();
+                    gauges = Some(tokio::spawn(async move {
+                        crate::telemetry::refresh_gauges(&ctx, now, silence).await
+                    }));
                 }
             }
             Ok(None) => {}
