@@ -553,6 +553,11 @@ test("a busy node shows its cores in use and sims/s on the nodes page and the gr
           && !(await page.content()).includes("browser-test-node");
       }, 30000, 1000);
     }
+    // At least one chunk merged before the cancel, so there is a partial result to show.
+    await until("a merged chunk", async () => {
+      const j = await (await page.request.get(BASE + "/api/jobs/" + job.id)).json();
+      return j.progress && j.progress.done >= 1;
+    }, 120000, 500);
   } finally {
     const c = await page.request.post(BASE + "/api/jobs/" + job.id + "/cancel");
     assert.equal(c.status(), 200, await c.text());
@@ -720,17 +725,7 @@ test("a job whose chunks always fail shows failed and the reason live, without a
   await page.getByRole("button", { name: "Generate claim token" }).click();
   const token = await until("claim token", () =>
     page.evaluate(() => document.getElementById("node-command").dataset.token));
-  const dataDir = mkdtempSync(path.join(tmpdir(), "studio-failing-node-"));
-  node = spawn(BIN, ["node", "--sentinel", BASE, "--claim-token", token, "--data-dir", dataDir,
-    "--max-parallel", "1", "--name", "failing-node", "--chunk-timeout-ms", "1"], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, WOWLAB_NODE_HEARTBEAT_MS: "1000" },
-  });
-  await until("failing node online", async () => {
-    await page.reload();
-    const row = page.locator("#my-nodes tbody tr", { hasText: "failing-node" });
-    return (await row.count()) === 1 && /online/.test(await row.textContent());
-  }, 60000, 1000);
+  // The job is submitted while no node is up, so its page is live before any chunk fails.
   await page.goto(BASE + "/jobs/new");
   await page.getByLabel("Example profile").selectOption({ index: 0 });
   await page.getByLabel("Iterations").fill("20000");
@@ -738,6 +733,12 @@ test("a job whose chunks always fail shows failed and the reason live, without a
   // Survives only as long as this document does: a reload would drop it.
   await page.evaluate(() => { window.__sameDocument = true; });
   await until("the page is live", () => page.evaluate(() => window.__studio.connection === "connected"), 30000, 100);
+  const dataDir = mkdtempSync(path.join(tmpdir(), "studio-failing-node-"));
+  node = spawn(BIN, ["node", "--sentinel", BASE, "--claim-token", token, "--data-dir", dataDir,
+    "--max-parallel", "1", "--name", "failing-node", "--chunk-timeout-ms", "1"], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, WOWLAB_NODE_HEARTBEAT_MS: "1000" },
+  });
   await page.locator("#status .pill-failed").waitFor({ timeout: 120000 });
   const reason = (await page.locator("#failure").textContent()).trim();
   assert.match(reason, /time limit/, "the reason is shown: " + reason);
