@@ -492,8 +492,13 @@ pub(super) async fn cancel(
         .lifecycle()
         .end(
             j.id,
+            // Who, by role: the reason is shown on the job's page, which may be public.
             Ending::Cancelled {
-                by: user.email.clone(),
+                by: if j.owner == user.id {
+                    "its owner".into()
+                } else {
+                    "an admin".into()
+                },
             },
             Vec::new(),
             None,

@@ -417,6 +417,16 @@ async fn jobs_are_validated_scheduled_private_and_cancellable() {
         (StatusCode::OK, Some("cancelled"))
     );
     assert!(a.coord.job_progress(lease[0].job).await.is_err());
+    // The stored reason names a role, never the email (a public job's page shows it).
+    let reason = a
+        .store
+        .job(lease[0].job)
+        .await
+        .unwrap()
+        .unwrap()
+        .failure_reason
+        .unwrap();
+    assert_eq!(reason, "cancelled by its owner");
     let sent = a.published.sent();
     assert!(sent.iter().any(|(c, _)| c == &format!("chunks:{node}")));
     assert!(sent.iter().any(|(c, _)| c == &format!("jobs:{leased_job}")));
