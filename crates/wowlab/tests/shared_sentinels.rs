@@ -33,39 +33,6 @@ fn profile() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/profiles/pet-procs.toml")
 }
 
-/// Starts a beacon on a free port; returns it and its HTTP URL.
-fn start_beacon(dir: &Path) -> (Proc, String) {
-    let port = free_port();
-    let cfg = serde_json::json!({
-        "http_server": {"address": "127.0.0.1", "port": port},
-        "client": {"token": {"hmac_secret_key": "shared-secret"}},
-        "http_api": {"key": "shared-key"},
-        "channel": {"namespaces": [
-            {"name": "chunks"},
-            {"name": "nodes", "presence": true, "join_leave": true},
-            {"name": "jobs", "history_size": 16, "history_ttl": "600s"}
-        ]}
-    });
-    let cfg_path = dir.join("beacon.json");
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
-    let beacon = Proc(
-        Command::new(BIN)
-            .arg("beacon")
-            .arg("--config")
-            .arg(&cfg_path)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until("beacon up", Duration::from_secs(30), || {
-        http(&format!("{url}/health"), "GET", None, None).is_some_and(|(s, _)| s == 200)
-    });
-    (beacon, url)
-}
-
 /// Starts `wowlab sentinel` `name` on the shared engines; returns it and its URL.
 fn start_sentinel(
     dir: &Path,
@@ -114,7 +81,7 @@ fn a_job_submitted_to_one_sentinel_is_completed_through_another() {
         ^ u128::from(std::process::id());
     let prefix = format!("wowlab-e2e:{run_id:x}:");
     let schema = format!("wowlab_e2e_{run_id:x}");
-    let (_beacon, beacon_url) = start_beacon(&dir);
+    let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
     let engines = (redis.as_str(), postgres.as_str());
     let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, engines, (&prefix, &schema));
     let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, engines, (&prefix, &schema));

@@ -97,24 +97,14 @@ pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// A `wowlab beacon` and a `wowlab sentinel` talking to it over its HTTP API.
-pub struct Standalone {
-    /// The sentinel's base URL.
-    pub url: String,
-    /// The sentinel's port.
-    pub port: u16,
-    pub beacon: Proc,
-    pub sentinel: Proc,
-}
-
-/// Starts beacon (with the grid's namespaces) and a sentinel using it; `sentinel_env` adds
-/// `WOWLAB_*` settings to the sentinel.
-pub fn start_standalone(dir: &Path, sentinel_env: &[(&str, &str)]) -> Standalone {
-    let (bport, sport) = (free_port(), free_port());
+/// Starts `wowlab beacon` on a free port with the grid's namespaces, this token secret and
+/// HTTP API key; returns it and its HTTP URL once `/health` answers.
+pub fn start_beacon(dir: &Path, token_secret: &str, api_key: &str) -> (Proc, String) {
+    let port = free_port();
     let cfg = serde_json::json!({
-        "http_server": {"address": "127.0.0.1", "port": bport},
-        "client": {"token": {"hmac_secret_key": "standalone-secret"}},
-        "http_api": {"key": "standalone-key"},
+        "http_server": {"address": "127.0.0.1", "port": port},
+        "client": {"token": {"hmac_secret_key": token_secret}},
+        "http_api": {"key": api_key},
         "channel": {"namespaces": [
             {"name": "chunks"},
             {"name": "nodes", "presence": true, "join_leave": true},
@@ -134,10 +124,28 @@ pub fn start_standalone(dir: &Path, sentinel_env: &[(&str, &str)]) -> Standalone
             .spawn()
             .unwrap(),
     );
-    let beacon_url = format!("http://127.0.0.1:{bport}");
+    let url = format!("http://127.0.0.1:{port}");
     wait_until("beacon up", Duration::from_secs(30), || {
-        http(&format!("{beacon_url}/health"), "GET", None, None).is_some_and(|(s, _)| s == 200)
+        http(&format!("{url}/health"), "GET", None, None).is_some_and(|(s, _)| s == 200)
     });
+    (beacon, url)
+}
+
+/// A `wowlab beacon` and a `wowlab sentinel` talking to it over its HTTP API.
+pub struct Standalone {
+    /// The sentinel's base URL.
+    pub url: String,
+    /// The sentinel's port.
+    pub port: u16,
+    pub beacon: Proc,
+    pub sentinel: Proc,
+}
+
+/// Starts beacon (with the grid's namespaces) and a sentinel using it; `sentinel_env` adds
+/// `WOWLAB_*` settings to the sentinel.
+pub fn start_standalone(dir: &Path, sentinel_env: &[(&str, &str)]) -> Standalone {
+    let (beacon, beacon_url) = start_beacon(dir, "standalone-secret", "standalone-key");
+    let sport = free_port();
     let mut cmd = Command::new(BIN);
     cmd.arg("sentinel")
         .args(["--addr", &format!("127.0.0.1:{sport}")])
