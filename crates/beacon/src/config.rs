@@ -1,6 +1,8 @@
-//! Configuration in the Centrifugo v6 JSON layout (the subset beacon supports).
+//! Configuration in the Centrifugo v6 JSON layout.
 //!
-//! Unknown keys are rejected with the full key path; every key can be overridden from the
+//! Every key of Centrifugo v6's configuration is recognised: the ones beacon supports work, the
+//! others are ignored and named in one start-up warning ([`Config::unsupported_keys`]); unknown
+//! keys (typos) are rejected with the key path and the nearest valid name. Every key can be overridden from the
 //! environment with the prefix `WOWLAB_BEACON_` (Centrifugo's `CENTRIFUGO_` convention:
 //! `WOWLAB_BEACON_HTTP_SERVER_PORT=8123`, `WOWLAB_BEACON_CHANNEL_NAMESPACES="a b"` followed by
 //! `WOWLAB_BEACON_CHANNEL_NAMESPACES_A_PRESENCE=true`).
@@ -9,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;
 
+mod catalog;
 mod duration;
 mod engines;
 mod env;
+mod keys;
 
 pub use duration::Duration;
 pub use engines::{
@@ -89,6 +93,10 @@ pub struct Config {
     pub health: EnabledByDefault,
     /// Prometheus `/metrics` endpoint.
     pub prometheus: EnabledByDefault,
+    /// Keys of the loaded document that Centrifugo v6 knows but beacon does not implement
+    /// (ignored; see [`Config::warn_unsupported`]).
+    #[serde(skip)]
+    pub unsupported_keys: Vec<String>,
 }
 
 /// `http_server` section.
@@ -329,6 +337,10 @@ pub struct ChannelOptions {
     pub allow_user_limited_channels: bool,
     /// Regex the part after the namespace must match (empty: any).
     pub channel_regex: String,
+    /// Delta types subscribers may negotiate (only `fossil` exists).
+    pub allowed_delta_types: Vec<String>,
+    /// Publications go out as deltas to subscribers that negotiated delta compression.
+    pub delta_publish: bool,
 }
 
 impl Default for ChannelOptions {
@@ -359,11 +371,18 @@ impl Default for ChannelOptions {
             allow_history_for_client: false,
             allow_user_limited_channels: false,
             channel_regex: String::new(),
+            allowed_delta_types: Vec::new(),
+            delta_publish: false,
         }
     }
 }
 
 impl ChannelOptions {
+    /// Subscribers may negotiate fossil delta compression.
+    pub fn allows_fossil(&self) -> bool {
+        self.allowed_delta_types.iter().any(|t| t == "fossil")
+    }
+
     /// History is kept when both size and ttl are set.
     pub fn history_enabled(&self) -> bool {
         self.history_size > 0 && !self.history_ttl.is_zero()
@@ -496,15 +515,27 @@ impl Config {
             });
         }
         env::apply(&mut value, vars)?;
-        let cfg: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+        let unsupported = keys::strip_unsupported(&mut value)?;
+        let mut cfg: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             ConfigError::Key {
                 path,
                 message: e.into_inner().to_string(),
             }
         })?;
+        cfg.unsupported_keys = unsupported;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Logs the recognised-but-unsupported keys, all in one warning (nothing when none).
+    pub fn warn_unsupported(&self) {
+        if !self.unsupported_keys.is_empty() {
+            tracing::warn!(
+                keys = %self.unsupported_keys.join(", "),
+                "config keys of Centrifugo v6 that beacon does not implement are ignored"
+            );
+        }
     }
 
     /// Checks cross-field rules.
@@ -549,6 +580,15 @@ impl Config {
                 return Err(ConfigError::Invalid(format!(
                     "force_recovery_mode `{}` must be `stream` or `cache`",
                     ns.force_recovery_mode
+                )));
+            }
+            if let Some(t) = ns
+                .allowed_delta_types
+                .iter()
+                .find(|t| t.as_str() != "fossil")
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "allowed_delta_types: unknown delta type `{t}` (only `fossil` exists)"
                 )));
             }
             if !ns.channel_regex.is_empty() {

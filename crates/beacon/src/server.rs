@@ -100,6 +100,7 @@ impl Beacon {
     /// connects to Redis/NATS first and fails if they cannot be reached now (later outages are
     /// ridden out with reconnects).
     pub async fn start(config: Config) -> Result<Self, BeaconError> {
+        config.warn_unsupported();
         if config.is_single_node() {
             return Self::new(config);
         }

@@ -370,3 +370,42 @@ fn append_to_frame_joins_json_with_newlines() {
     assert_eq!(frame, b"{}\n{\"id\":1}");
     assert_eq!(codec::sse_event(b"{}"), b"data: {}\n\n");
 }
+
+/// The fields Centrifugo's client protocol writes without `omitempty` (client.pb.go JSON tags):
+/// `PresenceResult.presence`, `PresenceStatsResult.num_clients/num_users` and
+/// `HistoryResult.publications/epoch/offset`. Everything else is omitted when zero.
+#[test]
+fn always_emitted_fields_are_written_when_zero() {
+    let r = Reply {
+        id: 1,
+        presence_stats: Some(PresenceStatsResult::default()),
+        ..Default::default()
+    };
+    assert_eq!(
+        enc_reply(&r),
+        r#"{"id":1,"presence_stats":{"num_clients":0,"num_users":0}}"#
+    );
+    let r = Reply {
+        id: 2,
+        presence: Some(PresenceResult::default()),
+        ..Default::default()
+    };
+    assert_eq!(enc_reply(&r), r#"{"id":2,"presence":{"presence":{}}}"#);
+    let r = Reply {
+        id: 3,
+        history: Some(HistoryResult::default()),
+        ..Default::default()
+    };
+    assert_eq!(
+        enc_reply(&r),
+        r#"{"id":3,"history":{"publications":[],"epoch":"","offset":0}}"#
+    );
+    // Omitted-when-zero fields stay omitted.
+    let r = Reply {
+        id: 4,
+        subscribe: Some(SubscribeResult::default()),
+        publish: Some(PublishResult::default()),
+        ..Default::default()
+    };
+    assert_eq!(enc_reply(&r), r#"{"id":4,"subscribe":{},"publish":{}}"#);
+}

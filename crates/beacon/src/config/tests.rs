@@ -62,7 +62,10 @@ fn unknown_key_is_rejected_with_its_path() {
     let err = Config::from_json_str(r#"{"client": {"token": {"hmac_secret": "x"}}}"#).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("client.token.hmac_secret"), "{msg}");
-    assert!(msg.contains("unknown field"), "{msg}");
+    assert!(
+        msg.contains("did you mean `client.token.hmac_secret_key`"),
+        "{msg}"
+    );
     let err =
         Config::from_json_str(r#"{"channel": {"namespaces": [{"name": "a", "presense": true}]}}"#)
             .unwrap_err()
@@ -359,4 +362,129 @@ fn distributed_examples_load() {
             super::PresenceChoice::Redis(_)
         ));
     }
+}
+
+const FULL_V6: &str = include_str!("../../../../tests/fixtures/centrifugo-v6-full.json");
+
+#[test]
+fn a_full_centrifugo_v6_config_loads() {
+    let cfg = Config::from_json_str(FULL_V6).unwrap();
+    // Supported keys work.
+    assert_eq!(cfg.http_server.port, 8000);
+    assert_eq!(cfg.client.token.hmac_secret_key, "fixture-secret");
+    assert_eq!(cfg.http_api.key, "fixture-api-key");
+    assert_eq!(cfg.engine.redis.address, "redis://127.0.0.1:6379");
+    assert!(cfg.sse.enabled && cfg.http_stream.enabled);
+    assert!(cfg.rpc.ping.enabled);
+    let chat = cfg
+        .channel
+        .namespaces
+        .iter()
+        .find(|n| n.name == "chat")
+        .unwrap();
+    assert!(chat.allows_fossil() && !chat.delta_publish);
+    assert!(cfg.channel.without_namespace.allows_fossil());
+    assert!(cfg.channel.without_namespace.delta_publish);
+    // Recognised keys beacon lacks are listed (once each), not refused.
+    let u = &cfg.unsupported_keys;
+    for key in [
+        "client.concurrency",
+        "grpc_api",
+        "consumers",
+        "proxies",
+        "admin",
+        "channel.proxy",
+        "channel.namespaces[0].subscribe_proxy_enabled",
+        "channel.namespaces[0].publication_data_format",
+        "channel.namespaces[1].allow_tags_filter",
+        "websocket.compression",
+        "engine.redis.io_timeout",
+        "http_server.internal_port",
+        "node",
+    ] {
+        assert!(u.iter().any(|k| k == key), "{key} missing from {u:?}");
+    }
+    // Switched-off or zero settings ask for nothing and are not reported.
+    for key in [
+        "client.proxy",
+        "http_server.tls",
+        "http3",
+        "webtransport",
+        "client.channel_position_max_time_lag",
+        "broker.nats.dial_timeout",
+        "client.connection_rate_limit",
+    ] {
+        assert!(!u.iter().any(|k| k.contains(key)), "{key} reported: {u:?}");
+    }
+    let mut sorted = u.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), u.len(), "{u:?}");
+}
+
+#[test]
+fn keys_refused_before_now_load() {
+    let cfg = Config::from_json_str(
+        r#"{"client": {"concurrency": 16},
+            "channel": {"namespaces": [{"name": "d", "allowed_delta_types": ["fossil"],
+                                        "delta_publish": true}]}}"#,
+    )
+    .unwrap();
+    assert_eq!(cfg.unsupported_keys, vec!["client.concurrency".to_string()]);
+    assert!(cfg.channel.namespaces[0].allows_fossil());
+    assert!(cfg.channel.namespaces[0].delta_publish);
+    let err = Config::from_json_str(
+        r#"{"channel": {"without_namespace": {"allowed_delta_types": ["xdelta"]}}}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("xdelta"), "{err}");
+}
+
+#[test]
+fn typos_name_the_path_and_the_nearest_key() {
+    let cases = [
+        (
+            r#"{"client": {"concurency": 4}}"#,
+            "client.concurency",
+            "client.concurrency",
+        ),
+        (
+            r#"{"channel": {"namespaces": [{"name": "a", "delta_pubish": true}]}}"#,
+            "channel.namespaces[0].delta_pubish",
+            "channel.namespaces[].delta_publish",
+        ),
+        // Inside a section beacon does not implement.
+        (
+            r#"{"grpc_api": {"enabeld": true}}"#,
+            "grpc_api.enabeld",
+            "grpc_api.enabled",
+        ),
+        (r#"{"prometeus": {}}"#, "prometeus", "`prometheus`"),
+        (
+            r#"{"proxies": [{"name": "p", "endpont": "http://x"}]}"#,
+            "proxies[0].endpont",
+            "proxies[].endpoint",
+        ),
+    ];
+    for (doc, path, suggestion) in cases {
+        let err = Config::from_json_str(doc).unwrap_err();
+        match &err {
+            ConfigError::Key { path: p, message } => {
+                assert_eq!(p, path, "{doc}");
+                assert!(message.contains(suggestion), "{doc}: {message}");
+            }
+            other => panic!("{doc}: {other}"),
+        }
+    }
+}
+
+#[test]
+fn sharded_redis_addresses_use_the_first_and_are_reported() {
+    let cfg = Config::from_json_str(
+        r#"{"engine": {"redis": {"address": ["redis://a:6379", "redis://b:6379"]}}}"#,
+    )
+    .unwrap();
+    assert_eq!(cfg.engine.redis.address, "redis://a:6379");
+    assert!(cfg.unsupported_keys[0].starts_with("engine.redis.address[1..]"));
 }

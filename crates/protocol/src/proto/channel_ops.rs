@@ -39,9 +39,8 @@ pub struct PresenceRequest {
 #[derive(Clone, PartialEq, Eq, ::prost::Message, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PresenceResult {
-    /// Client id → client info.
+    /// Client id → client info; always written in JSON (`{}` when empty), as Centrifugo does.
     #[prost(map = "string, message", tag = "1")]
-    #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub presence: HashMap<String, ClientInfo>,
 }
 
@@ -59,13 +58,11 @@ pub struct PresenceStatsRequest {
 #[derive(Clone, PartialEq, Eq, ::prost::Message, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PresenceStatsResult {
-    /// Connections in the channel.
+    /// Connections in the channel (always written in JSON, zero included, as Centrifugo does).
     #[prost(uint32, tag = "1")]
-    #[serde(skip_serializing_if = "is_default")]
     pub num_clients: u32,
-    /// Distinct users in the channel.
+    /// Distinct users in the channel (always written in JSON).
     #[prost(uint32, tag = "2")]
-    #[serde(skip_serializing_if = "is_default")]
     pub num_users: u32,
 }
 
@@ -109,17 +106,14 @@ pub struct HistoryRequest {
 #[derive(Clone, PartialEq, ::prost::Message, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HistoryResult {
-    /// Publications.
+    /// Publications (always written in JSON, `[]` when none, as Centrifugo does).
     #[prost(message, repeated, tag = "1")]
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub publications: Vec<Publication>,
-    /// Stream epoch.
+    /// Stream epoch (always written in JSON).
     #[prost(string, tag = "2")]
-    #[serde(skip_serializing_if = "is_default")]
     pub epoch: String,
-    /// Stream top offset.
+    /// Stream top offset (always written in JSON).
     #[prost(uint64, tag = "3")]
-    #[serde(skip_serializing_if = "is_default")]
     pub offset: u64,
 }
 
