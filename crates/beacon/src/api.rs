@@ -20,7 +20,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wowlab_protocol::codes::error;
 
@@ -105,8 +105,9 @@ pub(crate) async fn handler(
             .get("x-centrifugo-error-mode")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("transport"));
-    let params: Value = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        Value::Object(Map::new())
+    // Kept raw so `data` reaches subscribers byte for byte, as Centrifugo passes it on.
+    let params: Box<RawValue> = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        RawValue::from_string("{}".into()).expect("valid JSON")
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
@@ -117,15 +118,15 @@ pub(crate) async fn handler(
         }
     };
     metrics::counter!("beacon_api_requests", "method" => method.clone()).increment(1);
-    match call(&node, &method, params).await {
+    match call(&node, &method, &params).await {
         Ok(result) => axum::Json(json!({"result": result})).into_response(),
         Err(e) if transport_mode => (e.http_status(), axum::Json(e.json())).into_response(),
         Err(e) => axum::Json(json!({"error": e.json()})).into_response(),
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| ApiError {
+fn parse<T: for<'de> Deserialize<'de>>(v: &RawValue) -> Result<T, ApiError> {
+    serde_json::from_str(v.get()).map_err(|e| ApiError {
         code: error::BAD_REQUEST,
         message: format!("bad request: {e}"),
     })
@@ -135,7 +136,7 @@ fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, ApiError> {
 fn call<'a>(
     node: &'a Node,
     method: &'a str,
-    params: Value,
+    params: &'a RawValue,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, ApiError>> + Send + 'a>> {
     Box::pin(async move {
         match method {
@@ -280,7 +281,9 @@ fn call<'a>(
                 let r: BatchRequest = parse(params)?;
                 let mut replies = Vec::with_capacity(r.commands.len());
                 for cmd in r.commands {
-                    let Value::Object(obj) = cmd else {
+                    let Ok(obj) =
+                        serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(cmd.get())
+                    else {
                         replies.push(json!({"error": ApiError::new(error::BAD_REQUEST).json()}));
                         continue;
                     };
@@ -292,7 +295,7 @@ fn call<'a>(
                         replies.push(json!({"error": ApiError::new(error::BAD_REQUEST).json()}));
                         continue;
                     }
-                    replies.push(match call(node, &m, p).await {
+                    replies.push(match call(node, &m, &p).await {
                         Ok(v) => json!({ m: v }),
                         Err(e) => json!({"error": e.json()}),
                     });
@@ -526,5 +529,5 @@ struct ChannelsRequest {
 #[derive(Deserialize)]
 struct BatchRequest {
     #[serde(default)]
-    commands: Vec<Value>,
+    commands: Vec<Box<RawValue>>,
 }

@@ -1,7 +1,9 @@
 //! Channel → local subscribers map (sharded locks) and the fan-out path: every publication is
-//! encoded at most once per wire format and the same `Bytes` is queued to each subscriber.
+//! encoded at most once per wire format (and delta form) and the same `Bytes` is queued to each
+//! subscriber.
 
 use crate::conn::{ConnShared, Control};
+use crate::delta::{self, DeltaMode};
 use crate::engine::{ClientInfo, Publication};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -27,6 +29,11 @@ pub(crate) struct Subscriber {
     /// Next offset this positioned subscriber must get (0: not positioned). Guards against
     /// gaps and duplicates the broker could not sort out.
     expected: AtomicU64,
+    /// Delta compression negotiated at subscribe.
+    pub delta: DeltaMode,
+    /// Offset of the last publication queued to it (0: none since subscribe): a publication
+    /// right after it may go as a delta, anything else goes in full.
+    delta_prev: AtomicU64,
 }
 
 impl Subscriber {
@@ -35,6 +42,7 @@ impl Subscriber {
         channel: &str,
         push_join_leave: bool,
         buffering: bool,
+        delta: DeltaMode,
     ) -> Self {
         Subscriber {
             conn,
@@ -43,10 +51,14 @@ impl Subscriber {
             buffering: AtomicBool::new(buffering),
             pending: Mutex::new(Vec::new()),
             expected: AtomicU64::new(0),
+            delta,
+            delta_prev: AtomicU64::new(0),
         }
     }
 
-    fn deliver(&self, offset: u64, data: Bytes) {
+    /// Queues `data` (or, when it directly follows what this subscriber got last, the delta
+    /// form `as_delta` if one exists).
+    fn deliver(&self, offset: u64, data: Bytes, as_delta: Option<Bytes>) {
         if self.buffering.load(Ordering::Acquire) {
             let mut p = self.pending.lock();
             // Re-check under the lock: `finish_buffering` may have just flushed.
@@ -70,7 +82,15 @@ impl Subscriber {
             }
             self.expected.store(offset + 1, Ordering::Release);
         }
-        self.conn.push(data);
+        if self.delta == DeltaMode::Off || offset == 0 {
+            self.conn.push(data);
+            return;
+        }
+        let follows = self.delta_prev.swap(offset, Ordering::AcqRel) + 1 == offset;
+        match as_delta {
+            Some(d) if follows => self.conn.push(d),
+            _ => self.conn.push(data),
+        }
     }
 
     /// Ends buffering: queues what arrived meanwhile (skipping offsets ≤ `last_offset`, which
@@ -79,7 +99,10 @@ impl Subscriber {
     pub(crate) fn flush(&self, last_offset: Option<u64>) -> Result<(), u32> {
         let mut p = self.pending.lock();
         let Some(last_offset) = last_offset else {
-            for (_, data) in p.drain(..) {
+            for (offset, data) in p.drain(..) {
+                if offset > 0 {
+                    self.delta_prev.store(offset, Ordering::Release);
+                }
                 self.conn.push(data);
             }
             *p = Vec::new();
@@ -102,6 +125,7 @@ impl Subscriber {
                 break;
             }
             expected = offset + 1;
+            self.delta_prev.store(offset, Ordering::Release);
             self.conn.push(data);
         }
         if result.is_ok() {
@@ -116,6 +140,8 @@ impl Subscriber {
 #[derive(Default)]
 struct ChannelSubs {
     subs: RwLock<Vec<Arc<Subscriber>>>,
+    /// The channel's last publication seen here (offset, data): the base of the next delta.
+    last: Mutex<Option<(u64, Bytes)>>,
 }
 
 /// Local subscribers of every channel.
@@ -154,6 +180,93 @@ impl<'a> Encoded<'a> {
         };
         slot.get_or_insert_with(|| encode_reply(p, self.reply).ok())
             .clone()
+    }
+}
+
+/// The forms a publication takes for delta-negotiated subscribers, each built on first use:
+/// full (over JSON: data as a string) and, when the previous publication of the channel is the
+/// one right before it, the fossil delta against that.
+struct DeltaEncodings<'a> {
+    channel: &'a str,
+    reply: &'a proto::Reply,
+    prev: Option<(u64, Bytes)>,
+    publication: &'a Publication,
+    delta: Option<Option<Bytes>>,
+    full: [Option<Option<Bytes>>; 2],
+    as_delta: [Option<Option<Bytes>>; 2],
+}
+
+impl<'a> DeltaEncodings<'a> {
+    fn new(
+        channel: &'a str,
+        reply: &'a proto::Reply,
+        prev: Option<(u64, Bytes)>,
+        publication: &'a Publication,
+    ) -> Self {
+        DeltaEncodings {
+            channel,
+            reply,
+            prev,
+            publication,
+            delta: None,
+            full: [None, None],
+            as_delta: [None, None],
+        }
+    }
+
+    fn slot(p: Protocol) -> usize {
+        match p {
+            Protocol::Json => 0,
+            Protocol::Protobuf => 1,
+        }
+    }
+
+    fn wire_pub(&self) -> Option<&proto::Publication> {
+        self.reply.push.as_ref()?.r#pub.as_ref()
+    }
+
+    fn encode(&self, p: Protocol, publication: proto::Publication) -> Option<Bytes> {
+        let reply = proto::Reply {
+            push: Some(proto::Push {
+                channel: self.channel.to_string(),
+                r#pub: Some(publication),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        encode_reply(p, &reply).ok()
+    }
+
+    fn full(&mut self, p: Protocol) -> Option<Bytes> {
+        if let Some(b) = &self.full[Self::slot(p)] {
+            return b.clone();
+        }
+        let b = self
+            .wire_pub()
+            .and_then(|w| delta::full(w, p))
+            .and_then(|w| self.encode(p, w));
+        self.full[Self::slot(p)] = Some(b.clone());
+        b
+    }
+
+    fn delta(&mut self, p: Protocol) -> Option<Bytes> {
+        if let Some(b) = &self.as_delta[Self::slot(p)] {
+            return b.clone();
+        }
+        if self.delta.is_none() {
+            self.delta = Some(match &self.prev {
+                Some((offset, data)) if offset + 1 == self.publication.offset => {
+                    delta::fossil(data, &self.publication.data)
+                }
+                _ => None,
+            });
+        }
+        let b = match (self.delta.clone().flatten(), self.wire_pub()) {
+            (Some(d), Some(w)) => delta::as_delta(w, &d, p).and_then(|w| self.encode(p, w)),
+            _ => None,
+        };
+        self.as_delta[Self::slot(p)] = Some(b.clone());
+        b
     }
 }
 
@@ -261,11 +374,31 @@ impl Hub {
             }),
             ..Default::default()
         };
+        let prev = if publication.offset > 0 {
+            entry
+                .last
+                .lock()
+                .replace((publication.offset, publication.data.clone()))
+        } else {
+            None
+        };
         let mut enc = Encoded::new(&reply);
+        let mut delta_enc = DeltaEncodings::new(channel, &reply, prev, publication);
         let subs = entry.subs.read();
         for s in subs.iter() {
-            match enc.get(s.conn.protocol) {
-                Some(b) => s.deliver(publication.offset, b),
+            let p = s.conn.protocol;
+            let full = match s.delta {
+                DeltaMode::Off => enc.get(p),
+                _ => delta_enc.full(p),
+            };
+            match full {
+                Some(b) => {
+                    let as_delta = match s.delta {
+                        DeltaMode::Deltas => delta_enc.delta(p),
+                        _ => None,
+                    };
+                    s.deliver(publication.offset, b, as_delta)
+                }
                 // JSON client, non-JSON payload.
                 None => s.conn.control(Control::Disconnect(
                     disconnect::INAPPROPRIATE_PROTOCOL,
@@ -309,7 +442,7 @@ impl Hub {
         let mut n = 0;
         for s in subs.iter().filter(|s| s.push_join_leave) {
             if let Some(b) = enc.get(s.conn.protocol) {
-                s.deliver(0, b);
+                s.deliver(0, b, None);
                 n += 1;
             }
         }

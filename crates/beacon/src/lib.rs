@@ -16,6 +16,7 @@ mod cmd;
 pub mod config;
 mod conn;
 mod control;
+mod delta;
 pub mod engine;
 mod hub;
 mod limits;

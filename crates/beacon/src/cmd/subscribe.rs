@@ -4,6 +4,7 @@
 
 use crate::auth::{info_bytes, now_unix, Override, SubOptions, SubscriptionClaims, TokenError};
 use crate::conn::ServerSubscribe;
+use crate::delta::{self, DeltaMode};
 use crate::engine::{HistoryOptions, StreamPosition};
 use crate::hub::{wire_publication, Subscriber};
 use crate::session::{CmdError, CmdResult, Disconnect, Session, SubState};
@@ -30,6 +31,8 @@ pub(crate) struct SubscribeSpec {
     pub want_recoverable: bool,
     pub want_join_leave: bool,
     pub reject_unrecovered: bool,
+    /// Delta type asked for (`fossil`, or empty).
+    pub delta: String,
     pub history_access: bool,
     pub presence_access: bool,
 }
@@ -122,6 +125,7 @@ pub(crate) async fn handle(s: &mut Session, id: u32, req: SubscribeRequest) -> C
     spec.want_recoverable = req.recoverable;
     spec.want_join_leave = req.join_leave;
     spec.reject_unrecovered = req.flag & FLAG_REJECT_UNRECOVERED != 0;
+    spec.delta = req.delta.clone();
 
     let (result, sub, last) = subscribe_channel(s, &channel, spec).await?;
     s.send_reply(&Reply {
@@ -165,17 +169,20 @@ pub(crate) async fn subscribe_channel(
             || (spec.want_positioned && (opts.allow_positioning || spec.history_access)));
     let push_join_leave =
         force_push || (spec.want_join_leave && emit_join_leave && spec.presence_access);
+    let delta_mode = DeltaMode::negotiate(&spec.delta, &opts);
 
     let sub = Arc::new(Subscriber::new(
         s.conn.clone(),
         channel,
         push_join_leave,
         true,
+        delta_mode,
     ));
     s.hub_add(channel, sub.clone()).await?;
 
     let mut result = SubscribeResult {
         data: spec.data.clone().unwrap_or_default(),
+        delta: delta_mode != DeltaMode::Off,
         ..Default::default()
     };
     if let Some(exp) = spec.expire_at {
@@ -192,7 +199,12 @@ pub(crate) async fn subscribe_channel(
                 result.offset = r.offset;
                 result.recovered = r.recovered;
                 result.was_recovering = r.was_recovering;
-                result.publications = r.publications;
+                // With delta negotiated, recovered publications form a chain: the first in
+                // full, each next one a delta against the one before.
+                result.publications = match delta_mode {
+                    DeltaMode::Off => r.publications,
+                    mode => delta::recovered(r.publications, mode, s.conn.protocol),
+                };
                 last = Some(l);
             }
             Err(e) => {
