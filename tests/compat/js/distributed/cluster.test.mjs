@@ -32,6 +32,27 @@ describe('two beacons on NATS + Redis', { skip: SKIP }, () => {
       assert.deepEqual(got.map((p) => p.offset), [1, 2, 3, 4, 5]);
       await closeClient(c);
     });
+
+    test(`${codec}: fossil deltas published on A decode on B`, { timeout: 20000 }, async () => {
+      const { a, b } = cluster;
+      const ch = channel('delta');
+      const c = newClient(codec, b.url, { token: connToken('reader') });
+      const sub = c.newSubscription(ch, { delta: 'fossil' });
+      const got = [];
+      sub.on('publication', (ctx) => got.push(ctx));
+      sub.subscribe();
+      c.connect();
+      await sub.ready(5000);
+      const doc = (n) => ({ n, rows: Array.from({ length: 40 }, (_, k) => `row ${k}: ${k === n ? 'changed' : 'same'}`) });
+      for (let n = 1; n <= 10; n += 1) await a.api('publish', { channel: ch, data: doc(n) });
+      await waitUntil(() => got.length === 10, { what: '10 publications on B' });
+      const bytes = got.map((p) => (codec === 'protobuf' ? new TextDecoder().decode(p.data) : JSON.stringify(p.data)));
+      assert.deepEqual(bytes, Array.from({ length: 10 }, (_, k) => JSON.stringify(doc(k + 1))));
+      const st = sub.deltaStats();
+      assert.equal(st.numFullPayloads, 1, JSON.stringify(st));
+      assert.equal(st.numDeltaPayloads, 9, JSON.stringify(st));
+      await closeClient(c);
+    });
   }
 
   test('presence, presence_stats and join/leave agree from both beacons', { timeout: 20000 }, async () => {
