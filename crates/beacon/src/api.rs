@@ -154,6 +154,7 @@ fn call<'a>(
                     b64data: r.b64data,
                     skip_history: r.skip_history,
                     tags: r.tags,
+                    delta: r.delta,
                 };
                 let data = p.payload()?;
                 if r.channels.is_empty() {
@@ -392,6 +393,8 @@ struct PublishRequest {
     skip_history: bool,
     #[serde(default)]
     tags: HashMap<String, String>,
+    #[serde(default)]
+    delta: bool,
 }
 
 impl PublishRequest {
@@ -402,6 +405,7 @@ impl PublishRequest {
         PublishParams {
             skip_history: self.skip_history,
             tags: self.tags.clone(),
+            delta: self.delta,
         }
     }
 }
@@ -418,6 +422,8 @@ struct BroadcastRequest {
     skip_history: bool,
     #[serde(default)]
     tags: HashMap<String, String>,
+    #[serde(default)]
+    delta: bool,
 }
 
 #[derive(Deserialize, Serialize, Default)]

@@ -4,6 +4,8 @@
 //! Over JSON, once delta is negotiated, every publication's `data` is a JSON *string* holding
 //! the payload bytes (full or delta), which is how centrifuge-js decodes it.
 
+use crate::engine::Publication;
+use crate::hub::wire_publication;
 use bytes::Bytes;
 use wowlab_protocol::codec::Protocol;
 use wowlab_protocol::proto;
@@ -13,10 +15,10 @@ use wowlab_protocol::proto;
 pub(crate) enum DeltaMode {
     /// No delta negotiated: plain publications.
     Off,
-    /// Negotiated; publications go in full (JSON: as strings) because the namespace has no
-    /// `delta_publish`.
-    FullOnly,
-    /// Negotiated, and consecutive publications go as deltas.
+    /// Negotiated; only publications published with `delta` go as deltas (the namespace has
+    /// no `delta_publish`), the rest in full (JSON: as strings).
+    WhenAsked,
+    /// Negotiated, and every publication following the previous one goes as a delta.
     Deltas,
 }
 
@@ -28,7 +30,16 @@ impl DeltaMode {
         } else if opts.delta_publish {
             DeltaMode::Deltas
         } else {
-            DeltaMode::FullOnly
+            DeltaMode::WhenAsked
+        }
+    }
+
+    /// Whether a publication (published with `delta` or not) goes as a delta when it can.
+    pub(crate) fn sends_delta(self, published_as_delta: bool) -> bool {
+        match self {
+            DeltaMode::Off => false,
+            DeltaMode::WhenAsked => published_as_delta,
+            DeltaMode::Deltas => true,
         }
     }
 }
@@ -77,25 +88,23 @@ pub(crate) fn as_delta(
 }
 
 /// Recovered publications for a delta-negotiated subscriber: the first in full, each next one
-/// a delta against the one before it when they are consecutive and `mode` sends deltas.
+/// a delta against the one before it when they are consecutive and `mode` sends it as one.
 pub(crate) fn recovered(
-    pubs: Vec<proto::Publication>,
+    pubs: &[Publication],
     mode: DeltaMode,
     protocol: Protocol,
 ) -> Vec<proto::Publication> {
     let mut out = Vec::with_capacity(pubs.len());
-    let mut prev: Option<&proto::Publication> = None;
-    for p in &pubs {
+    let mut prev: Option<&Publication> = None;
+    for p in pubs {
+        let w = wire_publication(p);
         let as_d = match prev {
-            Some(before) if mode == DeltaMode::Deltas && before.offset + 1 == p.offset => {
-                fossil(&before.data, &p.data).and_then(|d| as_delta(p, &d, protocol))
+            Some(before) if mode.sends_delta(p.delta) && before.offset + 1 == p.offset => {
+                fossil(&before.data, &p.data).and_then(|d| as_delta(&w, &d, protocol))
             }
             _ => None,
         };
-        out.push(
-            as_d.or_else(|| full(p, protocol))
-                .unwrap_or_else(|| p.clone()),
-        );
+        out.push(as_d.or_else(|| full(&w, protocol)).unwrap_or(w));
         prev = Some(p);
     }
     out
@@ -106,8 +115,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn json_pub(offset: u64, data: &str) -> proto::Publication {
-        proto::Publication {
+    fn json_pub(offset: u64, data: &str) -> Publication {
+        Publication {
             offset,
             data: Bytes::from(data.to_string()),
             ..Default::default()
@@ -135,7 +144,7 @@ mod tests {
 
     #[test]
     fn json_wire_form_is_a_string_of_the_bytes() {
-        let p = json_pub(3, r#"{"a":"é"}"#);
+        let p = wire_publication(&json_pub(3, r#"{"a":"é"}"#));
         let f = full(&p, Protocol::Json).unwrap();
         assert_eq!(&f.data[..], r#""{\"a\":\"é\"}""#.as_bytes());
         assert!(!f.delta);
@@ -157,7 +166,7 @@ mod tests {
             json_pub(8, &base.replace("0", "2")),
             json_pub(9, &base.replace("0", "3")),
         ];
-        let out = recovered(pubs.clone(), DeltaMode::Deltas, Protocol::Protobuf);
+        let out = recovered(&pubs, DeltaMode::Deltas, Protocol::Protobuf);
         let flags: Vec<bool> = out.iter().map(|p| p.delta).collect();
         assert_eq!(flags, [false, true, false, true]);
         let mut value = out[0].data.to_vec();
@@ -169,8 +178,14 @@ mod tests {
             };
             assert_eq!(value, pubs[i].data.to_vec());
         }
-        let out = recovered(pubs, DeltaMode::FullOnly, Protocol::Json);
+        let out = recovered(&pubs, DeltaMode::WhenAsked, Protocol::Json);
         assert!(out.iter().all(|p| !p.delta && p.data.starts_with(b"\"")));
+        // Published with `delta`: a delta even without `delta_publish`.
+        let mut asked = pubs.clone();
+        asked[1].delta = true;
+        let out = recovered(&asked, DeltaMode::WhenAsked, Protocol::Json);
+        let flags: Vec<bool> = out.iter().map(|p| p.delta).collect();
+        assert_eq!(flags, [false, true, false, false]);
     }
 
     proptest! {

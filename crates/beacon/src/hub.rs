@@ -393,9 +393,10 @@ impl Hub {
             };
             match full {
                 Some(b) => {
-                    let as_delta = match s.delta {
-                        DeltaMode::Deltas => delta_enc.delta(p),
-                        _ => None,
+                    let as_delta = if s.delta.sends_delta(publication.delta) {
+                        delta_enc.delta(p)
+                    } else {
+                        None
                     };
                     s.deliver(publication.offset, b, as_delta)
                 }

@@ -1,7 +1,7 @@
 // Fossil delta compression with the real npm client: a `delta: 'fossil'` subscription in a
-// namespace with `allowed_delta_types: ["fossil"]` and `delta_publish` gets deltas after the
-// first publication (and in recovery), and decodes exactly the published bytes over JSON and
-// protobuf.
+// namespace with `allowed_delta_types: ["fossil"]` gets deltas after the first publication
+// (and in recovery) when the namespace has `delta_publish` or the API publish asks with
+// `delta: true`, and decodes exactly the published bytes over JSON and protobuf.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -74,8 +74,8 @@ for (const m of MATRIX) {
       await closeClient(c);
     });
 
-    test('without delta_publish, negotiated delta carries full payloads', { timeout: 15000 }, async () => {
-      const ch = channel('deltafull', 'full');
+    test('without delta_publish, only publications published with delta go as deltas', { timeout: 15000 }, async () => {
+      const ch = channel('deltafull', 'asked');
       const c = newClient(m, { token: connToken('42') });
       const sub = c.newSubscription(ch, { delta: 'fossil' });
       const pubs = collect(sub, 'publication');
@@ -83,12 +83,13 @@ for (const m of MATRIX) {
       c.connect();
       await sub.ready(5000);
       for (let i = 1; i <= 3; i++) await api('publish', { channel: ch, data: payload(i) });
-      await waitUntil(() => pubs.length >= 3, { what: '3 publications' });
+      for (let i = 4; i <= 6; i++) await api('publish', { channel: ch, data: payload(i), delta: true });
+      await waitUntil(() => pubs.length >= 6, { what: '6 publications' });
       assert.deepEqual(pubs.map((p) => received(m.codec, p.data)),
-        [1, 2, 3].map((i) => JSON.stringify(payload(i))));
+        [1, 2, 3, 4, 5, 6].map((i) => JSON.stringify(payload(i))));
       const st = sub.deltaStats();
       assert.equal(st.numFullPayloads, 3, JSON.stringify(st));
-      assert.equal(st.numDeltaPayloads, 0, JSON.stringify(st));
+      assert.equal(st.numDeltaPayloads, 3, JSON.stringify(st));
       await closeClient(c);
     });
   });

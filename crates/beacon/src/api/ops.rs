@@ -58,6 +58,8 @@ pub struct PublishParams {
     pub skip_history: bool,
     /// Publication tags.
     pub tags: HashMap<String, String>,
+    /// Send as a fossil delta to subscribers that negotiated delta compression.
+    pub delta: bool,
 }
 
 pub(crate) async fn publish(
@@ -73,6 +75,7 @@ pub(crate) async fn publish(
     let publication = Publication {
         data,
         tags: params.tags,
+        delta: params.delta,
         ..Default::default()
     };
     let opts = if params.skip_history {

@@ -5,7 +5,7 @@
 use crate::auth::{info_bytes, now_unix, Override, SubOptions, SubscriptionClaims, TokenError};
 use crate::conn::ServerSubscribe;
 use crate::delta::{self, DeltaMode};
-use crate::engine::{HistoryOptions, StreamPosition};
+use crate::engine::{HistoryOptions, Publication, StreamPosition};
 use crate::hub::{wire_publication, Subscriber};
 use crate::session::{CmdError, CmdResult, Disconnect, Session, SubState};
 use bytes::Bytes;
@@ -202,8 +202,8 @@ pub(crate) async fn subscribe_channel(
                 // With delta negotiated, recovered publications form a chain: the first in
                 // full, each next one a delta against the one before.
                 result.publications = match delta_mode {
-                    DeltaMode::Off => r.publications,
-                    mode => delta::recovered(r.publications, mode, s.conn.protocol),
+                    DeltaMode::Off => r.publications.iter().map(wire_publication).collect(),
+                    mode => delta::recovered(&r.publications, mode, s.conn.protocol),
                 };
                 last = Some(l);
             }
@@ -250,7 +250,7 @@ struct Positioned {
     offset: u64,
     recovered: bool,
     was_recovering: bool,
-    publications: Vec<proto::Publication>,
+    publications: Vec<Publication>,
 }
 
 /// Current top, or recovery from the client's position (Centrifugo's history recovery).
@@ -357,7 +357,7 @@ async fn position(
             offset: spec.offset,
             recovered: true,
             was_recovering: true,
-            publications: pubs.iter().map(wire_publication).collect(),
+            publications: pubs,
         },
         last,
     ))

@@ -39,6 +39,9 @@ pub struct Publication {
     pub tags: HashMap<String, String>,
     /// Publish time, ms since the Unix epoch (0: unset).
     pub time: i64,
+    /// Published with `delta` (server API): goes out as a fossil delta to subscribers that
+    /// negotiated one, even where the namespace has no `delta_publish`.
+    pub delta: bool,
 }
 
 /// History options for a publish.

@@ -40,6 +40,8 @@ pub(crate) fn publication_body(p: &Publication) -> Vec<u8> {
         info: p.info.as_ref().map(info_to_wire),
         tags: p.tags.clone(),
         time: p.time,
+        // Between nodes the flag means "publish as delta", not "data is a delta".
+        delta: p.delta,
         ..Default::default()
     }
     .encode_to_vec()
@@ -83,6 +85,7 @@ fn decode_publication(body: &[u8], offset: u64) -> Result<Publication, EngineErr
         info: p.info.map(info_from_wire),
         tags: p.tags,
         time: p.time,
+        delta: p.delta,
     })
 }
 
@@ -219,6 +222,7 @@ mod tests {
             }),
             tags: HashMap::from([("k".to_string(), "v".to_string())]),
             time: 42,
+            delta: true,
         }
     }
 
