@@ -53,7 +53,7 @@ for (const m of MATRIX) {
 
 // The exact JSON replies, read off the wire.
 describe('zero values on the JSON wire', () => {
-  test('presence_stats, presence and history replies carry their zero fields', { timeout: 15000 }, async () => {
+  test('presence_stats, presence and history replies carry their zero fields; others omit them', { timeout: 15000 }, async () => {
     const ch = channel('zero', 'wire');
     const ws = new WebSocket(`${BASE.replace(/^http/, 'ws')}/connection/websocket`);
     const replies = new Map();
@@ -79,6 +79,14 @@ describe('zero values on the JSON wire', () => {
     assert.deepEqual(h.publications, []);
     assert.strictEqual(h.offset, 0);
     assert.strictEqual(typeof h.epoch, 'string');
+    // Replies whose fields are all omitempty in Centrifugo stay empty objects.
+    ws.send([
+      JSON.stringify({ id: 5, subscribe: { channel: ch } }),
+      JSON.stringify({ id: 6, unsubscribe: { channel: ch } }),
+    ].join('\n'));
+    await waitUntil(() => replies.has(5) && replies.has(6), { what: 'subscribe/unsubscribe replies' });
+    assert.equal(replies.get(5), '{"id":5,"subscribe":{}}');
+    assert.equal(replies.get(6), '{"id":6,"unsubscribe":{}}');
     ws.close();
   });
 });
