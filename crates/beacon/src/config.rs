@@ -514,8 +514,8 @@ impl Config {
                 message: "the config must be a JSON object".into(),
             });
         }
-        env::apply(&mut value, vars)?;
-        let unsupported = keys::strip_unsupported(&mut value)?;
+        let mut unsupported = env::apply(&mut value, vars)?;
+        unsupported.extend(keys::strip_unsupported(&mut value)?);
         let mut cfg: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             ConfigError::Key {

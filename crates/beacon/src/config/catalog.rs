@@ -117,6 +117,41 @@ pub(super) fn centrifugo_keys() -> BTreeSet<String> {
     k.0
 }
 
+/// The keys under `prefix` (`""`: all, `"channel.namespaces[]"`: namespace options) as a tree
+/// of objects with `null` leaves, the shape the env resolver walks. Keys inside arrays are left
+/// out (env cannot address them).
+pub(super) fn centrifugo_tree(prefix: &str) -> serde_json::Value {
+    let mut root = serde_json::Map::new();
+    let strip = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}.")
+    };
+    for key in centrifugo_keys() {
+        let Some(rel) = key.strip_prefix(strip.as_str()) else {
+            continue;
+        };
+        if rel.is_empty() || rel.contains("[]") {
+            continue;
+        }
+        let mut node = &mut root;
+        let parts: Vec<&str> = rel.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let entry = node
+                .entry(part.to_string())
+                .or_insert(serde_json::Value::Null);
+            if i + 1 < parts.len() && !entry.is_object() {
+                *entry = serde_json::Value::Object(serde_json::Map::new());
+            }
+            match entry {
+                serde_json::Value::Object(m) => node = m,
+                _ => break,
+            }
+        }
+    }
+    serde_json::Value::Object(root)
+}
+
 #[derive(Default)]
 struct Keys(BTreeSet<String>);
 

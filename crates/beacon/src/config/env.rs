@@ -4,20 +4,25 @@
 //! Namespaces: `WOWLAB_BEACON_CHANNEL_NAMESPACES` holds a JSON array or space/comma-separated
 //! names; `WOWLAB_BEACON_CHANNEL_NAMESPACES_<NAME>_<OPTION>` then sets an option of one of them.
 
-use super::{ChannelOptions, Config, ConfigError, ENV_PREFIX};
+use super::{catalog, ChannelOptions, Config, ConfigError, ENV_PREFIX};
 use serde_json::{Map, Value};
 
 /// Variables with the prefix that are not config keys (used by the binary).
 const NOT_KEYS: &[&str] = &["CONFIG", "NATS_URL", "REDIS_URL"];
 
+/// Applies the overrides; returns the Centrifugo keys that were set but beacon does not
+/// implement (reported with the config file's, not refused).
 pub(super) fn apply(
     root: &mut Value,
     vars: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
+) -> Result<Vec<String>, ConfigError> {
     let schema =
         serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let ns_schema = serde_json::to_value(ChannelOptions::default())
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let centrifugo = catalog::centrifugo_tree("");
+    let centrifugo_ns = catalog::centrifugo_tree("channel.namespaces[]");
+    let mut unsupported = Vec::new();
     let mut vars: Vec<(String, String)> = vars
         .into_iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
@@ -38,14 +43,26 @@ pub(super) fn apply(
             continue;
         }
         if let Some(rest) = key.strip_prefix("CHANNEL_NAMESPACES_") {
-            set_namespace_option(root, &ns_schema, rest, &raw).map_err(err)?;
+            if let Some(path) =
+                set_namespace_option(root, &ns_schema, &centrifugo_ns, rest, &raw).map_err(err)?
+            {
+                unsupported.push(format!("{path} ({var})"));
+            }
             continue;
         }
-        let (path, kind) = resolve(&schema, key).ok_or_else(|| err("no such config key".into()))?;
+        let Some((path, kind)) = resolve(&schema, key) else {
+            match resolve(&centrifugo, key) {
+                Some((path, _)) => {
+                    unsupported.push(format!("{} ({var})", path.join(".")));
+                    continue;
+                }
+                None => return Err(err("no such config key".into())),
+            }
+        };
         let value = parse_as(kind, &raw).map_err(err)?;
         set_path(root, &path, value).map_err(err)?;
     }
-    Ok(())
+    Ok(unsupported)
 }
 
 /// Finds the key path for `KEY_PATH` in the schema; returns it with the schema's leaf value.
@@ -158,12 +175,14 @@ fn set_namespaces(root: &mut Value, raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Sets one namespace option; `Some(path)` when it is a Centrifugo option beacon lacks.
 fn set_namespace_option(
     root: &mut Value,
     ns_schema: &Value,
+    centrifugo_ns: &Value,
     rest: &str,
     raw: &str,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let list = namespaces_mut(root)?;
     // Longest matching name first: `a_b` must win over `a` for `A_B_PRESENCE`.
     let mut best: Option<(usize, &str)> = None;
@@ -182,8 +201,15 @@ fn set_namespace_option(
     let (idx, name) =
         best.ok_or("namespace not listed in WOWLAB_BEACON_CHANNEL_NAMESPACES or the config file")?;
     let opt_key = &rest[name.len() + 1..];
-    let (path, kind) =
-        resolve(ns_schema, opt_key).ok_or_else(|| format!("no namespace option `{opt_key}`"))?;
+    let Some((path, kind)) = resolve(ns_schema, opt_key) else {
+        return match resolve(centrifugo_ns, opt_key) {
+            Some((path, _)) => Ok(Some(format!(
+                "channel.namespaces[{idx}].{}",
+                path.join(".")
+            ))),
+            None => Err(format!("no namespace option `{opt_key}`")),
+        };
+    };
     let value = parse_as(kind, raw)?;
-    set_path(&mut list[idx], &path, value)
+    set_path(&mut list[idx], &path, value).map(|()| None)
 }

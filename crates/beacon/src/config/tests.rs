@@ -488,3 +488,43 @@ fn sharded_redis_addresses_use_the_first_and_are_reported() {
     assert_eq!(cfg.engine.redis.address, "redis://a:6379");
     assert!(cfg.unsupported_keys[0].starts_with("engine.redis.address[1..]"));
 }
+
+#[test]
+fn unsupported_keys_from_the_environment_are_reported_not_refused() {
+    let cfg = Config::from_json_str_with_env(
+        r#"{"channel": {"namespaces": [{"name": "chat"}]}}"#,
+        env(&[
+            ("WOWLAB_BEACON_CLIENT_CONCURRENCY", "8"),
+            ("WOWLAB_BEACON_GRPC_API_ENABLED", "true"),
+            (
+                "WOWLAB_BEACON_CHANNEL_NAMESPACES_CHAT_SUBSCRIBE_PROXY_ENABLED",
+                "true",
+            ),
+            (
+                "WOWLAB_BEACON_CHANNEL_NAMESPACES_CHAT_DELTA_PUBLISH",
+                "true",
+            ),
+        ]),
+    )
+    .unwrap();
+    let u = &cfg.unsupported_keys;
+    assert!(
+        u.contains(&"client.concurrency (WOWLAB_BEACON_CLIENT_CONCURRENCY)".to_string()),
+        "{u:?}"
+    );
+    assert!(
+        u.iter().any(|k| k.starts_with("grpc_api.enabled ")),
+        "{u:?}"
+    );
+    assert!(
+        u.iter()
+            .any(|k| k.starts_with("channel.namespaces[0].subscribe_proxy_enabled ")),
+        "{u:?}"
+    );
+    assert!(cfg.channel.namespaces[0].delta_publish);
+    // Not a Centrifugo key at all: still an error.
+    assert!(
+        Config::from_json_str_with_env("{}", env(&[("WOWLAB_BEACON_CLIENT_CONCURENCY", "8")]))
+            .is_err()
+    );
+}
