@@ -184,7 +184,7 @@ impl<'a> Encoded<'a> {
 }
 
 /// The forms a publication takes for delta-negotiated subscribers, each built on first use:
-/// full (over JSON: data as a string) and, when the previous publication of the channel is the
+/// full over JSON (data as a string; protobuf's full form is the plain one) and, when the previous publication of the channel is the
 /// one right before it, the fossil delta against that.
 struct DeltaEncodings<'a> {
     channel: &'a str,
@@ -192,7 +192,7 @@ struct DeltaEncodings<'a> {
     prev: Option<(u64, Bytes)>,
     publication: &'a Publication,
     delta: Option<Option<Bytes>>,
-    full: [Option<Option<Bytes>>; 2],
+    full_json: Option<Option<Bytes>>,
     as_delta: [Option<Option<Bytes>>; 2],
 }
 
@@ -209,7 +209,7 @@ impl<'a> DeltaEncodings<'a> {
             prev,
             publication,
             delta: None,
-            full: [None, None],
+            full_json: None,
             as_delta: [None, None],
         }
     }
@@ -237,15 +237,15 @@ impl<'a> DeltaEncodings<'a> {
         encode_reply(p, &reply).ok()
     }
 
-    fn full(&mut self, p: Protocol) -> Option<Bytes> {
-        if let Some(b) = &self.full[Self::slot(p)] {
+    fn full_json(&mut self) -> Option<Bytes> {
+        if let Some(b) = &self.full_json {
             return b.clone();
         }
         let b = self
             .wire_pub()
-            .and_then(|w| delta::full(w, p))
-            .and_then(|w| self.encode(p, w));
-        self.full[Self::slot(p)] = Some(b.clone());
+            .and_then(|w| delta::full(w, Protocol::Json))
+            .and_then(|w| self.encode(Protocol::Json, w));
+        self.full_json = Some(b.clone());
         b
     }
 
@@ -387,9 +387,10 @@ impl Hub {
         let subs = entry.subs.read();
         for s in subs.iter() {
             let p = s.conn.protocol;
-            let full = match s.delta {
-                DeltaMode::Off => enc.get(p),
-                _ => delta_enc.full(p),
+            // Only JSON has a separate full form (data as a string) once delta is negotiated.
+            let full = match (s.delta, p) {
+                (DeltaMode::Off, _) | (_, Protocol::Protobuf) => enc.get(p),
+                (_, Protocol::Json) => delta_enc.full_json(),
             };
             match full {
                 Some(b) => {
