@@ -7,7 +7,7 @@
 use crate::engine::Publication;
 use crate::hub::wire_publication;
 use bytes::Bytes;
-use wowlab_protocol::codec::Protocol;
+use wowlab_protocol::codec::{encode_reply, Protocol};
 use wowlab_protocol::proto;
 
 /// How a subscription takes publications.
@@ -108,6 +108,93 @@ pub(crate) fn recovered(
         prev = Some(p);
     }
     out
+}
+
+/// The encoded frames of one publication for delta-negotiated subscribers, each built on first
+/// use: full over JSON (data as a string; protobuf's full frame is the plain one) and, when the
+/// channel's previous publication is the one right before it, the fossil delta against that.
+pub(crate) struct DeltaFrames<'a> {
+    channel: &'a str,
+    reply: &'a proto::Reply,
+    prev: Option<(u64, Bytes)>,
+    publication: &'a Publication,
+    delta: Option<Option<Bytes>>,
+    full_json: Option<Option<Bytes>>,
+    as_delta: [Option<Option<Bytes>>; 2],
+}
+
+impl<'a> DeltaFrames<'a> {
+    pub(crate) fn new(
+        channel: &'a str,
+        reply: &'a proto::Reply,
+        prev: Option<(u64, Bytes)>,
+        publication: &'a Publication,
+    ) -> Self {
+        DeltaFrames {
+            channel,
+            reply,
+            prev,
+            publication,
+            delta: None,
+            full_json: None,
+            as_delta: [None, None],
+        }
+    }
+
+    fn slot(p: Protocol) -> usize {
+        match p {
+            Protocol::Json => 0,
+            Protocol::Protobuf => 1,
+        }
+    }
+
+    fn wire_pub(&self) -> Option<&proto::Publication> {
+        self.reply.push.as_ref()?.r#pub.as_ref()
+    }
+
+    fn encode(&self, p: Protocol, publication: proto::Publication) -> Option<Bytes> {
+        let reply = proto::Reply {
+            push: Some(proto::Push {
+                channel: self.channel.to_string(),
+                r#pub: Some(publication),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        encode_reply(p, &reply).ok()
+    }
+
+    pub(crate) fn full_json(&mut self) -> Option<Bytes> {
+        if let Some(b) = &self.full_json {
+            return b.clone();
+        }
+        let b = self
+            .wire_pub()
+            .and_then(|w| full(w, Protocol::Json))
+            .and_then(|w| self.encode(Protocol::Json, w));
+        self.full_json = Some(b.clone());
+        b
+    }
+
+    pub(crate) fn delta(&mut self, p: Protocol) -> Option<Bytes> {
+        if let Some(b) = &self.as_delta[Self::slot(p)] {
+            return b.clone();
+        }
+        if self.delta.is_none() {
+            self.delta = Some(match &self.prev {
+                Some((offset, data)) if offset + 1 == self.publication.offset => {
+                    fossil(data, &self.publication.data)
+                }
+                _ => None,
+            });
+        }
+        let b = match (self.delta.clone().flatten(), self.wire_pub()) {
+            (Some(d), Some(w)) => as_delta(w, &d, p).and_then(|w| self.encode(p, w)),
+            _ => None,
+        };
+        self.as_delta[Self::slot(p)] = Some(b.clone());
+        b
+    }
 }
 
 #[cfg(test)]

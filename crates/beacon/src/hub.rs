@@ -3,7 +3,7 @@
 //! subscriber.
 
 use crate::conn::{ConnShared, Control};
-use crate::delta::{self, DeltaMode};
+use crate::delta::{DeltaFrames, DeltaMode};
 use crate::engine::{ClientInfo, Publication};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -183,93 +183,6 @@ impl<'a> Encoded<'a> {
     }
 }
 
-/// The forms a publication takes for delta-negotiated subscribers, each built on first use:
-/// full over JSON (data as a string; protobuf's full form is the plain one) and, when the previous publication of the channel is the
-/// one right before it, the fossil delta against that.
-struct DeltaEncodings<'a> {
-    channel: &'a str,
-    reply: &'a proto::Reply,
-    prev: Option<(u64, Bytes)>,
-    publication: &'a Publication,
-    delta: Option<Option<Bytes>>,
-    full_json: Option<Option<Bytes>>,
-    as_delta: [Option<Option<Bytes>>; 2],
-}
-
-impl<'a> DeltaEncodings<'a> {
-    fn new(
-        channel: &'a str,
-        reply: &'a proto::Reply,
-        prev: Option<(u64, Bytes)>,
-        publication: &'a Publication,
-    ) -> Self {
-        DeltaEncodings {
-            channel,
-            reply,
-            prev,
-            publication,
-            delta: None,
-            full_json: None,
-            as_delta: [None, None],
-        }
-    }
-
-    fn slot(p: Protocol) -> usize {
-        match p {
-            Protocol::Json => 0,
-            Protocol::Protobuf => 1,
-        }
-    }
-
-    fn wire_pub(&self) -> Option<&proto::Publication> {
-        self.reply.push.as_ref()?.r#pub.as_ref()
-    }
-
-    fn encode(&self, p: Protocol, publication: proto::Publication) -> Option<Bytes> {
-        let reply = proto::Reply {
-            push: Some(proto::Push {
-                channel: self.channel.to_string(),
-                r#pub: Some(publication),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        encode_reply(p, &reply).ok()
-    }
-
-    fn full_json(&mut self) -> Option<Bytes> {
-        if let Some(b) = &self.full_json {
-            return b.clone();
-        }
-        let b = self
-            .wire_pub()
-            .and_then(|w| delta::full(w, Protocol::Json))
-            .and_then(|w| self.encode(Protocol::Json, w));
-        self.full_json = Some(b.clone());
-        b
-    }
-
-    fn delta(&mut self, p: Protocol) -> Option<Bytes> {
-        if let Some(b) = &self.as_delta[Self::slot(p)] {
-            return b.clone();
-        }
-        if self.delta.is_none() {
-            self.delta = Some(match &self.prev {
-                Some((offset, data)) if offset + 1 == self.publication.offset => {
-                    delta::fossil(data, &self.publication.data)
-                }
-                _ => None,
-            });
-        }
-        let b = match (self.delta.clone().flatten(), self.wire_pub()) {
-            (Some(d), Some(w)) => delta::as_delta(w, &d, p).and_then(|w| self.encode(p, w)),
-            _ => None,
-        };
-        self.as_delta[Self::slot(p)] = Some(b.clone());
-        b
-    }
-}
-
 /// Engine ClientInfo → wire ClientInfo.
 pub(crate) fn wire_info(i: &ClientInfo) -> proto::ClientInfo {
     proto::ClientInfo {
@@ -383,7 +296,7 @@ impl Hub {
             None
         };
         let mut enc = Encoded::new(&reply);
-        let mut delta_enc = DeltaEncodings::new(channel, &reply, prev, publication);
+        let mut delta_enc = DeltaFrames::new(channel, &reply, prev, publication);
         let subs = entry.subs.read();
         for s in subs.iter() {
             let p = s.conn.protocol;
