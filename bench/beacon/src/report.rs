@@ -155,7 +155,7 @@ impl Report {
             s,
             "## Two instances: publisher on one, subscribers on the other\n"
         );
-        let _ = writeln!(s, "Beacon A and B share one nats-server (broker) and one redis-server (presence, history); the publisher is connected to A, every subscriber to B. The peer is a two-node nats-server cluster under the same load (publisher on node 1, subscribers on node 2, WebSocket). \"Added\" latency is the pair's minus its single instance's at the same subscriber count and window. A negative figure means the pair was faster: with two processes the publisher's work (on A) and the fan-out (on B) use both cores, and the host's other load shifts from case to case, so differences of a few hundred µs are noise.\n");
+        let _ = writeln!(s, "Beacon A and B share one nats-server (broker) and one redis-server (presence, history); the publisher is connected to A, every subscriber to B. The peer is a two-node nats-server cluster under the same load (publisher on node 1, subscribers on node 2, WebSocket). \"Added\" latency is the pair's minus its single instance's at the same subscriber count and window. A negative figure means the pair was faster: with two processes the publisher's work (on A) and the fan-out (on B) use both cores, and the host's other load (see the load average above) varies from case to case.\n");
         let _ = writeln!(s, "| pair | subscribers | window | delivered msgs/s | single instance msgs/s | added p50 | added p99 |");
         let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
         for r in rows {
