@@ -1,0 +1,130 @@
+//! Core NATS transport (async-nats). No JetStream: the tunnel is request/response traffic.
+
+use std::str::FromStr;
+
+use async_nats::header::{HeaderName, HeaderValue};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use super::{
+    validate_headers, validate_subject, Headers, Message, Subscription, Transport, TransportError,
+};
+
+/// A transport over one NATS connection.
+#[derive(Clone)]
+pub struct NatsTransport {
+    client: async_nats::Client,
+}
+
+impl NatsTransport {
+    /// Wraps a connected client (its credentials and options are the caller's).
+    pub fn new(client: async_nats::Client) -> Self {
+        Self { client }
+    }
+
+    /// Connects to `url` (`nats://host:port`, comma-separated for several servers).
+    pub async fn connect(url: &str) -> Result<Self, TransportError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("wowlab-tunnel")
+            .connect(url)
+            .await
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        Ok(Self { client })
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+}
+
+fn to_header_map(headers: Headers) -> Result<HeaderMap, TransportError> {
+    validate_headers(&headers)?;
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        let name = HeaderName::from_str(&k).map_err(|_| TransportError::Invalid {
+            what: "header name",
+            value: k.clone(),
+        })?;
+        let value = HeaderValue::from_str(&v).map_err(|_| TransportError::Invalid {
+            what: "header value",
+            value: v.clone(),
+        })?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+fn from_nats(m: async_nats::Message) -> Message {
+    let mut headers = Headers::new();
+    if let Some(h) = &m.headers {
+        for (name, values) in h.iter() {
+            if let Some(v) = values.first() {
+                headers.insert(name.to_string(), v.as_str().to_owned());
+            }
+        }
+    }
+    Message {
+        subject: m.subject.to_string(),
+        headers,
+        payload: m.payload,
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for NatsTransport {
+    async fn publish(
+        &self,
+        subject: &str,
+        headers: Headers,
+        payload: Bytes,
+    ) -> Result<(), TransportError> {
+        validate_subject(subject, false)?;
+        let map = to_header_map(headers)?;
+        self.client
+            .publish_with_headers(subject.to_owned(), map, payload)
+            .await
+            .map_err(|e| TransportError::Publish {
+                subject: subject.to_owned(),
+                reason: e.to_string(),
+            })
+    }
+
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, TransportError> {
+        validate_subject(subject, true)?;
+        let sub = self
+            .client
+            .subscribe(subject.to_owned())
+            .await
+            .map_err(|e| TransportError::Subscribe {
+                subject: subject.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Subscription::new(sub.map(from_nats)))
+    }
+
+    async fn queue_subscribe(
+        &self,
+        subject: &str,
+        queue: &str,
+    ) -> Result<Subscription, TransportError> {
+        validate_subject(subject, true)?;
+        let sub = self
+            .client
+            .queue_subscribe(subject.to_owned(), queue.to_owned())
+            .await
+            .map_err(|e| TransportError::Subscribe {
+                subject: subject.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Subscription::new(sub.map(from_nats)))
+    }
+
+    async fn flush(&self) -> Result<(), TransportError> {
+        self.client
+            .flush()
+            .await
+            .map_err(|e| TransportError::Flush(e.to_string()))
+    }
+}
