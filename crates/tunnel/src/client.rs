@@ -103,7 +103,12 @@ impl Client {
 
     /// Sends `req` to `host`; returns once the response head arrived. The response body
     /// streams; its read errors carry a [`TunnelError`] (see [`TunnelError::from_body_error`]).
-    pub async fn fetch_with(&self, host: &str, req: Request<Body>, opts: FetchOptions) -> HeadResult {
+    pub async fn fetch_with(
+        &self,
+        host: &str,
+        req: Request<Body>,
+        opts: FetchOptions,
+    ) -> HeadResult {
         let result = self.start(host, req, opts).await;
         if let Err(e) = &result {
             metrics::counter!("tunnel_client_errors_total", "code" => e.code().as_str())
@@ -220,8 +225,10 @@ impl Driver {
         let mut pump: Option<BoxFut<Result<(), TunnelError>>> = None;
         let began = Instant::now();
         let first_by = began + self.opts.first_frame_timeout;
-        let mut republish =
-            tokio::time::interval_at(began + self.client.republish_interval, self.client.republish_interval);
+        let mut republish = tokio::time::interval_at(
+            began + self.client.republish_interval,
+            self.client.republish_interval,
+        );
         let mut last_activity = began;
         let abort = self.opts.abort.clone().unwrap_or_default();
         let up = self.subjects.up(&self.id);
@@ -407,7 +414,9 @@ fn head_response(frame: &Frame) -> Result<Response<()>, TunnelError> {
         .ok()
         .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
-        .ok_or_else(|| TunnelError::new(ErrorCode::Protocol, "head frame without a valid status"))?;
+        .ok_or_else(|| {
+            TunnelError::new(ErrorCode::Protocol, "head frame without a valid status")
+        })?;
     let headers = wire::decode_http_headers(frame.payload.clone())?;
     let mut response = Response::new(());
     *response.status_mut() = status;

@@ -115,7 +115,9 @@ impl TunnelError {
     }
 
     /// Finds a tunnel error inside a body error (`axum_core::Error` wraps what a body yields).
-    pub fn from_body_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a TunnelError> {
+    pub fn from_body_error<'a>(
+        err: &'a (dyn std::error::Error + 'static),
+    ) -> Option<&'a TunnelError> {
         let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
         while let Some(e) = cur {
             if let Some(t) = e.downcast_ref::<TunnelError>() {

@@ -217,9 +217,15 @@ struct InFlight {
 impl InFlight {
     fn set(&mut self, n: u64) {
         if n > self.n {
-            FlowStats::add(&self.stats.in_flight, &self.stats.peak_in_flight, n - self.n);
+            FlowStats::add(
+                &self.stats.in_flight,
+                &self.stats.peak_in_flight,
+                n - self.n,
+            );
         } else {
-            self.stats.in_flight.fetch_sub(self.n - n, Ordering::Relaxed);
+            self.stats
+                .in_flight
+                .fetch_sub(self.n - n, Ordering::Relaxed);
         }
         self.n = n;
     }
@@ -305,7 +311,9 @@ impl Outbound {
         }
         let mut h = self.headers(Kind::End);
         h.insert(wire::H_SEQ.into(), seq.to_string());
-        self.transport.publish(&self.subject, h, Bytes::new()).await?;
+        self.transport
+            .publish(&self.subject, h, Bytes::new())
+            .await?;
         Ok(())
     }
 }

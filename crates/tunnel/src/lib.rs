@@ -20,5 +20,5 @@ pub use client::{Client, ClientOptions, FetchOptions};
 pub use error::{ErrorCode, TunnelError};
 pub use flow::FlowStats;
 pub use responder::{Responder, ResponderOptions, ResponderStats};
-pub use transport::{MemoryTransport, NatsTransport, Transport, TransportError};
 pub use tokio_util::sync::CancellationToken;
+pub use transport::{MemoryTransport, NatsTransport, Transport, TransportError};

@@ -238,15 +238,14 @@ impl Ctx {
     async fn send_ack(&self, id: &str) {
         let mut h = self.down_headers(Kind::Ack, id);
         h.insert(wire::H_WINDOW.into(), self.opts.window_bytes.to_string());
-        match self
+        // Counted before sending: the client may act on the ack before publish returns.
+        self.stats.acks.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self
             .transport
             .publish(&self.subjects.down(id), h, Bytes::new())
             .await
         {
-            Ok(()) => {
-                self.stats.acks.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => tracing::warn!(id, error = %e, "tunnel ack failed"),
+            tracing::warn!(id, error = %e, "tunnel ack failed");
         }
     }
 
@@ -275,7 +274,10 @@ async fn on_start(
     let frame = match Frame::decode(msg) {
         Ok(f) if f.kind == Kind::Start => f,
         Ok(f) => {
-            tracing::debug!(kind = f.kind.as_str(), "non-start frame on the start subject");
+            tracing::debug!(
+                kind = f.kind.as_str(),
+                "non-start frame on the start subject"
+            );
             return;
         }
         Err(e) => {
@@ -337,8 +339,8 @@ async fn exchange(ctx: Arc<Ctx>, frame: Frame, stop: CancellationToken) {
         Err(e) => return ctx.send_error(&id, &e.into()).await,
     };
     // Only now ack: the client sends body frames after the ack, when we listen for them.
-    ctx.send_ack(&id).await;
     ctx.stats.handled.fetch_add(1, Ordering::Relaxed);
+    ctx.send_ack(&id).await;
 
     let (mut inbound, mut consumed_rx, body) = if has_body {
         let (i, stream, crx) = Inbound::new(ctx.opts.window_bytes, ctx.stats.flow.clone());
@@ -479,4 +481,3 @@ async fn exchange(ctx: Arc<Ctx>, frame: Frame, stop: CancellationToken) {
         ctx.send_error(&id, &err).await;
     }
 }
-

@@ -96,7 +96,10 @@ mod tests {
             let t = host_token(host).unwrap();
             assert!(!t.contains(['.', '*', '>', '=', ' ']), "{t}");
         }
-        assert_eq!(host_token("").unwrap_err().code(), ErrorCode::InvalidRequest);
+        assert_eq!(
+            host_token("").unwrap_err().code(),
+            ErrorCode::InvalidRequest
+        );
         assert!(host_token(&"x".repeat(256)).is_err());
     }
 

@@ -151,7 +151,12 @@ impl Frame {
     pub fn number(&self, name: &str) -> Result<u64, TunnelError> {
         self.header(name)
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| protocol(format!("{} frame without a valid {name}", self.kind.as_str())))
+            .ok_or_else(|| {
+                protocol(format!(
+                    "{} frame without a valid {name}",
+                    self.kind.as_str()
+                ))
+            })
     }
 
     /// The responder that sent (or is addressed by) this frame.
@@ -250,7 +255,10 @@ mod tests {
         let mut m = HeaderMap::new();
         m.append("x-a", HeaderValue::from_static("1"));
         m.append("x-a", HeaderValue::from_static("2"));
-        m.append("x-bin", HeaderValue::from_bytes(&[0xff, b'a', 0x80]).unwrap());
+        m.append(
+            "x-bin",
+            HeaderValue::from_bytes(&[0xff, b'a', 0x80]).unwrap(),
+        );
         let back = decode_http_headers(encode_http_headers(&m)).unwrap();
         assert_eq!(back, m);
         let all: Vec<_> = back.get_all("x-a").iter().collect();

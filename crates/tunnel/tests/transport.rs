@@ -33,7 +33,10 @@ async fn publish_subscribe_carries_headers_and_raw_payload(p: Pair) {
     h.insert("Tunnel-Frame".into(), "data".into());
     h.insert("X-Two".into(), "a value: with spaces".into());
     let payload = Bytes::from((0..=255u8).cycle().take(70_000).collect::<Vec<_>>());
-    p.client.publish(&subject, h.clone(), payload.clone()).await.unwrap();
+    p.client
+        .publish(&subject, h.clone(), payload.clone())
+        .await
+        .unwrap();
     let m = recv(&mut sub).await;
     assert_eq!(m.subject, subject);
     assert_eq!(m.headers, h);
@@ -46,11 +49,19 @@ async fn wildcards_match_like_nats(p: Pair) {
     let mut rest = p.server.subscribe(&format!("{base}.>")).await.unwrap();
     p.server.flush().await.unwrap();
     p.client
-        .publish(&format!("{base}.a.b.c"), Headers::new(), Bytes::from_static(b"1"))
+        .publish(
+            &format!("{base}.a.b.c"),
+            Headers::new(),
+            Bytes::from_static(b"1"),
+        )
         .await
         .unwrap();
     p.client
-        .publish(&format!("{base}.a.x"), Headers::new(), Bytes::from_static(b"2"))
+        .publish(
+            &format!("{base}.a.x"),
+            Headers::new(),
+            Bytes::from_static(b"2"),
+        )
         .await
         .unwrap();
     assert_eq!(recv(&mut rest).await.payload, "1");
@@ -85,7 +96,10 @@ async fn queue_group_delivers_each_message_once(p: Pair) {
     assert!(nothing_more(&mut a).await && nothing_more(&mut b).await);
     let distinct: HashSet<_> = got_a.iter().chain(&got_b).collect();
     assert_eq!(distinct.len(), 40, "each message exactly once");
-    assert!(!got_a.is_empty() && !got_b.is_empty(), "both members served");
+    assert!(
+        !got_a.is_empty() && !got_b.is_empty(),
+        "both members served"
+    );
 }
 
 async fn order_is_kept_per_publisher(p: Pair) {
@@ -94,12 +108,19 @@ async fn order_is_kept_per_publisher(p: Pair) {
     p.server.flush().await.unwrap();
     for i in 0..2000u32 {
         p.client
-            .publish(&subject, Headers::new(), Bytes::from(i.to_be_bytes().to_vec()))
+            .publish(
+                &subject,
+                Headers::new(),
+                Bytes::from(i.to_be_bytes().to_vec()),
+            )
             .await
             .unwrap();
     }
     for i in 0..2000u32 {
-        assert_eq!(recv(&mut sub).await.payload, Bytes::from(i.to_be_bytes().to_vec()));
+        assert_eq!(
+            recv(&mut sub).await.payload,
+            Bytes::from(i.to_be_bytes().to_vec())
+        );
     }
 }
 
@@ -123,8 +144,15 @@ async fn dropping_a_subscription_unsubscribes(p: Pair) {
 
 async fn invalid_subjects_and_headers_are_refused(p: Pair) {
     for bad in ["", "a..b", "a.*", "a.>", "a b"] {
-        let err = p.client.publish(bad, Headers::new(), Bytes::new()).await.unwrap_err();
-        assert!(matches!(err, TransportError::Invalid { .. }), "{bad:?}: {err}");
+        let err = p
+            .client
+            .publish(bad, Headers::new(), Bytes::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, TransportError::Invalid { .. }),
+            "{bad:?}: {err}"
+        );
     }
     for bad in ["a.>.b", "a..b", "a*.b"] {
         assert!(matches!(

@@ -62,10 +62,13 @@ impl MemoryTransport {
             validate_queue(q)?;
         }
         let (tx, mut rx) = mpsc::channel(SUBSCRIPTION_CAPACITY);
-        let mut r = self.registry.lock().map_err(|_| TransportError::Subscribe {
-            subject: subject.to_owned(),
-            reason: "registry poisoned".into(),
-        })?;
+        let mut r = self
+            .registry
+            .lock()
+            .map_err(|_| TransportError::Subscribe {
+                subject: subject.to_owned(),
+                reason: "registry poisoned".into(),
+            })?;
         r.next_id += 1;
         let id = r.next_id;
         r.subs.insert(
@@ -122,7 +125,10 @@ impl Transport for MemoryTransport {
                 }
                 match &s.queue {
                     None => plain.push(s.tx.clone()),
-                    Some(q) => groups.entry(q.clone()).or_default().push((*id, s.tx.clone())),
+                    Some(q) => groups
+                        .entry(q.clone())
+                        .or_default()
+                        .push((*id, s.tx.clone())),
                 }
             }
             for (q, mut members) in groups {

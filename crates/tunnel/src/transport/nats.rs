@@ -7,6 +7,9 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+/// Longest wait for a flush round trip.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 use super::{
     validate_headers, validate_subject, Headers, Message, Subscription, Transport, TransportError,
 };
@@ -122,9 +125,24 @@ impl Transport for NatsTransport {
     }
 
     async fn flush(&self) -> Result<(), TransportError> {
-        self.client
-            .flush()
+        // async-nats's flush only writes the socket; a message to ourselves coming back
+        // proves the server processed everything sent before it (subscriptions included).
+        let inbox = self.client.new_inbox();
+        let mut echo = self
+            .client
+            .subscribe(inbox.clone())
             .await
-            .map_err(|e| TransportError::Flush(e.to_string()))
+            .map_err(|e| TransportError::Flush(e.to_string()))?;
+        self.client
+            .publish(inbox, Bytes::new())
+            .await
+            .map_err(|e| TransportError::Flush(e.to_string()))?;
+        match tokio::time::timeout(FLUSH_TIMEOUT, echo.next()).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(TransportError::Flush("connection closed".into())),
+            Err(_) => Err(TransportError::Flush(format!(
+                "no round trip within {FLUSH_TIMEOUT:?}"
+            ))),
+        }
     }
 }
