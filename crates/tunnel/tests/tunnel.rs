@@ -295,17 +295,16 @@ async fn silent_responder_is_idle_timeout_and_responder_learns(p: Pair) {
     let r = serve(&p, &host, router).await;
     let client = Client::new(p.client.clone());
     let opts = FetchOptions {
-        idle_timeout: Some(Duration::from_millis(300)),
+        idle_timeout: Some(Duration::from_millis(500)),
         ..FetchOptions::default()
     };
-    let mut body = client
-        .fetch_with(&host, get_req("/tail"), opts)
-        .await
-        .unwrap()
-        .into_body();
-    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
-    assert_eq!(first, "first");
-    assert_eq!(read_until_error(body).await, ErrorCode::IdleTimeout);
+    // Normally the head and the first chunk arrive, then the silence ends the body; on a
+    // starved machine the silence may already end the wait for the head. Same code either way.
+    let code = match client.fetch_with(&host, get_req("/tail"), opts).await {
+        Ok(resp) => read_until_error(resp.into_body()).await,
+        Err(e) => e.code(),
+    };
+    assert_eq!(code, ErrorCode::IdleTimeout);
     eventually("responder saw the abort", || r.stats().peer_aborts() == 1).await;
     eventually("response body dropped", || dropped.load(Ordering::SeqCst)).await;
 }
