@@ -17,10 +17,29 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use wowlab_tunnel::{
-    Body, Client, MemoryTransport, NatsTransport, Responder, ResponderOptions, Transport,
+    Body, Client, ClientOptions, MemoryTransport, NatsTransport, Responder, ResponderOptions,
+    Transport,
 };
 
 const CHUNK: usize = 64 * 1024;
+
+/// Response frame size (`TUNNEL_FRAME_KIB`, default the tunnel's 64 KiB).
+fn frame_bytes() -> usize {
+    env_kib("TUNNEL_FRAME_KIB").unwrap_or(ClientOptions::default().frame_bytes)
+}
+
+/// Client receive window (`TUNNEL_WINDOW_KIB`, default the tunnel's 1 MiB).
+fn window_bytes() -> u64 {
+    env_kib("TUNNEL_WINDOW_KIB").map_or(ClientOptions::default().window_bytes, |b| b as u64)
+}
+
+fn env_kib(var: &str) -> Option<usize> {
+    std::env::var(var)
+        .ok()?
+        .parse::<usize>()
+        .ok()
+        .map(|k| k * 1024)
+}
 
 fn router() -> Router {
     Router::new()
@@ -145,10 +164,20 @@ async fn tunnel(
         server_t,
         "bench-node",
         router(),
-        ResponderOptions::default(),
+        ResponderOptions {
+            frame_bytes: frame_bytes(),
+            ..ResponderOptions::default()
+        },
     )
     .await?;
-    let client = Client::new(client_t);
+    let client = Client::with_options(
+        client_t,
+        ClientOptions {
+            window_bytes: window_bytes(),
+            frame_bytes: frame_bytes(),
+            ..ClientOptions::default()
+        },
+    );
     let get = move |path: String| {
         let client = client.clone();
         async move {

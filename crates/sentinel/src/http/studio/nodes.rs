@@ -275,7 +275,8 @@ pub(super) async fn detail_page(
         Some(&user),
         &["/static/nodes.js", "/static/node_live.js"],
         main,
-    ).into_response()
+    )
+    .into_response()
 }
 
 /// `POST /nodes/{id}/unlink`: removes one of the caller's nodes and tells it on `nodes:{id}`.
