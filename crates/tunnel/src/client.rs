@@ -318,6 +318,8 @@ impl Driver {
                             Err(e) => break Err(Failure::local(e)),
                         },
                         Kind::Error => break Err(Failure::remote(frame.error())),
+                        // Only proves the responder is alive (resets the idle clock above).
+                        Kind::Ping => {}
                         Kind::Start | Kind::Abort => {
                             break Err(Failure::local(TunnelError::new(ErrorCode::Protocol, "unexpected frame from the responder")));
                         }

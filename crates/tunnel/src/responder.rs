@@ -32,6 +32,9 @@ pub struct ResponderOptions {
     /// Longest silence from the client while the responder waits on it (request body
     /// frames, credit) before the exchange is dropped with `tunnel_idle_timeout`.
     pub idle_timeout: Duration,
+    /// While a response body is open, a `ping` frame is sent this often, so a client with an
+    /// idle timeout can tell a quiet stream (a followed log) from a dead responder.
+    pub keepalive: Duration,
     /// How long a request id is remembered so a re-sent start is only acknowledged again.
     pub dedup_ttl: Duration,
     /// Most request ids remembered.
@@ -44,6 +47,7 @@ impl Default for ResponderOptions {
             frame_bytes: 64 * 1024,
             window_bytes: 1024 * 1024,
             idle_timeout: Duration::from_secs(30),
+            keepalive: Duration::from_secs(10),
             dedup_ttl: Duration::from_secs(60),
             dedup_capacity: 10_000,
         }
@@ -116,6 +120,7 @@ impl Responder {
     {
         opts.frame_bytes = opts.frame_bytes.max(1);
         opts.window_bytes = opts.window_bytes.max(4);
+        opts.keepalive = opts.keepalive.max(Duration::from_millis(10));
         let subjects = HostSubjects::new(host)?;
         let mut starts = transport
             .queue_subscribe(&subjects.start(), &subjects.queue())
@@ -355,6 +360,7 @@ async fn exchange(ctx: Arc<Ctx>, frame: Frame, stop: CancellationToken) {
     let mut pump: Option<BoxFut<Result<(), TunnelError>>> = None;
     let deadline = deadline_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
     let mut last_activity = Instant::now();
+    let mut next_ping = Instant::now();
     let down = ctx.subjects.down(&id);
 
     let failure: Option<TunnelError> = loop {
@@ -363,6 +369,7 @@ async fn exchange(ctx: Arc<Ctx>, frame: Frame, stop: CancellationToken) {
                 .as_ref()
                 .is_some_and(|i| !i.is_closed() && i.buffered() == 0);
         let idle_at = waiting_body.then(|| last_activity + ctx.opts.idle_timeout);
+        let ping_at = pump.is_some().then_some(next_ping);
         tokio::select! {
             msg = up.next() => {
                 let Some(msg) = msg else {
@@ -450,6 +457,7 @@ async fn exchange(ctx: Arc<Ctx>, frame: Frame, stop: CancellationToken) {
                     body_error: ErrorCode::ResponseBody,
                 };
                 pump = Some(Box::pin(out.pump(body)));
+                next_ping = Instant::now() + ctx.opts.keepalive;
             }
             res = run_opt(&mut pump) => {
                 pump = None;
@@ -458,6 +466,12 @@ async fn exchange(ctx: Arc<Ctx>, frame: Frame, stop: CancellationToken) {
                     // The pump already told the client.
                     Err(e) if e.code() == ErrorCode::ResponseBody => break None,
                     Err(e) => break Some(e),
+                }
+            }
+            _ = sleep_opt(ping_at) => {
+                next_ping = Instant::now() + ctx.opts.keepalive;
+                if let Err(e) = ctx.transport.publish(&down, ctx.down_headers(Kind::Ping, &id), Bytes::new()).await {
+                    break Some(e.into());
                 }
             }
             _ = sleep_opt(deadline) => {

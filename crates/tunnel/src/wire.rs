@@ -13,6 +13,7 @@
 //! | `credit` | either | credit (cumulative bytes consumed) | — |
 //! | `error` | responder → `down`, client → `up` (request body failed) | code, message | — |
 //! | `abort` | client → `up` | code, message | — |
+//! | `ping` | responder → `down`, every keep-alive interval while a response body is open | — | — |
 //!
 //! Frames a client sends after the ack name the responder it pinned (`Tunnel-Responder`), so a
 //! second responder that also got a re-sent start ignores them.
@@ -70,6 +71,8 @@ pub enum Kind {
     Error,
     /// Client gave up.
     Abort,
+    /// Responder keep-alive while a response body is open but quiet.
+    Ping,
 }
 
 impl Kind {
@@ -84,6 +87,7 @@ impl Kind {
             Self::Credit => "credit",
             Self::Error => "error",
             Self::Abort => "abort",
+            Self::Ping => "ping",
         }
     }
 
@@ -97,6 +101,7 @@ impl Kind {
             Self::Credit,
             Self::Error,
             Self::Abort,
+            Self::Ping,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

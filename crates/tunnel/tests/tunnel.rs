@@ -309,6 +309,47 @@ async fn silent_responder_is_idle_timeout_and_responder_learns(p: Pair) {
     eventually("response body dropped", || dropped.load(Ordering::SeqCst)).await;
 }
 
+async fn keepalive_pings_keep_a_quiet_stream_open(p: Pair) {
+    let host = unique("quiet");
+    let router = Router::new().route(
+        "/quiet",
+        get(|| async {
+            let s = futures_util::stream::unfold(0, |n| async move {
+                match n {
+                    0 => Some((Ok::<_, Infallible>(Bytes::from_static(b"a")), 1)),
+                    1 => {
+                        // Quiet for longer than the client's idle timeout.
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        Some((Ok(Bytes::from_static(b"b")), 2))
+                    }
+                    _ => None,
+                }
+            });
+            axum::body::Body::from_stream(s)
+        }),
+    );
+    let _r = Responder::serve(
+        p.server.clone(),
+        &host,
+        router,
+        ResponderOptions {
+            keepalive: Duration::from_millis(100),
+            ..ResponderOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let opts = FetchOptions {
+        idle_timeout: Some(Duration::from_secs(2)),
+        ..FetchOptions::default()
+    };
+    let resp = Client::new(p.client.clone())
+        .fetch_with(&host, get_req("/quiet"), opts)
+        .await
+        .unwrap();
+    assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ab");
+}
+
 async fn deadline_is_timeout_and_cancels_the_handler(p: Pair) {
     let host = unique("deadline");
     let dropped = Arc::new(AtomicBool::new(false));
@@ -699,6 +740,7 @@ conformance!(
     slow_handler_bounds_request_buffering,
     nobody_serving_is_no_first_frame,
     silent_responder_is_idle_timeout_and_responder_learns,
+    keepalive_pings_keep_a_quiet_stream_open,
     deadline_is_timeout_and_cancels_the_handler,
     caller_abort_is_aborted_on_both_sides,
     dropping_the_response_body_aborts_the_responder,

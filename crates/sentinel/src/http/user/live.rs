@@ -26,6 +26,8 @@ pub(crate) const PROBE_FIRST_FRAME: Duration = Duration::from_secs(2);
 const PROBE_DEADLINE: Duration = Duration::from_secs(5);
 /// Largest `/status` body accepted from a node.
 const MAX_STATUS_BYTES: usize = 64 * 1024;
+/// Silence after which a followed log stream is taken for a dead node.
+const LOGS_IDLE: Duration = Duration::from_secs(30);
 /// Most backlog lines a browser may ask for (the node keeps 1000).
 const MAX_LINES: u32 = 1000;
 
@@ -154,7 +156,9 @@ pub(super) async fn logs(
     );
     let opts = FetchOptions {
         first_frame_timeout: PROBE_FIRST_FRAME,
-        // A followed tail may stay quiet for long; the browser closing it ends the exchange.
+        // A followed tail may stay quiet for long (the node pings every 10 s meanwhile); a
+        // node gone mid-stream ends it after the idle timeout, the browser leaving at once.
+        idle_timeout: Some(LOGS_IDLE),
         timeout: (!follow).then_some(Duration::from_secs(30)),
         ..FetchOptions::default()
     };
