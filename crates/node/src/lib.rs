@@ -6,13 +6,15 @@
 //! capability ([`runner`]) in a credit-based worker [`pool`], keeps its leases alive with the
 //! [`heartbeat`] driver, posts results (batched, [`report`]) over a signed, retrying HTTP
 //! [`client`], drains
-//! gracefully on shutdown and serves `/status` ([`status`]). [`Node`] wires it all.
+//! gracefully on shutdown and serves `/status` ([`status`]) and `/logs` ([`logs`]), also through
+//! the [`tunnel`] to the studio. [`Node`] wires it all.
 
 pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod heartbeat;
 pub mod identity;
+pub mod logs;
 mod node;
 pub mod pool;
 pub mod realtime;
@@ -21,6 +23,7 @@ pub mod report;
 pub mod runner;
 pub mod status;
 pub mod system;
+pub mod tunnel;
 
 pub use client::{ClientError, RetryPolicy, SentinelClient};
 pub use config::{ConfigError, NodeConfig};

@@ -15,6 +15,7 @@ use crate::client::{RetryPolicy, SentinelClient};
 use crate::config::{physical_cores, NodeConfig};
 use crate::heartbeat::HeartbeatDriver;
 use crate::identity;
+use crate::logs::LogTail;
 use crate::pool::Pool;
 use crate::register::{self, ClaimAnnouncer, ClaimPoll, Registration};
 use crate::runner::{Runner, RunnerRegistry, SimRunner};
@@ -29,6 +30,8 @@ pub struct Node {
     announce: ClaimAnnouncer,
     claim_poll: ClaimPoll,
     retry: RetryPolicy,
+    tunnel: Option<Arc<dyn wowlab_tunnel::Transport>>,
+    log_tail: LogTail,
 }
 
 impl Node {
@@ -44,7 +47,22 @@ impl Node {
             announce: Arc::new(register::print_claim_code),
             claim_poll: ClaimPoll::default(),
             retry,
+            tunnel: None,
+            log_tail: LogTail::global().clone(),
         }
+    }
+
+    /// Serves `/status` and `/logs` through the tunnel on `transport` while registered
+    /// (host = node id).
+    pub fn tunnel(mut self, transport: Arc<dyn wowlab_tunnel::Transport>) -> Self {
+        self.tunnel = Some(transport);
+        self
+    }
+
+    /// The log tail `/logs` serves (default: the process-wide [`LogTail::global`]).
+    pub fn log_tail(mut self, tail: LogTail) -> Self {
+        self.log_tail = tail;
+        self
     }
 
     /// Adds (or, for an existing capability, replaces) a runner.
@@ -110,7 +128,11 @@ impl Node {
                     .await;
             });
         }
+        let tunnel = self
+            .tunnel
+            .map(|t| (t, crate::tunnel::router(status.clone(), self.log_tail)));
         let run = Running {
+            tunnel,
             cfg: self.cfg,
             client,
             pool,
@@ -187,6 +209,8 @@ impl NodeHandle {
 }
 
 struct Running {
+    /// Transport and routes served through the tunnel while registered.
+    tunnel: Option<(Arc<dyn wowlab_tunnel::Transport>, axum::Router)>,
     cfg: NodeConfig,
     client: SentinelClient,
     pool: Pool,
@@ -230,6 +254,10 @@ impl Running {
     async fn session(&self, node_id: NodeId, token: TokenResponse) -> SessionEnd {
         self.status.set_node_id(Some(node_id));
         tracing::info!(%node_id, beacon = %token.beacon_url, slots = self.cfg.max_parallel, "node running");
+        let responder = match &self.tunnel {
+            Some((t, app)) => crate::tunnel::serve(t.clone(), node_id, app.clone()).await,
+            None => None,
+        };
 
         // `work` stops taking chunks; `all` stops heartbeats and beacon last, so leases stay
         // extended while a drain finishes.
@@ -274,6 +302,9 @@ impl Running {
         all.cancel();
         for t in tasks {
             let _ = t.await;
+        }
+        if let Some(r) = responder {
+            r.shutdown().await;
         }
         end
     }

@@ -98,6 +98,8 @@ struct Inner {
     validations: Arc<Semaphore>,
     started_at: UnixMillis,
     security: Security,
+    /// Tunnel to the nodes (live status, logs), set once by the binary.
+    tunnel: std::sync::OnceLock<wowlab_tunnel::Client>,
 }
 
 impl Context {
@@ -121,10 +123,22 @@ impl Context {
                 validations: Arc::new(Semaphore::new(VALIDATION_SLOTS)),
                 started_at: parts.clock.now(),
                 security: Security::new(parts.security.clone()),
+                tunnel: std::sync::OnceLock::new(),
                 parts,
             }),
         };
         (ctx, rx)
+    }
+
+    /// Sets the tunnel client the node live-status and log routes use (once; later calls are
+    /// ignored).
+    pub fn set_tunnel(&self, client: wowlab_tunnel::Client) {
+        let _ = self.inner.tunnel.set(client);
+    }
+
+    /// The tunnel client, when the binary configured one.
+    pub fn tunnel(&self) -> Option<&wowlab_tunnel::Client> {
+        self.inner.tunnel.get()
     }
 
     /// When this instance started: signed requests from before are refused (the memory replay

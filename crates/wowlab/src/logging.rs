@@ -1,4 +1,5 @@
-//! Log set-up shared by every role: `RUST_LOG` filter, text or JSON lines on stderr.
+//! Log set-up shared by every role: `RUST_LOG` filter, text or JSON lines on stderr, also kept
+//! in the process's log tail (a node serves it as `/logs` through the tunnel).
 
 use tracing_subscriber::EnvFilter;
 
@@ -17,7 +18,7 @@ pub fn init(format: LogFormat, default_level: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| wowlab_node::logs::LogTail::global().writer());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

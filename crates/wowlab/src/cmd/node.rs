@@ -37,6 +37,10 @@ pub struct Args {
     /// TOML config file (WOWLAB_NODE_CONFIG).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// NATS server of the grid's tunnel (`nats://host:port`): the node serves its status and
+    /// logs there for the studio, with no inbound port (WOWLAB_NODE_TUNNEL_NATS_URL).
+    #[arg(long, env = "WOWLAB_NODE_TUNNEL_NATS_URL")]
+    pub tunnel_nats_url: Option<String>,
 }
 
 /// Builds the config from file, environment and flags (flags win).
@@ -69,7 +73,8 @@ pub fn config(args: Args) -> anyhow::Result<NodeConfig> {
 }
 
 /// Runs the node until Ctrl-C / SIGTERM, then drains (a second signal exits at once).
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    let tunnel_url = args.tunnel_nats_url.take();
     let cfg = config(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -81,7 +86,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             max_parallel = cfg.max_parallel,
             "starting node"
         );
-        let node = Node::new(cfg).start().await.context("starting node")?;
+        let mut node = Node::new(cfg);
+        if let Some(url) = &tunnel_url {
+            let transport = wowlab_tunnel::NatsTransport::connect(url)
+                .await
+                .with_context(|| format!("connecting to the tunnel NATS server {url}"))?;
+            node = node.tunnel(std::sync::Arc::new(transport));
+            tracing::info!(url, "status and logs served through the tunnel");
+        }
+        let node = node.start().await.context("starting node")?;
         tracing::info!(public_key = node.public_key(), "node identity");
         if let Some(addr) = node.status_addr() {
             tracing::info!("status on http://{addr}/status");

@@ -70,6 +70,10 @@ pub struct Args {
     /// Connections in the PostgreSQL pool at most.
     #[arg(long, default_value_t = 16, env = "WOWLAB_SENTINEL_POSTGRES_POOL_SIZE")]
     pub postgres_pool_size: u32,
+    /// NATS server of the node tunnel (`nats://host:port`): live node status and logs in the
+    /// studio; nodes get the same URL. Without it the studio shows nodes as not reachable live.
+    #[arg(long, env = "WOWLAB_SENTINEL_TUNNEL_NATS_URL")]
+    pub tunnel_nats_url: Option<String>,
 }
 
 /// The store the flags select.
@@ -177,6 +181,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .await
         .context("starting the sentinel")?;
+        if let Some(url) = &args.tunnel_nats_url {
+            let transport = wowlab_tunnel::NatsTransport::connect(url)
+                .await
+                .with_context(|| format!("connecting to the tunnel NATS server {url}"))?;
+            sentinel
+                .state()
+                .set_tunnel(wowlab_tunnel::Client::new(Arc::new(transport)));
+            tracing::info!(url, "node tunnel over NATS");
+        }
         let app = sentinel
             .router()
             .route("/metrics", get(crate::grid::metrics));

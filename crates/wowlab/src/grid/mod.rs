@@ -140,6 +140,14 @@ impl EmbeddedGrid {
         .await
         .context("starting the sentinel")?;
 
+        // No NATS in embedded mode: the studio reaches the in-process nodes over the
+        // in-process tunnel transport, with the same client and responder code.
+        let tunnel: Arc<dyn wowlab_tunnel::Transport> =
+            Arc::new(wowlab_tunnel::MemoryTransport::new());
+        sentinel
+            .state()
+            .set_tunnel(wowlab_tunnel::Client::new(tunnel.clone()));
+
         let app = router(&sentinel, &beacon);
         let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(async move {
@@ -172,7 +180,8 @@ impl EmbeddedGrid {
             )
             .await?;
             let dir = opts.data_dir.join("nodes").join(format!("node-{i}"));
-            let handle = start_node(addr, &dir, claim, opts.slots_per_node, i).await?;
+            let handle =
+                start_node(addr, &dir, claim, opts.slots_per_node, i, tunnel.clone()).await?;
             grid.nodes.push(handle);
         }
         Ok(grid)
@@ -301,6 +310,7 @@ async fn start_node(
     claim: String,
     slots: u32,
     i: u32,
+    tunnel: Arc<dyn wowlab_tunnel::Transport>,
 ) -> anyhow::Result<NodeHandle> {
     let mut c = NodeConfig::defaults();
     c.sentinel_url = Some(format!("http://{addr}"));
@@ -313,6 +323,7 @@ async fn start_node(
     c.poll_max = Duration::from_secs(2);
     Node::new(c)
         .on_claim_code(|code| tracing::debug!(code, "in-process node unexpectedly unowned"))
+        .tunnel(tunnel)
         .start()
         .await
         .with_context(|| format!("starting in-process node {i}"))

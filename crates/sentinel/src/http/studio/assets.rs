@@ -33,6 +33,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../../../web/static/nodes.js"),
     ),
     (
+        "node_live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../../web/static/node_live.js"),
+    ),
+    (
         "tokens.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../../../web/static/tokens.js"),

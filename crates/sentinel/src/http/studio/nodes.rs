@@ -242,6 +242,23 @@ pub(super) async fn detail_page(
             div { dt { "Registered" } dd { (fmt_time(n.created_at.0)) } }
             div { dt { "Id" } dd { code { (n.id) } } }
         }
+        // Asked of the node itself through the tunnel (nodes/node_live.js); the facts above
+        // are its last heartbeat.
+        section.card #node-live aria-labelledby="live-h"
+            data-live={ "/api/nodes/" (n.id) "/live" }
+            data-logs={ "/api/nodes/" (n.id) "/logs?follow=1&lines=200" } {
+            h2 id="live-h" { "Live" }
+            p data-k="live-state" role="status" { "Asking the node…" }
+            dl.facts {
+                div { dt { "Active chunks" } dd data-k="live-active" { "—" } }
+                div { dt { "Sims/s (node)" } dd data-k="live-sims" { "—" } }
+                div { dt { "Uptime" } dd data-k="live-uptime" { "—" } }
+                div { dt { "Host" } dd data-k="live-host" { "—" } }
+            }
+            h3 { "Log tail" }
+            pre #node-log .log-tail tabindex="0" aria-label="Node log tail" {}
+            p.muted data-k="log-state" {}
+        }
         section.card aria-labelledby="settings-h" {
             h2 id="settings-h" { "Settings" }
             (settings_form(&n))
@@ -253,7 +270,13 @@ pub(super) async fn detail_page(
             p.error #unlink-error role="alert" {}
         }
     };
-    layout::page(&n.name, Some(&user), &["/static/nodes.js"], main).into_response()
+    layout::page(
+        &n.name,
+        Some(&user),
+        &["/static/nodes.js", "/static/node_live.js"],
+        main,
+    )
+    .into_response()
 }
 
 /// `POST /nodes/{id}/unlink`: removes one of the caller's nodes and tells it on `nodes:{id}`.

@@ -13,6 +13,7 @@ mod body;
 mod claim;
 mod error;
 pub(crate) mod jobs;
+mod live;
 pub(crate) mod nodes;
 mod realtime;
 
@@ -46,6 +47,8 @@ pub fn router(state: Context) -> Router {
         .route("/api/nodes/claim", post(claim::claim_node))
         .route("/api/nodes", get(nodes::list))
         .route("/api/nodes/{id}", axum::routing::patch(nodes::update))
+        .route("/api/nodes/{id}/live", get(live::live))
+        .route("/api/nodes/{id}/logs", get(live::logs))
         .route("/api/jobs", post(jobs::create).get(jobs::list))
         .route(
             "/api/jobs/{id}",

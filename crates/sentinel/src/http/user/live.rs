@@ -1,0 +1,188 @@
+//! A node's live view through the tunnel (the node has no inbound port): `GET
+//! /api/nodes/{id}/live` asks the node for its `/status` right now and answers
+//! `{"online": false, …}` when it does not answer within 2 s (never an error page), and `GET
+//! /api/nodes/{id}/logs[?lines=N][&follow=1]` streams the node's log tail to the browser.
+//! Only the node's owner or an admin may ask, as for the node pages.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::{BodyExt, Limited};
+use serde::{Deserialize, Serialize};
+use wowlab_tunnel::{FetchOptions, TunnelError};
+
+use crate::domain::NodeId;
+use crate::http::auth::CurrentUser;
+use crate::http::{ApiError, Context};
+use crate::store::User;
+
+/// How long the probe waits for the node's first frame before calling it offline.
+pub(crate) const PROBE_FIRST_FRAME: Duration = Duration::from_secs(2);
+/// Overall limit of the probe.
+const PROBE_DEADLINE: Duration = Duration::from_secs(5);
+/// Largest `/status` body accepted from a node.
+const MAX_STATUS_BYTES: usize = 64 * 1024;
+/// Silence after which a followed log stream is taken for a dead node.
+const LOGS_IDLE: Duration = Duration::from_secs(30);
+/// Most backlog lines a browser may ask for (the node keeps 1000).
+const MAX_LINES: u32 = 1000;
+
+/// Answer of the live probe.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Live {
+    /// Whether the node answered.
+    online: bool,
+    /// The node's `/status` body when it did.
+    status: Option<serde_json::Value>,
+    /// Why it is reported offline (a tunnel error code, or what went wrong).
+    reason: Option<String>,
+    /// Round trip of the probe in milliseconds.
+    latency_ms: u64,
+}
+
+impl Live {
+    fn offline(reason: impl Into<String>, started: Instant) -> Self {
+        Self {
+            online: false,
+            status: None,
+            reason: Some(reason.into()),
+            latency_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// The node `id` if `user` owns it or is an admin (anything else is "not found").
+async fn visible_node(state: &Context, user: &User, id: &str) -> Result<NodeId, ApiError> {
+    let not_found = ApiError::NotFound("no such node");
+    let id: NodeId = id.parse().map_err(|_| not_found)?;
+    let node = state
+        .store()
+        .node_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("no such node"))?;
+    if node.owner == Some(user.id) || user.is_admin {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound("no such node"))
+    }
+}
+
+pub(super) async fn live(
+    State(state): State<Context>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Live>, ApiError> {
+    let id = visible_node(&state, &user, &id).await?;
+    let started = Instant::now();
+    let Some(client) = state.tunnel() else {
+        return Ok(Json(Live::offline("tunnel_not_configured", started)));
+    };
+    let opts = FetchOptions {
+        first_frame_timeout: PROBE_FIRST_FRAME,
+        timeout: Some(PROBE_DEADLINE),
+        ..FetchOptions::default()
+    };
+    let req = Request::get("/status")
+        .body(Body::empty())
+        .expect("static request");
+    let resp = match client.fetch_with(&id.to_string(), req, opts).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Json(Live::offline(e.code().as_str(), started))),
+    };
+    if !resp.status().is_success() {
+        return Ok(Json(Live::offline(
+            format!("node answered {}", resp.status().as_u16()),
+            started,
+        )));
+    }
+    let body = match Limited::new(resp.into_body(), MAX_STATUS_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let code = TunnelError::from_body_error(&*e)
+                .map_or("node_status_too_large", |t| t.code().as_str());
+            return Ok(Json(Live::offline(code, started)));
+        }
+    };
+    match serde_json::from_slice(&body) {
+        Ok(status) => Ok(Json(Live {
+            online: true,
+            status: Some(status),
+            reason: None,
+            latency_ms: started.elapsed().as_millis() as u64,
+        })),
+        Err(_) => Ok(Json(Live::offline("node_status_invalid", started))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LogsQuery {
+    lines: Option<u32>,
+    follow: Option<String>,
+}
+
+/// `{"error": {"code", "message"}}` for a node that cannot be reached.
+fn unreachable(status: StatusCode, code: &str, message: String) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    (status, Json(body)).into_response()
+}
+
+pub(super) async fn logs(
+    State(state): State<Context>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Response, ApiError> {
+    let id = visible_node(&state, &user, &id).await?;
+    let Some(client) = state.tunnel() else {
+        return Ok(unreachable(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tunnel_not_configured",
+            "this grid has no tunnel to its nodes".into(),
+        ));
+    };
+    let follow = matches!(q.follow.as_deref(), Some("1" | "true"));
+    let lines = q.lines.unwrap_or(200).min(MAX_LINES);
+    let path = format!(
+        "/logs?lines={lines}{}",
+        if follow { "&follow=1" } else { "" }
+    );
+    let opts = FetchOptions {
+        first_frame_timeout: PROBE_FIRST_FRAME,
+        // A followed tail may stay quiet for long (the node pings every 10 s meanwhile); a
+        // node gone mid-stream ends it after the idle timeout, the browser leaving at once.
+        idle_timeout: Some(LOGS_IDLE),
+        timeout: (!follow).then_some(Duration::from_secs(30)),
+        ..FetchOptions::default()
+    };
+    let req = Request::get(path).body(Body::empty()).expect("valid path");
+    match client.fetch_with(&id.to_string(), req, opts).await {
+        Ok(resp) if resp.status().is_success() => Ok((
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+                // Tell proxies not to buffer a followed tail.
+                (header::HeaderName::from_static("x-accel-buffering"), "no"),
+            ],
+            resp.into_body(),
+        )
+            .into_response()),
+        Ok(resp) => Ok(unreachable(
+            StatusCode::BAD_GATEWAY,
+            "node_error",
+            format!("the node answered {}", resp.status().as_u16()),
+        )),
+        Err(e) => Ok(unreachable(
+            StatusCode::GATEWAY_TIMEOUT,
+            e.code().as_str(),
+            "the node did not answer; it may be offline".into(),
+        )),
+    }
+}

@@ -1,0 +1,116 @@
+// The node page's live status and log tail in a real browser. Starts its own
+// `wowlab up --nodes 1` (an in-process node reached over the in-process tunnel); its first
+// account is the admin, who may see the in-process node. Started by run.sh (WOWLAB_BIN).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const BIN = process.env.WOWLAB_BIN;
+const SHOTS = process.env.STUDIO_SCREENSHOTS;
+assert.ok(BIN, "run through tests/studio/run.sh");
+
+let up;
+let browser;
+let base;
+let nodeId; // the in-process node, found by the first test
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, fn, timeoutMs = 60000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(250);
+  }
+  throw new Error("timed out waiting for " + what + " (last: " + last + ")");
+}
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+before(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "wowlab-live-"));
+  const port = await freePort();
+  base = "http://127.0.0.1:" + port;
+  up = spawn(BIN, ["up", "--nodes", "1", "--slots", "1", "--addr", "127.0.0.1:" + port, "--data-dir", path.join(dir, "up")], {
+    env: { ...process.env, RUST_LOG: "info" },
+    stdio: "ignore",
+  });
+  await until("wowlab up ready", async () => (await fetch(base + "/readyz")).ok);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (up) up.kill("SIGTERM");
+});
+
+test("the node page shows the node's live status and streams its log tail", async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(base + "/signup");
+  await page.getByLabel("Email").fill("admin@example.org");
+  await page.getByLabel("Password").fill("correct horse battery");
+  await Promise.all([page.waitForURL(base + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+
+  const nodes = await until("the in-process node listed", async () => {
+    const r = await page.request.get(base + "/api/nodes");
+    const list = await r.json();
+    return list.length ? list : null;
+  });
+  nodeId = nodes[0].id;
+  await page.goto(base + "/nodes/" + nodeId);
+  const live = page.locator("#node-live");
+  await live.locator('[data-k="live-state"]').filter({ hasText: /^Online/ }).waitFor({ timeout: 30000 });
+  assert.equal(await live.getAttribute("data-online"), "true");
+  assert.match(await live.locator('[data-k="live-host"]').textContent(), /\(v\d+\.\d+\.\d+\)/);
+  assert.match(await live.locator('[data-k="live-uptime"]').textContent(), /min/);
+  // The backlog arrives through the followed stream, with the node's start line in it.
+  await page.locator("#node-log").filter({ hasText: "node running" }).waitFor({ timeout: 30000 });
+  assert.match(await live.locator('[data-k="log-state"]').textContent(), /Following/);
+  assert.deepEqual(errors, []);
+  if (SHOTS) {
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, "node-live.png"), fullPage: true });
+  }
+  await context.close();
+});
+
+test("another user is refused the node's live status and logs", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(base + "/signup");
+  await page.getByLabel("Email").fill("someone-else@example.org");
+  await page.getByLabel("Password").fill("correct horse battery");
+  await Promise.all([page.waitForURL(base + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+  assert.ok(nodeId, "the first test found the node");
+  for (const p of ["live", "logs"]) {
+    const r = await page.request.get(base + "/api/nodes/" + nodeId + "/" + p);
+    assert.equal(r.status(), 404, p + " of another user's node");
+  }
+  const r = await page.goto(base + "/nodes/" + nodeId);
+  assert.equal(r.status(), 404);
+  assert.equal(await page.locator("#node-live").count(), 0);
+  await context.close();
+});
