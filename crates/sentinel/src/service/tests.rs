@@ -72,6 +72,7 @@ async fn start(path: &std::path::Path, published: Arc<RecordingPublisher>) -> Se
             tokens: crate::tokens::TokenMinter::new(b"test-secret"),
             presence: None,
             webhook: None,
+            result_log: None,
         },
     )
     .await
