@@ -1,8 +1,9 @@
 //! Two `wowlab sentinel` processes sharing one Redis (coordination), one PostgreSQL (store) and
 //! one JetStream result log behind one beacon: a job submitted to sentinel A is computed by a
 //! node that talks only to sentinel B (its results merged by whichever sentinel leads the
-//! projector), and the result is byte-identical to `wowlab sim`; and when the leading sentinel
-//! is `kill -9`ed mid-job the other takes over and the job still completes byte-identical.
+//! projector), and the result is byte-identical to `wowlab sim`; and when the leading sentinel,
+//! the one the node and `wowlab run` talk to, is `kill -9`ed mid-job, the other takes over the
+//! projector and their requests, and the job still completes byte-identical.
 //! Needs `WOWLAB_TEST_REDIS_URL`, `WOWLAB_TEST_POSTGRES_URL` and `WOWLAB_TEST_NATS_URL`;
 //! skipped without them unless `CI` is set, where their absence fails the test.
 
@@ -227,12 +228,14 @@ fn the_leading_sentinel_killed_mid_job_leaves_the_job_to_the_other() {
     };
     let dir = tempdir("sentinel-failover");
     let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
-    let (mut sentinel_a, _url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
+    let (mut sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
     // A leads before B exists, so killing A kills the projector, reclaim and presence leader.
     wait_for_projector(&dir, "a", Duration::from_secs(30));
     let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared);
     let (api_token, claim_token) = account(&url_b, &dir.join("cookies"), "failover@example.org");
-    let node = start_node(&url_b, &claim_token, &dir.join("node"), "n1");
+    // The node and `wowlab run` know both sentinels and talk to A, the leader, until it dies.
+    let both = format!("{url_a},{url_b}");
+    let node = start_node(&both, &claim_token, &dir.join("node"), "n1");
     wait_until("node registered", Duration::from_secs(60), || {
         http(&format!("{url_b}/api/nodes"), "GET", Some(&api_token), None)
             .is_some_and(|(s, b)| s == 200 && json(&b).as_array().is_some_and(|a| a.len() == 1))
