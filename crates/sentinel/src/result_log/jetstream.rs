@@ -140,6 +140,10 @@ impl ResultLog for JetStreamLog {
         let messages = consumer
             .stream()
             .max_messages_per_batch(256)
+            // Idle heartbeats make a consumer cut off by a NATS restart fail (and resubscribe)
+            // instead of waiting forever.
+            .expires(Duration::from_secs(10))
+            .heartbeat(Duration::from_secs(3))
             .messages()
             .await
             .map_err(unavailable)?;
