@@ -201,6 +201,7 @@ impl<M: ResultMerger> Projector<M> {
                 }
             };
             tracing::info!("projector consuming the result log");
+            self.set_health(None);
             // A new term starts from the store: whatever a previous leader merged is there.
             self.jobs.clear();
             let mut flush = tokio::time::interval(self.publish_every);
@@ -955,6 +956,76 @@ mod tests {
         assert_eq!(stored.result.as_deref(), Some(&b"321"[..]));
         assert_eq!(f.store.chunk_results(job).await.unwrap().len(), 3);
         assert!(ctx.projector_health().lock().is_none());
+        log.delete_stream().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn while_the_store_refuses_writes_results_wait_in_the_log_and_readiness_says_why() {
+        let Some(url) = crate::result_log::jetstream_test_url() else {
+            return;
+        };
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        let log = crate::result_log::JetStreamLog::connect(
+            crate::result_log::jetstream_test_options(&url),
+        )
+        .await
+        .unwrap();
+        let parts = crate::context::testing::parts(
+            f.coord.clone(),
+            f.store.clone(),
+            Funnel::new(f.published.clone()),
+            f.clock.clone(),
+            crate::context::NodeApiConfig::default(),
+            None,
+        );
+        let ctx = Context::with_log(parts, Arc::new(log.clone()));
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(Projector::new(&ctx, Sum).run(stop_rx));
+        // The store cannot take chunk results (as if PostgreSQL were down for them).
+        f.store
+            .execute_for_tests("ALTER TABLE chunk_results RENAME TO chunk_results_away")
+            .await;
+        for (c, sum) in [(0u32, 4u64), (1, 50)] {
+            let lease = f.leases.lock()[&(job, ChunkIndex(c))];
+            log.append(LogEntry::Result {
+                job,
+                chunk: ChunkIndex(c),
+                fence: lease.fence,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
+                node: None,
+            })
+            .await
+            .unwrap();
+            f.mark_done(job, c).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let reason = loop {
+            if let Some(r) = ctx.projector_health().lock().clone() {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "the projector never said why");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(reason.contains("results wait in the log"), "{reason}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            f.store.job(job).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        // The store is back: nothing was lost, each result counted once.
+        f.store
+            .execute_for_tests("ALTER TABLE chunk_results_away RENAME TO chunk_results")
+            .await;
+        while f.store.job(job).await.unwrap().unwrap().status == JobStatus::Running {
+            assert!(Instant::now() < deadline, "the job was not finalized");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.result.as_deref(), Some(&b"54"[..]));
+        assert!(ctx.projector_health().lock().is_none());
+        stop.send(true).unwrap();
+        task.await.unwrap();
         log.delete_stream().await.unwrap();
     }
 
