@@ -63,6 +63,7 @@ pub async fn run_reclaim(
     let mut gauges_at: Option<tokio::time::Instant> = None;
     let mut gauges: Option<tokio::task::JoinHandle<()>> = None;
     let mut restored_at: Option<tokio::time::Instant> = None;
+    let mut restoring: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -74,9 +75,12 @@ pub async fn run_reclaim(
         let now = ctx.clock().now();
         match leader.tick(now).await {
             Ok(Some(_)) => {
-                if restored_at.is_none_or(|at| at.elapsed() >= RESTORE_INTERVAL) {
+                // On a task of its own too: it reads the store.
+                let idle = restoring.as_ref().is_none_or(|r| r.is_finished());
+                if idle && restored_at.is_none_or(|at| at.elapsed() >= RESTORE_INTERVAL) {
                     restored_at = Some(tokio::time::Instant::now());
-                    restore_lost(&ctx).await;
+                    let ctx = ctx.clone();
+                    restoring = Some(tokio::spawn(async move { restore_lost(&ctx).await }));
                 }
                 fail_overdue(&ctx, now).await;
                 reclaim_once(ctx.coordinator(), now, silence).await;
