@@ -362,3 +362,24 @@ fn show(bar: &ProgressBar, p: &JobProgress) {
         crate::report::num(p.ci95_dps)
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_lists_are_split_trimmed_and_checked() {
+        assert_eq!(
+            sentinel_urls("http://a:1/, https://b:2").unwrap(),
+            ["http://a:1", "https://b:2"]
+        );
+        assert!(sentinel_urls("http://a:1,ftp://b").is_err());
+        assert!(sentinel_urls("http://a:1,").is_err());
+        let urls = ["http://a".to_owned(), "http://b".to_owned()];
+        let mut s = Sentinels { urls: &urls, at: 0 };
+        s.next();
+        assert_eq!(s.url(), "http://b");
+        s.next();
+        assert_eq!(s.url(), "http://a");
+    }
+}
