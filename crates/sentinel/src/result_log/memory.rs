@@ -1,19 +1,16 @@
 //! The in-process result log: a queue inside the sentinel, for one sentinel per grid. Not
 //! durable, so the node API stores each result before appending it and a restart rebuilds the
-//! projector from the store.
+//! projector from the store. Its dedup window is the backlog: a result id is remembered until
+//! its entry is acknowledged, so memory stays bounded by what the projector has not done yet.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::{Acker, Delivery, LogEntry, LogError, LogSubscription, ResultLog};
-
-/// How long a result's message id is remembered for deduplication.
-const DEDUP_WINDOW: Duration = Duration::from_secs(120);
 
 /// The in-process implementation of [`ResultLog`].
 #[derive(Clone, Default)]
@@ -34,31 +31,9 @@ struct State {
     queue: VecDeque<(u64, LogEntry)>,
     /// Delivered, not yet acknowledged: handed to the next subscription again.
     unacked: BTreeMap<u64, LogEntry>,
-    /// Message ids seen within the dedup window, oldest first.
-    ids: VecDeque<(Instant, String)>,
-    known: HashMap<String, Instant>,
+    /// Message ids of the entries not yet acknowledged, with their sequence numbers.
+    known: HashMap<String, u64>,
     subscribed: bool,
-}
-
-impl State {
-    /// Forgets ids older than the window; true if `id` is new (and remembers it).
-    fn first_time(&mut self, id: String, now: Instant) -> bool {
-        while let Some((at, _)) = self.ids.front() {
-            if now.duration_since(*at) < DEDUP_WINDOW {
-                break;
-            }
-            let (at, old) = self.ids.pop_front().expect("front exists");
-            if self.known.get(&old) == Some(&at) {
-                self.known.remove(&old);
-            }
-        }
-        if self.known.contains_key(&id) {
-            return false;
-        }
-        self.known.insert(id.clone(), now);
-        self.ids.push_back((now, id));
-        true
-    }
 }
 
 impl InProcessLog {
@@ -72,12 +47,13 @@ impl InProcessLog {
 impl ResultLog for InProcessLog {
     async fn append(&self, entry: LogEntry) -> Result<(), LogError> {
         let mut st = self.shared.state.lock();
+        let seq = st.next_seq;
         if let Some(id) = entry.message_id() {
-            if !st.first_time(id, Instant::now()) {
+            if st.known.contains_key(&id) {
                 return Ok(());
             }
+            st.known.insert(id, seq);
         }
-        let seq = st.next_seq;
         st.next_seq += 1;
         st.queue.push_back((seq, entry));
         drop(st);
@@ -157,7 +133,12 @@ struct MemoryAck {
 #[async_trait]
 impl Acker for MemoryAck {
     async fn ack(self: Box<Self>) -> Result<(), LogError> {
-        self.shared.state.lock().unacked.remove(&self.seq);
+        let mut st = self.shared.state.lock();
+        if let Some(id) = st.unacked.remove(&self.seq).and_then(|e| e.message_id()) {
+            if st.known.get(&id) == Some(&self.seq) {
+                st.known.remove(&id);
+            }
+        }
         Ok(())
     }
 
@@ -179,6 +160,25 @@ mod tests {
     #[tokio::test]
     async fn in_process_log_passes_conformance() {
         super::super::conformance::run_all(|| async { InProcessLog::new() }).await;
+    }
+
+    #[tokio::test]
+    async fn ids_are_forgotten_once_acknowledged() {
+        let log = InProcessLog::new();
+        let e = LogEntry::Result {
+            job: crate::domain::JobId::new(),
+            chunk: crate::domain::ChunkIndex(0),
+            fence: crate::domain::Fence(1),
+            bytes: vec![1],
+            node: None,
+        };
+        log.append(e.clone()).await.unwrap();
+        let mut sub = log.subscribe().await.unwrap();
+        sub.next().await.unwrap().ack().await.unwrap();
+        assert!(log.shared.state.lock().known.is_empty());
+        // Acknowledged and forgotten: the same id is a new entry again (the projector dedups).
+        log.append(e.clone()).await.unwrap();
+        assert_eq!(sub.next().await.unwrap().entry, e);
     }
 
     #[tokio::test]

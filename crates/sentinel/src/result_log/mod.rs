@@ -8,8 +8,9 @@
 //! Delivery is at least once: an entry stays unacknowledged until its consumer acks it after
 //! acting on it, and a new subscription (after a crash or a leadership change) gets every
 //! unacknowledged entry again. Results carry the message id `job:chunk:fence`; a result
-//! appended twice with one id within the dedup window is delivered once, and consumers also
-//! dedup by chunk on replay.
+//! appended twice with one id within the dedup window (JetStream: a configured duration; in
+//! process: while the first copy is unacknowledged) is delivered once, and consumers also dedup
+//! by chunk on replay.
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
