@@ -94,7 +94,8 @@ impl fmt::Debug for Secret {
 /// Everything the node needs to run.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// Base URL of the sentinel, e.g. `https://grid.example.org`.
+    /// Base URL of the sentinel, e.g. `https://grid.example.org`, or of several sentinels of
+    /// one grid, comma-separated (calls fail over to the next one).
     pub sentinel_url: Option<String>,
     /// A user's claim token (never logged, never persisted).
     pub claim_token: Option<Secret>,
@@ -237,11 +238,18 @@ impl NodeConfig {
         };
         match key {
             "sentinel_url" => {
-                let v = value.trim().trim_end_matches('/');
-                if !(v.starts_with("http://") || v.starts_with("https://")) || v.len() < 9 {
-                    return Err(bad("expected an http:// or https:// URL"));
+                // One URL, or several sentinels of one grid, comma-separated.
+                let mut urls = Vec::new();
+                for v in value.split(',') {
+                    let v = v.trim().trim_end_matches('/');
+                    if !(v.starts_with("http://") || v.starts_with("https://")) || v.len() < 9 {
+                        return Err(bad(
+                            "expected an http:// or https:// URL (or several, comma-separated)",
+                        ));
+                    }
+                    urls.push(v);
                 }
-                self.sentinel_url = Some(v.to_owned());
+                self.sentinel_url = Some(urls.join(","));
             }
             "claim_token" => {
                 let v = value.trim();
@@ -463,6 +471,17 @@ mod tests {
         let err =
             NodeConfig::from_sources(None, env(&[("WOWLAB_NODE_CLAIM_TOKEN", " ")])).unwrap_err();
         assert!(err.to_string().contains("WOWLAB_NODE_CLAIM_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn several_sentinel_urls_are_kept_as_a_list_and_each_is_checked() {
+        let mut c = NodeConfig::defaults();
+        c.set("sentinel_url", " http://a:1/ , https://b:2").unwrap();
+        assert_eq!(c.sentinel_url.as_deref(), Some("http://a:1,https://b:2"));
+        assert!(matches!(
+            c.set("sentinel_url", "http://a:1,ftp://b"),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 
     #[test]

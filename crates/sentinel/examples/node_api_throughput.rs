@@ -26,6 +26,7 @@ use wowlab_sentinel::domain::{JobId, UnixMillis};
 use wowlab_sentinel::http;
 use wowlab_sentinel::jobs::{submit, Submission};
 use wowlab_sentinel::publish::{Funnel, RecordingPublisher};
+use wowlab_sentinel::result_log::ResultLog as _;
 use wowlab_sentinel::sim::SimEngine;
 use wowlab_sentinel::store::{SqliteOptions, SqliteStore, Store};
 use wowlab_sentinel::tokens::TokenMinter;
@@ -94,7 +95,7 @@ async fn run(batch: bool, refill: bool) {
     let coord = Arc::new(MemoryCoordinator::new());
     let clock = Arc::new(SystemClock);
     let owner = store.create_user("b@x", "h", clock.now()).await.unwrap().id;
-    let (state, mut log_rx) = Context::new(ContextParts {
+    let (state, log) = Context::new(ContextParts {
         coordinator: coord.clone(),
         store: store.clone(),
         funnel: Funnel::new(Arc::new(RecordingPublisher::default())),
@@ -105,7 +106,12 @@ async fn run(batch: bool, refill: bool) {
         security: Default::default(),
     });
     // Drain the projector log (the merge itself is the workload's cost, not the control plane's).
-    tokio::spawn(async move { while log_rx.recv().await.is_some() {} });
+    let mut sub = log.subscribe().await.expect("the only subscription");
+    tokio::spawn(async move {
+        while let Ok(d) = sub.next().await {
+            let _ = d.ack().await;
+        }
+    });
     let app = http::router(state);
     submit(
         &*store,

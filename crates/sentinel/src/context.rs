@@ -14,8 +14,8 @@ use crate::engine::{ProfileEngine, ValidatedProfile};
 use crate::facts::JobFacts;
 use crate::http::security::{Security, SecurityConfig};
 use crate::lifecycle::JobLifecycle;
-use crate::projector::{LogReceiver, ResultLog};
 use crate::publish::Funnel;
+use crate::result_log::{InProcessLog, ResultLog};
 use crate::store::{Job, Store, StoreError};
 use crate::tokens::TokenMinter;
 
@@ -93,7 +93,9 @@ pub struct Context {
 struct Inner {
     parts: ContextParts,
     facts: Arc<JobFacts>,
-    result_log: ResultLog,
+    result_log: Arc<dyn ResultLog>,
+    /// Why the projector cannot make progress right now (for `/readyz`), if it cannot.
+    projector_health: Arc<parking_lot::Mutex<Option<String>>>,
     lifecycle: JobLifecycle,
     validations: Arc<Semaphore>,
     started_at: UnixMillis,
@@ -103,10 +105,16 @@ struct Inner {
 }
 
 impl Context {
-    /// The context over `parts`, and the receiving end of its result log (the projector's).
-    pub fn new(parts: ContextParts) -> (Self, LogReceiver) {
+    /// The context over `parts` with an in-process result log, and that log (the projector
+    /// subscribes to it).
+    pub fn new(parts: ContextParts) -> (Self, InProcessLog) {
+        let log = InProcessLog::new();
+        (Self::with_log(parts, Arc::new(log.clone())), log)
+    }
+
+    /// The context over `parts` and `result_log`.
+    pub fn with_log(parts: ContextParts, result_log: Arc<dyn ResultLog>) -> Self {
         let facts = Arc::new(JobFacts::new());
-        let (result_log, rx) = ResultLog::new();
         let lifecycle = JobLifecycle::new(
             parts.store.clone(),
             parts.coordinator.clone(),
@@ -115,10 +123,11 @@ impl Context {
             facts.clone(),
             result_log.clone(),
         );
-        let ctx = Self {
+        Self {
             inner: Arc::new(Inner {
                 facts,
                 result_log,
+                projector_health: Default::default(),
                 lifecycle,
                 validations: Arc::new(Semaphore::new(VALIDATION_SLOTS)),
                 started_at: parts.clock.now(),
@@ -126,8 +135,7 @@ impl Context {
                 tunnel: std::sync::OnceLock::new(),
                 parts,
             }),
-        };
-        (ctx, rx)
+        }
     }
 
     /// Sets the tunnel client the node live-status and log routes use (once; later calls are
@@ -193,8 +201,18 @@ impl Context {
     }
 
     /// The projector's log.
-    pub fn result_log(&self) -> &ResultLog {
-        &self.inner.result_log
+    pub fn result_log(&self) -> &dyn ResultLog {
+        &*self.inner.result_log
+    }
+
+    /// Where the projector reports why it cannot make progress (none while it can).
+    pub fn projector_health(&self) -> Arc<parking_lot::Mutex<Option<String>>> {
+        self.inner.projector_health.clone()
+    }
+
+    /// The projector's log, shared.
+    pub fn result_log_arc(&self) -> Arc<dyn ResultLog> {
+        self.inner.result_log.clone()
     }
 
     /// The beacon token minter.
@@ -286,8 +304,20 @@ pub(crate) mod testing {
         clock: Arc<dyn Clock>,
         config: NodeApiConfig,
         engine: Option<Arc<dyn ProfileEngine>>,
-    ) -> (Context, LogReceiver) {
-        Context::new(ContextParts {
+    ) -> (Context, InProcessLog) {
+        Context::new(parts(coordinator, store, funnel, clock, config, engine))
+    }
+
+    /// The parts of a test context.
+    pub fn parts(
+        coordinator: Arc<dyn Coordinator>,
+        store: Arc<dyn Store>,
+        funnel: Funnel,
+        clock: Arc<dyn Clock>,
+        config: NodeApiConfig,
+        engine: Option<Arc<dyn ProfileEngine>>,
+    ) -> ContextParts {
+        ContextParts {
             coordinator,
             store,
             funnel,
@@ -296,6 +326,6 @@ pub(crate) mod testing {
             tokens: TokenMinter::new(b"test-secret"),
             engine: engine.unwrap_or_else(|| Arc::new(RefusingEngine)),
             security: SecurityConfig::default(),
-        })
+        }
     }
 }

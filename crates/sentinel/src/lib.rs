@@ -21,6 +21,7 @@ pub mod local;
 pub mod projector;
 pub mod publish;
 pub mod recovery;
+pub mod result_log;
 pub mod service;
 pub mod sim;
 pub mod store;

@@ -15,8 +15,8 @@ use wowlab_api::channels::{self, ChunkMessage, JobMessage, JobProgress as WirePr
 use crate::coordinator::{Coordinator, CoordinatorError, RevokedLease};
 use crate::domain::{Clock, JobId, JobStatus};
 use crate::facts::JobFacts;
-use crate::projector::{LogEntry, ResultLog};
 use crate::publish::Funnel;
+use crate::result_log::{LogEntry, ResultLog};
 use crate::store::{Job, Store, StoreError, TransitionData};
 use crate::wire::to_wire;
 
@@ -101,7 +101,7 @@ struct Inner {
     funnel: Funnel,
     clock: Arc<dyn Clock>,
     facts: Arc<JobFacts>,
-    log: ResultLog,
+    log: Arc<dyn ResultLog>,
 }
 
 impl JobLifecycle {
@@ -112,7 +112,7 @@ impl JobLifecycle {
         funnel: Funnel,
         clock: Arc<dyn Clock>,
         facts: Arc<JobFacts>,
-        log: ResultLog,
+        log: Arc<dyn ResultLog>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -177,7 +177,10 @@ impl JobLifecycle {
         }
         metrics::counter!("sentinel_jobs_finished_total", "status" => to.as_str()).increment(1);
         self.inner.facts.forget(job);
-        self.inner.log.append(LogEntry::Ended(job));
+        if let Err(e) = self.inner.log.append(LogEntry::Ended(job)).await {
+            // The projector forgets the job anyway when it next loads it as not running.
+            tracing::warn!(job = %job, error = %e, "job ending not logged for the projector");
+        }
         Ok(ended)
     }
 

@@ -1,19 +1,24 @@
-//! Result log + projector (in-process, embedded mode).
+//! The projector: the one consumer of the result log ([`crate::result_log`]), run by whichever
+//! sentinel holds the `projector` leader lock.
 //!
-//! The node API stores each chunk result (the durable log, deduplicated by `job:chunk`) and then
-//! appends a [`LogEntry`] here. The projector merges each job's results exactly once per chunk
-//! index, publishes coalesced progress on `jobs:{id}` (at most one message per job per
-//! `publish_every`, default 250 ms → ≤ 4/s), and when every chunk is in writes the terminal
-//! result with a version-checked `running → completed` transition. After a restart it rebuilds a
-//! job's accumulator from the stored results the first time it hears of that job, so nothing is
-//! lost or counted twice. The merge itself is the workload's ([`ResultMerger`]); this layer
-//! treats results as opaque bytes.
+//! It merges each job's results exactly once per chunk index, publishes coalesced progress on
+//! `jobs:{id}` (at most one message per job per `publish_every`, default 250 ms → ≤ 4/s), and
+//! when every chunk is in writes the terminal result with a version-checked
+//! `running → completed` transition. Entries are taken in batches; with a durable log (the
+//! node API appended the result without storing it) a batch's results are persisted first, in
+//! one group commit, and every entry is acknowledged only once acted on, so a leader that dies
+//! mid-batch leaves its entries to the next one. A leader (re)builds a job's accumulator from
+//! the stored results the first time it hears of that job and dedups replays by chunk, so
+//! nothing is lost or counted twice. Before it ends a job it renews its lock: a deposed
+//! leader's token is refused and it writes nothing. The merge itself is the workload's
+//! ([`ResultMerger`]); this layer treats results as opaque bytes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use parking_lot::Mutex;
+use tokio::sync::watch;
 use wowlab_api::channels::{self, JobMessage, JobProgress};
 
 use crate::context::Context;
@@ -21,7 +26,9 @@ use crate::coordinator::Coordinator;
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId};
 use crate::lifecycle::{Ending, JobLifecycle, LifecycleError};
 use crate::publish::Funnel;
-use crate::store::{Job, Store, StoreError};
+use crate::result_log::{Delivery, LogSubscription, ResultLog};
+use crate::store::{ChunkResult, Job, Store, StoreError};
+use crate::tasks::Leadership;
 
 /// The workload's exact merge of chunk results.
 pub trait ResultMerger: Send + Sync + 'static {
@@ -52,48 +59,7 @@ pub struct Estimate {
     pub ci95: f64,
 }
 
-/// One entry of the in-process result log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogEntry {
-    /// A stored chunk result.
-    Result {
-        /// Job.
-        job: JobId,
-        /// Chunk.
-        chunk: ChunkIndex,
-        /// The stored bytes.
-        bytes: Vec<u8>,
-        /// Node that computed it (none for results stored without one).
-        node: Option<NodeId>,
-    },
-    /// Look at a job again (recovery found all its chunks stored).
-    Kick(JobId),
-    /// The job ended ([`crate::lifecycle`]): forget it.
-    Ended(JobId),
-}
-
-/// The projector's end of the result log.
-pub type LogReceiver = mpsc::UnboundedReceiver<LogEntry>;
-
-/// Writer side of the in-process result log.
-#[derive(Clone)]
-pub struct ResultLog {
-    tx: mpsc::UnboundedSender<LogEntry>,
-}
-
-impl ResultLog {
-    /// A log and the receiver the projector consumes.
-    pub fn new() -> (Self, LogReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
-    }
-
-    /// Appends an entry; false once the projector has stopped (the store still has the result,
-    /// and the next start rebuilds from it).
-    pub fn append(&self, entry: LogEntry) -> bool {
-        self.tx.send(entry).is_ok()
-    }
-}
+pub use crate::result_log::LogEntry;
 
 struct JobState<A> {
     acc: A,
@@ -155,15 +121,29 @@ impl<A> JobState<A> {
     }
 }
 
+/// Most entries taken from the log in one batch.
+const MAX_BATCH: usize = 512;
+
+/// Default lifetime of the projector's leader lock (renewed every third of it).
+pub const PROJECTOR_LOCK_TTL: Duration = Duration::from_secs(3);
+
+/// Pause before retrying after the log or the election failed.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
 /// The projector task's state.
 pub struct Projector<M: ResultMerger> {
     store: Arc<dyn Store>,
     coordinator: Arc<dyn Coordinator>,
     funnel: Funnel,
     lifecycle: JobLifecycle,
+    log: Arc<dyn ResultLog>,
+    health: Arc<Mutex<Option<String>>>,
+    clock: Arc<dyn crate::domain::Clock>,
     merger: M,
     publish_every: Duration,
     jobs: HashMap<JobId, JobState<M::Acc>>,
+    /// The leader lock; endings are only written while it is renewed.
+    leader: Option<(Leadership, Duration)>,
 }
 
 impl<M: ResultMerger> Projector<M> {
@@ -174,35 +154,217 @@ impl<M: ResultMerger> Projector<M> {
             coordinator: ctx.coordinator_arc(),
             funnel: ctx.funnel().clone(),
             lifecycle: ctx.lifecycle().clone(),
+            log: ctx.result_log_arc(),
+            health: ctx.projector_health(),
+            clock: ctx.clock_arc(),
             merger,
             publish_every: Duration::from_millis(250),
             jobs: HashMap::new(),
+            leader: None,
         }
     }
 
-    /// Consumes the log until it closes or `shutdown` turns true.
-    pub async fn run(mut self, mut log: LogReceiver, mut shutdown: watch::Receiver<bool>) {
-        let mut flush = tokio::time::interval(self.publish_every);
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                entry = log.recv() => match entry {
-                    Some(e) => {
-                        if let Err(err) = self.apply(e).await {
-                            tracing::error!(error = %err, "projector could not apply a log entry");
+    /// Runs only while holding the `projector` leader lock as `holder` (lifetime `ttl`), and
+    /// writes endings only after renewing it.
+    pub fn elected(mut self, holder: impl Into<String>, ttl: Duration) -> Self {
+        let lock = Leadership::new(self.coordinator.clone(), "projector", holder, ttl);
+        self.leader = Some((lock, ttl));
+        self
+    }
+
+    /// Campaigns for the lock and, while leading, consumes the log, until `shutdown` turns
+    /// true; releases the lock on the way out. Without [`Projector::elected`] it always leads.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let renew_every = self
+            .leader
+            .as_ref()
+            .map_or(PROJECTOR_LOCK_TTL, |(_, ttl)| *ttl)
+            / 3;
+        'campaign: while !*shutdown.borrow() {
+            if !self.still_leading().await {
+                tokio::select! {
+                    _ = tokio::time::sleep(renew_every) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let mut sub = match self.log.subscribe().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "projector could not open the result log");
+                    self.set_health(Some(format!("result log: {e}")));
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_PAUSE) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+            };
+            tracing::info!("projector consuming the result log");
+            self.set_health(None);
+            // A new term starts from the store: whatever a previous leader merged is there.
+            self.jobs.clear();
+            let mut flush = tokio::time::interval(self.publish_every);
+            flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut renew = tokio::time::interval(renew_every);
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    d = sub.next() => match d {
+                        Ok(d) => self.take_batch(d, &mut *sub).await,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "result log consumer failed; resubscribing");
+                            self.set_health(Some(format!("result log: {e}")));
+                            tokio::time::sleep(RETRY_PAUSE).await;
+                            continue 'campaign;
+                        }
+                    },
+                    _ = flush.tick() => {
+                        self.publish_progress().await;
+                        self.finalize_ready().await;
+                    }
+                    _ = renew.tick() => {
+                        if !self.still_leading().await {
+                            tracing::info!("projector stepped down");
+                            self.jobs.clear();
+                            continue 'campaign;
                         }
                     }
-                    None => break,
-                },
-                _ = flush.tick() => self.publish_progress().await,
-                _ = shutdown.changed() => {
-                    if *shutdown.borrow() {
-                        break;
+                    _ = shutdown.changed() => {
+                        if *shutdown.borrow() {
+                            self.publish_progress().await;
+                            break 'campaign;
+                        }
                     }
                 }
             }
         }
-        self.publish_progress().await;
+        if let Some((lock, _)) = self.leader.as_mut() {
+            if let Err(e) = lock.release().await {
+                tracing::debug!(error = %e, "could not release the projector lock");
+            }
+        }
+    }
+
+    /// Renews (or acquires) the lock; true while this projector leads (always without one).
+    async fn still_leading(&mut self) -> bool {
+        let now = self.clock.now();
+        let Some((lock, _)) = self.leader.as_mut() else {
+            return true;
+        };
+        match lock.tick(now).await {
+            Ok(token) => token.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "projector election failed");
+                false
+            }
+        }
+    }
+
+    fn set_health(&self, problem: Option<String>) {
+        *self.health.lock() = problem;
+    }
+
+    /// Takes `first` and whatever else is ready, up to [`MAX_BATCH`], and processes them.
+    async fn take_batch(&mut self, first: Delivery, sub: &mut dyn LogSubscription) {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match sub.try_next().await {
+                Ok(Some(d)) => batch.push(d),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "result log read failed mid-batch");
+                    break;
+                }
+            }
+        }
+        self.process(batch).await;
+    }
+
+    /// Persists the batch's results (durable log), applies every entry in order and
+    /// acknowledges each once done; on a store failure the whole batch waits in the log.
+    async fn process(&mut self, batch: Vec<Delivery>) {
+        if self.log.durable() {
+            if let Err(e) = self.persist(&batch).await {
+                tracing::warn!(error = %e, entries = batch.len(), "results wait in the log");
+                self.set_health(Some(format!("results wait in the log: {e}")));
+                for d in batch {
+                    if let Err(e) = d.retry_later().await {
+                        tracing::debug!(error = %e, "could not hand an entry back");
+                    }
+                }
+                tokio::time::sleep(RETRY_PAUSE).await;
+                return;
+            }
+        }
+        self.set_health(None);
+        for d in batch {
+            match self.apply(d.entry.clone()).await {
+                Ok(()) => {
+                    if let Err(e) = d.ack().await {
+                        tracing::warn!(error = %e, "result log entry not acknowledged");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "projector could not apply a log entry; retrying");
+                    if let Err(e) = d.retry_later().await {
+                        tracing::debug!(error = %e, "could not hand an entry back");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores the batch's results of running jobs, concurrently so the store's group commit
+    /// writes them in one transaction. Results of jobs that are not running are not stored
+    /// (their job may be gone); applying them later drops them.
+    async fn persist(&mut self, batch: &[Delivery]) -> Result<(), StoreError> {
+        let mut writes = Vec::new();
+        for d in batch {
+            if let LogEntry::Result {
+                job,
+                chunk,
+                bytes,
+                node,
+                ..
+            } = &d.entry
+            {
+                if !self.jobs.contains_key(job) && !self.load(*job).await? {
+                    continue;
+                }
+                let row = ChunkResult {
+                    job: *job,
+                    chunk: *chunk,
+                    node: *node,
+                    result: bytes.clone(),
+                };
+                let store = self.store.clone();
+                let now = self.clock.now();
+                writes.push(async move { store.put_chunk_result(row, now).await });
+            }
+        }
+        for r in futures_util::future::join_all(writes).await {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Finalizes every fully merged job the coordinator now also counts as done (its last
+    /// completion was appended before its chunk was marked done).
+    async fn finalize_ready(&mut self) {
+        let full: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, st)| st.merged == st.chunk_count)
+            .map(|(j, _)| *j)
+            .collect();
+        for job in full {
+            if self.coordinator_has_all_done(job).await {
+                if let Err(e) = self.finalize(job).await {
+                    tracing::warn!(job = %job, error = %e, "job not finalized; retrying");
+                }
+            }
+        }
     }
 
     /// Applies one log entry.
@@ -329,7 +491,12 @@ impl<M: ResultMerger> Projector<M> {
             report: self.merger.report(&st.acc),
         };
         let progress = st.progress(self.merger.progress(&st.acc));
-        self.end(job, ending, progress).await
+        let ended = self.end(job, ending, progress).await;
+        if ended.is_err() {
+            // Kept, so the next flush tick tries again.
+            self.jobs.insert(job, st);
+        }
+        ended
     }
 
     async fn fail(&mut self, job: JobId, reason: String) -> Result<(), StoreError> {
@@ -343,11 +510,16 @@ impl<M: ResultMerger> Projector<M> {
     /// Hands the ending to the lifecycle; a job that ended elsewhere meanwhile (cancelled)
     /// stays as it is.
     async fn end(
-        &self,
+        &mut self,
         job: JobId,
         ending: Ending,
         progress: JobProgress,
     ) -> Result<(), StoreError> {
+        if !self.still_leading().await {
+            // A deposed leader writes nothing: the new one loads the job from the store.
+            tracing::info!(job = %job, "not the projector leader any more; ending left to it");
+            return Ok(());
+        }
         match self
             .lifecycle
             .end(job, ending, Vec::new(), Some(progress))
@@ -373,7 +545,8 @@ mod tests {
     use crate::domain::{UnixMillis, UserId};
     use crate::jobs::{submit, Submission};
     use crate::publish::RecordingPublisher;
-    use crate::store::{ChunkResult, SqliteStore};
+    use crate::result_log::InProcessLog;
+    use crate::store::SqliteStore;
 
     /// Sums `{"sum": n}` results: exact, order-independent.
     struct Sum;
@@ -435,7 +608,12 @@ mod tests {
         }
 
         fn projector(&self) -> Projector<Sum> {
-            let (ctx, _log) = crate::context::testing::context(
+            self.projector_and_log().0
+        }
+
+        /// A projector and the in-process log it consumes.
+        fn projector_and_log(&self) -> (Projector<Sum>, InProcessLog) {
+            let (ctx, log) = crate::context::testing::context(
                 self.coord.clone(),
                 self.store.clone(),
                 Funnel::new(self.published.clone()),
@@ -443,7 +621,7 @@ mod tests {
                 crate::context::NodeApiConfig::default(),
                 None,
             );
-            Projector::new(&ctx, Sum)
+            (Projector::new(&ctx, Sum), log)
         }
 
         async fn job(&self, chunks: u32) -> JobId {
@@ -528,6 +706,7 @@ mod tests {
             LogEntry::Result {
                 job,
                 chunk: ChunkIndex(chunk),
+                fence: self.leases.lock()[&(job, ChunkIndex(chunk))].fence,
                 bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
                 node,
             }
@@ -640,6 +819,7 @@ mod tests {
         p.apply(LogEntry::Result {
             job,
             chunk: ChunkIndex(1),
+            fence: crate::domain::Fence(1),
             bytes: br#"{"sum": 20}"#.to_vec(),
             node: None,
         })
@@ -671,6 +851,7 @@ mod tests {
         p.apply(LogEntry::Result {
             job,
             chunk: ChunkIndex(1),
+            fence: crate::domain::Fence(1),
             bytes: b"garbage".to_vec(),
             node: None,
         })
@@ -689,16 +870,176 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_deposed_leader_writes_no_ending_and_its_successor_does() {
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        let ttl = Duration::from_secs(3);
+        let mut a = f.projector().elected("a", ttl);
+        assert!(a.still_leading().await);
+        let e = f.result(job, 0, 1).await;
+        a.apply(e).await.unwrap();
+        // `a` stalls past its lock's lifetime; `b` is elected with a larger token.
+        f.clock.advance_ms(7_000);
+        let mut b = f.projector().elected("b", ttl);
+        assert!(b.still_leading().await);
+        let last = f.result(job, 1, 20).await;
+        a.apply(last.clone()).await.unwrap();
+        assert_eq!(
+            f.store.job(job).await.unwrap().unwrap().status,
+            JobStatus::Running,
+            "the stale leader's ending was refused"
+        );
+        b.apply(last).await.unwrap();
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Completed);
+        assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
+        assert_eq!(
+            f.messages()
+                .iter()
+                .filter(|m| m["type"] == "finished")
+                .count(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn from_a_durable_log_results_are_persisted_merged_once_and_the_job_finalized() {
+        let Some(url) = crate::result_log::jetstream_test_url() else {
+            return;
+        };
+        let f = Fixture::new().await;
+        let job = f.job(3).await;
+        let log = crate::result_log::JetStreamLog::connect(
+            crate::result_log::jetstream_test_options(&url),
+        )
+        .await
+        .unwrap();
+        let parts = crate::context::testing::parts(
+            f.coord.clone(),
+            f.store.clone(),
+            Funnel::new(f.published.clone()),
+            f.clock.clone(),
+            crate::context::NodeApiConfig::default(),
+            None,
+        );
+        let ctx = Context::with_log(parts, Arc::new(log.clone()));
+        // As the node API does with a durable log: append (a retry twice), then mark done.
+        for (c, sum) in [(0u32, 1u64), (1, 20), (1, 20), (2, 300)] {
+            let lease = f.leases.lock()[&(job, ChunkIndex(c))];
+            log.append(LogEntry::Result {
+                job,
+                chunk: ChunkIndex(c),
+                fence: lease.fence,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
+                node: Some(f.worker),
+            })
+            .await
+            .unwrap();
+            if f.coord.job_progress(job).await.unwrap().done <= c {
+                f.mark_done(job, c).await;
+            }
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(
+            Projector::new(&ctx, Sum)
+                .elected("only", Duration::from_secs(3))
+                .run(stop_rx),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while f.store.job(job).await.unwrap().unwrap().status == JobStatus::Running {
+            assert!(Instant::now() < deadline, "the job was not finalized");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.result.as_deref(), Some(&b"321"[..]));
+        assert_eq!(f.store.chunk_results(job).await.unwrap().len(), 3);
+        assert!(ctx.projector_health().lock().is_none());
+        log.delete_stream().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn while_the_store_refuses_writes_results_wait_in_the_log_and_readiness_says_why() {
+        let Some(url) = crate::result_log::jetstream_test_url() else {
+            return;
+        };
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        let log = crate::result_log::JetStreamLog::connect(
+            crate::result_log::jetstream_test_options(&url),
+        )
+        .await
+        .unwrap();
+        let parts = crate::context::testing::parts(
+            f.coord.clone(),
+            f.store.clone(),
+            Funnel::new(f.published.clone()),
+            f.clock.clone(),
+            crate::context::NodeApiConfig::default(),
+            None,
+        );
+        let ctx = Context::with_log(parts, Arc::new(log.clone()));
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(Projector::new(&ctx, Sum).run(stop_rx));
+        // The store cannot take chunk results (as if PostgreSQL were down for them).
+        f.store
+            .execute_for_tests("ALTER TABLE chunk_results RENAME TO chunk_results_away")
+            .await;
+        for (c, sum) in [(0u32, 4u64), (1, 50)] {
+            let lease = f.leases.lock()[&(job, ChunkIndex(c))];
+            log.append(LogEntry::Result {
+                job,
+                chunk: ChunkIndex(c),
+                fence: lease.fence,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
+                node: None,
+            })
+            .await
+            .unwrap();
+            f.mark_done(job, c).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let reason = loop {
+            if let Some(r) = ctx.projector_health().lock().clone() {
+                break r;
+            }
+            assert!(Instant::now() < deadline, "the projector never said why");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(reason.contains("results wait in the log"), "{reason}");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            f.store.job(job).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        // The store is back: nothing was lost, each result counted once.
+        f.store
+            .execute_for_tests("ALTER TABLE chunk_results_away RENAME TO chunk_results")
+            .await;
+        while f.store.job(job).await.unwrap().unwrap().status == JobStatus::Running {
+            assert!(Instant::now() < deadline, "the job was not finalized");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.result.as_deref(), Some(&b"54"[..]));
+        assert!(ctx.projector_health().lock().is_none());
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        log.delete_stream().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn progress_is_coalesced_to_four_per_second() {
         let f = Fixture::new().await;
         let job = f.job(1000).await;
-        let (log, rx) = ResultLog::new();
+        let (p, log) = f.projector_and_log();
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(f.projector().run(rx, stop_rx));
+        let task = tokio::spawn(p.run(stop_rx));
         let start = std::time::Instant::now();
         for c in 0..200u32 {
             let e = f.result(job, c, 1).await;
-            assert!(log.append(e));
+            log.append(e).await.unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         stop.send(true).unwrap();

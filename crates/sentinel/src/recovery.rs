@@ -76,6 +76,54 @@ pub async fn rebuild_coordinator(
     Ok(report)
 }
 
+/// While sentinels run: schedules again every `running` job the coordinator lost (Redis flushed
+/// or restarted empty), with its stored chunks done, and hands the fully stored ones to the
+/// projector. Unlike [`rebuild_coordinator`] it leaves `pending` jobs alone (one may be
+/// mid-submission on another sentinel). A job that ended while it was being restored is taken
+/// off the schedule again, so nothing ended is ever leased.
+pub async fn restore_lost_jobs(
+    store: &dyn Store,
+    coordinator: &dyn Coordinator,
+    max_attempts: u32,
+) -> Result<RebuildReport, RecoveryError> {
+    let mut report = RebuildReport::default();
+    for job in store.jobs_with_status(JobStatus::Running).await? {
+        match coordinator.job_progress(job.id).await {
+            Ok(_) => {
+                report.already_scheduled.push(job.id);
+                continue;
+            }
+            Err(CoordinatorError::UnknownJob(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let done = store.done_chunks(job.id).await?;
+        let spec = JobSpec {
+            job: job.id,
+            chunk_count: job.chunk_count,
+            share_key: job.owner.to_string(),
+            max_attempts,
+            chunk_wall_limit_ms: job.chunk_wall_limit_ms,
+        };
+        if !coordinator.restore_job(spec, &done).await? {
+            report.already_scheduled.push(job.id);
+            continue;
+        }
+        let still_running = store
+            .job(job.id)
+            .await?
+            .is_some_and(|j| j.status == JobStatus::Running);
+        if !still_running {
+            coordinator.remove_job(job.id).await?;
+            continue;
+        }
+        if done.len() as u64 >= u64::from(job.chunk_count) {
+            report.fully_done.push(job.id);
+        }
+        report.restored.push(job.id);
+    }
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -221,5 +269,70 @@ mod tests {
             .unwrap();
         assert!(again.restored.is_empty());
         assert_eq!(again.already_scheduled.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn jobs_lost_at_runtime_are_restored_but_pending_and_ended_ones_are_not() {
+        let store = SqliteStore::memory().await.unwrap();
+        let coord = MemoryCoordinator::new();
+        let start = |j| {
+            let store = &store;
+            async move {
+                store
+                    .transition_job(
+                        j,
+                        JobStatus::Pending,
+                        JobStatus::Running,
+                        0,
+                        TransitionData::default(),
+                        NOW,
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let kept = job(&store, 2).await;
+        start(kept).await;
+        coord
+            .register_job(JobSpec::new(kept, 2, "o"))
+            .await
+            .unwrap();
+        let lost = job(&store, 3).await;
+        start(lost).await;
+        let all_stored = job(&store, 1).await;
+        start(all_stored).await;
+        let mid_submission = job(&store, 2).await;
+        for (j, c) in [(lost, 2), (all_stored, 0)] {
+            store
+                .put_chunk_result(
+                    ChunkResult {
+                        job: j,
+                        chunk: ChunkIndex(c),
+                        node: None,
+                        result: vec![1],
+                    },
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+        let report = restore_lost_jobs(&store, &coord, DEFAULT_MAX_ATTEMPTS)
+            .await
+            .unwrap();
+        let mut restored = report.restored.clone();
+        restored.sort();
+        let mut want = vec![lost, all_stored];
+        want.sort();
+        assert_eq!(restored, want);
+        assert_eq!(report.already_scheduled, [kept]);
+        assert_eq!(report.fully_done, [all_stored]);
+        let p = coord.job_progress(lost).await.unwrap();
+        assert_eq!((p.pending, p.done), (2, 1));
+        // The pending job belongs to its submission: not scheduled, not started.
+        assert!(coord.job_progress(mid_submission).await.is_err());
+        assert_eq!(
+            store.job(mid_submission).await.unwrap().unwrap().status,
+            JobStatus::Pending
+        );
     }
 }

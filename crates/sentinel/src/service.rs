@@ -21,9 +21,10 @@ use crate::domain::{JobId, UnixMillis};
 use crate::engine::ProfileEngine;
 use crate::http;
 use crate::http::security::SecurityConfig;
-use crate::projector::{LogEntry, Projector, ResultMerger};
+use crate::projector::{Projector, ResultMerger, PROJECTOR_LOCK_TTL};
 use crate::publish::{Funnel, Publisher};
 use crate::recovery::{rebuild_coordinator, RecoveryError};
+use crate::result_log::{InProcessLog, LogEntry, ResultLog};
 use crate::store::Store;
 use crate::tasks::dispatch::DISPATCH_TICK;
 use crate::tasks::presence::{PresenceCron, PresenceSource, PRESENCE_INTERVAL};
@@ -46,6 +47,9 @@ pub struct SentinelConfig {
     pub presence_interval: Duration,
     /// This instance's identity in leader elections.
     pub instance_id: String,
+    /// Lifetime of the projector's leader lock: a dead leader's successor takes over within
+    /// two of them.
+    pub projector_lock_ttl: Duration,
     /// Rate limits, allowed origins, trusted proxies, hashing bound and fair-use defaults.
     pub security: SecurityConfig,
 }
@@ -58,6 +62,7 @@ impl Default for SentinelConfig {
             dispatch_tick: DISPATCH_TICK,
             presence_interval: PRESENCE_INTERVAL,
             instance_id: format!("sentinel-{}", JobId::new()),
+            projector_lock_ttl: PROJECTOR_LOCK_TTL,
             security: SecurityConfig::default(),
         }
     }
@@ -83,6 +88,9 @@ pub struct SentinelParts<M: ResultMerger> {
     pub presence: Option<Arc<dyn PresenceSource>>,
     /// Webhook told about node status flips.
     pub webhook: Option<Webhook>,
+    /// The shared result log (JetStream) of a grid with several sentinels; default: in
+    /// process.
+    pub result_log: Option<Arc<dyn ResultLog>>,
 }
 
 /// A running instance.
@@ -114,23 +122,32 @@ impl Sentinel {
             );
         }
         let funnel = Funnel::new(parts.publisher);
-        let (state, log_rx) = Context::new(ContextParts {
-            coordinator: coordinator.clone(),
-            store: parts.store.clone(),
-            funnel: funnel.clone(),
-            clock: parts.clock.clone(),
-            config: config.api.clone(),
-            tokens: parts.tokens,
-            engine: parts.engine,
-            security: config.security.clone(),
-        });
+        let log: Arc<dyn ResultLog> = parts
+            .result_log
+            .unwrap_or_else(|| Arc::new(InProcessLog::new()));
+        let state = Context::with_log(
+            ContextParts {
+                coordinator: coordinator.clone(),
+                store: parts.store.clone(),
+                funnel: funnel.clone(),
+                clock: parts.clock.clone(),
+                config: config.api.clone(),
+                tokens: parts.tokens,
+                engine: parts.engine,
+                security: config.security.clone(),
+            },
+            log,
+        );
         for job in &report.fully_done {
-            state.result_log().append(LogEntry::Kick(*job));
+            if let Err(e) = state.result_log().append(LogEntry::Kick(*job)).await {
+                tracing::warn!(job = %job, error = %e, "recovered job not handed to the projector");
+            }
         }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
-        let projector = Projector::new(&state, parts.merger);
-        tasks.push(tokio::spawn(projector.run(log_rx, shutdown_rx.clone())));
+        let projector = Projector::new(&state, parts.merger)
+            .elected(config.instance_id.clone(), config.projector_lock_ttl);
+        tasks.push(tokio::spawn(projector.run(shutdown_rx.clone())));
         tasks.push(tokio::spawn(run_reclaim(
             state.clone(),
             config.instance_id.clone(),
@@ -188,22 +205,34 @@ impl Sentinel {
     }
 }
 
-/// Ready when the store and the coordinator answer.
-async fn ready(State(state): State<Context>) -> StatusCode {
+/// Ready when the store, the coordinator and the result log answer and the projector is not
+/// held up; otherwise 503 with one line per reason.
+async fn ready(State(state): State<Context>) -> (StatusCode, String) {
     let probe = JobId::from_uuid(uuid::Uuid::nil());
-    let store_ok = state.store().job(probe).await.is_ok();
-    let coord_ok = state
+    let mut problems = Vec::new();
+    if let Err(e) = state.store().job(probe).await {
+        problems.push(format!("store: {e}"));
+    }
+    if let Err(e) = state
         .coordinator()
         .current_leases(
             crate::domain::NodeId::from_uuid(uuid::Uuid::nil()),
             UnixMillis::now(),
         )
         .await
-        .is_ok();
-    if store_ok && coord_ok {
-        StatusCode::OK
+    {
+        problems.push(format!("coordinator: {e}"));
+    }
+    if let Err(e) = state.result_log().ready().await {
+        problems.push(format!("result log: {e}"));
+    }
+    if let Some(p) = state.projector_health().lock().clone() {
+        problems.push(format!("projector: {p}"));
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ready\n".into())
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n") + "\n")
     }
 }
 

@@ -1,6 +1,6 @@
-//! The deployment examples in `examples/deploy/` stay in step with the code: the node's TOML
-//! file loads (unknown keys would be refused), and every `WOWLAB_*` variable the env files name
-//! is one the command really reads.
+//! The deployment examples in `examples/deploy/` and `examples/distributed/` stay in step with
+//! the code: the node's TOML file loads (unknown keys would be refused), and every `WOWLAB_*`
+//! variable the env files name is one the command really reads.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -26,16 +26,20 @@ fn the_example_node_config_loads() {
     assert_eq!(cfg.status_addr.map(|a| a.port()), Some(9100));
 }
 
-/// `WOWLAB_*` names in an env file, commented-out ones included.
+/// `WOWLAB_*` names in an env file under `examples/`, commented-out ones included.
 fn env_names(file: &str) -> Vec<String> {
-    std::fs::read_to_string(deploy(file))
-        .unwrap()
-        .lines()
-        .map(|l| l.trim_start_matches('#').trim())
-        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
-        .filter(|k| k.starts_with("WOWLAB_") && !k.contains(' '))
-        .map(str::to_owned)
-        .collect()
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(file),
+    )
+    .unwrap()
+    .lines()
+    .map(|l| l.trim_start_matches('#').trim())
+    .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+    .filter(|k| k.starts_with("WOWLAB_") && !k.contains(' '))
+    .map(str::to_owned)
+    .collect()
 }
 
 fn help(cmd: &str) -> String {
@@ -48,7 +52,12 @@ fn help(cmd: &str) -> String {
 fn env_files_name_only_variables_the_commands_read() {
     // Read directly by the embedded grid rather than through a flag.
     let direct = ["WOWLAB_ALLOWED_ORIGINS"];
-    for (file, cmd) in [("sentinel.env", "sentinel"), ("up.env", "up")] {
+    for (file, cmd) in [
+        ("deploy/sentinel.env", "sentinel"),
+        ("deploy/up.env", "up"),
+        ("distributed/sentinel-a.env", "sentinel"),
+        ("distributed/sentinel-b.env", "sentinel"),
+    ] {
         let names = env_names(file);
         assert!(names.len() >= 3, "{file}: {names:?}");
         let text = help(cmd);

@@ -1,8 +1,11 @@
-//! Two `wowlab sentinel` processes sharing one Redis (coordination) and one PostgreSQL (store)
-//! behind one beacon: a job submitted to sentinel A is computed by a node that talks only to
-//! sentinel B, and the result is byte-identical to `wowlab sim`. Needs
-//! `WOWLAB_TEST_REDIS_URL` and `WOWLAB_TEST_POSTGRES_URL`; skipped without them unless `CI` is
-//! set, where their absence fails the test.
+//! Two `wowlab sentinel` processes sharing one Redis (coordination), one PostgreSQL (store) and
+//! one JetStream result log behind one beacon: a job submitted to sentinel A is computed by a
+//! node that talks only to sentinel B (its results merged by whichever sentinel leads the
+//! projector), and the result is byte-identical to `wowlab sim`; and when the leading sentinel,
+//! the one the node and `wowlab run` talk to, is `kill -9`ed mid-job, the other takes over the
+//! projector and their requests, and the job still completes byte-identical.
+//! Needs `WOWLAB_TEST_REDIS_URL`, `WOWLAB_TEST_POSTGRES_URL` and `WOWLAB_TEST_NATS_URL`;
+//! skipped without them unless `CI` is set, where their absence fails the test.
 
 mod support;
 
@@ -11,21 +14,86 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::*;
+use wowlab_sentinel::result_log::{JetStreamLog, JetStreamOptions};
 
-fn services() -> Option<(String, String)> {
+/// The shared engines of one test run, each under names of its own.
+struct Shared {
+    redis: String,
+    postgres: String,
+    nats: String,
+    prefix: String,
+    schema: String,
+    stream: String,
+}
+
+fn services() -> Option<Shared> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (
-        std::env::var("WOWLAB_TEST_REDIS_URL"),
-        std::env::var("WOWLAB_TEST_POSTGRES_URL"),
+        var("WOWLAB_TEST_REDIS_URL"),
+        var("WOWLAB_TEST_POSTGRES_URL"),
+        var("WOWLAB_TEST_NATS_URL"),
     ) {
-        (Ok(r), Ok(p)) if !r.is_empty() && !p.is_empty() => Some((r, p)),
+        (Some(redis), Some(postgres), Some(nats)) => {
+            let run_id = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                ^ u128::from(std::process::id());
+            Some(Shared {
+                redis,
+                postgres,
+                nats,
+                prefix: format!("wowlab-e2e:{run_id:x}:"),
+                schema: format!("wowlab_e2e_{run_id:x}"),
+                stream: format!("WOWLAB_E2E_{run_id:x}"),
+            })
+        }
         _ => {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "CI is set but WOWLAB_TEST_REDIS_URL / WOWLAB_TEST_POSTGRES_URL are not"
+                "CI is set but WOWLAB_TEST_REDIS_URL / WOWLAB_TEST_POSTGRES_URL / \
+                 WOWLAB_TEST_NATS_URL are not"
             );
-            eprintln!("Redis or PostgreSQL test URL not set: skipping");
+            eprintln!("Redis, PostgreSQL or NATS test URL not set: skipping");
             None
         }
+    }
+}
+
+impl Shared {
+    /// Leaves the shared servers as found, once nothing writes to them any more.
+    fn clean_up(&self) {
+        let _ = Command::new("psql")
+            .arg(&self.postgres)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
+            ])
+            .output();
+        let _ = Command::new("redis-cli")
+            .args(["-u", &self.redis, "--scan", "--pattern"])
+            .arg(format!("{}*", self.prefix))
+            .output()
+            .map(|o| {
+                for k in String::from_utf8_lossy(&o.stdout).lines() {
+                    let _ = Command::new("redis-cli")
+                        .args(["-u", &self.redis, "DEL", k])
+                        .output();
+                }
+            });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut opts = JetStreamOptions::new(self.nats.as_str());
+            opts.stream = self.stream.clone();
+            opts.subject = format!("wowlab.results.{}", self.stream.to_lowercase());
+            if let Ok(log) = JetStreamLog::connect(opts).await {
+                let _ = log.delete_stream().await;
+            }
+        });
     }
 }
 
@@ -34,13 +102,7 @@ fn profile() -> PathBuf {
 }
 
 /// Starts `wowlab sentinel` `name` on the shared engines; returns it and its URL.
-fn start_sentinel(
-    dir: &Path,
-    name: &str,
-    beacon: &str,
-    (redis, postgres): (&str, &str),
-    (prefix, schema): (&str, &str),
-) -> (Proc, String) {
+fn start_sentinel(dir: &Path, name: &str, beacon: &str, shared: &Shared) -> (Proc, String) {
     let port = free_port();
     let log = std::fs::File::create(dir.join(format!("sentinel-{name}.log"))).unwrap();
     let child = Command::new(BIN)
@@ -48,14 +110,22 @@ fn start_sentinel(
         .args(["--addr", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(dir.join(format!("sentinel-{name}")))
-        .args(["--redis-url", redis, "--redis-prefix", prefix])
-        .args(["--postgres-url", postgres, "--postgres-schema", schema])
+        .args([
+            "--redis-url",
+            &shared.redis,
+            "--redis-prefix",
+            &shared.prefix,
+        ])
+        .args(["--postgres-url", &shared.postgres])
+        .args(["--postgres-schema", &shared.schema])
         .args(["--postgres-pool-size", "4"])
+        .args(["--nats-url", &shared.nats, "--nats-stream", &shared.stream])
         .env("WOWLAB_SENTINEL_BEACON_URL", beacon)
         .env("WOWLAB_SENTINEL_BEACON_API_KEY", "shared-key")
         .env("WOWLAB_SENTINEL_TOKEN_SECRET", "shared-secret")
         .env("WOWLAB_LEASE_TTL_MS", "3000")
-        .env("RUST_LOG", "warn")
+        // Leadership changes are logged at info.
+        .env("RUST_LOG", "warn,wowlab_sentinel=info")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -70,21 +140,13 @@ fn start_sentinel(
 
 #[test]
 fn a_job_submitted_to_one_sentinel_is_completed_through_another() {
-    let Some((redis, postgres)) = services() else {
+    let Some(shared) = services() else {
         return;
     };
     let dir = tempdir("shared-sentinels");
-    let run_id = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        ^ u128::from(std::process::id());
-    let prefix = format!("wowlab-e2e:{run_id:x}:");
-    let schema = format!("wowlab_e2e_{run_id:x}");
     let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
-    let engines = (redis.as_str(), postgres.as_str());
-    let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, engines, (&prefix, &schema));
-    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, engines, (&prefix, &schema));
+    let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
+    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared);
     // The account made on A is known to B: they share the store.
     let (api_token, claim_token) = account(&url_a, &dir.join("cookies"), "shared@example.org");
     let node = Proc(
@@ -142,25 +204,103 @@ fn a_job_submitted_to_one_sentinel_is_completed_through_another() {
     // B lists the job A accepted, completed.
     let (_, jobs) = http(&format!("{url_b}/api/jobs"), "GET", Some(&api_token), None).unwrap();
     assert_eq!(json(&jobs)[0]["status"], "completed");
-    // Leave the shared servers as found, once nothing writes to them any more.
     drop((node, sentinel_a, sentinel_b));
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = Command::new("psql")
-        .arg(&postgres)
+    shared.clean_up();
+}
+
+/// Waits until `name`'s log says it leads the projector.
+fn wait_for_projector(dir: &Path, name: &str, limit: Duration) {
+    wait_until(
+        &format!("sentinel {name} leads the projector"),
+        limit,
+        || {
+            std::fs::read_to_string(dir.join(format!("sentinel-{name}.log")))
+                .is_ok_and(|l| l.contains("projector consuming the result log"))
+        },
+    );
+}
+
+#[test]
+fn the_leading_sentinel_killed_mid_job_leaves_the_job_to_the_other() {
+    let Some(shared) = services() else {
+        return;
+    };
+    let dir = tempdir("sentinel-failover");
+    let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
+    let (mut sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
+    // A leads before B exists, so killing A kills the projector, reclaim and presence leader.
+    wait_for_projector(&dir, "a", Duration::from_secs(30));
+    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared);
+    let (api_token, claim_token) = account(&url_b, &dir.join("cookies"), "failover@example.org");
+    // The node and `wowlab run` know both sentinels and talk to A, the leader, until it dies.
+    let both = format!("{url_a},{url_b}");
+    let node = start_node(&both, &claim_token, &dir.join("node"), "n1");
+    wait_until("node registered", Duration::from_secs(60), || {
+        http(&format!("{url_b}/api/nodes"), "GET", Some(&api_token), None)
+            .is_some_and(|(s, b)| s == 200 && json(&b).as_array().is_some_and(|a| a.len() == 1))
+    });
+    let args = ["-n", "4000", "--seed", "33", "--chunk-size", "50"];
+    let run = Command::new(BIN)
+        .arg("run")
+        .arg(profile())
+        .args(args)
         .args([
-            "-q",
-            "-c",
-            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            "--json",
+            "--quiet",
+            "--sentinel",
+            &url_b,
+            "--token",
+            &api_token,
         ])
-        .output();
-    let _ = Command::new("redis-cli")
-        .args(["-u", &redis, "--scan", "--pattern", &format!("{prefix}*")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-job: some chunks done (merged by A), most still to come.
+    wait_until("first chunks done", Duration::from_secs(120), || {
+        http(&format!("{url_b}/api/jobs"), "GET", Some(&api_token), None).is_some_and(|(s, b)| {
+            let j = json(&b);
+            s == 200 && j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 3)
+        })
+    });
+    let (_, jobs) = http(&format!("{url_b}/api/jobs"), "GET", Some(&api_token), None).unwrap();
+    assert_eq!(
+        json(&jobs)[0]["status"],
+        "running",
+        "the job outran the test"
+    );
+    sentinel_a.0.kill().unwrap(); // SIGKILL: no lock released, nothing flushed
+    let killed = std::time::Instant::now();
+    wait_for_projector(&dir, "b", Duration::from_secs(30));
+    eprintln!("projector taken over in {:?}", killed.elapsed());
+    let out = run.wait_with_output().unwrap();
+    let logs = || {
+        ["a", "b"]
+            .iter()
+            .map(|n| std::fs::read_to_string(dir.join(format!("sentinel-{n}.log"))).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    assert!(
+        out.status.success(),
+        "wowlab run failed: {}\nsentinel logs:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        logs()
+    );
+    let local = Command::new(BIN)
+        .arg("sim")
+        .arg(profile())
+        .args(["-n", "4000", "--seed", "33", "--json", "--quiet"])
         .output()
-        .map(|o| {
-            for k in String::from_utf8_lossy(&o.stdout).lines() {
-                let _ = Command::new("redis-cli")
-                    .args(["-u", &redis, "DEL", k])
-                    .output();
-            }
-        });
+        .unwrap();
+    assert!(local.status.success());
+    assert_eq!(
+        out.stdout, local.stdout,
+        "grid result differs from wowlab sim"
+    );
+    drop((node, sentinel_a, sentinel_b));
+    let _ = std::fs::remove_dir_all(&dir);
+    shared.clean_up();
 }

@@ -3,11 +3,16 @@
 //! Each attempt is signed afresh (new timestamp and nonce: the sentinel refuses a nonce it has
 //! seen, so a retry must never resend the same headers). Connect errors, timeouts and 5xx are
 //! retried with full-jitter backoff; 4xx never are, since the answer would not change.
+//!
+//! The sentinel URL may be a comma-separated list of sentinels sharing one grid: calls go to
+//! one of them, and a transient failure moves this and later calls on to the next one, so a
+//! dead sentinel costs the node one retry rather than its work.
 
 mod error;
 
 pub use error::ClientError;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -52,10 +57,26 @@ pub struct SentinelClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The configured URL (list) as given, trailing slashes removed.
     base: String,
-    host: String,
+    /// Each sentinel's base URL and the host its signatures name.
+    endpoints: Vec<(String, String)>,
+    /// Index of the sentinel calls go to.
+    current: AtomicUsize,
     key: NodeKey,
     retry: RetryPolicy,
+}
+
+/// Parses one sentinel base URL into (base, host).
+fn endpoint(raw: &str) -> Result<(String, String), ClientError> {
+    let base = raw.trim().trim_end_matches('/').to_owned();
+    let url = reqwest::Url::parse(&base)
+        .map_err(|e| ClientError::Config(format!("sentinel URL {base:?}: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| ClientError::Config(format!("sentinel URL {base:?} has no host")))?
+        .to_owned();
+    Ok((base, host))
 }
 
 impl std::fmt::Debug for SentinelClient {
@@ -68,20 +89,23 @@ impl std::fmt::Debug for SentinelClient {
 }
 
 impl SentinelClient {
-    /// A client for `base_url` (scheme + host [+ port], no trailing path) signing with `key`.
+    /// A client for `base_url` (scheme + host [+ port], no trailing path; or several of them,
+    /// comma-separated) signing with `key`.
     pub fn new(
         base_url: &str,
         key: NodeKey,
         timeout: Duration,
         retry: RetryPolicy,
     ) -> Result<Self, ClientError> {
-        let base = base_url.trim_end_matches('/').to_owned();
-        let url = reqwest::Url::parse(&base)
-            .map_err(|e| ClientError::Config(format!("sentinel URL {base:?}: {e}")))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| ClientError::Config(format!("sentinel URL {base:?} has no host")))?
-            .to_owned();
+        let endpoints = base_url
+            .split(',')
+            .map(endpoint)
+            .collect::<Result<Vec<_>, _>>()?;
+        let base = endpoints
+            .iter()
+            .map(|(b, _)| b.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -92,7 +116,8 @@ impl SentinelClient {
             inner: Arc::new(Inner {
                 http,
                 base,
-                host,
+                endpoints,
+                current: AtomicUsize::new(0),
                 key,
                 retry: RetryPolicy {
                     attempts: retry.attempts.max(1),
@@ -107,9 +132,30 @@ impl SentinelClient {
         self.inner.key.public_base64()
     }
 
-    /// The sentinel base URL.
+    /// The sentinel base URL (list) as configured.
     pub fn base_url(&self) -> &str {
         &self.inner.base
+    }
+
+    /// The sentinel calls go to now.
+    pub fn current_url(&self) -> &str {
+        &self.inner.endpoints
+            [self.inner.current.load(Ordering::Relaxed) % self.inner.endpoints.len()]
+        .0
+    }
+
+    /// Moves on from sentinel `from` to the next one (unless another call already did).
+    fn fail_over(&self, from: usize) {
+        let n = self.inner.endpoints.len();
+        if n > 1
+            && self
+                .inner
+                .current
+                .compare_exchange(from, (from + 1) % n, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::info!(to = %self.inner.endpoints[(from + 1) % n].0, "switching sentinel");
+        }
     }
 
     /// `POST` `body` to `path`, signed, with retries on transient errors.
@@ -138,7 +184,8 @@ impl SentinelClient {
         let mut backoff = Backoff::new(self.inner.retry.base, self.inner.retry.max);
         let mut attempt = 1;
         loop {
-            match self.attempt(path, &bytes).await {
+            let at = self.inner.current.load(Ordering::Relaxed) % self.inner.endpoints.len();
+            match self.attempt(at, path, &bytes).await {
                 Ok(resp) => {
                     // An empty success body (204) reads as `null`.
                     let raw: &[u8] = if resp.is_empty() { b"null" } else { &resp };
@@ -148,18 +195,25 @@ impl SentinelClient {
                     });
                 }
                 Err(e) if e.is_transient() && attempt < self.inner.retry.attempts => {
+                    self.fail_over(at);
                     let delay = backoff.next_delay();
                     metrics::counter!("wowlab_node_sentinel_retries_total").increment(1);
                     tracing::debug!(path, attempt, ?delay, error = %e, "retrying sentinel call");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if e.is_transient() {
+                        self.fail_over(at);
+                    }
+                    return Err(e);
+                }
             }
         }
     }
 
-    async fn attempt(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+    async fn attempt(&self, at: usize, path: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let (base, host) = &self.inner.endpoints[at];
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -167,12 +221,12 @@ impl SentinelClient {
         let signed = self
             .inner
             .key
-            .sign(now_ms, "POST", &self.inner.host, path, body)
+            .sign(now_ms, "POST", host, path, body)
             .map_err(|e| ClientError::Sign(e.to_string()))?;
         let mut req = self
             .inner
             .http
-            .post(format!("{}{}", self.inner.base, path))
+            .post(format!("{base}{path}"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec());
         for (name, value) in signed.pairs() {

@@ -178,3 +178,9 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+impl From<crate::result_log::LogError> for ApiError {
+    fn from(e: crate::result_log::LogError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}

@@ -72,6 +72,7 @@ async fn start(path: &std::path::Path, published: Arc<RecordingPublisher>) -> Se
             tokens: crate::tokens::TokenMinter::new(b"test-secret"),
             presence: None,
             webhook: None,
+            result_log: None,
         },
     )
     .await
@@ -402,4 +403,42 @@ async fn an_idle_node_gets_work_pushed_and_refilled_without_ever_polling() {
     assert_eq!(pushed_leases(&published, &node).len(), 2);
     sentinel.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn readyz_names_what_holds_the_sentinel_up() {
+    let dir = std::env::temp_dir().join(format!("wowlab-sentinel-ready-{}", JobId::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sentinel = start(
+        &dir.join("sentinel.sqlite"),
+        Arc::new(RecordingPublisher::default()),
+    )
+    .await;
+    let app = sentinel.router();
+    let body = |resp: axum::response::Response| async {
+        let b = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(b.to_vec()).unwrap()
+    };
+    let resp = app
+        .clone()
+        .oneshot(user_req("GET", "/readyz", None, Value::Null))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    *sentinel.state().projector_health().lock() =
+        Some("results wait in the log: store down".into());
+    let resp = app
+        .clone()
+        .oneshot(user_req("GET", "/readyz", None, Value::Null))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body(resp).await,
+        "projector: results wait in the log: store down\n"
+    );
+    sentinel.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

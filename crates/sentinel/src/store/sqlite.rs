@@ -58,6 +58,12 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Runs raw SQL (tests break and mend the schema to simulate an unavailable store).
+    #[cfg(test)]
+    pub(crate) async fn execute_for_tests(&self, sql: &str) {
+        sqlx::query(sql).execute(&self.pool).await.unwrap();
+    }
+
     /// Opens (creating if needed) and migrates the database. Must run inside a tokio runtime:
     /// it starts the group-commit writer task.
     pub async fn open(opts: SqliteOptions) -> Result<Self, StoreError> {

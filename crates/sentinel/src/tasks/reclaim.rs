@@ -25,6 +25,10 @@ use crate::wire::to_wire;
 /// How often the leader refreshes the grid gauges (nodes live, jobs running, chunks queued).
 const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How often the leader checks that the coordinator still knows every running job (a flushed
+/// Redis forgets them; they are rebuilt from the store).
+const RESTORE_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Heartbeats a node may miss before it is declared dead.
 pub const MISSED_HEARTBEATS: u32 = 2;
 
@@ -58,6 +62,8 @@ pub async fn run_reclaim(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut gauges_at: Option<tokio::time::Instant> = None;
     let mut gauges: Option<tokio::task::JoinHandle<()>> = None;
+    let mut restored_at: Option<tokio::time::Instant> = None;
+    let mut restoring: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -69,6 +75,13 @@ pub async fn run_reclaim(
         let now = ctx.clock().now();
         match leader.tick(now).await {
             Ok(Some(_)) => {
+                // On a task of its own too: it reads the store.
+                let idle = restoring.as_ref().is_none_or(|r| r.is_finished());
+                if idle && restored_at.is_none_or(|at| at.elapsed() >= RESTORE_INTERVAL) {
+                    restored_at = Some(tokio::time::Instant::now());
+                    let ctx = ctx.clone();
+                    restoring = Some(tokio::spawn(async move { restore_lost(&ctx).await }));
+                }
                 fail_overdue(&ctx, now).await;
                 reclaim_once(ctx.coordinator(), now, silence).await;
                 // The leader also keeps the grid gauges fresh, every few seconds, on a task of
@@ -88,6 +101,39 @@ pub async fn run_reclaim(
     }
     if let Err(e) = leader.release().await {
         tracing::debug!(error = %e, "could not release the reclaim lock");
+    }
+}
+
+/// Schedules again the running jobs the coordinator lost, and hands those whose chunks are all
+/// stored to the projector.
+async fn restore_lost(ctx: &Context) {
+    let report = match crate::recovery::restore_lost_jobs(
+        ctx.store(),
+        ctx.coordinator(),
+        ctx.config().max_attempts,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "lost-job check failed");
+            return;
+        }
+    };
+    if !report.restored.is_empty() {
+        tracing::warn!(
+            jobs = report.restored.len(),
+            "coordination had lost running jobs; rebuilt them from the store"
+        );
+    }
+    for job in report.fully_done {
+        if let Err(e) = ctx
+            .result_log()
+            .append(crate::result_log::LogEntry::Kick(job))
+            .await
+        {
+            tracing::warn!(job = %job, error = %e, "restored job not handed to the projector");
+        }
     }
 }
 

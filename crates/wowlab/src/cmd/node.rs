@@ -10,7 +10,8 @@ use wowlab_node::Node;
 /// Arguments of `wowlab node`; each overrides the `WOWLAB_NODE_*` variable and the config file.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Sentinel base URL, e.g. https://grid.example.org (WOWLAB_NODE_SENTINEL_URL).
+    /// Sentinel base URL, e.g. https://grid.example.org, or several sentinels of one grid,
+    /// comma-separated (WOWLAB_NODE_SENTINEL_URL).
     #[arg(long)]
     pub sentinel: Option<String>,
     /// A claim token from the studio; without one the node shows a claim code

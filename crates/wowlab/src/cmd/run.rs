@@ -39,7 +39,8 @@ pub struct Args {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Remote sentinel base URL (default: an embedded grid).
+    /// Remote sentinel base URL, or several sentinels of one grid comma-separated (tried in
+    /// turn when one stops answering); default: an embedded grid.
     #[arg(long, env = "WOWLAB_SENTINEL")]
     pub sentinel: Option<String>,
     /// API token for the remote sentinel.
@@ -67,7 +68,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .token
                     .clone()
                     .context("--token (or WOWLAB_TOKEN) is required with --sentinel")?;
-                run_job(url.trim_end_matches('/'), &token, &src, &args).await
+                let urls = sentinel_urls(url)?;
+                run_job(&urls, &token, &src, &args).await
             }
             None => run_embedded(&src, &args).await,
         }
@@ -81,6 +83,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     std::io::Write::flush(&mut std::io::stdout())?;
     Ok(())
+}
+
+/// The comma-separated sentinel URLs, trailing slashes removed; each must be http(s).
+fn sentinel_urls(list: &str) -> anyhow::Result<Vec<String>> {
+    list.split(',')
+        .map(|u| {
+            let u = u.trim().trim_end_matches('/');
+            let parsed = reqwest::Url::parse(u).with_context(|| format!("sentinel URL {u:?}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                bail!("sentinel URL {u:?} must be http:// or https://");
+            }
+            Ok(u.to_owned())
+        })
+        .collect()
+}
+
+/// The sentinels of one grid, with the one calls go to now.
+struct Sentinels<'a> {
+    urls: &'a [String],
+    at: usize,
+}
+
+impl Sentinels<'_> {
+    fn url(&self) -> &str {
+        &self.urls[self.at % self.urls.len()]
+    }
+
+    /// Moves on to the next sentinel (after this one failed).
+    fn next(&mut self) {
+        self.at = (self.at + 1) % self.urls.len();
+    }
 }
 
 async fn run_embedded(src: &str, args: &Args) -> anyhow::Result<ChunkResult> {
@@ -99,7 +132,7 @@ async fn run_embedded(src: &str, args: &Args) -> anyhow::Result<ChunkResult> {
     grid.wait_nodes_live(Duration::from_secs(5)).await;
     let token = grid.api_token(RUN_USER).await?;
     let url = grid.url();
-    let out = run_job(&url, &token, src, args).await;
+    let out = run_job(std::slice::from_ref(&url), &token, src, args).await;
     grid.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     out
@@ -131,7 +164,13 @@ struct JobTokens {
 }
 
 /// Submits, follows progress, returns the merged result.
-async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Result<ChunkResult> {
+async fn run_job(
+    urls: &[String],
+    token: &str,
+    src: &str,
+    args: &Args,
+) -> anyhow::Result<ChunkResult> {
+    let mut sentinels = Sentinels { urls, at: 0 };
     let http = reqwest::Client::new();
     let auth = format!("Bearer {token}");
     let mut body = serde_json::json!({
@@ -142,13 +181,27 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
     if let Some(c) = args.chunk_size {
         body["chunkSize"] = c.into();
     }
-    let resp = http
-        .post(format!("{url}/api/jobs"))
-        .header("authorization", &auth)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("submitting to {url}"))?;
+    // Only a sentinel that could not be reached is skipped: a submission that may have
+    // arrived is never sent again (it would start a second job).
+    let mut tried = 0;
+    let resp = loop {
+        let url = sentinels.url().to_owned();
+        match http
+            .post(format!("{url}/api/jobs"))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(r) => break r,
+            Err(e) if e.is_connect() && tried + 1 < urls.len() => {
+                tracing::warn!(sentinel = %url, error = %e, "sentinel unreachable; trying the next");
+                tried += 1;
+                sentinels.next();
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("submitting to {url}"))),
+        }
+    };
     if !resp.status().is_success() {
         bail!(
             "job refused: {} {}",
@@ -160,7 +213,12 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
     // A remote job outlives this command: say where to find it (stderr; stdout is the report).
     // An embedded grid's URL dies with the command, so it is not worth printing.
     if args.sentinel.is_some() {
-        eprintln!("job {} submitted: {url}/jobs/{}", job.id, job.id);
+        eprintln!(
+            "job {} submitted: {}/jobs/{}",
+            job.id,
+            sentinels.url(),
+            job.id
+        );
     }
 
     let bar = if args.quiet {
@@ -177,14 +235,15 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
     };
     // Live progress from `jobs:{id}`; completion is also polled, so a missed message costs
     // nothing.
-    let live = subscribe(&http, url, &auth, &job.id, bar.clone()).await;
+    let live = subscribe(&http, sentinels.url(), &auth, &job.id, bar.clone()).await;
     if let Err(e) = &live {
         tracing::debug!(error = %e, "no live progress; polling only");
     }
-    // A sentinel restart is survivable: keep asking for up to a minute of failures.
+    // A sentinel restart is survivable: keep asking (the next sentinel, if there are several)
+    // for up to a minute of failures.
     let mut failing_since: Option<std::time::Instant> = None;
     let view = loop {
-        match job_view(&http, url, &auth, &job.id).await {
+        match job_view(&http, sentinels.url(), &auth, &job.id).await {
             Ok(v) => {
                 failing_since = None;
                 if matches!(v.status.as_str(), "completed" | "failed" | "cancelled") {
@@ -197,6 +256,7 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
                     return Err(e.context("the sentinel stopped answering"));
                 }
                 tracing::debug!(error = %e, "sentinel unreachable; retrying");
+                sentinels.next();
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -213,14 +273,28 @@ async fn run_job(url: &str, token: &str, src: &str, args: &Args) -> anyhow::Resu
             view.failure_reason.unwrap_or_default()
         );
     }
-    let bytes = http
-        .get(format!("{url}/api/jobs/{}/aggregate", job.id))
-        .header("authorization", &auth)
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
+    let mut tried = 0;
+    let bytes = loop {
+        let fetched = async {
+            http.get(format!("{}/api/jobs/{}/aggregate", sentinels.url(), job.id))
+                .header("authorization", &auth)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await
+        }
+        .await;
+        match fetched {
+            Ok(b) => break b,
+            Err(e) if tried + 1 < urls.len() => {
+                tracing::warn!(error = %e, "result not fetched; trying the next sentinel");
+                tried += 1;
+                sentinels.next();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     ChunkResult::decode(&bytes).map_err(|e| anyhow::anyhow!("unreadable job result: {e}"))
 }
 
@@ -287,4 +361,25 @@ fn show(bar: &ProgressBar, p: &JobProgress) {
         crate::report::num(p.mean_dps),
         crate::report::num(p.ci95_dps)
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_lists_are_split_trimmed_and_checked() {
+        assert_eq!(
+            sentinel_urls("http://a:1/, https://b:2").unwrap(),
+            ["http://a:1", "https://b:2"]
+        );
+        assert!(sentinel_urls("http://a:1,ftp://b").is_err());
+        assert!(sentinel_urls("http://a:1,").is_err());
+        let urls = ["http://a".to_owned(), "http://b".to_owned()];
+        let mut s = Sentinels { urls: &urls, at: 0 };
+        s.next();
+        assert_eq!(s.url(), "http://b");
+        s.next();
+        assert_eq!(s.url(), "http://a");
+    }
 }

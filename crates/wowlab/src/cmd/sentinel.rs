@@ -1,8 +1,10 @@
 //! `wowlab sentinel`: the control plane alone, against an external beacon (publishing and
 //! presence over beacon's HTTP API, nodes and browsers connecting to beacon directly).
 //! Every flag has a `WOWLAB_SENTINEL_*` environment variable. By default coordination is in
-//! memory and the store is SQLite under the data dir; `--redis-url` and `--postgres-url` select
-//! the engines that let several sentinels share one grid.
+//! memory, the store is SQLite under the data dir and the result log is in process;
+//! `--redis-url`, `--postgres-url` and `--nats-url` select the engines that let several
+//! sentinels share one grid (any of them serves any request; the projector, reclaim loop and
+//! presence sync run on one at a time, by leader election).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +19,7 @@ use wowlab_sentinel::coordinator::{
 };
 use wowlab_sentinel::http::security::SecurityConfig;
 use wowlab_sentinel::http::{NodeApiConfig, SystemClock};
+use wowlab_sentinel::result_log::{JetStreamLog, JetStreamOptions, ResultLog};
 use wowlab_sentinel::service::{Sentinel, SentinelConfig, SentinelParts};
 use wowlab_sentinel::sim::{SimEngine, SimMerger};
 use wowlab_sentinel::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
@@ -74,6 +77,43 @@ pub struct Args {
     /// studio; nodes get the same URL. Without it the studio shows nodes as not reachable live.
     #[arg(long, env = "WOWLAB_SENTINEL_TUNNEL_NATS_URL")]
     pub tunnel_nats_url: Option<String>,
+    /// NATS with JetStream for the result log shared by several sentinels
+    /// (`nats://host:port`); default: in process, one sentinel per grid.
+    #[arg(long, env = "WOWLAB_SENTINEL_NATS_URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
+    /// JetStream stream of this grid's result log.
+    #[arg(
+        long,
+        default_value = "WOWLAB_RESULTS",
+        env = "WOWLAB_SENTINEL_NATS_STREAM"
+    )]
+    pub nats_stream: String,
+    /// How long the result log keeps entries, seconds.
+    #[arg(long, default_value_t = 86_400, env = "WOWLAB_SENTINEL_NATS_MAX_AGE_S")]
+    pub nats_max_age_s: u64,
+    /// Window within which a result appended twice is stored once, seconds.
+    #[arg(
+        long,
+        default_value_t = 120,
+        env = "WOWLAB_SENTINEL_NATS_DEDUP_WINDOW_S"
+    )]
+    pub nats_dedup_window_s: u64,
+}
+
+/// The result log the flags select (none: the sentinel's in-process log).
+async fn open_result_log(args: &Args) -> anyhow::Result<Option<Arc<dyn ResultLog>>> {
+    let Some(url) = &args.nats_url else {
+        return Ok(None);
+    };
+    let mut opts = JetStreamOptions::new(url.as_str());
+    opts.stream = args.nats_stream.clone();
+    opts.subject = format!("wowlab.results.{}", args.nats_stream.to_lowercase());
+    opts.max_age = Duration::from_secs(args.nats_max_age_s.max(60));
+    opts.duplicate_window = Duration::from_secs(args.nats_dedup_window_s.max(1));
+    let log = JetStreamLog::connect(opts)
+        .await
+        .context("opening the JetStream result log")?;
+    Ok(Some(Arc::new(log)))
 }
 
 /// The store the flags select.
@@ -145,6 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let lease_ttl = Duration::from_millis(args.lease_ttl_ms.max(300));
         let store = open_store(&args).await?;
         let coordinator = open_coordinator(&args).await?;
+        let result_log = open_result_log(&args).await?;
         // The recorder first, so the sentinel's series registered at start are kept.
         if wowlab_beacon::prometheus_handle().is_none() {
             tracing::warn!("metrics recorder unavailable; /metrics will answer 503");
@@ -177,6 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .map(Webhook::new)
                     .transpose()
                     .context("webhook HTTP client")?,
+                result_log,
             },
         )
         .await

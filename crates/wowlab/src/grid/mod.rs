@@ -135,6 +135,7 @@ impl EmbeddedGrid {
                     .map(wowlab_sentinel::tasks::webhook::Webhook::new)
                     .transpose()
                     .context("webhook HTTP client")?,
+                result_log: None,
             },
         )
         .await

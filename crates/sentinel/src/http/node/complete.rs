@@ -22,7 +22,7 @@ use crate::coordinator::{CompleteOutcome, Coordinator, LeaseRef};
 use crate::domain::NodeId;
 use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
-use crate::projector::LogEntry;
+use crate::result_log::LogEntry;
 use crate::store::ChunkResult;
 use crate::store::Node;
 
@@ -127,6 +127,24 @@ async fn complete_one(
     let bytes = B64
         .decode(body.result_b64.as_bytes())
         .map_err(|e| ApiError::BadRequest(format!("result_b64 is not base64: {e}")))?;
+    let entry = |bytes| LogEntry::Result {
+        job: lease.job,
+        chunk: lease.chunk,
+        fence: lease.fence,
+        bytes,
+        node: Some(node),
+    };
+    let log = state.result_log();
+    if log.durable() {
+        // The shared log is the durable record: appended before the chunk is marked done
+        // (and so before the node hears back); the leader's projector persists it.
+        log.append(entry(bytes)).await?;
+        let outcome = coord.complete(node, lease, state.clock().now()).await?;
+        if matches!(outcome, CompleteOutcome::Completed { job_done: true }) {
+            tracing::info!(job = %lease.job, "all chunks in");
+        }
+        return Ok(outcome);
+    }
     // Store first: a chunk is never marked done without its result being durable.
     state
         .store()
@@ -145,12 +163,7 @@ async fn complete_one(
         if job_done {
             tracing::info!(job = %lease.job, "all chunks in");
         }
-        state.result_log().append(LogEntry::Result {
-            job: lease.job,
-            chunk: lease.chunk,
-            bytes,
-            node: Some(node),
-        });
+        log.append(entry(bytes)).await?;
     }
     Ok(outcome)
 }

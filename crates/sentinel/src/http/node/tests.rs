@@ -18,6 +18,7 @@ use crate::http::{Clock, ManualClock, NodeApiConfig};
 use crate::jobs::{submit, Submission};
 use crate::projector::LogEntry;
 use crate::publish::{Funnel, RecordingPublisher};
+use crate::result_log::ResultLog as _;
 use crate::store::{SqliteStore, Store};
 
 const HOST: &str = "sentinel.test";
@@ -30,7 +31,7 @@ struct Grid {
     coord: Arc<MemoryCoordinator>,
     published: Arc<RecordingPublisher>,
     owner: UserId,
-    log_rx: parking_lot::Mutex<tokio::sync::mpsc::UnboundedReceiver<LogEntry>>,
+    log: tokio::sync::Mutex<Box<dyn crate::result_log::LogSubscription>>,
 }
 
 impl Grid {
@@ -44,7 +45,7 @@ impl Grid {
             body_limit: 64 * 1024,
             ..NodeApiConfig::default()
         };
-        let (state, log_rx) = crate::context::testing::context(
+        let (state, log) = crate::context::testing::context(
             coord.clone(),
             store.clone(),
             Funnel::new(published.clone()),
@@ -64,7 +65,7 @@ impl Grid {
             coord,
             published,
             owner,
-            log_rx: parking_lot::Mutex::new(log_rx),
+            log: tokio::sync::Mutex::new(log.subscribe().await.unwrap()),
         }
     }
 
@@ -408,8 +409,10 @@ async fn chunks_flow_from_heartbeat_to_completion() {
     assert_eq!(results.len(), 3);
     // Each completion reached the projector's log once; the duplicate did not.
     let mut logged = Vec::new();
-    while let Ok(LogEntry::Result { chunk, .. }) = g.log_rx.lock().try_recv() {
-        logged.push(chunk.0);
+    while let Some(d) = g.log.lock().await.try_next().await.unwrap() {
+        if let LogEntry::Result { chunk, .. } = d.entry {
+            logged.push(chunk.0);
+        }
     }
     logged.sort();
     assert_eq!(logged, [0, 1, 2]);
@@ -551,8 +554,8 @@ async fn failing_chunk_moves_nodes_then_fails_the_job_with_reason() {
         .contains("stack overflow in rotation"));
     // Nothing of the job stays in this instance's memory: the projector was told to forget it.
     let mut ended_seen = false;
-    while let Ok(e) = g.log_rx.lock().try_recv() {
-        ended_seen |= e == LogEntry::Ended(job);
+    while let Some(d) = g.log.lock().await.try_next().await.unwrap() {
+        ended_seen |= d.entry == LogEntry::Ended(job);
     }
     assert!(ended_seen, "the projector is told the job ended");
     let (s, _) = g
