@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium, signUp, until } from "./support.mjs";
 
 const BIN = process.env.WOWLAB_BIN;
 const SHOTS = process.env.STUDIO_SCREENSHOTS;
@@ -18,23 +18,6 @@ let up;
 let browser;
 let base;
 let nodeId; // the in-process node, found by the first test
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, fn, timeoutMs = 60000) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(250);
-  }
-  throw new Error("timed out waiting for " + what + " (last: " + last + ")");
-}
-
 const freePort = () =>
   new Promise((resolve) => {
     const s = net.createServer();
@@ -53,10 +36,7 @@ before(async () => {
     stdio: "ignore",
   });
   await until("wowlab up ready", async () => (await fetch(base + "/readyz")).ok);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -69,10 +49,7 @@ test("the node page shows the node's live status and streams its log tail", asyn
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(base + "/signup");
-  await page.getByLabel("Email").fill("admin@example.org");
-  await page.getByLabel("Password").fill("correct horse battery");
-  await Promise.all([page.waitForURL(base + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+  await signUp(page, base, "admin@example.org");
 
   const nodes = await until("the in-process node listed", async () => {
     const r = await page.request.get(base + "/api/nodes");
@@ -100,10 +77,7 @@ test("the node page shows the node's live status and streams its log tail", asyn
 test("another user is refused the node's live status and logs", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto(base + "/signup");
-  await page.getByLabel("Email").fill("someone-else@example.org");
-  await page.getByLabel("Password").fill("correct horse battery");
-  await Promise.all([page.waitForURL(base + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+  await signUp(page, base, "someone-else@example.org");
   assert.ok(nodeId, "the first test found the node");
   for (const p of ["live", "logs"]) {
     const r = await page.request.get(base + "/api/nodes/" + nodeId + "/" + p);

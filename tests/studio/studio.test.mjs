@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, signUp, until } from "./support.mjs";
 
 const BASE = process.env.STUDIO_URL;
 const BIN = process.env.WOWLAB_BIN;
@@ -22,24 +22,6 @@ let browser;
 let node; // the `wowlab node` child process
 const ctx = {}; // shared facts between the ordered tests
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, fn, timeoutMs = 60000, everyMs = 250) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error("timed out waiting for " + what + " (last: " + last + ")");
-}
-
-/** Waits until the error slot `sel` says `re`, and checks the field is marked invalid. */
 async function fieldError(page, sel, re, input) {
   await page.locator(sel).filter({ hasText: re }).waitFor({ timeout: 10000 });
   if (input) assert.equal(await input.getAttribute("aria-invalid"), "true", sel + " marks its input");
@@ -80,22 +62,12 @@ async function newUser(email) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e.message));
-  await page.goto(BASE + "/signup");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("correct horse battery");
-  await Promise.all([page.waitForURL(BASE + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+  await signUp(page, BASE, email);
   return { context, page };
 }
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      // No --user-data-dir: launch() always gives chromium a fresh temporary profile.
-    ],
-  });
+  browser = await launchChromium();
   mkdirSync(SHOTS, { recursive: true });
 });
 

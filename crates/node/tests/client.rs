@@ -7,6 +7,21 @@ use std::time::Duration;
 use wowlab_api::signing::NodeKey;
 use wowlab_node::{ClientError, RetryPolicy, SentinelClient};
 
+/// A client of `urls` that retries 3 times with millisecond backoff.
+fn quick_client(urls: &str) -> SentinelClient {
+    SentinelClient::new(
+        urls,
+        NodeKey::from_seed(&[3; 32]),
+        Duration::from_secs(2),
+        RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(20),
+        },
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn connection_resets_are_retried_then_reported_as_transport_errors() {
     // A server that accepts and immediately closes every connection.
@@ -20,17 +35,7 @@ async fn connection_resets_are_retried_then_reported_as_transport_errors() {
             drop(sock);
         }
     });
-    let client = SentinelClient::new(
-        &format!("http://{addr}"),
-        NodeKey::from_seed(&[3; 32]),
-        Duration::from_secs(2),
-        RetryPolicy {
-            attempts: 3,
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-        },
-    )
-    .unwrap();
+    let client = quick_client(&format!("http://{addr}"));
     let err = client.leases(1).await.unwrap_err();
     assert!(matches!(err, ClientError::Transport { .. }), "{err}");
     assert!(err.is_transient());
@@ -74,17 +79,7 @@ async fn a_dead_sentinel_in_the_list_is_skipped_for_the_next_one() {
             let _ = sock.write_all(reply.as_bytes()).await;
         }
     });
-    let client = SentinelClient::new(
-        &format!("http://{dead_addr}, http://{live_addr}/"),
-        NodeKey::from_seed(&[3; 32]),
-        Duration::from_secs(2),
-        RetryPolicy {
-            attempts: 3,
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(20),
-        },
-    )
-    .unwrap();
+    let client = quick_client(&format!("http://{dead_addr}, http://{live_addr}/"));
     assert_eq!(
         client.base_url(),
         format!("http://{dead_addr},http://{live_addr}")

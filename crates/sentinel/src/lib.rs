@@ -27,5 +27,7 @@ pub mod sim;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+#[cfg(test)]
+mod test_services;
 pub mod tokens;
 pub mod wire;

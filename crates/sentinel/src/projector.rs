@@ -613,15 +613,30 @@ mod tests {
 
         /// A projector and the in-process log it consumes.
         fn projector_and_log(&self) -> (Projector<Sum>, InProcessLog) {
-            let (ctx, log) = crate::context::testing::context(
+            let (ctx, log) = Context::new(self.parts());
+            (Projector::new(&ctx, Sum), log)
+        }
+
+        /// The parts of a context over the fixture's engines.
+        fn parts(&self) -> crate::context::ContextParts {
+            crate::context::testing::parts(
                 self.coord.clone(),
                 self.store.clone(),
                 Funnel::new(self.published.clone()),
                 self.clock.clone(),
                 crate::context::NodeApiConfig::default(),
                 None,
-            );
-            (Projector::new(&ctx, Sum), log)
+            )
+        }
+
+        /// A context whose result log is a fresh JetStream stream on the server at `url`.
+        async fn jetstream_context(&self, url: &str) -> (Context, crate::result_log::JetStreamLog) {
+            let log = crate::result_log::JetStreamLog::connect(
+                crate::result_log::jetstream_test_options(url),
+            )
+            .await
+            .unwrap();
+            (Context::with_log(self.parts(), Arc::new(log.clone())), log)
         }
 
         async fn job(&self, chunks: u32) -> JobId {
@@ -904,25 +919,12 @@ mod tests {
 
     #[tokio::test]
     async fn from_a_durable_log_results_are_persisted_merged_once_and_the_job_finalized() {
-        let Some(url) = crate::result_log::jetstream_test_url() else {
+        let Some(url) = crate::test_services::nats_url() else {
             return;
         };
         let f = Fixture::new().await;
         let job = f.job(3).await;
-        let log = crate::result_log::JetStreamLog::connect(
-            crate::result_log::jetstream_test_options(&url),
-        )
-        .await
-        .unwrap();
-        let parts = crate::context::testing::parts(
-            f.coord.clone(),
-            f.store.clone(),
-            Funnel::new(f.published.clone()),
-            f.clock.clone(),
-            crate::context::NodeApiConfig::default(),
-            None,
-        );
-        let ctx = Context::with_log(parts, Arc::new(log.clone()));
+        let (ctx, log) = f.jetstream_context(&url).await;
         // As the node API does with a durable log: append (a retry twice), then mark done.
         for (c, sum) in [(0u32, 1u64), (1, 20), (1, 20), (2, 300)] {
             let lease = f.leases.lock()[&(job, ChunkIndex(c))];
@@ -961,25 +963,12 @@ mod tests {
 
     #[tokio::test]
     async fn while_the_store_refuses_writes_results_wait_in_the_log_and_readiness_says_why() {
-        let Some(url) = crate::result_log::jetstream_test_url() else {
+        let Some(url) = crate::test_services::nats_url() else {
             return;
         };
         let f = Fixture::new().await;
         let job = f.job(2).await;
-        let log = crate::result_log::JetStreamLog::connect(
-            crate::result_log::jetstream_test_options(&url),
-        )
-        .await
-        .unwrap();
-        let parts = crate::context::testing::parts(
-            f.coord.clone(),
-            f.store.clone(),
-            Funnel::new(f.published.clone()),
-            f.clock.clone(),
-            crate::context::NodeApiConfig::default(),
-            None,
-        );
-        let ctx = Context::with_log(parts, Arc::new(log.clone()));
+        let (ctx, log) = f.jetstream_context(&url).await;
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(Projector::new(&ctx, Sum).run(stop_rx));
         // The store cannot take chunk results (as if PostgreSQL were down for them).

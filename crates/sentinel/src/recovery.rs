@@ -162,6 +162,24 @@ mod tests {
             .id
     }
 
+    /// Stores a result for each `(job, chunk)`.
+    async fn store_results(store: &SqliteStore, chunks: &[(JobId, u32)]) {
+        for &(job, chunk) in chunks {
+            store
+                .put_chunk_result(
+                    ChunkResult {
+                        job,
+                        chunk: ChunkIndex(chunk),
+                        node: None,
+                        result: vec![1],
+                    },
+                    NOW,
+                )
+                .await
+                .unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn lost_coordinator_is_rebuilt_from_store() {
         let store = SqliteStore::memory().await.unwrap();
@@ -202,20 +220,7 @@ mod tests {
             )
             .await
             .unwrap();
-        for (j, c) in [(running, 1), (running, 3), (finished, 0)] {
-            store
-                .put_chunk_result(
-                    ChunkResult {
-                        job: j,
-                        chunk: ChunkIndex(c),
-                        node: None,
-                        result: vec![1],
-                    },
-                    NOW,
-                )
-                .await
-                .unwrap();
-        }
+        store_results(&store, &[(running, 1), (running, 3), (finished, 0)]).await;
 
         // A fresh coordinator: everything it knew is gone.
         let coord = MemoryCoordinator::new();
@@ -302,20 +307,7 @@ mod tests {
         let all_stored = job(&store, 1).await;
         start(all_stored).await;
         let mid_submission = job(&store, 2).await;
-        for (j, c) in [(lost, 2), (all_stored, 0)] {
-            store
-                .put_chunk_result(
-                    ChunkResult {
-                        job: j,
-                        chunk: ChunkIndex(c),
-                        node: None,
-                        result: vec![1],
-                    },
-                    NOW,
-                )
-                .await
-                .unwrap();
-        }
+        store_results(&store, &[(lost, 2), (all_stored, 0)]).await;
         let report = restore_lost_jobs(&store, &coord, DEFAULT_MAX_ATTEMPTS)
             .await
             .unwrap();

@@ -281,6 +281,35 @@ fn endless(flag: Arc<AtomicBool>) -> axum::body::Body {
     axum::body::Body::from_stream(s)
 }
 
+/// An endless stream served for a fresh host (named after `tag`) and fetched with `opts`, its
+/// first frame read: the responder, the client, the response body, and the flag set once the
+/// responder dropped its body.
+async fn endless_exchange(
+    p: &Pair,
+    tag: &str,
+    opts: FetchOptions,
+) -> (Responder, Client, Body, Arc<AtomicBool>) {
+    let host = unique(tag);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = dropped.clone();
+    let router = Router::new().route(
+        "/stream",
+        get(move || {
+            let d = d.clone();
+            async move { endless(d) }
+        }),
+    );
+    let r = serve(p, &host, router).await;
+    let client = Client::new(p.client.clone());
+    let mut body = client
+        .fetch_with(&host, get_req("/stream"), opts)
+        .await
+        .unwrap()
+        .into_body();
+    body.frame().await.unwrap().unwrap();
+    (r, client, body, dropped)
+}
+
 async fn silent_responder_is_idle_timeout_and_responder_learns(p: Pair) {
     let host = unique("idle");
     let dropped = Arc::new(AtomicBool::new(false));
@@ -380,29 +409,12 @@ async fn deadline_is_timeout_and_cancels_the_handler(p: Pair) {
 }
 
 async fn caller_abort_is_aborted_on_both_sides(p: Pair) {
-    let host = unique("abort");
-    let dropped = Arc::new(AtomicBool::new(false));
-    let d = dropped.clone();
-    let router = Router::new().route(
-        "/stream",
-        get(move || {
-            let d = d.clone();
-            async move { endless(d) }
-        }),
-    );
-    let r = serve(&p, &host, router).await;
-    let client = Client::new(p.client.clone());
     let token = CancellationToken::new();
     let opts = FetchOptions {
         abort: Some(token.clone()),
         ..FetchOptions::default()
     };
-    let mut body = client
-        .fetch_with(&host, get_req("/stream"), opts)
-        .await
-        .unwrap()
-        .into_body();
-    body.frame().await.unwrap().unwrap();
+    let (r, _client, body, dropped) = endless_exchange(&p, "abort", opts).await;
     token.cancel();
     assert_eq!(read_until_error(body).await, ErrorCode::Aborted);
     eventually("responder saw the abort", || r.stats().peer_aborts() == 1).await;
@@ -410,48 +422,16 @@ async fn caller_abort_is_aborted_on_both_sides(p: Pair) {
 }
 
 async fn dropping_the_response_body_aborts_the_responder(p: Pair) {
-    let host = unique("dropbody");
-    let dropped = Arc::new(AtomicBool::new(false));
-    let d = dropped.clone();
-    let router = Router::new().route(
-        "/stream",
-        get(move || {
-            let d = d.clone();
-            async move { endless(d) }
-        }),
-    );
-    let r = serve(&p, &host, router).await;
-    let client = Client::new(p.client.clone());
-    let mut body = client
-        .fetch(&host, get_req("/stream"))
-        .await
-        .unwrap()
-        .into_body();
-    body.frame().await.unwrap().unwrap();
+    let (r, _client, body, dropped) =
+        endless_exchange(&p, "dropbody", FetchOptions::default()).await;
     drop(body);
     eventually("responder saw the abort", || r.stats().peer_aborts() == 1).await;
     eventually("endless body dropped", || dropped.load(Ordering::SeqCst)).await;
 }
 
 async fn responder_shutdown_is_closed_for_the_client(p: Pair) {
-    let host = unique("shutdown");
-    let dropped = Arc::new(AtomicBool::new(false));
-    let d = dropped.clone();
-    let router = Router::new().route(
-        "/stream",
-        get(move || {
-            let d = d.clone();
-            async move { endless(d) }
-        }),
-    );
-    let r = serve(&p, &host, router).await;
-    let client = Client::new(p.client.clone());
-    let mut body = client
-        .fetch(&host, get_req("/stream"))
-        .await
-        .unwrap()
-        .into_body();
-    body.frame().await.unwrap().unwrap();
+    let (r, _client, body, dropped) =
+        endless_exchange(&p, "shutdown", FetchOptions::default()).await;
     r.shutdown().await;
     assert!(
         dropped.load(Ordering::SeqCst),

@@ -363,25 +363,8 @@ fn a_job_survives_sentinel_beacon_redis_nats_and_node_faults_byte_identical() {
     ];
 
     let out = run.wait_with_output().unwrap();
-    let logs = || {
-        ["sentinel-a", "sentinel-b"]
-            .iter()
-            .map(|n| std::fs::read_to_string(dir.join(format!("{n}.log"))).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    };
-    assert!(
-        out.status.success(),
-        "wowlab run failed: {}\nsentinel logs:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        logs()
-    );
     let local = local.wait_with_output().unwrap();
-    assert!(local.status.success());
-    assert_eq!(
-        out.stdout, local.stdout,
-        "grid result differs from wowlab sim"
-    );
+    assert_run_equals_sim(&out, &local, &dir, &["sentinel-a.log", "sentinel-b.log"]);
     for (what, took) in &report {
         eprintln!("recovered from {what} in {took:?}");
     }

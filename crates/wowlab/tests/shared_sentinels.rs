@@ -16,6 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::*;
 use wowlab_sentinel::result_log::{JetStreamLog, JetStreamOptions};
 
+/// The sentinels' log files, shown when a run fails.
+const SENTINEL_LOGS: &[&str] = &["sentinel-a.log", "sentinel-b.log"];
+
 /// The shared engines of one test run, each under names of its own.
 struct Shared {
     redis: String,
@@ -177,30 +180,13 @@ fn a_job_submitted_to_one_sentinel_is_completed_through_another() {
             .unwrap()
     };
     let out = run(&url_a);
-    let logs = || {
-        ["a", "b"]
-            .iter()
-            .map(|n| std::fs::read_to_string(dir.join(format!("sentinel-{n}.log"))).unwrap())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    };
-    assert!(
-        out.status.success(),
-        "wowlab run via A failed: {}\nsentinel logs:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        logs()
-    );
     let local = Command::new(BIN)
         .arg("sim")
         .arg(profile())
         .args(["-n", "400", "--seed", "21", "--json", "--quiet"])
         .output()
         .unwrap();
-    assert!(local.status.success());
-    assert_eq!(
-        out.stdout, local.stdout,
-        "grid result differs from wowlab sim"
-    );
+    assert_run_equals_sim(&out, &local, &dir, SENTINEL_LOGS);
     // B lists the job A accepted, completed.
     let (_, jobs) = http(&format!("{url_b}/api/jobs"), "GET", Some(&api_token), None).unwrap();
     assert_eq!(json(&jobs)[0]["status"], "completed");
@@ -276,30 +262,13 @@ fn the_leading_sentinel_killed_mid_job_leaves_the_job_to_the_other() {
     wait_for_projector(&dir, "b", Duration::from_secs(30));
     eprintln!("projector taken over in {:?}", killed.elapsed());
     let out = run.wait_with_output().unwrap();
-    let logs = || {
-        ["a", "b"]
-            .iter()
-            .map(|n| std::fs::read_to_string(dir.join(format!("sentinel-{n}.log"))).unwrap())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    };
-    assert!(
-        out.status.success(),
-        "wowlab run failed: {}\nsentinel logs:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        logs()
-    );
     let local = Command::new(BIN)
         .arg("sim")
         .arg(profile())
         .args(["-n", "4000", "--seed", "33", "--json", "--quiet"])
         .output()
         .unwrap();
-    assert!(local.status.success());
-    assert_eq!(
-        out.stdout, local.stdout,
-        "grid result differs from wowlab sim"
-    );
+    assert_run_equals_sim(&out, &local, &dir, SENTINEL_LOGS);
     drop((node, sentinel_a, sentinel_b));
     let _ = std::fs::remove_dir_all(&dir);
     shared.clean_up();

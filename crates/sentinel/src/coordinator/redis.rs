@@ -671,22 +671,6 @@ mod tests {
     use super::*;
     use crate::coordinator::conformance;
 
-    /// The Redis URL of the test server: `WOWLAB_TEST_REDIS_URL`. Without it the tests skip,
-    /// except under `CI`, where a missing service is a failure.
-    pub(crate) fn test_url() -> Option<String> {
-        match std::env::var("WOWLAB_TEST_REDIS_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI is set but WOWLAB_TEST_REDIS_URL is not: the Redis tests must run"
-                );
-                eprintln!("WOWLAB_TEST_REDIS_URL not set: skipping the Redis coordinator test");
-                None
-            }
-        }
-    }
-
     /// A coordinator under a prefix of its own, so parallel runs never share keys.
     async fn fresh(url: &str) -> RedisCoordinator {
         let mut opts = RedisOptions::new(url);
@@ -712,7 +696,9 @@ mod tests {
 
     #[tokio::test]
     async fn redis_coordinator_passes_conformance() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::redis_url() else {
+            return;
+        };
         let started = std::time::Instant::now();
         let made = parking_lot::Mutex::new(Vec::new());
         conformance::run_all(|| async {
@@ -745,7 +731,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_redis_replay_cache_refuses_rather_than_forgets_a_live_nonce() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::redis_url() else {
+            return;
+        };
         let mut opts = RedisOptions::new(url.as_str());
         opts.prefix = format!("wowlab-test:{}:", JobId::new());
         opts.nonce_capacity = 2;
@@ -776,7 +764,9 @@ mod tests {
 
     #[tokio::test]
     async fn finished_jobs_and_dead_nodes_leave_no_keys_behind() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::redis_url() else {
+            return;
+        };
         let c = fresh(&url).await;
         let ttl = Duration::from_secs(10);
         let t0 = UnixMillis(1_800_000_000_000);
@@ -824,7 +814,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_sentinels_leasing_at_once_never_share_a_chunk() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::redis_url() else {
+            return;
+        };
         let a = std::sync::Arc::new(fresh(&url).await);
         let mut opts = RedisOptions::new(url.as_str());
         opts.prefix = a.prefix.clone();

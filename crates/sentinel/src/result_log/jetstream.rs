@@ -235,21 +235,6 @@ pub(crate) mod tests {
     use super::*;
     use crate::domain::{ChunkIndex, Fence, JobId};
 
-    /// `WOWLAB_TEST_NATS_URL`; without it the tests skip, except under `CI`.
-    pub(crate) fn test_url() -> Option<String> {
-        match std::env::var("WOWLAB_TEST_NATS_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI is set but WOWLAB_TEST_NATS_URL is not: the JetStream tests must run"
-                );
-                eprintln!("WOWLAB_TEST_NATS_URL not set: skipping the JetStream log test");
-                None
-            }
-        }
-    }
-
     /// Options for a stream of its own, so parallel runs never share one.
     pub(crate) fn fresh_options(url: &str) -> JetStreamOptions {
         let id = JobId::new().to_string().replace('-', "");
@@ -262,7 +247,9 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn jetstream_log_passes_conformance() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::nats_url() else {
+            return;
+        };
         let made = parking_lot::Mutex::new(Vec::new());
         super::super::conformance::run_all(|| async {
             let log = JetStreamLog::connect(fresh_options(&url)).await.unwrap();
@@ -277,7 +264,9 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn another_process_resumes_after_the_last_acknowledged_entry() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::nats_url() else {
+            return;
+        };
         let opts = fresh_options(&url);
         let a = JetStreamLog::connect(opts.clone()).await.unwrap();
         let job = JobId::new();

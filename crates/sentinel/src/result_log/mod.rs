@@ -25,9 +25,7 @@ mod jetstream;
 mod memory;
 
 #[cfg(test)]
-pub(crate) use jetstream::tests::{
-    fresh_options as jetstream_test_options, test_url as jetstream_test_url,
-};
+pub(crate) use jetstream::tests::fresh_options as jetstream_test_options;
 pub use jetstream::{JetStreamLog, JetStreamOptions};
 pub use memory::InProcessLog;
 

@@ -916,22 +916,6 @@ mod tests {
     use super::*;
     use crate::store::conformance;
 
-    /// The server of the PostgreSQL tests: `WOWLAB_TEST_POSTGRES_URL`. Without it the tests
-    /// skip, except under `CI`, where a missing service is a failure.
-    fn test_url() -> Option<String> {
-        match std::env::var("WOWLAB_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI is set but WOWLAB_TEST_POSTGRES_URL is not: the PostgreSQL tests must run"
-                );
-                eprintln!("WOWLAB_TEST_POSTGRES_URL not set: skipping the PostgreSQL store test");
-                None
-            }
-        }
-    }
-
     fn test_schema() -> String {
         format!("wowlab_test_{}", JobId::new().as_uuid().simple())
     }
@@ -949,7 +933,9 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_store_passes_conformance() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::postgres_url() else {
+            return;
+        };
         let made = parking_lot::Mutex::new(Vec::new());
         let started = std::time::Instant::now();
         conformance::run_all(|| async {
@@ -967,7 +953,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_results_share_multi_row_inserts_and_survive_reopen() {
-        let Some(url) = test_url() else { return };
+        let Some(url) = crate::test_services::postgres_url() else {
+            return;
+        };
         let schema = test_schema();
         let mut opts = PostgresOptions::new(url.as_str());
         opts.schema = Some(schema.clone());

@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -208,4 +208,26 @@ pub fn start_node(url: &str, claim_token: &str, data_dir: &Path, name: &str) -> 
             .spawn()
             .expect("spawn wowlab node"),
     )
+}
+
+/// Asserts that `run` (a `wowlab run`) succeeded and printed exactly what `sim` (`wowlab sim`
+/// with the same inputs) printed; a failed run shows the logs named in `logs` (files in `dir`).
+pub fn assert_run_equals_sim(run: &Output, sim: &Output, dir: &Path, logs: &[&str]) {
+    let logs = || {
+        logs.iter()
+            .map(|name| std::fs::read_to_string(dir.join(name)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    assert!(
+        run.status.success(),
+        "wowlab run failed: {}\nlogs:\n{}",
+        String::from_utf8_lossy(&run.stderr),
+        logs()
+    );
+    assert!(sim.status.success(), "wowlab sim failed");
+    assert_eq!(
+        run.stdout, sim.stdout,
+        "grid result differs from wowlab sim"
+    );
 }

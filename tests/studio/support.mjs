@@ -1,0 +1,40 @@
+// Helpers shared by the studio suites: polling, the Chromium they drive, signing up.
+import { chromium } from "playwright-core";
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns something truthy (returned); throws with the last value. */
+export async function until(what, fn, timeoutMs = 60000, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error("timed out waiting for " + what + " (last: " + last + ")");
+}
+
+/** Debian's Chromium (or $CHROMIUM), headless, with a fresh temporary profile. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      // No --user-data-dir: launch() always gives chromium a fresh temporary profile.
+    ],
+  });
+}
+
+/** Signs `page` up as `email` on the studio at `base`; resolves on the dashboard. */
+export async function signUp(page, base, email) {
+  await page.goto(base + "/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await Promise.all([page.waitForURL(base + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+}
