@@ -4,7 +4,6 @@
 //! (`dashboard.js`; the server checks ownership and refuses to delete a job still running).
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -79,33 +78,18 @@ fn duration_cell(j: &Job) -> String {
     }
 }
 
-/// Profile titles by config hash. Configs are content-addressed (a hash never changes its
-/// text), so a title once read stays right; bounded so it cannot grow without limit.
-static TITLES: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Default::default);
-const MAX_TITLES: usize = 4096;
-
 /// The title of the profile stored under `hash` (its top-level `name`), or "" if unreadable.
 async fn profile_title(state: &Context, hash: &str) -> String {
-    if let Some(t) = TITLES.lock().ok().and_then(|m| m.get(hash).cloned()) {
-        return t;
-    }
-    let title = match state.store().config(hash).await {
+    match state.store().config(hash).await {
         Ok(Some(text)) => wowlab_sim::parse_profile(&text)
             .map(|p| p.name.trim().to_owned())
             .unwrap_or_default(),
         Ok(None) => String::new(),
         Err(e) => {
             tracing::warn!(error = %e, "dashboard profile title");
-            return String::new();
+            String::new()
         }
-    };
-    if let Ok(mut m) = TITLES.lock() {
-        if m.len() >= MAX_TITLES {
-            m.clear();
-        }
-        m.insert(hash.to_owned(), title.clone());
     }
-    title
 }
 
 /// My jobs with names and profile titles, newest first.
@@ -122,10 +106,19 @@ async fn rows(state: &Context, user: &crate::store::User) -> Result<Vec<Row>, ()
             HashMap::new()
         }
     };
+    // Jobs often share a profile (re-runs): each is read and parsed once per page.
+    let mut titles: HashMap<String, String> = HashMap::new();
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
         let name = name_or_default(&job, names.remove(&job.id));
-        let profile = profile_title(state, &job.config_hash).await;
+        let profile = match titles.get(&job.config_hash) {
+            Some(t) => t.clone(),
+            None => {
+                let t = profile_title(state, &job.config_hash).await;
+                titles.insert(job.config_hash.clone(), t.clone());
+                t
+            }
+        };
         out.push(Row { job, name, profile });
     }
     Ok(out)
