@@ -59,7 +59,10 @@
   });
 
   // Live list: fetch this page again and swap the job list in (keeps the filter in the URL).
-  let running = null;
+  // The count the page was rendered with: the first publication already differs if a job
+  // started or ended meanwhile.
+  const shown = document.querySelector('[data-stat="running"]');
+  let running = shown ? Number(shown.textContent) : null;
   let busy = false;
   async function refreshList() {
     if (busy) return;
