@@ -71,10 +71,17 @@
       const res = await fetch(location.href, { credentials: "same-origin" });
       if (!res.ok) return;
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-      const fresh = doc.getElementById("my-jobs");
-      const mine = document.getElementById("my-jobs");
-      // Keep what the user is typing in the search box.
-      if (fresh && mine && !mine.contains(document.activeElement)) mine.replaceWith(fresh);
+      // Only the list: the filter form keeps what the user is choosing or typing.
+      const fresh = doc.getElementById("jobs-list");
+      const mine = document.getElementById("jobs-list");
+      if (fresh && mine) {
+        mine.replaceWith(fresh);
+        return;
+      }
+      // The first job of an empty dashboard: the whole section (it has no form yet).
+      const freshAll = doc.getElementById("my-jobs");
+      const mineAll = document.getElementById("my-jobs");
+      if (freshAll && mineAll && !mineAll.contains(document.activeElement)) mineAll.replaceWith(freshAll);
     } catch (e) {
       // The next change retries.
     } finally {

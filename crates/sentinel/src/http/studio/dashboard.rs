@@ -208,22 +208,25 @@ pub(super) async fn page(
                 (Ok(all), _) if all.is_empty() => p { "No simulations yet. " a href="/jobs/new" { "Start one." } }
                 (Ok(all), Some(shown)) => {
                     (filter_form(&f))
-                    p.muted #jobs-count role="status" {
-                        @if shown.len() == all.len() { (all.len()) " simulations" }
-                        @else { (shown.len()) " of " (all.len()) " simulations match" }
-                    }
-                    @if shown.is_empty() {
-                        p #no-match { "No simulation matches. " a href="/" { "Show all." } }
-                    } @else {
-                        div.table-wrap {
-                            table id="jobs" {
-                                caption.sr-only { "My simulations, newest first" }
-                                thead { tr {
-                                    th scope="col" { "Name" } th scope="col" { "Profile" } th scope="col" { "DPS ± 95% CI" }
-                                    th scope="col" { "Status" } th scope="col" { "Iterations" } th scope="col" { "Duration" }
-                                    th scope="col" { "Submitted" } th scope="col" { span.sr-only { "Actions" } }
-                                } }
-                                tbody { @for r in shown { (job_row(r)) } }
+                    // Re-rendered live by dashboard.js (the filter form above stays as the user left it).
+                    div #jobs-list {
+                        p.muted #jobs-count role="status" {
+                            @if shown.len() == all.len() { (all.len()) " simulations" }
+                            @else { (shown.len()) " of " (all.len()) " simulations match" }
+                        }
+                        @if shown.is_empty() {
+                            p #no-match { "No simulation matches. " a href="/" { "Show all." } }
+                        } @else {
+                            div.table-wrap {
+                                table id="jobs" {
+                                    caption.sr-only { "My simulations, newest first" }
+                                    thead { tr {
+                                        th scope="col" { "Name" } th scope="col" { "Profile" } th scope="col" { "DPS ± 95% CI" }
+                                        th scope="col" { "Status" } th scope="col" { "Iterations" } th scope="col" { "Duration" }
+                                        th scope="col" { "Submitted" } th scope="col" { span.sr-only { "Actions" } }
+                                    } }
+                                    tbody { @for r in shown { (job_row(r)) } }
+                                }
                             }
                         }
                     }
