@@ -103,7 +103,7 @@ test("nodes online right after start; the grid's own node is listed as such, wit
       assert.match(await row.locator("th").textContent(), /local-0\s+system/);
       assert.match(await p.locator("#node-summary").textContent(), /1 node \(1 online\): 0 yours, 1 run by the grid itself/);
       await noOverflow(p, w);
-      if (p === page) await shot(p, "nodes", w);
+      if (p === page) await shot(p, "nodes-system", w);
       await row.locator("a").click();
       await p.locator("#system-node").waitFor();
       assert.equal(await p.getByRole("button", { name: /Unlink/ }).count(), 0, "no unlink");
@@ -151,6 +151,11 @@ test("dashboard: name, profile, DPS, filter by status, search by name or profile
   const quick = await submit(page, { profile: PROFILE, iterations: 2000, name: "Quick trinkets" });
   await until("quick job done", async () => (await (await page.request.get(base + "/api/jobs/" + quick.id)).json()).status === "completed", 120000, 500);
   const running = await submit(page, { profile: PROFILE, iterations: LONG * 5, name: "Long talents" });
+  // Its first chunks are in: the totals show it working.
+  await until("sims/s > 0", async () => {
+    await page.goto(base + "/");
+    return num(await stat(page, "sims")) > 0;
+  }, 30000, 1000);
   for (const [w, h] of WIDTHS) {
     await page.setViewportSize({ width: w, height: h });
     await page.goto(base + "/");
