@@ -8,11 +8,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { launchChromium, signUp, until } from "./support.mjs";
+import { launchChromium, signUp, startUpWithOneNode, until } from "./support.mjs";
 
 const BIN = process.env.WOWLAB_BIN;
 const SHOTS = process.env.STUDIO_SCREENSHOTS;
@@ -29,15 +27,6 @@ let dir;
 let page; // the admin (first account)
 let other; // a second, ordinary user
 const num = (t) => Number(String(t).replace(/[\s,]/g, ""));
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 async function user(email) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
@@ -68,15 +57,8 @@ async function stat(p, k) {
 }
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "wowlab-manage-"));
   mkdirSync(SHOTS, { recursive: true });
-  const port = await freePort();
-  base = "http://127.0.0.1:" + port;
-  up = spawn(BIN, ["up", "--nodes", "1", "--slots", "1", "--addr", "127.0.0.1:" + port, "--data-dir", path.join(dir, "up")], {
-    env: { ...process.env, RUST_LOG: "warn" },
-    stdio: "ignore",
-  });
-  await until("wowlab up ready", async () => (await fetch(base + "/readyz")).ok);
+  ({ up, base, dir } = await startUpWithOneNode(BIN, "wowlab-manage-"));
   browser = await launchChromium();
   page = await user("admin@example.org");
   other = await user("other@example.org");
