@@ -408,7 +408,7 @@ test("tokens page: create (shown once), list, use from wowlab run, revoke", asyn
   for (const [w, h] of [[1366, 768], [390, 844]]) {
     await page.setViewportSize({ width: w, height: h });
     await page.goto(BASE + "/tokens");
-    assert.ok(await page.getByRole("link", { name: /claim tokens are on the Nodes page/ }).isVisible());
+    assert.ok(await page.getByRole("link", { name: "claim token", exact: true }).isVisible());
     assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= w, "no overflow at " + w);
   }
   await page.setViewportSize({ width: 1366, height: 900 });
@@ -416,8 +416,8 @@ test("tokens page: create (shown once), list, use from wowlab run, revoke", asyn
   await page.waitForURL(BASE + "/tokens");
   // Bad values next to their field.
   await page.getByRole("button", { name: "Create token" }).click();
-  await fieldError(page, "#token-name-error", /required/, page.getByLabel("Name"));
-  await page.getByLabel("Name").fill("ci runner");
+  await fieldError(page, "#token-name-error", /required/, page.getByLabel("Name", { exact: true }));
+  await page.getByLabel("Name", { exact: true }).fill("ci runner");
   await page.getByLabel(/^Expires after/).fill("4000");
   await page.getByRole("button", { name: "Create token" }).click();
   await fieldError(page, "#token-days-error", /at most 3650/, page.getByLabel(/^Expires after/));

@@ -1,4 +1,9 @@
 // Helpers shared by the studio suites: polling, the Chromium they drive, signing up.
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { chromium } from "playwright-core";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -37,4 +42,30 @@ export async function signUp(page, base, email) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("correct horse battery");
   await Promise.all([page.waitForURL(base + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `wowlab up --nodes 1 --slots 1` of `bin` on a free port with a fresh data dir
+ * (prefix `name`); resolves once it is ready with { up, base, dir }. */
+export async function startUpWithOneNode(bin, name) {
+  const dir = mkdtempSync(path.join(tmpdir(), name));
+  const port = await freePort();
+  const base = "http://127.0.0.1:" + port;
+  const up = spawn(bin, ["up", "--nodes", "1", "--slots", "1", "--addr", "127.0.0.1:" + port, "--data-dir", path.join(dir, "up")], {
+    // The node page's log tail shows the in-process node's info lines.
+    env: { ...process.env, RUST_LOG: "info" },
+    stdio: "ignore",
+  });
+  await until("wowlab up ready", async () => (await fetch(base + "/readyz")).ok);
+  return { up, base, dir };
 }

@@ -64,23 +64,6 @@
   });
 })();
 
-// Nodes page: revoke a claim token.
-(function () {
-  "use strict";
-  document.querySelectorAll("button[data-revoke-claim]").forEach((b) => {
-    b.addEventListener("click", async () => {
-      b.disabled = true;
-      try {
-        await window.wowlabApi("DELETE", "/api/claim-tokens/" + encodeURIComponent(b.dataset.revokeClaim));
-        location.reload();
-      } catch (e) {
-        document.getElementById("claim-revoke-error").textContent = e.message || "Could not revoke.";
-        b.disabled = false;
-      }
-    });
-  });
-})();
-
 // Node detail: unlink.
 (function () {
   "use strict";
@@ -103,8 +86,7 @@
 // from GET /api/nodes every few seconds (the server-rendered figures are the last heartbeat's).
 (function () {
   "use strict";
-  const rows = Array.from(document.querySelectorAll("[data-node]"));
-  if (!rows.length) return;
+  if (!document.querySelector("[data-node]")) return;
   const EVERY_MS = 5000;
 
   function fmtTime(ms) {
@@ -154,7 +136,7 @@
       return; // keep the figures shown; the next round retries
     }
     const byId = new Map(nodes.map((n) => [n.id, n]));
-    for (const el of rows) {
+    for (const el of document.querySelectorAll("[data-node]")) {
       const n = byId.get(el.dataset.node);
       if (!n) continue;
       setStatus(el, n);
@@ -167,4 +149,27 @@
   setInterval(() => {
     if (!document.hidden) refresh();
   }, EVERY_MS);
+
+  // Nodes page: the lists (mine, the grid's own, the summary) re-render from the server when
+  // `nodes:all` says something changed (status flips, totals), at most every 2 s.
+  const lists = () => document.getElementById("node-lists");
+  if (!lists()) return;
+  let last = 0;
+  let pending = null;
+  async function swap() {
+    pending = null;
+    last = Date.now();
+    try {
+      const res = await fetch(location.href, { credentials: "same-origin" });
+      if (!res.ok) return;
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("node-lists");
+      if (fresh && lists()) lists().replaceWith(fresh);
+    } catch (e) {
+      // The next publication retries.
+    }
+  }
+  document.addEventListener("wowlab:grid", () => {
+    if (pending) return;
+    pending = setTimeout(swap, Math.max(0, 2000 - (Date.now() - last)));
+  });
 })();

@@ -1,5 +1,5 @@
-// API tokens page: show a new token's secret once (with the `wowlab run` line and a copy
-// button) and add its row; revoke a token.
+// Tokens page: show a new API or claim token's secret once (with the command line that uses it
+// and a copy button) and add its row; revoke a token.
 (function () {
   "use strict";
   const api = window.wowlabApi;
@@ -65,7 +65,8 @@
       id.append(code);
       const th = cell("th", name, "name");
       th.scope = "row";
-      row.append(th, id, cell("td", fmtTime(Date.now())), cell("td", fmtTime(t.expiresAt), "expires"), td);
+      row.append(th, id, cell("td", fmtTime(Date.now())), cell("td", fmtTime(t.expiresAt), "expires"),
+        cell("td", "never", "last-used"), td);
       $("api-tokens").tBodies[0].prepend(row);
       $("api-tokens").closest(".table-wrap").hidden = false;
       $("no-api-tokens").hidden = true;
@@ -80,4 +81,84 @@
       }
     });
   }
+})();
+
+// Tokens page: claim tokens (create with a name, shown once with the `wowlab node` line; revoke).
+(function () {
+  "use strict";
+  const api = window.wowlabApi;
+  const $ = (id) => document.getElementById(id);
+  const form = $("new-claim");
+  const fmtTime = (ms) => (ms == null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC");
+
+  function bindRevoke(b) {
+    b.addEventListener("click", async () => {
+      const row = b.closest("tr");
+      const name = row.querySelector('[data-k="name"]').textContent;
+      if (!confirm("Revoke the claim token “" + name + "”? Nodes already attached stay attached.")) return;
+      b.disabled = true;
+      $("claim-revoke-error").textContent = "";
+      try {
+        await api("DELETE", "/api/claim-tokens/" + encodeURIComponent(b.dataset.revokeClaim));
+        const pill = row.querySelector('[data-k="state"] .pill');
+        pill.className = "pill pill-revoked";
+        pill.textContent = "revoked";
+        b.remove();
+      } catch (e) {
+        $("claim-revoke-error").textContent = e.message || "Could not revoke the claim token.";
+        b.disabled = false;
+      }
+    });
+  }
+  document.querySelectorAll("button[data-revoke-claim]").forEach(bindRevoke);
+
+  if (!form) return;
+  form.addEventListener("wowlab:done", (ev) => {
+    const t = ev.detail;
+    const name = $("claim-name").value.trim();
+    $("claim-secret").textContent = t.token;
+    const cmd = $("claim-command");
+    cmd.textContent = "wowlab node --sentinel " + cmd.dataset.sentinel + " --claim-token " + t.token;
+    $("claim-created").hidden = false;
+    $("claim-copy").textContent = "Copy command";
+    const row = document.createElement("tr");
+    row.dataset.claimToken = t.id;
+    const add = (tag, text, k) => {
+      const c = document.createElement(tag);
+      c.textContent = text;
+      if (k) c.dataset.k = k;
+      row.append(c);
+      return c;
+    };
+    add("th", name || "(unnamed)", "name").scope = "row";
+    const code = document.createElement("code");
+    code.textContent = t.id.slice(0, 12) + "\u2026";
+    add("td", "").append(code);
+    add("td", fmtTime(Date.now()));
+    add("td", fmtTime(t.expiresAt));
+    add("td", "never", "last-used");
+    const pill = document.createElement("span");
+    pill.className = "pill pill-active";
+    pill.textContent = "active";
+    add("td", "", "state").append(pill);
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "secondary";
+    b.dataset.revokeClaim = t.id;
+    b.textContent = "Revoke";
+    bindRevoke(b);
+    add("td", "").append(b);
+    $("claim-tokens").tBodies[0].prepend(row);
+    $("claim-tokens").closest(".table-wrap").hidden = false;
+    $("no-claim-tokens").hidden = true;
+    form.reset();
+  });
+  $("claim-copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText($("claim-command").textContent);
+      $("claim-copy").textContent = "Copied";
+    } catch (e) {
+      $("claim-copy").textContent = "Select the command above to copy it";
+    }
+  });
 })();

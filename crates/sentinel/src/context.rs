@@ -102,6 +102,8 @@ struct Inner {
     security: Security,
     /// Tunnel to the nodes (live status, logs), set once by the binary.
     tunnel: std::sync::OnceLock<wowlab_tunnel::Client>,
+    /// When API tokens were last recorded as used.
+    token_use: crate::http::token_use::TokenUse,
 }
 
 impl Context {
@@ -133,6 +135,7 @@ impl Context {
                 started_at: parts.clock.now(),
                 security: Security::new(parts.security.clone()),
                 tunnel: std::sync::OnceLock::new(),
+                token_use: Default::default(),
                 parts,
             }),
         }
@@ -142,6 +145,11 @@ impl Context {
     /// ignored).
     pub fn set_tunnel(&self, client: wowlab_tunnel::Client) {
         let _ = self.inner.tunnel.set(client);
+    }
+
+    /// API token last-use bookkeeping.
+    pub fn token_use(&self) -> &crate::http::token_use::TokenUse {
+        &self.inner.token_use
     }
 
     /// The tunnel client, when the binary configured one.

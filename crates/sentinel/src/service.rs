@@ -28,6 +28,7 @@ use crate::result_log::{InProcessLog, LogEntry, ResultLog};
 use crate::store::Store;
 use crate::tasks::dispatch::DISPATCH_TICK;
 use crate::tasks::presence::{PresenceCron, PresenceSource, PRESENCE_INTERVAL};
+use crate::tasks::totals::{TotalsCron, TOTALS_INTERVAL};
 use crate::tasks::webhook::Webhook;
 use crate::tasks::{run_reclaim, Dispatcher, WakeOnWork};
 use crate::tokens::TokenMinter;
@@ -168,6 +169,17 @@ impl Sentinel {
             };
             tasks.push(tokio::spawn(cron.run(shutdown_rx.clone())));
         }
+        tasks.push(tokio::spawn(
+            TotalsCron {
+                store: parts.store.clone(),
+                coordinator: coordinator.clone(),
+                funnel: funnel.clone(),
+                clock: parts.clock.clone(),
+                holder: config.instance_id.clone(),
+                interval: TOTALS_INTERVAL,
+            }
+            .run(shutdown_rx.clone()),
+        ));
         tasks.push(tokio::spawn(Dispatcher::new(state.clone()).run(
             wake,
             config.dispatch_tick,

@@ -127,10 +127,30 @@ impl TokenMinter {
         ttl: Duration,
         now: UnixMillis,
     ) -> Result<MintedToken, TokenError> {
+        self.subscription(user, &format!("jobs:{job}"), ttl, now)
+    }
+
+    /// A read-only subscription token for the grid-wide `nodes:all` (totals, status flips).
+    pub fn grid_subscription(
+        &self,
+        user: UserId,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<MintedToken, TokenError> {
+        self.subscription(Some(user), wowlab_api::channels::NODES_ALL, ttl, now)
+    }
+
+    fn subscription(
+        &self,
+        user: Option<UserId>,
+        channel: &str,
+        ttl: Duration,
+        now: UnixMillis,
+    ) -> Result<MintedToken, TokenError> {
         let expires_at = now.plus(ttl);
         let token = self.sign(&SubscriptionClaims {
             sub: subject(user),
-            channel: format!("jobs:{job}"),
+            channel: channel.to_owned(),
             exp: secs(expires_at),
             iat: secs(now),
         })?;

@@ -107,6 +107,9 @@ impl FromRequestParts<Context> for CurrentUser {
         let hash = TokenHash::of(&secret);
         let now = state.clock().now();
         if let Some(user) = state.store().user_by_auth_token(&hash, kind, now).await? {
+            if kind == AuthTokenKind::Api {
+                record_use(state, hash, now);
+            }
             return Ok(CurrentUser(user));
         }
         // An expired API token says so (a script's owner must make a new one); an expired
@@ -122,6 +125,20 @@ impl FromRequestParts<Context> for CurrentUser {
         }
         Err(ApiError::SignInRequired)
     }
+}
+
+/// Notes an API token's use (at most once a minute per token; the write runs in the
+/// background so a request never waits for it).
+fn record_use(state: &Context, hash: TokenHash, now: crate::domain::UnixMillis) {
+    if !state.token_use().due(&hash, now) {
+        return;
+    }
+    let store = state.store_arc();
+    tokio::spawn(async move {
+        if let Err(e) = store.touch_auth_token(&hash, now).await {
+            tracing::warn!(error = %e, "token last use not recorded");
+        }
+    });
 }
 
 /// The signed-in user if there is one: reads of public jobs are open to anyone holding the

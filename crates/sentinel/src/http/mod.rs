@@ -7,6 +7,7 @@ pub mod node;
 pub mod security;
 pub mod signed;
 pub mod studio;
+pub mod token_use;
 pub mod user;
 
 /// Node API and user API on one router, behind the [`security::guard`] layer.

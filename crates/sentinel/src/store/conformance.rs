@@ -86,6 +86,11 @@ pub async fn first_user_is_admin_and_emails_are_unique(s: &impl Store) {
     assert_eq!(s.user_by_id(UserId::new()).await.unwrap(), None);
 }
 
+/// When `u`'s first API token was last used.
+async fn api_last_used(s: &impl Store, u: UserId) -> Option<UnixMillis> {
+    s.list_auth_tokens(u, AuthTokenKind::Api).await.unwrap()[0].last_used_at
+}
+
 /// Tokens resolve by hash and kind until they expire or are deleted by their owner.
 pub async fn auth_tokens_by_hash_kind_and_expiry(s: &impl Store) {
     let u = user(s, "u@x").await;
@@ -144,6 +149,21 @@ pub async fn auth_tokens_by_hash_kind_and_expiry(s: &impl Store) {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "laptop");
     assert_eq!(listed[0].hash, api.as_str());
+    assert_eq!(listed[0].last_used_at, None, "never used yet");
+    // Last use: recorded, then kept within the granularity, then moved on after it.
+    let minute = crate::store::TOKEN_USE_GRANULARITY.as_millis() as u64;
+    s.touch_auth_token(&api, later(10)).await.unwrap();
+    assert_eq!(api_last_used(s, u).await, Some(later(10)));
+    s.touch_auth_token(&api, later(10 + minute - 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        api_last_used(s, u).await,
+        Some(later(10)),
+        "coalesced within a minute"
+    );
+    s.touch_auth_token(&api, later(10 + minute)).await.unwrap();
+    assert_eq!(api_last_used(s, u).await, Some(later(10 + minute)));
     assert!(!s.delete_auth_token(other, &api).await.unwrap());
     assert!(s.delete_auth_token(u, &api).await.unwrap());
     assert_eq!(
@@ -216,6 +236,17 @@ pub async fn claim_tokens_until_revoked(s: &impl Store) {
     assert_eq!(listed[1].hash, h.as_str());
     assert_eq!(listed[1].expires_at, Some(later(1000)));
     assert_eq!(listed[1].revoked_at, Some(later(7)));
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].last_used_at),
+        ("", None)
+    );
+    // Named by its owner only; a registration with it is its last use.
+    assert!(!s.name_claim_token(other, &forever, "theirs").await.unwrap());
+    assert!(s.name_claim_token(u, &forever, "rack 2").await.unwrap());
+    s.touch_claim_token(&forever, later(20)).await.unwrap();
+    let listed = s.list_claim_tokens(u).await.unwrap();
+    assert_eq!(listed[0].name, "rack 2");
+    assert_eq!(listed[0].last_used_at, Some(later(20)));
     assert!(s.list_claim_tokens(other).await.unwrap().is_empty());
 }
 

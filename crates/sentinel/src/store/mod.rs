@@ -20,6 +20,9 @@ mod sqlite;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
+/// How finely a token's last use is recorded: one write per token per this long at most.
+pub const TOKEN_USE_GRANULARITY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -126,6 +129,8 @@ pub struct AuthTokenInfo {
     pub created_at: UnixMillis,
     /// Hard expiry, if any.
     pub expires_at: Option<UnixMillis>,
+    /// When it was last used (to the minute; API tokens only), if ever.
+    pub last_used_at: Option<UnixMillis>,
 }
 
 /// Presence status of a node as shown to users.
@@ -194,6 +199,10 @@ pub struct ClaimTokenInfo {
     pub expires_at: Option<UnixMillis>,
     /// When it was revoked.
     pub revoked_at: Option<UnixMillis>,
+    /// Label ("" when none was given).
+    pub name: String,
+    /// When a node last registered with it, if ever.
+    pub last_used_at: Option<UnixMillis>,
 }
 
 /// What a presented claim token is worth at a given time.
@@ -479,6 +488,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<User>, StoreError>;
     /// Deletes one of `user`'s tokens; false if there was none.
     async fn delete_auth_token(&self, user: UserId, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Records that a token was used at `now`, unless a use within [`TOKEN_USE_GRANULARITY`]
+    /// is already recorded (so concurrent sentinels write at most about once a minute).
+    async fn touch_auth_token(&self, hash: &TokenHash, now: UnixMillis) -> Result<(), StoreError>;
     /// A user's tokens of one kind, newest first.
     async fn list_auth_tokens(
         &self,
@@ -501,6 +513,15 @@ pub trait Store: Send + Sync + 'static {
         now: UnixMillis,
         expires_at: Option<UnixMillis>,
     ) -> Result<(), StoreError>;
+    /// Labels one of `user`'s claim tokens; false if none matched.
+    async fn name_claim_token(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        name: &str,
+    ) -> Result<bool, StoreError>;
+    /// Records that a node registered with a claim token at `now`.
+    async fn touch_claim_token(&self, hash: &TokenHash, now: UnixMillis) -> Result<(), StoreError>;
     /// What a claim token is worth at `now`: its owner, or why it is refused.
     async fn check_claim_token(
         &self,

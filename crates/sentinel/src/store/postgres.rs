@@ -318,6 +318,21 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn touch_auth_token(&self, hash: &TokenHash, now: UnixMillis) -> Result<(), StoreError> {
+        let since = now.as_i64() - super::TOKEN_USE_GRANULARITY.as_millis() as i64;
+        sqlx::query(
+            "UPDATE auth_tokens SET last_used_at = $1 \
+             WHERE token_hash = $2 AND (last_used_at IS NULL OR last_used_at <= $3)",
+        )
+        .bind(now.as_i64())
+        .bind(hash.as_str())
+        .bind(since)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn list_auth_tokens(
         &self,
         user: UserId,
@@ -374,6 +389,33 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn name_claim_token(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let r =
+            sqlx::query("UPDATE claim_tokens SET name = $1 WHERE token_hash = $2 AND user_id = $3")
+                .bind(name)
+                .bind(hash.as_str())
+                .bind(*user.as_uuid())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn touch_claim_token(&self, hash: &TokenHash, now: UnixMillis) -> Result<(), StoreError> {
+        sqlx::query("UPDATE claim_tokens SET last_used_at = $1 WHERE token_hash = $2")
+            .bind(now.as_i64())
+            .bind(hash.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -176,6 +176,7 @@ pub(super) fn auth_token(row: &impl DbRow) -> Result<AuthTokenInfo, StoreError> 
         name: row.text("name")?,
         created_at: millis(row, "created_at")?,
         expires_at: opt_millis(row, "expires_at")?,
+        last_used_at: opt_millis(row, "last_used_at")?,
     })
 }
 
@@ -186,6 +187,8 @@ pub(super) fn claim_token(row: &impl DbRow) -> Result<ClaimTokenInfo, StoreError
         created_at: millis(row, "created_at")?,
         expires_at: opt_millis(row, "expires_at")?,
         revoked_at: opt_millis(row, "revoked_at")?,
+        name: row.text("name")?,
+        last_used_at: opt_millis(row, "last_used_at")?,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod dispatch;
 mod leadership;
 pub mod presence;
 pub mod reclaim;
+pub mod totals;
 pub mod webhook;
 
 pub use dispatch::{Dispatcher, WakeOnWork};

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::Leadership;
 use crate::coordinator::Coordinator;
 use crate::domain::Clock;
-use crate::domain::NodeId;
+use crate::domain::{NodeId, UnixMillis};
 use crate::publish::Funnel;
 use crate::store::{NodeStatus, Store, StoreError};
 
@@ -52,16 +52,24 @@ pub enum PresenceError {
 }
 
 /// One sync round; returns the flips it made.
+///
+/// A node that heartbeat at or after `heard_since` stays online even when the roster misses
+/// it (heartbeats are authoritative and flip it online themselves; this keeps the two from
+/// flapping while its beacon connection comes up).
 pub async fn sync_presence(
     store: &dyn Store,
     source: &dyn PresenceSource,
     funnel: &Funnel,
+    heard_since: UnixMillis,
 ) -> Result<Vec<StatusFlip>, PresenceError> {
     let online = source.online().await.map_err(PresenceError::Source)?;
     let mut flips = Vec::new();
     for node in store.list_nodes(None).await? {
+        let heard = node.last_seen_at.is_some_and(|t| t >= heard_since);
         let want = if online.contains(&node.id) {
             NodeStatus::Online
+        } else if heard {
+            continue;
         } else if node.status == NodeStatus::Online {
             NodeStatus::Offline
         } else {
@@ -127,7 +135,16 @@ impl PresenceCron {
             }
             match leader.tick(self.clock.now()).await {
                 Ok(Some(_)) => {
-                    match sync_presence(&*self.store, &*self.source, &self.funnel).await {
+                    // Within one round of a heartbeat (they come every 10 s by default).
+                    let heard_since = UnixMillis(
+                        self.clock
+                            .now()
+                            .0
+                            .saturating_sub(self.interval.as_millis() as u64),
+                    );
+                    match sync_presence(&*self.store, &*self.source, &self.funnel, heard_since)
+                        .await
+                    {
                         Ok(flips) if !flips.is_empty() => {
                             tracing::info!(flips = flips.len(), "node presence changed");
                             if let Some(hook) = &self.webhook {
@@ -151,7 +168,6 @@ mod tests {
     use parking_lot::Mutex;
 
     use super::*;
-    use crate::domain::UnixMillis;
     use crate::publish::RecordingPublisher;
     use crate::store::{NewNode, SqliteStore};
 
@@ -192,16 +208,20 @@ mod tests {
         let published = Arc::new(RecordingPublisher::default());
         let funnel = Funnel::new(published.clone());
         let roster = Roster(Mutex::new(Ok([a, b].into())));
-        let flips = sync_presence(&store, &roster, &funnel).await.unwrap();
+        let flips = sync_presence(&store, &roster, &funnel, UnixMillis(0))
+            .await
+            .unwrap();
         assert_eq!(flips.len(), 2);
         assert_eq!(published.sent().len(), 4);
         // Nothing changed: nothing published.
-        assert!(sync_presence(&store, &roster, &funnel)
+        assert!(sync_presence(&store, &roster, &funnel, UnixMillis(0))
             .await
             .unwrap()
             .is_empty());
         *roster.0.lock() = Ok([a].into());
-        let flips = sync_presence(&store, &roster, &funnel).await.unwrap();
+        let flips = sync_presence(&store, &roster, &funnel, UnixMillis(0))
+            .await
+            .unwrap();
         assert_eq!(
             flips,
             [StatusFlip {
@@ -221,7 +241,9 @@ mod tests {
         );
         // A failing roster changes nothing.
         *roster.0.lock() = Err("beacon down".into());
-        assert!(sync_presence(&store, &roster, &funnel).await.is_err());
+        assert!(sync_presence(&store, &roster, &funnel, UnixMillis(0))
+            .await
+            .is_err());
         assert_eq!(
             store.node_by_id(a).await.unwrap().unwrap().status,
             NodeStatus::Online

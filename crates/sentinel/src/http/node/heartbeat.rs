@@ -12,6 +12,9 @@ use super::wire::{from_wire, to_wire};
 use crate::coordinator::LeaseRef;
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, Context};
+use crate::store::NodeStatus;
+use crate::tasks::presence::StatusFlip;
+use wowlab_api::channels::NODES_ALL;
 
 /// Most leases one heartbeat may report (bounds the work per request).
 const MAX_REPORTED: usize = 4096;
@@ -43,6 +46,25 @@ pub(super) async fn handle(
             &load,
         )
         .await?;
+    // Heartbeats are authoritative: a node heard from is online now, not at the next presence
+    // round (up to 30 s later), so a freshly started grid counts its nodes at once.
+    if node.status != NodeStatus::Online
+        && state
+            .store()
+            .set_node_status(node.id, NodeStatus::Online)
+            .await?
+    {
+        let flip = StatusFlip {
+            kind: "status",
+            node_id: node.id,
+            status: NodeStatus::Online,
+        };
+        for channel in [format!("nodes:{}", node.id), NODES_ALL.to_owned()] {
+            if let Err(e) = state.funnel().publish(&channel, &flip).await {
+                tracing::warn!(error = %e, "status flip not published");
+            }
+        }
+    }
     let reported: Vec<LeaseRef> = body.active.iter().map(|&l| from_wire(l)).collect();
     // The unfilled free slots become credit for pushed work, within what the node runs (the
     // owner's setting under its own cap) plus prefetch; a draining node takes none.

@@ -59,7 +59,13 @@ pub(super) async fn handle(
             .check_claim_token(&TokenHash::of(t), state.clock().now())
             .await?
         {
-            ClaimTokenCheck::Valid(user) => Some(user),
+            ClaimTokenCheck::Valid(user) => {
+                // Registrations are rare (once per machine): written directly.
+                store
+                    .touch_claim_token(&TokenHash::of(t), state.clock().now())
+                    .await?;
+                Some(user)
+            }
             ClaimTokenCheck::Revoked => return Err(ApiError::ClaimTokenRevoked),
             ClaimTokenCheck::Expired => return Err(ApiError::ClaimTokenExpired),
             ClaimTokenCheck::Unknown => return Err(ApiError::Forbidden("invalid claim token")),

@@ -564,12 +564,12 @@ async fn claim_tokens_are_listed_revoked_and_expire_and_then_attach_no_node() {
         .iter()
         .find(|t| t["hash"] == id1);
     assert_eq!(revoked.unwrap()["revokedAt"], NOW.0);
-    // The nodes page lists both, a revoke button only for the working one.
-    let page = a.call(Call::new("GET", "/nodes").cookie(&alice)).await;
+    // The tokens page lists both, a revoke button only for the working one.
+    let page = a.call(Call::new("GET", "/tokens").cookie(&alice)).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = {
         let req = Request::builder()
-            .uri("/nodes")
+            .uri("/tokens")
             .header("cookie", &alice)
             .body(Body::empty())
             .unwrap();

@@ -47,6 +47,23 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../../../../web/static/new_job.js"),
     ),
+    // --- find and manage (dashboard, live grid totals, profile editor) ---
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../../web/static/dashboard.js"),
+    ),
+    (
+        "grid_live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../../web/static/grid_live.js"),
+    ),
+    (
+        "editor.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../../web/static/editor.js"),
+    ),
+    // --- end find and manage ---
     // The profile format reference, linked from the profile editor.
     (
         "profile-format.md",

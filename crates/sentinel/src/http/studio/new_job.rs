@@ -145,7 +145,13 @@ pub(super) async fn page(
             button type="submit" { "Run simulation" }
         }
     };
-    layout::page("New simulation", Some(&user), &["/static/new_job.js"], main).into_response()
+    layout::page(
+        "New simulation",
+        Some(&user),
+        &["/static/editor.js", "/static/new_job.js"],
+        main,
+    )
+    .into_response()
 }
 
 /// An example's own title (its top-level `name`), else its file name.

@@ -8,11 +8,13 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
 use super::{fmt_time, layout, numbers, to_signin, viewer};
-use crate::domain::{NodeId, UnixMillis};
+use crate::domain::NodeId;
+use crate::domain::UserId;
 use crate::http::auth::CurrentUser;
 use crate::http::user::nodes::{MAX_NAME_CHARS, MAX_PARALLEL};
 use crate::http::{ApiError, Context};
-use crate::store::{ClaimTokenInfo, Node, StoreError, User};
+use crate::local::SYSTEM_EMAIL;
+use crate::store::{Node, User};
 
 /// The sentinel URL as the browser reached it, for the node command line.
 pub(super) fn sentinel_url(headers: &HeaderMap) -> String {
@@ -84,10 +86,26 @@ fn settings_form(n: &Node) -> Markup {
     }
 }
 
-fn node_row(n: &Node) -> Markup {
+/// The embedded grid's own user (owner of the in-process nodes of `wowlab up`), if there is one.
+async fn system_user(state: &Context) -> Option<UserId> {
+    match state.store().user_by_email(SYSTEM_EMAIL).await {
+        Ok(u) => u.map(|u| u.id),
+        Err(e) => {
+            tracing::warn!(error = %e, "system user lookup");
+            None
+        }
+    }
+}
+
+/// The "system" pill of a node the grid runs itself.
+fn system_pill() -> Markup {
+    html! { span.pill.pill-system title="Run by this grid itself (wowlab up); no account owns it" { "system" } }
+}
+
+fn node_row(n: &Node, system: bool) -> Markup {
     html! {
-        tr data-node=(n.id) {
-            th scope="row" { a href={ "/nodes/" (n.id) } { (n.name) } }
+        tr data-node=(n.id) data-system[system] {
+            th scope="row" { a href={ "/nodes/" (n.id) } { (n.name) } @if system { " " (system_pill()) } }
             td data-k="status" { (layout::status(n.status.as_str())) @if n.draining { " " span.pill.pill-draining { "draining" } } }
             td data-k="last-seen" { (last_seen(n)) }
             td.num data-k="cores-in-use" { (cores_in_use(n)) }
@@ -102,12 +120,14 @@ pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) 
     let Some(user) = viewer(&state, &headers).await else {
         return to_signin("/nodes");
     };
-    let nodes = state.store().list_nodes(Some(user.id)).await;
-    let tokens = state.store().list_claim_tokens(user.id).await;
-    let now = state.clock().now();
+    // One list of every node: the same the dashboard counts, split by who runs them.
+    let nodes = state.store().list_nodes(None).await;
+    let system = system_user(&state).await;
+    let totals = super::grid::totals(&state).await;
     let url = sentinel_url(&headers);
     let main = html! {
         h1 { "Nodes" }
+        (super::grid::stats(&totals))
         section.card aria-labelledby="claim-h" {
             h2 id="claim-h" { "Add a machine" }
             p { "Generate a claim token, then run this on the machine to contribute:" }
@@ -119,7 +139,7 @@ pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) 
                 button #claim-token-reveal type="button" class="secondary" aria-pressed="false" hidden { "Reveal" }
                 button #claim-token-copy type="button" class="secondary" hidden { "Copy command" }
             }
-            p.hint { "A token is shown once and attaches machines for 7 days. Generating a new one gives a fresh secret; earlier tokens keep working until they expire or you revoke them below." }
+            p.hint { "A token is shown once and attaches machines for 7 days. Generating a new one gives a fresh secret; earlier tokens keep working until they expire or you revoke them on the " a href="/tokens#claim-h" { "Tokens page" } "." }
             p.error #claim-token-error role="alert" {}
             form.stack #claim-code data-api="/api/nodes/claim" data-redirect="reload" novalidate {
                 div.field {
@@ -133,79 +153,80 @@ pub(super) async fn list_page(State(state): State<Context>, headers: HeaderMap) 
                 button type="submit" { "Claim node" }
             }
         }
-        (claim_tokens_section(&tokens, now))
-        section aria-labelledby="mine-h" {
-            h2 id="mine-h" { "My nodes" }
+        section #node-lists aria-labelledby="mine-h" {
             @match &nodes {
-                Err(_) => p.error { "Nodes could not be loaded; try again shortly." }
-                Ok(n) if n.is_empty() => p #no-nodes { "No nodes yet." }
-                Ok(n) => div.table-wrap { table #my-nodes {
-                    caption.sr-only { "My nodes, what each is doing now" }
-                    thead { tr {
-                        th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Last heartbeat" }
-                        th scope="col" { "Cores in use" } th scope="col" { "Sims/s" } th scope="col" { "Capacity" }
-                        th scope="col" { "Version" }
-                    } }
-                    tbody { @for node in n { (node_row(node)) } }
-                } }
+                Err(_) => { h2 id="mine-h" { "My nodes" } p.error { "Nodes could not be loaded; try again shortly." } }
+                Ok(all) => {
+                    @let mine: Vec<&Node> = all.iter().filter(|n| n.owner == Some(user.id)).collect();
+                    @let grid: Vec<&Node> = all.iter().filter(|n| system.is_some() && n.owner == system).collect();
+                    @let others = all.len() - mine.len() - grid.len();
+                    h2 id="mine-h" { "My nodes" }
+                    @if mine.is_empty() { p #no-nodes { "No nodes of yours yet." } }
+                    @else { (node_table("my-nodes", "My nodes, what each is doing now", &mine, false)) }
+                    @if !grid.is_empty() {
+                        h2 id="grid-nodes-h" { "This grid's own nodes" }
+                        p.muted { "Started in-process by " code { "wowlab up" } "; they belong to no account, so nobody changes or unlinks them here." }
+                        (node_table("grid-nodes", "This grid's own nodes", &grid, true))
+                    }
+                    p.muted #node-summary {
+                        "The grid has " (all.len()) " " (if all.len() == 1 { "node" } else { "nodes" })
+                        " (" (totals.nodes_online) " online): " (mine.len()) " yours, " (grid.len()) " run by the grid itself"
+                        @if others > 0 { ", " (others) " of other accounts" } "."
+                    }
+                }
             }
         }
     };
-    layout::page("Nodes", Some(&user), &["/static/nodes.js"], main).into_response()
+    layout::page(
+        "Nodes",
+        Some(&user),
+        &[
+            "/static/nodes.js",
+            "/static/realtime.js",
+            "/static/grid_live.js",
+        ],
+        main,
+    )
+    .into_response()
 }
 
-/// A claim token's state for its owner.
-fn token_state(t: &ClaimTokenInfo, now: UnixMillis) -> &'static str {
-    if t.revoked_at.is_some() {
-        "revoked"
-    } else if t.expires_at.is_some_and(|e| e <= now) {
-        "expired"
-    } else {
-        "active"
-    }
-}
-
-/// The user's claim tokens (by the first characters of their id), each active one with a
-/// revoke button (`nodes.js` sends `DELETE /api/claim-tokens/{id}`).
-fn claim_tokens_section(
-    tokens: &Result<Vec<ClaimTokenInfo>, StoreError>,
-    now: UnixMillis,
-) -> Markup {
+/// A table of nodes (the list page's sections).
+fn node_table(id: &str, caption: &str, nodes: &[&Node], system: bool) -> Markup {
     html! {
-        section aria-labelledby="tokens-h" {
-            h2 id="tokens-h" { "Claim tokens" }
-            @match tokens {
-                Err(_) => p.error { "Claim tokens could not be loaded; try again shortly." }
-                Ok(t) if t.is_empty() => p #no-claim-tokens { "No claim tokens yet." }
-                Ok(t) => div.table-wrap { table #claim-tokens {
-                    caption.sr-only { "My claim tokens" }
-                    thead { tr {
-                        th scope="col" { "Token" } th scope="col" { "Created" } th scope="col" { "Expires" }
-                        th scope="col" { "State" } th scope="col" { span.sr-only { "Action" } }
-                    } }
-                    tbody { @for tok in t {
-                        @let st = token_state(tok, now);
-                        tr data-claim-token=(tok.hash) {
-                            th scope="row" { code { (tok.hash.get(..12).unwrap_or(&tok.hash)) "…" } }
-                            td { (fmt_time(tok.created_at.0)) }
-                            td { (tok.expires_at.map_or_else(|| "never".to_owned(), |e| fmt_time(e.0))) }
-                            td data-k="state" { (layout::status(st)) }
-                            td { @if st == "active" {
-                                button.secondary type="button" data-revoke-claim=(tok.hash) { "Revoke" }
-                            } }
-                        }
-                    } }
-                } }
-            }
-            p.error #claim-revoke-error role="alert" {}
-        }
+        div.table-wrap { table id=(id) {
+            caption.sr-only { (caption) }
+            thead { tr {
+                th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Last heartbeat" }
+                th scope="col" { "Cores in use" } th scope="col" { "Sims/s" } th scope="col" { "Capacity" }
+                th scope="col" { "Version" }
+            } }
+            tbody { @for node in nodes { (node_row(node, system)) } }
+        } }
     }
 }
 
-async fn my_node(state: &Context, user: &User, id: &str) -> Option<Node> {
+/// How the viewer may see a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Its owner or an admin: settings, unlink, live status.
+    Manage,
+    /// One of the grid's own nodes, for a signed-in user who is not an admin: read only.
+    Read,
+}
+
+/// The node if `user` may see it: their own, any for an admin, the grid's own for anyone
+/// signed in. A node of the grid's own is never managed here (it has no owner to act).
+async fn visible_node(state: &Context, user: &User, id: &str) -> Option<(Node, Access, bool)> {
     let id: NodeId = id.parse().ok()?;
     let n = state.store().node_by_id(id).await.ok()??;
-    (n.owner == Some(user.id) || user.is_admin).then_some(n)
+    let system = n.owner.is_some() && n.owner == system_user(state).await;
+    if n.owner == Some(user.id) || user.is_admin {
+        Some((n, Access::Manage, system))
+    } else if system {
+        Some((n, Access::Read, system))
+    } else {
+        None
+    }
 }
 
 pub(super) async fn detail_page(
@@ -216,7 +237,7 @@ pub(super) async fn detail_page(
     let Some(user) = viewer(&state, &headers).await else {
         return to_signin(&format!("/nodes/{id}"));
     };
-    let Some(n) = my_node(&state, &user, &id).await else {
+    let Some((n, access, system)) = visible_node(&state, &user, &id).await else {
         let main = html! { h1 { "Node not found" } p { "No node with this id belongs to you." } };
         return (
             StatusCode::NOT_FOUND,
@@ -226,7 +247,10 @@ pub(super) async fn detail_page(
     };
     let main = html! {
         p { a href="/nodes" { "← All nodes" } }
-        h1 { (n.name) }
+        h1 { (n.name) @if system { " " (system_pill()) } }
+        @if system {
+            p #system-node { "This node runs inside this grid's own process (" code { "wowlab up" } "). It belongs to no account: it has no settings to change and cannot be unlinked; stopping the grid stops it." }
+        }
         dl.facts #node-facts data-node=(n.id) {
             div { dt { "Status" } dd data-k="status" { (layout::status(n.status.as_str())) @if n.draining { " draining" } } }
             div { dt { "Last heartbeat" } dd data-k="last-seen" { (last_seen(&n)) } }
@@ -242,32 +266,36 @@ pub(super) async fn detail_page(
             div { dt { "Registered" } dd { (fmt_time(n.created_at.0)) } }
             div { dt { "Id" } dd { code { (n.id) } } }
         }
-        // Asked of the node itself through the tunnel (nodes/node_live.js); the facts above
-        // are its last heartbeat.
-        section.card #node-live aria-labelledby="live-h"
-            data-live={ "/api/nodes/" (n.id) "/live" }
-            data-logs={ "/api/nodes/" (n.id) "/logs?follow=1&lines=200" } {
-            h2 id="live-h" { "Live" }
-            p data-k="live-state" role="status" { "Asking the node…" }
-            dl.facts {
-                div { dt { "Active chunks" } dd data-k="live-active" { "—" } }
-                div { dt { "Sims/s (node)" } dd data-k="live-sims" { "—" } }
-                div { dt { "Uptime" } dd data-k="live-uptime" { "—" } }
-                div { dt { "Host" } dd data-k="live-host" { "—" } }
+        @if access == Access::Manage {
+            // Asked of the node itself through the tunnel (nodes/node_live.js); the facts above
+            // are its last heartbeat.
+            section.card #node-live aria-labelledby="live-h"
+                data-live={ "/api/nodes/" (n.id) "/live" }
+                data-logs={ "/api/nodes/" (n.id) "/logs?follow=1&lines=200" } {
+                h2 id="live-h" { "Live" }
+                p data-k="live-state" role="status" { "Asking the node…" }
+                dl.facts {
+                    div { dt { "Active chunks" } dd data-k="live-active" { "—" } }
+                    div { dt { "Sims/s (node)" } dd data-k="live-sims" { "—" } }
+                    div { dt { "Uptime" } dd data-k="live-uptime" { "—" } }
+                    div { dt { "Host" } dd data-k="live-host" { "—" } }
+                }
+                h3 { "Log tail" }
+                pre #node-log .log-tail tabindex="0" aria-label="Node log tail" {}
+                p.muted data-k="log-state" {}
             }
-            h3 { "Log tail" }
-            pre #node-log .log-tail tabindex="0" aria-label="Node log tail" {}
-            p.muted data-k="log-state" {}
         }
-        section.card aria-labelledby="settings-h" {
-            h2 id="settings-h" { "Settings" }
-            (settings_form(&n))
-        }
-        section.card aria-labelledby="unlink-h" {
-            h2 id="unlink-h" { "Unlink" }
-            p { "Removes the node from your account; it stops taking work and must be claimed again." }
-            button #unlink type="button" class="danger" data-url={ "/nodes/" (n.id) "/unlink" } { "Unlink node" }
-            p.error #unlink-error role="alert" {}
+        @if access == Access::Manage && !system {
+            section.card aria-labelledby="settings-h" {
+                h2 id="settings-h" { "Settings" }
+                (settings_form(&n))
+            }
+            section.card aria-labelledby="unlink-h" {
+                h2 id="unlink-h" { "Unlink" }
+                p { "Removes the node from your account; it stops taking work and must be claimed again." }
+                button #unlink type="button" class="danger" data-url={ "/nodes/" (n.id) "/unlink" } { "Unlink node" }
+                p.error #unlink-error role="alert" {}
+            }
         }
     };
     layout::page(

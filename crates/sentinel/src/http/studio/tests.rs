@@ -357,13 +357,12 @@ mod pages {
         )
         .await;
 
-        // Presence (beacon) marks it online; the figures are current only then.
-        let (_, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
-        assert!(body.contains(r#"data-k="cores-in-use">0 / 4<"#), "{body}");
-        assert!(store
-            .set_node_status(node_id, NodeStatus::Online)
-            .await
-            .unwrap());
+        // Heartbeats are authoritative: the first one marks it online at once (no waiting for
+        // the presence round).
+        assert_eq!(
+            store.node_by_id(node_id).await.unwrap().unwrap().status,
+            NodeStatus::Online
+        );
 
         let (s, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
         assert_eq!(s, StatusCode::OK);
@@ -395,8 +394,9 @@ mod pages {
                 "{page}: {body}"
             );
             assert!(body.contains(r#"data-stat="cores">4<"#), "{page}");
-            assert!(body.contains(r#"data-stat="cores-in-use">4<"#), "{page}");
-            assert!(body.contains("data-stat=\"sims\">1,234<"), "{page}");
+            // Grid work figures follow running jobs, not the heartbeat's claim: none runs.
+            assert!(body.contains(r#"data-stat="cores-in-use">0<"#), "{page}");
+            assert!(body.contains(r#"data-stat="sims">0<"#), "{page}");
         }
 
         // The public grid page lists the machine by number, not by its owner's name for it.
@@ -469,10 +469,11 @@ mod pages {
         .await;
         // The owner's setting travels unchanged: the node applies its own cap beneath it.
         assert_eq!(reply["settings"]["max_parallel"], 2);
-        assert!(store
-            .set_node_status(node_id, NodeStatus::Online)
-            .await
-            .unwrap());
+        // Online from its heartbeat.
+        assert_eq!(
+            store.node_by_id(node_id).await.unwrap().unwrap().status,
+            NodeStatus::Online
+        );
 
         let (s, body, _) = send(&app, "GET", "/nodes", Some(&alice), None).await;
         assert_eq!(s, StatusCode::OK);
@@ -722,7 +723,7 @@ mod pages {
         let alice = signup(&app, "alice@example.org").await;
         let bob = signup(&app, "bob@example.org").await;
         let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
-        assert!(body.contains("No API tokens yet.") && body.contains("href=\"/nodes#tokens-h\""));
+        assert!(body.contains("No API tokens yet.") && body.contains("href=\"#claim-h\""));
         let (s, created, _) = send(
             &app,
             "POST",
@@ -903,6 +904,319 @@ mod pages {
         );
         let (_, body, _) = send(&app, "GET", "/", Some(&alice), None).await;
         assert!(!body.contains(id) && body.contains("DoT builder (caster, shards)"));
+    }
+
+    /// `send` with extra request headers.
+    async fn send_with(
+        app: &Router,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// An API token's use shows on the tokens page (written in the background, at most once a
+    /// minute); claim tokens are created with a name, listed with their last use and state,
+    /// and revoked by their owner only.
+    #[tokio::test]
+    async fn tokens_show_last_use_and_claim_tokens_are_managed_by_their_owner() {
+        let (app, store) = app_with_store().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let bob = signup(&app, "bob@example.org").await;
+        let (_, created, _) = send(
+            &app,
+            "POST",
+            "/api/tokens",
+            Some(&alice),
+            Some(json!({"name": "ci"})),
+        )
+        .await;
+        let created: Value = serde_json::from_str(&created).unwrap();
+        let secret = created["token"].as_str().unwrap();
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
+        assert!(
+            body.contains(r#"<td data-k="last-used">never</td>"#),
+            "{body}"
+        );
+        let bearer = format!("Bearer {secret}");
+        for _ in 0..3 {
+            let (s, _) =
+                send_with(&app, "GET", "/api/auth/me", &[("authorization", &bearer)]).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        let user = store
+            .user_by_email("alice@example.org")
+            .await
+            .unwrap()
+            .unwrap();
+        let mut used = None;
+        for _ in 0..100 {
+            used = store
+                .list_auth_tokens(user.id, crate::store::AuthTokenKind::Api)
+                .await
+                .unwrap()[0]
+                .last_used_at;
+            if used.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            used,
+            Some(NOW),
+            "recorded once, at the (manual) clock's time"
+        );
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
+        let when = super::super::fmt_time(NOW.0);
+        assert!(
+            body.contains(&format!(r#"<td data-k="last-used">{when}</td>"#)),
+            "{body}"
+        );
+
+        // Claim tokens: named, listed with last use and state, revocable by their owner only.
+        let (s, c, _) = send(
+            &app,
+            "POST",
+            "/api/claim-tokens",
+            Some(&alice),
+            Some(json!({"name": "rack <2>"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let c: Value = serde_json::from_str(&c).unwrap();
+        let id = c["id"].as_str().unwrap();
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
+        assert!(body.contains(&format!("data-claim-token=\"{id}\"")));
+        assert!(body.contains("rack &lt;2&gt;") && !body.contains(c["token"].as_str().unwrap()));
+        assert!(body.contains(r#"data-revoke-claim"#));
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&bob), None).await;
+        assert!(!body.contains(id) && body.contains("No claim tokens yet."));
+        let del = format!("/api/claim-tokens/{id}");
+        assert_eq!(
+            send(&app, "DELETE", &del, Some(&bob), None).await.0,
+            StatusCode::NOT_FOUND,
+            "someone else's claim token"
+        );
+        assert_eq!(
+            send(&app, "DELETE", &del, Some(&alice), None).await.0,
+            StatusCode::NO_CONTENT
+        );
+        let (_, body, _) = send(&app, "GET", "/tokens", Some(&alice), None).await;
+        assert!(body.contains("pill-revoked") && !body.contains("data-revoke-claim="));
+    }
+
+    /// Deleting a job or revoking a token with the session cookie from another origin's page
+    /// (a cross-site request forgery) is refused and changes nothing; so is someone else's.
+    #[tokio::test]
+    async fn deletes_and_revocations_from_other_origins_or_users_are_refused() {
+        let app = app().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let bob = signup(&app, "bob@example.org").await;
+        let job = submit_job(&app, &alice).await;
+        let path = format!("/api/jobs/{job}");
+        // Running: refused with a reason, for the owner too.
+        let (s, b, _) = send(&app, "DELETE", &path, Some(&alice), None).await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert!(b.contains("cancel it before deleting it"), "{b}");
+        send(&app, "POST", &format!("{path}/cancel"), Some(&alice), None).await;
+        let (_, tok, _) = send(
+            &app,
+            "POST",
+            "/api/tokens",
+            Some(&alice),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+        let tok = serde_json::from_str::<Value>(&tok).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let revoke = format!("/api/tokens/{tok}");
+        for forged in [
+            [
+                ("cookie", alice.as_str()),
+                ("origin", "http://evil.example"),
+            ],
+            [("cookie", alice.as_str()), ("sec-fetch-site", "cross-site")],
+        ] {
+            for p in [&path, &revoke] {
+                let (s, v) = send_with(&app, "DELETE", p, &forged).await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{p}: {v}");
+                assert_eq!(v["error"]["code"], "cross_origin");
+            }
+        }
+        // Someone else's: 404, ids do not leak.
+        assert_eq!(
+            send(&app, "DELETE", &path, Some(&bob), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            send(&app, "DELETE", &revoke, Some(&bob), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        // Still there; the owner's own page may delete them.
+        let (_, body, _) = send(&app, "GET", "/", Some(&alice), None).await;
+        assert!(body.contains(&job));
+        let own = [
+            ("cookie", alice.as_str()),
+            ("origin", "http://studio.test"),
+            ("host", "studio.test"),
+        ];
+        assert_eq!(
+            send_with(&app, "DELETE", &path, &own).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            send_with(&app, "DELETE", &revoke, &own).await.0,
+            StatusCode::NO_CONTENT
+        );
+    }
+
+    /// The dashboard lists name, profile title, DPS, status...; filters by status and searches
+    /// names and profile titles (a GET form); finished jobs offer delete, all offer re-run/edit.
+    #[tokio::test]
+    async fn the_dashboard_filters_by_status_and_searches_names_and_profiles() {
+        let app = app().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let text = include_str!("../../../../../examples/profiles/dot-builder.toml");
+        let mut ids = Vec::new();
+        for name in ["Alpha trinkets", "Beta talents"] {
+            let (s, b, _) = send(
+                &app,
+                "POST",
+                "/api/jobs",
+                Some(&alice),
+                Some(json!({"profile": text, "iterations": 1000, "name": name})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            ids.push(
+                serde_json::from_str::<Value>(&b).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        send(
+            &app,
+            "POST",
+            &format!("/api/jobs/{}/cancel", ids[0]),
+            Some(&alice),
+            None,
+        )
+        .await;
+        let page = |q: &'static str| {
+            let (app, alice) = (app.clone(), alice.clone());
+            async move { send(&app, "GET", q, Some(&alice), None).await.1 }
+        };
+        let all = page("/").await;
+        assert!(all.contains("Alpha trinkets") && all.contains("Beta talents"));
+        assert!(
+            all.contains(r#"<td data-k="profile">DoT builder (caster, shards)</td>"#),
+            "{all}"
+        );
+        assert!(all.contains(&format!("data-rerun=\"{}\"", ids[1])));
+        assert!(all.contains(&format!("href=\"/jobs/new?from={}\"", ids[1])));
+        assert!(
+            all.contains(&format!("data-delete=\"{}\"", ids[0])),
+            "finished: delete"
+        );
+        assert!(
+            !all.contains(&format!("data-delete=\"{}\"", ids[1])),
+            "running: no delete"
+        );
+        let cancelled = page("/?status=cancelled").await;
+        assert!(cancelled.contains("Alpha trinkets") && !cancelled.contains("Beta talents"));
+        assert!(cancelled.contains("1 of 2 simulations match"));
+        assert!(cancelled.contains(r#"<option value="cancelled" selected>"#));
+        let search = page("/?q=BETA").await;
+        assert!(!search.contains("Alpha trinkets") && search.contains("Beta talents"));
+        let by_profile = page("/?q=dot%20builder").await;
+        assert!(by_profile.contains("Alpha trinkets") && by_profile.contains("Beta talents"));
+        let none = page("/?status=completed&q=zzz").await;
+        assert!(none.contains("No simulation matches."));
+        let bogus = page("/?status=bogus").await;
+        assert!(bogus.contains("Alpha trinkets") && bogus.contains("Beta talents"));
+    }
+
+    /// In-process nodes of `wowlab up` belong to the grid's system user: every signed-in user
+    /// sees them on the nodes page and their own page, marked "system", with no settings or
+    /// unlink; nobody, admins included, can unlink them.
+    #[tokio::test]
+    async fn system_nodes_are_shown_as_such_without_owner_actions() {
+        let (app, store) = app_with_store().await;
+        let admin = signup(&app, "admin@example.org").await;
+        let bob = signup(&app, "bob@example.org").await;
+        let system = crate::local::ensure_user(&*store, crate::local::SYSTEM_EMAIL, NOW)
+            .await
+            .unwrap();
+        let claim = crate::local::claim_token(&*store, system, NOW)
+            .await
+            .unwrap();
+        let key = NodeKey::generate().unwrap();
+        let reg = node_call(
+            &app,
+            &key,
+            PATH_REGISTER,
+            &RegisterRequest {
+                claim_token: Some(claim),
+                name: "local-0".into(),
+                facts: NodeFacts {
+                    hostname: "h".into(),
+                    version: "0.1.0".into(),
+                    cores: 2,
+                    capabilities: Vec::new(),
+                    local_max_parallel: None,
+                },
+            },
+        )
+        .await;
+        let id: crate::domain::NodeId = serde_json::from_value(reg["node_id"].clone()).unwrap();
+        for who in [&admin, &bob] {
+            let (_, body, _) = send(&app, "GET", "/nodes", Some(who), None).await;
+            assert!(
+                body.contains("This grid&#39;s own nodes")
+                    || body.contains("This grid's own nodes"),
+                "{body}"
+            );
+            assert!(body.contains("local-0") && body.contains("pill-system"));
+            assert!(body.contains("No nodes of yours yet."));
+            assert!(body.contains("1 run by the grid itself"), "{body}");
+            let (s, body, _) = send(&app, "GET", &format!("/nodes/{id}"), Some(who), None).await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(body.contains("id=\"system-node\""));
+            assert!(
+                !body.contains("id=\"unlink\"") && !body.contains("node-settings"),
+                "{body}"
+            );
+            let (s, _, _) = send(
+                &app,
+                "POST",
+                &format!("/nodes/{id}/unlink"),
+                Some(who),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::NOT_FOUND);
+        }
+        assert!(store.node_by_id(id).await.unwrap().is_some());
     }
 
     #[test]

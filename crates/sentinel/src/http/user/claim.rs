@@ -26,6 +26,9 @@ pub(super) struct CreateClaimToken {
     /// Days until it stops attaching nodes (default 7).
     #[serde(default)]
     expires_in_days: Option<u32>,
+    /// Label, e.g. where it is used (optional).
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +65,21 @@ pub(super) async fn create_token(
         .store()
         .insert_claim_token(user.id, &hash, now, Some(expires_at))
         .await?;
+    // Like API token names: at most 64 characters, control characters dropped.
+    let name: String = body
+        .name
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    if !name.is_empty() {
+        state
+            .store()
+            .name_claim_token(user.id, &hash, &name)
+            .await?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(ClaimToken {

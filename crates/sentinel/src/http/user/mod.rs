@@ -60,6 +60,7 @@ pub fn router(state: Context) -> Router {
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/jobs/{id}/visibility", post(jobs::visibility))
         .route("/api/realtime/job-token", get(realtime::job_token))
+        .route("/api/realtime/grid-token", get(realtime::grid_token))
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
 }
