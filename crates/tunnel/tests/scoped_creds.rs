@@ -260,9 +260,8 @@ async fn node_credentials_reach_only_their_own_subjects() {
         ("b up", &mut other_up),
         ("all", &mut everything),
     ] {
-        match tokio::time::timeout(quiet, sub.next()).await {
-            Ok(Some(m)) => panic!("node-a received {what}: {:?}", m.subject),
-            _ => {}
+        if let Ok(Some(m)) = tokio::time::timeout(quiet, sub.next()).await {
+            panic!("node-a received {what}: {:?}", m.subject);
         }
     }
     let v = violations(&errors);
