@@ -102,6 +102,8 @@ struct Inner {
     security: Security,
     /// Tunnel to the nodes (live status, logs), set once by the binary.
     tunnel: std::sync::OnceLock<wowlab_tunnel::Client>,
+    /// Mints nodes' scoped tunnel credentials, when the tunnel's NATS runs in operator mode.
+    node_tunnel_creds: std::sync::OnceLock<crate::nats_creds::NodeCredsMinter>,
 }
 
 impl Context {
@@ -133,6 +135,7 @@ impl Context {
                 started_at: parts.clock.now(),
                 security: Security::new(parts.security.clone()),
                 tunnel: std::sync::OnceLock::new(),
+                node_tunnel_creds: std::sync::OnceLock::new(),
                 parts,
             }),
         }
@@ -147,6 +150,16 @@ impl Context {
     /// The tunnel client, when the binary configured one.
     pub fn tunnel(&self) -> Option<&wowlab_tunnel::Client> {
         self.inner.tunnel.get()
+    }
+
+    /// Sets the minter of nodes' scoped tunnel credentials (once; later calls are ignored).
+    pub fn set_node_tunnel_creds(&self, minter: crate::nats_creds::NodeCredsMinter) {
+        let _ = self.inner.node_tunnel_creds.set(minter);
+    }
+
+    /// The minter of nodes' tunnel credentials, when the binary configured one.
+    pub fn node_tunnel_creds(&self) -> Option<&crate::nats_creds::NodeCredsMinter> {
+        self.inner.node_tunnel_creds.get()
     }
 
     /// When this instance started: signed requests from before are refused (the memory replay
