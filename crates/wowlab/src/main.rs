@@ -38,6 +38,9 @@ enum Command {
     Run(cmd::run::Args),
     /// Run the control plane alone against an external beacon.
     Sentinel(cmd::sentinel::Args),
+    /// Generate an operator-mode trust chain for the tunnel's NATS server (scoped node
+    /// credentials).
+    TunnelNatsInit(cmd::tunnel_nats_init::Args),
     /// Run the whole grid (beacon, sentinel, nodes) in one process with zero configuration.
     Up(cmd::up::Args),
     /// Print version and build information.
@@ -56,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         | Command::Sim(_)
         | Command::Listen(_)
         | Command::Token(_)
+        | Command::TunnelNatsInit(_)
         | Command::Completions(_)
         | Command::Man(_) => "warn",
         _ => "info",
@@ -74,5 +78,6 @@ fn main() -> anyhow::Result<()> {
         Command::Beacon(args) => cmd::beacon::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Listen(args) => cmd::listen::run(args),
+        Command::TunnelNatsInit(args) => cmd::tunnel_nats_init::run(args),
     }
 }

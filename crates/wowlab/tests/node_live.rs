@@ -3,6 +3,8 @@
 //! (`WOWLAB_TEST_NATS_URL`), and `wowlab up` with an in-process node (in-process transport).
 //! Covers the owner/admin-only access, the streamed (followed) log tail, and the probe of a
 //! killed node answering `online: false` (first-frame timeout) instead of an error page.
+//! With the tunnel's NATS in operator mode (`wowlab tunnel-nats-init`), the node serves
+//! through the scoped credentials the sentinel mints it, across several JWT lifetimes.
 
 mod support;
 
@@ -176,4 +178,124 @@ fn embedded_grid_serves_live_status_and_logs_of_in_process_nodes_without_nats() 
     let (other, _) = account(&url, &dir.join("other-cookies"), "other@example.org");
     let id = node_id(&url, &admin);
     check_live_and_logs(&url, &admin, &other, &id);
+}
+
+/// nats-server in operator mode with the trust chain `wowlab tunnel-nats-init` wrote into
+/// `dir`; returns it and its URL.
+fn start_operator_nats(dir: &std::path::Path) -> Option<(Proc, String)> {
+    let Some(bin) = server_bin("nats-server") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but nats-server is not installed"
+        );
+        eprintln!("skipped: nats-server is not installed");
+        return None;
+    };
+    let init = Command::new(BIN)
+        .args(["tunnel-nats-init", "--dir"])
+        .arg(dir.join("trust"))
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let port = free_port();
+    let conf = dir.join("nats.conf");
+    std::fs::write(
+        &conf,
+        // Include paths are relative to the including file.
+        format!("listen: 127.0.0.1:{port}\ninclude trust/tunnel-nats-operator.conf\n"),
+    )
+    .unwrap();
+    let log = dir.join("nats.log");
+    let p = Proc(
+        Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-l")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("nats-server ready", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("Server is ready"))
+    });
+    Some((p, format!("nats://127.0.0.1:{port}")))
+}
+
+#[test]
+fn node_serves_through_scoped_nats_credentials_across_refreshes() {
+    let dir = tempdir("live-creds");
+    let Some((_nats, nats)) = start_operator_nats(&dir) else {
+        return;
+    };
+    let account = std::fs::read_to_string(dir.join("trust/tunnel-account.pub")).unwrap();
+    let seed_file = dir.join("trust/tunnel-signing.seed");
+    // Open (no-credential) connections are refused by an operator-mode server.
+    let grid = start_standalone(
+        &dir,
+        &[
+            ("WOWLAB_SENTINEL_TUNNEL_NATS_URL", nats.as_str()),
+            ("WOWLAB_SENTINEL_TUNNEL_NATS_ACCOUNT", account.trim()),
+            (
+                "WOWLAB_SENTINEL_TUNNEL_NATS_SIGNING_KEY_FILE",
+                seed_file.to_str().unwrap(),
+            ),
+            ("WOWLAB_SENTINEL_TUNNEL_NATS_JWT_LIFETIME_S", "4"),
+        ],
+    );
+    let _ = account_of(&grid.url, &dir, "admin@example.org");
+    let (owner, claim) = account_of(&grid.url, &dir, "owner@example.org");
+    let (other, _) = account_of(&grid.url, &dir, "other@example.org");
+    let node = Proc(
+        Command::new(BIN)
+            .arg("node")
+            .args(["--sentinel", &grid.url, "--claim-token", &claim])
+            .arg("--data-dir")
+            .arg(dir.join("node"))
+            .args(["--max-parallel", "1", "--name", "creds-e2e"])
+            .env("WOWLAB_NODE_TUNNEL_NATS_URL", &nats)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wowlab node"),
+    );
+    let id = node_id(&grid.url, &owner);
+    check_live_and_logs(&grid.url, &owner, &other, &id);
+
+    // Four lifetimes (16 s) of probes: both the node's and the sentinel's JWTs are replaced
+    // about every 2.7 s, and the node stays online throughout.
+    let started = std::time::Instant::now();
+    let mut probes = 0;
+    while started.elapsed() < Duration::from_secs(16) {
+        let (s, b) = get(&format!("{}/api/nodes/{id}/live", grid.url), Some(&owner));
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(
+            json(&b)["online"],
+            true,
+            "probe {probes} at {:?}: {b}",
+            started.elapsed()
+        );
+        probes += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(probes >= 10, "{probes} probes");
+    check_live_and_logs(&grid.url, &owner, &other, &id);
+
+    drop(node);
+    let (s, b) = get(&format!("{}/api/nodes/{id}/live", grid.url), Some(&owner));
+    assert_eq!(s, 200, "{b}");
+    let live = json(&b);
+    assert_eq!(live["online"], false, "{live}");
+    assert_eq!(live["reason"], "tunnel_no_first_frame", "{live}");
+    assert!(
+        live["latencyMs"].as_u64().unwrap() < 3000,
+        "offline within the 2 s wait: {live}"
+    );
+}
+
+/// `account` with a cookie jar of its own in `dir`.
+fn account_of(url: &str, dir: &std::path::Path, email: &str) -> (String, String) {
+    account(url, &dir.join(format!("{email}-cookies")), email)
 }
