@@ -299,3 +299,45 @@ fn node_serves_through_scoped_nats_credentials_across_refreshes() {
 fn account_of(url: &str, dir: &std::path::Path, email: &str) -> (String, String) {
     account(url, &dir.join(format!("{email}-cookies")), email)
 }
+
+#[test]
+fn up_with_a_tunnel_nats_url_reaches_outside_node_processes_live() {
+    let Some(nats) = nats_url() else { return };
+    let dir = tempdir("live-up-nats");
+    let port = free_port();
+    let _up = Proc(
+        Command::new(BIN)
+            .args(["up", "--nodes", "0", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.join("grid"))
+            .args(["--tunnel-nats-url", &nats])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wowlab up"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until("grid ready", Duration::from_secs(60), || {
+        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
+    });
+    let _ = account_of(&url, &dir, "admin@example.org");
+    let (owner, claim) = account_of(&url, &dir, "owner@example.org");
+    let (other, _) = account_of(&url, &dir, "other@example.org");
+    let _node = Proc(
+        Command::new(BIN)
+            .arg("node")
+            .args(["--sentinel", &url, "--claim-token", &claim])
+            .arg("--data-dir")
+            .arg(dir.join("node"))
+            .args(["--max-parallel", "1", "--name", "outside"])
+            .env("WOWLAB_NODE_TUNNEL_NATS_URL", &nats)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wowlab node"),
+    );
+    let id = node_id(&url, &owner);
+    check_live_and_logs(&url, &owner, &other, &id);
+}
