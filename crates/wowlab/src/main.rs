@@ -37,7 +37,7 @@ enum Command {
     /// Run a profile on a grid (embedded in-process, or a remote one with --sentinel).
     Run(cmd::run::Args),
     /// Run the control plane alone against an external beacon.
-    Sentinel(cmd::sentinel::Args),
+    Sentinel(Box<cmd::sentinel::Args>),
     /// Generate an operator-mode trust chain for the tunnel's NATS server (scoped node
     /// credentials).
     TunnelNatsInit(cmd::tunnel_nats_init::Args),
@@ -71,7 +71,7 @@ fn main() -> anyhow::Result<()> {
         Command::Man(args) => cmd::completions::man::<Cli>(args),
         Command::Up(args) => cmd::up::run(args),
         Command::Run(args) => cmd::run::run(args),
-        Command::Sentinel(args) => cmd::sentinel::run(args),
+        Command::Sentinel(args) => cmd::sentinel::run(*args),
         Command::Node(args) => cmd::node::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Sim(args) => cmd::sim::run(args),
