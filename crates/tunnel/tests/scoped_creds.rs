@@ -135,6 +135,18 @@ fn node_creds(signer: &AccountSigner, host: &str, lifetime: Duration) -> Credent
         .unwrap()
 }
 
+/// A client (sentinel) JWT for a minute.
+fn sentinel_creds(signer: &AccountSigner) -> Credentials {
+    signer
+        .mint(
+            "sentinel",
+            &Permissions::client(),
+            creds::now_ms(),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+}
+
 async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !cond() {
@@ -163,19 +175,7 @@ async fn node_credentials_reach_only_their_own_subjects() {
         &node_creds(&server.signer, "node-a", Duration::from_secs(60)),
     )
     .await;
-    let (sentinel, _) = raw_connect(
-        &server.url,
-        &server
-            .signer
-            .mint(
-                "sentinel",
-                &Permissions::client(),
-                creds::now_ms(),
-                Duration::from_secs(60),
-            )
-            .unwrap(),
-    )
-    .await;
+    let (sentinel, _) = raw_connect(&server.url, &sentinel_creds(&server.signer)).await;
 
     // Its own subjects work: a start for node-a arrives, its down reply reaches the sentinel.
     let mut own_start = node_a.subscribe(a.start()).await.unwrap();
@@ -300,19 +300,7 @@ async fn expired_credentials_are_cut_by_the_server() {
     })
     .await;
     // Reconnects present the same, expired JWT and are refused: nothing is delivered.
-    let (sentinel, _) = raw_connect(
-        &server.url,
-        &server
-            .signer
-            .mint(
-                "sentinel",
-                &Permissions::client(),
-                creds::now_ms(),
-                Duration::from_secs(60),
-            )
-            .unwrap(),
-    )
-    .await;
+    let (sentinel, _) = raw_connect(&server.url, &sentinel_creds(&server.signer)).await;
     sentinel
         .publish(
             HostSubjects::new("node-x").unwrap().start(),
