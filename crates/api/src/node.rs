@@ -27,6 +27,8 @@ pub const PATH_CHUNK_FAIL: &str = "/api/node/chunks/fail";
 pub const PATH_CONFIG: &str = "/api/node/config";
 /// `POST` — detach this node from its owner and forget it.
 pub const PATH_UNLINK: &str = "/api/node/unlink";
+/// `POST` — credentials for the tunnel's NATS server, scoped to this node's own subjects.
+pub const PATH_TUNNEL_CREDENTIALS: &str = "/api/node/tunnel-credentials";
 
 /// Leases a node may ask for beyond its slots: a node running very short chunks keeps a few
 /// queued so a slot never waits a round trip. The sentinel credits at most
@@ -87,6 +89,26 @@ pub struct TokenResponse {
     pub token: String,
     /// Token expiry, Unix milliseconds.
     pub expires_at_ms: u64,
+}
+
+/// Reply to [`PATH_TUNNEL_CREDENTIALS`] (empty request body); refused with `not_claimed`
+/// while unowned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelCredentialsResponse {
+    /// The node's id (its tunnel host).
+    pub node_id: NodeId,
+    /// NATS user JWT allowing only this node's tunnel subjects (a bearer secret; refetch
+    /// before `expires_at_ms`). `None`: the tunnel's NATS server takes no credentials.
+    #[serde(default)]
+    pub jwt: Option<String>,
+    /// When the JWT was issued, Unix milliseconds.
+    #[serde(default)]
+    pub issued_at_ms: u64,
+    /// When the NATS server stops accepting it, Unix milliseconds.
+    #[serde(default)]
+    pub expires_at_ms: u64,
+    /// Inbox prefix the node's NATS connection must use (the only inbox the JWT allows).
+    pub inbox_prefix: String,
 }
 
 /// A lease as the node names it in heartbeats, completions and failures.

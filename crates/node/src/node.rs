@@ -21,6 +21,7 @@ use crate::register::{self, ClaimAnnouncer, ClaimPoll, Registration};
 use crate::runner::{Runner, RunnerRegistry, SimRunner};
 use crate::status::{self, StatusSource};
 use crate::system;
+use crate::tunnel::TunnelSetup;
 use crate::{realtime, NodeError};
 
 /// A compute node, configured and ready to start.
@@ -30,7 +31,7 @@ pub struct Node {
     announce: ClaimAnnouncer,
     claim_poll: ClaimPoll,
     retry: RetryPolicy,
-    tunnel: Option<Arc<dyn wowlab_tunnel::Transport>>,
+    tunnel: Option<TunnelSetup>,
     log_tail: LogTail,
 }
 
@@ -55,7 +56,14 @@ impl Node {
     /// Serves `/status` and `/logs` through the tunnel on `transport` while registered
     /// (host = node id).
     pub fn tunnel(mut self, transport: Arc<dyn wowlab_tunnel::Transport>) -> Self {
-        self.tunnel = Some(transport);
+        self.tunnel = Some(TunnelSetup::Transport(transport));
+        self
+    }
+
+    /// Serves `/status` and `/logs` through the tunnel on the NATS server at `url`, with the
+    /// scoped, refreshed credentials the sentinel issues (none when it issues none).
+    pub fn tunnel_nats(mut self, url: impl Into<String>) -> Self {
+        self.tunnel = Some(TunnelSetup::Nats(url.into()));
         self
     }
 
@@ -210,7 +218,7 @@ impl NodeHandle {
 
 struct Running {
     /// Transport and routes served through the tunnel while registered.
-    tunnel: Option<(Arc<dyn wowlab_tunnel::Transport>, axum::Router)>,
+    tunnel: Option<(TunnelSetup, axum::Router)>,
     cfg: NodeConfig,
     client: SentinelClient,
     pool: Pool,
@@ -254,10 +262,6 @@ impl Running {
     async fn session(&self, node_id: NodeId, token: TokenResponse) -> SessionEnd {
         self.status.set_node_id(Some(node_id));
         tracing::info!(%node_id, beacon = %token.beacon_url, slots = self.cfg.max_parallel, "node running");
-        let responder = match &self.tunnel {
-            Some((t, app)) => crate::tunnel::serve(t.clone(), node_id, app.clone()).await,
-            None => None,
-        };
 
         // `work` stops taking chunks; `all` stops heartbeats and beacon last, so leases stay
         // extended while a drain finishes.
@@ -279,6 +283,15 @@ impl Running {
             (self.cfg.poll_min, self.cfg.poll_max),
             work.clone(),
         )));
+        if let Some((setup, app)) = &self.tunnel {
+            tasks.push(tokio::spawn(crate::tunnel::run(
+                setup.clone(),
+                self.client.clone(),
+                node_id,
+                app.clone(),
+                all.clone(),
+            )));
+        }
         let beacon = realtime::connect(&self.client, &token);
         tasks.push(tokio::spawn(realtime::run(
             beacon,
@@ -302,9 +315,6 @@ impl Running {
         all.cancel();
         for t in tasks {
             let _ = t.await;
-        }
-        if let Some(r) = responder {
-            r.shutdown().await;
         }
         end
     }

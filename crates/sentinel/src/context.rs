@@ -104,6 +104,8 @@ struct Inner {
     tunnel: std::sync::OnceLock<wowlab_tunnel::Client>,
     /// When API tokens were last recorded as used.
     token_use: crate::http::token_use::TokenUse,
+    /// Mints nodes' scoped tunnel credentials, when the tunnel's NATS runs in operator mode.
+    node_tunnel_creds: std::sync::OnceLock<crate::nats_creds::NodeCredsMinter>,
 }
 
 impl Context {
@@ -136,6 +138,7 @@ impl Context {
                 security: Security::new(parts.security.clone()),
                 tunnel: std::sync::OnceLock::new(),
                 token_use: Default::default(),
+                node_tunnel_creds: std::sync::OnceLock::new(),
                 parts,
             }),
         }
@@ -155,6 +158,16 @@ impl Context {
     /// The tunnel client, when the binary configured one.
     pub fn tunnel(&self) -> Option<&wowlab_tunnel::Client> {
         self.inner.tunnel.get()
+    }
+
+    /// Sets the minter of nodes' scoped tunnel credentials (once; later calls are ignored).
+    pub fn set_node_tunnel_creds(&self, minter: crate::nats_creds::NodeCredsMinter) {
+        let _ = self.inner.node_tunnel_creds.set(minter);
+    }
+
+    /// The minter of nodes' tunnel credentials, when the binary configured one.
+    pub fn node_tunnel_creds(&self) -> Option<&crate::nats_creds::NodeCredsMinter> {
+        self.inner.node_tunnel_creds.get()
     }
 
     /// When this instance started: signed requests from before are refused (the memory replay

@@ -18,6 +18,7 @@ pub mod http;
 pub mod jobs;
 pub mod lifecycle;
 pub mod local;
+pub mod nats_creds;
 pub mod projector;
 pub mod publish;
 pub mod recovery;

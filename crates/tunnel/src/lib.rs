@@ -7,6 +7,7 @@
 //! the subject layout in [`subject`], the transport seam in [`transport`].
 
 mod client;
+pub mod creds;
 mod error;
 pub mod flow;
 mod responder;

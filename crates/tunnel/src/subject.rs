@@ -75,6 +75,12 @@ impl HostSubjects {
         format!("{PREFIX}.{}.{id}.down", self.token)
     }
 
+    /// The inbox prefix of this host's responder connection (its transport's flush round
+    /// trip), so scoped credentials need no access to other inboxes.
+    pub fn inbox_prefix(&self) -> String {
+        format!("_TUNNEL_INBOX.{}", self.token)
+    }
+
     /// Subscribe patterns a responder of this host needs (for scoped credentials).
     pub fn responder_subscribe_allow(&self) -> [String; 2] {
         [self.start(), format!("{PREFIX}.{}.*.up", self.token)]

@@ -37,7 +37,10 @@ enum Command {
     /// Run a profile on a grid (embedded in-process, or a remote one with --sentinel).
     Run(cmd::run::Args),
     /// Run the control plane alone against an external beacon.
-    Sentinel(cmd::sentinel::Args),
+    Sentinel(Box<cmd::sentinel::Args>),
+    /// Generate an operator-mode trust chain for the tunnel's NATS server (scoped node
+    /// credentials).
+    TunnelNatsInit(cmd::tunnel_nats_init::Args),
     /// Run the whole grid (beacon, sentinel, nodes) in one process with zero configuration.
     Up(cmd::up::Args),
     /// Print version and build information.
@@ -56,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         | Command::Sim(_)
         | Command::Listen(_)
         | Command::Token(_)
+        | Command::TunnelNatsInit(_)
         | Command::Completions(_)
         | Command::Man(_) => "warn",
         _ => "info",
@@ -67,12 +71,13 @@ fn main() -> anyhow::Result<()> {
         Command::Man(args) => cmd::completions::man::<Cli>(args),
         Command::Up(args) => cmd::up::run(args),
         Command::Run(args) => cmd::run::run(args),
-        Command::Sentinel(args) => cmd::sentinel::run(args),
+        Command::Sentinel(args) => cmd::sentinel::run(*args),
         Command::Node(args) => cmd::node::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Beacon(args) => cmd::beacon::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Listen(args) => cmd::listen::run(args),
+        Command::TunnelNatsInit(args) => cmd::tunnel_nats_init::run(args),
     }
 }

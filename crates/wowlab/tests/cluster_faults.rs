@@ -20,16 +20,6 @@ use support::*;
 const ITERATIONS: &str = "200000";
 const SEED: &str = "97";
 
-/// A server binary from PATH or the Debian sbin dirs.
-fn server_bin(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain(["/usr/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 struct Prereqs {
     postgres: String,
     nats_bin: PathBuf,

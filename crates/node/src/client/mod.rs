@@ -21,8 +21,9 @@ use serde::Serialize;
 use wowlab_api::node::{
     ApiErrorBody, CompleteRequest, CompleteResponse, ConfigRequest, ConfigResponse, FailRequest,
     FailResponse, HeartbeatRequest, HeartbeatResponse, LeasesRequest, LeasesResponse,
-    RegisterRequest, RegisterResponse, TokenResponse, PATH_CHUNK_COMPLETE, PATH_CHUNK_FAIL,
-    PATH_CONFIG, PATH_HEARTBEAT, PATH_LEASES, PATH_REGISTER, PATH_TOKEN, PATH_UNLINK,
+    RegisterRequest, RegisterResponse, TokenResponse, TunnelCredentialsResponse,
+    PATH_CHUNK_COMPLETE, PATH_CHUNK_FAIL, PATH_CONFIG, PATH_HEARTBEAT, PATH_LEASES, PATH_REGISTER,
+    PATH_TOKEN, PATH_TUNNEL_CREDENTIALS, PATH_UNLINK,
 };
 use wowlab_api::signing::NodeKey;
 
@@ -262,6 +263,11 @@ impl SentinelClient {
     pub async fn token(&self) -> Result<TokenResponse, ClientError> {
         // Empty body: the sentinel reads it as "no fields" whatever its body type.
         self.call_empty(PATH_TOKEN).await
+    }
+
+    /// [`PATH_TUNNEL_CREDENTIALS`].
+    pub async fn tunnel_credentials(&self) -> Result<TunnelCredentialsResponse, ClientError> {
+        self.call_empty(PATH_TUNNEL_CREDENTIALS).await
     }
 
     /// [`PATH_HEARTBEAT`].

@@ -9,5 +9,6 @@ pub mod run;
 pub mod sentinel;
 pub mod sim;
 pub mod token;
+pub mod tunnel_nats_init;
 pub mod up;
 pub mod version;

@@ -39,7 +39,9 @@ pub struct Args {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// NATS server of the grid's tunnel (`nats://host:port`): the node serves its status and
-    /// logs there for the studio, with no inbound port (WOWLAB_NODE_TUNNEL_NATS_URL).
+    /// logs there for the studio, with no inbound port, using the NATS credentials the
+    /// sentinel issues it (scoped to its own subjects) when the server runs in operator mode
+    /// (WOWLAB_NODE_TUNNEL_NATS_URL).
     #[arg(long, env = "WOWLAB_NODE_TUNNEL_NATS_URL")]
     pub tunnel_nats_url: Option<String>,
 }
@@ -88,12 +90,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             "starting node"
         );
         let mut node = Node::new(cfg);
-        if let Some(url) = &tunnel_url {
-            let transport = wowlab_tunnel::NatsTransport::connect(url)
-                .await
-                .with_context(|| format!("connecting to the tunnel NATS server {url}"))?;
-            node = node.tunnel(std::sync::Arc::new(transport));
+        if let Some(url) = tunnel_url {
+            // Connected per session, with the credentials the sentinel issues this node.
             tracing::info!(url, "status and logs served through the tunnel");
+            node = node.tunnel_nats(url);
         }
         let node = node.start().await.context("starting node")?;
         tracing::info!(public_key = node.public_key(), "node identity");

@@ -77,6 +77,30 @@ pub struct Args {
     /// studio; nodes get the same URL. Without it the studio shows nodes as not reachable live.
     #[arg(long, env = "WOWLAB_SENTINEL_TUNNEL_NATS_URL")]
     pub tunnel_nats_url: Option<String>,
+    /// Public key (`A…`) of the tunnel's NATS account, when that server runs in operator mode
+    /// (`wowlab tunnel-nats-init` prints it); needs --tunnel-nats-signing-key-file.
+    #[arg(
+        long,
+        env = "WOWLAB_SENTINEL_TUNNEL_NATS_ACCOUNT",
+        requires = "tunnel_nats_signing_key_file"
+    )]
+    pub tunnel_nats_account: Option<String>,
+    /// File holding the seed (`SA…`) of a signing key of that account: the sentinel mints
+    /// itself and each node short-lived NATS credentials with it (nodes' only for their own
+    /// subjects). Never logged.
+    #[arg(
+        long,
+        env = "WOWLAB_SENTINEL_TUNNEL_NATS_SIGNING_KEY_FILE",
+        requires = "tunnel_nats_account"
+    )]
+    pub tunnel_nats_signing_key_file: Option<PathBuf>,
+    /// Lifetime of those NATS credentials, seconds (refreshed at about 2/3 of it).
+    #[arg(
+        long,
+        default_value_t = 900,
+        env = "WOWLAB_SENTINEL_TUNNEL_NATS_JWT_LIFETIME_S"
+    )]
+    pub tunnel_nats_jwt_lifetime_s: u64,
     /// NATS with JetStream for the result log shared by several sentinels
     /// (`nats://host:port`); default: in process, one sentinel per grid.
     #[arg(long, env = "WOWLAB_SENTINEL_NATS_URL", hide_env_values = true)]
@@ -98,6 +122,66 @@ pub struct Args {
         env = "WOWLAB_SENTINEL_NATS_DEDUP_WINDOW_S"
     )]
     pub nats_dedup_window_s: u64,
+}
+
+/// Connects the sentinel to the tunnel's NATS server. With an account signing key, it mints
+/// itself a client JWT (kept fresh by the returned connection) and mints nodes theirs;
+/// without one the server must be open.
+async fn connect_tunnel(
+    args: &Args,
+    url: &str,
+    state: &wowlab_sentinel::context::Context,
+) -> anyhow::Result<Option<wowlab_tunnel::creds::ScopedConnection>> {
+    use wowlab_tunnel::creds::{self, AccountSigner, Permissions, ScopedOptions, SelfSigned};
+
+    let (Some(account), Some(key_file)) = (
+        &args.tunnel_nats_account,
+        &args.tunnel_nats_signing_key_file,
+    ) else {
+        let transport = wowlab_tunnel::NatsTransport::connect(url)
+            .await
+            .with_context(|| format!("connecting to the tunnel NATS server {url}"))?;
+        state.set_tunnel(wowlab_tunnel::Client::new(Arc::new(transport)));
+        tracing::info!(url, "node tunnel over NATS (no credentials)");
+        return Ok(None);
+    };
+    let seed = std::fs::read_to_string(key_file)
+        .with_context(|| format!("reading the tunnel signing key {}", key_file.display()))?;
+    let signer = AccountSigner::new(account, seed.trim()).with_context(|| {
+        format!(
+            "tunnel signing key {} / account {account}",
+            key_file.display()
+        )
+    })?;
+    let lifetime = Duration::from_secs(args.tunnel_nats_jwt_lifetime_s.max(1));
+    let minter = wowlab_sentinel::nats_creds::NodeCredsMinter::new(signer.clone(), lifetime);
+    let own = SelfSigned {
+        signer,
+        name: "sentinel".into(),
+        permissions: Permissions::client(),
+        lifetime,
+    };
+    let conn = creds::connect(
+        url,
+        Arc::new(own),
+        ScopedOptions {
+            name: "wowlab-sentinel".into(),
+            inbox_prefix: None,
+        },
+    )
+    .await
+    .with_context(|| {
+        format!("connecting to the tunnel NATS server {url} with minted credentials")
+    })?;
+    state.set_tunnel(wowlab_tunnel::Client::new(Arc::new(conn.transport())));
+    state.set_node_tunnel_creds(minter);
+    tracing::info!(
+        url,
+        account,
+        lifetime_s = lifetime.as_secs(),
+        "node tunnel over NATS with scoped credentials"
+    );
+    Ok(Some(conn))
 }
 
 /// The result log the flags select (none: the sentinel's in-process log).
@@ -223,15 +307,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .await
         .context("starting the sentinel")?;
-        if let Some(url) = &args.tunnel_nats_url {
-            let transport = wowlab_tunnel::NatsTransport::connect(url)
-                .await
-                .with_context(|| format!("connecting to the tunnel NATS server {url}"))?;
-            sentinel
-                .state()
-                .set_tunnel(wowlab_tunnel::Client::new(Arc::new(transport)));
-            tracing::info!(url, "node tunnel over NATS");
-        }
+        // Kept for the process's life: its task refreshes the sentinel's own credentials.
+        let _tunnel_connection = match &args.tunnel_nats_url {
+            Some(url) => connect_tunnel(&args, url, sentinel.state()).await?,
+            None => None,
+        };
         let app = sentinel
             .router()
             .route("/metrics", get(crate::grid::metrics));

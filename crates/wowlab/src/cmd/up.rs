@@ -32,6 +32,11 @@ pub struct Args {
     /// URL that gets a JSON POST for every round of node status flips (optional).
     #[arg(long, env = "WOWLAB_WEBHOOK_URL", value_parser = crate::cmd::sentinel::parse_webhook_url)]
     pub webhook_url: Option<String>,
+    /// An open NATS server for the node tunnel (`nats://host:port`), so `wowlab node
+    /// --tunnel-nats-url` processes joining this grid show live status and logs too; default:
+    /// in process (only the in-process nodes are reachable live).
+    #[arg(long, env = "WOWLAB_UP_TUNNEL_NATS_URL")]
+    pub tunnel_nats_url: Option<String>,
 }
 
 /// Default data directory of the embedded grid.
@@ -66,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None => opts.lease_ttl.min(Duration::from_secs(30)),
         };
         opts.webhook_url = args.webhook_url;
+        opts.tunnel_nats_url = args.tunnel_nats_url;
         let grid = EmbeddedGrid::start(opts).await?;
         let url = grid.url();
         tracing::info!(%url, data_dir = %data_dir.display(), nodes = args.nodes, "grid up");

@@ -48,6 +48,9 @@ pub struct GridOptions {
     pub presence_interval: Duration,
     /// URL told about node status flips (optional).
     pub webhook_url: Option<String>,
+    /// An (open) NATS server for the node tunnel, so nodes outside the process serve their
+    /// live status and logs too; default: the in-process transport.
+    pub tunnel_nats_url: Option<String>,
 }
 
 impl GridOptions {
@@ -62,6 +65,7 @@ impl GridOptions {
             reclaim_interval: Duration::from_secs(1),
             presence_interval: Duration::from_secs(30),
             webhook_url: None,
+            tunnel_nats_url: None,
         }
     }
 }
@@ -141,10 +145,16 @@ impl EmbeddedGrid {
         .await
         .context("starting the sentinel")?;
 
-        // No NATS in embedded mode: the studio reaches the in-process nodes over the
-        // in-process tunnel transport, with the same client and responder code.
-        let tunnel: Arc<dyn wowlab_tunnel::Transport> =
-            Arc::new(wowlab_tunnel::MemoryTransport::new());
+        // No NATS by default: the studio reaches the in-process nodes over the in-process
+        // tunnel transport, with the same client and responder code.
+        let tunnel: Arc<dyn wowlab_tunnel::Transport> = match &opts.tunnel_nats_url {
+            Some(url) => Arc::new(
+                wowlab_tunnel::NatsTransport::connect(url)
+                    .await
+                    .with_context(|| format!("connecting to the tunnel NATS server {url}"))?,
+            ),
+            None => Arc::new(wowlab_tunnel::MemoryTransport::new()),
+        };
         sentinel
             .state()
             .set_tunnel(wowlab_tunnel::Client::new(tunnel.clone()));

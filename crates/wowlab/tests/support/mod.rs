@@ -30,6 +30,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A server binary from PATH or the Debian sbin dirs.
+pub fn server_bin(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain(["/usr/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 /// A fresh directory under the system temp dir.
 pub fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(

@@ -1,5 +1,5 @@
 //! The signed node API: register, beacon token, heartbeat, leases (new and resync), chunk
-//! complete/fail, unlink. Every route but `register` requires a registered node's signature.
+//! complete/fail, unlink, tunnel credentials. Every route but `register` requires a registered node's signature.
 
 use axum::routing::post;
 use axum::Router;
@@ -14,6 +14,7 @@ mod heartbeat;
 mod lease;
 mod register;
 mod token;
+mod tunnel_credentials;
 mod unlink;
 pub(crate) use crate::wire;
 
@@ -29,6 +30,10 @@ pub fn router(state: Context) -> Router {
         .route(api::PATH_CONFIG, post(config::handle))
         .route(api::PATH_UNLINK, post(unlink::handle))
         .route(api::PATH_TOKEN, post(token::handle))
+        .route(
+            api::PATH_TUNNEL_CREDENTIALS,
+            post(tunnel_credentials::handle),
+        )
         .with_state(state)
 }
 

@@ -26,6 +26,7 @@ const START: UnixMillis = UnixMillis(1_800_000_000_000);
 
 struct Grid {
     app: Router,
+    state: crate::context::Context,
     clock: Arc<ManualClock>,
     store: Arc<SqliteStore>,
     coord: Arc<MemoryCoordinator>,
@@ -59,7 +60,8 @@ impl Grid {
             .await
             .unwrap();
         Self {
-            app: router(state),
+            app: router(state.clone()),
+            state,
             clock,
             store,
             coord,
@@ -947,4 +949,56 @@ async fn unregistered_keys_leave_no_nonces_and_old_signatures_are_refused() {
         (StatusCode::UNAUTHORIZED, Some("signed_before_start")),
         "{v}"
     );
+}
+
+#[tokio::test]
+async fn tunnel_credentials_cover_only_the_claimed_nodes_own_subjects() {
+    use wowlab_tunnel::creds::{jwt, AccountSigner, OperatorSetup};
+    use wowlab_tunnel::subject::HostSubjects;
+
+    let g = Grid::new().await;
+    let key = NodeKey::generate().unwrap();
+    let id = g.register(&key, Some("ct_good")).await["node_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = wowlab_api::node::PATH_TUNNEL_CREDENTIALS;
+    // No signing key: the node is told to connect without credentials.
+    let (s, v) = g.call(&key, "POST", path, Value::Null).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["jwt"], Value::Null);
+
+    let setup = OperatorSetup::generate(START.0).unwrap();
+    g.state
+        .set_node_tunnel_creds(crate::nats_creds::NodeCredsMinter::new(
+            AccountSigner::new(&setup.account, &setup.signing_seed).unwrap(),
+            Duration::from_secs(300),
+        ));
+    let (s, v) = g.call(&key, "POST", path, Value::Null).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["node_id"], id);
+    assert_eq!(v["issued_at_ms"], START.0);
+    assert_eq!(v["expires_at_ms"], START.0 + 300_000);
+    let own = HostSubjects::new(&id).unwrap();
+    assert_eq!(v["inbox_prefix"], own.inbox_prefix());
+    let claims = jwt::decode_claims(v["jwt"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["nats"]["issuer_account"], setup.account);
+    assert_eq!(claims["nats"]["sub"]["allow"][0], own.start());
+    assert_eq!(
+        claims["nats"]["pub"]["allow"][0],
+        own.responder_publish_allow()[0]
+    );
+
+    // Unclaimed and unknown keys get nothing.
+    let unowned = NodeKey::generate().unwrap();
+    g.register(&unowned, None).await;
+    let (s, v) = g.call(&unowned, "POST", path, Value::Null).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_claimed"))
+    );
+    let (s, _) = g
+        .call(&NodeKey::generate().unwrap(), "POST", path, Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 }

@@ -1,0 +1,187 @@
+//! A NATS connection authenticated by a short-lived user JWT that is refreshed before it
+//! expires. The JWT is read by async-nats' auth callback on every (re)connect; a task fetches
+//! a new one at about 2/3 of the lifetime (±10 % jitter, so nodes minted together spread out)
+//! and then reconnects onto it — one reconnect per lifetime, at a moment of each connection's
+//! own, instead of every connection being cut by the server at expiry.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::{Credentials, CredsError};
+use crate::transport::NatsTransport;
+
+/// Where fresh credentials come from (the sentinel's signed node API, or a local signer).
+#[async_trait::async_trait]
+pub trait CredentialSource: Send + Sync + 'static {
+    /// New credentials.
+    async fn fetch(&self) -> Result<Credentials, CredsError>;
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct ScopedOptions {
+    /// Client name shown by the server.
+    pub name: String,
+    /// Inbox prefix (a responder's credentials only allow its own, see
+    /// `HostSubjects::inbox_prefix`); `None` keeps async-nats' `_INBOX`.
+    pub inbox_prefix: Option<String>,
+}
+
+/// A connected transport plus the task keeping its credentials fresh (stopped on drop).
+pub struct ScopedConnection {
+    transport: NatsTransport,
+    state: Arc<State>,
+    refresher: JoinHandle<()>,
+}
+
+struct State {
+    jwt: Mutex<String>,
+    expires_at_ms: AtomicU64,
+    refreshes: AtomicU64,
+}
+
+impl ScopedConnection {
+    /// The transport (cheap to clone).
+    pub fn transport(&self) -> NatsTransport {
+        self.transport.clone()
+    }
+
+    /// Expiry of the credentials in use (Unix ms, the minter's clock).
+    pub fn expires_at_ms(&self) -> u64 {
+        self.state.expires_at_ms.load(Ordering::Relaxed)
+    }
+
+    /// How many times the credentials were replaced.
+    pub fn refreshes(&self) -> u64 {
+        self.state.refreshes.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for ScopedConnection {
+    fn drop(&mut self) {
+        self.refresher.abort();
+    }
+}
+
+/// Fetches credentials from `source`, connects to `url` with them and keeps them fresh.
+pub async fn connect(
+    url: &str,
+    source: Arc<dyn CredentialSource>,
+    opts: ScopedOptions,
+) -> Result<ScopedConnection, CredsError> {
+    let first = source.fetch().await?;
+    let state = Arc::new(State {
+        jwt: Mutex::new(first.jwt.clone()),
+        expires_at_ms: AtomicU64::new(first.expires_at_ms),
+        refreshes: AtomicU64::new(0),
+    });
+    let auth_state = state.clone();
+    let mut options = async_nats::ConnectOptions::with_auth_callback(move |_nonce| {
+        let jwt = auth_state.jwt.lock().map(|j| j.clone()).unwrap_or_default();
+        async move {
+            let mut auth = async_nats::Auth::new();
+            auth.jwt = Some(jwt);
+            Ok(auth)
+        }
+    })
+    .name(opts.name)
+    .reconnect_delay_callback(reconnect_delay);
+    if let Some(prefix) = opts.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix);
+    }
+    let client = options
+        .connect(url)
+        .await
+        .map_err(|e| CredsError::Connect(e.to_string()))?;
+    let refresher = tokio::spawn(refresh(client.clone(), source, state.clone(), first));
+    Ok(ScopedConnection {
+        transport: NatsTransport::new(client),
+        state,
+        refresher,
+    })
+}
+
+async fn refresh(
+    client: async_nats::Client,
+    source: Arc<dyn CredentialSource>,
+    state: Arc<State>,
+    mut current: Credentials,
+) {
+    loop {
+        let lifetime = current.lifetime().max(Duration::from_secs(1));
+        tokio::time::sleep(lifetime.mul_f64(2.0 / 3.0 * jitter(0.1))).await;
+        // Retry often enough to land well before expiry, rarely enough not to hammer a
+        // sentinel that is down (the server cuts the connection at expiry meanwhile).
+        let mut backoff = (lifetime / 10).min(Duration::from_secs(1));
+        let fresh = loop {
+            match source.fetch().await {
+                Ok(c) => break c,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "tunnel credentials not refreshed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        };
+        if let Ok(mut j) = state.jwt.lock() {
+            *j = fresh.jwt.clone();
+        }
+        state
+            .expires_at_ms
+            .store(fresh.expires_at_ms, Ordering::Relaxed);
+        state.refreshes.fetch_add(1, Ordering::Relaxed);
+        // A connection keeps the JWT it connected with: move onto the new one now.
+        if let Err(e) = client.force_reconnect().await {
+            tracing::warn!(error = %e, "tunnel reconnect onto fresh credentials failed");
+        }
+        tracing::debug!(
+            expires_at_ms = fresh.expires_at_ms,
+            "tunnel credentials refreshed"
+        );
+        current = fresh;
+    }
+}
+
+/// At least 250 ms (jittered up to 2×) between attempts, doubling to 5 s: a refused or
+/// expired JWT does not turn into a tight reconnect loop.
+fn reconnect_delay(attempts: usize) -> Duration {
+    let exp = attempts.saturating_sub(1).min(5) as u32;
+    let base = Duration::from_millis(250) * 2u32.pow(exp);
+    base.min(Duration::from_secs(5))
+        .mul_f64(1.0 + unit_random())
+}
+
+/// A factor in `[1 - spread, 1 + spread]`.
+fn jitter(spread: f64) -> f64 {
+    1.0 - spread + 2.0 * spread * unit_random()
+}
+
+/// Uniform in `[0, 1]`.
+fn unit_random() -> f64 {
+    let mut b = [0u8; 4];
+    match getrandom::fill(&mut b) {
+        Ok(()) => f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delay_has_a_floor_and_a_cap() {
+        for attempt in 0..20 {
+            let d = reconnect_delay(attempt);
+            assert!(d >= Duration::from_millis(250), "{attempt}: {d:?}");
+            assert!(d <= Duration::from_secs(10), "{attempt}: {d:?}");
+        }
+        for _ in 0..100 {
+            let j = jitter(0.1);
+            assert!((0.9..=1.1).contains(&j));
+        }
+    }
+}
