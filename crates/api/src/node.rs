@@ -34,6 +34,7 @@ pub const PATH_UNLINK: &str = "/api/node/unlink";
 pub const MAX_PREFETCH: u32 = 16;
 
 /// Hardware and software facts a node reports about itself.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct NodeFacts {
     /// Host name, for display.
@@ -52,6 +53,7 @@ pub struct NodeFacts {
 }
 
 /// Body of [`PATH_REGISTER`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     /// A user's claim token; without one the node registers unowned and gets a claim code.
@@ -64,6 +66,7 @@ pub struct RegisterRequest {
 }
 
 /// Reply to [`PATH_REGISTER`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterResponse {
     /// The node's id (stable for its key).
@@ -77,6 +80,7 @@ pub struct RegisterResponse {
 }
 
 /// Reply to [`PATH_TOKEN`] (empty request body); refused with `not_claimed` while unowned.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The node's id.
@@ -90,6 +94,7 @@ pub struct TokenResponse {
 }
 
 /// A lease as the node names it in heartbeats, completions and failures.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct LeaseRef {
     /// The job.
@@ -101,6 +106,7 @@ pub struct LeaseRef {
 }
 
 /// One chunk of work offered to a node (also the `chunks:{node}` lease payload).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkLease {
     /// Which lease this is.
@@ -119,6 +125,7 @@ pub struct ChunkLease {
 }
 
 /// Host metrics sent with each heartbeat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SystemMetrics {
     /// One-minute load average.
@@ -132,6 +139,7 @@ pub struct SystemMetrics {
 }
 
 /// Body of [`PATH_HEARTBEAT`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatRequest {
     /// Worker slots free right now.
@@ -151,6 +159,7 @@ pub struct HeartbeatRequest {
 }
 
 /// Settings the owner controls, pushed on `nodes:{id}` and returned with each heartbeat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSettings {
     /// Display name.
@@ -162,6 +171,7 @@ pub struct NodeSettings {
 }
 
 /// Reply to [`PATH_HEARTBEAT`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatResponse {
     /// Leases still held, with their new expiry.
@@ -175,6 +185,7 @@ pub struct HeartbeatResponse {
 }
 
 /// A lease with its extended expiry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtendedLease {
     /// Which lease.
@@ -185,6 +196,7 @@ pub struct ExtendedLease {
 }
 
 /// Body of [`PATH_LEASES`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeasesRequest {
     /// New chunks wanted (0 only resyncs).
@@ -192,6 +204,7 @@ pub struct LeasesRequest {
 }
 
 /// Reply to [`PATH_LEASES`]: every lease the node holds now, old and new.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeasesResponse {
     /// Held leases.
@@ -199,6 +212,7 @@ pub struct LeasesResponse {
 }
 
 /// Body of [`PATH_CHUNK_COMPLETE`]; answered 200 [`CompleteResponse`] or 409 `stale_lease`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteRequest {
     /// The lease being completed.
@@ -216,6 +230,7 @@ pub struct CompleteRequest {
 }
 
 /// Reply to [`PATH_CHUNK_COMPLETE`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteResponse {
     /// False when the chunk had already been accepted (a retried post): nothing changed.
@@ -226,6 +241,7 @@ pub struct CompleteResponse {
 }
 
 /// Body of [`PATH_CHUNK_COMPLETE_BATCH`]: results, each as in a single completion.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteBatchRequest {
     /// The results (at most 1024).
@@ -233,6 +249,7 @@ pub struct CompleteBatchRequest {
 }
 
 /// What happened to one result of a batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchOutcome {
@@ -245,6 +262,7 @@ pub enum BatchOutcome {
 }
 
 /// Reply to [`PATH_CHUNK_COMPLETE_BATCH`]: one outcome per result, in request order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteBatchResponse {
     /// Outcomes.
@@ -255,6 +273,7 @@ pub struct CompleteBatchResponse {
 }
 
 /// Body of [`PATH_CHUNK_FAIL`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailRequest {
     /// The lease that failed.
@@ -265,6 +284,7 @@ pub struct FailRequest {
 }
 
 /// What the sentinel did with a failed chunk.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailAction {
@@ -275,6 +295,7 @@ pub enum FailAction {
 }
 
 /// Reply to [`PATH_CHUNK_FAIL`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailResponse {
     /// Outcome.
@@ -282,6 +303,7 @@ pub struct FailResponse {
 }
 
 /// Body of [`PATH_CONFIG`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigRequest {
     /// Content hash from a [`ChunkLease`].
@@ -289,6 +311,7 @@ pub struct ConfigRequest {
 }
 
 /// Reply to [`PATH_CONFIG`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigResponse {
     /// The hash, echoed.
@@ -298,6 +321,7 @@ pub struct ConfigResponse {
 }
 
 /// Every 4xx/5xx response body of the sentinel, user API included.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
     /// Stable machine-readable code, e.g. `bad_signature`, `replayed`, `stale_lease`,

@@ -78,7 +78,7 @@ pub struct User {
 }
 
 /// Kind of a bearer credential kept in `auth_tokens`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthTokenKind {
     /// Browser session cookie.
@@ -113,7 +113,7 @@ pub struct NewAuthToken {
 }
 
 /// A stored token as listed to its owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthTokenInfo {
     /// SHA-256 of the secret (used as the token's id for revocation).
@@ -129,7 +129,7 @@ pub struct AuthTokenInfo {
 }
 
 /// Presence status of a node as shown to users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeStatus {
     /// Registered, never seen online.
@@ -183,7 +183,7 @@ pub struct PendingClaim {
 }
 
 /// A claim token as listed to its owner (the secret itself is never stored).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimTokenInfo {
     /// SHA-256 of the secret (the token's id for revocation).
@@ -219,7 +219,7 @@ pub struct ActiveWork {
 }
 
 /// What a node reported about its work in its latest heartbeat.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeLoad {
     /// Leases it reported holding: running, queued (prefetched) or being reported.
@@ -270,7 +270,7 @@ impl NodeLoad {
 }
 
 /// A registered node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
     /// Id.
