@@ -38,7 +38,7 @@ pub(super) struct CreateJob {
     /// Random seed, as a number or decimal text (browsers round integers above 2^53);
     /// absent: a random one.
     #[serde(default, deserialize_with = "number_or_text")]
-    #[schema(value_type = Option<u64>)]
+    #[schema(schema_with = seed_schema)]
     seed: Option<u64>,
     /// Iterations per chunk; absent: chosen from the profile's cost and the live slots.
     #[serde(default, alias = "chunk_size")]
@@ -318,6 +318,25 @@ fn checked_chunk_size(chunk_size: u64, iterations: u64) -> Result<u64, UserError
         ));
     }
     Ok(chunk_size)
+}
+
+/// The documented form of [`number_or_text`]: a whole number, decimal text, or null.
+fn seed_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("decimal digits")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
 }
 
 /// An optional `u64` sent as a JSON number or as decimal text (browsers round integers above
