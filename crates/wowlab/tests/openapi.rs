@@ -114,7 +114,8 @@ impl Api {
 
     /// The documented operation (panics naming it when undocumented).
     fn operation(&self, method: &str, template: &str) -> Value {
-        self.doc["paths"][template][method.to_lowercase()].clone()
+        self.doc["paths"][template][method.to_lowercase()]
+            .clone()
             .as_object()
             .map(|o| Value::Object(o.clone()))
             .unwrap_or_else(|| panic!("{method} {template} is not in the document"))
@@ -150,7 +151,10 @@ impl Api {
         };
         if a.content_type == "application/json" {
             let v: Value = serde_json::from_str(&a.body).unwrap_or_else(|e| {
-                panic!("{method} {template} {}: not JSON ({e}): {}", a.status, a.body)
+                panic!(
+                    "{method} {template} {}: not JSON ({e}): {}",
+                    a.status, a.body
+                )
             });
             if let Err(e) = schema::validate(&self.doc, &media["schema"], &v) {
                 panic!(
@@ -288,7 +292,9 @@ fn every_documented_operation_answers_as_documented_by_the_running_server() {
     assert_eq!(s, 200, "{text}");
     let doc = json(&text);
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1.")),
         "not OpenAPI 3.1: {}",
         doc["openapi"]
     );
@@ -304,7 +310,10 @@ fn every_documented_operation_answers_as_documented_by_the_running_server() {
     // Every operation without credentials, and with a malformed body where it takes one:
     // whatever the answer, it is a documented one.
     let ops = operations(&api.doc);
-    let sample = |t: &str| t.replace("{id}", "00000000-0000-4000-8000-000000000000").replace("{hash}", "00");
+    let sample = |t: &str| {
+        t.replace("{id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{hash}", "00")
+    };
     for (method, template) in &ops {
         let path = sample(template);
         api.call(method, template, &path, Auth::None, None);
@@ -339,23 +348,55 @@ fn exercise(api: &mut Api, dir: &Path) {
     api.expect(200, "GET", "/api/auth/me", jar, None);
 
     // Tokens: an API token for the rest, one more to revoke.
-    let token = api.expect(201, "POST", "/api/tokens", jar, Some(json!({"name": "openapi"})));
+    let token = api.expect(
+        201,
+        "POST",
+        "/api/tokens",
+        jar,
+        Some(json!({"name": "openapi"})),
+    );
     let token = token["token"].as_str().unwrap().to_owned();
     let bearer = Auth::Bearer(&token);
-    let spare = api.expect(201, "POST", "/api/tokens", bearer, Some(json!({"expiresInDays": 1})));
+    let spare = api.expect(
+        201,
+        "POST",
+        "/api/tokens",
+        bearer,
+        Some(json!({"expiresInDays": 1})),
+    );
     api.expect(200, "GET", "/api/tokens", bearer, None);
     let hash = spare["id"].as_str().unwrap();
-    api.expect_at(204, "DELETE", "/api/tokens/{hash}", &format!("/api/tokens/{hash}"), bearer, None);
+    api.expect_at(
+        204,
+        "DELETE",
+        "/api/tokens/{hash}",
+        &format!("/api/tokens/{hash}"),
+        bearer,
+        None,
+    );
 
     let claim = api.expect(201, "POST", "/api/claim-tokens", bearer, Some(json!({})));
     let claim_token = claim["token"].as_str().unwrap().to_owned();
     let spare = api.expect(201, "POST", "/api/claim-tokens", bearer, None);
     api.expect(200, "GET", "/api/claim-tokens", bearer, None);
     let id = spare["id"].as_str().unwrap();
-    api.expect_at(204, "DELETE", "/api/claim-tokens/{id}", &format!("/api/claim-tokens/{id}"), bearer, None);
+    api.expect_at(
+        204,
+        "DELETE",
+        "/api/claim-tokens/{id}",
+        &format!("/api/claim-tokens/{id}"),
+        bearer,
+        None,
+    );
 
     api.expect(200, "GET", "/api/admin/quotas", bearer, None);
-    api.expect(200, "PUT", "/api/admin/quotas", bearer, Some(json!({"maxActiveJobs": 20})));
+    api.expect(
+        200,
+        "PUT",
+        "/api/admin/quotas",
+        bearer,
+        Some(json!({"maxActiveJobs": 20})),
+    );
 
     // Node API: one node registers with the claim token, another unowned and is claimed by
     // its code.
@@ -378,10 +419,19 @@ fn exercise(api: &mut Api, dir: &Path) {
         Auth::Node(&loose),
         Some(json!({"name": "loose", "facts": facts})),
     );
-    let code = reg["claim_code"].as_str().expect("an unowned node gets a code");
-    api.expect(200, "POST", "/api/nodes/claim", bearer, Some(json!({"code": code})));
+    let code = reg["claim_code"]
+        .as_str()
+        .expect("an unowned node gets a code");
+    api.expect(
+        200,
+        "POST",
+        "/api/nodes/claim",
+        bearer,
+        Some(json!({"code": code})),
+    );
     api.expect(204, "POST", "/api/node/unlink", Auth::Node(&loose), None);
-    let metrics = json!({"load1": 0.5, "mem_used_bytes": 1, "mem_total_bytes": 2, "sims_per_sec": 0.0});
+    let metrics =
+        json!({"load1": 0.5, "mem_used_bytes": 1, "mem_total_bytes": 2, "sims_per_sec": 0.0});
     api.expect(
         200,
         "POST",
@@ -394,24 +444,41 @@ fn exercise(api: &mut Api, dir: &Path) {
 
     let nodes = api.expect(200, "GET", "/api/nodes", bearer, None);
     let path = format!("/api/nodes/{node_id}");
-    api.expect_at(200, "PATCH", "/api/nodes/{id}", &path, bearer, Some(json!({"name": "renamed", "maxParallel": 1})));
+    api.expect_at(
+        200,
+        "PATCH",
+        "/api/nodes/{id}",
+        &path,
+        bearer,
+        Some(json!({"name": "renamed", "maxParallel": 1})),
+    );
     // The in-process node of `wowlab up` answers live through the in-process tunnel.
     let local = nodes
         .as_array()
         .unwrap()
         .iter()
         .find(|n| n["id"] != node_id.as_str() && n["status"] == "online")
-        .or_else(|| nodes.as_array().unwrap().iter().find(|n| n["name"] != "openapi-node" && n["name"] != "loose"))
+        .or_else(|| {
+            nodes
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["name"] != "openapi-node" && n["name"] != "loose")
+        })
         .expect("the in-process node is listed")["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let live = format!("/api/nodes/{local}/live");
     let mut online = Value::Null;
-    wait_until("the in-process node answers live", Duration::from_secs(60), || {
-        online = api.expect_at(200, "GET", "/api/nodes/{id}/live", &live, bearer, None);
-        online["online"] == true
-    });
+    wait_until(
+        "the in-process node answers live",
+        Duration::from_secs(60),
+        || {
+            online = api.expect_at(200, "GET", "/api/nodes/{id}/live", &live, bearer, None);
+            online["online"] == true
+        },
+    );
     let logs = format!("/api/nodes/{local}/logs?lines=5");
     api.expect_at(200, "GET", "/api/nodes/{id}/logs", &logs, bearer, None);
 
@@ -426,18 +493,70 @@ fn exercise(api: &mut Api, dir: &Path) {
     let job = job["id"].as_str().unwrap().to_owned();
     api.expect(200, "GET", "/api/jobs", bearer, None);
     let at = |suffix: &str| format!("/api/jobs/{job}{suffix}");
-    api.expect_at(200, "PATCH", "/api/jobs/{id}", &at(""), bearer, Some(json!({"name": "renamed"})));
-    api.expect_at(200, "POST", "/api/jobs/{id}/visibility", &at("/visibility"), bearer, Some(json!({"public": true})));
-    api.expect_at(200, "GET", "/api/realtime/job-token", &format!("/api/realtime/job-token?jobId={job}"), Auth::None, None);
+    api.expect_at(
+        200,
+        "PATCH",
+        "/api/jobs/{id}",
+        &at(""),
+        bearer,
+        Some(json!({"name": "renamed"})),
+    );
+    api.expect_at(
+        200,
+        "POST",
+        "/api/jobs/{id}/visibility",
+        &at("/visibility"),
+        bearer,
+        Some(json!({"public": true})),
+    );
+    api.expect_at(
+        200,
+        "GET",
+        "/api/realtime/job-token",
+        &format!("/api/realtime/job-token?jobId={job}"),
+        Auth::None,
+        None,
+    );
     wait_until("the job completes", Duration::from_secs(120), || {
         let v = api.expect_at(200, "GET", "/api/jobs/{id}", &at(""), bearer, None);
-        assert!(!["failed", "cancelled"].contains(&v["status"].as_str().unwrap()), "{v}");
+        assert!(
+            !["failed", "cancelled"].contains(&v["status"].as_str().unwrap()),
+            "{v}"
+        );
         v["status"] == "completed"
     });
-    api.expect_at(200, "GET", "/api/jobs/{id}/result", &at("/result"), Auth::None, None);
-    api.expect_at(200, "GET", "/api/jobs/{id}/aggregate", &at("/aggregate"), bearer, None);
-    api.expect_at(200, "GET", "/api/jobs/{id}/profile", &at("/profile"), bearer, None);
-    api.expect_at(409, "POST", "/api/jobs/{id}/cancel", &at("/cancel"), bearer, None);
+    api.expect_at(
+        200,
+        "GET",
+        "/api/jobs/{id}/result",
+        &at("/result"),
+        Auth::None,
+        None,
+    );
+    api.expect_at(
+        200,
+        "GET",
+        "/api/jobs/{id}/aggregate",
+        &at("/aggregate"),
+        bearer,
+        None,
+    );
+    api.expect_at(
+        200,
+        "GET",
+        "/api/jobs/{id}/profile",
+        &at("/profile"),
+        bearer,
+        None,
+    );
+    api.expect_at(
+        409,
+        "POST",
+        "/api/jobs/{id}/cancel",
+        &at("/cancel"),
+        bearer,
+        None,
+    );
     api.expect_at(204, "DELETE", "/api/jobs/{id}", &at(""), bearer, None);
 
     // A long job with tiny chunks: the signed node takes leases, fetches the profile, reports
@@ -451,13 +570,29 @@ fn exercise(api: &mut Api, dir: &Path) {
     );
     let long = long["id"].as_str().unwrap().to_owned();
     let mut leases = Vec::new();
-    wait_until("leases for the signed node", Duration::from_secs(30), || {
-        let v = api.expect(200, "POST", "/api/node/leases", signed, Some(json!({"free_slots": 2})));
-        leases = v["leases"].as_array().unwrap().clone();
-        leases.len() >= 2
-    });
+    wait_until(
+        "leases for the signed node",
+        Duration::from_secs(30),
+        || {
+            let v = api.expect(
+                200,
+                "POST",
+                "/api/node/leases",
+                signed,
+                Some(json!({"free_slots": 2})),
+            );
+            leases = v["leases"].as_array().unwrap().clone();
+            leases.len() >= 2
+        },
+    );
     let hash = leases[0]["config_hash"].as_str().unwrap();
-    api.expect(200, "POST", "/api/node/config", signed, Some(json!({"config_hash": hash})));
+    api.expect(
+        200,
+        "POST",
+        "/api/node/config",
+        signed,
+        Some(json!({"config_hash": hash})),
+    );
     let done = &leases[0];
     let profile = wowlab_sim::compile_str(PROFILE).unwrap();
     let result = wowlab_sim::run_chunk(
@@ -467,11 +602,18 @@ fn exercise(api: &mut Api, dir: &Path) {
     )
     .unwrap();
     let b64 = base64::engine::general_purpose::STANDARD.encode(result.encode());
-    let lease = |l: &Value| json!({"job_id": l["job_id"], "chunk": l["chunk"], "fence": l["fence"]});
+    let lease =
+        |l: &Value| json!({"job_id": l["job_id"], "chunk": l["chunk"], "fence": l["fence"]});
     let mut complete = lease(done);
     complete["result_b64"] = b64.into();
     complete["elapsed_ms"] = 1.into();
-    let v = api.expect(200, "POST", "/api/node/chunks/complete", signed, Some(complete.clone()));
+    let v = api.expect(
+        200,
+        "POST",
+        "/api/node/chunks/complete",
+        signed,
+        Some(complete.clone()),
+    );
     assert_eq!(v["accepted"], true, "{v}");
     // The same result again, in a batch: already done.
     let v = api.expect(
@@ -486,8 +628,19 @@ fn exercise(api: &mut Api, dir: &Path) {
     fail["reason"] = "openapi test".into();
     api.expect(200, "POST", "/api/node/chunks/fail", signed, Some(fail));
     let at = |suffix: &str| format!("/api/jobs/{long}{suffix}");
-    api.expect_at(200, "POST", "/api/jobs/{id}/cancel", &at("/cancel"), bearer, None);
+    api.expect_at(
+        200,
+        "POST",
+        "/api/jobs/{id}/cancel",
+        &at("/cancel"),
+        bearer,
+        None,
+    );
 
     api.expect(204, "POST", "/api/auth/logout", jar, None);
-    assert_eq!(api.call("GET", "/api/auth/me", "/api/auth/me", jar, None).status, 401);
+    assert_eq!(
+        api.call("GET", "/api/auth/me", "/api/auth/me", jar, None)
+            .status,
+        401
+    );
 }

@@ -160,7 +160,10 @@ impl utoipa::ToSchema for Binary {}
 /// body on every documented 4xx/5xx that names none.
 fn add_common_failures(op: &mut Operation) {
     let common = [
-        ("429", "Rate limited or over a fair-use quota (`Retry-After` says when to retry)"),
+        (
+            "429",
+            "Rate limited or over a fair-use quota (`Retry-After` says when to retry)",
+        ),
         ("500", "Internal error"),
         ("503", "A backend is unavailable or busy; retry shortly"),
     ];

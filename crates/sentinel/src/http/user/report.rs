@@ -62,7 +62,9 @@ pub(crate) struct AbilityView {
 impl ReportView {
     /// The report of stored result bytes (the sim's binary aggregate); `None` if unreadable.
     pub(crate) fn of_stored(bytes: &[u8]) -> Option<Self> {
-        ChunkResult::decode(bytes).ok().map(|r| Self::from(r.report()))
+        ChunkResult::decode(bytes)
+            .ok()
+            .map(|r| Self::from(r.report()))
     }
 }
 

@@ -1111,12 +1111,25 @@ async fn json_is_camel_case_and_old_snake_case_request_names_still_work() {
     assert_camel_case(&list, "GET /api/jobs");
 
     let (s, v, _) = a
-        .send("POST", "/api/tokens", Some(&alice), json!({"expires_in_days": 2}))
+        .send(
+            "POST",
+            "/api/tokens",
+            Some(&alice),
+            json!({"expires_in_days": 2}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    assert!(v["expiresAt"].is_u64(), "old `expires_in_days` accepted: {v}");
+    assert!(
+        v["expiresAt"].is_u64(),
+        "old `expires_in_days` accepted: {v}"
+    );
     let (s, v, _) = a
-        .send("POST", "/api/claim-tokens", Some(&alice), json!({"expires_in_days": 1}))
+        .send(
+            "POST",
+            "/api/claim-tokens",
+            Some(&alice),
+            json!({"expires_in_days": 1}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["expiresAt"], 1_800_000_000_000u64 + 86_400_000, "{v}");
@@ -1131,17 +1144,33 @@ async fn json_is_camel_case_and_old_snake_case_request_names_still_work() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["maxActiveJobs"].as_u64(), v["maxQueuedIterations"].as_u64()), (Some(3), Some(1000)));
+    assert_eq!(
+        (
+            v["maxActiveJobs"].as_u64(),
+            v["maxQueuedIterations"].as_u64()
+        ),
+        (Some(3), Some(1000))
+    );
 
     let id = job["id"].as_str().unwrap();
     for q in ["jobId", "job_id"] {
         let (s, v, _) = a
-            .send("GET", &format!("/api/realtime/job-token?{q}={id}"), Some(&alice), Value::Null)
+            .send(
+                "GET",
+                &format!("/api/realtime/job-token?{q}={id}"),
+                Some(&alice),
+                Value::Null,
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{q}: {v}");
         assert_camel_case(&v, "GET /api/realtime/job-token");
     }
-    for path in ["/api/auth/me", "/api/tokens", "/api/claim-tokens", "/api/nodes"] {
+    for path in [
+        "/api/auth/me",
+        "/api/tokens",
+        "/api/claim-tokens",
+        "/api/nodes",
+    ] {
         let (s, v, _) = a.send("GET", path, Some(&alice), Value::Null).await;
         assert_eq!(s, StatusCode::OK, "{path}: {v}");
         assert_camel_case(&v, path);
