@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::body::JsonBody;
 use super::error::UserError;
-use super::report::ReportView;
+use super::report::{ReportView, StoredReport};
 use crate::context::ValidationError;
 use crate::coordinator::{chunk_wall_limit, CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
@@ -550,7 +550,7 @@ pub(super) async fn profile(
     security((), ("session" = []), ("apiToken" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses(
-        (status = 200, description = "The report", body = ReportView),
+        (status = 200, description = "The sim's report (a workload storing JSON results gets them as stored)", body = ReportView),
         (status = 404, description = "No such job, or no result (yet)")
     )
 )]
@@ -558,9 +558,9 @@ pub(super) async fn result(
     State(state): State<Context>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
-) -> Result<Json<ReportView>, ApiError> {
+) -> Result<Json<StoredReport>, ApiError> {
     let bytes = completed_result(&state, user.as_ref(), &id).await?;
-    ReportView::of_stored(&bytes)
+    StoredReport::of(&bytes)
         .map(Json)
         .ok_or_else(|| ApiError::Internal("the stored result is unreadable".into()))
 }

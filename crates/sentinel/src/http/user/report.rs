@@ -59,12 +59,25 @@ pub(crate) struct AbilityView {
     avg_hit: f64,
 }
 
-impl ReportView {
-    /// The report of stored result bytes (the sim's binary aggregate); `None` if unreadable.
-    pub(crate) fn of_stored(bytes: &[u8]) -> Option<Self> {
-        ChunkResult::decode(bytes)
-            .ok()
-            .map(|r| Self::from(r.report()))
+/// What `GET /api/jobs/{id}/result` answers: the sim's report, or a JSON result of another
+/// workload as it was stored.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum StoredReport {
+    /// The sim's binary aggregate, summarized.
+    Sim(ReportView),
+    /// A workload whose results are JSON.
+    Json(serde_json::Value),
+}
+
+impl StoredReport {
+    /// The report of stored result bytes; `None` if they are neither.
+    pub(crate) fn of(bytes: &[u8]) -> Option<Self> {
+        if let Ok(v) = serde_json::from_slice(bytes) {
+            return Some(Self::Json(v));
+        }
+        let merged = ChunkResult::decode(bytes).ok()?;
+        Some(Self::Sim(ReportView::from(merged.report())))
     }
 }
 
