@@ -18,7 +18,7 @@ mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -270,24 +270,7 @@ fn api_routers_register_routes_only_through_their_documentation() {
 #[test]
 fn every_documented_operation_answers_as_documented_by_the_running_server() {
     let dir = tempdir("openapi");
-    let port = free_port();
-    let _up = Proc(
-        Command::new(BIN)
-            .args(["up", "--nodes", "1", "--slots", "1", "--addr"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(dir.join("grid"))
-            .env("RUST_LOG", "warn")
-            .env_remove("WOWLAB_SENTINEL_TUNNEL_NATS_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn wowlab up"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until("grid ready", Duration::from_secs(60), || {
-        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
-    });
+    let (_up, url) = start_up(&dir);
     let (s, text) = http(&format!("{url}/api/openapi.json"), "GET", None, None).unwrap();
     assert_eq!(s, 200, "{text}");
     let doc = json(&text);
@@ -301,7 +284,7 @@ fn every_documented_operation_answers_as_documented_by_the_running_server() {
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
     let mut api = Api {
         url: url.clone(),
-        host: format!("127.0.0.1:{port}"),
+        host: url.trim_start_matches("http://").to_owned(),
         doc,
         seen: BTreeMap::new(),
     };
