@@ -62,7 +62,28 @@ macro_rules! uuid_id {
                 })
             }
         }
+
+        // A UUID string in OpenAPI documents, named after the id kind.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                uuid_schema()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
+}
+
+/// A string in UUID form (ids are UUID v4 newtypes on the wire).
+#[cfg(feature = "openapi")]
+fn uuid_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom("uuid".into())))
+        .into()
 }
 
 uuid_id!(

@@ -36,6 +36,7 @@ pub const PATH_TUNNEL_CREDENTIALS: &str = "/api/node/tunnel-credentials";
 pub const MAX_PREFETCH: u32 = 16;
 
 /// Hardware and software facts a node reports about itself.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct NodeFacts {
     /// Host name, for display.
@@ -54,6 +55,7 @@ pub struct NodeFacts {
 }
 
 /// Body of [`PATH_REGISTER`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     /// A user's claim token; without one the node registers unowned and gets a claim code.
@@ -66,6 +68,7 @@ pub struct RegisterRequest {
 }
 
 /// Reply to [`PATH_REGISTER`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterResponse {
     /// The node's id (stable for its key).
@@ -79,6 +82,7 @@ pub struct RegisterResponse {
 }
 
 /// Reply to [`PATH_TOKEN`] (empty request body); refused with `not_claimed` while unowned.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The node's id.
@@ -93,6 +97,7 @@ pub struct TokenResponse {
 
 /// Reply to [`PATH_TUNNEL_CREDENTIALS`] (empty request body); refused with `not_claimed`
 /// while unowned.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TunnelCredentialsResponse {
     /// The node's id (its tunnel host).
@@ -112,6 +117,7 @@ pub struct TunnelCredentialsResponse {
 }
 
 /// A lease as the node names it in heartbeats, completions and failures.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct LeaseRef {
     /// The job.
@@ -123,6 +129,7 @@ pub struct LeaseRef {
 }
 
 /// One chunk of work offered to a node (also the `chunks:{node}` lease payload).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkLease {
     /// Which lease this is.
@@ -141,6 +148,7 @@ pub struct ChunkLease {
 }
 
 /// Host metrics sent with each heartbeat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SystemMetrics {
     /// One-minute load average.
@@ -154,6 +162,7 @@ pub struct SystemMetrics {
 }
 
 /// Body of [`PATH_HEARTBEAT`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatRequest {
     /// Worker slots free right now.
@@ -173,6 +182,7 @@ pub struct HeartbeatRequest {
 }
 
 /// Settings the owner controls, pushed on `nodes:{id}` and returned with each heartbeat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeSettings {
     /// Display name.
@@ -184,6 +194,7 @@ pub struct NodeSettings {
 }
 
 /// Reply to [`PATH_HEARTBEAT`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatResponse {
     /// Leases still held, with their new expiry.
@@ -197,6 +208,7 @@ pub struct HeartbeatResponse {
 }
 
 /// A lease with its extended expiry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtendedLease {
     /// Which lease.
@@ -207,6 +219,7 @@ pub struct ExtendedLease {
 }
 
 /// Body of [`PATH_LEASES`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeasesRequest {
     /// New chunks wanted (0 only resyncs).
@@ -214,6 +227,7 @@ pub struct LeasesRequest {
 }
 
 /// Reply to [`PATH_LEASES`]: every lease the node holds now, old and new.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeasesResponse {
     /// Held leases.
@@ -221,6 +235,7 @@ pub struct LeasesResponse {
 }
 
 /// Body of [`PATH_CHUNK_COMPLETE`]; answered 200 [`CompleteResponse`] or 409 `stale_lease`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteRequest {
     /// The lease being completed.
@@ -238,6 +253,7 @@ pub struct CompleteRequest {
 }
 
 /// Reply to [`PATH_CHUNK_COMPLETE`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteResponse {
     /// False when the chunk had already been accepted (a retried post): nothing changed.
@@ -248,6 +264,7 @@ pub struct CompleteResponse {
 }
 
 /// Body of [`PATH_CHUNK_COMPLETE_BATCH`]: results, each as in a single completion.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteBatchRequest {
     /// The results (at most 1024).
@@ -255,6 +272,7 @@ pub struct CompleteBatchRequest {
 }
 
 /// What happened to one result of a batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchOutcome {
@@ -267,6 +285,7 @@ pub enum BatchOutcome {
 }
 
 /// Reply to [`PATH_CHUNK_COMPLETE_BATCH`]: one outcome per result, in request order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompleteBatchResponse {
     /// Outcomes.
@@ -277,6 +296,7 @@ pub struct CompleteBatchResponse {
 }
 
 /// Body of [`PATH_CHUNK_FAIL`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailRequest {
     /// The lease that failed.
@@ -287,6 +307,7 @@ pub struct FailRequest {
 }
 
 /// What the sentinel did with a failed chunk.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailAction {
@@ -297,6 +318,7 @@ pub enum FailAction {
 }
 
 /// Reply to [`PATH_CHUNK_FAIL`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailResponse {
     /// Outcome.
@@ -304,6 +326,7 @@ pub struct FailResponse {
 }
 
 /// Body of [`PATH_CONFIG`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigRequest {
     /// Content hash from a [`ChunkLease`].
@@ -311,6 +334,7 @@ pub struct ConfigRequest {
 }
 
 /// Reply to [`PATH_CONFIG`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigResponse {
     /// The hash, echoed.
@@ -320,6 +344,7 @@ pub struct ConfigResponse {
 }
 
 /// Every 4xx/5xx response body of the sentinel, user API included.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
     /// Stable machine-readable code, e.g. `bad_signature`, `replayed`, `stale_lease`,

@@ -48,7 +48,7 @@ pub struct SubscriptionClaims {
 }
 
 /// A signed token and when it stops working.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MintedToken {
     /// The JWT.

@@ -134,24 +134,7 @@ fn node_process_serves_live_status_and_logs_over_nats_and_goes_offline_when_kill
 #[test]
 fn embedded_grid_serves_live_status_and_logs_of_in_process_nodes_without_nats() {
     let dir = tempdir("live-up");
-    let port = free_port();
-    let _up = Proc(
-        Command::new(BIN)
-            .args(["up", "--nodes", "1", "--slots", "1", "--addr"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(dir.join("grid"))
-            .env("RUST_LOG", "info")
-            .env_remove("WOWLAB_SENTINEL_TUNNEL_NATS_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn wowlab up"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until("grid ready", Duration::from_secs(60), || {
-        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
-    });
+    let (_up, url) = start_up(&dir);
     // The first account is admin and sees the in-process nodes; the second is refused.
     let (admin, _) = account(&url, &dir.join("admin-cookies"), "admin@example.org");
     let (other, _) = account(&url, &dir.join("other-cookies"), "other@example.org");

@@ -7,7 +7,18 @@ use serde::{Deserialize, Serialize};
 
 /// A point in time, milliseconds since the Unix epoch.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Default,
+    utoipa::ToSchema,
 )]
 #[serde(transparent)]
 pub struct UnixMillis(pub u64);

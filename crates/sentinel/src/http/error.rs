@@ -5,11 +5,33 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use wowlab_api::node::ApiErrorBody;
 use wowlab_api::signing::SignatureError;
 
 use crate::coordinator::CoordinatorError;
 use crate::lifecycle::LifecycleError;
 use crate::store::StoreError;
+
+/// The body of every 4xx/5xx answer: `{"error": {"code", "message", "field"?}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    /// What went wrong.
+    pub error: ApiErrorBody,
+}
+
+impl ErrorResponse {
+    /// An error with this stable `code` and human-readable `message`.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            error: ApiErrorBody {
+                code: code.to_owned(),
+                message: message.into(),
+                field: None,
+            },
+        }
+    }
+}
 
 /// Everything a handler can answer with besides success.
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +191,7 @@ impl IntoResponse for ApiError {
             }
             other => tracing::debug!(code, error = %other, "request refused"),
         }
-        let body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
+        let body = ErrorResponse::new(code, self.to_string());
         let mut resp = (status, Json(body)).into_response();
         if let Self::RateLimited { retry_after } | Self::Busy { retry_after } = self {
             resp.headers_mut()

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod node;
+pub mod openapi;
 pub mod security;
 pub mod signed;
 pub mod studio;

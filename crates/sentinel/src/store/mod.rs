@@ -81,7 +81,7 @@ pub struct User {
 }
 
 /// Kind of a bearer credential kept in `auth_tokens`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthTokenKind {
     /// Browser session cookie.
@@ -116,7 +116,7 @@ pub struct NewAuthToken {
 }
 
 /// A stored token as listed to its owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthTokenInfo {
     /// SHA-256 of the secret (used as the token's id for revocation).
@@ -134,7 +134,7 @@ pub struct AuthTokenInfo {
 }
 
 /// Presence status of a node as shown to users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeStatus {
     /// Registered, never seen online.
@@ -188,7 +188,7 @@ pub struct PendingClaim {
 }
 
 /// A claim token as listed to its owner (the secret itself is never stored).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimTokenInfo {
     /// SHA-256 of the secret (the token's id for revocation).
@@ -228,7 +228,7 @@ pub struct ActiveWork {
 }
 
 /// What a node reported about its work in its latest heartbeat.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeLoad {
     /// Leases it reported holding: running, queued (prefetched) or being reported.
@@ -279,7 +279,7 @@ impl NodeLoad {
 }
 
 /// A registered node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
     /// Id.

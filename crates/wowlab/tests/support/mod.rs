@@ -183,6 +183,30 @@ pub fn start_standalone(dir: &Path, sentinel_env: &[(&str, &str)]) -> Standalone
     }
 }
 
+/// Starts `wowlab up` (one in-process node, one slot, no tunnel NATS) on a free port with its
+/// data in `dir/grid`; returns it and its URL once `/readyz` answers.
+pub fn start_up(dir: &Path) -> (Proc, String) {
+    let port = free_port();
+    let up = Proc(
+        Command::new(BIN)
+            .args(["up", "--nodes", "1", "--slots", "1", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.join("grid"))
+            .env("RUST_LOG", "info")
+            .env_remove("WOWLAB_SENTINEL_TUNNEL_NATS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wowlab up"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until("grid ready", Duration::from_secs(60), || {
+        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
+    });
+    (up, url)
+}
+
 /// Signs up `email` on the sentinel at `url` and returns `(api token, claim token)`.
 pub fn account(url: &str, jar: &Path, email: &str) -> (String, String) {
     let post = |path: &str, body: &str| post_with_cookies(jar, &format!("{url}{path}"), body);

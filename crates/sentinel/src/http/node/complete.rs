@@ -29,6 +29,21 @@ use crate::store::Node;
 /// Most results in one batch.
 pub const MAX_BATCH: usize = 1024;
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_CHUNK_COMPLETE,
+    tag = "node",
+    summary = "Report a chunk result",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    request_body = CompleteRequest,
+    responses(
+        (status = 200, description = "Stored (or already stored)", body = CompleteResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)"),
+        (status = 409, description = "The lease is no longer held (`stale_lease`)")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: ClaimedNode<CompleteRequest>,
@@ -47,6 +62,20 @@ pub(super) async fn handle(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_CHUNK_COMPLETE_BATCH,
+    tag = "node",
+    summary = "Report many chunk results",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    request_body = CompleteBatchRequest,
+    responses(
+        (status = 200, description = "One outcome per result", body = CompleteBatchResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)")
+    )
+)]
 pub(super) async fn handle_batch(
     State(state): State<Context>,
     req: ClaimedNode<CompleteBatchRequest>,

@@ -8,6 +8,21 @@ use wowlab_api::node::{ConfigRequest, ConfigResponse};
 use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_CONFIG,
+    tag = "node",
+    summary = "Fetch a job profile by hash",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    request_body = ConfigRequest,
+    responses(
+        (status = 200, description = "The profile", body = ConfigResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)"),
+        (status = 404, description = "No profile with that hash")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: ClaimedNode<ConfigRequest>,

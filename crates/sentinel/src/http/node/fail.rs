@@ -16,6 +16,21 @@ use crate::lifecycle::{Ending, LifecycleError};
 /// Longest stored failure reason.
 const MAX_REASON: usize = 1000;
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_CHUNK_FAIL,
+    tag = "node",
+    summary = "Report a failed chunk",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    request_body = FailRequest,
+    responses(
+        (status = 200, description = "What happens to the chunk", body = FailResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)"),
+        (status = 409, description = "The lease is no longer held (`stale_lease`)")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: ClaimedNode<FailRequest>,

@@ -19,6 +19,19 @@ use wowlab_api::channels::NODES_ALL;
 /// Most leases one heartbeat may report (bounds the work per request).
 const MAX_REPORTED: usize = 4096;
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_HEARTBEAT,
+    tag = "node",
+    summary = "Heartbeat",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    request_body = HeartbeatRequest,
+    responses(
+        (status = 200, description = "Extended and cancelled leases, current settings", body = HeartbeatResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: SignedNode<HeartbeatRequest>,

@@ -9,6 +9,20 @@ use wowlab_api::node::{LeasesRequest, LeasesResponse};
 use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_LEASES,
+    tag = "node",
+    summary = "Request leases for free slots",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    request_body = LeasesRequest,
+    responses(
+        (status = 200, description = "Every lease the node holds now", body = LeasesResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)")
+    )
+)]
 pub(super) async fn request(
     State(state): State<Context>,
     req: ClaimedNode<LeasesRequest>,
@@ -28,6 +42,19 @@ pub(super) async fn request(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = wowlab_api::node::PATH_LEASES,
+    tag = "node",
+    summary = "Resync held leases",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    responses(
+        (status = 200, description = "Every lease the node holds now", body = LeasesResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)")
+    )
+)]
 pub(super) async fn resync(
     State(state): State<Context>,
     req: ClaimedNode<()>,

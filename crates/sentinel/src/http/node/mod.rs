@@ -1,8 +1,9 @@
 //! The signed node API: register, beacon token, heartbeat, leases (new and resync), chunk
 //! complete/fail, unlink, tunnel credentials. Every route but `register` requires a registered node's signature.
 
-use axum::routing::post;
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use wowlab_api::node as api;
 
 use super::Context;
@@ -20,21 +21,24 @@ pub(crate) use crate::wire;
 
 /// Routes under `/api/node`.
 pub fn router(state: Context) -> Router {
-    Router::new()
-        .route(api::PATH_REGISTER, post(register::handle))
-        .route(api::PATH_HEARTBEAT, post(heartbeat::handle))
-        .route(api::PATH_LEASES, post(lease::request).get(lease::resync))
-        .route(api::PATH_CHUNK_COMPLETE, post(complete::handle))
-        .route(api::PATH_CHUNK_COMPLETE_BATCH, post(complete::handle_batch))
-        .route(api::PATH_CHUNK_FAIL, post(fail::handle))
-        .route(api::PATH_CONFIG, post(config::handle))
-        .route(api::PATH_UNLINK, post(unlink::handle))
-        .route(api::PATH_TOKEN, post(token::handle))
-        .route(
-            api::PATH_TUNNEL_CREDENTIALS,
-            post(tunnel_credentials::handle),
-        )
-        .with_state(state)
+    let (routes, _) = api().split_for_parts();
+    routes.with_state(state)
+}
+
+/// The node API, each route registered with its `#[utoipa::path]` documentation (a new route
+/// goes here as `.routes(routes!(module::handler))`, never as a plain `.route`).
+pub(crate) fn api() -> OpenApiRouter<Context> {
+    OpenApiRouter::new()
+        .routes(routes!(register::handle))
+        .routes(routes!(heartbeat::handle))
+        .routes(routes!(lease::request, lease::resync))
+        .routes(routes!(complete::handle))
+        .routes(routes!(complete::handle_batch))
+        .routes(routes!(fail::handle))
+        .routes(routes!(config::handle))
+        .routes(routes!(unlink::handle))
+        .routes(routes!(token::handle))
+        .routes(routes!(tunnel_credentials::handle))
 }
 
 /// Most slots the sentinel fills for `node`: what it runs (the owner's setting under its own

@@ -29,6 +29,20 @@ async fn registered(
     Ok(Json(response(node, claim_code)))
 }
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_REGISTER,
+    tag = "node",
+    summary = "Register this key as a node",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    request_body = RegisterRequest,
+    responses(
+        (status = 200, description = "The node (new, or the known one for this key)", body = RegisterResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The claim token is invalid, revoked or expired")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: Signed<RegisterRequest>,

@@ -10,6 +10,19 @@ use crate::http::signed::SignedNode;
 use crate::http::{ApiError, Context};
 use crate::tokens::NODE_TOKEN_TTL;
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_TOKEN,
+    tag = "node",
+    summary = "Fetch a beacon connection token",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    responses(
+        (status = 200, description = "A beacon connection token", body = TokenResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: SignedNode<()>,

@@ -9,6 +9,19 @@ use wowlab_api::node::TunnelCredentialsResponse;
 use crate::http::signed::ClaimedNode;
 use crate::http::{ApiError, Context};
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_TUNNEL_CREDENTIALS,
+    tag = "node",
+    summary = "Fetch NATS credentials scoped to the node's own tunnel subjects",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    responses(
+        (status = 200, description = "A scoped NATS user JWT, or `jwt: null` when the tunnel's NATS takes no credentials", body = TunnelCredentialsResponse),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request"),
+        (status = 403, description = "The node is not claimed yet (`not_claimed`)")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: ClaimedNode<()>,

@@ -6,6 +6,18 @@ use axum::http::StatusCode;
 use crate::http::signed::SignedNode;
 use crate::http::{ApiError, Context};
 
+#[utoipa::path(
+    post,
+    path = wowlab_api::node::PATH_UNLINK,
+    tag = "node",
+    summary = "Leave the grid",
+    security(("nodeKey" = [], "nodeSignature" = [], "nodeTimestamp" = [], "nodeNonce" = [])),
+    responses(
+        (status = 204, description = "Forgotten"),
+        (status = 400, description = "Malformed body or headers"),
+        (status = 401, description = "Bad signature, unknown key, replayed or stale request")
+    )
+)]
 pub(super) async fn handle(
     State(state): State<Context>,
     req: SignedNode<()>,

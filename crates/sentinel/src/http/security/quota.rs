@@ -13,7 +13,7 @@ pub const MAX_ACTIVE_JOBS: &str = "quota.max_active_jobs";
 pub const MAX_QUEUED_ITERATIONS: &str = "quota.max_queued_iterations";
 
 /// Per-user limits on unfinished work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Quotas {
     /// Jobs pending or running at once (default 10).

@@ -666,7 +666,7 @@ mod pages {
             .1,
         )
         .unwrap();
-        let mean = super::super::numbers::dps(api["mean_dps"].as_f64().unwrap());
+        let mean = super::super::numbers::dps(api["meanDps"].as_f64().unwrap());
         let answer = body
             .find("id=\"answer-mean\"")
             .expect("the answer is shown");

@@ -19,14 +19,14 @@ use crate::http::{ApiError, Context};
 use crate::store::{AuthTokenKind, NewAuthToken, StoreError, User};
 
 /// Email and password.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct Credentials {
     email: String,
     password: String,
 }
 
 /// A user as shown to themselves.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct UserView {
     id: UserId,
@@ -84,6 +84,18 @@ async fn start_session(state: &Context, user: &User, secure: bool) -> Result<Hea
     Ok(headers)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/signup",
+    tag = "account",
+    summary = "Create an account (the first one is admin) and sign in",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Signed up; the session cookie is set", body = UserView),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 409, description = "Email already registered")
+    )
+)]
 pub(super) async fn signup(
     State(state): State<Context>,
     request_headers: HeaderMap,
@@ -118,6 +130,18 @@ pub(super) async fn signup(
     Ok((StatusCode::CREATED, headers, Json(UserView::from(&user))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "account",
+    summary = "Sign in",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = UserView),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Wrong email or password")
+    )
+)]
 pub(super) async fn login(
     State(state): State<Context>,
     request_headers: HeaderMap,
@@ -137,6 +161,17 @@ pub(super) async fn login(
     Ok((headers, Json(UserView::from(&user))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "account",
+    summary = "Sign out (ends this session)",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared"),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn logout(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -156,6 +191,17 @@ pub(super) async fn logout(
     Ok((StatusCode::NO_CONTENT, headers))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "account",
+    summary = "The signed-in user",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn me(CurrentUser(user): CurrentUser) -> Json<UserView> {
     Json(UserView::from(&user))
 }

@@ -11,10 +11,14 @@ use crate::http::security::quota::{self, Quotas};
 use crate::http::{ApiError, Context};
 
 /// New quotas; an absent field keeps its current value.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct QuotaChange {
+    /// Jobs pending or running at once, per user.
+    #[serde(alias = "max_active_jobs")]
     max_active_jobs: Option<u32>,
+    /// Iterations not yet merged, per user.
+    #[serde(alias = "max_queued_iterations")]
     max_queued_iterations: Option<u64>,
 }
 
@@ -23,6 +27,17 @@ async fn current(state: &Context) -> Result<Quotas, ApiError> {
 }
 
 /// `GET /api/admin/quotas` (any signed-in user may read the limits they are held to).
+#[utoipa::path(
+    get,
+    path = "/api/admin/quotas",
+    tag = "admin",
+    summary = "The fair-use quotas in force",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 200, description = "The quotas", body = Quotas),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn quotas(
     State(state): State<Context>,
     CurrentUser(_): CurrentUser,
@@ -31,6 +46,20 @@ pub(super) async fn quotas(
 }
 
 /// `PUT /api/admin/quotas` (administrators only).
+#[utoipa::path(
+    put,
+    path = "/api/admin/quotas",
+    tag = "admin",
+    summary = "Change the fair-use quotas (administrators only)",
+    security(("session" = []), ("apiToken" = [])),
+    request_body = QuotaChange,
+    responses(
+        (status = 200, description = "The quotas now", body = Quotas),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 403, description = "Only an administrator may do this")
+    )
+)]
 pub(super) async fn set_quotas(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,

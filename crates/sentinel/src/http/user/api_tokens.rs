@@ -17,17 +17,17 @@ use crate::store::{AuthTokenInfo, AuthTokenKind, NewAuthToken};
 /// Longest lifetime a token may be given.
 pub(crate) const MAX_EXPIRES_IN_DAYS: u32 = 3650;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct CreateToken {
     #[serde(default)]
     name: String,
     /// Days until the token stops working; absent: it works until revoked.
-    #[serde(default)]
+    #[serde(default, alias = "expires_in_days")]
     expires_in_days: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct CreatedToken {
     /// The secret; only this response ever contains it.
@@ -49,6 +49,19 @@ pub(super) fn expiry(days: u32, now: UnixMillis) -> Result<UnixMillis, UserError
     Ok(now.plus(Duration::from_secs(u64::from(days) * 86_400)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "tokens",
+    summary = "Create an API token (the secret is shown once)",
+    security(("session" = []), ("apiToken" = [])),
+    request_body = CreateToken,
+    responses(
+        (status = 201, description = "The new token", body = CreatedToken),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn create(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -81,6 +94,17 @@ pub(super) async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "tokens",
+    summary = "List API tokens",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 200, description = "The tokens (without secrets)", body = [AuthTokenInfo]),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn list(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -93,6 +117,19 @@ pub(super) async fn list(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{hash}",
+    tag = "tokens",
+    summary = "Revoke an API token",
+    security(("session" = []), ("apiToken" = [])),
+    params(("hash" = String, Path, description = "Token id (the hash)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such token")
+    )
+)]
 pub(super) async fn delete(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,

@@ -62,7 +62,10 @@ pub(crate) fn data_error(text: &str) -> UserError {
             if let Some(rest) = what.strip_prefix("unknown field `") {
                 // A misspelt option: say so, with the names that exist.
                 let known = rest.split_once(", expected ").map_or("", |(_, k)| k);
-                return UserError::field(top, format!("unknown field `{path}`; expected {known}"));
+                return UserError::field(
+                    top,
+                    format!("unknown field `{path}`; expected {}", current_names(known)),
+                );
             }
             if !top.is_empty() {
                 return UserError::field(top, format!("{path} {}", describe(what)));
@@ -70,6 +73,19 @@ pub(crate) fn data_error(text: &str) -> UserError {
         }
     }
     ApiError::BadRequest(text.to_owned()).into()
+}
+
+/// serde's list of expected fields without the old snake_case aliases (accepted for one
+/// release, never advertised): "one of `a`, `b_c`, `bC`" is "one of `a`, `bC`".
+fn current_names(known: &str) -> String {
+    let Some(list) = known.strip_prefix("one of ") else {
+        return known.to_owned();
+    };
+    let names: Vec<&str> = list
+        .split(", ")
+        .filter(|n| !n.trim_matches('`').contains('_'))
+        .collect();
+    format!("one of {}", names.join(", "))
 }
 
 /// `"… at line 1 column 20"` without the position (it points into JSON the user never saw).

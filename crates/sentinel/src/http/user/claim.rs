@@ -20,18 +20,18 @@ use crate::store::ClaimTokenInfo;
 /// Lifetime of a claim token unless the request says otherwise.
 pub(crate) const CLAIM_TOKEN_TTL: Duration = Duration::from_secs(7 * 86_400);
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct CreateClaimToken {
     /// Days until it stops attaching nodes (default 7).
-    #[serde(default)]
+    #[serde(default, alias = "expires_in_days")]
     expires_in_days: Option<u32>,
     /// Label, e.g. where it is used (optional).
     #[serde(default)]
     name: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ClaimToken {
     /// The secret (`ct_…`); shown once.
@@ -42,6 +42,19 @@ pub(super) struct ClaimToken {
     expires_at: UnixMillis,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claim-tokens",
+    tag = "tokens",
+    summary = "Create a claim token (nodes started with it join this account)",
+    security(("session" = []), ("apiToken" = [])),
+    request_body = Option<CreateClaimToken>,
+    responses(
+        (status = 201, description = "The new claim token", body = ClaimToken),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn create_token(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -90,6 +103,17 @@ pub(super) async fn create_token(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claim-tokens",
+    tag = "tokens",
+    summary = "List claim tokens",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 200, description = "The claim tokens (without secrets)", body = [ClaimTokenInfo]),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn list_tokens(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -97,6 +121,19 @@ pub(super) async fn list_tokens(
     Ok(Json(state.store().list_claim_tokens(user.id).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/claim-tokens/{id}",
+    tag = "tokens",
+    summary = "Revoke a claim token",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Claim token id (the hash)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such claim token, or revoked already")
+    )
+)]
 pub(super) async fn revoke_token(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -115,11 +152,25 @@ pub(super) async fn revoke_token(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct ClaimCode {
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/nodes/claim",
+    tag = "nodes",
+    summary = "Claim an unowned node by the code it shows",
+    security(("session" = []), ("apiToken" = [])),
+    request_body = ClaimCode,
+    responses(
+        (status = 200, description = "The node, now owned", body = NodeView),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No unclaimed node shows this code")
+    )
+)]
 pub(super) async fn claim_node(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::coordinator::CoordinatorError;
+use crate::http::error::ErrorResponse;
 use crate::http::ApiError;
 use crate::store::StoreError;
 
@@ -50,9 +51,10 @@ impl From<CoordinatorError> for UserError {
 
 /// Answer to a known `/api` path with a method it does not take (405, in the error shape).
 pub(super) async fn method_not_allowed() -> Response {
-    let body = serde_json::json!({
-        "error": { "code": "method_not_allowed", "message": "this endpoint does not take that method" }
-    });
+    let body = ErrorResponse::new(
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    );
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
@@ -64,9 +66,8 @@ impl IntoResponse for UserError {
                 metrics::counter!("sentinel_http_errors_total", "code" => "bad_request")
                     .increment(1);
                 tracing::debug!(%field, %message, "request refused");
-                let body = serde_json::json!({
-                    "error": { "code": "bad_request", "message": message, "field": field }
-                });
+                let mut body = ErrorResponse::new("bad_request", message);
+                body.error.field = Some(field);
                 (StatusCode::BAD_REQUEST, Json(body)).into_response()
             }
         }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::body::JsonBody;
 use super::error::UserError;
+use super::report::{ReportView, StoredReport};
 use crate::context::ValidationError;
 use crate::coordinator::{chunk_wall_limit, CoordinatorError, JobProgress};
 use crate::domain::{JobId, JobStatus, UnixMillis};
@@ -20,7 +21,6 @@ use crate::http::security::quota::admit;
 use crate::http::{ApiError, Context};
 use crate::jobs::{submit, Submission, SubmitError};
 use crate::lifecycle::Ending;
-use crate::sim::report_json;
 use crate::store::{Job, User};
 
 /// Largest accepted iteration count.
@@ -30,14 +30,18 @@ pub(crate) const MAX_ITERATIONS: u64 = 1 << 40;
 pub(crate) const MAX_CHUNKS: u64 = 100_000;
 
 /// A misspelt option (`chunk_size` for `chunkSize`) is refused rather than silently ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct CreateJob {
     profile: String,
     iterations: u64,
+    /// Random seed, as a number or decimal text (browsers round integers above 2^53);
+    /// absent: a random one.
     #[serde(default, deserialize_with = "number_or_text")]
+    #[schema(schema_with = seed_schema)]
     seed: Option<u64>,
-    #[serde(default)]
+    /// Iterations per chunk; absent: chosen from the profile's cost and the live slots.
+    #[serde(default, alias = "chunk_size")]
     chunk_size: Option<u64>,
     #[serde(default)]
     public: bool,
@@ -50,7 +54,7 @@ pub(super) struct CreateJob {
 pub(crate) const MAX_NAME_CHARS: usize = 100;
 
 /// A job as shown to users.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct JobView {
     id: JobId,
@@ -68,7 +72,35 @@ pub(super) struct JobView {
     finished_at: Option<UnixMillis>,
     failure_reason: Option<String>,
     /// Live chunk counts while running.
-    progress: Option<JobProgress>,
+    progress: Option<ProgressView>,
+}
+
+/// Chunk counts of a running job; `pending + leased + done == chunkCount`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ProgressView {
+    /// Total chunks.
+    chunk_count: u32,
+    /// Waiting for a node.
+    pending: u32,
+    /// Leased to a node.
+    leased: u32,
+    /// Finished.
+    done: u32,
+    /// Failure reports so far over all chunks (retried ones included).
+    failures: u32,
+}
+
+impl From<JobProgress> for ProgressView {
+    fn from(p: JobProgress) -> Self {
+        Self {
+            chunk_count: p.chunk_count,
+            pending: p.pending,
+            leased: p.leased,
+            done: p.done,
+            failures: p.failures,
+        }
+    }
 }
 
 impl JobView {
@@ -87,7 +119,7 @@ impl JobView {
             started_at: j.started_at,
             finished_at: j.finished_at,
             failure_reason: j.failure_reason.clone(),
-            progress,
+            progress: progress.map(ProgressView::from),
         }
     }
 
@@ -146,6 +178,19 @@ async fn progress(state: &Context, j: &Job) -> Result<Option<JobProgress>, ApiEr
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/jobs",
+    tag = "jobs",
+    summary = "Submit a job",
+    security(("session" = []), ("apiToken" = [])),
+    request_body = CreateJob,
+    responses(
+        (status = 201, description = "The job, scheduled", body = JobView),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn create(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -275,6 +320,25 @@ fn checked_chunk_size(chunk_size: u64, iterations: u64) -> Result<u64, UserError
     Ok(chunk_size)
 }
 
+/// The documented form of [`number_or_text`]: a whole number, decimal text, or null.
+fn seed_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("decimal digits")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
+}
+
 /// An optional `u64` sent as a JSON number or as decimal text (browsers round integers above
 /// 2^53, so the studio sends large seeds as text).
 fn number_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -315,6 +379,17 @@ fn number_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Err
     d.deserialize_any(V)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/jobs",
+    tag = "jobs",
+    summary = "The caller's latest jobs (100)",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 200, description = "The jobs, newest first", body = [JobView]),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn list(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -333,6 +408,18 @@ pub(super) async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{id}",
+    tag = "jobs",
+    summary = "A job (its owner, an admin, or anyone when public)",
+    security((), ("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "No such job (or not visible to the caller)")
+    )
+)]
 pub(super) async fn get(
     State(state): State<Context>,
     MaybeUser(user): MaybeUser,
@@ -345,13 +432,28 @@ pub(super) async fn get(
 }
 
 /// Body of `PATCH /api/jobs/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateJob {
     name: String,
 }
 
 /// `PATCH /api/jobs/{id}`: renames the caller's job; 404 for anyone but the owner.
+#[utoipa::path(
+    patch,
+    path = "/api/jobs/{id}",
+    tag = "jobs",
+    summary = "Rename a job",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    request_body = UpdateJob,
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such job (or not visible to the caller)")
+    )
+)]
 pub(super) async fn update(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -374,6 +476,20 @@ pub(super) async fn update(
 
 /// `DELETE /api/jobs/{id}`: deletes the caller's finished job with its results; 404 for
 /// anyone but the owner, 409 while it is still pending or running (cancel it first).
+#[utoipa::path(
+    delete,
+    path = "/api/jobs/{id}",
+    tag = "jobs",
+    summary = "Delete a finished job and its results",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such job (or not visible to the caller)"),
+        (status = 409, description = "Still pending or running; cancel it first")
+    )
+)]
 pub(super) async fn delete(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -399,6 +515,18 @@ pub(super) async fn delete(
 
 /// `GET /api/jobs/{id}/profile`: the profile the job ran, as submitted, for whoever may read
 /// the job.
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{id}/profile",
+    tag = "jobs",
+    summary = "The profile the job ran, as submitted",
+    security((), ("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Profile source (TOML or JSON)", content_type = "text/plain", body = String),
+        (status = 404, description = "No such job (or not visible to the caller)")
+    )
+)]
 pub(super) async fn profile(
     State(state): State<Context>,
     MaybeUser(user): MaybeUser,
@@ -414,19 +542,43 @@ pub(super) async fn profile(
 }
 
 /// `GET /api/jobs/{id}/result`: the final report as JSON (the sim's aggregate summarized).
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{id}/result",
+    tag = "jobs",
+    summary = "The final report of a completed job",
+    security((), ("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The sim's report (a workload storing JSON results gets them as stored)", body = ReportView),
+        (status = 404, description = "No such job, or no result (yet)")
+    )
+)]
 pub(super) async fn result(
     State(state): State<Context>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<StoredReport>, ApiError> {
     let bytes = completed_result(&state, user.as_ref(), &id).await?;
-    report_json(&bytes)
+    StoredReport::of(&bytes)
         .map(Json)
         .ok_or_else(|| ApiError::Internal("the stored result is unreadable".into()))
 }
 
 /// `GET /api/jobs/{id}/aggregate`: the exact stored result bytes (the sim's binary aggregate,
 /// which `wowlab run --sentinel` decodes), for clients that merge or re-report it themselves.
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{id}/aggregate",
+    tag = "jobs",
+    summary = "The exact stored result bytes (the sim's binary aggregate)",
+    security((), ("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The stored result", content_type = "application/octet-stream", body = crate::http::openapi::Binary),
+        (status = 404, description = "No such job, or no result (yet)")
+    )
+)]
 pub(super) async fn aggregate(
     State(state): State<Context>,
     MaybeUser(user): MaybeUser,
@@ -456,13 +608,28 @@ async fn completed_result(
 }
 
 /// Body of `POST /api/jobs/{id}/visibility`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct SetVisibility {
     public: bool,
 }
 
 /// Makes the caller's job public (read-only for everyone signed in) or private again; 404 for
 /// anyone but the owner, so ids do not leak.
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{id}/visibility",
+    tag = "jobs",
+    summary = "Make a job public or private",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    request_body = SetVisibility,
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such job (or not visible to the caller)")
+    )
+)]
 pub(super) async fn visibility(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -479,6 +646,21 @@ pub(super) async fn visibility(
     Ok(Json(JobView::new(&j, p)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{id}/cancel",
+    tag = "jobs",
+    summary = "Cancel a job (its owner or an admin)",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job, cancelled", body = JobView),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 403, description = "Only the owner (or an admin) can cancel"),
+        (status = 404, description = "No such job (or not visible to the caller)"),
+        (status = 409, description = "The job has already finished")
+    )
+)]
 pub(super) async fn cancel(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,

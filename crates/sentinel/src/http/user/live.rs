@@ -17,6 +17,7 @@ use wowlab_tunnel::{FetchOptions, TunnelError};
 
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
+use crate::http::error::ErrorResponse;
 use crate::http::{ApiError, Context};
 use crate::store::User;
 
@@ -32,7 +33,7 @@ const LOGS_IDLE: Duration = Duration::from_secs(30);
 const MAX_LINES: u32 = 1000;
 
 /// Answer of the live probe.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Live {
     /// Whether the node answered.
@@ -72,6 +73,19 @@ async fn visible_node(state: &Context, user: &User, id: &str) -> Result<NodeId, 
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/nodes/{id}/live",
+    tag = "nodes",
+    summary = "Ask the node for its status now (through the tunnel)",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Node id")),
+    responses(
+        (status = 200, description = "Online with its status, or offline with the reason", body = Live),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such node")
+    )
+)]
 pub(super) async fn live(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -122,18 +136,37 @@ pub(super) async fn live(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/nodes/{id}/logs`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LogsQuery {
+    /// Backlog lines (default 200, at most 1000).
     lines: Option<u32>,
+    /// `1` or `true`: keep the response open and stream new lines as they come.
     follow: Option<String>,
 }
 
 /// `{"error": {"code", "message"}}` for a node that cannot be reached.
 fn unreachable(status: StatusCode, code: &str, message: String) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    (status, Json(body)).into_response()
+    (status, Json(ErrorResponse::new(code, message))).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/nodes/{id}/logs",
+    tag = "nodes",
+    summary = "The node's log tail, streamed while `follow` is set",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Node id"), LogsQuery),
+    responses(
+        (status = 200, description = "Log lines as plain text, streamed (chunked) while followed", content_type = "text/plain", body = String),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such node"),
+        (status = 502, description = "The node answered with an error (`node_error`)"),
+        (status = 503, description = "This grid has no tunnel (`tunnel_not_configured`)"),
+        (status = 504, description = "The node did not answer; it may be offline")
+    )
+)]
 pub(super) async fn logs(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,

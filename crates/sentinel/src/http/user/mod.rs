@@ -1,8 +1,9 @@
 //! The user API (session cookie or API token): accounts, API tokens, claim tokens, node
 //! management, jobs and browser job tokens. One file per resource.
 
-use axum::routing::{get, post};
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::Context;
 
@@ -16,53 +17,44 @@ pub(crate) mod jobs;
 mod live;
 pub(crate) mod nodes;
 mod realtime;
+mod report;
 
 /// Routes under `/api` for signed-in users.
 pub fn router(state: Context) -> Router {
-    Router::new()
-        .route("/api/auth/signup", post(account::signup))
-        .route("/api/auth/login", post(account::login))
-        .route("/api/auth/logout", post(account::logout))
-        .route("/api/auth/me", get(account::me))
-        .route(
-            "/api/tokens",
-            post(api_tokens::create).get(api_tokens::list),
-        )
-        .route(
-            "/api/tokens/{hash}",
-            axum::routing::delete(api_tokens::delete),
-        )
-        .route(
-            "/api/claim-tokens",
-            post(claim::create_token).get(claim::list_tokens),
-        )
-        .route(
-            "/api/claim-tokens/{id}",
-            axum::routing::delete(claim::revoke_token),
-        )
-        .route(
-            "/api/admin/quotas",
-            get(admin::quotas).put(admin::set_quotas),
-        )
-        .route("/api/nodes/claim", post(claim::claim_node))
-        .route("/api/nodes", get(nodes::list))
-        .route("/api/nodes/{id}", axum::routing::patch(nodes::update))
-        .route("/api/nodes/{id}/live", get(live::live))
-        .route("/api/nodes/{id}/logs", get(live::logs))
-        .route("/api/jobs", post(jobs::create).get(jobs::list))
-        .route(
-            "/api/jobs/{id}",
-            get(jobs::get).patch(jobs::update).delete(jobs::delete),
-        )
-        .route("/api/jobs/{id}/profile", get(jobs::profile))
-        .route("/api/jobs/{id}/result", get(jobs::result))
-        .route("/api/jobs/{id}/aggregate", get(jobs::aggregate))
-        .route("/api/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/api/jobs/{id}/visibility", post(jobs::visibility))
-        .route("/api/realtime/job-token", get(realtime::job_token))
-        .route("/api/realtime/grid-token", get(realtime::grid_token))
+    let (routes, _) = api().split_for_parts();
+    routes
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+}
+
+/// The user API, each route registered with its `#[utoipa::path]` documentation (a new route
+/// goes here as `.routes(routes!(module::handler))`, never as a plain `.route`).
+pub(crate) fn api() -> OpenApiRouter<Context> {
+    OpenApiRouter::new()
+        .routes(routes!(super::openapi::serve))
+        .routes(routes!(account::signup))
+        .routes(routes!(account::login))
+        .routes(routes!(account::logout))
+        .routes(routes!(account::me))
+        .routes(routes!(api_tokens::create, api_tokens::list))
+        .routes(routes!(api_tokens::delete))
+        .routes(routes!(claim::create_token, claim::list_tokens))
+        .routes(routes!(claim::revoke_token))
+        .routes(routes!(admin::quotas, admin::set_quotas))
+        .routes(routes!(claim::claim_node))
+        .routes(routes!(nodes::list))
+        .routes(routes!(nodes::update))
+        .routes(routes!(live::live))
+        .routes(routes!(live::logs))
+        .routes(routes!(jobs::create, jobs::list))
+        .routes(routes!(jobs::get, jobs::update, jobs::delete))
+        .routes(routes!(jobs::profile))
+        .routes(routes!(jobs::result))
+        .routes(routes!(jobs::aggregate))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::visibility))
+        .routes(routes!(realtime::job_token))
+        .routes(routes!(realtime::grid_token))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub(crate) const MAX_PARALLEL: u32 = 1024;
 
 /// A node as its owner sees it: the stored record (with its last heartbeat's `load`) plus the
 /// figures derived from it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct NodeView {
     #[serde(flatten)]
@@ -46,6 +46,17 @@ impl From<Node> for NodeView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/nodes",
+    tag = "nodes",
+    summary = "List nodes (an admin sees every node)",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 200, description = "The nodes", body = [NodeView]),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn list(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,
@@ -55,14 +66,33 @@ pub(super) async fn list(
     Ok(Json(nodes.into_iter().map(NodeView::from).collect()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct UpdateNode {
+    /// Display name (1 to 64 characters).
     name: Option<String>,
+    /// Parallel chunks at most (1 to 1024), within the node's own cap.
+    #[serde(alias = "max_parallel")]
     max_parallel: Option<u32>,
+    /// Finish current work and take no more.
     draining: Option<bool>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/nodes/{id}",
+    tag = "nodes",
+    summary = "Change a node's settings",
+    security(("session" = []), ("apiToken" = [])),
+    params(("id" = String, Path, description = "Node id")),
+    request_body = UpdateNode,
+    responses(
+        (status = 200, description = "The node", body = NodeView),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 401, description = "Sign-in required (or the API token expired)"),
+        (status = 404, description = "No such node")
+    )
+)]
 pub(super) async fn update(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,

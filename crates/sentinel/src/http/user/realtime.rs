@@ -14,19 +14,40 @@ use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::http::{ApiError, Context};
 use crate::tokens::{MintedToken, JOB_TOKEN_TTL};
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/realtime/job-token`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub(super) struct JobTokenQuery {
+    /// The job to follow.
+    #[serde(alias = "job_id")]
     job_id: String,
 }
 
-#[derive(Debug, Serialize)]
+/// Tokens to follow one job on beacon.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct JobTokens {
+    /// Connection token (10 minutes).
     connection: MintedToken,
+    /// Subscription token for exactly [`JobTokens::channel`].
     subscription: MintedToken,
+    /// The channel, `jobs:{id}`.
     channel: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/realtime/job-token",
+    tag = "realtime",
+    summary = "Beacon tokens to follow one job live",
+    security((), ("session" = []), ("apiToken" = [])),
+    params(JobTokenQuery),
+    responses(
+        (status = 200, description = "Connection and subscription tokens", body = JobTokens),
+        (status = 400, description = "Bad input (`field` names the offending field)"),
+        (status = 404, description = "No such job (or not visible to the caller)")
+    )
+)]
 pub(super) async fn job_token(
     State(state): State<Context>,
     MaybeUser(user): MaybeUser,
@@ -53,6 +74,17 @@ pub(super) async fn job_token(
 
 /// `GET /api/realtime/grid-token`: a connection token and a subscription token for
 /// `nodes:all`, where the sentinel publishes grid totals and node status flips (no names).
+#[utoipa::path(
+    get,
+    path = "/api/realtime/grid-token",
+    tag = "realtime",
+    summary = "Beacon tokens to follow the grid's totals live (`nodes:all`)",
+    security(("session" = []), ("apiToken" = [])),
+    responses(
+        (status = 200, description = "Connection and subscription tokens", body = JobTokens),
+        (status = 401, description = "Sign-in required (or the API token expired)")
+    )
+)]
 pub(super) async fn grid_token(
     State(state): State<Context>,
     CurrentUser(user): CurrentUser,

@@ -534,7 +534,7 @@ async fn result_is_the_report_json_and_aggregate_the_exact_bytes() {
     // The sim's report (floats compared loosely: JSON text round-trips the last ulp).
     let want = merged.report();
     assert_eq!(v["iterations"], 20);
-    let mean = v["mean_dps"].as_f64().unwrap();
+    let mean = v["meanDps"].as_f64().unwrap();
     assert!(
         (mean - want.mean_dps).abs() < 1e-6 * want.mean_dps,
         "{mean}"
@@ -719,7 +719,8 @@ async fn claim_tokens_codes_and_node_settings() {
             "PATCH",
             &path,
             Some(&alice),
-            json!({"name": "rig", "draining": true}),
+            // `max_parallel`: the old spelling of `maxParallel`, still accepted.
+            json!({"name": "rig", "draining": true, "max_parallel": 3}),
         )
         .await;
     assert_eq!(s, StatusCode::OK);
@@ -729,7 +730,7 @@ async fn claim_tokens_codes_and_node_settings() {
             v["draining"].as_bool(),
             v["maxParallel"].as_u64()
         ),
-        (Some("rig"), Some(true), Some(4))
+        (Some("rig"), Some(true), Some(3))
     );
     let sent = a.published.sent();
     let (channel, data) = sent.last().unwrap();
@@ -872,9 +873,9 @@ async fn user_mistakes_get_4xx_json_errors_naming_the_field() {
         "iterations is required",
     );
     assert_field_error(
-        job(json!({"profile": "ok", "iterations": 10, "chunk_size": 5})).await,
-        "chunk_size",
-        "unknown field `chunk_size`; expected one of `profile`, `iterations`, `seed`, `chunkSize`, `public`",
+        job(json!({"profile": "ok", "iterations": 10, "chunks": 5})).await,
+        "chunks",
+        "unknown field `chunks`; expected one of `profile`, `iterations`, `seed`, `chunkSize`, `public`",
     );
     assert_field_error(
         job(json!({"profile": "  ", "iterations": 10})).await,
@@ -1071,4 +1072,107 @@ async fn user_mistakes_get_4xx_json_errors_naming_the_field() {
     assert_shape(s, &v, "method_not_allowed");
     let (s, v, _) = a.send("GET", "/api/jobs", None, Value::Null).await;
     assert_shape(s, &v, "sign_in_required");
+}
+
+/// Every object key in `v` is camelCase (no `_`).
+fn assert_camel_case(v: &Value, at: &str) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                assert!(!k.contains('_'), "{at}: snake_case key `{k}` in {v}");
+                assert_camel_case(x, at);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| assert_camel_case(x, at)),
+        _ => {}
+    }
+}
+
+/// The user API's one naming rule: JSON fields are camelCase. The snake_case spelling of a
+/// request field still works for one release; responses carry only the camelCase names
+/// (`progress.chunk_count` became `progress.chunkCount`).
+#[tokio::test]
+async fn json_is_camel_case_and_old_snake_case_request_names_still_work() {
+    let a = App::new().await;
+    let alice = a.user("alice@x.org").await;
+    let (s, job, _) = a
+        .send(
+            "POST",
+            "/api/jobs",
+            Some(&alice),
+            json!({"profile": "rotation ok", "iterations": 10, "chunk_size": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{job}");
+    assert_eq!(job["chunkSize"], 5, "old `chunk_size` accepted: {job}");
+    assert_eq!(job["progress"]["chunkCount"], 2, "{job}");
+    assert_camel_case(&job, "POST /api/jobs");
+    let (_, list, _) = a.send("GET", "/api/jobs", Some(&alice), Value::Null).await;
+    assert_camel_case(&list, "GET /api/jobs");
+
+    let (s, v, _) = a
+        .send(
+            "POST",
+            "/api/tokens",
+            Some(&alice),
+            json!({"expires_in_days": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(
+        v["expiresAt"].is_u64(),
+        "old `expires_in_days` accepted: {v}"
+    );
+    let (s, v, _) = a
+        .send(
+            "POST",
+            "/api/claim-tokens",
+            Some(&alice),
+            json!({"expires_in_days": 1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["expiresAt"], 1_800_000_000_000u64 + 86_400_000, "{v}");
+
+    // alice signed up first: she is the admin.
+    let (s, v, _) = a
+        .send(
+            "PUT",
+            "/api/admin/quotas",
+            Some(&alice),
+            json!({"max_active_jobs": 3, "max_queued_iterations": 1000}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["maxActiveJobs"].as_u64(),
+            v["maxQueuedIterations"].as_u64()
+        ),
+        (Some(3), Some(1000))
+    );
+
+    let id = job["id"].as_str().unwrap();
+    for q in ["jobId", "job_id"] {
+        let (s, v, _) = a
+            .send(
+                "GET",
+                &format!("/api/realtime/job-token?{q}={id}"),
+                Some(&alice),
+                Value::Null,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{q}: {v}");
+        assert_camel_case(&v, "GET /api/realtime/job-token");
+    }
+    for path in [
+        "/api/auth/me",
+        "/api/tokens",
+        "/api/claim-tokens",
+        "/api/nodes",
+    ] {
+        let (s, v, _) = a.send("GET", path, Some(&alice), Value::Null).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        assert_camel_case(&v, path);
+    }
 }
