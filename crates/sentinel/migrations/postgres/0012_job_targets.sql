@@ -1,0 +1,8 @@
+-- A target-error job's plan and wave progress (mirrors migrations/sqlite/0012_job_targets.sql).
+CREATE TABLE job_targets (
+    job_id           UUID PRIMARY KEY NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    target_error     DOUBLE PRECISION NOT NULL,
+    max_iterations   BIGINT NOT NULL,
+    waves            BIGINT NOT NULL,
+    scheduled_chunks BIGINT NOT NULL
+);
