@@ -29,6 +29,7 @@ use crate::publish::Funnel;
 use crate::result_log::{Delivery, LogSubscription, ResultLog};
 use crate::store::{ChunkResult, Job, Store, StoreError};
 use crate::tasks::Leadership;
+use crate::waves::{Step, Waves};
 
 /// The workload's exact merge of chunk results.
 pub trait ResultMerger: Send + Sync + 'static {
@@ -73,6 +74,8 @@ struct JobState<A> {
     dirty: bool,
     /// Distinct nodes whose results were merged, sorted; capped at [`MAX_NODES`].
     nodes: BTreeSet<NodeId>,
+    /// A target-error job's waves; `chunk_count` is then that of its scheduled waves.
+    waves: Option<Waves>,
 }
 
 /// Most contributing nodes listed per job, so progress payloads stay small.
@@ -92,6 +95,19 @@ impl<A> JobState<A> {
             mean_dps: e.mean,
             ci95_dps: e.ci95,
             nodes: self.nodes.iter().copied().collect(),
+            target_error: self.waves.as_ref().map(Waves::target_error),
+            half_width_pct: self
+                .waves
+                .as_ref()
+                .map(|_| {
+                    Some(wowlab_sim::target::half_width_pct(e.mean, e.ci95))
+                        .filter(|h| h.is_finite())
+                })
+                .flatten(),
+            waves_done: self
+                .waves
+                .as_ref()
+                .map(|w| w.waves_done(self.merged == self.chunk_count)),
         }
     }
 
@@ -352,6 +368,15 @@ impl<M: ResultMerger> Projector<M> {
     /// Finalizes every fully merged job the coordinator now also counts as done (its last
     /// completion was appended before its chunk was marked done).
     async fn finalize_ready(&mut self) {
+        let extending: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, st)| st.waves.as_ref().is_some_and(|w| w.extend_pending))
+            .map(|(j, _)| *j)
+            .collect();
+        for job in extending {
+            self.extend(job).await;
+        }
         let full: Vec<JobId> = self
             .jobs
             .iter()
@@ -360,7 +385,7 @@ impl<M: ResultMerger> Projector<M> {
             .collect();
         for job in full {
             if self.coordinator_has_all_done(job).await {
-                if let Err(e) = self.finalize(job).await {
+                if let Err(e) = self.settle(job).await {
                     tracing::warn!(job = %job, error = %e, "job not finalized; retrying");
                 }
             }
@@ -403,9 +428,63 @@ impl<M: ResultMerger> Projector<M> {
             .is_some_and(|st| st.merged == st.chunk_count)
             && self.coordinator_has_all_done(job).await
         {
-            self.finalize(job).await?;
+            self.settle(job).await?;
         }
         Ok(())
+    }
+
+    /// Every scheduled chunk is merged: a fixed job ends; a target-error job ends or gets its
+    /// next wave, as its wave plan decides on the merged waves.
+    async fn settle(&mut self, job: JobId) -> Result<(), StoreError> {
+        let Some(st) = self.jobs.get(&job) else {
+            return Ok(());
+        };
+        let Some(waves) = &st.waves else {
+            return self.finalize(job).await;
+        };
+        match waves.after_waves(&self.merger.progress(&st.acc)) {
+            Step::Finish => self.finalize(job).await,
+            Step::Mismatch(reason) => self.fail(job, reason).await,
+            Step::Extend {
+                waves,
+                chunks,
+                half_width_pct,
+            } => {
+                // The store first: a restart restores the new wave from there.
+                self.store
+                    .advance_job_target(job, waves, chunks, half_width_pct)
+                    .await?;
+                if let Some(st) = self.jobs.get_mut(&job) {
+                    if let Some(w) = st.waves.as_mut() {
+                        w.advanced(waves, chunks);
+                    }
+                    st.chunk_count = chunks;
+                    st.dirty = true;
+                }
+                tracing::info!(job = %job, waves, chunks, half_width_pct, "next wave");
+                self.extend(job).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Gives the coordinator the chunks of a target job's scheduled waves; a failure is
+    /// retried on the next tick ([`Self::finalize_ready`]).
+    async fn extend(&mut self, job: JobId) {
+        let Some(st) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let Some(w) = st.waves.as_mut().filter(|w| w.extend_pending) else {
+            return;
+        };
+        match self.coordinator.extend_job(job, w.chunks()).await {
+            // Unknown: ended, or coordination state lost (then restored from the store with
+            // the scheduled waves).
+            Ok(_) | Err(crate::coordinator::CoordinatorError::UnknownJob(_)) => {
+                w.extend_pending = false;
+            }
+            Err(e) => tracing::warn!(job = %job, error = %e, "next wave not scheduled; retrying"),
+        }
     }
 
     /// Whether the coordinator has marked every chunk done. A result is stored before its
@@ -429,16 +508,22 @@ impl<M: ResultMerger> Projector<M> {
         if j.status != JobStatus::Running {
             return Ok(false);
         }
+        let waves = self
+            .store
+            .job_target(job)
+            .await?
+            .and_then(|t| Waves::load(&j, &t));
         let mut st = JobState {
             acc: self.merger.empty(&j),
             seen: vec![0; (j.chunk_count as usize).div_ceil(64)],
             merged: 0,
-            chunk_count: j.chunk_count,
+            chunk_count: waves.as_ref().map_or(j.chunk_count, Waves::chunks),
             iterations: j.iterations,
             since: Instant::now(),
             merged_before: 0,
             dirty: true,
             nodes: BTreeSet::new(),
+            waves,
         };
         for r in self.store.chunk_results(job).await? {
             if st.first_time(r.chunk) {

@@ -8,7 +8,9 @@
 
 use std::ops::Range;
 
-use crate::stats::{ChunkResult, Report};
+use crate::stats::ChunkResult;
+#[cfg(doc)]
+use crate::stats::Report;
 
 /// Iterations of wave 0; every wave boundary is a multiple of it (or the maximum).
 pub const FIRST_WAVE: u64 = 1024;
@@ -71,9 +73,7 @@ impl WavePlan {
         let factor = 1u64
             .checked_shl(w.saturating_add(1))
             .map_or(u64::MAX, |f| f - 1);
-        FIRST_WAVE
-            .saturating_mul(factor)
-            .min(self.max_iterations)
+        FIRST_WAVE.saturating_mul(factor).min(self.max_iterations)
     }
 
     /// The iterations wave `w` runs (empty past the last wave).
@@ -87,9 +87,10 @@ impl WavePlan {
         self.wave_end(w) >= self.max_iterations
     }
 
-    /// The decision after wave `w`, given the result merged over `0..wave_end(w)`.
-    pub fn decide(&self, w: u32, merged: &Report) -> Decision {
-        if self.is_last(w) || meets(self.target_error, merged.mean_dps, merged.ci95_half_width) {
+    /// The decision after wave `w`, given the [`Report`] of the result merged over
+    /// `0..wave_end(w)`: its `mean_dps` and `ci95_half_width`.
+    pub fn decide(&self, w: u32, mean_dps: f64, ci95_half_width: f64) -> Decision {
+        if self.is_last(w) || meets(self.target_error, mean_dps, ci95_half_width) {
             Decision::Stop
         } else {
             Decision::Continue
@@ -105,7 +106,8 @@ impl WavePlan {
         let mut w = 0u32;
         let mut merged = run(self.wave_range(0))?;
         loop {
-            if self.decide(w, &merged.report()) == Decision::Stop {
+            let r = merged.report();
+            if self.decide(w, r.mean_dps, r.ci95_half_width) == Decision::Stop {
                 return Ok((merged, w + 1));
             }
             w += 1;
@@ -148,21 +150,6 @@ pub fn chunks_for(iterations: u64, chunk_size: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn report(mean: f64, ci: f64) -> Report {
-        Report {
-            iterations: 2,
-            mean_dps: mean,
-            stddev: 0.0,
-            ci95_half_width: ci,
-            min_dps: 0.0,
-            max_dps: 0.0,
-            mean_fight_secs: 0.0,
-            events_per_iteration: 0.0,
-            percentiles: Vec::new(),
-            abilities: Vec::new(),
-        }
-    }
-
     #[test]
     fn waves_double_and_stop_at_the_maximum() {
         let p = WavePlan::new(0.1, 10_000).unwrap();
@@ -185,12 +172,12 @@ mod tests {
     #[test]
     fn stops_when_the_half_width_meets_the_target_or_at_the_maximum() {
         let p = WavePlan::new(0.5, 100_000).unwrap();
-        assert_eq!(p.decide(0, &report(1000.0, 6.0)), Decision::Continue);
-        assert_eq!(p.decide(0, &report(1000.0, 5.0)), Decision::Stop);
-        assert_eq!(p.decide(0, &report(0.0, 1.0)), Decision::Continue);
-        assert_eq!(p.decide(0, &report(0.0, 0.0)), Decision::Stop);
+        assert_eq!(p.decide(0, 1000.0, 6.0), Decision::Continue);
+        assert_eq!(p.decide(0, 1000.0, 5.0), Decision::Stop);
+        assert_eq!(p.decide(0, 0.0, 1.0), Decision::Continue);
+        assert_eq!(p.decide(0, 0.0, 0.0), Decision::Stop);
         let last = (0..).find(|&w| p.is_last(w)).unwrap();
-        assert_eq!(p.decide(last, &report(1000.0, 900.0)), Decision::Stop);
+        assert_eq!(p.decide(last, 1000.0, 900.0), Decision::Stop);
     }
 
     #[test]

@@ -4,5 +4,7 @@ CREATE TABLE job_targets (
     target_error     DOUBLE PRECISION NOT NULL,
     max_iterations   BIGINT NOT NULL,
     waves            BIGINT NOT NULL,
-    scheduled_chunks BIGINT NOT NULL
+    scheduled_chunks BIGINT NOT NULL,
+    -- Half-width (percent of the mean) after the last complete wave; NULL before the first.
+    half_width_pct   DOUBLE PRECISION
 );

@@ -8,5 +8,7 @@ CREATE TABLE job_targets (
     target_error     REAL NOT NULL,
     max_iterations   INTEGER NOT NULL,
     waves            INTEGER NOT NULL,
-    scheduled_chunks INTEGER NOT NULL
+    scheduled_chunks INTEGER NOT NULL,
+    -- Half-width (percent of the mean) after the last complete wave; NULL before the first.
+    half_width_pct   REAL
 );

@@ -795,7 +795,10 @@ pub async fn extend_job_adds_pending_chunks_after_the_scheduled_ones(c: &impl Co
     // Extended while a chunk of the old wave is still out.
     c.complete(n, first[0].lease_ref(), at(1)).await.unwrap();
     assert!(c.extend_job(job, 5).await.unwrap());
-    assert!(!c.extend_job(job, 5).await.unwrap(), "a retry changes nothing");
+    assert!(
+        !c.extend_job(job, 5).await.unwrap(),
+        "a retry changes nothing"
+    );
     assert!(!c.extend_job(job, 3).await.unwrap(), "never shrinks");
     let p = c.job_progress(job).await.unwrap();
     assert_eq!((p.chunk_count, p.pending, p.leased, p.done), (5, 3, 1, 1));

@@ -534,7 +534,11 @@ impl Coordinator for RedisCoordinator {
 
     async fn extend_job(&self, job: JobId, chunk_count: u32) -> Result<bool, CoordinatorError> {
         let args = [job.to_string(), chunk_count.to_string()];
-        match self.run_one(&self.scripts.extend_job, &args).await?.as_str() {
+        match self
+            .run_one(&self.scripts.extend_job, &args)
+            .await?
+            .as_str()
+        {
             "extended" => Ok(true),
             "unchanged" => Ok(false),
             "unknown" => Err(CoordinatorError::UnknownJob(job)),

@@ -391,6 +391,9 @@ pub struct JobTarget {
     pub waves: u32,
     /// Chunks scheduled so far: those of the scheduled waves, what the coordinator holds.
     pub scheduled_chunks: u32,
+    /// 95 % CI half-width in percent of the mean after the last complete wave (none before).
+    #[serde(default)]
+    pub half_width_pct: Option<f64>,
 }
 
 /// A stored job.
@@ -614,13 +617,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Job, StoreError>;
     /// The target of a target-error job; `None` for a fixed-size job.
     async fn job_target(&self, id: JobId) -> Result<Option<JobTarget>, StoreError>;
-    /// Records that `waves` waves (`scheduled_chunks` chunks) are scheduled; only ever moves
-    /// forward, false if the job had that many waves already (or has no target).
+    /// Records that `waves` waves (`scheduled_chunks` chunks) are scheduled and the half-width
+    /// the waves before reached; only ever moves forward, false if the job had that many waves
+    /// already (or has no target).
     async fn advance_job_target(
         &self,
         id: JobId,
         waves: u32,
         scheduled_chunks: u32,
+        half_width_pct: f64,
     ) -> Result<bool, StoreError>;
     /// Looks a job up.
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;

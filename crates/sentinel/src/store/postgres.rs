@@ -14,8 +14,8 @@ use super::group_commit::{BatchOutcome, GroupCommitStats, GroupCommitter, Result
 use super::rows::{self, db_err};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo, Job,
-    JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus, PendingClaim,
-    PutOutcome, Store, StoreError, TransitionData, User,
+    JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus,
+    PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -696,21 +696,23 @@ impl Store for PostgresStore {
     }
 
     async fn job_target(&self, id: JobId) -> Result<Option<JobTarget>, StoreError> {
-        let row: Option<(f64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT target_error, max_iterations, waves, scheduled_chunks FROM job_targets \
+        let row: Option<(f64, i64, i64, i64, Option<f64>)> = sqlx::query_as(
+            "SELECT target_error, max_iterations, waves, scheduled_chunks, half_width_pct \
+             FROM job_targets \
              WHERE job_id = $1",
         )
         .bind(*id.as_uuid())
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|(target_error, max, waves, chunks)| {
+        row.map(|(target_error, max, waves, chunks, half_width_pct)| {
             let corrupt = |what: &str| StoreError::Corrupt(format!("job target {what} of {id}"));
             Ok(JobTarget {
                 target_error,
                 max_iterations: u64::try_from(max).map_err(|_| corrupt("maximum"))?,
                 waves: u32::try_from(waves).map_err(|_| corrupt("waves"))?,
                 scheduled_chunks: u32::try_from(chunks).map_err(|_| corrupt("chunks"))?,
+                half_width_pct,
             })
         })
         .transpose()
@@ -721,15 +723,18 @@ impl Store for PostgresStore {
         id: JobId,
         waves: u32,
         scheduled_chunks: u32,
+        half_width_pct: f64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE job_targets SET waves = $1, scheduled_chunks = $2 \
-             WHERE job_id = $3 AND waves < $4",
+            "UPDATE job_targets SET waves = $1, scheduled_chunks = $2, \
+             half_width_pct = $5 WHERE job_id = $3 AND waves < $4",
         )
         .bind(i64::from(waves))
         .bind(i64::from(scheduled_chunks))
         .bind(*id.as_uuid())
         .bind(i64::from(waves))
+        // Infinite (no mean yet) is stored as NULL: unknown.
+        .bind(Some(half_width_pct).filter(|h| h.is_finite()))
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -954,7 +959,11 @@ impl Store for PostgresStore {
 }
 
 /// Inserts a job row on `conn` (a pooled connection or a transaction).
-async fn insert_job_row(conn: &mut sqlx::PgConnection, job: &NewJob, now: UnixMillis) -> Result<Job, StoreError> {
+async fn insert_job_row(
+    conn: &mut sqlx::PgConnection,
+    job: &NewJob,
+    now: UnixMillis,
+) -> Result<Job, StoreError> {
     if job.chunk_count == 0 || job.iterations == 0 || job.chunk_size == 0 {
         return Err(StoreError::Invalid(
             "iterations, chunk size and chunk count must be positive".into(),

@@ -13,8 +13,8 @@ use super::group_commit::{GroupCommitStats, GroupCommitter, SqliteWriter};
 use super::rows::{self, db_err};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo, Job,
-    JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus, PendingClaim,
-    PutOutcome, Store, StoreError, TransitionData, User,
+    JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus,
+    PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -601,21 +601,23 @@ impl Store for SqliteStore {
     }
 
     async fn job_target(&self, id: JobId) -> Result<Option<JobTarget>, StoreError> {
-        let row: Option<(f64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT target_error, max_iterations, waves, scheduled_chunks FROM job_targets \
+        let row: Option<(f64, i64, i64, i64, Option<f64>)> = sqlx::query_as(
+            "SELECT target_error, max_iterations, waves, scheduled_chunks, half_width_pct \
+             FROM job_targets \
              WHERE job_id = ?",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|(target_error, max, waves, chunks)| {
+        row.map(|(target_error, max, waves, chunks, half_width_pct)| {
             let corrupt = |what: &str| StoreError::Corrupt(format!("job target {what} of {id}"));
             Ok(JobTarget {
                 target_error,
                 max_iterations: u64::try_from(max).map_err(|_| corrupt("maximum"))?,
                 waves: u32::try_from(waves).map_err(|_| corrupt("waves"))?,
                 scheduled_chunks: u32::try_from(chunks).map_err(|_| corrupt("chunks"))?,
+                half_width_pct,
             })
         })
         .transpose()
@@ -626,13 +628,16 @@ impl Store for SqliteStore {
         id: JobId,
         waves: u32,
         scheduled_chunks: u32,
+        half_width_pct: f64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE job_targets SET waves = ?, scheduled_chunks = ? \
-             WHERE job_id = ? AND waves < ?",
+            "UPDATE job_targets SET waves = ?, scheduled_chunks = ?, \
+             half_width_pct = ? WHERE job_id = ? AND waves < ?",
         )
         .bind(i64::from(waves))
         .bind(i64::from(scheduled_chunks))
+        // Infinite (no mean yet) is stored as NULL: unknown.
+        .bind(Some(half_width_pct).filter(|h| h.is_finite()))
         .bind(id.to_string())
         .bind(i64::from(waves))
         .execute(&self.pool)
@@ -872,7 +877,11 @@ fn check_local_cap(local_max_parallel: Option<u32>) -> Result<(), StoreError> {
 }
 
 /// Inserts a job row on `conn` (a pooled connection or a transaction).
-async fn insert_job_row(conn: &mut sqlx::SqliteConnection, job: &NewJob, now: UnixMillis) -> Result<Job, StoreError> {
+async fn insert_job_row(
+    conn: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+    now: UnixMillis,
+) -> Result<Job, StoreError> {
     if job.chunk_count == 0 || job.iterations == 0 || job.chunk_size == 0 {
         return Err(StoreError::Invalid(
             "iterations, chunk size and chunk count must be positive".into(),

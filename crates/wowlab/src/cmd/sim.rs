@@ -51,7 +51,10 @@ pub struct Args {
 pub const DEFAULT_MAX_ITERATIONS: u64 = 1_000_000;
 
 /// The wave plan of `--target-error`/`--max-iterations`, if a target was given.
-pub fn wave_plan(target_error: Option<f64>, max_iterations: u64) -> anyhow::Result<Option<WavePlan>> {
+pub fn wave_plan(
+    target_error: Option<f64>,
+    max_iterations: u64,
+) -> anyhow::Result<Option<WavePlan>> {
     target_error
         .map(|t| WavePlan::new(t, max_iterations).map_err(|e| anyhow::anyhow!("{e}")))
         .transpose()
@@ -220,7 +223,9 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&one).unwrap();
         let n = v["report"]["iterations"].as_u64().unwrap();
         let plan = WavePlan::new(target, max).unwrap();
-        let w = (0..20).find(|&w| plan.wave_end(w) == n).expect("ends on a wave");
+        let w = (0..20)
+            .find(|&w| plan.wave_end(w) == n)
+            .expect("ends on a wave");
         assert!(w >= 1, "pick a target that needs more than one wave");
         // The same bytes as a plain run of that many iterations.
         let mut plain = args("pet-procs.toml", 2, true, None);
