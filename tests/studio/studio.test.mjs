@@ -331,7 +331,8 @@ test("a target-error job: the form submits it and the half-width shrinks live to
   const id = page.url().split("/").pop();
   // Live: the half-width appears (text and chart, with the dashed target line).
   await until("a live half-width", () => page.evaluate(() => window.__studio.halfWidths.length >= 1), 120000, 100);
-  await page.locator("#halfwidth-chart line.target").waitFor();
+  // A horizontal line has no height, so Playwright calls it hidden: attached is the check.
+  await page.locator("#halfwidth-chart line.target").waitFor({ state: "attached" });
   assert.match(await page.locator("#halfwidth").textContent(), /% \(target 0\.05 %\)/);
   await page.locator("#status .pill-completed").waitFor({ timeout: 300000 });
   const hw = await page.evaluate(() => window.__studio.halfWidths);
