@@ -99,11 +99,8 @@ impl<A> JobState<A> {
             half_width_pct: self
                 .waves
                 .as_ref()
-                .map(|_| {
-                    Some(wowlab_sim::target::half_width_pct(e.mean, e.ci95))
-                        .filter(|h| h.is_finite())
-                })
-                .flatten(),
+                .map(|_| wowlab_sim::target::half_width_pct(e.mean, e.ci95))
+                .filter(|h| h.is_finite()),
             waves_done: self
                 .waves
                 .as_ref()
