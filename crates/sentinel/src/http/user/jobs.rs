@@ -39,12 +39,6 @@ pub(super) struct CreateJob {
     /// Iterations to run; with `targetError`, the maximum unless `maxIterations` is given.
     #[serde(default)]
     iterations: Option<u64>,
-    /// Run in waves until the 95 % CI half-width is at most this percent of the mean DPS.
-    #[serde(default)]
-    target_error: Option<f64>,
-    /// With `targetError`: the most iterations to run.
-    #[serde(default)]
-    max_iterations: Option<u64>,
     #[serde(default, deserialize_with = "number_or_text")]
     seed: Option<u64>,
     #[serde(default)]
@@ -54,6 +48,12 @@ pub(super) struct CreateJob {
     /// Display name; absent or blank: the profile's title.
     #[serde(default)]
     name: Option<String>,
+    /// Run in waves until the 95 % CI half-width is at most this percent of the mean DPS.
+    #[serde(default)]
+    target_error: Option<f64>,
+    /// With `targetError`: the most iterations to run.
+    #[serde(default)]
+    max_iterations: Option<u64>,
 }
 
 /// Longest job name, in characters.
