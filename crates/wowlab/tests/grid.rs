@@ -180,6 +180,21 @@ fn local_sim(n: u64, seed: u64) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Waits for a `wowlab run` spawned with piped output; its stdout, after asserting success.
+fn finished_ok(run: Child) -> String {
+    stdout_ok(&run.wait_with_output().unwrap())
+}
+
+impl Grid {
+    /// kill -9 the sentinel and start it again on the same data directory and port.
+    fn restart_sentinel(&mut self) {
+        let mut old = self.sentinel.take().unwrap();
+        old.0.kill().unwrap();
+        let _ = old.0.wait();
+        self.sentinel = Some(start_sentinel(self.port, &self.dir.join("sentinel")));
+    }
+}
+
 fn stdout_ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -279,22 +294,13 @@ fn killed_node_leases_are_reclaimed_and_the_job_still_completes_identically() {
 #[test]
 fn sentinel_restart_mid_job_and_the_job_completes() {
     let mut g = Grid::start(2);
-    let mut run = g.run_async(1500, 8, 30);
+    let run = g.run_async(1500, 8, 30);
     wait_until("job under way", Duration::from_secs(60), || {
         let j = g.jobs();
         j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 2)
     });
-    // kill -9 the sentinel process, start it again on the same data directory and port.
-    let mut old = g.sentinel.take().unwrap();
-    old.0.kill().unwrap();
-    let _ = old.0.wait();
-    g.sentinel = Some(start_sentinel(g.port, &g.dir.join("sentinel")));
-    let status = run.wait().unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "{err}");
+    g.restart_sentinel();
+    let out = finished_ok(run);
     assert_eq!(out, local_sim(1500, 8));
 }
 
@@ -511,7 +517,7 @@ fn a_target_error_job_survives_a_killed_node_with_the_same_bytes() {
     g.add_node_with(0, &["--status-addr", &victim_status]);
     g.add_node(1);
     g.wait_nodes(2);
-    let mut run = g
+    let run = g
         .run_target_command(target, max, seed, 64)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -526,12 +532,7 @@ fn a_target_error_job_survives_a_killed_node_with_the_same_bytes() {
     let mut victim = g.nodes.remove(0);
     victim.0.kill().unwrap(); // SIGKILL
     let _ = victim.0.wait();
-    let status = run.wait().unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "{err}");
+    let out = finished_ok(run);
     assert_eq!(out, local_target_sim(target, max, seed));
     assert_stopped_at_first_wave_meeting(&out, target, max, seed);
 }
@@ -540,7 +541,7 @@ fn a_target_error_job_survives_a_killed_node_with_the_same_bytes() {
 fn a_target_error_job_keeps_its_waves_across_a_sentinel_restart() {
     let (target, max, seed) = (0.05, TARGET_MAX, 31);
     let mut g = Grid::start(2);
-    let mut run = g
+    let run = g
         .run_target_command(target, max, seed, 64)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -551,16 +552,8 @@ fn a_target_error_job_keeps_its_waves_across_a_sentinel_restart() {
         let j = g.jobs();
         j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 20)
     });
-    let mut old = g.sentinel.take().unwrap();
-    old.0.kill().unwrap();
-    let _ = old.0.wait();
-    g.sentinel = Some(start_sentinel(g.port, &g.dir.join("sentinel")));
-    let status = run.wait().unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "{err}");
+    g.restart_sentinel();
+    let out = finished_ok(run);
     assert_eq!(out, local_target_sim(target, max, seed));
     assert_stopped_at_first_wave_meeting(&out, target, max, seed);
 }

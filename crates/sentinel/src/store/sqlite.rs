@@ -601,7 +601,7 @@ impl Store for SqliteStore {
     }
 
     async fn job_target(&self, id: JobId) -> Result<Option<JobTarget>, StoreError> {
-        let row: Option<(f64, i64, i64, i64, Option<f64>)> = sqlx::query_as(
+        let row: Option<rows::JobTargetRow> = sqlx::query_as(
             "SELECT target_error, max_iterations, waves, scheduled_chunks, half_width_pct \
              FROM job_targets \
              WHERE job_id = ?",
@@ -610,17 +610,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|(target_error, max, waves, chunks, half_width_pct)| {
-            let corrupt = |what: &str| StoreError::Corrupt(format!("job target {what} of {id}"));
-            Ok(JobTarget {
-                target_error,
-                max_iterations: u64::try_from(max).map_err(|_| corrupt("maximum"))?,
-                waves: u32::try_from(waves).map_err(|_| corrupt("waves"))?,
-                scheduled_chunks: u32::try_from(chunks).map_err(|_| corrupt("chunks"))?,
-                half_width_pct,
-            })
-        })
-        .transpose()
+        row.map(|r| rows::job_target(id, r)).transpose()
     }
 
     async fn advance_job_target(
