@@ -319,6 +319,41 @@ test("submit a job, watch it live, recover after a socket drop, report equals th
   assert.equal(await page.locator("#answer [data-partial=true]").count(), 0, "a completed job is not partial");
 });
 
+test("a target-error job: the form submits it and the half-width shrinks live toward the target", async () => {
+  const { page } = ctx.alice;
+  const target = 0.05;
+  await page.goto(BASE + "/jobs/new");
+  await page.getByLabel("Example profile").selectOption({ index: 0 });
+  await page.getByLabel("Iterations").fill("60000");
+  await page.getByLabel("Target error % (optional)").fill(String(target));
+  await page.getByLabel("Seed (optional)").fill("7");
+  await Promise.all([page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/), page.getByRole("button", { name: "Run simulation" }).click()]);
+  const id = page.url().split("/").pop();
+  // Live: the half-width appears (text and chart, with the dashed target line).
+  await until("a live half-width", () => page.evaluate(() => window.__studio.halfWidths.length >= 1), 120000, 100);
+  // A horizontal line has no height, so Playwright calls it hidden: attached is the check.
+  await page.locator("#halfwidth-chart line.target").waitFor({ state: "attached" });
+  assert.match(await page.locator("#halfwidth").textContent(), /% \(target 0\.05 %\)/);
+  await page.locator("#status .pill-completed").waitFor({ timeout: 300000 });
+  const hw = await page.evaluate(() => window.__studio.halfWidths);
+  assert.ok(hw.length >= 2, "several half-width points: " + JSON.stringify(hw));
+  assert.ok(hw[hw.length - 1].pct < hw[0].pct, "the half-width shrank: " + JSON.stringify(hw));
+  // The API reports the target, the waves and the half-width reached; the result stops on a
+  // wave boundary (1024 · (2^waves − 1) iterations) meeting the target.
+  const res = await page.request.get(BASE + "/api/jobs/" + id);
+  assert.equal(res.status(), 200);
+  const job = await res.json();
+  assert.equal(job.target.targetError, target);
+  assert.equal(job.target.maxIterations, 60000);
+  assert.ok(job.target.halfWidthPct <= target, JSON.stringify(job.target));
+  const report = await (await page.request.get(BASE + "/jobs/" + id + "/report.json")).json();
+  assert.equal(report.iterations, 1024 * (2 ** job.target.wavesDone - 1));
+  assert.ok(Math.abs(100 * report.ci95_half_width / report.mean_dps - job.target.halfWidthPct) < 1e-9);
+  // Re-run keeps the target.
+  await page.goto(BASE + "/jobs/new?from=" + id);
+  assert.equal(await page.getByLabel("Target error % (optional)").inputValue(), String(target));
+});
+
 test("runs you can find: named, listed with DPS, renamed, profile shown, re-run, deleted", async () => {
   const { page } = ctx.alice;
   const title = "Burst cooldowns (melee, rage)"; // the first example's own name

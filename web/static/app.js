@@ -99,6 +99,10 @@
         if (i.min !== "" && n < BigInt(i.min)) return [i, "Must be at least " + i.min + "."];
         if (i.max !== "" && n > BigInt(i.max)) return [i, "Must be at most " + i.max + "."];
       }
+      // `data-decimal` text fields take a positive decimal number (e.g. a target error).
+      if (i.dataset.decimal !== undefined && v && !(/^\d*\.?\d+$/.test(v) && Number(v) > 0)) {
+        return [i, "Enter a number above 0, such as 0.05."];
+      }
       if (i.type === "email" && v && !/^[^@\s]+@[^@\s]+$/.test(v)) return [i, "Enter an email address."];
       if (i.minLength > 0 && v.length < i.minLength) return [i, "Must be at least " + i.minLength + " characters."];
     }
@@ -109,7 +113,10 @@
     const body = {};
     for (const i of form.querySelectorAll("[name]")) {
       if (i.type === "checkbox") body[i.name] = i.checked;
-      else if (i.type === "number") {
+      else if (i.dataset.decimal !== undefined) {
+        const v = i.value.trim();
+        if (v !== "") body[i.name] = Number(v);
+      } else if (i.type === "number") {
         const v = i.value.trim();
         // Integers above 2^53 would be rounded by Number(): send those as text (the API takes
         // decimal text where such values make sense, e.g. seeds, and names the field otherwise).

@@ -7,6 +7,8 @@
   const jobId = root.dataset.jobId;
   const chunkSize = Number(root.dataset.chunkSize) || 0;
   const iterationsTotal = Number(root.dataset.iterations) || 0;
+  // Target-error jobs: the half-width (percent of the mean) to reach.
+  const targetError = Number(root.dataset.targetError) || 0;
   const $ = (id) => document.getElementById(id);
   const fmt = (x, d) => window.wowlabFmt(x, d);
   const setText = (id, t) => { const e = $(id); if (e) e.textContent = t; };
@@ -15,6 +17,7 @@
   const state = {
     status: root.dataset.status,
     points: [], // {x: iterations, mean, ci}
+    halfWidths: [], // {x: iterations, pct}: target-error jobs
     nodes: new Set(),
     lastRate: null, // {t, iterations}
     messages: 0,
@@ -41,6 +44,7 @@
       ci: pick(progress.ci95_dps, est.ci95_dps, est.ci95_half_width, est.ci95),
       rate: pick(progress.sims_per_sec, est.sims_per_sec),
       nodes: pick(progress.nodes, est.nodes, m.nodes) || [],
+      halfWidth: pick(progress.half_width_pct, progress.halfWidthPct),
       reason: m.reason,
     };
   }
@@ -74,6 +78,14 @@
         state.points.push({ x: m.iterations, mean: m.mean, ci: m.ci || 0 });
         state.points.sort((a, b) => a.x - b.x);
         drawChart();
+      }
+    }
+    if (targetError && m.halfWidth !== undefined && m.iterations > 0) {
+      setText("halfwidth", "± " + fmt(m.halfWidth, 3) + " % (target " + targetError + " %)");
+      if (!state.halfWidths.some((p) => p.x === m.iterations)) {
+        state.halfWidths.push({ x: m.iterations, pct: m.halfWidth });
+        state.halfWidths.sort((a, b) => a.x - b.x);
+        drawHalfWidth();
       }
     }
     for (const n of m.nodes) state.nodes.add(n);
@@ -140,6 +152,37 @@
     svg.append(xl);
     box.replaceChildren(svg);
     box.setAttribute("aria-label", "Running mean DPS " + fmt(pts[pts.length - 1].mean) + " ± " + fmt(pts[pts.length - 1].ci) + " after " + fmt(pts[pts.length - 1].x, 0) + " iterations");
+  }
+
+  // The half-width over iterations on a 0-based scale, with the target as a dashed line.
+  function drawHalfWidth() {
+    const pts = state.halfWidths;
+    const box = $("halfwidth-chart");
+    if (!box || !pts.length) return;
+    const W = 900, H = 160, P = 40;
+    const hi = Math.max(targetError * 1.5, ...pts.map((p) => p.pct)) * 1.05;
+    const xmax = pts[pts.length - 1].x || 1;
+    const X = (x) => P + (x / xmax) * (W - P - 8);
+    const Y = (y) => 6 + (1 - y / hi) * (H - 26);
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("class", "chart-svg");
+    svg.setAttribute("aria-hidden", "true");
+    const line = document.createElementNS(NS, "polyline");
+    line.setAttribute("class", "line");
+    line.setAttribute("points", pts.map((p) => X(p.x) + "," + Y(p.pct)).join(" "));
+    const target = document.createElementNS(NS, "line");
+    target.setAttribute("class", "target");
+    target.setAttribute("x1", P); target.setAttribute("x2", W - 8);
+    target.setAttribute("y1", Y(targetError)); target.setAttribute("y2", Y(targetError));
+    target.setAttribute("stroke-dasharray", "6 4");
+    const label = document.createElementNS(NS, "text");
+    label.setAttribute("x", 2); label.setAttribute("y", Y(targetError) + 4); label.setAttribute("class", "axis");
+    label.textContent = targetError + " %";
+    svg.append(target, line, label);
+    box.replaceChildren(svg);
+    const last = pts[pts.length - 1];
+    box.setAttribute("aria-label", "Half-width " + fmt(last.pct, 3) + " % of the mean after " + fmt(last.x, 0) + " iterations; target " + targetError + " %");
   }
 
   async function finish(m) {

@@ -104,6 +104,16 @@ pub struct JobProgress {
     /// Nodes that contributed chunks so far.
     #[serde(default)]
     pub nodes: Vec<NodeId>,
+    /// Target-error jobs: the 95 % CI half-width to reach, percent of the mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_error: Option<f64>,
+    /// Target-error jobs: the current 95 % CI half-width, percent of the mean (null while the
+    /// mean is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_width_pct: Option<f64>,
+    /// Target-error jobs: waves merged in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waves_done: Option<u32>,
 }
 
 #[cfg(test)]

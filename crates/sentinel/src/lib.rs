@@ -31,4 +31,5 @@ pub mod telemetry;
 #[cfg(test)]
 mod test_services;
 pub mod tokens;
+pub mod waves;
 pub mod wire;

@@ -29,6 +29,7 @@ use crate::publish::Funnel;
 use crate::result_log::{Delivery, LogSubscription, ResultLog};
 use crate::store::{ChunkResult, Job, Store, StoreError};
 use crate::tasks::Leadership;
+use crate::waves::{Step, Waves};
 
 /// The workload's exact merge of chunk results.
 pub trait ResultMerger: Send + Sync + 'static {
@@ -73,6 +74,8 @@ struct JobState<A> {
     dirty: bool,
     /// Distinct nodes whose results were merged, sorted; capped at [`MAX_NODES`].
     nodes: BTreeSet<NodeId>,
+    /// A target-error job's waves; `chunk_count` is then that of its scheduled waves.
+    waves: Option<Waves>,
 }
 
 /// Most contributing nodes listed per job, so progress payloads stay small.
@@ -92,6 +95,16 @@ impl<A> JobState<A> {
             mean_dps: e.mean,
             ci95_dps: e.ci95,
             nodes: self.nodes.iter().copied().collect(),
+            target_error: self.waves.as_ref().map(Waves::target_error),
+            half_width_pct: self
+                .waves
+                .as_ref()
+                .map(|_| wowlab_sim::target::half_width_pct(e.mean, e.ci95))
+                .filter(|h| h.is_finite()),
+            waves_done: self
+                .waves
+                .as_ref()
+                .map(|w| w.waves_done(self.merged == self.chunk_count)),
         }
     }
 
@@ -352,6 +365,15 @@ impl<M: ResultMerger> Projector<M> {
     /// Finalizes every fully merged job the coordinator now also counts as done (its last
     /// completion was appended before its chunk was marked done).
     async fn finalize_ready(&mut self) {
+        let extending: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, st)| st.waves.as_ref().is_some_and(|w| w.extend_pending))
+            .map(|(j, _)| *j)
+            .collect();
+        for job in extending {
+            self.extend(job).await;
+        }
         let full: Vec<JobId> = self
             .jobs
             .iter()
@@ -360,7 +382,7 @@ impl<M: ResultMerger> Projector<M> {
             .collect();
         for job in full {
             if self.coordinator_has_all_done(job).await {
-                if let Err(e) = self.finalize(job).await {
+                if let Err(e) = self.settle(job).await {
                     tracing::warn!(job = %job, error = %e, "job not finalized; retrying");
                 }
             }
@@ -403,9 +425,63 @@ impl<M: ResultMerger> Projector<M> {
             .is_some_and(|st| st.merged == st.chunk_count)
             && self.coordinator_has_all_done(job).await
         {
-            self.finalize(job).await?;
+            self.settle(job).await?;
         }
         Ok(())
+    }
+
+    /// Every scheduled chunk is merged: a fixed job ends; a target-error job ends or gets its
+    /// next wave, as its wave plan decides on the merged waves.
+    async fn settle(&mut self, job: JobId) -> Result<(), StoreError> {
+        let Some(st) = self.jobs.get(&job) else {
+            return Ok(());
+        };
+        let Some(waves) = &st.waves else {
+            return self.finalize(job).await;
+        };
+        match waves.after_waves(&self.merger.progress(&st.acc)) {
+            Step::Finish => self.finalize(job).await,
+            Step::Mismatch(reason) => self.fail(job, reason).await,
+            Step::Extend {
+                waves,
+                chunks,
+                half_width_pct,
+            } => {
+                // The store first: a restart restores the new wave from there.
+                self.store
+                    .advance_job_target(job, waves, chunks, half_width_pct)
+                    .await?;
+                if let Some(st) = self.jobs.get_mut(&job) {
+                    if let Some(w) = st.waves.as_mut() {
+                        w.advanced(waves, chunks);
+                    }
+                    st.chunk_count = chunks;
+                    st.dirty = true;
+                }
+                tracing::info!(job = %job, waves, chunks, half_width_pct, "next wave");
+                self.extend(job).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Gives the coordinator the chunks of a target job's scheduled waves; a failure is
+    /// retried on the next tick ([`Self::finalize_ready`]).
+    async fn extend(&mut self, job: JobId) {
+        let Some(st) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        let Some(w) = st.waves.as_mut().filter(|w| w.extend_pending) else {
+            return;
+        };
+        match self.coordinator.extend_job(job, w.chunks()).await {
+            // Unknown: ended, or coordination state lost (then restored from the store with
+            // the scheduled waves).
+            Ok(_) | Err(crate::coordinator::CoordinatorError::UnknownJob(_)) => {
+                w.extend_pending = false;
+            }
+            Err(e) => tracing::warn!(job = %job, error = %e, "next wave not scheduled; retrying"),
+        }
     }
 
     /// Whether the coordinator has marked every chunk done. A result is stored before its
@@ -429,16 +505,22 @@ impl<M: ResultMerger> Projector<M> {
         if j.status != JobStatus::Running {
             return Ok(false);
         }
+        let waves = self
+            .store
+            .job_target(job)
+            .await?
+            .and_then(|t| Waves::load(&j, &t));
         let mut st = JobState {
             acc: self.merger.empty(&j),
             seen: vec![0; (j.chunk_count as usize).div_ceil(64)],
             merged: 0,
-            chunk_count: j.chunk_count,
+            chunk_count: waves.as_ref().map_or(j.chunk_count, Waves::chunks),
             iterations: j.iterations,
             since: Instant::now(),
             merged_before: 0,
             dirty: true,
             nodes: BTreeSet::new(),
+            waves,
         };
         for r in self.store.chunk_results(job).await? {
             if st.first_time(r.chunk) {
@@ -1047,5 +1129,170 @@ mod tests {
         );
         assert_eq!(progress.last().unwrap()["chunks_done"], 200);
         assert_eq!(progress.last().unwrap()["chunks_total"], 1000);
+    }
+
+    /// `{"n": iterations}` results whose half-width shrinks as 1/√n around a mean of 1000:
+    /// 0.03125 % after 1024 iterations, 0.018 % after 3072.
+    struct Spread;
+
+    impl ResultMerger for Spread {
+        type Acc = u64;
+        fn empty(&self, _job: &Job) -> u64 {
+            0
+        }
+        fn merge(&self, acc: &mut u64, chunk: &[u8]) -> Result<(), String> {
+            let v: serde_json::Value = serde_json::from_slice(chunk).map_err(|e| e.to_string())?;
+            *acc += v["n"].as_u64().ok_or("no n")?;
+            Ok(())
+        }
+        fn progress(&self, acc: &u64) -> Estimate {
+            Estimate {
+                iterations_done: *acc,
+                mean: 1000.0,
+                ci95: 10.0 / (*acc as f64).sqrt(),
+            }
+        }
+        fn finish(&self, acc: &u64) -> Result<Vec<u8>, String> {
+            Ok(acc.to_string().into_bytes())
+        }
+    }
+
+    impl Fixture {
+        /// A target job of at most 10 000 iterations in chunks of 1024 (wave 0: chunk 0,
+        /// wave 1: chunks 1-2, wave 2: chunks 3-6...).
+        async fn target_job(&self, target: f64) -> JobId {
+            crate::jobs::submit_with_target(
+                &*self.store,
+                &*self.coord,
+                Submission {
+                    owner: self.owner,
+                    config: "p".into(),
+                    config_hash: "h".into(),
+                    iterations: 10_000,
+                    seed: 1,
+                    chunk_size: 1024,
+                    public: false,
+                    chunk_wall_limit_ms: 0,
+                },
+                Some(wowlab_sim::WavePlan::new(target, 10_000).unwrap()),
+                3,
+                self.clock.now(),
+            )
+            .await
+            .unwrap()
+            .id
+        }
+
+        /// Leases every pending chunk, stores and completes each as the node API does, and
+        /// returns their log entries.
+        async fn run_pending(&self, job: JobId) -> Vec<LogEntry> {
+            let leases = self
+                .coord
+                .lease(self.worker, 100, Duration::from_secs(60), self.clock.now())
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            for l in leases {
+                let n = (10_000 - u64::from(l.chunk.0) * 1024).min(1024);
+                let bytes = format!(r#"{{"n": {n}}}"#).into_bytes();
+                self.store
+                    .put_chunk_result(
+                        ChunkResult {
+                            job,
+                            chunk: l.chunk,
+                            node: None,
+                            result: bytes.clone(),
+                        },
+                        self.clock.now(),
+                    )
+                    .await
+                    .unwrap();
+                self.coord
+                    .complete(self.worker, l.lease_ref(), self.clock.now())
+                    .await
+                    .unwrap();
+                out.push(LogEntry::Result {
+                    job,
+                    chunk: l.chunk,
+                    fence: l.fence,
+                    bytes,
+                    node: None,
+                });
+            }
+            out
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_job_gets_waves_until_met_and_never_merges_chunks_past_them() {
+        let f = Fixture::new().await;
+        let job = f.target_job(0.02).await;
+        let (ctx, _log) = Context::new(f.parts());
+        let mut p = Projector::new(&ctx, Spread);
+        assert_eq!(f.coord.job_progress(job).await.unwrap().chunk_count, 1);
+        for e in f.run_pending(job).await {
+            p.apply(e).await.unwrap();
+        }
+        // Wave 0 (0.031 %) misses the target: wave 1 is stored, then scheduled.
+        let t = f.store.job_target(job).await.unwrap().unwrap();
+        assert_eq!((t.waves, t.scheduled_chunks), (2, 3));
+        assert_eq!(t.half_width_pct, Some(0.03125));
+        assert_eq!(f.coord.job_progress(job).await.unwrap().chunk_count, 3);
+        // A result for a chunk past the scheduled waves is never merged.
+        p.apply(LogEntry::Result {
+            job,
+            chunk: ChunkIndex(5),
+            fence: crate::domain::Fence(1),
+            bytes: br#"{"n": 1024}"#.to_vec(),
+            node: None,
+        })
+        .await
+        .unwrap();
+        for e in f.run_pending(job).await {
+            p.apply(e).await.unwrap();
+        }
+        // Wave 1 (0.018 %) meets it: the job ends with exactly waves 0 and 1.
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Completed);
+        assert_eq!(stored.result.as_deref(), Some(&b"3072"[..]));
+        let done = f
+            .messages()
+            .into_iter()
+            .find(|m| m["type"] == "finished")
+            .unwrap();
+        assert_eq!(done["progress"]["waves_done"], 2);
+        assert_eq!(done["progress"]["target_error"], 0.02);
+        assert!(done["progress"]["half_width_pct"].as_f64().unwrap() <= 0.02);
+    }
+
+    #[tokio::test]
+    async fn a_wave_stored_but_not_scheduled_is_scheduled_on_the_next_tick() {
+        let f = Fixture::new().await;
+        let job = f.target_job(0.001).await;
+        f.run_pending(job).await;
+        // As if the leader stored wave 1 and died (or the coordinator failed) before
+        // extend_job: the coordinator still holds wave 0 only.
+        assert!(f.store.advance_job_target(job, 2, 3, 0.03).await.unwrap());
+        assert_eq!(f.coord.job_progress(job).await.unwrap().chunk_count, 1);
+        let (ctx, _log) = Context::new(f.parts());
+        let mut p = Projector::new(&ctx, Spread);
+        p.apply(LogEntry::Kick(job)).await.unwrap();
+        p.finalize_ready().await;
+        assert_eq!(f.coord.job_progress(job).await.unwrap().chunk_count, 3);
+        assert_eq!(
+            f.store.job(job).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        for e in f.run_pending(job).await {
+            p.apply(e).await.unwrap();
+        }
+        // 0.001 % is out of reach: waves continue up to the maximum, then the job ends.
+        while f.store.job(job).await.unwrap().unwrap().status == JobStatus::Running {
+            for e in f.run_pending(job).await {
+                p.apply(e).await.unwrap();
+            }
+        }
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.result.as_deref(), Some(&b"10000"[..]));
     }
 }

@@ -3,8 +3,8 @@
 //! chunk of every live job becomes pending again; finished chunks are known from stored results.
 
 use crate::coordinator::{Coordinator, CoordinatorError, JobSpec};
-use crate::domain::{JobId, JobStatus, UnixMillis};
-use crate::store::{Store, StoreError, TransitionData};
+use crate::domain::{ChunkIndex, JobId, JobStatus, UnixMillis};
+use crate::store::{Job, Store, StoreError, TransitionData};
 
 /// What a rebuild did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,16 +56,10 @@ pub async fn rebuild_coordinator(
         }
     }
     for job in store.jobs_with_status(JobStatus::Running).await? {
-        let done = store.done_chunks(job.id).await?;
-        let spec = JobSpec {
-            job: job.id,
-            chunk_count: job.chunk_count,
-            share_key: job.owner.to_string(),
-            max_attempts,
-            chunk_wall_limit_ms: job.chunk_wall_limit_ms,
-        };
+        let (spec, done) = scheduled(store, &job, max_attempts).await?;
+        let count = spec.chunk_count;
         if coordinator.restore_job(spec, &done).await? {
-            if done.len() as u64 >= u64::from(job.chunk_count) {
+            if done.len() as u64 >= u64::from(count) {
                 report.fully_done.push(job.id);
             }
             report.restored.push(job.id);
@@ -96,14 +90,8 @@ pub async fn restore_lost_jobs(
             Err(CoordinatorError::UnknownJob(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        let done = store.done_chunks(job.id).await?;
-        let spec = JobSpec {
-            job: job.id,
-            chunk_count: job.chunk_count,
-            share_key: job.owner.to_string(),
-            max_attempts,
-            chunk_wall_limit_ms: job.chunk_wall_limit_ms,
-        };
+        let (spec, done) = scheduled(store, &job, max_attempts).await?;
+        let count = spec.chunk_count;
         if !coordinator.restore_job(spec, &done).await? {
             report.already_scheduled.push(job.id);
             continue;
@@ -116,12 +104,35 @@ pub async fn restore_lost_jobs(
             coordinator.remove_job(job.id).await?;
             continue;
         }
-        if done.len() as u64 >= u64::from(job.chunk_count) {
+        if done.len() as u64 >= u64::from(count) {
             report.fully_done.push(job.id);
         }
         report.restored.push(job.id);
     }
     Ok(report)
+}
+
+/// The spec a job is scheduled with and its stored chunks: all its chunks, or for a
+/// target-error job those of the waves scheduled so far (results past them are never merged).
+async fn scheduled(
+    store: &dyn Store,
+    job: &Job,
+    max_attempts: u32,
+) -> Result<(JobSpec, Vec<ChunkIndex>), StoreError> {
+    let chunk_count = match store.job_target(job.id).await? {
+        Some(t) => t.scheduled_chunks.min(job.chunk_count),
+        None => job.chunk_count,
+    };
+    let mut done = store.done_chunks(job.id).await?;
+    done.retain(|c| c.0 < chunk_count);
+    let spec = JobSpec {
+        job: job.id,
+        chunk_count,
+        share_key: job.owner.to_string(),
+        max_attempts,
+        chunk_wall_limit_ms: job.chunk_wall_limit_ms,
+    };
+    Ok((spec, done))
 }
 
 #[cfg(test)]

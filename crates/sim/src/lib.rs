@@ -37,6 +37,7 @@ pub mod profile;
 pub mod rng;
 mod run;
 pub mod stats;
+pub mod target;
 mod wake;
 
 pub use compile::{
@@ -50,3 +51,4 @@ pub use profile::{parse_json, parse_profile, parse_toml, Profile};
 pub use run::{chunk_ranges, chunk_size_for, estimate_cost, run_chunk, simulate_iteration};
 pub use stats::codec::DecodeError;
 pub use stats::{AbilityStats, ChunkResult, MergeError, Report};
+pub use target::{Decision, WavePlan};

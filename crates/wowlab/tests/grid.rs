@@ -180,6 +180,21 @@ fn local_sim(n: u64, seed: u64) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Waits for a `wowlab run` spawned with piped output; its stdout, after asserting success.
+fn finished_ok(run: Child) -> String {
+    stdout_ok(&run.wait_with_output().unwrap())
+}
+
+impl Grid {
+    /// kill -9 the sentinel and start it again on the same data directory and port.
+    fn restart_sentinel(&mut self) {
+        let mut old = self.sentinel.take().unwrap();
+        old.0.kill().unwrap();
+        let _ = old.0.wait();
+        self.sentinel = Some(start_sentinel(self.port, &self.dir.join("sentinel")));
+    }
+}
+
 fn stdout_ok(out: &Output) -> String {
     assert!(
         out.status.success(),
@@ -279,22 +294,13 @@ fn killed_node_leases_are_reclaimed_and_the_job_still_completes_identically() {
 #[test]
 fn sentinel_restart_mid_job_and_the_job_completes() {
     let mut g = Grid::start(2);
-    let mut run = g.run_async(1500, 8, 30);
+    let run = g.run_async(1500, 8, 30);
     wait_until("job under way", Duration::from_secs(60), || {
         let j = g.jobs();
         j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 2)
     });
-    // kill -9 the sentinel process, start it again on the same data directory and port.
-    let mut old = g.sentinel.take().unwrap();
-    old.0.kill().unwrap();
-    let _ = old.0.wait();
-    g.sentinel = Some(start_sentinel(g.port, &g.dir.join("sentinel")));
-    let status = run.wait().unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "{err}");
+    g.restart_sentinel();
+    let out = finished_ok(run);
     assert_eq!(out, local_sim(1500, 8));
 }
 
@@ -368,4 +374,186 @@ fn a_chunk_failing_on_every_node_ends_the_job_failed_with_the_reason() {
     assert_eq!(job["status"], "failed", "{job}");
     let reason = job["failureReason"].as_str().unwrap_or_default();
     assert!(reason.contains("time limit"), "{job}");
+}
+
+/// The cheapest example profile: about 0.12 % half-width after 1024 iterations, so a
+/// [`TARGET`] of 0.1 % stops after wave 1 (3072 iterations) and 0.05 % after wave 2 (7168).
+fn target_profile() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/profiles/dot-builder.toml")
+}
+
+const TARGET: f64 = 0.1;
+const TARGET_MAX: u64 = 20_000;
+
+/// `wowlab sim --target-error` (JSON) of [`target_profile`].
+fn local_target_sim(target: f64, max: u64, seed: u64) -> String {
+    let out = Command::new(BIN)
+        .arg("sim")
+        .arg(target_profile())
+        .args(["--target-error", &target.to_string()])
+        .args(["--max-iterations", &max.to_string()])
+        .args(["--seed", &seed.to_string(), "--json", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Half-width of a `--json` report, percent of its mean, and its iterations.
+fn half_width(out: &str) -> (f64, u64) {
+    let r = &json(out)["report"];
+    let pct = 100.0 * r["ci95_half_width"].as_f64().unwrap() / r["mean_dps"].as_f64().unwrap();
+    (pct, r["iterations"].as_u64().unwrap())
+}
+
+/// The run stopped at the first whole wave whose merged result meets `target`: it meets it
+/// (or hit the maximum), it ends on a wave boundary, and the wave before did not meet it.
+fn assert_stopped_at_first_wave_meeting(out: &str, target: f64, max: u64, seed: u64) {
+    let (pct, n) = half_width(out);
+    assert!(pct <= target || n == max, "{pct} % after {n} iterations");
+    let ends: Vec<u64> = (1..=20u32)
+        .map(|w| (1024u64 * ((1 << w) - 1)).min(max))
+        .collect();
+    let at = ends
+        .iter()
+        .position(|&e| e == n)
+        .expect("stops on a wave boundary");
+    if at > 0 {
+        let before = local_sim_of(&target_profile(), ends[at - 1], seed);
+        let (pct_before, _) = half_width(&before);
+        assert!(
+            pct_before > target,
+            "the wave ending at {} met the target already ({pct_before} %)",
+            ends[at - 1]
+        );
+    }
+}
+
+/// `wowlab sim -n N` (JSON) of `profile`.
+fn local_sim_of(profile: &Path, n: u64, seed: u64) -> String {
+    let out = Command::new(BIN)
+        .arg("sim")
+        .arg(profile)
+        .args([
+            "-n",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--json",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl Grid {
+    /// `wowlab run --target-error` of [`target_profile`] on this grid, printing JSON.
+    fn run_target_command(&self, target: f64, max: u64, seed: u64, chunk: u64) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("run")
+            .arg(target_profile())
+            .args(["--target-error", &target.to_string()])
+            .args(["--max-iterations", &max.to_string()])
+            .args([
+                "--seed",
+                &seed.to_string(),
+                "--chunk-size",
+                &chunk.to_string(),
+            ])
+            .args(["--json", "--quiet"])
+            .args(["--sentinel", &self.url, "--token", &self.api_token])
+            .env("RUST_LOG", "warn");
+        c
+    }
+}
+
+#[test]
+fn target_error_jobs_stop_at_the_first_wave_meeting_the_target_identically_on_1_2_3_nodes() {
+    let mut g = Grid::start(1);
+    for (nodes, seed) in [(1usize, 11u64), (2, 12), (3, 13)] {
+        while g.nodes.len() < nodes {
+            g.add_node(g.nodes.len());
+        }
+        g.wait_nodes(nodes);
+        let out = g
+            .run_target_command(TARGET, TARGET_MAX, seed, 128)
+            .output()
+            .expect("wowlab run");
+        let grid = stdout_ok(&out);
+        assert_eq!(
+            grid,
+            local_target_sim(TARGET, TARGET_MAX, seed),
+            "{nodes} nodes"
+        );
+        assert_stopped_at_first_wave_meeting(&grid, TARGET, TARGET_MAX, seed);
+        // The job reports its target, the waves it merged and the half-width reached.
+        let job = &g.jobs()[0];
+        assert_eq!(job["status"], "completed", "{job}");
+        let t = &job["target"];
+        assert_eq!(t["targetError"], TARGET, "{job}");
+        assert_eq!(t["maxIterations"], TARGET_MAX, "{job}");
+        let (pct, n) = half_width(&grid);
+        let waves = (0..20u32).find(|&w| 1024u64 * ((2 << w) - 1) >= n).unwrap() + 1;
+        assert_eq!(t["wavesDone"], waves, "{job}");
+        assert!(
+            (t["halfWidthPct"].as_f64().unwrap() - pct).abs() < 1e-9,
+            "{job}"
+        );
+    }
+}
+
+#[test]
+fn a_target_error_job_survives_a_killed_node_with_the_same_bytes() {
+    const TTL_MS: u64 = 3000;
+    let (target, max, seed) = (0.05, TARGET_MAX, 21);
+    let mut g = Grid::start_with_ttl(0, TTL_MS);
+    let victim_status = format!("127.0.0.1:{}", free_port());
+    g.add_node_with(0, &["--status-addr", &victim_status]);
+    g.add_node(1);
+    g.wait_nodes(2);
+    let run = g
+        .run_target_command(target, max, seed, 64)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wowlab run");
+    wait_until("victim busy mid-job", Duration::from_secs(60), || {
+        node_status(&victim_status).is_some_and(|st| {
+            st["active_chunks"].as_u64().is_some_and(|a| a >= 1)
+                && st["completed"].as_u64().is_some_and(|c| c >= 1)
+        })
+    });
+    let mut victim = g.nodes.remove(0);
+    victim.0.kill().unwrap(); // SIGKILL
+    let _ = victim.0.wait();
+    let out = finished_ok(run);
+    assert_eq!(out, local_target_sim(target, max, seed));
+    assert_stopped_at_first_wave_meeting(&out, target, max, seed);
+}
+
+#[test]
+fn a_target_error_job_keeps_its_waves_across_a_sentinel_restart() {
+    let (target, max, seed) = (0.05, TARGET_MAX, 31);
+    let mut g = Grid::start(2);
+    let run = g
+        .run_target_command(target, max, seed, 64)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wowlab run");
+    // Past wave 0 (16 chunks of 64): the restart must restore the scheduled second wave.
+    wait_until("second wave under way", Duration::from_secs(120), || {
+        let j = g.jobs();
+        j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 20)
+    });
+    g.restart_sentinel();
+    let out = finished_ok(run);
+    assert_eq!(out, local_target_sim(target, max, seed));
+    assert_stopped_at_first_wave_meeting(&out, target, max, seed);
 }

@@ -46,6 +46,7 @@ where
     silent_nodes_are_reaped_once_and_revived_by_a_heartbeat(&factory().await).await;
     dispatch_is_fair_across_share_keys(&factory().await).await;
     leases_past_their_wall_time_limit_are_overdue_whatever_the_heartbeats(&factory().await).await;
+    extend_job_adds_pending_chunks_after_the_scheduled_ones(&factory().await).await;
 }
 
 fn refs(leases: &[super::Lease]) -> Vec<LeaseRef> {
@@ -779,4 +780,46 @@ pub async fn leases_past_their_wall_time_limit_are_overdue_whatever_the_heartbea
     let left = c.overdue_leases(at(121)).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].lease.job, slow);
+}
+
+/// Extending a job (the next wave of a target-error job) makes the new chunks pending after
+/// the old ones, moves `job_done` to the last chunk of the new count, is idempotent, and is
+/// refused for a job that is not scheduled.
+pub async fn extend_job_adds_pending_chunks_after_the_scheduled_ones(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 2, "u")).await.unwrap();
+    let n = NodeId::new();
+    let first = c.lease(n, 4, TTL, T0).await.unwrap();
+    let chunks = |ls: &[super::Lease]| ls.iter().map(|l| l.chunk.0).collect::<Vec<_>>();
+    assert_eq!(chunks(&first), [0, 1]);
+    // Extended while a chunk of the old wave is still out.
+    c.complete(n, first[0].lease_ref(), at(1)).await.unwrap();
+    assert!(c.extend_job(job, 5).await.unwrap());
+    assert!(
+        !c.extend_job(job, 5).await.unwrap(),
+        "a retry changes nothing"
+    );
+    assert!(!c.extend_job(job, 3).await.unwrap(), "never shrinks");
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.chunk_count, p.pending, p.leased, p.done), (5, 3, 1, 1));
+    let next = c.lease(n, 4, TTL, at(1)).await.unwrap();
+    assert_eq!(chunks(&next), [2, 3, 4]);
+    let mut flags = Vec::new();
+    for l in next.iter().chain(&first[1..]) {
+        match c.complete(n, l.lease_ref(), at(2)).await.unwrap() {
+            CompleteOutcome::Completed { job_done } => flags.push(job_done),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(flags, [false, false, false, true]);
+    let unknown = JobId::new();
+    assert_eq!(
+        c.extend_job(unknown, 3).await,
+        Err(CoordinatorError::UnknownJob(unknown))
+    );
+    c.cancel_job(job).await.unwrap();
+    assert_eq!(
+        c.extend_job(job, 9).await,
+        Err(CoordinatorError::UnknownJob(job))
+    );
 }

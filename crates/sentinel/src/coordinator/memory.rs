@@ -469,6 +469,21 @@ impl Coordinator for MemoryCoordinator {
         Ok(true)
     }
 
+    async fn extend_job(&self, job: JobId, chunk_count: u32) -> Result<bool, CoordinatorError> {
+        let mut st = self.state.lock();
+        let js = st
+            .jobs
+            .get_mut(&job)
+            .ok_or(CoordinatorError::UnknownJob(job))?;
+        if chunk_count <= js.spec.chunk_count {
+            return Ok(false);
+        }
+        js.spec.chunk_count = chunk_count;
+        js.done.resize((chunk_count as usize).div_ceil(64), 0);
+        st.enqueue(job);
+        Ok(true)
+    }
+
     async fn lease(
         &self,
         node: NodeId,

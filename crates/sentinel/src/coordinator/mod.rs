@@ -272,6 +272,11 @@ pub trait Coordinator: Send + Sync + 'static {
         done: &[ChunkIndex],
     ) -> Result<bool, CoordinatorError>;
 
+    /// Raises a scheduled job's chunk count to `chunk_count`, the new chunks pending (the next
+    /// wave of a target-error job). Idempotent: a count not above the current one changes
+    /// nothing and returns false, so a failed call can simply be made again.
+    async fn extend_job(&self, job: JobId, chunk_count: u32) -> Result<bool, CoordinatorError>;
+
     /// Atomically leases up to `free_slots` pending chunks to `node`, rotating fairly over
     /// share keys and jobs. Each lease gets a fresh fence and expires at `now + ttl`.
     /// A chunk that just failed on `node` is skipped while another live node exists.

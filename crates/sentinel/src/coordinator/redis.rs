@@ -47,6 +47,7 @@ impl RedisOptions {
 
 struct Scripts {
     register_job: Script,
+    extend_job: Script,
     lease: Script,
     add_credit: Script,
     credited_nodes: Script,
@@ -75,6 +76,7 @@ impl Scripts {
     fn new() -> Self {
         Self {
             register_job: script(include_str!("lua/register_job.lua")),
+            extend_job: script(include_str!("lua/extend_job.lua")),
             lease: script(include_str!("lua/lease.lua")),
             add_credit: script(include_str!("lua/add_credit.lua")),
             credited_nodes: script(include_str!("lua/credited_nodes.lua")),
@@ -528,6 +530,20 @@ impl Coordinator for RedisCoordinator {
         self.run(&self.scripts.remove_job, &[job.to_string()])
             .await?;
         Ok(())
+    }
+
+    async fn extend_job(&self, job: JobId, chunk_count: u32) -> Result<bool, CoordinatorError> {
+        let args = [job.to_string(), chunk_count.to_string()];
+        match self
+            .run_one(&self.scripts.extend_job, &args)
+            .await?
+            .as_str()
+        {
+            "extended" => Ok(true),
+            "unchanged" => Ok(false),
+            "unknown" => Err(CoordinatorError::UnknownJob(job)),
+            other => Err(malformed(other)),
+        }
     }
 
     async fn job_progress(&self, job: JobId) -> Result<JobProgress, CoordinatorError> {

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::{
-    ActiveWork, AuthTokenKind, ChunkResult, ClaimTokenCheck, NewAuthToken, NewJob, NewNode,
-    NodeLoad, NodeSettings, NodeStatus, PendingClaim, PutOutcome, Store, StoreError,
+    ActiveWork, AuthTokenKind, ChunkResult, ClaimTokenCheck, JobTarget, NewAuthToken, NewJob,
+    NewNode, NodeLoad, NodeSettings, NodeStatus, PendingClaim, PutOutcome, Store, StoreError,
     TransitionData,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
@@ -38,6 +38,7 @@ where
     chunk_results_are_idempotent(Arc::new(factory().await)).await;
     active_work_counts_unfinished_jobs_and_unmerged_iterations(&factory().await).await;
     settings_are_stored_and_replaced(&factory().await).await;
+    job_targets_are_stored_with_the_job_and_only_move_forward(&factory().await).await;
 }
 
 fn pending(code: &str, expires_at: UnixMillis) -> Option<PendingClaim> {
@@ -1186,4 +1187,48 @@ pub async fn settings_are_stored_and_replaced(s: &impl Store) {
     s.set_setting("quota.y", -1).await.unwrap();
     assert_eq!(s.setting("quota.x").await.unwrap(), Some(i64::MAX));
     assert_eq!(s.setting("quota.y").await.unwrap(), Some(-1));
+}
+
+/// A target-error job's target is stored with it; its waves only move forward.
+pub async fn job_targets_are_stored_with_the_job_and_only_move_forward(s: &impl Store) {
+    let owner = user(s, "o@x").await;
+    s.put_config("cfg", "profile", T).await.unwrap();
+    let fixed = s.insert_job(new_job(owner, "cfg"), T).await.unwrap();
+    assert_eq!(s.job_target(fixed.id).await.unwrap(), None);
+    assert!(!s.advance_job_target(fixed.id, 2, 5, 1.0).await.unwrap());
+    let target = JobTarget {
+        target_error: 0.05,
+        max_iterations: 100_000,
+        waves: 1,
+        scheduled_chunks: 4,
+        half_width_pct: None,
+    };
+    let job = s
+        .insert_target_job(new_job(owner, "cfg"), target, T)
+        .await
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Pending);
+    assert_eq!(s.job_target(job.id).await.unwrap(), Some(target));
+    assert!(s.advance_job_target(job.id, 2, 12, 0.25).await.unwrap());
+    assert!(!s.advance_job_target(job.id, 2, 12, 0.25).await.unwrap());
+    assert!(!s.advance_job_target(job.id, 1, 4, 9.0).await.unwrap());
+    let t = s.job_target(job.id).await.unwrap().unwrap();
+    assert_eq!((t.waves, t.scheduled_chunks), (2, 12));
+    assert_eq!(t.half_width_pct, Some(0.25));
+    // No mean yet: stored as unknown.
+    assert!(s
+        .advance_job_target(job.id, 3, 28, f64::INFINITY)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.job_target(job.id).await.unwrap().unwrap().half_width_pct,
+        None
+    );
+    // A target never outlives a failed insert: a duplicate id stores neither.
+    let dup = NewJob {
+        id: job.id,
+        ..new_job(owner, "cfg")
+    };
+    assert!(s.insert_target_job(dup, target, T).await.is_err());
+    assert_eq!(s.job_target(job.id).await.unwrap().unwrap().waves, 3);
 }

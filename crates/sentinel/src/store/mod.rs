@@ -387,6 +387,24 @@ pub struct NewJob {
     pub chunk_wall_limit_ms: u64,
 }
 
+/// A target-error job's plan and how far its waves got (see `wowlab_sim::target`). The job's
+/// own `iterations` and `chunk_count` are those of the maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTarget {
+    /// 95 % CI half-width to reach, in percent of the mean.
+    pub target_error: f64,
+    /// Most iterations the job may run.
+    pub max_iterations: u64,
+    /// Waves scheduled so far (at least 1).
+    pub waves: u32,
+    /// Chunks scheduled so far: those of the scheduled waves, what the coordinator holds.
+    pub scheduled_chunks: u32,
+    /// 95 % CI half-width in percent of the mean after the last complete wave (none before).
+    #[serde(default)]
+    pub half_width_pct: Option<f64>,
+}
+
 /// A stored job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -610,6 +628,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new job as `pending` at version 0.
     async fn insert_job(&self, job: NewJob, now: UnixMillis) -> Result<Job, StoreError>;
+    /// Stores a new target-error job as `pending` with its target, in one transaction (a job
+    /// is never seen without the target it was submitted with).
+    async fn insert_target_job(
+        &self,
+        job: NewJob,
+        target: JobTarget,
+        now: UnixMillis,
+    ) -> Result<Job, StoreError>;
+    /// The target of a target-error job; `None` for a fixed-size job.
+    async fn job_target(&self, id: JobId) -> Result<Option<JobTarget>, StoreError>;
+    /// Records that `waves` waves (`scheduled_chunks` chunks) are scheduled and the half-width
+    /// the waves before reached; only ever moves forward, false if the job had that many waves
+    /// already (or has no target).
+    async fn advance_job_target(
+        &self,
+        id: JobId,
+        waves: u32,
+        scheduled_chunks: u32,
+        half_width_pct: f64,
+    ) -> Result<bool, StoreError>;
     /// Looks a job up.
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
     /// A user's jobs, newest first, at most `limit`.

@@ -296,3 +296,22 @@ pub(super) fn chunk_result(row: &impl DbRow) -> Result<ChunkResult, StoreError> 
             .ok_or_else(|| StoreError::Corrupt("column result: NULL".into()))?,
     })
 }
+
+/// A `job_targets` row (`target_error, max_iterations, waves, scheduled_chunks,
+/// half_width_pct`) of job `id`.
+pub(super) type JobTargetRow = (f64, i64, i64, i64, Option<f64>);
+
+/// The [`JobTarget`](super::JobTarget) of a `job_targets` row, refusing negative counts.
+pub(super) fn job_target(
+    id: crate::domain::JobId,
+    (target_error, max, waves, chunks, half_width_pct): JobTargetRow,
+) -> Result<super::JobTarget, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("job target {what} of {id}"));
+    Ok(super::JobTarget {
+        target_error,
+        max_iterations: u64::try_from(max).map_err(|_| corrupt("maximum"))?,
+        waves: u32::try_from(waves).map_err(|_| corrupt("waves"))?,
+        scheduled_chunks: u32::try_from(chunks).map_err(|_| corrupt("chunks"))?,
+        half_width_pct,
+    })
+}

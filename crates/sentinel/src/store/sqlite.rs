@@ -13,8 +13,8 @@ use super::group_commit::{GroupCommitStats, GroupCommitter, SqliteWriter};
 use super::rows::{self, db_err};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo, Job,
-    NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus, PendingClaim,
-    PutOutcome, Store, StoreError, TransitionData, User,
+    JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus,
+    PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -614,31 +614,68 @@ impl Store for SqliteStore {
     }
 
     async fn insert_job(&self, job: NewJob, now: UnixMillis) -> Result<Job, StoreError> {
-        if job.chunk_count == 0 || job.iterations == 0 || job.chunk_size == 0 {
-            return Err(StoreError::Invalid(
-                "iterations, chunk size and chunk count must be positive".into(),
-            ));
-        }
-        let row = sqlx::query(
-            "INSERT INTO jobs (id, owner_id, config_hash, iterations, seed, chunk_size, \
-             chunk_count, status, version, is_public, created_at, chunk_wall_limit_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING *",
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        insert_job_row(&mut conn, &job, now).await
+    }
+
+    async fn insert_target_job(
+        &self,
+        job: NewJob,
+        target: JobTarget,
+        now: UnixMillis,
+    ) -> Result<Job, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let stored = insert_job_row(&mut tx, &job, now).await?;
+        sqlx::query(
+            "INSERT INTO job_targets (job_id, target_error, max_iterations, waves, \
+             scheduled_chunks) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(job.id.to_string())
-        .bind(job.owner.to_string())
-        .bind(&job.config_hash)
-        .bind(to_i64("iterations", job.iterations)?)
-        // Same bits, so every u64 seed round-trips.
-        .bind(job.seed as i64)
-        .bind(to_i64("chunk size", job.chunk_size)?)
-        .bind(i64::from(job.chunk_count))
-        .bind(job.public)
-        .bind(now.as_i64())
-        .bind(to_i64("chunk wall limit", job.chunk_wall_limit_ms)?)
-        .fetch_one(&self.pool)
+        .bind(target.target_error)
+        .bind(to_i64("max iterations", target.max_iterations)?)
+        .bind(i64::from(target.waves))
+        .bind(i64::from(target.scheduled_chunks))
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        rows::job(&row)
+        tx.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn job_target(&self, id: JobId) -> Result<Option<JobTarget>, StoreError> {
+        let row: Option<rows::JobTargetRow> = sqlx::query_as(
+            "SELECT target_error, max_iterations, waves, scheduled_chunks, half_width_pct \
+             FROM job_targets \
+             WHERE job_id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| rows::job_target(id, r)).transpose()
+    }
+
+    async fn advance_job_target(
+        &self,
+        id: JobId,
+        waves: u32,
+        scheduled_chunks: u32,
+        half_width_pct: f64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE job_targets SET waves = ?, scheduled_chunks = ?, \
+             half_width_pct = ? WHERE job_id = ? AND waves < ?",
+        )
+        .bind(i64::from(waves))
+        .bind(i64::from(scheduled_chunks))
+        // Infinite (no mean yet) is stored as NULL: unknown.
+        .bind(Some(half_width_pct).filter(|h| h.is_finite()))
+        .bind(id.to_string())
+        .bind(i64::from(waves))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -869,6 +906,39 @@ fn check_local_cap(local_max_parallel: Option<u32>) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// Inserts a job row on `conn` (a pooled connection or a transaction).
+async fn insert_job_row(
+    conn: &mut sqlx::SqliteConnection,
+    job: &NewJob,
+    now: UnixMillis,
+) -> Result<Job, StoreError> {
+    if job.chunk_count == 0 || job.iterations == 0 || job.chunk_size == 0 {
+        return Err(StoreError::Invalid(
+            "iterations, chunk size and chunk count must be positive".into(),
+        ));
+    }
+    let row = sqlx::query(
+        "INSERT INTO jobs (id, owner_id, config_hash, iterations, seed, chunk_size, \
+         chunk_count, status, version, is_public, created_at, chunk_wall_limit_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING *",
+    )
+    .bind(job.id.to_string())
+    .bind(job.owner.to_string())
+    .bind(&job.config_hash)
+    .bind(to_i64("iterations", job.iterations)?)
+    // Same bits, so every u64 seed round-trips.
+    .bind(job.seed as i64)
+    .bind(to_i64("chunk size", job.chunk_size)?)
+    .bind(i64::from(job.chunk_count))
+    .bind(job.public)
+    .bind(now.as_i64())
+    .bind(to_i64("chunk wall limit", job.chunk_wall_limit_ms)?)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    rows::job(&row)
 }
 
 #[cfg(test)]

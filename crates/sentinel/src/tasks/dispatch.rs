@@ -79,6 +79,12 @@ impl Coordinator for WakeOnWork {
         Ok(restored)
     }
 
+    async fn extend_job(&self, job: JobId, chunk_count: u32) -> Result<bool, CoordinatorError> {
+        let extended = self.inner.extend_job(job, chunk_count).await?;
+        self.wake_if(extended);
+        Ok(extended)
+    }
+
     async fn lease(
         &self,
         node: NodeId,

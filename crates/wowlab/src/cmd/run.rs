@@ -46,6 +46,14 @@ pub struct Args {
     /// API token for the remote sentinel.
     #[arg(long, env = "WOWLAB_TOKEN", requires = "sentinel")]
     pub token: Option<String>,
+    /// Run until the 95 % CI half-width is at most this percent of the mean DPS (e.g. 0.05),
+    /// in waves of 1024, 2048, 4096... iterations; prints what `wowlab sim --target-error`
+    /// prints for the same inputs.
+    #[arg(long)]
+    pub target_error: Option<f64>,
+    /// With `--target-error`: the most iterations to run.
+    #[arg(long, requires = "target_error", default_value_t = crate::cmd::sim::DEFAULT_MAX_ITERATIONS)]
+    pub max_iterations: u64,
 }
 
 /// Runs the subcommand.
@@ -55,7 +63,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Compiled locally too: bad profiles fail before anything starts, and the report needs it.
     let profile =
         compile_str(&src).map_err(|e| anyhow::anyhow!("{}: {e}", args.profile.display()))?;
-    if args.iterations == 0 {
+    // Refused here as `wowlab sim` refuses it, before anything starts.
+    let plan = crate::cmd::sim::wave_plan(args.target_error, args.max_iterations)?;
+    if plan.is_none() && args.iterations == 0 {
         bail!("-n must be at least 1");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -175,9 +185,19 @@ async fn run_job(
     let auth = format!("Bearer {token}");
     let mut body = serde_json::json!({
         "profile": src,
-        "iterations": args.iterations,
         "seed": args.seed,
     });
+    let total = match args.target_error {
+        Some(t) => {
+            body["targetError"] = t.into();
+            body["maxIterations"] = args.max_iterations.into();
+            args.max_iterations
+        }
+        None => {
+            body["iterations"] = args.iterations.into();
+            args.iterations
+        }
+    };
     if let Some(c) = args.chunk_size {
         body["chunkSize"] = c.into();
     }
@@ -224,7 +244,7 @@ async fn run_job(
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::new(args.iterations);
+        let bar = ProgressBar::new(total);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} sims ({msg}, eta {eta})",
@@ -355,8 +375,12 @@ async fn subscribe(
 
 fn show(bar: &ProgressBar, p: &JobProgress) {
     bar.set_position(p.iterations_done);
+    let target = match (p.target_error, p.half_width_pct) {
+        (Some(t), Some(h)) => format!(", ±{h:.3} % → {t} %"),
+        _ => String::new(),
+    };
     bar.set_message(format!(
-        "{:.0} sims/s, {} ± {} dps",
+        "{:.0} sims/s, {} ± {} dps{target}",
         p.sims_per_sec,
         crate::report::num(p.mean_dps),
         crate::report::num(p.ci95_dps)

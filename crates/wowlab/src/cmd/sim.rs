@@ -1,6 +1,8 @@
 //! `wowlab sim PROFILE -n N [--seed S] [--threads T] [--json]`: run a profile locally on all
 //! cores. The output depends only on the profile, N and the seed, never on the thread count or
-//! chunking (the engine's results merge exactly).
+//! chunking (the engine's results merge exactly). With `--target-error E --max-iterations M`
+//! it runs the waves of [`wowlab_sim::target`] instead of N iterations, exactly as the grid
+//! does, so both print the same bytes.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use wowlab_sim::{
     chunk_ranges, chunk_size_for, compile_str, estimate_cost, run_chunk, ChunkResult,
-    CompiledProfile,
+    CompiledProfile, WavePlan,
 };
 
 /// Arguments of `wowlab sim`.
@@ -36,6 +38,26 @@ pub struct Args {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Run until the 95 % CI half-width is at most this percent of the mean DPS (e.g. 0.05),
+    /// in waves of 1024, 2048, 4096... iterations, instead of a fixed `-n`.
+    #[arg(long)]
+    pub target_error: Option<f64>,
+    /// With `--target-error`: the most iterations to run.
+    #[arg(long, requires = "target_error", default_value_t = DEFAULT_MAX_ITERATIONS)]
+    pub max_iterations: u64,
+}
+
+/// `--max-iterations` when not given.
+pub const DEFAULT_MAX_ITERATIONS: u64 = 1_000_000;
+
+/// The wave plan of `--target-error`/`--max-iterations`, if a target was given.
+pub fn wave_plan(
+    target_error: Option<f64>,
+    max_iterations: u64,
+) -> anyhow::Result<Option<WavePlan>> {
+    target_error
+        .map(|t| WavePlan::new(t, max_iterations).map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()
 }
 
 /// Runs the subcommand.
@@ -62,11 +84,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs all iterations over a rayon pool and merges the chunk results.
+/// Runs all iterations (or the waves of a target-error run) over a rayon pool and merges the
+/// chunk results.
 pub fn simulate(profile: &CompiledProfile, args: &Args) -> anyhow::Result<ChunkResult> {
-    if args.iterations == 0 {
-        anyhow::bail!("-n must be at least 1");
+    match wave_plan(args.target_error, args.max_iterations)? {
+        Some(plan) => Ok(plan.drive(|r| simulate_range(profile, args, r))?.0),
+        None => {
+            if args.iterations == 0 {
+                anyhow::bail!("-n must be at least 1");
+            }
+            simulate_range(profile, args, 0..args.iterations)
+        }
     }
+}
+
+/// Runs `range` of the job's iterations over a rayon pool and merges the chunk results.
+fn simulate_range(
+    profile: &CompiledProfile,
+    args: &Args,
+    range: std::ops::Range<u64>,
+) -> anyhow::Result<ChunkResult> {
+    let iterations = range.end - range.start;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -77,16 +115,17 @@ pub fn simulate(profile: &CompiledProfile, args: &Args) -> anyhow::Result<ChunkR
             // About 50 ms per chunk keeps the bar smooth; at least 4 chunks per thread balance
             // load.
             let by_cost = chunk_size_for(estimate_cost(profile)?, Duration::from_millis(50));
-            by_cost
-                .min(args.iterations.div_ceil(threads as u64 * 4))
-                .max(1)
+            by_cost.min(iterations.div_ceil(threads as u64 * 4)).max(1)
         }
     };
-    let ranges = chunk_ranges(args.iterations, chunk);
+    let ranges: Vec<_> = chunk_ranges(iterations, chunk)
+        .into_iter()
+        .map(|r| r.start + range.start..r.end + range.start)
+        .collect();
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::new(args.iterations);
+        let bar = ProgressBar::new(iterations);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} sims ({per_sec}, eta {eta})",
@@ -148,6 +187,8 @@ mod tests {
             json,
             chunk_size: chunk,
             quiet: true,
+            target_error: None,
+            max_iterations: DEFAULT_MAX_ITERATIONS,
         }
     }
 
@@ -168,6 +209,32 @@ mod tests {
             assert_eq!(one, three);
         }
     }
+
+    #[test]
+    fn target_error_runs_stop_on_a_wave_boundary_whatever_the_threads() {
+        let (target, max) = (TEST_TARGET, 20_000);
+        let mut a = args("dot-builder.toml", 1, true, None);
+        a.target_error = Some(target);
+        a.max_iterations = max;
+        let one = output(&a);
+        a.threads = Some(3);
+        a.chunk_size = Some(37);
+        assert_eq!(one, output(&a));
+        let v: serde_json::Value = serde_json::from_str(&one).unwrap();
+        let n = v["report"]["iterations"].as_u64().unwrap();
+        let plan = WavePlan::new(target, max).unwrap();
+        let w = (0..20)
+            .find(|&w| plan.wave_end(w) == n)
+            .expect("ends on a wave");
+        assert!(w >= 1, "pick a target that needs more than one wave");
+        // The same bytes as a plain run of that many iterations.
+        let mut plain = args("dot-builder.toml", 2, true, None);
+        plain.iterations = n;
+        assert_eq!(output(&plain), one);
+    }
+
+    /// A target `dot-builder.toml` meets after two waves (about 0.12 % after 1024 iterations).
+    const TEST_TARGET: f64 = 0.1;
 
     #[test]
     fn json_output_carries_report_and_mergeable_result() {

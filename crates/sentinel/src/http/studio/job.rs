@@ -63,9 +63,11 @@ pub(super) async fn page(
     let outcome = outcome(&state, &job).await;
     let terminal = job.status.is_terminal();
     let name = display_name(&state, &job).await;
+    let target = state.store().job_target(job.id).await.ok().flatten();
     let main = html! {
         div #job data-job-id=(job.id) data-status=(job.status.as_str()) data-chunks=(job.chunk_count)
-            data-chunk-size=(job.chunk_size) data-iterations=(job.iterations) data-live=(user.is_some() || job.public) {
+            data-chunk-size=(job.chunk_size) data-iterations=(job.iterations) data-live=(user.is_some() || job.public)
+            data-target-error=[target.map(|t| t.target_error)] {
             div.row {
                 h1 #job-name { (name) }
                 span #status { (layout::status(job.status.as_str())) }
@@ -85,11 +87,20 @@ pub(super) async fn page(
                         div { dt { "Rate" } dd #rate { "—" } }
                         div { dt { "Running mean" } dd #mean { "—" } }
                         div { dt { "95% CI ±" } dd #ci { "—" } }
+                        @if let Some(t) = target {
+                            div { dt { "Half-width" } dd #halfwidth { "— (target " (t.target_error) " %)" } }
+                        }
                         div { dt { "Live" } dd #live { "connecting…" } }
                     }
                     figure.chart {
                         figcaption { "Running mean DPS with its 95% confidence band" }
                         div #chart role="img" aria-label="Running mean DPS chart" { p.muted { "The chart fills in while chunks arrive (needs JavaScript)." } }
+                    }
+                    @if let Some(t) = target {
+                        figure.chart {
+                            figcaption { "95% CI half-width, percent of the mean, shrinking toward the target of " (t.target_error) " % (dashed)" }
+                            div #halfwidth-chart role="img" aria-label="Half-width chart" { p.muted { "Fills in while chunks arrive (needs JavaScript)." } }
+                        }
                     }
                     h3 { "Contributing nodes" }
                     ul #nodes { li.muted { "Shown live while the job runs." } }
@@ -143,7 +154,14 @@ pub(super) async fn page(
             section aria-labelledby="details-h" {
                 h2 id="details-h" { "Run details" }
                 dl.facts #details {
-                    div { dt { "Iterations" } dd { (numbers::int(job.iterations)) } }
+                    @if let Some(t) = target {
+                        div { dt { "Target error" } dd #target-facts {
+                            "± " (t.target_error) " % of the mean, at most " (numbers::int(t.max_iterations)) " iterations; "
+                            (if job.status == JobStatus::Completed { t.waves } else { t.waves - 1 }) " waves done"
+                        } }
+                    } @else {
+                        div { dt { "Iterations" } dd { (numbers::int(job.iterations)) } }
+                    }
                     div { dt { "Seed" } dd { (job.seed) } }
                     div { dt { "Chunks" } dd { (numbers::int(job.chunk_count.into())) " × " (numbers::int(job.chunk_size)) } }
                     div { dt { "Submitted" } dd { (fmt_time(job.created_at.0)) } }

@@ -1,5 +1,5 @@
-//! New simulation: pick an example profile or paste/upload one, iterations, seed and chunk
-//! size. The form posts to `/api/jobs`; each bad value is shown under its field, profile errors
+//! New simulation: pick an example profile or paste/upload one, iterations, seed, chunk size
+//! and optionally a target error (then the iterations are the maximum). The form posts to `/api/jobs`; each bad value is shown under its field, profile errors
 //! with line and column.
 
 use axum::extract::{Query, State};
@@ -26,6 +26,8 @@ struct Start {
     profile: String,
     iterations: u64,
     chunk_size: Option<u64>,
+    /// Target error of a target-error job, percent.
+    target_error: Option<f64>,
     name: String,
     /// The job it comes from.
     from: Option<JobId>,
@@ -38,6 +40,7 @@ async fn start(state: &Context, user: &User, from: Option<&str>) -> Start {
         profile: PROFILES.first().map_or("", |(_, text)| text).to_owned(),
         iterations: 100_000,
         chunk_size: None,
+        target_error: None,
         name: String::new(),
         from: None,
     };
@@ -58,6 +61,12 @@ async fn start(state: &Context, user: &User, from: Option<&str>) -> Start {
         profile,
         iterations: job.iterations,
         chunk_size: Some(job.chunk_size),
+        target_error: store
+            .job_target(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|t| t.target_error),
         name: store.job_name(id).await.ok().flatten().unwrap_or_default(),
         from: Some(id),
     }
@@ -135,6 +144,13 @@ pub(super) async fn page(
                         value=[start.chunk_size] aria-describedby="chunk-size-hint chunk-size-error";
                     p.hint id="chunk-size-hint" { "Iterations per chunk; at most " (MAX_CHUNKS) " chunks per job. Empty sizes chunks to about a second each." }
                     p.error id="chunk-size-error" role="alert" {}
+                }
+                div.field {
+                    label for="target-error" { "Target error % (optional)" }
+                    input id="target-error" name="targetError" type="text" inputmode="decimal" data-decimal
+                        placeholder="e.g. 0.05" value=[start.target_error] aria-describedby="target-error-hint target-error-error";
+                    p.hint id="target-error-hint" { "Run until the 95% CI half-width is at most this percent of the mean DPS, in waves of 1,024, 2,048, 4,096… iterations; the iterations above are then the maximum. With it, a chunk size must be a power of two up to 1,024." }
+                    p.error id="target-error-error" role="alert" {}
                 }
             }
             div.field.check {

@@ -19,9 +19,11 @@ use crate::engine::chunk_size_for;
 use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::http::security::quota::admit;
 use crate::http::{ApiError, Context};
-use crate::jobs::{submit, Submission, SubmitError};
+use crate::jobs::{submit_with_target, Submission, SubmitError};
 use crate::lifecycle::Ending;
 use crate::store::{Job, User};
+use wowlab_sim::target::{wave_chunk_size, FIRST_WAVE};
+use wowlab_sim::WavePlan;
 
 /// Largest accepted iteration count.
 pub(crate) const MAX_ITERATIONS: u64 = 1 << 40;
@@ -34,7 +36,9 @@ pub(crate) const MAX_CHUNKS: u64 = 100_000;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct CreateJob {
     profile: String,
-    iterations: u64,
+    /// Iterations to run; with `targetError`, the maximum unless `maxIterations` is given.
+    #[serde(default)]
+    iterations: Option<u64>,
     /// Random seed, as a number or decimal text (browsers round integers above 2^53);
     /// absent: a random one.
     #[serde(default, deserialize_with = "number_or_text")]
@@ -48,6 +52,12 @@ pub(super) struct CreateJob {
     /// Display name; absent or blank: the profile's title.
     #[serde(default)]
     name: Option<String>,
+    /// Run in waves until the 95 % CI half-width is at most this percent of the mean DPS.
+    #[serde(default)]
+    target_error: Option<f64>,
+    /// With `targetError`: the most iterations to run.
+    #[serde(default)]
+    max_iterations: Option<u64>,
 }
 
 /// Longest job name, in characters.
@@ -73,6 +83,9 @@ pub(super) struct JobView {
     failure_reason: Option<String>,
     /// Live chunk counts while running.
     progress: Option<ProgressView>,
+    /// Target-error jobs: the target and how far the waves got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<TargetView>,
 }
 
 /// Chunk counts of a running job; `pending + leased + done == chunkCount`.
@@ -103,6 +116,20 @@ impl From<JobProgress> for ProgressView {
     }
 }
 
+/// A target-error job's target and wave progress.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TargetView {
+    /// 95 % CI half-width to reach, percent of the mean DPS.
+    target_error: f64,
+    /// Most iterations the job may run.
+    max_iterations: u64,
+    /// Waves merged in full.
+    waves_done: u32,
+    /// Half-width after the last complete wave (of the result once completed), percent.
+    half_width_pct: Option<f64>,
+}
+
 impl JobView {
     fn new(j: &Job, progress: Option<JobProgress>) -> Self {
         Self {
@@ -120,7 +147,30 @@ impl JobView {
             finished_at: j.finished_at,
             failure_reason: j.failure_reason.clone(),
             progress: progress.map(ProgressView::from),
+            target: None,
         }
+    }
+
+    /// Adds a target-error job's target (none for a fixed-size job).
+    async fn targeted(mut self, state: &Context, j: &Job) -> Result<Self, ApiError> {
+        let Some(t) = state.store().job_target(j.id).await? else {
+            return Ok(self);
+        };
+        let finished = j.status == JobStatus::Completed;
+        let from_result = j
+            .result
+            .as_deref()
+            .filter(|_| finished)
+            .and_then(report_json)
+            .and_then(|r| Some((r["mean_dps"].as_f64()?, r["ci95_half_width"].as_f64()?)))
+            .map(|(mean, ci)| wowlab_sim::target::half_width_pct(mean, ci));
+        self.target = Some(TargetView {
+            target_error: t.target_error,
+            max_iterations: t.max_iterations,
+            waves_done: if finished { t.waves } else { t.waves - 1 },
+            half_width_pct: from_result.or(t.half_width_pct).filter(|h| h.is_finite()),
+        });
+        Ok(self)
     }
 
     fn named(mut self, name: Option<String>) -> Self {
@@ -199,9 +249,24 @@ pub(super) async fn create(
     if body.profile.trim().is_empty() {
         return Err(UserError::field("profile", "profile is empty"));
     }
-    if body.iterations == 0 || body.iterations > MAX_ITERATIONS {
+    let target = checked_target(&body)?;
+    let iterations = match (&target, body.iterations) {
+        (Some(plan), _) => plan.max_iterations(),
+        (None, Some(n)) => n,
+        (None, None) => {
+            return Err(UserError::field(
+                "iterations",
+                "iterations is required (or targetError with maxIterations)",
+            ))
+        }
+    };
+    if iterations == 0 || iterations > MAX_ITERATIONS {
         return Err(UserError::field(
-            "iterations",
+            if target.is_some() {
+                "maxIterations"
+            } else {
+                "iterations"
+            },
             format!("iterations must be from 1 to {MAX_ITERATIONS}"),
         ));
     }
@@ -211,12 +276,13 @@ pub(super) async fn create(
         .filter(|n| !n.trim().is_empty())
         .map(checked_name)
         .transpose()?;
-    let chosen = body
-        .chunk_size
-        .map(|c| checked_chunk_size(c, body.iterations))
-        .transpose()?;
+    let chosen = match (&target, body.chunk_size) {
+        (Some(_), Some(c)) => Some(checked_wave_chunk_size(c, iterations)?),
+        (None, Some(c)) => Some(checked_chunk_size(c, iterations)?),
+        (_, None) => None,
+    };
     // Before the engine's validation: an over-quota user costs no profile compilation.
-    admit(&state, user.id, body.iterations).await?;
+    admit(&state, user.id, iterations).await?;
     let validated = state
         .validate_profile(body.profile.clone())
         .await
@@ -228,12 +294,21 @@ pub(super) async fn create(
         })?;
     let chunk_size = match chosen {
         Some(c) => c,
+        // Sized to spread the first wave; a power of two so chunks fall on wave boundaries.
+        None if target.is_some() => wave_chunk_size(
+            chunk_size_for(
+                validated.iteration_cost_ns,
+                FIRST_WAVE.min(iterations),
+                live_slots(&state).await?,
+            )
+            .max(iterations.div_ceil(MAX_CHUNKS)),
+        ),
         None => chunk_size_for(
             validated.iteration_cost_ns,
-            body.iterations,
+            iterations,
             live_slots(&state).await?,
         )
-        .max(body.iterations.div_ceil(MAX_CHUNKS)),
+        .max(iterations.div_ceil(MAX_CHUNKS)),
     };
     let seed = match body.seed {
         Some(s) => s,
@@ -244,14 +319,14 @@ pub(super) async fn create(
         }
     };
     let name = given_name.or_else(|| profile_title(&body.profile));
-    let job = submit(
+    let job = submit_with_target(
         state.store(),
         state.coordinator(),
         Submission {
             owner: user.id,
             config: body.profile,
             config_hash: validated.content_hash,
-            iterations: body.iterations,
+            iterations,
             seed,
             chunk_size,
             public: body.public,
@@ -260,6 +335,7 @@ pub(super) async fn create(
             )
             .as_millis() as u64,
         },
+        target,
         state.config().max_attempts,
         state.clock().now(),
     )
@@ -273,7 +349,73 @@ pub(super) async fn create(
         state.store().set_job_name(job.id, user.id, n).await?;
     }
     let p = progress(&state, &job).await?;
-    Ok((StatusCode::CREATED, Json(JobView::new(&job, p).named(name))))
+    let view = JobView::new(&job, p)
+        .named(name)
+        .targeted(&state, &job)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The wave plan of a submission giving `targetError` (with `maxIterations`, or `iterations`
+/// as the maximum); `None` without one.
+fn checked_target(body: &CreateJob) -> Result<Option<WavePlan>, UserError> {
+    let Some(t) = body.target_error else {
+        if body.max_iterations.is_some() {
+            return Err(UserError::field(
+                "maxIterations",
+                "maxIterations goes with targetError; give iterations for a fixed-size job",
+            ));
+        }
+        return Ok(None);
+    };
+    if !(t.is_finite() && t > 0.0 && t <= 100.0) {
+        return Err(UserError::field(
+            "targetError",
+            "targetError must be a percentage above 0 and at most 100 (e.g. 0.05)",
+        ));
+    }
+    let max = match (body.max_iterations, body.iterations) {
+        (Some(m), Some(n)) if m != n => {
+            return Err(UserError::field(
+                "maxIterations",
+                "give maxIterations or iterations with targetError, not both",
+            ))
+        }
+        (Some(m), _) | (None, Some(m)) => m,
+        (None, None) => {
+            return Err(UserError::field(
+                "maxIterations",
+                "maxIterations is required with targetError",
+            ))
+        }
+    };
+    if max == 0 || max > MAX_ITERATIONS {
+        return Err(UserError::field(
+            "maxIterations",
+            format!("maxIterations must be from 1 to {MAX_ITERATIONS}"),
+        ));
+    }
+    WavePlan::new(t, max)
+        .map(Some)
+        .map_err(|e| UserError::field("targetError", e.to_string()))
+}
+
+/// A chunk size a target-error job's user chose: a power of two up to the first wave (so
+/// every wave ends on a chunk boundary) giving at most [`MAX_CHUNKS`].
+fn checked_wave_chunk_size(chunk_size: u64, iterations: u64) -> Result<u64, UserError> {
+    if !chunk_size.is_power_of_two() || chunk_size > FIRST_WAVE {
+        return Err(UserError::field(
+            "chunkSize",
+            format!("with targetError, chunkSize must be a power of two up to {FIRST_WAVE}"),
+        ));
+    }
+    if iterations.div_ceil(chunk_size) > MAX_CHUNKS {
+        return Err(UserError::field(
+            "chunkSize",
+            format!("chunkSize {chunk_size} gives more than {MAX_CHUNKS} chunks; raise it"),
+        ));
+    }
+    Ok(chunk_size)
 }
 
 /// A chunk size the user chose: at least 1 and giving at most [`MAX_CHUNKS`]; one larger than
@@ -403,7 +545,8 @@ pub(super) async fn list(
         .collect();
     let mut out = Vec::with_capacity(jobs.len());
     for j in &jobs {
-        out.push(JobView::new(j, progress(&state, j).await?).named(names.remove(&j.id)));
+        let view = JobView::new(j, progress(&state, j).await?).named(names.remove(&j.id));
+        out.push(view.targeted(&state, j).await?);
     }
     Ok(Json(out))
 }
@@ -428,7 +571,9 @@ pub(super) async fn get(
     let j = readable(&state, user.as_ref(), &id).await?;
     let p = progress(&state, &j).await?;
     let name = state.store().job_name(j.id).await?;
-    Ok(Json(JobView::new(&j, p).named(name)))
+    Ok(Json(
+        JobView::new(&j, p).named(name).targeted(&state, &j).await?,
+    ))
 }
 
 /// Body of `PATCH /api/jobs/{id}`.
@@ -471,7 +616,12 @@ pub(super) async fn update(
         .await?
         .ok_or(ApiError::NotFound("no such job"))?;
     let p = progress(&state, &j).await?;
-    Ok(Json(JobView::new(&j, p).named(Some(name))))
+    Ok(Json(
+        JobView::new(&j, p)
+            .named(Some(name))
+            .targeted(&state, &j)
+            .await?,
+    ))
 }
 
 /// `DELETE /api/jobs/{id}`: deletes the caller's finished job with its results; 404 for

@@ -1176,3 +1176,53 @@ async fn json_is_camel_case_and_old_snake_case_request_names_still_work() {
         assert_camel_case(&v, path);
     }
 }
+
+#[tokio::test]
+async fn target_error_submissions_are_checked_and_report_their_target() {
+    let a = App::new().await;
+    let alice = a.user("alice@x.org").await;
+    let post = |body: Value| a.send("POST", "/api/jobs", Some(&alice), body);
+    assert_field_error(
+        post(json!({"profile": "ok", "targetError": -1, "maxIterations": 100})).await,
+        "targetError",
+        "above 0",
+    );
+    assert_field_error(
+        post(json!({"profile": "ok", "targetError": 0.05})).await,
+        "maxIterations",
+        "required",
+    );
+    assert_field_error(
+        post(json!({"profile": "ok", "iterations": 10, "maxIterations": 100})).await,
+        "maxIterations",
+        "targetError",
+    );
+    assert_field_error(
+        post(json!({"profile": "ok", "targetError": 0.05, "maxIterations": 10_000, "chunkSize": 100}))
+            .await,
+        "chunkSize",
+        "power of two",
+    );
+    let (s, v, _) = post(json!({
+        "profile": "ok", "targetError": 0.05, "maxIterations": 10_000, "chunkSize": 256
+    }))
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        v["target"],
+        json!({"targetError": 0.05, "maxIterations": 10_000, "wavesDone": 0, "halfWidthPct": null})
+    );
+    assert_eq!(
+        (v["iterations"].as_u64(), v["chunkCount"].as_u64()),
+        (Some(10_000), Some(40))
+    );
+    let id = v["id"].as_str().unwrap().to_owned();
+    let (s, got, _) = a
+        .send("GET", &format!("/api/jobs/{id}"), Some(&alice), Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got["target"], v["target"]);
+    // Only the first wave (1024 iterations = 4 chunks) is scheduled.
+    let job: crate::domain::JobId = id.parse().unwrap();
+    assert_eq!(a.coord.job_progress(job).await.unwrap().chunk_count, 4);
+}
