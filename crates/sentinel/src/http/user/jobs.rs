@@ -21,6 +21,7 @@ use crate::http::security::quota::admit;
 use crate::http::{ApiError, Context};
 use crate::jobs::{submit_with_target, Submission, SubmitError};
 use crate::lifecycle::Ending;
+use crate::sim::report_json;
 use crate::store::{Job, User};
 use wowlab_sim::target::{wave_chunk_size, FIRST_WAVE};
 use wowlab_sim::WavePlan;
