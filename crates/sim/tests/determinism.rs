@@ -177,6 +177,10 @@ fn histogram_bins_are_the_same_bytes_for_any_chunking() {
         }
         assert_eq!(merged.encode(), whole.encode(), "chunks of {size}: bytes");
         assert_eq!(merged.distribution(), bins, "chunks of {size}: bins");
-        assert_eq!(merged.report().distribution, bins, "chunks of {size}: report");
+        assert_eq!(
+            merged.report().distribution,
+            bins,
+            "chunks of {size}: report"
+        );
     }
 }

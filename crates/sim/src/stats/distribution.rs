@@ -90,7 +90,9 @@ mod tests {
 
     #[test]
     fn bins_count_every_iteration_once_in_order() {
-        let values: Vec<u64> = (0..5000u64).map(|i| 15_000_000 + (i * 7919) % 4_000_000).collect();
+        let values: Vec<u64> = (0..5000u64)
+            .map(|i| 15_000_000 + (i * 7919) % 4_000_000)
+            .collect();
         let bins = with_values(&values).distribution();
         assert!(bins.len() >= DISPLAY_BINS as usize - 2 && bins.len() <= DISPLAY_BINS as usize);
         assert_eq!(bins.iter().map(|b| b.count).sum::<u64>(), 5000);

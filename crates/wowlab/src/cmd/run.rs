@@ -354,12 +354,13 @@ async fn subscribe(
 }
 
 fn show(bar: &ProgressBar, p: &JobProgress) {
+    use wowlab_sim::numbers;
     bar.set_position(p.iterations_done);
     bar.set_message(format!(
-        "{:.0} sims/s, {} ± {} dps",
-        p.sims_per_sec,
-        crate::report::num(p.mean_dps),
-        crate::report::num(p.ci95_dps)
+        "{} sims/s, {} ± {} DPS",
+        numbers::grouped(p.sims_per_sec, 0),
+        numbers::dps(p.mean_dps),
+        numbers::dps(p.ci95_dps)
     ));
 }
 
