@@ -1,4 +1,9 @@
 // Helpers shared by the studio suites: polling, the Chromium they drive, signing up.
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { chromium } from "playwright-core";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -37,4 +42,27 @@ export async function signUp(page, base, email) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("correct horse battery");
   await Promise.all([page.waitForURL(base + "/"), page.getByRole("button", { name: "Sign up" }).click()]);
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a private `wowlab up` with one in-process node (`slots` chunk slots) on a free port
+ * and a fresh data dir; resolves once it is ready, with the child and its base URL. */
+export async function startUp(bin, prefix, slots = 2) {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const port = await freePort();
+  const base = "http://127.0.0.1:" + port;
+  const up = spawn(bin, ["up", "--nodes", "1", "--slots", String(slots), "--addr", "127.0.0.1:" + port,
+    "--data-dir", path.join(dir, "up")], { env: { ...process.env, RUST_LOG: "info" }, stdio: "ignore" });
+  await until("wowlab up ready", async () => (await fetch(base + "/readyz")).ok);
+  return { up, base };
 }

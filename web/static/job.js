@@ -131,11 +131,14 @@
     try {
       const res = await fetch("/jobs/" + jobId, { credentials: "same-origin" });
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-      // The live section gives way to the stored convergence chart of the finished job.
-      const live = $("progress-section");
+      // The live chart gives way to the stored one of the finished job, the live node list
+      // to the one in the report.
+      const live = $("live-chart");
       const stored = doc.getElementById("convergence-figure");
       if (live && stored) live.replaceWith(stored);
       else if (live) live.remove();
+      const liveNodes = $("live-nodes");
+      if (liveNodes) liveNodes.remove();
       for (const sel of ["#answer", "#report", "#status", ".actions", "#failure", "#details"]) {
         const fresh = doc.querySelector(sel);
         const cur = document.querySelector(sel);

@@ -13,7 +13,7 @@ use crate::store::ConvergencePoint;
 /// ViewBox size and plot margins (the plot scales with the page; text scales with it).
 const W: f64 = 560.0;
 const H: f64 = 300.0;
-const LEFT: f64 = 74.0;
+const LEFT: f64 = 86.0;
 const RIGHT: f64 = 18.0;
 const TOP: f64 = 26.0;
 const BOTTOM: f64 = 50.0;
@@ -41,10 +41,10 @@ pub(super) struct Distribution<'a> {
 /// A labelled reference line across the plot: vertical at an x value, or horizontal at a y
 /// value.
 pub(super) enum Mark {
-    /// At this x (data units).
-    Vertical(f64, String, &'static str),
-    /// At this y (data units).
-    Horizontal(f64, String, &'static str),
+    /// At this x (data units), with its label and CSS class.
+    Vertical(f64, String, String),
+    /// At this y (data units), with its label and CSS class.
+    Horizontal(f64, String, String),
 }
 
 /// The running mean of each series with its 95 % band, x from 0 to `x_max` iterations.
@@ -141,20 +141,25 @@ pub(super) fn distribution(id: &str, series: &[Distribution<'_>]) -> Markup {
     let hi = if hi > lo { hi } else { lo + 1.0 };
     let axes = Axes::new((lo, hi), (0.0, (peak * 1.1).max(1e-9)));
     let overlay = series.len() > 1;
-    let mut marks = Vec::new();
-    for s in series {
-        let who = if overlay {
-            format!(" {}", s.label)
-        } else {
-            String::new()
-        };
-        marks.push(Mark::Vertical(s.mean, format!("mean{who}"), "mark-mean"));
-        marks.push(Mark::Vertical(
-            s.median,
-            format!("median{who}"),
-            "mark-median",
-        ));
-    }
+    // One run: its mean and median. Several: each run's mean in its colour (the legend names
+    // them), so the labels stay short enough for a phone.
+    let marks: Vec<Mark> = if overlay {
+        series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Mark::Vertical(s.mean, "mean".into(), format!("series s{}", i % 6)))
+            .collect()
+    } else {
+        series
+            .iter()
+            .flat_map(|s| {
+                [
+                    Mark::Vertical(s.mean, "mean".into(), "mark-mean".into()),
+                    Mark::Vertical(s.median, "median".into(), "mark-median".into()),
+                ]
+            })
+            .collect()
+    };
     let bars = series.iter().zip(&totals).enumerate().map(|(i, (s, total))| {
         html! {
             g class=(format!("series s{}{}", i % 6, if overlay { " overlay" } else { "" })) data-label=(s.label) {
@@ -246,7 +251,9 @@ fn frame(
                 @for t in &x_ticks {
                     @let (px, _) = axes.xy(*t, axes.y.0);
                     line x1=(f(px)) x2=(f(px)) y1=(f(y0)) y2=(f(y0 + 5.0)) {}
-                    text.axis x=(f(px)) y=(f(y0 + 19.0)) text-anchor="middle" { (numbers::grouped(*t, x_dec)) }
+                    // The last label ends at its tick rather than past the edge.
+                    @let anchor = if px > x1 - 40.0 { "end" } else { "middle" };
+                    text.axis x=(f(px)) y=(f(y0 + 19.0)) text-anchor=(anchor) { (numbers::grouped(*t, x_dec)) }
                 }
             }
             g.ticks.y-ticks {
@@ -258,7 +265,7 @@ fn frame(
             }
             text.axis-title.x-title x=(f((x0 + x1) / 2.0)) y=(f(H - 8.0)) text-anchor="middle" { (x_title) }
             text.axis-title.y-title x="0" y="0" text-anchor="middle"
-                transform={ "translate(16 " (f((y0 + y1) / 2.0)) ") rotate(-90)" } { (y_title) }
+                transform={ "translate(15 " (f((y0 + y1) / 2.0)) ") rotate(-90)" } { (y_title) }
             @for (i, m) in marks.iter().enumerate() {
                 @match m {
                     Mark::Vertical(v, text, class) => {

@@ -159,7 +159,14 @@ pub(super) async fn page(
     }
     let picker = match &user {
         Some(u) => match state.store().list_jobs(u.id, PICKER_RUNS).await {
-            Ok(jobs) => {
+            Ok(mut jobs) => {
+                // The runs compared first, in their order, so the baseline stays on top (a
+                // form submits its checked boxes in page order).
+                jobs.sort_by_key(|j| {
+                    ids.iter()
+                        .position(|i| *i == j.id.to_string())
+                        .unwrap_or(usize::MAX)
+                });
                 let mut finished = Vec::new();
                 for j in jobs
                     .into_iter()
@@ -189,7 +196,7 @@ pub(super) async fn page(
         @if !picker.is_empty() {
             form.card #compare-picker method="get" action="/compare" {
                 fieldset {
-                    legend { "Your finished runs (the first checked is the baseline)" }
+                    legend { "Your finished runs (the topmost checked run is the baseline)" }
                     ul.picker {
                         @for (id, name) in &picker {
                             li { label {
@@ -297,7 +304,7 @@ fn comparison(runs: &[Run]) -> Markup {
                     (charts::convergence("compare-convergence", &conv, x_max, &[Mark::Horizontal(
                         base.report.mean_dps,
                         format!("baseline {}", numbers::dps(base.report.mean_dps)),
-                        "mark-baseline",
+                        "mark-baseline".into(),
                     )]))
                 }
                 figure.chart {

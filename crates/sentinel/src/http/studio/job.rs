@@ -94,13 +94,15 @@ pub(super) async fn page(
                         div { dt { "95% CI ±" } dd #ci { "—" } }
                         div { dt { "Live" } dd #live { "connecting…" } }
                     }
-                    figure.chart {
+                    figure.chart #live-chart {
                         figcaption { "Running mean DPS with its 95% confidence band" }
                         // Drawn from the stored progress; job.js redraws it as chunks merge.
                         div #chart data-src={ "/jobs/" (job.id) "/convergence" } { (convergence_chart(&job, &points)) }
                     }
-                    h3 { "Contributing nodes" }
-                    (contributors_list(&contributors, user.is_some()))
+                    div #live-nodes {
+                        h3 { "Contributing nodes" }
+                        (contributors_list(&contributors, user.is_some()))
+                    }
                 }
             }
             @if terminal && !matches!(outcome, Outcome::Nothing) {
