@@ -268,7 +268,7 @@ fn comparison(runs: &[Run]) -> Markup {
                             th scope="row" {
                                 span class={ "swatch s" (i % 6) } aria-hidden="true" {} " "
                                 a href={ "/jobs/" (r.job.id) } { (r.name) }
-                                @if i == 0 { " " span.muted { "(baseline)" } }
+                                " " span.muted { "seed " (r.job.seed) @if i == 0 { " (baseline)" } }
                             }
                             td.num { (numbers::dps(r.report.mean_dps)) " ± " (numbers::dps(r.report.ci95_half_width)) }
                             td.num { (numbers::int(r.report.iterations)) }
@@ -295,7 +295,7 @@ fn comparison(runs: &[Run]) -> Markup {
             h2 #cmp-charts-h { "Charts" }
             ul.legend {
                 @for (i, r) in runs.iter().enumerate() {
-                    li { span class={ "swatch s" (i % 6) } aria-hidden="true" {} " " (r.name) }
+                    li { span class={ "swatch s" (i % 6) } aria-hidden="true" {} " " (r.name) " " span.muted { "seed " (r.job.seed) } }
                 }
             }
             div.cols {
