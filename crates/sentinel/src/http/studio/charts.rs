@@ -322,7 +322,7 @@ fn pad(b: Option<(f64, f64)>) -> (f64, f64) {
 /// About five round tick values (steps of 1, 2 or 5 × 10^k) inside `[lo, hi]`.
 fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    if !span.is_finite() || span <= 0.0 {
         return vec![lo];
     }
     let raw = span / 5.0;

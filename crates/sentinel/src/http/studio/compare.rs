@@ -103,10 +103,7 @@ fn requested(query: Option<&str>) -> Vec<String> {
         let Some(("jobs", v)) = pair.split_once('=') else {
             continue;
         };
-        for id in v
-            .split(|c| c == ',' || c == '+')
-            .flat_map(|s| s.split("%2C"))
-        {
+        for id in v.split([',', '+']).flat_map(|s| s.split("%2C")) {
             let id = id.trim();
             if !id.is_empty() && !out.iter().any(|o| o == id) {
                 out.push(id.to_owned());
