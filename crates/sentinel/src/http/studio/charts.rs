@@ -366,7 +366,7 @@ mod tests {
         assert!(t.len() >= 3 && t.len() <= 7, "{t:?}");
         assert!(
             t.iter()
-                .all(|v| (17_210.0..=17_390.0).contains(v) && v % 20.0 == 0.0),
+                .all(|v| (17_210.0..=17_390.0).contains(v) && v % 50.0 == 0.0),
             "{t:?}"
         );
         assert_eq!(ticks(5.0, 5.0), vec![5.0]);
