@@ -213,16 +213,21 @@ fn convergence_chart(job: &Job, points: &[ConvergencePoint]) -> Markup {
     )
 }
 
+/// The job for a request of its data (JSON, chart): 404 when the viewer may not read it.
+async fn visible_or_404(state: &Context, headers: &HeaderMap, id: &str) -> Result<Job, ApiError> {
+    let user = viewer(state, headers).await;
+    visible(state, user.as_ref(), id)
+        .await
+        .ok_or(ApiError::NotFound("no such job"))
+}
+
 /// `GET /jobs/{id}/convergence`: the convergence chart alone, for `job.js` to redraw.
 pub(super) async fn convergence_fragment(
     State(state): State<Context>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = viewer(&state, &headers).await;
-    let job = visible(&state, user.as_ref(), &id)
-        .await
-        .ok_or(ApiError::NotFound("no such job"))?;
+    let job = visible_or_404(&state, &headers, &id).await?;
     let points = convergence_points(&state, &job).await;
     Ok(axum::response::Html(convergence_chart(&job, &points).into_string()).into_response())
 }
@@ -329,10 +334,7 @@ pub(super) async fn report_download(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = viewer(&state, &headers).await;
-    let job = visible(&state, user.as_ref(), &id)
-        .await
-        .ok_or(ApiError::NotFound("no such job"))?;
+    let job = visible_or_404(&state, &headers, &id).await?;
     let report = job
         .result
         .as_deref()
