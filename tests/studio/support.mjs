@@ -55,17 +55,20 @@ export function freePort() {
   });
 }
 
-/** Starts `wowlab up --nodes 1 --slots 1` of `bin` on a free port with a fresh data dir
- * (prefix `name`); resolves once it is ready with { up, base, dir }. */
-export async function startUpWithOneNode(bin, name) {
-  const dir = mkdtempSync(path.join(tmpdir(), name));
+/** Starts a private `wowlab up` with one in-process node (`slots` chunk slots) on a free port
+ * and a fresh data dir; resolves once it is ready, with the child and its base URL. */
+export async function startUp(bin, prefix, slots = 2) {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const port = await freePort();
   const base = "http://127.0.0.1:" + port;
-  const up = spawn(bin, ["up", "--nodes", "1", "--slots", "1", "--addr", "127.0.0.1:" + port, "--data-dir", path.join(dir, "up")], {
-    // The node page's log tail shows the in-process node's info lines.
-    env: { ...process.env, RUST_LOG: "info" },
-    stdio: "ignore",
-  });
+  const up = spawn(bin, ["up", "--nodes", "1", "--slots", String(slots), "--addr", "127.0.0.1:" + port,
+    "--data-dir", path.join(dir, "up")], { env: { ...process.env, RUST_LOG: "info" }, stdio: "ignore" });
   await until("wowlab up ready", async () => (await fetch(base + "/readyz")).ok);
   return { up, base, dir };
+
+/** Starts `wowlab up --nodes 1 --slots 1` of `bin` on a free port with a fresh data dir
+ * (prefix `name`); resolves once it is ready with { up, base, dir }. */
+export function startUpWithOneNode(bin, name) {
+  return startUp(bin, name, 1);
+}
 }

@@ -1,5 +1,6 @@
-// Job page live parts: progress bar, rate, running-mean chart with its 95 % band, contributing
-// nodes, cancel, and the final report swapped in from the server-rendered page on finish.
+// Job page live parts: progress bar, rate, the running-mean chart (server-drawn from stored
+// progress, redrawn as chunks merge), contributing nodes, cancel, copy of the public link, and
+// the final report swapped in from the server-rendered page on finish.
 (function () {
   "use strict";
   const root = document.getElementById("job");
@@ -9,10 +10,10 @@
   const iterationsTotal = Number(root.dataset.iterations) || 0;
   // Target-error jobs: the half-width (percent of the mean) to reach.
   const targetError = Number(root.dataset.targetError) || 0;
+  const NS = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
   const fmt = (x, d) => window.wowlabFmt(x, d);
   const setText = (id, t) => { const e = $(id); if (e) e.textContent = t; };
-  const NS = "http://www.w3.org/2000/svg";
 
   const state = {
     status: root.dataset.status,
@@ -89,21 +90,22 @@
       }
     }
     for (const n of m.nodes) state.nodes.add(n);
-    if (state.nodes.size) {
-      const ul = $("nodes");
-      ul.replaceChildren(
-        ...Array.from(state.nodes).map((n) => {
-          const li = document.createElement("li");
-          const code = document.createElement("code");
-          code.textContent = String(n).slice(0, 8); // short id; the full one on hover/link
-          code.title = String(n);
-          const a = document.createElement("a");
-          a.href = "/nodes/" + encodeURIComponent(String(n));
-          a.append(code);
-          li.append(a);
-          return li;
-        })
-      );
+    // Nodes the server listed by name stay; new ones appear as short ids until the finish.
+    const ul = $("nodes");
+    if (ul && state.nodes.size) {
+      for (const n of state.nodes) {
+        if (ul.querySelector('[data-node="' + CSS.escape(String(n)) + '"]')) continue;
+        const empty = ul.querySelector("li.muted");
+        if (empty) empty.remove();
+        const li = document.createElement("li");
+        li.dataset.node = String(n);
+        const a = document.createElement("a");
+        a.href = "/nodes/" + encodeURIComponent(String(n));
+        a.textContent = "node " + String(n).slice(0, 8);
+        a.title = String(n);
+        li.append(a);
+        ul.append(li);
+      }
     }
     if (m.type !== "progress") {
       if (data && data.result) state.finalResult = data.result; // the report as published live
@@ -111,47 +113,25 @@
     }
   }
 
-  function drawChart() {
-    const pts = state.points;
+  // The chart is drawn by the server from the job's stored convergence points (the same
+  // drawing as a finished job's); redrawn at most once a second while chunks merge.
+  let drawing = null, drawAgain = false;
+  async function drawChart() {
     const box = $("chart");
-    if (!pts.length) return;
-    const W = 900, H = 240, P = 40;
-    // Scale on the later 80 % of points so the wide early band does not flatten the chart.
-    const tail = pts.slice(Math.floor(pts.length * 0.2));
-    let lo = Math.min(...tail.map((p) => p.mean - p.ci));
-    let hi = Math.max(...tail.map((p) => p.mean + p.ci));
-    if (!(hi > lo)) { lo -= 1; hi += 1; }
-    const pad = (hi - lo) * 0.1;
-    lo -= pad; hi += pad;
-    const xmax = Math.max(iterationsTotal, pts[pts.length - 1].x) || 1;
-    const X = (x) => P + (x / xmax) * (W - P - 8);
-    const Y = (y) => Math.min(H - 20, Math.max(6, 6 + ((hi - y) / (hi - lo)) * (H - 26)));
-    const svg = document.createElementNS(NS, "svg");
-    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
-    svg.setAttribute("class", "chart-svg");
-    svg.setAttribute("aria-hidden", "true");
-    const band = document.createElementNS(NS, "polygon");
-    band.setAttribute("class", "band");
-    band.setAttribute("points", pts.map((p) => X(p.x) + "," + Y(p.mean + p.ci)).concat(
-      pts.slice().reverse().map((p) => X(p.x) + "," + Y(p.mean - p.ci))).join(" "));
-    const line = document.createElementNS(NS, "polyline");
-    line.setAttribute("class", "line");
-    line.setAttribute("points", pts.map((p) => X(p.x) + "," + Y(p.mean)).join(" "));
-    svg.append(band, line);
-    for (const [y, anchor] of [[hi - pad, "hi"], [lo + pad, "lo"]]) {
-      const t = document.createElementNS(NS, "text");
-      t.setAttribute("x", 2); t.setAttribute("y", Y(y) + 4); t.setAttribute("class", "axis");
-      t.textContent = fmt(y, 0);
-      t.dataset.axis = anchor;
-      svg.append(t);
-    }
-    const xl = document.createElementNS(NS, "text");
-    xl.setAttribute("x", W - 8); xl.setAttribute("y", H - 4); xl.setAttribute("text-anchor", "end");
-    xl.setAttribute("class", "axis");
-    xl.textContent = fmt(pts[pts.length - 1].x, 0) + " iterations";
-    svg.append(xl);
-    box.replaceChildren(svg);
-    box.setAttribute("aria-label", "Running mean DPS " + fmt(pts[pts.length - 1].mean) + " ± " + fmt(pts[pts.length - 1].ci) + " after " + fmt(pts[pts.length - 1].x, 0) + " iterations");
+    if (!box || !box.dataset.src) return;
+    if (drawing) { drawAgain = true; return; }
+    drawing = (async () => {
+      try {
+        const res = await fetch(box.dataset.src, { credentials: "same-origin" });
+        if (res.ok) box.innerHTML = await res.text();
+      } catch (e) {
+        console.warn("chart redraw failed", e);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    })();
+    await drawing;
+    drawing = null;
+    if (drawAgain) { drawAgain = false; drawChart(); }
   }
 
   // The half-width over iterations on a 0-based scale, with the target as a dashed line.
@@ -188,7 +168,6 @@
   async function finish(m) {
     state.status = m.status;
     if (m.reason) $("failure").textContent = m.reason;
-    if (!state.nodes.size) $("nodes").innerHTML = '<li class="muted">No node list was published for this job.</li>';
     // The live figures (rate, running mean) are superseded by the answer at the top.
     const lf = $("live-facts");
     if (lf) lf.remove();
@@ -196,6 +175,14 @@
     try {
       const res = await fetch("/jobs/" + jobId, { credentials: "same-origin" });
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      // The live chart gives way to the stored one of the finished job, the live node list
+      // to the one in the report.
+      const live = $("live-chart");
+      const stored = doc.getElementById("convergence-figure");
+      if (live && stored) live.replaceWith(stored);
+      else if (live) live.remove();
+      const liveNodes = $("live-nodes");
+      if (liveNodes) liveNodes.remove();
       for (const sel of ["#answer", "#report", "#status", ".actions", "#failure", "#details"]) {
         const fresh = doc.querySelector(sel);
         const cur = document.querySelector(sel);
@@ -204,6 +191,7 @@
       bindCancel();
       bindVisibility();
       bindDelete();
+      bindCopy();
       root.dataset.status = m.status;
     } catch (e) {
       console.warn("report reload failed", e);
@@ -262,6 +250,27 @@
     });
   }
   bindDelete();
+
+  // Public link: copy it to the clipboard (with a fallback selection where that is refused).
+  function bindCopy() {
+    const b = $("copy-share");
+    if (!b) return;
+    b.addEventListener("click", async () => {
+      const text = b.dataset.copy;
+      try {
+        await navigator.clipboard.writeText(text);
+        setText("copy-status", "Copied.");
+      } catch (e) {
+        const sel = window.getSelection();
+        const range = document.createRange();
+        range.selectNodeContents($("share"));
+        sel.removeAllRanges();
+        sel.addRange(range);
+        setText("copy-status", "Press Ctrl+C to copy.");
+      }
+    });
+  }
+  bindCopy();
 
   // A finished job's page is complete as rendered: nothing to follow live.
   if (["completed", "failed", "cancelled"].includes(state.status)) return;

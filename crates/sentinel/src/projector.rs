@@ -27,7 +27,7 @@ use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId};
 use crate::lifecycle::{Ending, JobLifecycle, LifecycleError};
 use crate::publish::Funnel;
 use crate::result_log::{Delivery, LogSubscription, ResultLog};
-use crate::store::{ChunkResult, Job, Store, StoreError};
+use crate::store::{ChunkResult, ConvergencePoint, Job, Store, StoreError};
 use crate::tasks::Leadership;
 use crate::waves::{Step, Waves};
 
@@ -76,7 +76,13 @@ struct JobState<A> {
     nodes: BTreeSet<NodeId>,
     /// A target-error job's waves; `chunk_count` is then that of its scheduled waves.
     waves: Option<Waves>,
+    /// Iterations of the last convergence point stored.
+    stored_point: u64,
 }
+
+/// About this many convergence points are stored per job (one per 1/200th of its iterations,
+/// plus the last), so the series stays small whatever the job's length.
+const CONVERGENCE_POINTS: u64 = 200;
 
 /// Most contributing nodes listed per job, so progress payloads stay small.
 const MAX_NODES: usize = 256;
@@ -119,6 +125,24 @@ impl<A> JobState<A> {
 }
 
 impl<A> JobState<A> {
+    /// The convergence point to store for estimate `e`, if it moved far enough from the last
+    /// one stored (or reached the end, or `last` is asked for).
+    fn point_to_store(&mut self, e: Estimate, last: bool) -> Option<ConvergencePoint> {
+        let step = (self.iterations / CONVERGENCE_POINTS).max(1);
+        let due = e.iterations_done >= self.stored_point.saturating_add(step)
+            || e.iterations_done == self.iterations
+            || last;
+        if e.iterations_done == 0 || e.iterations_done <= self.stored_point || !due {
+            return None;
+        }
+        self.stored_point = e.iterations_done;
+        Some(ConvergencePoint {
+            iterations: e.iterations_done,
+            mean: e.mean,
+            ci95: e.ci95,
+        })
+    }
+
     /// Marks `c` seen; false if it already was (or is out of range).
     fn first_time(&mut self, c: ChunkIndex) -> bool {
         if c.0 >= self.chunk_count {
@@ -394,7 +418,11 @@ impl<M: ResultMerger> Projector<M> {
         let job = match &entry {
             LogEntry::Result { job, .. } | LogEntry::Kick(job) => *job,
             LogEntry::Ended(job) => {
-                self.jobs.remove(job);
+                // Ended elsewhere (cancelled): its convergence keeps what was merged.
+                if let Some(mut st) = self.jobs.remove(job) {
+                    let point = st.point_to_store(self.merger.progress(&st.acc), true);
+                    self.store_point(*job, point).await;
+                }
                 return Ok(());
             }
         };
@@ -521,6 +549,7 @@ impl<M: ResultMerger> Projector<M> {
             dirty: true,
             nodes: BTreeSet::new(),
             waves,
+            stored_point: 0,
         };
         for r in self.store.chunk_results(job).await? {
             if st.first_time(r.chunk) {
@@ -543,11 +572,21 @@ impl<M: ResultMerger> Projector<M> {
         let mut updates = Vec::new();
         for (job, st) in self.jobs.iter_mut().filter(|(_, st)| st.dirty) {
             st.dirty = false;
-            let progress = st.progress(self.merger.progress(&st.acc));
-            updates.push((*job, JobMessage::Progress(progress)));
+            let estimate = self.merger.progress(&st.acc);
+            let point = st.point_to_store(estimate, false);
+            updates.push((*job, JobMessage::Progress(st.progress(estimate)), point));
         }
-        for (job, u) in updates {
+        for (job, u, point) in updates {
+            self.store_point(job, point).await;
             self.publish(job, &u).await;
+        }
+    }
+
+    /// Stores a convergence point; a failure only thins the stored chart, so it is logged.
+    async fn store_point(&self, job: JobId, point: Option<ConvergencePoint>) {
+        let Some(point) = point else { return };
+        if let Err(e) = self.store.add_convergence_point(job, point).await {
+            tracing::warn!(job = %job, error = %e, "convergence point not stored");
         }
     }
 
@@ -558,7 +597,7 @@ impl<M: ResultMerger> Projector<M> {
     }
 
     async fn finalize(&mut self, job: JobId) -> Result<(), StoreError> {
-        let Some(st) = self.jobs.remove(&job) else {
+        let Some(mut st) = self.jobs.remove(&job) else {
             return Ok(());
         };
         let result = match self.merger.finish(&st.acc) {
@@ -572,7 +611,10 @@ impl<M: ResultMerger> Projector<M> {
             result,
             report: self.merger.report(&st.acc),
         };
-        let progress = st.progress(self.merger.progress(&st.acc));
+        let estimate = self.merger.progress(&st.acc);
+        let point = st.point_to_store(estimate, true);
+        self.store_point(job, point).await;
+        let progress = st.progress(estimate);
         let ended = self.end(job, ending, progress).await;
         if ended.is_err() {
             // Kept, so the next flush tick tries again.
@@ -582,11 +624,14 @@ impl<M: ResultMerger> Projector<M> {
     }
 
     async fn fail(&mut self, job: JobId, reason: String) -> Result<(), StoreError> {
-        let Some(st) = self.jobs.remove(&job) else {
+        let Some(mut st) = self.jobs.remove(&job) else {
             return Ok(());
         };
-        let progress = st.progress(self.merger.progress(&st.acc));
-        self.end(job, Ending::Failed { reason }, progress).await
+        let estimate = self.merger.progress(&st.acc);
+        let point = st.point_to_store(estimate, true);
+        self.store_point(job, point).await;
+        self.end(job, Ending::Failed { reason }, st.progress(estimate))
+            .await
     }
 
     /// Hands the ending to the lifecycle; a job that ended elsewhere meanwhile (cancelled)

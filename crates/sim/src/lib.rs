@@ -33,6 +33,7 @@ mod engine;
 pub mod error;
 pub mod expr;
 pub mod limits;
+pub mod numbers;
 pub mod profile;
 pub mod rng;
 mod run;

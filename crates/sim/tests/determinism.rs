@@ -155,3 +155,32 @@ fn runner_api_sizes_chunks_from_measured_cost() {
     assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
     assert!(wowlab_sim::chunk_ranges(0, 10).is_empty());
 }
+
+/// The distribution's bins come from the fixed histogram every chunk counts in, so they are
+/// the same bytes (and the same display bins) for any chunking, and count every iteration.
+#[test]
+fn histogram_bins_are_the_same_bytes_for_any_chunking() {
+    let p = example("burst-cooldowns.toml");
+    let n = 240u64;
+    let whole = run_chunk(&p, 7, 0..n).unwrap();
+    let bins = whole.distribution();
+    assert!(bins.len() > 5, "{bins:?}");
+    assert_eq!(bins.iter().map(|b| b.count).sum::<u64>(), n);
+    for size in [1u64, 7, 13, 64, 239] {
+        let mut merged = ChunkResult::empty(&p);
+        // Merge in a scrambled order: every third chunk first, then the rest backwards.
+        let ranges = wowlab_sim::chunk_ranges(n, size);
+        let (thirds, rest): (Vec<_>, Vec<_>) =
+            ranges.iter().enumerate().partition(|(i, _)| i % 3 == 0);
+        for (_, r) in thirds.into_iter().chain(rest.into_iter().rev()) {
+            merged.merge(&run_chunk(&p, 7, r.clone()).unwrap()).unwrap();
+        }
+        assert_eq!(merged.encode(), whole.encode(), "chunks of {size}: bytes");
+        assert_eq!(merged.distribution(), bins, "chunks of {size}: bins");
+        assert_eq!(
+            merged.report().distribution,
+            bins,
+            "chunks of {size}: report"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use wowlab_sim::numbers::{dps as num, grouped, int};
 use wowlab_sim::{ChunkResult, CompiledProfile};
 
 /// The text printed on stdout for a finished run: the report table, or with `json` the report
@@ -33,8 +34,11 @@ pub fn render(
     writeln!(out, "Profile     {name}  [{}]", &profile.hash()[..12])?;
     writeln!(
         out,
-        "Iterations  {}  (seed {}, mean fight {:.1} s, {:.0} events/iteration)",
-        report.iterations, seed, report.mean_fight_secs, report.events_per_iteration
+        "Iterations  {}  (seed {}, mean fight {} s, {} events/iteration)",
+        int(report.iterations),
+        seed,
+        grouped(report.mean_fight_secs, 1),
+        grouped(report.events_per_iteration, 0)
     )?;
     writeln!(out)?;
     writeln!(out, "DPS         {:>12}", num(report.mean_dps))?;
@@ -59,41 +63,15 @@ pub fn render(
     for a in &report.abilities {
         writeln!(
             out,
-            "{:<28} {:>11} {:>6.2}% {:>9.2} {:>9.2} {:>6.2}% {:>11}",
+            "{:<28} {:>11} {:>6}% {:>9} {:>9} {:>6}% {:>11}",
             a.name,
             num(a.dps),
-            a.share_pct,
-            a.casts_per_fight,
-            a.hits_per_fight,
-            a.crit_pct,
+            grouped(a.share_pct, 2),
+            grouped(a.casts_per_fight, 2),
+            grouped(a.hits_per_fight, 2),
+            grouped(a.crit_pct, 2),
             num(a.avg_hit)
         )?;
     }
     Ok(out)
-}
-
-/// `12345.67` as `12,345.7`.
-pub fn num(x: f64) -> String {
-    let s = format!("{:.1}", x.abs());
-    let (int, frac) = s.split_once('.').unwrap_or((&s, "0"));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{}{grouped}.{frac}", if x < 0.0 { "-" } else { "" })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_thousands() {
-        assert_eq!(num(1234567.89), "1,234,567.9");
-        assert_eq!(num(12.0), "12.0");
-        assert_eq!(num(-1000.0), "-1,000.0");
-    }
 }

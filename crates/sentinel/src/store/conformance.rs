@@ -5,9 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::{
-    ActiveWork, AuthTokenKind, ChunkResult, ClaimTokenCheck, JobTarget, NewAuthToken, NewJob,
-    NewNode, NodeLoad, NodeSettings, NodeStatus, PendingClaim, PutOutcome, Store, StoreError,
-    TransitionData,
+    ActiveWork, AuthTokenKind, ChunkResult, ClaimTokenCheck, ConvergencePoint, JobTarget,
+    NewAuthToken, NewJob, NewNode, NodeLoad, NodeSettings, NodeStatus, PendingClaim, PutOutcome,
+    Store, StoreError, TransitionData,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -34,6 +34,7 @@ where
     job_transitions_are_version_checked(&factory().await).await;
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
     job_names_and_deletion_are_the_owners(&factory().await).await;
+    convergence_and_contributors_are_stored(&factory().await).await;
     concurrent_transitions_have_one_winner(Arc::new(factory().await)).await;
     chunk_results_are_idempotent(Arc::new(factory().await)).await;
     active_work_counts_unfinished_jobs_and_unmerged_iterations(&factory().await).await;
@@ -811,6 +812,84 @@ pub async fn job_names_and_deletion_are_the_owners(s: &impl Store) {
         s.job_name(theirs.id).await.unwrap().as_deref(),
         Some("theirs")
     );
+}
+
+/// A job's convergence points are kept once per iteration count, in order, and its
+/// contributing nodes are read from its stored results; both go with the job.
+pub async fn convergence_and_contributors_are_stored(s: &impl Store) {
+    let owner = user(s, "o@x").await;
+    s.put_config("cfg", "profile", T).await.unwrap();
+    let job = s.insert_job(new_job(owner, "cfg"), T).await.unwrap();
+    let other = s.insert_job(new_job(owner, "cfg"), T).await.unwrap();
+    assert!(s.convergence(job.id).await.unwrap().is_empty());
+    let at = |iterations, mean, ci95| ConvergencePoint {
+        iterations,
+        mean,
+        ci95,
+    };
+    for p in [
+        at(2000, 17_300.5, 40.25),
+        at(1000, 17_250.0, 80.5),
+        at(1000, 1.0, 1.0),
+    ] {
+        s.add_convergence_point(job.id, p).await.unwrap();
+    }
+    s.add_convergence_point(other.id, at(5, 1.0, 0.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.convergence(job.id).await.unwrap(),
+        vec![at(1000, 17_250.0, 80.5), at(2000, 17_300.5, 40.25)]
+    );
+    assert!(matches!(
+        s.add_convergence_point(JobId::new(), at(1, 1.0, 1.0)).await,
+        Err(StoreError::MissingReference(_))
+    ));
+
+    let (a, b) = (NodeId::new(), NodeId::new());
+    for (chunk, node) in [(0, Some(a)), (1, Some(b)), (2, Some(a)), (3, None)] {
+        s.put_chunk_result(
+            ChunkResult {
+                job: job.id,
+                chunk: ChunkIndex(chunk),
+                node,
+                result: vec![chunk as u8],
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    }
+    let mut expected = vec![(a, 2), (b, 1)];
+    expected.sort_by_key(|(n, _)| n.to_string());
+    assert_eq!(s.job_nodes(job.id).await.unwrap(), expected);
+    assert!(s.job_nodes(other.id).await.unwrap().is_empty());
+
+    let running = s
+        .transition_job(
+            job.id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            0,
+            TransitionData::default(),
+            T,
+        )
+        .await
+        .unwrap();
+    s.transition_job(
+        job.id,
+        JobStatus::Running,
+        JobStatus::Cancelled,
+        running.version,
+        TransitionData::default(),
+        T,
+    )
+    .await
+    .unwrap();
+    assert!(s.delete_finished_job(job.id, owner).await.unwrap());
+    assert!(s.convergence(job.id).await.unwrap().is_empty());
+    assert!(s.job_nodes(job.id).await.unwrap().is_empty());
+    assert_eq!(s.convergence(other.id).await.unwrap().len(), 1);
 }
 
 /// Status moves only along the lifecycle and only from the expected version.

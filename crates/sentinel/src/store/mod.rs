@@ -466,6 +466,17 @@ pub struct ChunkResult {
     pub result: Vec<u8>,
 }
 
+/// One point of a job's convergence: the running estimate once `iterations` were merged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConvergencePoint {
+    /// Iterations merged.
+    pub iterations: u64,
+    /// Running mean DPS.
+    pub mean: f64,
+    /// Half-width of its 95 % confidence interval.
+    pub ci95: f64,
+}
+
 /// Whether a chunk result was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -705,4 +716,18 @@ pub trait Store: Send + Sync + 'static {
     async fn chunk_results(&self, job: JobId) -> Result<Vec<ChunkResult>, StoreError>;
     /// Indices of the chunks of a job that have a stored result, ascending.
     async fn done_chunks(&self, job: JobId) -> Result<Vec<ChunkIndex>, StoreError>;
+    /// The nodes whose stored results a job holds, with how many chunks each, by node id.
+    async fn job_nodes(&self, job: JobId) -> Result<Vec<(NodeId, u32)>, StoreError>;
+
+    // --- convergence ---
+
+    /// Records a point of a job's convergence; a second point at the same iterations is a
+    /// no-op (a new projector leader may replay one).
+    async fn add_convergence_point(
+        &self,
+        job: JobId,
+        point: ConvergencePoint,
+    ) -> Result<(), StoreError>;
+    /// A job's convergence points, by iterations.
+    async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError>;
 }

@@ -8,10 +8,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{
-    ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenInfo, Job, Node, NodeLoad,
-    NodeStatus, PendingClaim, StoreError, User,
+    ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenInfo, ConvergencePoint, Job,
+    Node, NodeLoad, NodeStatus, PendingClaim, StoreError, User,
 };
-use crate::domain::{ChunkIndex, JobStatus, TokenHash, UnixMillis, UserId};
+use crate::domain::{ChunkIndex, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
 /// Maps a sqlx error to the store's vocabulary: constraint kinds become typed errors.
 pub(super) fn db_err(e: sqlx::Error) -> StoreError {
@@ -286,6 +286,24 @@ pub(super) fn job(row: &impl DbRow) -> Result<Job, StoreError> {
 }
 
 /// A `chunk_results` row.
+pub(super) fn convergence_point(row: &impl DbRow) -> Result<ConvergencePoint, StoreError> {
+    let iterations = row.i64("iterations")?;
+    Ok(ConvergencePoint {
+        iterations: u64::try_from(iterations).map_err(|e| corrupt("iterations", e))?,
+        mean: row.real("mean_dps")?,
+        ci95: row.real("ci95")?,
+    })
+}
+
+/// A `(node_id, chunks)` row of [`super::Store::job_nodes`].
+pub(super) fn job_node(row: &impl DbRow) -> Result<(NodeId, u32), StoreError> {
+    let chunks = row.i64("chunks")?;
+    Ok((
+        id(row, "node_id")?,
+        u32::try_from(chunks).map_err(|e| corrupt("chunks", e))?,
+    ))
+}
+
 pub(super) fn chunk_result(row: &impl DbRow) -> Result<ChunkResult, StoreError> {
     Ok(ChunkResult {
         job: id(row, "job_id")?,

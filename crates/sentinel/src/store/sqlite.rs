@@ -12,8 +12,9 @@ use sqlx::SqlitePool;
 use super::group_commit::{GroupCommitStats, GroupCommitter, SqliteWriter};
 use super::rows::{self, db_err};
 use super::{
-    ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo, Job,
-    JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings, NodeStatus,
+    ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo,
+    ConvergencePoint, Job, JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings,
+    NodeStatus,
     PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
@@ -894,6 +895,52 @@ impl Store for SqliteStore {
                     .map(ChunkIndex)
                     .map_err(|_| StoreError::Corrupt(format!("chunk index {i}")))
             })
+            .collect()
+    }
+
+    async fn job_nodes(&self, job: JobId) -> Result<Vec<(NodeId, u32)>, StoreError> {
+        sqlx::query(
+            "SELECT node_id, COUNT(*) AS chunks FROM chunk_results \
+             WHERE job_id = ? AND node_id IS NOT NULL GROUP BY node_id ORDER BY node_id",
+        )
+        .bind(job.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(rows::job_node)
+        .collect()
+    }
+
+    async fn add_convergence_point(
+        &self,
+        job: JobId,
+        point: ConvergencePoint,
+    ) -> Result<(), StoreError> {
+        let iterations = i64::try_from(point.iterations)
+            .map_err(|_| StoreError::Invalid("iterations out of range".into()))?;
+        sqlx::query(
+            "INSERT INTO job_convergence (job_id, iterations, mean_dps, ci95) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (job_id, iterations) DO NOTHING",
+        )
+        .bind(job.to_string())
+        .bind(iterations)
+        .bind(point.mean)
+        .bind(point.ci95)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError> {
+        sqlx::query("SELECT * FROM job_convergence WHERE job_id = ? ORDER BY iterations")
+            .bind(job.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rows::convergence_point)
             .collect()
     }
 }

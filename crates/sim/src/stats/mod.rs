@@ -10,6 +10,7 @@
 //! `iterations` and histogram counts (at most the job's iteration limit, 2^40) are numbers.
 
 pub mod codec;
+pub mod distribution;
 pub mod histogram;
 pub mod json_int;
 pub mod report;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::CompiledProfile;
 
+pub use distribution::Bin;
 pub use report::{AbilityReport, Percentile, Report};
 
 /// Per-ability totals over all iterations of a chunk.

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::histogram::{bucket_high, bucket_low};
-use super::ChunkResult;
+use super::{Bin, ChunkResult};
 
 /// Percentiles reported.
 pub const PERCENTILES: [f64; 7] = [1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0];
@@ -59,6 +59,9 @@ pub struct Report {
     pub percentiles: Vec<Percentile>,
     /// Per-ability breakdown, largest damage first.
     pub abilities: Vec<AbilityReport>,
+    /// The DPS distribution in exact, nearly even bins (see [`super::distribution`]).
+    #[serde(default)]
+    pub distribution: Vec<Bin>,
 }
 
 impl ChunkResult {
@@ -141,6 +144,7 @@ impl ChunkResult {
                 })
                 .collect(),
             abilities,
+            distribution: self.distribution(),
         }
     }
 

@@ -374,16 +374,17 @@ async fn subscribe(
 }
 
 fn show(bar: &ProgressBar, p: &JobProgress) {
+    use wowlab_sim::numbers;
     bar.set_position(p.iterations_done);
     let target = match (p.target_error, p.half_width_pct) {
         (Some(t), Some(h)) => format!(", ±{h:.3} % → {t} %"),
         _ => String::new(),
     };
     bar.set_message(format!(
-        "{:.0} sims/s, {} ± {} dps{target}",
-        p.sims_per_sec,
-        crate::report::num(p.mean_dps),
-        crate::report::num(p.ci95_dps)
+        "{} sims/s, {} ± {} DPS{target}",
+        numbers::grouped(p.sims_per_sec, 0),
+        numbers::dps(p.mean_dps),
+        numbers::dps(p.ci95_dps)
     ));
 }
 

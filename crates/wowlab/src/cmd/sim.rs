@@ -74,11 +74,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.quiet {
         let secs = elapsed.as_secs_f64().max(1e-9);
         eprintln!(
-            "{} iterations in {:.2} s ({:.0} sims/s, {:.2} M events/s)",
-            result.iterations,
+            "{} iterations in {:.2} s ({} sims/s, {} M events/s)",
+            wowlab_sim::numbers::int(result.iterations),
             secs,
-            result.iterations as f64 / secs,
-            result.events as f64 / secs / 1e6
+            wowlab_sim::numbers::grouped(result.iterations as f64 / secs, 0),
+            wowlab_sim::numbers::grouped(result.events as f64 / secs / 1e6, 2)
         );
     }
     Ok(())

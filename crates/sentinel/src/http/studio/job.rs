@@ -4,21 +4,23 @@
 
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_DISPOSITION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 use serde_json::Value;
 
+use super::charts::{self, Convergence, Distribution};
 use super::{fmt_time, layout, numbers, viewer};
-use crate::domain::{JobId, JobStatus};
+use crate::domain::{JobId, JobStatus, NodeId};
 use crate::http::user::jobs::MAX_NAME_CHARS;
 use crate::http::{ApiError, Context};
 use crate::projector::ResultMerger;
 use crate::sim::{report_json, SimMerger};
-use crate::store::{ChunkResult, Job, User};
+use crate::store::{ChunkResult, ConvergencePoint, Job, User};
+use wowlab_sim::stats::Bin;
 
 /// The job if `user` (or an anonymous visitor, for public jobs) may read it.
-async fn visible(state: &Context, user: Option<&User>, id: &str) -> Option<Job> {
+pub(super) async fn visible(state: &Context, user: Option<&User>, id: &str) -> Option<Job> {
     let id: JobId = id.parse().ok()?;
     let job = state.store().job(id).await.ok()??;
     let ok = job.public || user.is_some_and(|u| u.id == job.owner || u.is_admin);
@@ -28,6 +30,7 @@ async fn visible(state: &Context, user: Option<&User>, id: &str) -> Option<Job> 
 pub(super) async fn page(
     State(state): State<Context>,
     headers: HeaderMap,
+    uri: Uri,
     Path(id): Path<String>,
 ) -> Response {
     let user = viewer(&state, &headers).await;
@@ -64,6 +67,10 @@ pub(super) async fn page(
     let terminal = job.status.is_terminal();
     let name = display_name(&state, &job).await;
     let target = state.store().job_target(job.id).await.ok().flatten();
+    let points = convergence_points(&state, &job).await;
+    let contributors = contributors(&state, &job).await;
+    let simulated = simulated(&state, &job).await;
+    let share = share_url(&headers, &uri, &job);
     let main = html! {
         div #job data-job-id=(job.id) data-status=(job.status.as_str()) data-chunks=(job.chunk_count)
             data-chunk-size=(job.chunk_size) data-iterations=(job.iterations) data-live=(user.is_some() || job.public)
@@ -92,9 +99,10 @@ pub(super) async fn page(
                         }
                         div { dt { "Live" } dd #live { "connecting…" } }
                     }
-                    figure.chart {
+                    figure.chart #live-chart {
                         figcaption { "Running mean DPS with its 95% confidence band" }
-                        div #chart role="img" aria-label="Running mean DPS chart" { p.muted { "The chart fills in while chunks arrive (needs JavaScript)." } }
+                        // Drawn from the stored progress; job.js redraws it as chunks merge.
+                        div #chart data-src={ "/jobs/" (job.id) "/convergence" } { (convergence_chart(&job, &points)) }
                     }
                     @if let Some(t) = target {
                         figure.chart {
@@ -102,8 +110,16 @@ pub(super) async fn page(
                             div #halfwidth-chart role="img" aria-label="Half-width chart" { p.muted { "Fills in while chunks arrive (needs JavaScript)." } }
                         }
                     }
-                    h3 { "Contributing nodes" }
-                    ul #nodes { li.muted { "Shown live while the job runs." } }
+                    div #live-nodes {
+                        h3 { "Contributing nodes" }
+                        (contributors_list(&contributors, user.is_some()))
+                    }
+                }
+            }
+            @if terminal && !matches!(outcome, Outcome::Nothing) {
+                figure.chart #convergence-figure {
+                    figcaption { "Running mean DPS with its 95% confidence band, as the chunks merged" }
+                    (convergence_chart(&job, &points))
                 }
             }
             section #report aria-labelledby="report-h" {
@@ -111,6 +127,10 @@ pub(super) async fn page(
                     Outcome::Final(r) => (report(r, false)),
                     Outcome::Partial(r) => (report(r, true)),
                     Outcome::Nothing | Outcome::Pending => {}
+                }
+                @if terminal {
+                    h3 { "Contributing nodes" }
+                    (contributors_list(&contributors, user.is_some()))
                 }
             }
             @if owner || job.public {
@@ -127,12 +147,23 @@ pub(super) async fn page(
                         @if is_owner {
                             a.button.secondary href={ "/jobs/new?from=" (job.id) } { "Re-run or edit" }
                         }
+                        @if job.status == JobStatus::Completed {
+                            a.button.secondary #compare-link href={ "/compare?jobs=" (job.id) } { "Compare with other runs" }
+                        }
                         @if is_owner && terminal {
                             button #delete type="button" class="danger" { "Delete job" }
                         }
                     }
                     @if job.public {
-                        p { "Public read-only link: " a #share href={ "/jobs/" (job.id) } { "/jobs/" (job.id) } }
+                        div.share {
+                            p { "Public read-only link:" }
+                            div.share-row {
+                                a #share href=(share) { (share) }
+                                button.secondary #copy-share type="button" data-copy=(share) { "Copy link" }
+                                span #copy-status role="status" {}
+                            }
+                            @if let Some(what) = &simulated { p.muted #share-what { (what) } }
+                        }
                     } @else if owner {
                         p.muted { "Private job: only you can open it." }
                     }
@@ -179,6 +210,123 @@ pub(super) async fn page(
     layout::page(&name, user.as_ref(), scripts, main).into_response()
 }
 
+/// The stored convergence of a job (empty when it cannot be read: the page still renders).
+pub(super) async fn convergence_points(state: &Context, job: &Job) -> Vec<ConvergencePoint> {
+    state.store().convergence(job.id).await.unwrap_or_else(|e| {
+        tracing::warn!(job = %job.id, error = %e, "convergence points");
+        Vec::new()
+    })
+}
+
+/// The convergence chart of one job, x up to its iteration count.
+fn convergence_chart(job: &Job, points: &[ConvergencePoint]) -> Markup {
+    charts::convergence(
+        "convergence",
+        &[Convergence {
+            label: "this run",
+            points,
+        }],
+        job.iterations,
+        &[],
+    )
+}
+
+/// The job for a request of its data (JSON, chart): 404 when the viewer may not read it.
+async fn visible_or_404(state: &Context, headers: &HeaderMap, id: &str) -> Result<Job, ApiError> {
+    let user = viewer(state, headers).await;
+    visible(state, user.as_ref(), id)
+        .await
+        .ok_or(ApiError::NotFound("no such job"))
+}
+
+/// `GET /jobs/{id}/convergence`: the convergence chart alone, for `job.js` to redraw.
+pub(super) async fn convergence_fragment(
+    State(state): State<Context>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = visible_or_404(&state, &headers, &id).await?;
+    let points = convergence_points(&state, &job).await;
+    Ok(axum::response::Html(convergence_chart(&job, &points).into_string()).into_response())
+}
+
+/// A node that contributed results to a job: id, name for people, chunks merged.
+struct Contributor {
+    id: NodeId,
+    name: String,
+    chunks: u32,
+}
+
+/// The nodes whose results a job stored, from the store (so finished jobs list them too).
+async fn contributors(state: &Context, job: &Job) -> Vec<Contributor> {
+    let nodes = match state.store().job_nodes(job.id).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(job = %job.id, error = %e, "contributing nodes");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(nodes.len());
+    for (id, chunks) in nodes {
+        let name = match state.store().node_by_id(id).await {
+            Ok(Some(n)) if !n.name.is_empty() => n.name,
+            _ => format!("node {}", id.to_string().get(..8).unwrap_or_default()),
+        };
+        out.push(Contributor { id, name, chunks });
+    }
+    out
+}
+
+/// The contributing nodes as a list (linked to their pages for signed-in viewers).
+fn contributors_list(nodes: &[Contributor], linked: bool) -> Markup {
+    html! {
+        ul #nodes {
+            @for n in nodes {
+                li data-node=(n.id) {
+                    @if linked { a href={ "/nodes/" (n.id) } { (n.name) } } @else { (n.name) }
+                    span.muted { " · " (numbers::int(n.chunks.into())) (if n.chunks == 1 { " chunk" } else { " chunks" }) }
+                }
+            }
+            @if nodes.is_empty() { li.muted { "No results merged yet." } }
+        }
+    }
+}
+
+/// One line saying what was simulated: profile title, iterations, seed.
+async fn simulated(state: &Context, job: &Job) -> Option<String> {
+    let text = state.store().config(&job.config_hash).await.ok()??;
+    let title = wowlab_sim::parse_profile(&text)
+        .ok()
+        .map(|p| p.name)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "an unnamed profile".into());
+    Some(format!(
+        "Simulates {title}: {} iterations, seed {}.",
+        numbers::int(job.iterations),
+        job.seed
+    ))
+}
+
+/// The job's absolute URL as the viewer reached the studio (scheme from a proxy's
+/// `X-Forwarded-Proto`, else http).
+fn share_url(headers: &HeaderMap, uri: &Uri, job: &Job) -> String {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+    };
+    let scheme = match header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    // HTTP/2 carries the host in the URI's authority instead of a Host header.
+    let authority = uri.authority().map(|a| a.as_str());
+    let host = header("host").or(authority).unwrap_or("localhost");
+    format!("{scheme}://{host}/jobs/{}", job.id)
+}
+
 /// A job's name for people: the one it was given, else "Simulation" and its short id.
 pub(super) fn name_or_default(job: &Job, name: Option<String>) -> String {
     name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
@@ -187,7 +335,7 @@ pub(super) fn name_or_default(job: &Job, name: Option<String>) -> String {
     })
 }
 
-async fn display_name(state: &Context, job: &Job) -> String {
+pub(super) async fn display_name(state: &Context, job: &Job) -> String {
     let name = match state.store().job_name(job.id).await {
         Ok(n) => n,
         Err(e) => {
@@ -204,10 +352,7 @@ pub(super) async fn report_download(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = viewer(&state, &headers).await;
-    let job = visible(&state, user.as_ref(), &id)
-        .await
-        .ok_or(ApiError::NotFound("no such job"))?;
+    let job = visible_or_404(&state, &headers, &id).await?;
     let report = job
         .result
         .as_deref()
@@ -372,7 +517,7 @@ fn report(r: &Value, partial: bool) -> Markup {
             }
             div {
                 h3 { "Distribution" }
-                (histogram(num(r, "min_dps"), num(r, "max_dps"), &percentiles))
+                (distribution(r, &percentiles))
             }
         }
         h3 { "Damage by ability" }
@@ -394,50 +539,24 @@ fn report(r: &Value, partial: bool) -> Markup {
     }
 }
 
-/// Density histogram between the reported quantiles (min, p1…p99, max): each bar holds the
-/// probability mass between two neighbouring quantiles, so its height is mass / width.
-fn histogram(min: Option<f64>, max: Option<f64>, pct: &[(f64, f64)]) -> Markup {
-    let (Some(min), Some(max)) = (min, max) else {
-        return html! { p.muted { "No distribution data." } };
-    };
-    let mut edges = vec![(0.0, min)];
-    edges.extend(pct.iter().copied());
-    edges.push((100.0, max));
-    let span = (max - min).max(f64::EPSILON);
-    let bars: Vec<(f64, f64, f64)> = edges
-        .windows(2)
-        .filter(|w| w[1].1 > w[0].1)
-        .map(|w| {
-            let density = (w[1].0 - w[0].0) / (w[1].1 - w[0].1);
-            (w[0].1, w[1].1, density)
-        })
-        .collect();
-    let peak = bars
+/// The distribution chart from the report's exact bins, mean and median marked.
+fn distribution(r: &Value, percentiles: &[(f64, f64)]) -> Markup {
+    let bins: Vec<Bin> = r
+        .get("distribution")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let median = percentiles
         .iter()
-        .map(|b| b.2)
-        .fold(0.0, f64::max)
-        .max(f64::EPSILON);
-    let (w, h) = (400.0, 160.0);
-    let mut svg = String::new();
-    for (lo, hi, d) in &bars {
-        let x = (lo - min) / span * w;
-        let bw = ((hi - lo) / span * w).max(1.0);
-        let bh = d / peak * (h - 20.0);
-        svg.push_str(&format!(
-            "<rect class=\"bar\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{bh:.1}\"><title>{}–{} DPS</title></rect>",
-            h - 20.0 - bh,
-            numbers::grouped(*lo, 0),
-            numbers::grouped(*hi, 0)
-        ));
-    }
-    svg.push_str(&format!(
-        "<text x=\"0\" y=\"{h}\" class=\"axis\">{}</text><text x=\"{w}\" y=\"{h}\" text-anchor=\"end\" class=\"axis\">{} DPS</text>",
-        numbers::grouped(min, 0),
-        numbers::grouped(max, 0)
-    ));
-    html! {
-        svg #histogram viewBox=(format!("0 0 {w} {h}")) role="img" aria-label="DPS distribution histogram" preserveAspectRatio="none" {
-            (PreEscaped(svg))
-        }
-    }
+        .find(|(p, _)| *p == 50.0)
+        .map_or(0.0, |(_, d)| *d);
+    charts::distribution(
+        "histogram",
+        &[Distribution {
+            label: "this run",
+            bins: &bins,
+            mean: num(r, "mean_dps").unwrap_or(0.0),
+            median,
+        }],
+    )
 }

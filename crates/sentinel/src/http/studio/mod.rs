@@ -15,6 +15,8 @@ use crate::domain::TokenHash;
 use crate::store::User;
 
 mod assets;
+mod charts;
+mod compare;
 mod dashboard;
 mod grid;
 mod job;
@@ -34,6 +36,8 @@ pub fn router(state: Context) -> Router {
         .route("/jobs/new", get(new_job::page))
         .route("/jobs/{id}", get(job::page))
         .route("/jobs/{id}/report.json", get(job::report_download))
+        .route("/jobs/{id}/convergence", get(job::convergence_fragment))
+        .route("/compare", get(compare::page))
         .route("/nodes", get(nodes::list_page))
         .route("/nodes/{id}", get(nodes::detail_page))
         .route("/nodes/{id}/unlink", axum::routing::post(nodes::unlink))

@@ -1227,14 +1227,166 @@ mod pages {
             "events_per_iteration": 10.0,
             "percentiles": [{"p": 1.0, "dps": 1100.0}, {"p": 50.0, "dps": 1230.0}, {"p": 99.0, "dps": 1400.0}],
             "abilities": [{"name": "<Fireball>", "dps": 800.0, "share_pct": 65.0, "casts_per_fight": 20.0,
-                           "hits_per_fight": 20.0, "crit_pct": 25.0, "avg_hit": 12000.0}]
+                           "hits_per_fight": 20.0, "crit_pct": 25.0, "avg_hit": 12000.0}],
+            "distribution": [{"low": 1000.0, "high": 1200.0, "count": 400},
+                             {"low": 1200.0, "high": 1400.0, "count": 550},
+                             {"low": 1400.0, "high": 1500.0, "count": 50}]
         });
         let html = super::super::job::report_markup(&r);
         assert!(html.contains("1,234.6") && html.contains("1,231.5 – 1,237.7"));
-        assert_eq!(html.matches("<rect").count(), 4, "one bar per quantile gap");
+        assert_eq!(html.matches("<rect").count(), 3, "one bar per exact bin");
+        assert!(html.contains("data-count=\"550\"") && html.contains("55.0 %"));
+        assert!(html.contains("mark-mean") && html.contains("median 1,230.0"));
         assert!(
             html.contains("&lt;Fireball&gt;"),
             "ability names are escaped"
         );
+    }
+
+    /// Results (stored convergence, exact distribution, contributors, share link, compare).
+    mod results {
+        use super::*;
+        use crate::domain::{JobId, JobStatus};
+        use crate::store::ConvergencePoint;
+
+        #[tokio::test]
+        async fn a_finished_job_draws_stored_progress_and_compares_with_another_run() {
+            let (app, store) = app_with_store().await;
+            let alice = signup(&app, "alice@example.org").await;
+            let bob = signup(&app, "bob@example.org").await;
+            let a = stored_job(
+                &store,
+                "alice@example.org",
+                &[0, 1, 2],
+                JobStatus::Completed,
+            )
+            .await;
+            let b = stored_job(
+                &store,
+                "alice@example.org",
+                &[0, 1, 2],
+                JobStatus::Completed,
+            )
+            .await;
+            let id: JobId = a.parse().unwrap();
+            for (iterations, mean, ci95) in [
+                (100, 1000.0, 90.0),
+                (200, 1010.0, 60.0),
+                (300, 1005.0, 45.0),
+            ] {
+                store
+                    .add_convergence_point(
+                        id,
+                        ConvergencePoint {
+                            iterations,
+                            mean,
+                            ci95,
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            let (_, body, _) = send(&app, "GET", &format!("/jobs/{a}"), Some(&alice), None).await;
+            let chart = &body[body
+                .find("id=\"convergence\"")
+                .expect("the stored convergence chart")..];
+            let chart = &chart[..chart.find("</svg>").unwrap()];
+            assert!(
+                chart.contains(">Iterations</text>") && chart.contains(">DPS</text>"),
+                "{chart}"
+            );
+            assert_eq!(chart.matches("y-title").count(), 1, "one y label");
+            assert!(
+                chart.contains(">300</text>") && chart.contains("<polyline"),
+                "x ticks, a line"
+            );
+            assert!(
+                body.find("id=\"answer-mean\"").unwrap() < body.find("id=\"convergence\"").unwrap()
+            );
+            assert!(body.contains("id=\"histogram\"") && body.contains("mark-median"));
+            assert!(body.contains("Contributing nodes"));
+            assert!(!body.contains(">—<"), "no placeholder on a finished job");
+
+            // The chart alone, for job.js; private to the owner like the page.
+            let (s, frag, _) = send(
+                &app,
+                "GET",
+                &format!("/jobs/{a}/convergence"),
+                Some(&alice),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(frag.starts_with("<svg") && frag.contains(">Iterations</text>"));
+            let (s, _, _) = send(
+                &app,
+                "GET",
+                &format!("/jobs/{a}/convergence"),
+                Some(&bob),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::NOT_FOUND);
+
+            // Public: the link is absolute, with a copy button and what was simulated.
+            let owner = store
+                .user_by_email("alice@example.org")
+                .await
+                .unwrap()
+                .unwrap()
+                .id;
+            store.set_job_public(id, owner, true).await.unwrap();
+            let (_, body, _) = send(&app, "GET", &format!("/jobs/{a}"), None, None).await;
+            assert!(
+                body.contains(&format!(">http://localhost/jobs/{a}</a>")),
+                "absolute link"
+            );
+            assert!(body.contains("id=\"copy-share\""));
+            assert!(
+                body.contains("300 iterations, seed 9."),
+                "what was simulated"
+            );
+
+            // Compare: identical runs differ by nothing, and the page holds every part.
+            let (s, body, _) = send(
+                &app,
+                "GET",
+                &format!("/compare?jobs={a},{b}"),
+                Some(&alice),
+                None,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK);
+            for part in [
+                "id=\"compare-dps\"",
+                "(baseline)",
+                "data-significant=\"false\"",
+                "id=\"compare-abilities\"",
+                "id=\"compare-convergence\"",
+                "id=\"compare-histogram\"",
+                "id=\"compare-picker\"",
+            ] {
+                assert!(body.contains(part), "{part}");
+            }
+            // One run is not a comparison; bob cannot compare alice's private run.
+            let (_, body, _) = send(
+                &app,
+                "GET",
+                &format!("/compare?jobs={b}"),
+                Some(&alice),
+                None,
+            )
+            .await;
+            assert!(body.contains("id=\"compare-empty\""));
+            let (_, body, _) = send(
+                &app,
+                "GET",
+                &format!("/compare?jobs={b},{a}"),
+                Some(&bob),
+                None,
+            )
+            .await;
+            assert!(!body.contains("id=\"compare-dps\"") && body.contains("that you can open"));
+        }
     }
 }
