@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use super::{
     CompleteOutcome, Coordinator, CoordinatorError, DeadNode, FailOutcome, HeartbeatOutcome,
-    JobProgress, JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
+    JobProgress, JobSpec, Lease, LeaseRef, RecheckOutcome, Reclaimed, RevokedLease,
 };
 use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, NodeId, UnixMillis};
 
@@ -119,6 +119,8 @@ struct JobState {
     done_count: u32,
     failures: HashMap<ChunkIndex, ChunkFailures>,
     failure_total: u32,
+    /// Nodes a chunk awaiting a spot check must not go to ([`Coordinator::recheck`]).
+    avoid: HashMap<ChunkIndex, Vec<NodeId>>,
     /// Whether the job sits in its share queue.
     queued: bool,
 }
@@ -135,6 +137,7 @@ impl JobState {
             done_count: 0,
             failures: HashMap::new(),
             failure_total: 0,
+            avoid: HashMap::new(),
             queued: false,
         }
     }
@@ -173,6 +176,10 @@ impl JobState {
     ) -> Option<ChunkIndex> {
         let mut chosen = None;
         for (pos, &c) in self.returned.iter().enumerate() {
+            // A spot check waits for another owner's node, however long that takes.
+            if self.avoid.get(&c).is_some_and(|a| a.contains(&node)) {
+                continue;
+            }
             if self.failed_last_on(c, node) && other_live() {
                 continue;
             }
@@ -646,10 +653,45 @@ impl Coordinator for MemoryCoordinator {
         };
         js.leased.remove(&lease.chunk);
         js.failures.remove(&lease.chunk);
+        js.avoid.remove(&lease.chunk);
         js.mark_done(lease.chunk);
         Ok(CompleteOutcome::Completed {
             job_done: js.done_count == js.spec.chunk_count,
         })
+    }
+
+    async fn recheck(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        avoid: &[NodeId],
+        now: UnixMillis,
+    ) -> Result<RecheckOutcome, CoordinatorError> {
+        let mut st = self.state.lock();
+        let Some(js) = st.jobs.get(&lease.job) else {
+            return Ok(RecheckOutcome::Stale);
+        };
+        if !js.in_range(lease.chunk) {
+            return Err(CoordinatorError::Invalid(format!(
+                "chunk {} out of range for job {}",
+                lease.chunk, lease.job
+            )));
+        }
+        if js.is_done(lease.chunk) {
+            return Ok(RecheckOutcome::AlreadyDone);
+        }
+        if !st.held_unexpired(node, &lease, now) {
+            return Ok(RecheckOutcome::Stale);
+        }
+        st.drop_lease(lease.fence);
+        let Some(js) = st.jobs.get_mut(&lease.job) else {
+            return Ok(RecheckOutcome::Stale);
+        };
+        js.leased.remove(&lease.chunk);
+        js.avoid.insert(lease.chunk, avoid.to_vec());
+        js.returned.push_back(lease.chunk);
+        st.enqueue(lease.job);
+        Ok(RecheckOutcome::Requeued)
     }
 
     async fn is_lease_current(

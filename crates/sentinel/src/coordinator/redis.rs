@@ -16,7 +16,7 @@ use redis::Script;
 
 use super::{
     CompleteOutcome, Coordinator, CoordinatorError, DeadNode, FailOutcome, HeartbeatOutcome,
-    JobProgress, JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
+    JobProgress, JobSpec, Lease, LeaseRef, RecheckOutcome, Reclaimed, RevokedLease,
 };
 use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, NodeId, UnixMillis};
 
@@ -54,6 +54,7 @@ struct Scripts {
     reap_silent_nodes: Script,
     heartbeat: Script,
     complete: Script,
+    recheck: Script,
     fail: Script,
     reclaim_expired: Script,
     node_dead: Script,
@@ -82,6 +83,7 @@ impl Scripts {
             reap_silent_nodes: script(include_str!("lua/reap_silent_nodes.lua")),
             heartbeat: script(include_str!("lua/heartbeat.lua")),
             complete: script(include_str!("lua/complete.lua")),
+            recheck: script(include_str!("lua/recheck.lua")),
             fail: script(include_str!("lua/fail.lua")),
             reclaim_expired: script(include_str!("lua/reclaim_expired.lua")),
             node_dead: script(include_str!("lua/node_dead.lua")),
@@ -443,6 +445,33 @@ impl Coordinator for RedisCoordinator {
             }),
             "already" => Ok(CompleteOutcome::AlreadyDone),
             "stale" => Ok(CompleteOutcome::Stale),
+            "invalid" => Err(CoordinatorError::Invalid(format!(
+                "chunk {} out of range for job {}",
+                lease.chunk, lease.job
+            ))),
+            other => Err(malformed(other)),
+        }
+    }
+
+    async fn recheck(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        avoid: &[NodeId],
+        now: UnixMillis,
+    ) -> Result<RecheckOutcome, CoordinatorError> {
+        let mut args = lease_args(node, &lease, now).to_vec();
+        let mut list = String::from(",");
+        for n in avoid {
+            list.push_str(&n.to_string());
+            list.push(',');
+        }
+        args.push(list);
+        let mut r = Reply::new(self.run(&self.scripts.recheck, &args).await?);
+        match r.text()?.as_str() {
+            "requeued" => Ok(RecheckOutcome::Requeued),
+            "already" => Ok(RecheckOutcome::AlreadyDone),
+            "stale" => Ok(RecheckOutcome::Stale),
             "invalid" => Err(CoordinatorError::Invalid(format!(
                 "chunk {} out of range for job {}",
                 lease.chunk, lease.job

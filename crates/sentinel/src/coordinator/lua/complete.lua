@@ -18,6 +18,7 @@ end
 drop_lease(fence)
 redis.call('HDEL', j .. ':leased', chunk)
 redis.call('HDEL', j .. ':failures', chunk)
+redis.call('HDEL', j .. ':avoid', chunk)
 redis.call('SETBIT', j .. ':done', chunk, 1)
 local done = redis.call('HINCRBY', j, 'done', 1)
 return {'completed', done == tonumber(count) and '1' or '0'}
