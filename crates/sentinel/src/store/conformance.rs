@@ -38,6 +38,7 @@ where
     chunk_results_are_idempotent(Arc::new(factory().await)).await;
     active_work_counts_unfinished_jobs_and_unmerged_iterations(&factory().await).await;
     settings_are_stored_and_replaced(&factory().await).await;
+    spot_checks_and_node_trust_round_trip(&factory().await).await;
 }
 
 fn pending(code: &str, expires_at: UnixMillis) -> Option<PendingClaim> {
@@ -1155,4 +1156,90 @@ pub async fn settings_are_stored_and_replaced(s: &impl Store) {
     s.set_setting("quota.y", -1).await.unwrap();
     assert_eq!(s.setting("quota.x").await.unwrap(), Some(i64::MAX));
     assert_eq!(s.setting("quota.y").await.unwrap(), Some(-1));
+}
+
+/// Spot checks are stored, replaced, counted by outcome and go with their job; node trust
+/// counters add up.
+pub async fn spot_checks_and_node_trust_round_trip(s: &impl Store) {
+    use super::{CheckCounts, CheckRun, CheckVerdict, ChunkCheck, NodeTrust};
+    let u = user(s, "u@x").await;
+    s.put_config("cfg", "p", T).await.unwrap();
+    let job = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    let (a, b, c) = (NodeId::new(), NodeId::new(), NodeId::new());
+    assert_eq!(s.chunk_check(job.id, ChunkIndex(3)).await.unwrap(), None);
+    let mut check = ChunkCheck {
+        job: job.id,
+        chunk: ChunkIndex(3),
+        verdict: CheckVerdict::Pending,
+        first: CheckRun {
+            node: a,
+            hash: "aa".into(),
+        },
+        first_result: vec![1, 2, 3],
+        second: None,
+        third: None,
+        note: None,
+        created_at: T,
+        settled_at: None,
+    };
+    s.put_chunk_check(&check).await.unwrap();
+    assert_eq!(
+        s.chunk_check(job.id, ChunkIndex(3)).await.unwrap().as_ref(),
+        Some(&check)
+    );
+    check.verdict = CheckVerdict::FirstWrong;
+    check.second = Some(CheckRun {
+        node: b,
+        hash: "bb".into(),
+    });
+    check.third = Some(CheckRun {
+        node: c,
+        hash: "bb".into(),
+    });
+    check.settled_at = Some(later(5));
+    s.put_chunk_check(&check).await.unwrap();
+    assert_eq!(
+        s.chunk_check(job.id, ChunkIndex(3)).await.unwrap().as_ref(),
+        Some(&check)
+    );
+    let mut other = check.clone();
+    other.chunk = ChunkIndex(4);
+    other.verdict = CheckVerdict::Confirmed;
+    s.put_chunk_check(&other).await.unwrap();
+    other.chunk = ChunkIndex(5);
+    other.verdict = CheckVerdict::Skipped;
+    other.note = Some("no node of another owner".into());
+    s.put_chunk_check(&other).await.unwrap();
+    assert_eq!(
+        s.job_check_counts(job.id).await.unwrap(),
+        CheckCounts {
+            cross_checked: 2,
+            pending: 0,
+            mismatches: 1,
+            skipped: 1,
+        }
+    );
+    assert!(matches!(
+        s.put_chunk_check(&ChunkCheck {
+            job: JobId::new(),
+            ..check.clone()
+        })
+        .await,
+        Err(StoreError::MissingReference(_))
+    ));
+
+    assert!(s.node_trust().await.unwrap().is_empty());
+    let d = |checked, confirmed, failed| NodeTrust {
+        checked,
+        confirmed,
+        failed,
+    };
+    s.add_node_trust(a, d(1, 0, 0)).await.unwrap();
+    s.add_node_trust(a, d(2, 1, 1)).await.unwrap();
+    s.add_node_trust(b, d(1, 1, 0)).await.unwrap();
+    let mut all = s.node_trust().await.unwrap();
+    all.sort_by_key(|(n, _)| n.to_string());
+    let mut want = vec![(a, d(3, 1, 1)), (b, d(1, 1, 0))];
+    want.sort_by_key(|(n, _)| n.to_string());
+    assert_eq!(all, want);
 }

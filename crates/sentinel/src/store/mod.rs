@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
+mod checks;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod group_commit;
@@ -17,6 +18,7 @@ mod postgres;
 mod rows;
 mod sqlite;
 
+pub use checks::{CheckCounts, CheckRun, CheckVerdict, ChunkCheck, NodeTrust};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -646,4 +648,21 @@ pub trait Store: Send + Sync + 'static {
     async fn chunk_results(&self, job: JobId) -> Result<Vec<ChunkResult>, StoreError>;
     /// Indices of the chunks of a job that have a stored result, ascending.
     async fn done_chunks(&self, job: JobId) -> Result<Vec<ChunkIndex>, StoreError>;
+
+    // --- spot checks ([`crate::verify`]) ---
+
+    /// The spot check of a chunk, if one was started.
+    async fn chunk_check(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+    ) -> Result<Option<ChunkCheck>, StoreError>;
+    /// Creates or replaces the spot check of `(check.job, check.chunk)`.
+    async fn put_chunk_check(&self, check: &ChunkCheck) -> Result<(), StoreError>;
+    /// A job's spot checks counted by outcome.
+    async fn job_check_counts(&self, job: JobId) -> Result<CheckCounts, StoreError>;
+    /// Spot-check records of every node that has one (others count as all zero).
+    async fn node_trust(&self) -> Result<Vec<(NodeId, NodeTrust)>, StoreError>;
+    /// Adds `delta` to a node's spot-check record.
+    async fn add_node_trust(&self, node: NodeId, delta: NodeTrust) -> Result<(), StoreError>;
 }
