@@ -30,4 +30,5 @@ pub mod telemetry;
 #[cfg(test)]
 mod test_services;
 pub mod tokens;
+pub mod verify;
 pub mod wire;
