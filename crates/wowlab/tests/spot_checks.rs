@@ -136,7 +136,7 @@ fn a_node_lying_on_one_chunk_in_fifty_is_caught_and_the_job_equals_wowlab_sim() 
     // Three owners; the first account is the admin and sees every node.
     let (admin, claim_a) = account(&url, &dir.join("jar-a"), "a@example.org");
     let (_, claim_b) = account(&url, &dir.join("jar-b"), "b@example.org");
-    let (_, claim_c) = account(&url, &dir.join("jar-c"), "c@example.org");
+    let (c_api, claim_c) = account(&url, &dir.join("jar-c"), "c@example.org");
     let _a = start_node(&url, &claim_a, &dir.join("node-a"), "honest-a");
     let _b = start_node(&url, &claim_b, &dir.join("node-b"), "honest-b");
     let lies = start_liar(&url, &claim_c, &dir.join("node-c"));
@@ -179,6 +179,49 @@ fn a_node_lying_on_one_chunk_in_fifty_is_caught_and_the_job_equals_wowlab_sim() 
         liar["failed"].as_u64().unwrap() >= 1,
         "the liar was never caught: {liar}"
     );
+    // Quarantined: no more work (draining), and its owner cannot resume it.
+    assert!(liar["quarantinedAt"].is_u64(), "not quarantined: {liar}");
+    let liar_node = all.iter().find(|n| n["name"] == "liar").unwrap();
+    assert_eq!(liar_node["draining"], true, "{liar_node}");
+    let liar_id = liar_node["id"].as_str().unwrap();
+    let (s, b) = http(
+        &format!("{url}/api/nodes/{liar_id}"),
+        "PATCH",
+        Some(&c_api),
+        Some(r#"{"draining":false}"#),
+    )
+    .unwrap();
+    assert_eq!(s, 400, "{b}");
+    // The job's report counts its cross-checked chunks (all of them at rate 1).
+    let jobs = json(
+        &http(&format!("{url}/api/jobs"), "GET", Some(&admin), None)
+            .unwrap()
+            .1,
+    );
+    let job_id = jobs[0]["id"].as_str().unwrap().to_owned();
+    let (s, b) = http(
+        &format!("{url}/api/jobs/{job_id}/checks"),
+        "GET",
+        Some(&admin),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    let checks = json(&b);
+    assert_eq!(checks["cross_checked"], n / 10, "{checks}");
+    assert!(checks["mismatches"].as_u64().unwrap() >= 1, "{checks}");
+    assert_eq!(checks["pending"], 0, "{checks}");
+    // An administrator reviews it: released (its record keeps the failure).
+    let (s, b) = http(
+        &format!("{url}/api/admin/nodes/{liar_id}/release"),
+        "POST",
+        Some(&admin),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert!(json(&b)["quarantinedAt"].is_null(), "{b}");
+    assert!(json(&b)["failed"].as_u64().unwrap() >= 1, "{b}");
     for honest in ["honest-a", "honest-b"] {
         let t = by_name(honest);
         assert_eq!(t["failed"], 0, "{honest}: {t}");

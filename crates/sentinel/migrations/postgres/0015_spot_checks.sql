@@ -28,5 +28,8 @@ CREATE TABLE node_trust (
     node_id   TEXT PRIMARY KEY NOT NULL,
     checked   BIGINT NOT NULL DEFAULT 0,
     confirmed BIGINT NOT NULL DEFAULT 0,
-    failed    BIGINT NOT NULL DEFAULT 0
+    failed    BIGINT NOT NULL DEFAULT 0,
+    -- Set when a spot check found the node wrong: it gets no work until an operator releases
+    -- it (POST /api/admin/nodes/{id}/release).
+    quarantined_at BIGINT
 );

@@ -50,6 +50,7 @@ where
     leases_past_their_wall_time_limit_are_overdue_whatever_the_heartbeats(&factory().await).await;
     recheck_requeues_a_chunk_for_other_nodes_only(&factory().await).await;
     recheck_answers_like_complete_off_the_lease(&factory().await).await;
+    reopen_makes_a_done_chunk_pending_for_other_nodes(&factory().await).await;
 }
 
 fn refs(leases: &[super::Lease]) -> Vec<LeaseRef> {
@@ -884,5 +885,50 @@ pub async fn recheck_answers_like_complete_off_the_lease(c: &impl Coordinator) {
             .await
             .unwrap(),
         RecheckOutcome::Stale
+    );
+}
+
+/// A done chunk reopened is pending again (the job is not done any more), barred from the
+/// avoided nodes; reopening a chunk that is not done changes nothing.
+pub async fn reopen_makes_a_done_chunk_pending_for_other_nodes(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 2, "u")).await.unwrap();
+    let (bad, good) = (NodeId::new(), NodeId::new());
+    let l = c.lease(bad, 1, TTL, T0).await.unwrap()[0];
+    assert!(
+        !c.reopen(job, l.chunk, &[bad]).await.unwrap(),
+        "leased, not done"
+    );
+    c.complete(bad, l.lease_ref(), at(1)).await.unwrap();
+    let other = c.lease(good, 1, TTL, at(1)).await.unwrap()[0];
+    assert_eq!(
+        c.complete(good, other.lease_ref(), at(2)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+    assert!(c.reopen(job, l.chunk, &[bad]).await.unwrap());
+    assert!(
+        !c.reopen(job, l.chunk, &[bad]).await.unwrap(),
+        "already pending"
+    );
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done), (1, 0, 1));
+    assert!(c.lease(bad, 2, TTL, at(3)).await.unwrap().is_empty());
+    let again = c.lease(good, 2, TTL, at(3)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].chunk, l.chunk);
+    assert_eq!(
+        c.complete(good, again[0].lease_ref(), at(4)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+    let mut out = ChunkIndex(2);
+    assert!(matches!(
+        c.reopen(job, out, &[]).await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    out = ChunkIndex(0);
+    let unknown = JobId::new();
+    assert_eq!(
+        c.reopen(unknown, out, &[]).await,
+        Err(CoordinatorError::UnknownJob(unknown))
     );
 }

@@ -155,6 +155,14 @@ impl JobState {
         }
     }
 
+    fn unmark_done(&mut self, c: ChunkIndex) {
+        let i = c.as_usize();
+        if self.is_done(c) {
+            self.done[i / 64] &= !(1 << (i % 64));
+            self.done_count -= 1;
+        }
+    }
+
     fn pending(&self) -> u32 {
         self.spec.chunk_count - self.done_count - self.leased.len() as u32
     }
@@ -692,6 +700,31 @@ impl Coordinator for MemoryCoordinator {
         js.returned.push_back(lease.chunk);
         st.enqueue(lease.job);
         Ok(RecheckOutcome::Requeued)
+    }
+
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError> {
+        let mut st = self.state.lock();
+        let Some(js) = st.jobs.get_mut(&job) else {
+            return Err(CoordinatorError::UnknownJob(job));
+        };
+        if !js.in_range(chunk) {
+            return Err(CoordinatorError::Invalid(format!(
+                "chunk {chunk} out of range for job {job}"
+            )));
+        }
+        if !js.is_done(chunk) {
+            return Ok(false);
+        }
+        js.unmark_done(chunk);
+        js.avoid.insert(chunk, avoid.to_vec());
+        js.returned.push_back(chunk);
+        st.enqueue(job);
+        Ok(true)
     }
 
     async fn is_lease_current(

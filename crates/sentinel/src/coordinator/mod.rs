@@ -371,6 +371,16 @@ pub trait Coordinator: Send + Sync + 'static {
         now: UnixMillis,
     ) -> Result<RecheckOutcome, CoordinatorError>;
 
+    /// Makes a done chunk pending again (its stored result came from a node found wrong, so
+    /// it is recomputed), barred from the nodes in `avoid`. Returns false, changing nothing,
+    /// if the chunk is not done (still pending or leased).
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError>;
+
     /// Read-only: whether `node` holds this lease unexpired at `now` (checked before a result
     /// is written, so nodes cannot store results for chunks they were never given).
     async fn is_lease_current(

@@ -55,6 +55,7 @@ struct Scripts {
     heartbeat: Script,
     complete: Script,
     recheck: Script,
+    reopen: Script,
     fail: Script,
     reclaim_expired: Script,
     node_dead: Script,
@@ -84,6 +85,7 @@ impl Scripts {
             heartbeat: script(include_str!("lua/heartbeat.lua")),
             complete: script(include_str!("lua/complete.lua")),
             recheck: script(include_str!("lua/recheck.lua")),
+            reopen: script(include_str!("lua/reopen.lua")),
             fail: script(include_str!("lua/fail.lua")),
             reclaim_expired: script(include_str!("lua/reclaim_expired.lua")),
             node_dead: script(include_str!("lua/node_dead.lua")),
@@ -475,6 +477,30 @@ impl Coordinator for RedisCoordinator {
             "invalid" => Err(CoordinatorError::Invalid(format!(
                 "chunk {} out of range for job {}",
                 lease.chunk, lease.job
+            ))),
+            other => Err(malformed(other)),
+        }
+    }
+
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError> {
+        let list = avoid.iter().fold(String::from(","), |mut s, n| {
+            s.push_str(&n.to_string());
+            s.push(',');
+            s
+        });
+        let args = [job.to_string(), chunk.0.to_string(), list];
+        let mut r = Reply::new(self.run(&self.scripts.reopen, &args).await?);
+        match r.text()?.as_str() {
+            "reopened" => Ok(true),
+            "not_done" => Ok(false),
+            "unknown" => Err(CoordinatorError::UnknownJob(job)),
+            "invalid" => Err(CoordinatorError::Invalid(format!(
+                "chunk {chunk} out of range for job {job}"
             ))),
             other => Err(malformed(other)),
         }

@@ -96,6 +96,7 @@ pub struct CheckCounts {
 
 /// A node's spot-check record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NodeTrust {
     /// Its results that went through a spot check.
     pub checked: u32,
@@ -103,6 +104,8 @@ pub struct NodeTrust {
     pub confirmed: u32,
     /// The ones found wrong.
     pub failed: u32,
+    /// When a spot check found it wrong and it was quarantined (no work until released).
+    pub quarantined_at: Option<UnixMillis>,
 }
 
 pub(super) fn node_id(s: &str) -> Result<NodeId, StoreError> {
@@ -154,6 +157,7 @@ pub(super) fn node_trust(row: &impl DbRow) -> Result<(NodeId, NodeTrust), StoreE
             checked: u32_of("checked", row.i64("checked")?)?,
             confirmed: u32_of("confirmed", row.i64("confirmed")?)?,
             failed: u32_of("failed", row.i64("failed")?)?,
+            quarantined_at: row.opt_i64("quarantined_at")?.map(|v| UnixMillis(v as u64)),
         },
     ))
 }

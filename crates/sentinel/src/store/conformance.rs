@@ -1233,6 +1233,7 @@ pub async fn spot_checks_and_node_trust_round_trip(s: &impl Store) {
         checked,
         confirmed,
         failed,
+        quarantined_at: None,
     };
     s.add_node_trust(a, d(1, 0, 0)).await.unwrap();
     s.add_node_trust(a, d(2, 1, 1)).await.unwrap();
@@ -1242,4 +1243,76 @@ pub async fn spot_checks_and_node_trust_round_trip(s: &impl Store) {
     let mut want = vec![(a, d(3, 1, 1)), (b, d(1, 1, 0))];
     want.sort_by_key(|(n, _)| n.to_string());
     assert_eq!(all, want);
+
+    // Quarantine: recorded, sets the node draining, released by clearing it.
+    let owned = s
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: Some(u),
+                public_key: "quarantine-key".into(),
+                name: "n".into(),
+                claim_code: None,
+                max_parallel: 1,
+                cores: 1,
+                version: "t".into(),
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    s.set_node_quarantine(owned.id, Some(later(9)))
+        .await
+        .unwrap();
+    s.add_node_trust(owned.id, d(1, 0, 1)).await.unwrap();
+    let t = s.node_trust().await.unwrap();
+    let q = t.iter().find(|(n, _)| *n == owned.id).unwrap().1;
+    assert_eq!((q.failed, q.quarantined_at), (1, Some(later(9))));
+    assert!(s.node_by_id(owned.id).await.unwrap().unwrap().draining);
+    s.set_node_quarantine(owned.id, None).await.unwrap();
+    let t = s.node_trust().await.unwrap();
+    let q = t.iter().find(|(n, _)| *n == owned.id).unwrap().1;
+    assert_eq!((q.failed, q.quarantined_at), (1, None));
+
+    // A node's stored results by job status, and deleting them for recomputation.
+    for chunk in [0u32, 2] {
+        s.put_chunk_result(
+            ChunkResult {
+                job: job.id,
+                chunk: ChunkIndex(chunk),
+                node: Some(owned.id),
+                result: vec![chunk as u8],
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    }
+    s.put_chunk_result(
+        ChunkResult {
+            job: job.id,
+            chunk: ChunkIndex(1),
+            node: Some(a),
+            result: vec![1],
+        },
+        T,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.chunks_by_node(owned.id, job.status).await.unwrap(),
+        vec![(job.id, ChunkIndex(0)), (job.id, ChunkIndex(2))]
+    );
+    assert!(s
+        .chunks_by_node(owned.id, JobStatus::Completed)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.delete_chunk_results(job.id, &[ChunkIndex(0), ChunkIndex(2), ChunkIndex(7)])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.done_chunks(job.id).await.unwrap(), vec![ChunkIndex(1)]);
 }

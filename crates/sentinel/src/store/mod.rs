@@ -663,6 +663,25 @@ pub trait Store: Send + Sync + 'static {
     async fn job_check_counts(&self, job: JobId) -> Result<CheckCounts, StoreError>;
     /// Spot-check records of every node that has one (others count as all zero).
     async fn node_trust(&self) -> Result<Vec<(NodeId, NodeTrust)>, StoreError>;
-    /// Adds `delta` to a node's spot-check record.
+    /// Adds `delta`'s counters to a node's spot-check record.
     async fn add_node_trust(&self, node: NodeId, delta: NodeTrust) -> Result<(), StoreError>;
+    /// Quarantines a node (`Some`: also sets it draining, so it gets no work) or releases it
+    /// (`None`; it stays draining until its owner resumes it).
+    async fn set_node_quarantine(
+        &self,
+        node: NodeId,
+        at: Option<UnixMillis>,
+    ) -> Result<(), StoreError>;
+    /// The chunks `node` computed whose results are stored for jobs in `status`, by job.
+    async fn chunks_by_node(
+        &self,
+        node: NodeId,
+        status: JobStatus,
+    ) -> Result<Vec<(JobId, ChunkIndex)>, StoreError>;
+    /// Deletes stored chunk results (to recompute them); returns how many went.
+    async fn delete_chunk_results(
+        &self,
+        job: JobId,
+        chunks: &[ChunkIndex],
+    ) -> Result<u64, StoreError>;
 }

@@ -985,6 +985,78 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn set_node_quarantine(
+        &self,
+        node: NodeId,
+        at: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO node_trust (node_id, quarantined_at) VALUES ($1, $2) \
+             ON CONFLICT (node_id) DO UPDATE SET quarantined_at = excluded.quarantined_at",
+        )
+        .bind(node.to_string())
+        .bind(at.map(|t| t.0 as i64))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if at.is_some() {
+            sqlx::query("UPDATE nodes SET draining = TRUE WHERE id = $1")
+                .bind(*node.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn chunks_by_node(
+        &self,
+        node: NodeId,
+        status: JobStatus,
+    ) -> Result<Vec<(JobId, ChunkIndex)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT CAST(r.job_id AS TEXT), r.chunk_index FROM chunk_results r \
+             JOIN jobs j ON j.id = r.job_id WHERE r.node_id = $1 AND j.status = $2 \
+             ORDER BY r.job_id, r.chunk_index",
+        )
+        .bind(*node.as_uuid())
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(job, chunk)| {
+                let job = job
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("job id {job:?}")))?;
+                let chunk = u32::try_from(chunk)
+                    .map_err(|_| StoreError::Corrupt(format!("chunk index {chunk}")))?;
+                Ok((job, ChunkIndex(chunk)))
+            })
+            .collect()
+    }
+
+    async fn delete_chunk_results(
+        &self,
+        job: JobId,
+        chunks: &[ChunkIndex],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut n = 0;
+        for c in chunks {
+            n += sqlx::query("DELETE FROM chunk_results WHERE job_id = $1 AND chunk_index = $2")
+                .bind(*job.as_uuid())
+                .bind(i64::from(c.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
     async fn done_chunks(&self, job: JobId) -> Result<Vec<ChunkIndex>, StoreError> {
         let idx: Vec<i64> = sqlx::query_scalar(
             "SELECT chunk_index FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index",

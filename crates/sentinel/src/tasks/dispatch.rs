@@ -164,6 +164,17 @@ impl Coordinator for WakeOnWork {
         Ok(out)
     }
 
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError> {
+        let reopened = self.inner.reopen(job, chunk, avoid).await?;
+        self.wake_if(reopened);
+        Ok(reopened)
+    }
+
     async fn is_lease_current(
         &self,
         node: NodeId,

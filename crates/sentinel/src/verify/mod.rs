@@ -24,10 +24,12 @@ use parking_lot::Mutex;
 
 pub use sample::{result_hash, VerifyConfig};
 
+use crate::context::Context;
 use crate::coordinator::{
     CompleteOutcome, Coordinator, CoordinatorError, LeaseRef, RecheckOutcome,
 };
-use crate::domain::{NodeId, UnixMillis, UserId};
+use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, UnixMillis, UserId};
+use crate::result_log::LogEntry;
 use crate::store::{
     CheckRun, CheckVerdict, ChunkCheck, Node, NodeStatus, NodeTrust, Store, StoreError,
 };
@@ -107,20 +109,28 @@ impl Verifier {
     /// as a check of an earlier result, or ordinary.
     pub async fn route(
         &self,
-        store: &dyn Store,
-        coord: &dyn Coordinator,
+        ctx: &Context,
         node: NodeId,
         lease: LeaseRef,
         bytes: Vec<u8>,
         now: UnixMillis,
     ) -> Result<Route, VerifyError> {
+        let (store, coord) = (ctx.store(), ctx.coordinator());
         if self.config.rate <= 0.0 {
             return Ok(Route::Ordinary(bytes));
         }
+        if self.trust_of(store, node).await?.quarantined_at.is_some() {
+            // A quarantined node's result is never used: the chunk goes to another owner.
+            let nodes = store.list_nodes(None).await?;
+            let owners = owners_of(&nodes, [Some(node)]);
+            let mut avoid = nodes_of(&nodes, &owners, None);
+            avoid.push(node);
+            let outcome = coord.recheck(node, lease, &avoid, now).await?;
+            return Ok(Route::Held(held(outcome)));
+        }
         match store.chunk_check(lease.job, lease.chunk).await? {
             Some(check) if check.verdict == CheckVerdict::Pending => {
-                self.on_check_run(store, coord, node, lease, bytes, check, now)
-                    .await
+                self.on_check_run(ctx, node, lease, bytes, check, now).await
             }
             // Settled (the stored result was lost mid-way and the chunk ran again) or skipped.
             Some(_) => Ok(Route::Ordinary(bytes)),
@@ -194,14 +204,14 @@ impl Verifier {
     #[allow(clippy::too_many_arguments)]
     async fn on_check_run(
         &self,
-        store: &dyn Store,
-        coord: &dyn Coordinator,
+        ctx: &Context,
         node: NodeId,
         lease: LeaseRef,
         bytes: Vec<u8>,
         mut check: ChunkCheck,
         now: UnixMillis,
     ) -> Result<Route, VerifyError> {
+        let (store, coord) = (ctx.store(), ctx.coordinator());
         let nodes = store.list_nodes(None).await?;
         let before: Vec<NodeId> = std::iter::once(check.first.node)
             .chain(check.second.as_ref().map(|r| r.node))
@@ -272,9 +282,72 @@ impl Verifier {
                 self.add_trust(store, node, counts(1, 1, 0)).await?;
                 metrics::counter!("sentinel_spot_checks_total", "outcome" => "mismatch")
                     .increment(1);
+                self.quarantine(ctx, &nodes, wrong, now).await?;
                 Ok(Route::Ordinary(bytes))
             }
         }
+    }
+}
+
+impl Verifier {
+    /// Quarantines `wrong` (no more work, shown on the nodes page and in `/api/nodes`) and
+    /// sends every result it contributed to an unfinished job back for recomputation on
+    /// other owners' nodes; the projector rebuilds those jobs from the store without them.
+    pub async fn quarantine(
+        &self,
+        ctx: &Context,
+        nodes: &[Node],
+        wrong: NodeId,
+        now: UnixMillis,
+    ) -> Result<(), VerifyError> {
+        let (store, coord) = (ctx.store(), ctx.coordinator());
+        store.set_node_quarantine(wrong, Some(now)).await?;
+        if let Some((_, map)) = &mut *self.trust.lock() {
+            map.entry(wrong).or_default().quarantined_at = Some(now);
+        }
+        coord.drop_credit(wrong).await?;
+        tracing::warn!(node = %wrong, "node quarantined: a spot check found its result wrong");
+        metrics::counter!("sentinel_nodes_quarantined_total").increment(1);
+        let owners = owners_of(nodes, [Some(wrong)]);
+        let mut avoid = nodes_of(nodes, &owners, None);
+        avoid.push(wrong);
+        let mut by_job: HashMap<JobId, Vec<ChunkIndex>> = HashMap::new();
+        for (job, chunk) in store.chunks_by_node(wrong, JobStatus::Running).await? {
+            by_job.entry(job).or_default().push(chunk);
+        }
+        for (job, chunks) in by_job {
+            let mut reopened = Vec::new();
+            for chunk in chunks {
+                // Reopened first: the job cannot finish while its chunk is pending again.
+                match coord.reopen(job, chunk, &avoid).await {
+                    Ok(true) => reopened.push(chunk),
+                    Ok(false) | Err(CoordinatorError::UnknownJob(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if reopened.is_empty() {
+                continue;
+            }
+            store.delete_chunk_results(job, &reopened).await?;
+            // The projector forgets the job and rebuilds it from the store without them.
+            let log = ctx.result_log();
+            if let Err(e) = log.append(LogEntry::Ended(job)).await {
+                tracing::warn!(job = %job, error = %e, "projector not told to rebuild the job");
+            }
+            if let Err(e) = log.append(LogEntry::Kick(job)).await {
+                tracing::warn!(job = %job, error = %e, "projector not told to rebuild the job");
+            }
+            tracing::warn!(job = %job, chunks = reopened.len(), node = %wrong,
+                "recomputing a quarantined node's results");
+            metrics::counter!("sentinel_chunks_recomputed_total").increment(reopened.len() as u64);
+        }
+        let finished = store.chunks_by_node(wrong, JobStatus::Completed).await?;
+        if !finished.is_empty() {
+            let jobs: HashSet<JobId> = finished.iter().map(|(j, _)| *j).collect();
+            tracing::warn!(node = %wrong, jobs = jobs.len(), chunks = finished.len(),
+                "finished jobs contain results of a quarantined node; under review");
+        }
+        Ok(())
     }
 }
 
@@ -283,6 +356,7 @@ fn counts(checked: u32, confirmed: u32, failed: u32) -> NodeTrust {
         checked,
         confirmed,
         failed,
+        quarantined_at: None,
     }
 }
 

@@ -77,12 +77,13 @@ impl VerifyConfig {
 
     /// The sampling probability of a node past its start: the configured rate, lowered by a
     /// clean record (halved after [`CONFIRMED_HALF_RATE`] confirmed results, and so on) but
-    /// never below a quarter of it, so no node is ever unchecked. Zero only if the rate is.
+    /// never below a quarter of it, so no node is ever unchecked. Zero only if the rate is;
+    /// a rate of 1 checks every result whatever the record.
     pub fn rate_for(&self, trust: &NodeTrust) -> f64 {
         if self.rate <= 0.0 {
             return 0.0;
         }
-        if trust.failed > 0 {
+        if trust.failed > 0 || self.rate >= 1.0 {
             return self.rate;
         }
         let half = f64::from(CONFIRMED_HALF_RATE);
@@ -126,6 +127,7 @@ mod tests {
             checked,
             confirmed,
             failed,
+            quarantined_at: None,
         }
     }
 
@@ -150,6 +152,9 @@ mod tests {
         assert!(c.rate_for(&trust(u32::MAX, u32::MAX - 1, 0)) >= 0.005);
         // A failure on record: back to the full rate.
         assert_eq!(c.rate_for(&trust(1000, 999, 1)), 0.02);
+        // Everything checked stays everything.
+        let all = VerifyConfig { rate: 1.0, ..c };
+        assert_eq!(all.rate_for(&trust(1000, 1000, 0)), 1.0);
     }
 
     #[test]

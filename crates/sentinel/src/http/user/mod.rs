@@ -15,6 +15,7 @@ mod error;
 pub(crate) mod jobs;
 mod live;
 pub(crate) mod nodes;
+mod quarantine;
 mod realtime;
 
 /// Routes under `/api` for signed-in users.
@@ -48,6 +49,11 @@ pub fn router(state: Context) -> Router {
         .route("/api/nodes", get(nodes::list))
         .route("/api/nodes/{id}", axum::routing::patch(nodes::update))
         .route("/api/nodes/{id}/live", get(live::live))
+        .route("/api/admin/nodes/{id}/release", post(quarantine::release))
+        .route(
+            "/api/admin/nodes/{id}/quarantine",
+            post(quarantine::quarantine),
+        )
         .route("/api/nodes/{id}/logs", get(live::logs))
         .route("/api/jobs", post(jobs::create).get(jobs::list))
         .route(
@@ -56,6 +62,7 @@ pub fn router(state: Context) -> Router {
         )
         .route("/api/jobs/{id}/profile", get(jobs::profile))
         .route("/api/jobs/{id}/result", get(jobs::result))
+        .route("/api/jobs/{id}/checks", get(quarantine::job_checks))
         .route("/api/jobs/{id}/aggregate", get(jobs::aggregate))
         .route("/api/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/jobs/{id}/visibility", post(jobs::visibility))

@@ -115,6 +115,21 @@ pub(super) async fn update(
             format!("maxParallel must be from 1 to {MAX_PARALLEL}"),
         ));
     }
+    if body.draining == Some(false) {
+        let quarantined = state
+            .store()
+            .node_trust()
+            .await?
+            .into_iter()
+            .any(|(n, t)| n == id && t.quarantined_at.is_some());
+        if quarantined {
+            return Err(UserError::field(
+                "draining",
+                "this node is quarantined after a failed spot check; an administrator must \
+                 release it first",
+            ));
+        }
+    }
     let node = state
         .store()
         .update_node_settings(
