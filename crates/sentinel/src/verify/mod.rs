@@ -397,3 +397,6 @@ fn any_checker(nodes: &[Node], owners: &HashSet<UserId>) -> bool {
             && n.owner.is_some_and(|o| !owners.contains(&o))
     })
 }
+
+#[cfg(test)]
+mod tests;
