@@ -294,6 +294,34 @@ impl State {
             .filter(|r| r.node == node && r.job == l.job && r.chunk == l.chunk)
     }
 
+    /// Ends `node`'s current lease of a chunk (not its job's `leased` entry) for `complete`
+    /// and `recheck`; otherwise what `complete` answers (stale, already done) and changes
+    /// nothing.
+    fn end_current_lease(
+        &mut self,
+        node: NodeId,
+        lease: &LeaseRef,
+        now: UnixMillis,
+    ) -> Result<Option<CompleteOutcome>, CoordinatorError> {
+        let Some(js) = self.jobs.get(&lease.job) else {
+            return Ok(Some(CompleteOutcome::Stale));
+        };
+        if !js.in_range(lease.chunk) {
+            return Err(CoordinatorError::Invalid(format!(
+                "chunk {} out of range for job {}",
+                lease.chunk, lease.job
+            )));
+        }
+        if js.is_done(lease.chunk) {
+            return Ok(Some(CompleteOutcome::AlreadyDone));
+        }
+        if !self.held_unexpired(node, lease, now) {
+            return Ok(Some(CompleteOutcome::Stale));
+        }
+        self.drop_lease(lease.fence);
+        Ok(None)
+    }
+
     /// Whether `node` holds this lease and it has not expired at `now`.
     fn held_unexpired(&self, node: NodeId, l: &LeaseRef, now: UnixMillis) -> bool {
         self.held(node, l).is_some_and(|r| r.expires_at > now)
@@ -640,22 +668,9 @@ impl Coordinator for MemoryCoordinator {
         now: UnixMillis,
     ) -> Result<CompleteOutcome, CoordinatorError> {
         let mut st = self.state.lock();
-        let Some(js) = st.jobs.get(&lease.job) else {
-            return Ok(CompleteOutcome::Stale);
-        };
-        if !js.in_range(lease.chunk) {
-            return Err(CoordinatorError::Invalid(format!(
-                "chunk {} out of range for job {}",
-                lease.chunk, lease.job
-            )));
+        if let Some(refused) = st.end_current_lease(node, &lease, now)? {
+            return Ok(refused);
         }
-        if js.is_done(lease.chunk) {
-            return Ok(CompleteOutcome::AlreadyDone);
-        }
-        if !st.held_unexpired(node, &lease, now) {
-            return Ok(CompleteOutcome::Stale);
-        }
-        st.drop_lease(lease.fence);
         let Some(js) = st.jobs.get_mut(&lease.job) else {
             return Ok(CompleteOutcome::Stale);
         };
@@ -676,22 +691,11 @@ impl Coordinator for MemoryCoordinator {
         now: UnixMillis,
     ) -> Result<RecheckOutcome, CoordinatorError> {
         let mut st = self.state.lock();
-        let Some(js) = st.jobs.get(&lease.job) else {
-            return Ok(RecheckOutcome::Stale);
-        };
-        if !js.in_range(lease.chunk) {
-            return Err(CoordinatorError::Invalid(format!(
-                "chunk {} out of range for job {}",
-                lease.chunk, lease.job
-            )));
+        match st.end_current_lease(node, &lease, now)? {
+            Some(CompleteOutcome::AlreadyDone) => return Ok(RecheckOutcome::AlreadyDone),
+            Some(_) => return Ok(RecheckOutcome::Stale),
+            None => {}
         }
-        if js.is_done(lease.chunk) {
-            return Ok(RecheckOutcome::AlreadyDone);
-        }
-        if !st.held_unexpired(node, &lease, now) {
-            return Ok(RecheckOutcome::Stale);
-        }
-        st.drop_lease(lease.fence);
         let Some(js) = st.jobs.get_mut(&lease.job) else {
             return Ok(RecheckOutcome::Stale);
         };

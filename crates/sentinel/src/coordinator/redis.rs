@@ -463,12 +463,7 @@ impl Coordinator for RedisCoordinator {
         now: UnixMillis,
     ) -> Result<RecheckOutcome, CoordinatorError> {
         let mut args = lease_args(node, &lease, now).to_vec();
-        let mut list = String::from(",");
-        for n in avoid {
-            list.push_str(&n.to_string());
-            list.push(',');
-        }
-        args.push(list);
+        args.push(avoid_arg(avoid));
         let mut r = Reply::new(self.run(&self.scripts.recheck, &args).await?);
         match r.text()?.as_str() {
             "requeued" => Ok(RecheckOutcome::Requeued),
@@ -488,12 +483,7 @@ impl Coordinator for RedisCoordinator {
         chunk: ChunkIndex,
         avoid: &[NodeId],
     ) -> Result<bool, CoordinatorError> {
-        let list = avoid.iter().fold(String::from(","), |mut s, n| {
-            s.push_str(&n.to_string());
-            s.push(',');
-            s
-        });
-        let args = [job.to_string(), chunk.0.to_string(), list];
+        let args = [job.to_string(), chunk.0.to_string(), avoid_arg(avoid)];
         let mut r = Reply::new(self.run(&self.scripts.reopen, &args).await?);
         match r.text()?.as_str() {
             "reopened" => Ok(true),
@@ -715,6 +705,15 @@ fn lease_args(node: NodeId, lease: &LeaseRef, now: UnixMillis) -> [String; 5] {
         lease.fence.0.to_string(),
         now.0.to_string(),
     ]
+}
+
+/// A node list as the scripts match it: `,id,id,`.
+fn avoid_arg(avoid: &[NodeId]) -> String {
+    avoid.iter().fold(String::from(","), |mut s, n| {
+        s.push_str(&n.to_string());
+        s.push(',');
+        s
+    })
 }
 
 fn validate_spec(spec: &JobSpec) -> Result<(), CoordinatorError> {

@@ -266,3 +266,25 @@ local function take_leases(node, free, ttl, now, out)
   end
   return n
 end
+
+-- Ends `node`'s current lease of `chunk` (not the job's leased entry) for complete and
+-- recheck; otherwise returns what complete answers ('stale', 'invalid', 'already').
+local function end_current_lease(node, job, chunk, fence, now)
+  local j = jk(job)
+  local count = redis.call('HGET', j, 'count')
+  if not count then
+    return 'stale'
+  end
+  if tonumber(chunk) >= tonumber(count) then
+    return 'invalid'
+  end
+  if redis.call('GETBIT', j .. ':done', chunk) == 1 then
+    return 'already'
+  end
+  local exp = held(node, job, chunk, fence)
+  if not exp or exp <= now then
+    return 'stale'
+  end
+  drop_lease(fence)
+  return nil
+end

@@ -1,25 +1,13 @@
 -- ARGV: prefix, node, job, chunk, fence, now, avoid (",node,node,"). Returns {outcome}:
 -- 'requeued', 'already', 'stale' or 'invalid'.
 local node, job, chunk, fence, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-local avoid = ARGV[7]
+local refused = end_current_lease(node, job, chunk, fence, now)
+if refused then
+  return {refused}
+end
 local j = jk(job)
-local count = redis.call('HGET', j, 'count')
-if not count then
-  return {'stale'}
-end
-if tonumber(chunk) >= tonumber(count) then
-  return {'invalid'}
-end
-if redis.call('GETBIT', j .. ':done', chunk) == 1 then
-  return {'already'}
-end
-local exp = held(node, job, chunk, fence)
-if not exp or exp <= now then
-  return {'stale'}
-end
-drop_lease(fence)
 redis.call('HDEL', j .. ':leased', chunk)
-redis.call('HSET', j .. ':avoid', chunk, avoid)
+redis.call('HSET', j .. ':avoid', chunk, ARGV[7])
 redis.call('RPUSH', j .. ':returned', chunk)
 enqueue(job)
 return {'requeued'}
