@@ -30,6 +30,8 @@ pub struct NodeApiConfig {
     pub body_limit: usize,
     /// Beacon's WebSocket URL as nodes reach it, handed out with their connection tokens.
     pub beacon_ws_url: String,
+    /// Spot checks of results ([`crate::verify`]).
+    pub verify: crate::verify::VerifyConfig,
 }
 
 impl Default for NodeApiConfig {
@@ -39,6 +41,7 @@ impl Default for NodeApiConfig {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             body_limit: 4 * 1024 * 1024,
             beacon_ws_url: "ws://127.0.0.1:8080/connection/websocket".into(),
+            verify: crate::verify::VerifyConfig::default(),
         }
     }
 }
@@ -100,6 +103,8 @@ struct Inner {
     validations: Arc<Semaphore>,
     started_at: UnixMillis,
     security: Security,
+    /// Spot checks of results.
+    verifier: crate::verify::Verifier,
     /// Tunnel to the nodes (live status, logs), set once by the binary.
     tunnel: std::sync::OnceLock<wowlab_tunnel::Client>,
     /// When API tokens were last recorded as used.
@@ -139,6 +144,7 @@ impl Context {
                 tunnel: std::sync::OnceLock::new(),
                 token_use: Default::default(),
                 node_tunnel_creds: std::sync::OnceLock::new(),
+                verifier: crate::verify::Verifier::new(parts.config.verify),
                 parts,
             }),
         }
@@ -219,6 +225,11 @@ impl Context {
     /// The node API settings.
     pub fn config(&self) -> &NodeApiConfig {
         &self.inner.parts.config
+    }
+
+    /// The spot-check policy.
+    pub fn verifier(&self) -> &crate::verify::Verifier {
+        &self.inner.verifier
     }
 
     /// The projector's log.

@@ -32,4 +32,5 @@ pub mod telemetry;
 mod test_services;
 pub mod tokens;
 pub mod waves;
+pub mod verify;
 pub mod wire;

@@ -607,10 +607,18 @@ impl<M: ResultMerger> Projector<M> {
                 return self.fail(job, format!("final merge failed: {e}")).await;
             }
         };
-        let ending = Ending::Completed {
-            result,
-            report: self.merger.report(&st.acc),
-        };
+        let mut report = self.merger.report(&st.acc);
+        // The report says how many chunks were cross-checked (README "Trusting volunteer
+        // results").
+        if let Some(serde_json::Value::Object(m)) = report.as_mut() {
+            match self.store.job_check_counts(job).await {
+                Ok(checks) => {
+                    m.insert("spot_checks".into(), serde_json::json!(checks));
+                }
+                Err(e) => tracing::warn!(job = %job, error = %e, "spot-check counts unread"),
+            }
+        }
+        let ending = Ending::Completed { result, report };
         let estimate = self.merger.progress(&st.acc);
         let point = st.point_to_store(estimate, true);
         self.store_point(job, point).await;

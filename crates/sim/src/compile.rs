@@ -316,7 +316,7 @@ pub(crate) fn rating_to_pct(rating: f64, per_pct: f64, dr: bool) -> f64 {
 }
 
 fn secs_to_us(s: f64) -> u64 {
-    (s * US).round() as u64
+    crate::fmath::round(s * US) as u64
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -32,6 +32,7 @@ pub mod compile;
 mod engine;
 pub mod error;
 pub mod expr;
+mod fmath;
 pub mod limits;
 pub mod numbers;
 pub mod profile;

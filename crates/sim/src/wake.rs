@@ -47,7 +47,7 @@ fn secs_us(c: f64) -> u64 {
     if c <= 0.0 {
         0
     } else {
-        (c * US).round() as u64
+        crate::fmath::round(c * US) as u64
     }
 }
 

@@ -621,6 +621,26 @@ fn exercise(api: &mut Api, dir: &Path) {
         bearer,
         None,
     );
+    api.expect_at(
+        200,
+        "GET",
+        "/api/jobs/{id}/checks",
+        &at("/checks"),
+        bearer,
+        None,
+    );
+    // Spot-check review: the admin quarantines the registered node by hand, then releases it.
+    for action in ["quarantine", "release"] {
+        let v = api.expect_at(
+            200,
+            "POST",
+            &format!("/api/admin/nodes/{{id}}/{action}"),
+            &format!("/api/admin/nodes/{node_id}/{action}"),
+            bearer,
+            None,
+        );
+        assert_eq!(v["quarantinedAt"].is_null(), action == "release", "{v}");
+    }
 
     api.expect(204, "POST", "/api/auth/logout", jar, None);
     assert_eq!(

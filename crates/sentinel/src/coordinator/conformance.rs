@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 
-use super::{CompleteOutcome, Coordinator, CoordinatorError, FailOutcome, JobSpec, LeaseRef};
+use super::{
+    CompleteOutcome, Coordinator, CoordinatorError, FailOutcome, JobSpec, LeaseRef, RecheckOutcome,
+};
 use crate::domain::{ChunkIndex, JobId, NodeId, UnixMillis};
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
@@ -47,6 +49,9 @@ where
     dispatch_is_fair_across_share_keys(&factory().await).await;
     leases_past_their_wall_time_limit_are_overdue_whatever_the_heartbeats(&factory().await).await;
     extend_job_adds_pending_chunks_after_the_scheduled_ones(&factory().await).await;
+    recheck_requeues_a_chunk_for_other_nodes_only(&factory().await).await;
+    recheck_answers_like_complete_off_the_lease(&factory().await).await;
+    reopen_makes_a_done_chunk_pending_for_other_nodes(&factory().await).await;
 }
 
 fn refs(leases: &[super::Lease]) -> Vec<LeaseRef> {
@@ -821,5 +826,152 @@ pub async fn extend_job_adds_pending_chunks_after_the_scheduled_ones(c: &impl Co
     assert_eq!(
         c.extend_job(job, 9).await,
         Err(CoordinatorError::UnknownJob(job))
+    );
+}
+
+/// A rechecked chunk is pending again, goes to no avoided node however long it waits (not even
+/// a lone one), keeps its job from finishing, and is done once another node completes it.
+pub async fn recheck_requeues_a_chunk_for_other_nodes_only(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 2, "u")).await.unwrap();
+    let (a, a2, b) = (NodeId::new(), NodeId::new(), NodeId::new());
+    let l = c.lease(a, 2, TTL, T0).await.unwrap();
+    assert_eq!(l.len(), 2);
+    assert_eq!(
+        c.complete(a, l[1].lease_ref(), at(1)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: false }
+    );
+    assert_eq!(
+        c.recheck(a, l[0].lease_ref(), &[a, a2], at(1))
+            .await
+            .unwrap(),
+        RecheckOutcome::Requeued
+    );
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done, p.failures), (1, 0, 1, 0));
+    // The old lease is over: completing it now is stale.
+    assert_eq!(
+        c.complete(a, l[0].lease_ref(), at(1)).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    // Neither avoided node gets it, even with no other node alive, nor through credit.
+    assert!(c.lease(a, 4, TTL, at(2)).await.unwrap().is_empty());
+    assert!(c.lease(a2, 4, TTL, at(2)).await.unwrap().is_empty());
+    assert!(c.dispatch(TTL, at(2)).await.unwrap().is_empty());
+    // Another node does: the chunk's lease looks like any other.
+    c.heartbeat(b, &[], 1, TTL, at(3)).await.unwrap();
+    let granted = c.dispatch(TTL, at(3)).await.unwrap();
+    assert_eq!(granted.len(), 1);
+    let (node, second) = granted[0];
+    assert_eq!((node, second.job, second.chunk), (b, job, ChunkIndex(0)));
+    assert!(second.fence > l[1].fence);
+    assert_eq!(
+        c.complete(b, second.lease_ref(), at(4)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+    // A later recheck of a done chunk changes nothing.
+    assert_eq!(
+        c.recheck(b, second.lease_ref(), &[b], at(4)).await.unwrap(),
+        RecheckOutcome::AlreadyDone
+    );
+}
+
+/// Off a current lease recheck changes nothing; a new avoid list replaces the old one, and a
+/// cancelled job forgets it.
+pub async fn recheck_answers_like_complete_off_the_lease(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 1, "u")).await.unwrap();
+    let (a, b, d) = (NodeId::new(), NodeId::new(), NodeId::new());
+    let l = c.lease(a, 1, TTL, T0).await.unwrap()[0];
+    // Wrong node, wrong fence, expired: stale.
+    assert_eq!(
+        c.recheck(b, l.lease_ref(), &[b], at(1)).await.unwrap(),
+        RecheckOutcome::Stale
+    );
+    let mut wrong = l.lease_ref();
+    wrong.fence = crate::domain::Fence(l.fence.0 + 1000);
+    assert_eq!(
+        c.recheck(a, wrong, &[a], at(1)).await.unwrap(),
+        RecheckOutcome::Stale
+    );
+    let mut out_of_range = l.lease_ref();
+    out_of_range.chunk = ChunkIndex(9);
+    assert!(matches!(
+        c.recheck(a, out_of_range, &[a], at(1)).await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    assert_eq!(
+        c.recheck(a, l.lease_ref(), &[a], at(60)).await.unwrap(),
+        RecheckOutcome::Stale
+    );
+    assert_eq!(c.reclaim_expired(at(60)).await.unwrap().len(), 1);
+    // Held: requeued away from `a`; `b` takes it and disagrees, so `a` and `b` are avoided.
+    let l = c.lease(a, 1, TTL, at(60)).await.unwrap()[0];
+    assert_eq!(
+        c.recheck(a, l.lease_ref(), &[a], at(61)).await.unwrap(),
+        RecheckOutcome::Requeued
+    );
+    let second = c.lease(b, 1, TTL, at(61)).await.unwrap()[0];
+    assert_eq!(
+        c.recheck(b, second.lease_ref(), &[a, b], at(62))
+            .await
+            .unwrap(),
+        RecheckOutcome::Requeued
+    );
+    assert!(c.lease(a, 1, TTL, at(62)).await.unwrap().is_empty());
+    assert!(c.lease(b, 1, TTL, at(62)).await.unwrap().is_empty());
+    let third = c.lease(d, 1, TTL, at(62)).await.unwrap();
+    assert_eq!(third.len(), 1);
+    c.cancel_job(job).await.unwrap();
+    assert_eq!(
+        c.recheck(d, third[0].lease_ref(), &[d], at(63))
+            .await
+            .unwrap(),
+        RecheckOutcome::Stale
+    );
+}
+
+/// A done chunk reopened is pending again (the job is not done any more), barred from the
+/// avoided nodes; reopening a chunk that is not done changes nothing.
+pub async fn reopen_makes_a_done_chunk_pending_for_other_nodes(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 2, "u")).await.unwrap();
+    let (bad, good) = (NodeId::new(), NodeId::new());
+    let l = c.lease(bad, 1, TTL, T0).await.unwrap()[0];
+    assert!(
+        !c.reopen(job, l.chunk, &[bad]).await.unwrap(),
+        "leased, not done"
+    );
+    c.complete(bad, l.lease_ref(), at(1)).await.unwrap();
+    let other = c.lease(good, 1, TTL, at(1)).await.unwrap()[0];
+    assert_eq!(
+        c.complete(good, other.lease_ref(), at(2)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+    assert!(c.reopen(job, l.chunk, &[bad]).await.unwrap());
+    assert!(
+        !c.reopen(job, l.chunk, &[bad]).await.unwrap(),
+        "already pending"
+    );
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done), (1, 0, 1));
+    assert!(c.lease(bad, 2, TTL, at(3)).await.unwrap().is_empty());
+    let again = c.lease(good, 2, TTL, at(3)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].chunk, l.chunk);
+    assert_eq!(
+        c.complete(good, again[0].lease_ref(), at(4)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+    let mut out = ChunkIndex(2);
+    assert!(matches!(
+        c.reopen(job, out, &[]).await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    out = ChunkIndex(0);
+    let unknown = JobId::new();
+    assert_eq!(
+        c.reopen(unknown, out, &[]).await,
+        Err(CoordinatorError::UnknownJob(unknown))
     );
 }

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use super::{
     CompleteOutcome, Coordinator, CoordinatorError, DeadNode, FailOutcome, HeartbeatOutcome,
-    JobProgress, JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
+    JobProgress, JobSpec, Lease, LeaseRef, RecheckOutcome, Reclaimed, RevokedLease,
 };
 use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, NodeId, UnixMillis};
 
@@ -119,6 +119,8 @@ struct JobState {
     done_count: u32,
     failures: HashMap<ChunkIndex, ChunkFailures>,
     failure_total: u32,
+    /// Nodes a chunk awaiting a spot check must not go to ([`Coordinator::recheck`]).
+    avoid: HashMap<ChunkIndex, Vec<NodeId>>,
     /// Whether the job sits in its share queue.
     queued: bool,
 }
@@ -135,6 +137,7 @@ impl JobState {
             done_count: 0,
             failures: HashMap::new(),
             failure_total: 0,
+            avoid: HashMap::new(),
             queued: false,
         }
     }
@@ -149,6 +152,14 @@ impl JobState {
         if !self.is_done(c) {
             self.done[i / 64] |= 1 << (i % 64);
             self.done_count += 1;
+        }
+    }
+
+    fn unmark_done(&mut self, c: ChunkIndex) {
+        let i = c.as_usize();
+        if self.is_done(c) {
+            self.done[i / 64] &= !(1 << (i % 64));
+            self.done_count -= 1;
         }
     }
 
@@ -173,6 +184,10 @@ impl JobState {
     ) -> Option<ChunkIndex> {
         let mut chosen = None;
         for (pos, &c) in self.returned.iter().enumerate() {
+            // A spot check waits for another owner's node, however long that takes.
+            if self.avoid.get(&c).is_some_and(|a| a.contains(&node)) {
+                continue;
+            }
             if self.failed_last_on(c, node) && other_live() {
                 continue;
             }
@@ -277,6 +292,34 @@ impl State {
         self.leases
             .get(&l.fence)
             .filter(|r| r.node == node && r.job == l.job && r.chunk == l.chunk)
+    }
+
+    /// Ends `node`'s current lease of a chunk (not its job's `leased` entry) for `complete`
+    /// and `recheck`; otherwise what `complete` answers (stale, already done) and changes
+    /// nothing.
+    fn end_current_lease(
+        &mut self,
+        node: NodeId,
+        lease: &LeaseRef,
+        now: UnixMillis,
+    ) -> Result<Option<CompleteOutcome>, CoordinatorError> {
+        let Some(js) = self.jobs.get(&lease.job) else {
+            return Ok(Some(CompleteOutcome::Stale));
+        };
+        if !js.in_range(lease.chunk) {
+            return Err(CoordinatorError::Invalid(format!(
+                "chunk {} out of range for job {}",
+                lease.chunk, lease.job
+            )));
+        }
+        if js.is_done(lease.chunk) {
+            return Ok(Some(CompleteOutcome::AlreadyDone));
+        }
+        if !self.held_unexpired(node, lease, now) {
+            return Ok(Some(CompleteOutcome::Stale));
+        }
+        self.drop_lease(lease.fence);
+        Ok(None)
     }
 
     /// Whether `node` holds this lease and it has not expired at `now`.
@@ -640,31 +683,67 @@ impl Coordinator for MemoryCoordinator {
         now: UnixMillis,
     ) -> Result<CompleteOutcome, CoordinatorError> {
         let mut st = self.state.lock();
-        let Some(js) = st.jobs.get(&lease.job) else {
-            return Ok(CompleteOutcome::Stale);
-        };
-        if !js.in_range(lease.chunk) {
-            return Err(CoordinatorError::Invalid(format!(
-                "chunk {} out of range for job {}",
-                lease.chunk, lease.job
-            )));
+        if let Some(refused) = st.end_current_lease(node, &lease, now)? {
+            return Ok(refused);
         }
-        if js.is_done(lease.chunk) {
-            return Ok(CompleteOutcome::AlreadyDone);
-        }
-        if !st.held_unexpired(node, &lease, now) {
-            return Ok(CompleteOutcome::Stale);
-        }
-        st.drop_lease(lease.fence);
         let Some(js) = st.jobs.get_mut(&lease.job) else {
             return Ok(CompleteOutcome::Stale);
         };
         js.leased.remove(&lease.chunk);
         js.failures.remove(&lease.chunk);
+        js.avoid.remove(&lease.chunk);
         js.mark_done(lease.chunk);
         Ok(CompleteOutcome::Completed {
             job_done: js.done_count == js.spec.chunk_count,
         })
+    }
+
+    async fn recheck(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        avoid: &[NodeId],
+        now: UnixMillis,
+    ) -> Result<RecheckOutcome, CoordinatorError> {
+        let mut st = self.state.lock();
+        match st.end_current_lease(node, &lease, now)? {
+            Some(CompleteOutcome::AlreadyDone) => return Ok(RecheckOutcome::AlreadyDone),
+            Some(_) => return Ok(RecheckOutcome::Stale),
+            None => {}
+        }
+        let Some(js) = st.jobs.get_mut(&lease.job) else {
+            return Ok(RecheckOutcome::Stale);
+        };
+        js.leased.remove(&lease.chunk);
+        js.avoid.insert(lease.chunk, avoid.to_vec());
+        js.returned.push_back(lease.chunk);
+        st.enqueue(lease.job);
+        Ok(RecheckOutcome::Requeued)
+    }
+
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError> {
+        let mut st = self.state.lock();
+        let Some(js) = st.jobs.get_mut(&job) else {
+            return Err(CoordinatorError::UnknownJob(job));
+        };
+        if !js.in_range(chunk) {
+            return Err(CoordinatorError::Invalid(format!(
+                "chunk {chunk} out of range for job {job}"
+            )));
+        }
+        if !js.is_done(chunk) {
+            return Ok(false);
+        }
+        js.unmark_done(chunk);
+        js.avoid.insert(chunk, avoid.to_vec());
+        js.returned.push_back(chunk);
+        st.enqueue(job);
+        Ok(true)
     }
 
     async fn is_lease_current(

@@ -26,6 +26,7 @@
 //! | done bitmap | `job:{id}:done` | string (`SETBIT`/`GETBIT`) |
 //! | current lease per chunk | `job:{id}:leased` | hash chunk → fence |
 //! | per-chunk failures / last node | `job:{id}:failures` | hash chunk → `count:node` |
+//! | nodes barred from a chunk awaiting a spot check | `job:{id}:avoid` | hash chunk → `,node,node,` |
 //! | share ring / jobs per share | `shares` / `share:{key}` | list / list (`LPOP` + `RPUSH` rotate) |
 //! | lease by fence | `lease:{fence}` | hash (`job`, `chunk`, `node`, `exp`, `deadline`) |
 //! | leases of a node | `node:{id}:leases` | set of fences |
@@ -170,6 +171,17 @@ pub enum CompleteOutcome {
     /// The chunk was already done (a retried POST, or a duplicate); nothing changed.
     AlreadyDone,
     /// The lease is expired, reassigned, cancelled or unknown: HTTP 409, the node drops the work.
+    Stale,
+}
+
+/// Result of handing a chunk back for a second opinion ([`Coordinator::recheck`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecheckOutcome {
+    /// The lease ended and the chunk is pending again, barred from the avoided nodes.
+    Requeued,
+    /// The chunk was already done; nothing changed.
+    AlreadyDone,
+    /// The lease is expired, reassigned, cancelled or unknown; nothing changed.
     Stale,
 }
 
@@ -350,6 +362,29 @@ pub trait Coordinator: Send + Sync + 'static {
         lease: LeaseRef,
         now: UnixMillis,
     ) -> Result<CompleteOutcome, CoordinatorError>;
+
+    /// Ends `node`'s current lease of a chunk whose result arrived, without marking the chunk
+    /// done: it is pending again for a second opinion (a spot check) and is never leased to a
+    /// node in `avoid` (the nodes of the owners who already computed it), which replaces any
+    /// earlier list. [`complete`](Coordinator::complete) clears the list. Answers like
+    /// `complete` when the lease is not current or the chunk is done.
+    async fn recheck(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        avoid: &[NodeId],
+        now: UnixMillis,
+    ) -> Result<RecheckOutcome, CoordinatorError>;
+
+    /// Makes a done chunk pending again (its stored result came from a node found wrong, so
+    /// it is recomputed), barred from the nodes in `avoid`. Returns false, changing nothing,
+    /// if the chunk is not done (still pending or leased).
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError>;
 
     /// Read-only: whether `node` holds this lease unexpired at `now` (checked before a result
     /// is written, so nodes cannot store results for chunks they were never given).

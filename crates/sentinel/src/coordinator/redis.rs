@@ -16,7 +16,7 @@ use redis::Script;
 
 use super::{
     CompleteOutcome, Coordinator, CoordinatorError, DeadNode, FailOutcome, HeartbeatOutcome,
-    JobProgress, JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
+    JobProgress, JobSpec, Lease, LeaseRef, RecheckOutcome, Reclaimed, RevokedLease,
 };
 use crate::domain::{ChunkIndex, Fence, FenceToken, JobId, NodeId, UnixMillis};
 
@@ -55,6 +55,8 @@ struct Scripts {
     reap_silent_nodes: Script,
     heartbeat: Script,
     complete: Script,
+    recheck: Script,
+    reopen: Script,
     fail: Script,
     reclaim_expired: Script,
     node_dead: Script,
@@ -84,6 +86,8 @@ impl Scripts {
             reap_silent_nodes: script(include_str!("lua/reap_silent_nodes.lua")),
             heartbeat: script(include_str!("lua/heartbeat.lua")),
             complete: script(include_str!("lua/complete.lua")),
+            recheck: script(include_str!("lua/recheck.lua")),
+            reopen: script(include_str!("lua/reopen.lua")),
             fail: script(include_str!("lua/fail.lua")),
             reclaim_expired: script(include_str!("lua/reclaim_expired.lua")),
             node_dead: script(include_str!("lua/node_dead.lua")),
@@ -453,6 +457,47 @@ impl Coordinator for RedisCoordinator {
         }
     }
 
+    async fn recheck(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        avoid: &[NodeId],
+        now: UnixMillis,
+    ) -> Result<RecheckOutcome, CoordinatorError> {
+        let mut args = lease_args(node, &lease, now).to_vec();
+        args.push(avoid_arg(avoid));
+        let mut r = Reply::new(self.run(&self.scripts.recheck, &args).await?);
+        match r.text()?.as_str() {
+            "requeued" => Ok(RecheckOutcome::Requeued),
+            "already" => Ok(RecheckOutcome::AlreadyDone),
+            "stale" => Ok(RecheckOutcome::Stale),
+            "invalid" => Err(CoordinatorError::Invalid(format!(
+                "chunk {} out of range for job {}",
+                lease.chunk, lease.job
+            ))),
+            other => Err(malformed(other)),
+        }
+    }
+
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError> {
+        let args = [job.to_string(), chunk.0.to_string(), avoid_arg(avoid)];
+        let mut r = Reply::new(self.run(&self.scripts.reopen, &args).await?);
+        match r.text()?.as_str() {
+            "reopened" => Ok(true),
+            "not_done" => Ok(false),
+            "unknown" => Err(CoordinatorError::UnknownJob(job)),
+            "invalid" => Err(CoordinatorError::Invalid(format!(
+                "chunk {chunk} out of range for job {job}"
+            ))),
+            other => Err(malformed(other)),
+        }
+    }
+
     async fn is_lease_current(
         &self,
         node: NodeId,
@@ -676,6 +721,15 @@ fn lease_args(node: NodeId, lease: &LeaseRef, now: UnixMillis) -> [String; 5] {
         lease.fence.0.to_string(),
         now.0.to_string(),
     ]
+}
+
+/// A node list as the scripts match it: `,id,id,`.
+fn avoid_arg(avoid: &[NodeId]) -> String {
+    avoid.iter().fold(String::from(","), |mut s, n| {
+        s.push_str(&n.to_string());
+        s.push(',');
+        s
+    })
 }
 
 fn validate_spec(spec: &JobSpec) -> Result<(), CoordinatorError> {

@@ -40,6 +40,7 @@ where
     active_work_counts_unfinished_jobs_and_unmerged_iterations(&factory().await).await;
     settings_are_stored_and_replaced(&factory().await).await;
     job_targets_are_stored_with_the_job_and_only_move_forward(&factory().await).await;
+    spot_checks_and_node_trust_round_trip(&factory().await).await;
 }
 
 fn pending(code: &str, expires_at: UnixMillis) -> Option<PendingClaim> {
@@ -1310,4 +1311,163 @@ pub async fn job_targets_are_stored_with_the_job_and_only_move_forward(s: &impl 
     };
     assert!(s.insert_target_job(dup, target, T).await.is_err());
     assert_eq!(s.job_target(job.id).await.unwrap().unwrap().waves, 3);
+}
+
+/// Spot checks are stored, replaced, counted by outcome and go with their job; node trust
+/// counters add up.
+pub async fn spot_checks_and_node_trust_round_trip(s: &impl Store) {
+    use super::{CheckCounts, CheckRun, CheckVerdict, ChunkCheck, NodeTrust};
+    let u = user(s, "u@x").await;
+    s.put_config("cfg", "p", T).await.unwrap();
+    let job = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    let (a, b, c) = (NodeId::new(), NodeId::new(), NodeId::new());
+    assert_eq!(s.chunk_check(job.id, ChunkIndex(3)).await.unwrap(), None);
+    let mut check = ChunkCheck {
+        job: job.id,
+        chunk: ChunkIndex(3),
+        verdict: CheckVerdict::Pending,
+        first: CheckRun {
+            node: a,
+            hash: "aa".into(),
+        },
+        first_result: vec![1, 2, 3],
+        second: None,
+        third: None,
+        note: None,
+        created_at: T,
+        settled_at: None,
+    };
+    s.put_chunk_check(&check).await.unwrap();
+    assert_eq!(
+        s.chunk_check(job.id, ChunkIndex(3)).await.unwrap().as_ref(),
+        Some(&check)
+    );
+    check.verdict = CheckVerdict::FirstWrong;
+    check.second = Some(CheckRun {
+        node: b,
+        hash: "bb".into(),
+    });
+    check.third = Some(CheckRun {
+        node: c,
+        hash: "bb".into(),
+    });
+    check.settled_at = Some(later(5));
+    s.put_chunk_check(&check).await.unwrap();
+    assert_eq!(
+        s.chunk_check(job.id, ChunkIndex(3)).await.unwrap().as_ref(),
+        Some(&check)
+    );
+    let mut other = check.clone();
+    other.chunk = ChunkIndex(4);
+    other.verdict = CheckVerdict::Confirmed;
+    s.put_chunk_check(&other).await.unwrap();
+    other.chunk = ChunkIndex(5);
+    other.verdict = CheckVerdict::Skipped;
+    other.note = Some("no node of another owner".into());
+    s.put_chunk_check(&other).await.unwrap();
+    assert_eq!(
+        s.job_check_counts(job.id).await.unwrap(),
+        CheckCounts {
+            cross_checked: 2,
+            pending: 0,
+            mismatches: 1,
+            skipped: 1,
+        }
+    );
+    assert!(matches!(
+        s.put_chunk_check(&ChunkCheck {
+            job: JobId::new(),
+            ..check.clone()
+        })
+        .await,
+        Err(StoreError::MissingReference(_))
+    ));
+
+    assert!(s.node_trust().await.unwrap().is_empty());
+    let d = |checked, confirmed, failed| NodeTrust {
+        checked,
+        confirmed,
+        failed,
+        quarantined_at: None,
+    };
+    s.add_node_trust(a, d(1, 0, 0)).await.unwrap();
+    s.add_node_trust(a, d(2, 1, 1)).await.unwrap();
+    s.add_node_trust(b, d(1, 1, 0)).await.unwrap();
+    let mut all = s.node_trust().await.unwrap();
+    all.sort_by_key(|(n, _)| n.to_string());
+    let mut want = vec![(a, d(3, 1, 1)), (b, d(1, 1, 0))];
+    want.sort_by_key(|(n, _)| n.to_string());
+    assert_eq!(all, want);
+
+    // Quarantine: recorded, sets the node draining, released by clearing it.
+    let owned = s
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: Some(u),
+                public_key: "quarantine-key".into(),
+                name: "n".into(),
+                claim_code: None,
+                max_parallel: 1,
+                cores: 1,
+                version: "t".into(),
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    s.set_node_quarantine(owned.id, Some(later(9)))
+        .await
+        .unwrap();
+    s.add_node_trust(owned.id, d(1, 0, 1)).await.unwrap();
+    let t = s.node_trust().await.unwrap();
+    let q = t.iter().find(|(n, _)| *n == owned.id).unwrap().1;
+    assert_eq!((q.failed, q.quarantined_at), (1, Some(later(9))));
+    assert!(s.node_by_id(owned.id).await.unwrap().unwrap().draining);
+    s.set_node_quarantine(owned.id, None).await.unwrap();
+    let t = s.node_trust().await.unwrap();
+    let q = t.iter().find(|(n, _)| *n == owned.id).unwrap().1;
+    assert_eq!((q.failed, q.quarantined_at), (1, None));
+
+    // A node's stored results by job status, and deleting them for recomputation.
+    for chunk in [0u32, 2] {
+        s.put_chunk_result(
+            ChunkResult {
+                job: job.id,
+                chunk: ChunkIndex(chunk),
+                node: Some(owned.id),
+                result: vec![chunk as u8],
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    }
+    s.put_chunk_result(
+        ChunkResult {
+            job: job.id,
+            chunk: ChunkIndex(1),
+            node: Some(a),
+            result: vec![1],
+        },
+        T,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.chunks_by_node(owned.id, job.status).await.unwrap(),
+        vec![(job.id, ChunkIndex(0)), (job.id, ChunkIndex(2))]
+    );
+    assert!(s
+        .chunks_by_node(owned.id, JobStatus::Completed)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.delete_chunk_results(job.id, &[ChunkIndex(0), ChunkIndex(2), ChunkIndex(7)])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.done_chunks(job.id).await.unwrap(), vec![ChunkIndex(1)]);
 }

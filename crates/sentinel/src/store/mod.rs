@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
+mod checks;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod group_commit;
@@ -17,6 +18,7 @@ mod postgres;
 mod rows;
 mod sqlite;
 
+pub use checks::{CheckCounts, CheckRun, CheckVerdict, ChunkCheck, NodeTrust};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -730,4 +732,40 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// A job's convergence points, by iterations.
     async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError>;
+
+    // --- spot checks ([`crate::verify`]) ---
+
+    /// The spot check of a chunk, if one was started.
+    async fn chunk_check(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+    ) -> Result<Option<ChunkCheck>, StoreError>;
+    /// Creates or replaces the spot check of `(check.job, check.chunk)`.
+    async fn put_chunk_check(&self, check: &ChunkCheck) -> Result<(), StoreError>;
+    /// A job's spot checks counted by outcome.
+    async fn job_check_counts(&self, job: JobId) -> Result<CheckCounts, StoreError>;
+    /// Spot-check records of every node that has one (others count as all zero).
+    async fn node_trust(&self) -> Result<Vec<(NodeId, NodeTrust)>, StoreError>;
+    /// Adds `delta`'s counters to a node's spot-check record.
+    async fn add_node_trust(&self, node: NodeId, delta: NodeTrust) -> Result<(), StoreError>;
+    /// Quarantines a node (`Some`: also sets it draining, so it gets no work) or releases it
+    /// (`None`; it stays draining until its owner resumes it).
+    async fn set_node_quarantine(
+        &self,
+        node: NodeId,
+        at: Option<UnixMillis>,
+    ) -> Result<(), StoreError>;
+    /// The chunks `node` computed whose results are stored for jobs in `status`, by job.
+    async fn chunks_by_node(
+        &self,
+        node: NodeId,
+        status: JobStatus,
+    ) -> Result<Vec<(JobId, ChunkIndex)>, StoreError>;
+    /// Deletes stored chunk results (to recompute them); returns how many went.
+    async fn delete_chunk_results(
+        &self,
+        job: JobId,
+        chunks: &[ChunkIndex],
+    ) -> Result<u64, StoreError>;
 }

@@ -881,6 +881,170 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn chunk_check(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+    ) -> Result<Option<crate::store::ChunkCheck>, StoreError> {
+        let id = job;
+        sqlx::query("SELECT * FROM chunk_checks WHERE job_id = ? AND chunk_index = ?")
+            .bind(id.to_string())
+            .bind(i64::from(chunk.0))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(super::checks::chunk_check)
+            .transpose()
+    }
+
+    async fn put_chunk_check(&self, c: &crate::store::ChunkCheck) -> Result<(), StoreError> {
+        let id = c.job;
+        sqlx::query(
+            "INSERT INTO chunk_checks (job_id, chunk_index, verdict, first_node, first_hash, \
+             first_result, second_node, second_hash, third_node, third_hash, note, created_at, \
+             settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (job_id, chunk_index) DO UPDATE SET verdict = excluded.verdict, \
+             first_node = excluded.first_node, first_hash = excluded.first_hash, \
+             first_result = excluded.first_result, second_node = excluded.second_node, \
+             second_hash = excluded.second_hash, third_node = excluded.third_node, \
+             third_hash = excluded.third_hash, note = excluded.note, \
+             settled_at = excluded.settled_at",
+        )
+        .bind(id.to_string())
+        .bind(i64::from(c.chunk.0))
+        .bind(c.verdict.as_str())
+        .bind(c.first.node.to_string())
+        .bind(&c.first.hash)
+        .bind(&c.first_result)
+        .bind(c.second.as_ref().map(|r| r.node.to_string()))
+        .bind(c.second.as_ref().map(|r| r.hash.clone()))
+        .bind(c.third.as_ref().map(|r| r.node.to_string()))
+        .bind(c.third.as_ref().map(|r| r.hash.clone()))
+        .bind(&c.note)
+        .bind(c.created_at.0 as i64)
+        .bind(c.settled_at.map(|t| t.0 as i64))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn job_check_counts(&self, job: JobId) -> Result<crate::store::CheckCounts, StoreError> {
+        let id = job;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT verdict, COUNT(*) FROM chunk_checks WHERE job_id = ? GROUP BY verdict",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        super::checks::counts(rows)
+    }
+
+    async fn node_trust(&self) -> Result<Vec<(NodeId, crate::store::NodeTrust)>, StoreError> {
+        sqlx::query("SELECT * FROM node_trust ORDER BY node_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(super::checks::node_trust)
+            .collect()
+    }
+
+    async fn add_node_trust(
+        &self,
+        node: NodeId,
+        d: crate::store::NodeTrust,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO node_trust (node_id, checked, confirmed, failed) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (node_id) DO UPDATE SET checked = node_trust.checked + excluded.checked, \
+             confirmed = node_trust.confirmed + excluded.confirmed, \
+             failed = node_trust.failed + excluded.failed",
+        )
+        .bind(node.to_string())
+        .bind(i64::from(d.checked))
+        .bind(i64::from(d.confirmed))
+        .bind(i64::from(d.failed))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn set_node_quarantine(
+        &self,
+        node: NodeId,
+        at: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO node_trust (node_id, quarantined_at) VALUES (?, ?) \
+             ON CONFLICT (node_id) DO UPDATE SET quarantined_at = excluded.quarantined_at",
+        )
+        .bind(node.to_string())
+        .bind(at.map(|t| t.0 as i64))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if at.is_some() {
+            sqlx::query("UPDATE nodes SET draining = 1 WHERE id = ?")
+                .bind(node.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn chunks_by_node(
+        &self,
+        node: NodeId,
+        status: JobStatus,
+    ) -> Result<Vec<(JobId, ChunkIndex)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT CAST(r.job_id AS TEXT), r.chunk_index FROM chunk_results r \
+             JOIN jobs j ON j.id = r.job_id WHERE r.node_id = ? AND j.status = ? \
+             ORDER BY r.job_id, r.chunk_index",
+        )
+        .bind(node.to_string())
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(job, chunk)| {
+                let job = job
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("job id {job:?}")))?;
+                let chunk = u32::try_from(chunk)
+                    .map_err(|_| StoreError::Corrupt(format!("chunk index {chunk}")))?;
+                Ok((job, ChunkIndex(chunk)))
+            })
+            .collect()
+    }
+
+    async fn delete_chunk_results(
+        &self,
+        job: JobId,
+        chunks: &[ChunkIndex],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut n = 0;
+        for c in chunks {
+            n += sqlx::query("DELETE FROM chunk_results WHERE job_id = ? AND chunk_index = ?")
+                .bind(job.to_string())
+                .bind(i64::from(c.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
     async fn done_chunks(&self, job: JobId) -> Result<Vec<ChunkIndex>, StoreError> {
         let idx: Vec<i64> = sqlx::query_scalar(
             "SELECT chunk_index FROM chunk_results WHERE job_id = ? ORDER BY chunk_index",

@@ -19,7 +19,7 @@ use wowlab_api::channels::{self, ChunkMessage};
 use crate::context::Context;
 use crate::coordinator::{
     CompleteOutcome, Coordinator, CoordinatorError, DeadNode, FailOutcome, HeartbeatOutcome,
-    JobProgress, JobSpec, Lease, LeaseRef, Reclaimed, RevokedLease,
+    JobProgress, JobSpec, Lease, LeaseRef, RecheckOutcome, Reclaimed, RevokedLease,
 };
 use crate::domain::{ChunkIndex, FenceToken, JobId, NodeId, UnixMillis};
 use crate::store::StoreError;
@@ -156,6 +156,29 @@ impl Coordinator for WakeOnWork {
         now: UnixMillis,
     ) -> Result<CompleteOutcome, CoordinatorError> {
         self.inner.complete(node, lease, now).await
+    }
+
+    async fn recheck(
+        &self,
+        node: NodeId,
+        lease: LeaseRef,
+        avoid: &[NodeId],
+        now: UnixMillis,
+    ) -> Result<RecheckOutcome, CoordinatorError> {
+        let out = self.inner.recheck(node, lease, avoid, now).await?;
+        self.wake_if(out == RecheckOutcome::Requeued);
+        Ok(out)
+    }
+
+    async fn reopen(
+        &self,
+        job: JobId,
+        chunk: ChunkIndex,
+        avoid: &[NodeId],
+    ) -> Result<bool, CoordinatorError> {
+        let reopened = self.inner.reopen(job, chunk, avoid).await?;
+        self.wake_if(reopened);
+        Ok(reopened)
     }
 
     async fn is_lease_current(

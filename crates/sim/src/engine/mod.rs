@@ -211,7 +211,7 @@ impl<'p> Sim<'p> {
         let f = &p.fight;
         let u = self.rng.next_f64();
         let len = f.duration_us as f64 * (1.0 + f.variance * (2.0 * u - 1.0));
-        self.end = (len.round() as u64).max(1000);
+        self.end = (crate::fmath::round(len) as u64).max(1000);
         for (st, ca) in self.actors.iter_mut().zip(&p.actors) {
             *st = ActorState {
                 active: ca.active_at_start,
@@ -543,7 +543,7 @@ impl<'p> Sim<'p> {
                 }
             }
             Watch::HealthPct(pct) => {
-                let t = (self.end as f64 * (1.0 - pct / 100.0)).floor() as u64;
+                let t = crate::fmath::floor(self.end as f64 * (1.0 - pct / 100.0)) as u64;
                 after(t)
             }
             Watch::FightTime(t) => after(t),

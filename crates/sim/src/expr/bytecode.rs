@@ -189,8 +189,8 @@ impl Program {
                     let a = stack[sp - 1];
                     stack[sp - 1] = match f {
                         Func::Abs => a.abs(),
-                        Func::Floor => a.floor(),
-                        Func::Ceil => a.ceil(),
+                        Func::Floor => crate::fmath::floor(a),
+                        Func::Ceil => crate::fmath::ceil(a),
                         Func::Min | Func::Max => a,
                     };
                 }
@@ -256,7 +256,7 @@ fn binary(op: BinOp, a: f64, b: f64) -> f64 {
             if b == 0.0 {
                 0.0
             } else {
-                a % b
+                crate::fmath::rem(a, b)
             }
         }
         BinOp::Lt => truth(a < b),

@@ -154,7 +154,7 @@ impl ChunkResult {
         if self.iterations == 0 {
             return 0.0;
         }
-        let rank = ((p / 100.0) * self.iterations as f64).ceil().max(1.0) as u64;
+        let rank = crate::fmath::ceil((p / 100.0) * self.iterations as f64).max(1.0) as u64;
         let mut seen = 0u64;
         for (&b, &c) in &self.histogram {
             seen = seen.saturating_add(c);

@@ -25,6 +25,7 @@ use wowlab_sentinel::sim::{SimEngine, SimMerger};
 use wowlab_sentinel::store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 use wowlab_sentinel::tasks::webhook::Webhook;
 use wowlab_sentinel::tokens::TokenMinter;
+use wowlab_sentinel::verify::VerifyConfig;
 
 /// Arguments of `wowlab sentinel`.
 #[derive(Debug, clap::Args)]
@@ -279,6 +280,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 api: NodeApiConfig {
                     lease_ttl,
                     beacon_ws_url: ws,
+                    verify: VerifyConfig::from_env().map_err(anyhow::Error::msg)?,
                     ..NodeApiConfig::default()
                 },
                 reclaim_interval: (lease_ttl / 10)

@@ -25,6 +25,7 @@ use wowlab_sentinel::service::{Sentinel, SentinelConfig, SentinelParts};
 use wowlab_sentinel::sim::{SimEngine, SimMerger};
 use wowlab_sentinel::store::{SqliteOptions, SqliteStore, Store};
 use wowlab_sentinel::tokens::TokenMinter;
+use wowlab_sentinel::verify::VerifyConfig;
 
 pub use beacon_local::{BeaconPresence, BeaconPublisher};
 pub use secrets::Secrets;
@@ -115,6 +116,7 @@ impl EmbeddedGrid {
             api: NodeApiConfig {
                 lease_ttl: opts.lease_ttl,
                 beacon_ws_url: format!("ws://{addr}/connection/websocket"),
+                verify: VerifyConfig::from_env().map_err(anyhow::Error::msg)?,
                 ..NodeApiConfig::default()
             },
             reclaim_interval: opts.reclaim_interval,

@@ -153,24 +153,30 @@ local function remove_job(job, out)
       table.insert(out, leased[i + 1])
     end
   end
-  redis.call('DEL', j, j .. ':returned', j .. ':done', j .. ':leased', j .. ':failures')
+  redis.call('DEL', j, j .. ':returned', j .. ':done', j .. ':leased', j .. ':failures',
+    j .. ':avoid')
   return true
 end
 
 -- One pending chunk of `job` for `node`: returned chunks first, skipping those that last
--- failed on `node` while `other_live()` says another node could take them; then fresh ones.
+-- failed on `node` while `other_live()` says another node could take them and those awaiting a
+-- spot check that `node` must not take (`job:{id}:avoid`); then fresh ones.
 local function take_chunk(job, node, other_live)
   local j = jk(job)
   local rk = j .. ':returned'
   if redis.call('LLEN', rk) > 0 then
     local fk = j .. ':failures'
-    if redis.call('HLEN', fk) == 0 then
+    local ak = j .. ':avoid'
+    if redis.call('HLEN', fk) == 0 and redis.call('HLEN', ak) == 0 then
       return redis.call('LPOP', rk)
     end
     for _, c in ipairs(redis.call('LRANGE', rk, 0, -1)) do
       local f = redis.call('HGET', fk, c)
       local skip = false
-      if f and string.match(f, ':(.*)$') == node and other_live() then
+      local a = redis.call('HGET', ak, c)
+      if a and string.find(a, ',' .. node .. ',', 1, true) then
+        skip = true
+      elseif f and string.match(f, ':(.*)$') == node and other_live() then
         skip = true
       end
       if not skip then
@@ -259,4 +265,26 @@ local function take_leases(node, free, ttl, now, out)
     end
   end
   return n
+end
+
+-- Ends `node`'s current lease of `chunk` (not the job's leased entry) for complete and
+-- recheck; otherwise returns what complete answers ('stale', 'invalid', 'already').
+local function end_current_lease(node, job, chunk, fence, now)
+  local j = jk(job)
+  local count = redis.call('HGET', j, 'count')
+  if not count then
+    return 'stale'
+  end
+  if tonumber(chunk) >= tonumber(count) then
+    return 'invalid'
+  end
+  if redis.call('GETBIT', j .. ':done', chunk) == 1 then
+    return 'already'
+  end
+  local exp = held(node, job, chunk, fence)
+  if not exp or exp <= now then
+    return 'stale'
+  end
+  drop_lease(fence)
+  return nil
 end

@@ -245,11 +245,26 @@ pub(super) async fn detail_page(
         )
             .into_response();
     };
+    let trust = state
+        .store()
+        .node_trust()
+        .await
+        .ok()
+        .and_then(|all| all.into_iter().find(|(id, _)| *id == n.id))
+        .map(|(_, t)| t)
+        .unwrap_or_default();
     let main = html! {
         p { a href="/nodes" { "← All nodes" } }
         h1 { (n.name) @if system { " " (system_pill()) } }
         @if system {
             p #system-node { "This node runs inside this grid's own process (" code { "wowlab up" } "). It belongs to no account: it has no settings to change and cannot be unlinked; stopping the grid stops it." }
+        }
+        @if let Some(at) = trust.quarantined_at {
+            p.notice #node-quarantined role="alert" {
+                "Quarantined since " (fmt_time(at.0)) ": a spot check found one of this node's \
+                 results wrong. It gets no work and its results in unfinished jobs are being \
+                 recomputed; an administrator must release it."
+            }
         }
         dl.facts #node-facts data-node=(n.id) {
             div { dt { "Status" } dd data-k="status" { (layout::status(n.status.as_str())) @if n.draining { " draining" } } }
@@ -262,6 +277,9 @@ pub(super) async fn detail_page(
             } }
             div { dt { "Load (1 min)" } dd data-k="load1" { (format!("{:.2}", n.load.load1)) } }
             div { dt { "Memory" } dd data-k="memory" { (gib(n.load.mem_used_bytes)) " / " (gib(n.load.mem_total_bytes)) " GiB" } }
+            div { dt { "Spot checks" } dd data-k="spot-checks" {
+                (trust.checked) " checked, " (trust.confirmed) " confirmed, " (trust.failed) " wrong"
+            } }
             div { dt { "Version" } dd { (n.version) } }
             div { dt { "Registered" } dd { (fmt_time(n.created_at.0)) } }
             div { dt { "Id" } dd { code { (n.id) } } }

@@ -16,6 +16,7 @@ mod error;
 pub(crate) mod jobs;
 mod live;
 pub(crate) mod nodes;
+mod quarantine;
 mod realtime;
 mod report;
 
@@ -46,6 +47,9 @@ pub(crate) fn api() -> OpenApiRouter<Context> {
         .routes(routes!(nodes::update))
         .routes(routes!(live::live))
         .routes(routes!(live::logs))
+        .routes(routes!(quarantine::release))
+        .routes(routes!(quarantine::quarantine))
+        .routes(routes!(quarantine::job_checks))
         .routes(routes!(jobs::create, jobs::list))
         .routes(routes!(jobs::get, jobs::update, jobs::delete))
         .routes(routes!(jobs::profile))

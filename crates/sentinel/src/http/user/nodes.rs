@@ -12,7 +12,7 @@ use super::error::UserError;
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
 use crate::http::{ApiError, Context};
-use crate::store::{Node, NodeSettings};
+use crate::store::{Node, NodeSettings, NodeTrust};
 
 /// Longest node name.
 pub(crate) const MAX_NAME_CHARS: usize = 64;
@@ -33,6 +33,16 @@ pub(crate) struct NodeView {
     cores_in_use: u32,
     /// Iterations per second now ([`Node::sims_per_sec`]).
     sims_per_sec: f64,
+    /// Spot-check record: results checked, confirmed and found wrong ([`crate::verify`]).
+    trust: NodeTrust,
+}
+
+impl NodeView {
+    /// The view with the node's spot-check record.
+    fn with_trust(mut self, trust: NodeTrust) -> Self {
+        self.trust = trust;
+        self
+    }
 }
 
 impl From<Node> for NodeView {
@@ -41,6 +51,7 @@ impl From<Node> for NodeView {
             capacity: node.capacity(),
             cores_in_use: node.cores_in_use(),
             sims_per_sec: node.sims_per_sec(),
+            trust: NodeTrust::default(),
             node,
         }
     }
@@ -63,7 +74,17 @@ pub(super) async fn list(
 ) -> Result<Json<Vec<NodeView>>, ApiError> {
     let owner = if user.is_admin { None } else { Some(user.id) };
     let nodes = state.store().list_nodes(owner).await?;
-    Ok(Json(nodes.into_iter().map(NodeView::from).collect()))
+    let trust: std::collections::HashMap<_, _> =
+        state.store().node_trust().await?.into_iter().collect();
+    Ok(Json(
+        nodes
+            .into_iter()
+            .map(|n| {
+                let t = trust.get(&n.id).copied().unwrap_or_default();
+                NodeView::from(n).with_trust(t)
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -123,6 +144,21 @@ pub(super) async fn update(
             "maxParallel",
             format!("maxParallel must be from 1 to {MAX_PARALLEL}"),
         ));
+    }
+    if body.draining == Some(false) {
+        let quarantined = state
+            .store()
+            .node_trust()
+            .await?
+            .into_iter()
+            .any(|(n, t)| n == id && t.quarantined_at.is_some());
+        if quarantined {
+            return Err(UserError::field(
+                "draining",
+                "this node is quarantined after a failed spot check; an administrator must \
+                 release it first",
+            ));
+        }
     }
     let node = state
         .store()

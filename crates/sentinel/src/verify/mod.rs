@@ -1,0 +1,402 @@
+//! Spot checks of volunteer results (README "Trusting volunteer results").
+//!
+//! Results are bit-identical for the same chunk on every honest machine, so one re-run by a
+//! node of another owner proves or disproves a result exactly. When a result arrives the
+//! sentinel decides, by a CSPRNG draw ([`sample`]), whether to check it: every result of a
+//! node's first [`VerifyConfig::first_results`], then a fraction ([`VerifyConfig::rate`],
+//! lowered by a clean record, never to zero). A sampled result is held back in the store
+//! (`chunk_checks`) and its chunk goes back to pending, barred from the owner's nodes
+//! ([`Coordinator::recheck`]); the node that computed it hears "accepted" as for any result,
+//! and the node that gets the chunk next sees an ordinary lease. The job cannot finish while
+//! the chunk is pending. Equal hashes confirm the result and it is stored as usual; a mismatch
+//! goes to a third owner's node, and whichever result it matches stands. Every step is
+//! recorded: the check row (nodes, hashes, verdict) and each node's counters (`node_trust`).
+//!
+//! With no online node of another owner (an embedded grid with only its in-process nodes,
+//! which all belong to one system user) the check is skipped and recorded as skipped.
+
+pub mod sample;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+pub use sample::{result_hash, VerifyConfig};
+
+use crate::context::Context;
+use crate::coordinator::{
+    CompleteOutcome, Coordinator, CoordinatorError, LeaseRef, RecheckOutcome,
+};
+use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, UnixMillis, UserId};
+use crate::result_log::LogEntry;
+use crate::store::{
+    CheckRun, CheckVerdict, ChunkCheck, Node, NodeStatus, NodeTrust, Store, StoreError,
+};
+
+/// Why a result could not be routed (the node retries the POST).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The coordinator failed.
+    #[error(transparent)]
+    Coordinator(#[from] CoordinatorError),
+}
+
+/// What to do with an arriving result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Store and complete it as usual, with these bytes.
+    Ordinary(Vec<u8>),
+    /// It is held for a spot check (or did not count); answer the node with this outcome.
+    Held(CompleteOutcome),
+}
+
+/// The spot-check policy and its cached view of node records.
+pub struct Verifier {
+    config: VerifyConfig,
+    trust: Mutex<Option<(Instant, HashMap<NodeId, NodeTrust>)>>,
+}
+
+impl Verifier {
+    /// A verifier with `config`.
+    pub fn new(config: VerifyConfig) -> Self {
+        Self {
+            config,
+            trust: Mutex::new(None),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &VerifyConfig {
+        &self.config
+    }
+
+    /// A node's record, from a cache refreshed at most every [`sample::TRUST_CACHE_TTL`].
+    async fn trust_of(&self, store: &dyn Store, node: NodeId) -> Result<NodeTrust, StoreError> {
+        if let Some((at, map)) = &*self.trust.lock() {
+            if at.elapsed() < sample::TRUST_CACHE_TTL {
+                return Ok(map.get(&node).copied().unwrap_or_default());
+            }
+        }
+        let map: HashMap<NodeId, NodeTrust> = store.node_trust().await?.into_iter().collect();
+        let t = map.get(&node).copied().unwrap_or_default();
+        *self.trust.lock() = Some((Instant::now(), map));
+        Ok(t)
+    }
+
+    /// Adds to a node's record (and to the cached copy, so a new node's start counts down at
+    /// once on this sentinel).
+    async fn add_trust(
+        &self,
+        store: &dyn Store,
+        node: NodeId,
+        delta: NodeTrust,
+    ) -> Result<(), StoreError> {
+        store.add_node_trust(node, delta).await?;
+        if let Some((_, map)) = &mut *self.trust.lock() {
+            let t = map.entry(node).or_default();
+            t.checked += delta.checked;
+            t.confirmed += delta.confirmed;
+            t.failed += delta.failed;
+        }
+        Ok(())
+    }
+
+    /// Routes a result that arrived on `node`'s current lease: held for a spot check, counted
+    /// as a check of an earlier result, or ordinary.
+    pub async fn route(
+        &self,
+        ctx: &Context,
+        node: NodeId,
+        lease: LeaseRef,
+        bytes: Vec<u8>,
+        now: UnixMillis,
+    ) -> Result<Route, VerifyError> {
+        let (store, coord) = (ctx.store(), ctx.coordinator());
+        if self.config.rate <= 0.0 {
+            return Ok(Route::Ordinary(bytes));
+        }
+        if self.trust_of(store, node).await?.quarantined_at.is_some() {
+            // A quarantined node's result is never used: the chunk goes to another owner.
+            let nodes = store.list_nodes(None).await?;
+            let owners = owners_of(&nodes, [Some(node)]);
+            let mut avoid = nodes_of(&nodes, &owners, None);
+            avoid.push(node);
+            let outcome = coord.recheck(node, lease, &avoid, now).await?;
+            return Ok(Route::Held(held(outcome)));
+        }
+        match store.chunk_check(lease.job, lease.chunk).await? {
+            Some(check) if check.verdict == CheckVerdict::Pending => {
+                self.on_check_run(ctx, node, lease, bytes, check, now).await
+            }
+            // Settled (the stored result was lost mid-way and the chunk ran again) or skipped.
+            Some(_) => Ok(Route::Ordinary(bytes)),
+            None => self.on_first(store, coord, node, lease, bytes, now).await,
+        }
+    }
+
+    /// A chunk's first result: sample it, and if sampled hold it and requeue the chunk.
+    async fn on_first(
+        &self,
+        store: &dyn Store,
+        coord: &dyn Coordinator,
+        node: NodeId,
+        lease: LeaseRef,
+        bytes: Vec<u8>,
+        now: UnixMillis,
+    ) -> Result<Route, VerifyError> {
+        let trust = self.trust_of(store, node).await?;
+        let is_new = self.config.is_new(&trust);
+        let drawn = sample::draw(self.config.rate_for(&trust));
+        if !is_new && !drawn {
+            return Ok(Route::Ordinary(bytes));
+        }
+        let Some(me) = store.node_by_id(node).await? else {
+            return Ok(Route::Ordinary(bytes));
+        };
+        let nodes = store.list_nodes(None).await?;
+        let owners = owners_of(&nodes, [Some(node)]);
+        let check = |verdict, note: Option<String>, result: Vec<u8>| ChunkCheck {
+            job: lease.job,
+            chunk: lease.chunk,
+            verdict,
+            first: CheckRun {
+                node,
+                hash: result_hash(&bytes),
+            },
+            first_result: result,
+            second: None,
+            third: None,
+            note,
+            created_at: now,
+            settled_at: None,
+        };
+        if !any_checker(&nodes, &owners) {
+            // Only the base-rate draw is recorded, so a lone owner's start does not write a
+            // row per result.
+            if drawn {
+                let note = "no online node of another owner could check it".to_string();
+                let mut c = check(CheckVerdict::Skipped, Some(note), Vec::new());
+                c.settled_at = Some(now);
+                store.put_chunk_check(&c).await?;
+                metrics::counter!("sentinel_spot_checks_total", "outcome" => "skipped")
+                    .increment(1);
+            }
+            return Ok(Route::Ordinary(bytes));
+        }
+        // Held before the lease ends, so a checking result can never arrive before it.
+        store
+            .put_chunk_check(&check(CheckVerdict::Pending, None, bytes.clone()))
+            .await?;
+        let avoid = nodes_of(&nodes, &owners, me.owner);
+        let outcome = coord.recheck(node, lease, &avoid, now).await?;
+        if outcome == RecheckOutcome::Requeued {
+            self.add_trust(store, node, counts(1, 0, 0)).await?;
+            metrics::counter!("sentinel_spot_checks_total", "outcome" => "started").increment(1);
+        }
+        Ok(Route::Held(held(outcome)))
+    }
+
+    /// A result for a chunk whose check is pending: the second or the deciding third run.
+    #[allow(clippy::too_many_arguments)]
+    async fn on_check_run(
+        &self,
+        ctx: &Context,
+        node: NodeId,
+        lease: LeaseRef,
+        bytes: Vec<u8>,
+        mut check: ChunkCheck,
+        now: UnixMillis,
+    ) -> Result<Route, VerifyError> {
+        let (store, coord) = (ctx.store(), ctx.coordinator());
+        let nodes = store.list_nodes(None).await?;
+        let before: Vec<NodeId> = std::iter::once(check.first.node)
+            .chain(check.second.as_ref().map(|r| r.node))
+            .collect();
+        let owners = owners_of(&nodes, before.iter().copied().map(Some));
+        let mine = nodes.iter().find(|n| n.id == node).and_then(|n| n.owner);
+        let hash = result_hash(&bytes);
+        if before.contains(&node) || mine.is_some_and(|o| owners.contains(&o)) {
+            // The avoid list was stale (a node registered since): this run proves nothing.
+            let avoid = nodes_of(&nodes, &owners, mine);
+            let outcome = coord.recheck(node, lease, &avoid, now).await?;
+            return Ok(Route::Held(held(outcome)));
+        }
+        let run = CheckRun { node, hash };
+        match check.second.clone() {
+            None if run.hash == check.first.hash => {
+                check.second = Some(run);
+                check.verdict = CheckVerdict::Confirmed;
+                check.settled_at = Some(now);
+                check.first_result = Vec::new();
+                store.put_chunk_check(&check).await?;
+                self.add_trust(store, check.first.node, counts(0, 1, 0))
+                    .await?;
+                self.add_trust(store, node, counts(1, 1, 0)).await?;
+                metrics::counter!("sentinel_spot_checks_total", "outcome" => "confirmed")
+                    .increment(1);
+                Ok(Route::Ordinary(bytes))
+            }
+            None => {
+                // A mismatch: a third owner's node decides.
+                tracing::warn!(job = %lease.job, chunk = %lease.chunk, first = %check.first.node,
+                    second = %node, "spot check mismatch; asking a third owner's node");
+                check.second = Some(run);
+                store.put_chunk_check(&check).await?;
+                let mut owners = owners;
+                owners.extend(mine);
+                let avoid = nodes_of(&nodes, &owners, None);
+                let outcome = coord.recheck(node, lease, &avoid, now).await?;
+                if outcome == RecheckOutcome::Requeued {
+                    self.add_trust(store, node, counts(1, 0, 0)).await?;
+                }
+                Ok(Route::Held(held(outcome)))
+            }
+            Some(second) => {
+                let (verdict, wrong, right) = if run.hash == check.first.hash {
+                    (CheckVerdict::SecondWrong, second.node, check.first.node)
+                } else if run.hash == second.hash {
+                    (CheckVerdict::FirstWrong, check.first.node, second.node)
+                } else {
+                    // Three different answers: keep asking other owners until two agree.
+                    check.note = Some(format!("node {node} gave a third, different result"));
+                    store.put_chunk_check(&check).await?;
+                    let mut owners = owners;
+                    owners.extend(mine);
+                    let avoid = nodes_of(&nodes, &owners, None);
+                    let outcome = coord.recheck(node, lease, &avoid, now).await?;
+                    return Ok(Route::Held(held(outcome)));
+                };
+                tracing::warn!(job = %lease.job, chunk = %lease.chunk, wrong = %wrong,
+                    "spot check settled: a node returned a wrong result");
+                check.third = Some(run);
+                check.verdict = verdict;
+                check.settled_at = Some(now);
+                check.first_result = Vec::new();
+                store.put_chunk_check(&check).await?;
+                self.add_trust(store, wrong, counts(0, 0, 1)).await?;
+                self.add_trust(store, right, counts(0, 1, 0)).await?;
+                self.add_trust(store, node, counts(1, 1, 0)).await?;
+                metrics::counter!("sentinel_spot_checks_total", "outcome" => "mismatch")
+                    .increment(1);
+                self.quarantine(ctx, &nodes, wrong, now).await?;
+                Ok(Route::Ordinary(bytes))
+            }
+        }
+    }
+}
+
+impl Verifier {
+    /// Quarantines `wrong` (no more work, shown on the nodes page and in `/api/nodes`) and
+    /// sends every result it contributed to an unfinished job back for recomputation on
+    /// other owners' nodes; the projector rebuilds those jobs from the store without them.
+    pub async fn quarantine(
+        &self,
+        ctx: &Context,
+        nodes: &[Node],
+        wrong: NodeId,
+        now: UnixMillis,
+    ) -> Result<(), VerifyError> {
+        let (store, coord) = (ctx.store(), ctx.coordinator());
+        store.set_node_quarantine(wrong, Some(now)).await?;
+        if let Some((_, map)) = &mut *self.trust.lock() {
+            map.entry(wrong).or_default().quarantined_at = Some(now);
+        }
+        coord.drop_credit(wrong).await?;
+        tracing::warn!(node = %wrong, "node quarantined: a spot check found its result wrong");
+        metrics::counter!("sentinel_nodes_quarantined_total").increment(1);
+        let owners = owners_of(nodes, [Some(wrong)]);
+        let mut avoid = nodes_of(nodes, &owners, None);
+        avoid.push(wrong);
+        let mut by_job: HashMap<JobId, Vec<ChunkIndex>> = HashMap::new();
+        for (job, chunk) in store.chunks_by_node(wrong, JobStatus::Running).await? {
+            by_job.entry(job).or_default().push(chunk);
+        }
+        for (job, chunks) in by_job {
+            let mut reopened = Vec::new();
+            for chunk in chunks {
+                // Reopened first: the job cannot finish while its chunk is pending again.
+                match coord.reopen(job, chunk, &avoid).await {
+                    Ok(true) => reopened.push(chunk),
+                    Ok(false) | Err(CoordinatorError::UnknownJob(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if reopened.is_empty() {
+                continue;
+            }
+            store.delete_chunk_results(job, &reopened).await?;
+            // The projector forgets the job and rebuilds it from the store without them.
+            let log = ctx.result_log();
+            if let Err(e) = log.append(LogEntry::Ended(job)).await {
+                tracing::warn!(job = %job, error = %e, "projector not told to rebuild the job");
+            }
+            if let Err(e) = log.append(LogEntry::Kick(job)).await {
+                tracing::warn!(job = %job, error = %e, "projector not told to rebuild the job");
+            }
+            tracing::warn!(job = %job, chunks = reopened.len(), node = %wrong,
+                "recomputing a quarantined node's results");
+            metrics::counter!("sentinel_chunks_recomputed_total").increment(reopened.len() as u64);
+        }
+        let finished = store.chunks_by_node(wrong, JobStatus::Completed).await?;
+        if !finished.is_empty() {
+            let jobs: HashSet<JobId> = finished.iter().map(|(j, _)| *j).collect();
+            tracing::warn!(node = %wrong, jobs = jobs.len(), chunks = finished.len(),
+                "finished jobs contain results of a quarantined node; under review");
+        }
+        Ok(())
+    }
+}
+
+fn counts(checked: u32, confirmed: u32, failed: u32) -> NodeTrust {
+    NodeTrust {
+        checked,
+        confirmed,
+        failed,
+        quarantined_at: None,
+    }
+}
+
+/// What the node that sent a held result hears: "accepted", as for any result.
+fn held(outcome: RecheckOutcome) -> CompleteOutcome {
+    match outcome {
+        RecheckOutcome::Requeued => CompleteOutcome::Completed { job_done: false },
+        RecheckOutcome::AlreadyDone => CompleteOutcome::AlreadyDone,
+        RecheckOutcome::Stale => CompleteOutcome::Stale,
+    }
+}
+
+/// The owners of `ids` (unknown or unowned nodes have none).
+fn owners_of(nodes: &[Node], ids: impl IntoIterator<Item = Option<NodeId>>) -> HashSet<UserId> {
+    ids.into_iter()
+        .flatten()
+        .filter_map(|id| nodes.iter().find(|n| n.id == id).and_then(|n| n.owner))
+        .collect()
+}
+
+/// Every node of `owners` (and of `also`): a check must not go to any of them.
+fn nodes_of(nodes: &[Node], owners: &HashSet<UserId>, also: Option<UserId>) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .filter(|n| {
+            n.owner
+                .is_some_and(|o| owners.contains(&o) || Some(o) == also)
+        })
+        .map(|n| n.id)
+        .collect()
+}
+
+/// Whether an online, claimed, working node of an owner outside `owners` exists.
+fn any_checker(nodes: &[Node], owners: &HashSet<UserId>) -> bool {
+    nodes.iter().any(|n| {
+        n.status == NodeStatus::Online
+            && !n.draining
+            && n.owner.is_some_and(|o| !owners.contains(&o))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! Rounding and remainder for the simulation path, from the pure-Rust `libm` crate.
+//!
+//! Honest nodes must produce identical bytes for the same chunk on every platform, because a
+//! spot check compares results byte for byte. `f64::floor`/`ceil`/`round` and the `%`
+//! operator may compile to calls into the platform's C math library (x86_64 without SSE4.1
+//! has no rounding instruction; `%` is always the libm `fmod`). These operations are exact
+//! by specification, but routing them through one Rust implementation removes any platform
+//! library from the path. The simulation uses no transcendental functions (`exp`, `ln`,
+//! `pow`, `sin`...); `+ - * /` and `sqrt` are correctly rounded IEEE-754 operations, and
+//! Rust never contracts `a * b + c` into a fused multiply-add unless `mul_add` is called.
+
+/// `x` rounded toward negative infinity.
+#[inline]
+pub fn floor(x: f64) -> f64 {
+    libm::floor(x)
+}
+
+/// `x` rounded toward positive infinity.
+#[inline]
+pub fn ceil(x: f64) -> f64 {
+    libm::ceil(x)
+}
+
+/// `x` rounded to the nearest integer, ties away from zero (as `f64::round`).
+#[inline]
+pub fn round(x: f64) -> f64 {
+    libm::round(x)
+}
+
+/// The remainder of `a / b` with the sign of `a` (as the `%` operator).
+#[inline]
+pub fn rem(a: f64, b: f64) -> f64 {
+    libm::fmod(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agrees_with_std_on_ordinary_values() {
+        let xs = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            2.5,
+            -2.5,
+            1e15 + 0.5,
+            123.456,
+            -7.999,
+            1e300,
+        ];
+        for x in xs {
+            assert_eq!(floor(x).to_bits(), x.floor().to_bits(), "{x}");
+            assert_eq!(ceil(x).to_bits(), x.ceil().to_bits(), "{x}");
+            assert_eq!(round(x).to_bits(), x.round().to_bits(), "{x}");
+            for y in [1.0, -3.0, 0.1, 7.25] {
+                assert_eq!(rem(x, y).to_bits(), (x % y).to_bits(), "{x} % {y}");
+            }
+        }
+    }
+}
