@@ -31,6 +31,6 @@ pub mod telemetry;
 #[cfg(test)]
 mod test_services;
 pub mod tokens;
-pub mod waves;
 pub mod verify;
+pub mod waves;
 pub mod wire;

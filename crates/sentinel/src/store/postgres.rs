@@ -15,8 +15,7 @@ use super::rows::{self, db_err};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo,
     ConvergencePoint, Job, JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings,
-    NodeStatus,
-    PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
+    NodeStatus, PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
