@@ -105,9 +105,9 @@ impl Verifier {
         Ok(())
     }
 
-    /// Routes a result that arrived on `node`'s current lease: held for a spot check, counted
+    /// Screens a result that arrived on `node`'s current lease: held for a spot check, counted
     /// as a check of an earlier result, or ordinary.
-    pub async fn route(
+    pub async fn screen(
         &self,
         ctx: &Context,
         node: NodeId,
