@@ -111,6 +111,8 @@ struct Inner {
     token_use: crate::http::token_use::TokenUse,
     /// Mints nodes' scoped tunnel credentials, when the tunnel's NATS runs in operator mode.
     node_tunnel_creds: std::sync::OnceLock<crate::nats_creds::NodeCredsMinter>,
+    /// Told about node status flips (the heartbeat's online flips; presence rounds hold their own).
+    webhook: std::sync::OnceLock<crate::tasks::webhook::Webhook>,
 }
 
 impl Context {
@@ -144,6 +146,7 @@ impl Context {
                 tunnel: std::sync::OnceLock::new(),
                 token_use: Default::default(),
                 node_tunnel_creds: std::sync::OnceLock::new(),
+                webhook: std::sync::OnceLock::new(),
                 verifier: crate::verify::Verifier::new(parts.config.verify),
                 parts,
             }),
@@ -164,6 +167,16 @@ impl Context {
     /// The tunnel client, when the binary configured one.
     pub fn tunnel(&self) -> Option<&wowlab_tunnel::Client> {
         self.inner.tunnel.get()
+    }
+
+    /// Sets the node-status webhook (once; later calls are ignored).
+    pub fn set_webhook(&self, hook: crate::tasks::webhook::Webhook) {
+        let _ = self.inner.webhook.set(hook);
+    }
+
+    /// The node-status webhook, when one is configured.
+    pub fn webhook(&self) -> Option<&crate::tasks::webhook::Webhook> {
+        self.inner.webhook.get()
     }
 
     /// Sets the minter of nodes' scoped tunnel credentials (once; later calls are ignored).

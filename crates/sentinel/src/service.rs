@@ -156,6 +156,9 @@ impl Sentinel {
             config.api.lease_ttl,
             shutdown_rx.clone(),
         )));
+        if let Some(hook) = &parts.webhook {
+            state.set_webhook(hook.clone());
+        }
         if let Some(source) = parts.presence {
             let cron = PresenceCron {
                 store: parts.store.clone(),

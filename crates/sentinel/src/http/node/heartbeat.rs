@@ -77,6 +77,11 @@ pub(super) async fn handle(
                 tracing::warn!(error = %e, "status flip not published");
             }
         }
+        // The webhook hears this flip too (the presence round will not repeat it); posted off
+        // the request so a slow receiver never delays the heartbeat.
+        if let Some(hook) = state.webhook().cloned() {
+            tokio::spawn(async move { hook.notify(&[flip]).await });
+        }
     }
     let reported: Vec<LeaseRef> = body.active.iter().map(|&l| from_wire(l)).collect();
     // The unfilled free slots become credit for pushed work, within what the node runs (the
