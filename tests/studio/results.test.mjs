@@ -91,7 +91,7 @@ test("a finished job opens on its answer, the stored convergence, a true histogr
     const box = await mean.boundingBox();
     assert.ok(box && box.y + box.height <= h, "the DPS is on the first screen at " + w);
     assert.match((await mean.textContent()).trim(), GROUPED);
-    assert.equal(Number((await mean.textContent()).replace(/,/g, "")), Math.round(api.mean_dps * 10) / 10);
+    assert.equal(Number((await mean.textContent()).replace(/,/g, "")), Math.round(api.meanDps * 10) / 10);
     // The convergence chart from stored points: a line through several of them.
     const line = await page.locator("svg#convergence polyline.line").getAttribute("points");
     assert.ok(line.trim().split(/\s+/).length >= 2, "several stored points: " + line);
@@ -103,7 +103,7 @@ test("a finished job opens on its answer, the stored convergence, a true histogr
     assert.deepEqual(counts, api.distribution.map((b) => b.count));
     await axes(page, "histogram", "DPS", "% of iterations");
     const markMean = Number(await page.locator("svg#histogram .mark-mean").getAttribute("data-value"));
-    assert.equal(markMean, api.mean_dps);
+    assert.equal(markMean, api.meanDps);
     const median = api.percentiles.find((p) => p.p === 50).dps;
     assert.equal(Number(await page.locator("svg#histogram .mark-median").getAttribute("data-value")), median);
     assert.equal(await page.locator("#percentiles tbody tr").count(), api.percentiles.length);
@@ -205,10 +205,10 @@ test("two runs compare: difference with its CI and significance, ability deltas,
   assert.equal(await rows.nth(0).getAttribute("data-job"), jobs.a, "the first checked is the baseline");
   const [ra, rb] = await Promise.all([jobs.a, jobs.b].map(async (id) => (await page.request.get(base + "/api/jobs/" + id + "/result")).json()));
   const diffCell = rows.nth(1).locator("td.diff");
-  assert.ok(Math.abs(Number(await diffCell.getAttribute("data-diff")) - (rb.mean_dps - ra.mean_dps)) < 1e-6);
-  const hw = Math.sqrt(ra.ci95_half_width ** 2 + rb.ci95_half_width ** 2);
+  assert.ok(Math.abs(Number(await diffCell.getAttribute("data-diff")) - (rb.meanDps - ra.meanDps)) < 1e-6);
+  const hw = Math.sqrt(ra.ci95HalfWidth ** 2 + rb.ci95HalfWidth ** 2);
   assert.ok(Math.abs(Number(await diffCell.getAttribute("data-half-width")) - hw) < 1e-3 * hw, "CI of the difference");
-  const significant = Math.abs(rb.mean_dps - ra.mean_dps) > hw;
+  const significant = Math.abs(rb.meanDps - ra.meanDps) > hw;
   assert.equal(await rows.nth(1).locator("td.significance").getAttribute("data-significant"), String(significant));
   assert.ok((await page.locator("#compare-abilities tbody tr").count()) >= ra.abilities.length);
   assert.equal(await page.locator("svg#compare-convergence g.series").count(), 2, "convergence overlaid");
