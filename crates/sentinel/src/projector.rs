@@ -333,8 +333,9 @@ impl<M: ResultMerger> Projector<M> {
         tracing::warn!(job = %job, error = %e, "projector write refused as stale; stepping down");
         metrics::counter!("sentinel_stale_leader_writes_total", "lock" => PROJECTOR_LOCK)
             .increment(1);
+        // The stale token is kept until the next election: any write still attempted in
+        // this term is refused by the store as well.
         self.deposed = true;
-        self.token = None;
         if let Some((lock, _)) = self.leader.as_mut() {
             if let Err(e) = lock.release().await {
                 tracing::debug!(error = %e, "could not release the projector lock");
@@ -636,11 +637,21 @@ impl<M: ResultMerger> Projector<M> {
         }
     }
 
-    /// Stores a convergence point; a failure only thins the stored chart, so it is logged.
-    async fn store_point(&self, job: JobId, point: Option<ConvergencePoint>) {
-        let Some(point) = point else { return };
-        if let Err(e) = self.store.add_convergence_point(job, point).await {
-            tracing::warn!(job = %job, error = %e, "convergence point not stored");
+    /// Stores a convergence point; a failure only thins the stored chart, so it is logged,
+    /// unless the store refused it as a stale leader's.
+    async fn store_point(&mut self, job: JobId, point: Option<ConvergencePoint>) {
+        let Some(point) = point.filter(|_| !self.deposed) else {
+            return;
+        };
+        let fence = self.fence();
+        match self
+            .store
+            .add_convergence_point(job, point, fence.as_ref())
+            .await
+        {
+            Ok(()) => {}
+            Err(e @ StoreError::StaleLeader { .. }) => self.step_down(job, &e).await,
+            Err(e) => tracing::warn!(job = %job, error = %e, "convergence point not stored"),
         }
     }
 
@@ -704,7 +715,14 @@ impl<M: ResultMerger> Projector<M> {
         ending: Ending,
         progress: JobProgress,
     ) -> Result<(), StoreError> {
-        if self.deposed || !self.still_leading().await {
+        if self.deposed {
+            // Refused, so the entry goes back to the log for the new leader.
+            return Err(StoreError::StaleLeader {
+                lock: PROJECTOR_LOCK.into(),
+                token: self.token.unwrap_or_default(),
+            });
+        }
+        if !self.still_leading().await {
             // A deposed leader writes nothing: the new one loads the job from the store.
             tracing::info!(job = %job, "not the projector leader any more; ending left to it");
             return Ok(());

@@ -34,7 +34,7 @@ where
     node_capacity_and_running_follow_its_reports(&factory().await).await;
     configs_dedup_by_hash(&factory().await).await;
     job_transitions_are_version_checked(&factory().await).await;
-    leader_transitions_are_fenced(&factory().await).await;
+    leader_writes_are_fenced(&factory().await).await;
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
     job_names_and_deletion_are_the_owners(&factory().await).await;
     convergence_and_contributors_are_stored(&factory().await).await;
@@ -74,9 +74,10 @@ fn new_job(owner: UserId, config_hash: &str) -> NewJob {
     }
 }
 
-/// A leader's transition raises its lock's stored fence; one written with an older token than
-/// the stored one is refused and changes nothing. Locks are fenced independently.
-pub async fn leader_transitions_are_fenced(s: &impl Store) {
+/// A leader's transition or convergence point raises its lock's stored fence; one written with
+/// an older token than the stored one is refused and changes nothing. Locks are fenced
+/// independently.
+pub async fn leader_writes_are_fenced(s: &impl Store) {
     let u = user(s, "lead@x.io").await;
     s.put_config("cfg", "{}", T).await.unwrap();
     let mut jobs = Vec::new();
@@ -140,6 +141,30 @@ pub async fn leader_transitions_are_fenced(s: &impl Store) {
         s.job(jobs[3]).await.unwrap().unwrap().status,
         JobStatus::Running
     );
+    let point = ConvergencePoint {
+        iterations: 10,
+        mean: 1.5,
+        ci95: 0.25,
+    };
+    let fence = |token| LeaderFence {
+        lock: "projector".into(),
+        token: FenceToken(token),
+    };
+    assert!(matches!(
+        s.add_convergence_point(jobs[3], point.clone(), Some(&fence(newer - 1)))
+            .await,
+        Err(StoreError::StaleLeader { .. })
+    ));
+    assert_eq!(s.convergence(jobs[3]).await.unwrap(), vec![]);
+    s.add_convergence_point(jobs[3], point.clone(), Some(&fence(newer + 1)))
+        .await
+        .unwrap();
+    assert_eq!(s.convergence(jobs[3]).await.unwrap(), vec![point]);
+    // The point raised the fence: the previous token's ending is refused now.
+    assert!(matches!(
+        end(jobs[3], fenced("projector", newer, 6)).await,
+        Err(StoreError::StaleLeader { .. })
+    ));
 }
 
 /// The first account is admin, later ones are not; a taken email is a conflict.
@@ -904,9 +929,9 @@ pub async fn convergence_and_contributors_are_stored(s: &impl Store) {
         at(1000, 17_250.0, 80.5),
         at(1000, 1.0, 1.0),
     ] {
-        s.add_convergence_point(job.id, p).await.unwrap();
+        s.add_convergence_point(job.id, p, None).await.unwrap();
     }
-    s.add_convergence_point(other.id, at(5, 1.0, 0.0))
+    s.add_convergence_point(other.id, at(5, 1.0, 0.0), None)
         .await
         .unwrap();
     assert_eq!(
@@ -914,7 +939,8 @@ pub async fn convergence_and_contributors_are_stored(s: &impl Store) {
         vec![at(1000, 17_250.0, 80.5), at(2000, 17_300.5, 40.25)]
     );
     assert!(matches!(
-        s.add_convergence_point(JobId::new(), at(1, 1.0, 1.0)).await,
+        s.add_convergence_point(JobId::new(), at(1, 1.0, 1.0), None)
+            .await,
         Err(StoreError::MissingReference(_))
     ));
 

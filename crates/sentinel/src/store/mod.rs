@@ -748,11 +748,13 @@ pub trait Store: Send + Sync + 'static {
     // --- convergence ---
 
     /// Records a point of a job's convergence; a second point at the same iterations is a
-    /// no-op (a new projector leader may replay one).
+    /// no-op (a new projector leader may replay one). With `fence`, refused like a fenced
+    /// transition ([`TransitionData::fence`]).
     async fn add_convergence_point(
         &self,
         job: JobId,
         point: ConvergencePoint,
+        fence: Option<&LeaderFence>,
     ) -> Result<(), StoreError>;
     /// A job's convergence points, by iterations.
     async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError>;

@@ -1087,9 +1087,14 @@ impl Store for SqliteStore {
         &self,
         job: JobId,
         point: ConvergencePoint,
+        fence: Option<&LeaderFence>,
     ) -> Result<(), StoreError> {
         let iterations = i64::try_from(point.iterations)
             .map_err(|_| StoreError::Invalid("iterations out of range".into()))?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
         sqlx::query(
             "INSERT INTO job_convergence (job_id, iterations, mean_dps, ci95) VALUES (?, ?, ?, ?) \
              ON CONFLICT (job_id, iterations) DO NOTHING",
@@ -1098,10 +1103,10 @@ impl Store for SqliteStore {
         .bind(iterations)
         .bind(point.mean)
         .bind(point.ci95)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        tx.commit().await.map_err(db_err)
     }
 
     async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError> {

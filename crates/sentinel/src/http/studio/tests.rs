@@ -1283,6 +1283,7 @@ mod pages {
                             mean,
                             ci95,
                         },
+                        None,
                     )
                     .await
                     .unwrap();
