@@ -151,12 +151,12 @@ pub async fn leader_writes_are_fenced(s: &impl Store) {
         token: FenceToken(token),
     };
     assert!(matches!(
-        s.add_convergence_point(jobs[3], point.clone(), Some(&fence(newer - 1)))
+        s.add_convergence_point(jobs[3], point, Some(&fence(newer - 1)))
             .await,
         Err(StoreError::StaleLeader { .. })
     ));
     assert_eq!(s.convergence(jobs[3]).await.unwrap(), vec![]);
-    s.add_convergence_point(jobs[3], point.clone(), Some(&fence(newer + 1)))
+    s.add_convergence_point(jobs[3], point, Some(&fence(newer + 1)))
         .await
         .unwrap();
     assert_eq!(s.convergence(jobs[3]).await.unwrap(), vec![point]);
