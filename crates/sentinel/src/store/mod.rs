@@ -88,6 +88,16 @@ pub struct LeaderFence {
     pub token: FenceToken,
 }
 
+impl LeaderFence {
+    /// The error for a write refused because a newer token of the lock already wrote.
+    pub fn refused(&self) -> StoreError {
+        StoreError::StaleLeader {
+            lock: self.lock.clone(),
+            token: self.token,
+        }
+    }
+}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

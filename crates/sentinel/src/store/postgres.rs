@@ -929,7 +929,7 @@ impl Store for PostgresStore {
             tx.commit().await.map_err(db_err)?;
             return Ok(job);
         }
-        // Rolled back before reading: an in-memory database has a single connection.
+        // Rolled back (with any fence raise) before reading the job as it is now.
         drop(tx);
         match self.job(id).await? {
             Some(cur) => Err(StoreError::VersionConflict {
@@ -1230,10 +1230,7 @@ async fn raise_leader_fence(
     .fetch_optional(&mut *tx)
     .await
     .map_err(db_err)?;
-    raised.map(drop).ok_or_else(|| StoreError::StaleLeader {
-        lock: fence.lock.clone(),
-        token: fence.token,
-    })
+    raised.map(drop).ok_or_else(|| fence.refused())
 }
 
 /// Inserts a job row on `conn` (a pooled connection or a transaction).

@@ -1148,10 +1148,7 @@ async fn raise_leader_fence(
     .fetch_optional(&mut *tx)
     .await
     .map_err(db_err)?;
-    raised.map(drop).ok_or_else(|| StoreError::StaleLeader {
-        lock: fence.lock.clone(),
-        token: fence.token,
-    })
+    raised.map(drop).ok_or_else(|| fence.refused())
 }
 
 /// Inserts a job row on `conn` (a pooled connection or a transaction).
