@@ -17,7 +17,7 @@ use crate::domain::{Clock, JobId, JobStatus};
 use crate::facts::JobFacts;
 use crate::publish::Funnel;
 use crate::result_log::{LogEntry, ResultLog};
-use crate::store::{Job, Store, StoreError, TransitionData};
+use crate::store::{Job, LeaderFence, Store, StoreError, TransitionData};
 use crate::wire::to_wire;
 
 /// Version conflicts one ending retries before giving up (each retry re-reads the job).
@@ -76,14 +76,17 @@ impl Ending {
             Self::Completed { result, .. } => TransitionData {
                 result: Some(result.clone()),
                 failure_reason: None,
+                fence: None,
             },
             Self::Failed { reason } => TransitionData {
                 result: None,
                 failure_reason: Some(reason.clone()),
+                fence: None,
             },
             Self::Cancelled { by } => TransitionData {
                 result: None,
                 failure_reason: Some(format!("cancelled by {by}")),
+                fence: None,
             },
         }
     }
@@ -137,12 +140,29 @@ impl JobLifecycle {
         revoked: Vec<RevokedLease>,
         progress: Option<WireProgress>,
     ) -> Result<Job, LifecycleError> {
+        self.end_fenced(job, ending, revoked, progress, None).await
+    }
+
+    /// [`Self::end`] written by the holder of a leader lock: the store refuses the transition
+    /// ([`StoreError::StaleLeader`]) if a newer holder of `fence.lock` already wrote.
+    pub async fn end_fenced(
+        &self,
+        job: JobId,
+        ending: Ending,
+        revoked: Vec<RevokedLease>,
+        progress: Option<WireProgress>,
+        fence: Option<LeaderFence>,
+    ) -> Result<Job, LifecycleError> {
         let to = ending.status();
         let progress = match progress {
             Some(p) => Some(p),
             None => self.coordinator_progress(job).await,
         };
-        let ended = self.transition(job, to, ending.stored()).await?;
+        let data = TransitionData {
+            fence,
+            ..ending.stored()
+        };
+        let ended = self.transition(job, to, data).await?;
         let mut revoked = revoked;
         match self.inner.coordinator.cancel_job(job).await {
             Ok(more) => revoked.extend(more),

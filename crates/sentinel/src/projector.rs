@@ -23,11 +23,11 @@ use wowlab_api::channels::{self, JobMessage, JobProgress};
 
 use crate::context::Context;
 use crate::coordinator::Coordinator;
-use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId};
+use crate::domain::{ChunkIndex, FenceToken, JobId, JobStatus, NodeId};
 use crate::lifecycle::{Ending, JobLifecycle, LifecycleError};
 use crate::publish::Funnel;
 use crate::result_log::{Delivery, LogSubscription, ResultLog};
-use crate::store::{ChunkResult, ConvergencePoint, Job, Store, StoreError};
+use crate::store::{ChunkResult, ConvergencePoint, Job, LeaderFence, Store, StoreError};
 use crate::tasks::Leadership;
 use crate::waves::{Step, Waves};
 
@@ -164,6 +164,9 @@ const MAX_BATCH: usize = 512;
 /// Default lifetime of the projector's leader lock (renewed every third of it).
 pub const PROJECTOR_LOCK_TTL: Duration = Duration::from_secs(3);
 
+/// Name of the projector's leader lock (and of its row in the store's leader fences).
+const PROJECTOR_LOCK: &str = "projector";
+
 /// Pause before retrying after the log or the election failed.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
@@ -181,6 +184,10 @@ pub struct Projector<M: ResultMerger> {
     jobs: HashMap<JobId, JobState<M::Acc>>,
     /// The leader lock; endings are only written while it is renewed.
     leader: Option<(Leadership, Duration)>,
+    /// The lock's token while leading; the store refuses endings written with a stale one.
+    token: Option<FenceToken>,
+    /// Set when the store refused a write as stale: the term ends at the next step.
+    deposed: bool,
 }
 
 impl<M: ResultMerger> Projector<M> {
@@ -198,13 +205,15 @@ impl<M: ResultMerger> Projector<M> {
             publish_every: Duration::from_millis(250),
             jobs: HashMap::new(),
             leader: None,
+            token: None,
+            deposed: false,
         }
     }
 
     /// Runs only while holding the `projector` leader lock as `holder` (lifetime `ttl`), and
     /// writes endings only after renewing it.
     pub fn elected(mut self, holder: impl Into<String>, ttl: Duration) -> Self {
-        let lock = Leadership::new(self.coordinator.clone(), "projector", holder, ttl);
+        let lock = Leadership::new(self.coordinator.clone(), PROJECTOR_LOCK, holder, ttl);
         self.leader = Some((lock, ttl));
         self
     }
@@ -241,6 +250,7 @@ impl<M: ResultMerger> Projector<M> {
             self.set_health(None);
             // A new term starts from the store: whatever a previous leader merged is there.
             self.jobs.clear();
+            self.deposed = false;
             let mut flush = tokio::time::interval(self.publish_every);
             flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut renew = tokio::time::interval(renew_every);
@@ -248,7 +258,13 @@ impl<M: ResultMerger> Projector<M> {
             loop {
                 tokio::select! {
                     d = sub.next() => match d {
-                        Ok(d) => self.take_batch(d, &mut *sub).await,
+                        Ok(d) => {
+                            self.take_batch(d, &mut *sub).await;
+                            if self.deposed {
+                                self.jobs.clear();
+                                continue 'campaign;
+                            }
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "result log consumer failed; resubscribing");
                             self.set_health(Some(format!("result log: {e}")));
@@ -259,9 +275,13 @@ impl<M: ResultMerger> Projector<M> {
                     _ = flush.tick() => {
                         self.publish_progress().await;
                         self.finalize_ready().await;
+                        if self.deposed {
+                            self.jobs.clear();
+                            continue 'campaign;
+                        }
                     }
                     _ = renew.tick() => {
-                        if !self.still_leading().await {
+                        if self.deposed || !self.still_leading().await {
                             tracing::info!("projector stepped down");
                             self.jobs.clear();
                             continue 'campaign;
@@ -289,11 +309,36 @@ impl<M: ResultMerger> Projector<M> {
         let Some((lock, _)) = self.leader.as_mut() else {
             return true;
         };
-        match lock.tick(now).await {
-            Ok(token) => token.is_some(),
+        self.token = match lock.tick(now).await {
+            Ok(token) => token,
             Err(e) => {
                 tracing::warn!(error = %e, "projector election failed");
-                false
+                None
+            }
+        };
+        self.token.is_some()
+    }
+
+    /// The fence the store checks this leader's endings against (none when not elected).
+    fn fence(&self) -> Option<LeaderFence> {
+        self.token.map(|token| LeaderFence {
+            lock: PROJECTOR_LOCK.into(),
+            token,
+        })
+    }
+
+    /// The store refused a write as stale: a newer leader exists, so this one gives its lock
+    /// up and stops for this term instead of retrying; its entries go back to the log.
+    async fn step_down(&mut self, job: JobId, e: &StoreError) {
+        tracing::warn!(job = %job, error = %e, "projector write refused as stale; stepping down");
+        metrics::counter!("sentinel_stale_leader_writes_total", "lock" => PROJECTOR_LOCK)
+            .increment(1);
+        // The stale token is kept until the next election: any write still attempted in
+        // this term is refused by the store as well.
+        self.deposed = true;
+        if let Some((lock, _)) = self.leader.as_mut() {
+            if let Err(e) = lock.release().await {
+                tracing::debug!(error = %e, "could not release the projector lock");
             }
         }
     }
@@ -336,6 +381,13 @@ impl<M: ResultMerger> Projector<M> {
         }
         self.set_health(None);
         for d in batch {
+            if self.deposed {
+                // Left to the new leader.
+                if let Err(e) = d.retry_later().await {
+                    tracing::debug!(error = %e, "could not hand an entry back");
+                }
+                continue;
+            }
             match self.apply(d.entry.clone()).await {
                 Ok(()) => {
                     if let Err(e) = d.ack().await {
@@ -405,6 +457,9 @@ impl<M: ResultMerger> Projector<M> {
             .map(|(j, _)| *j)
             .collect();
         for job in full {
+            if self.deposed {
+                return;
+            }
             if self.coordinator_has_all_done(job).await {
                 if let Err(e) = self.settle(job).await {
                     tracing::warn!(job = %job, error = %e, "job not finalized; retrying");
@@ -582,11 +637,21 @@ impl<M: ResultMerger> Projector<M> {
         }
     }
 
-    /// Stores a convergence point; a failure only thins the stored chart, so it is logged.
-    async fn store_point(&self, job: JobId, point: Option<ConvergencePoint>) {
-        let Some(point) = point else { return };
-        if let Err(e) = self.store.add_convergence_point(job, point).await {
-            tracing::warn!(job = %job, error = %e, "convergence point not stored");
+    /// Stores a convergence point; a failure only thins the stored chart, so it is logged,
+    /// unless the store refused it as a stale leader's.
+    async fn store_point(&mut self, job: JobId, point: Option<ConvergencePoint>) {
+        let Some(point) = point.filter(|_| !self.deposed) else {
+            return;
+        };
+        let fence = self.fence();
+        match self
+            .store
+            .add_convergence_point(job, point, fence.as_ref())
+            .await
+        {
+            Ok(()) => {}
+            Err(e @ StoreError::StaleLeader { .. }) => self.step_down(job, &e).await,
+            Err(e) => tracing::warn!(job = %job, error = %e, "convergence point not stored"),
         }
     }
 
@@ -650,18 +715,30 @@ impl<M: ResultMerger> Projector<M> {
         ending: Ending,
         progress: JobProgress,
     ) -> Result<(), StoreError> {
+        if self.deposed {
+            // Refused, so the entry goes back to the log for the new leader.
+            return Err(StoreError::StaleLeader {
+                lock: PROJECTOR_LOCK.into(),
+                token: self.token.unwrap_or_default(),
+            });
+        }
         if !self.still_leading().await {
             // A deposed leader writes nothing: the new one loads the job from the store.
             tracing::info!(job = %job, "not the projector leader any more; ending left to it");
             return Ok(());
         }
+        let fence = self.fence();
         match self
             .lifecycle
-            .end(job, ending, Vec::new(), Some(progress))
+            .end_fenced(job, ending, Vec::new(), Some(progress), fence)
             .await
         {
             Ok(_) | Err(LifecycleError::AlreadyFinished(_)) | Err(LifecycleError::NotFound) => {
                 Ok(())
+            }
+            Err(LifecycleError::Store(e @ StoreError::StaleLeader { .. })) => {
+                self.step_down(job, &e).await;
+                Err(e)
             }
             Err(LifecycleError::Store(e)) => Err(e),
             Err(LifecycleError::Contended) => {
@@ -1050,6 +1127,52 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn the_store_refuses_a_stale_leaders_ending_and_keeps_the_new_leaders_result() {
+        let f = Fixture::new().await;
+        // Leaders whose lock renewals both passed (`a` then stalled): only the store's fence
+        // tells them apart.
+        let (mut a, mut b) = (f.projector(), f.projector());
+        a.token = Some(FenceToken(41));
+        b.token = Some(FenceToken(42));
+        // The newer leader ends another job first, raising the stored fence to its token.
+        let other = f.job(1).await;
+        let e = f.result(other, 0, 5).await;
+        b.apply(e).await.unwrap();
+        assert_eq!(
+            f.store.job(other).await.unwrap().unwrap().status,
+            JobStatus::Completed
+        );
+        // The stale leader merged a chunk-0 result of its own (100) and now has every chunk.
+        let job = f.job(2).await;
+        a.apply(LogEntry::Result {
+            job,
+            chunk: ChunkIndex(0),
+            fence: crate::domain::Fence(1),
+            bytes: br#"{"sum": 100}"#.to_vec(),
+            node: None,
+        })
+        .await
+        .unwrap();
+        f.result(job, 0, 1).await;
+        let last = f.result(job, 1, 20).await;
+        let refused = a.apply(last.clone()).await;
+        assert!(
+            matches!(refused, Err(StoreError::StaleLeader { ref lock, token })
+                if lock == "projector" && token == FenceToken(41)),
+            "{refused:?}"
+        );
+        assert!(a.deposed, "the stale leader steps down");
+        let unchanged = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(unchanged.status, JobStatus::Running);
+        assert_eq!(unchanged.result, None);
+        // The new leader ends the job from the stored results: 1 + 20, not the stale 120.
+        b.apply(last).await.unwrap();
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Completed);
+        assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
     }
 
     #[tokio::test]

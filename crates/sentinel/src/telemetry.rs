@@ -53,6 +53,8 @@ const LABELLED: &[(&str, &str, &[&str])] = &[
             "job_token",
         ],
     ),
+    // Leader writes the store refused as stale (the leader stepped down).
+    ("sentinel_stale_leader_writes_total", "lock", &["projector"]),
     // The codes an operator watches; the others appear with their first error.
     (
         "sentinel_http_errors_total",

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use super::{
     ActiveWork, AuthTokenKind, ChunkResult, ClaimTokenCheck, ConvergencePoint, JobTarget,
-    NewAuthToken, NewJob, NewNode, NodeLoad, NodeSettings, NodeStatus, PendingClaim, PutOutcome,
-    Store, StoreError, TransitionData,
+    LeaderFence, NewAuthToken, NewJob, NewNode, NodeLoad, NodeSettings, NodeStatus, PendingClaim,
+    PutOutcome, Store, StoreError, TransitionData,
 };
-use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
+use crate::domain::{
+    ChunkIndex, FenceToken, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId,
+};
 
 const T: UnixMillis = UnixMillis(1_800_000_000_000);
 
@@ -32,6 +34,7 @@ where
     node_capacity_and_running_follow_its_reports(&factory().await).await;
     configs_dedup_by_hash(&factory().await).await;
     job_transitions_are_version_checked(&factory().await).await;
+    leader_writes_are_fenced(&factory().await).await;
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
     job_names_and_deletion_are_the_owners(&factory().await).await;
     convergence_and_contributors_are_stored(&factory().await).await;
@@ -69,6 +72,99 @@ fn new_job(owner: UserId, config_hash: &str) -> NewJob {
         public: false,
         chunk_wall_limit_ms: 0,
     }
+}
+
+/// A leader's transition or convergence point raises its lock's stored fence; one written with
+/// an older token than the stored one is refused and changes nothing. Locks are fenced
+/// independently.
+pub async fn leader_writes_are_fenced(s: &impl Store) {
+    let u = user(s, "lead@x.io").await;
+    s.put_config("cfg", "{}", T).await.unwrap();
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        let job = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+        s.transition_job(
+            job.id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            0,
+            TransitionData::default(),
+            later(1),
+        )
+        .await
+        .unwrap();
+        jobs.push(job.id);
+    }
+    let fenced = |lock: &str, token: u64, result: u8| TransitionData {
+        result: Some(vec![result]),
+        failure_reason: None,
+        fence: Some(LeaderFence {
+            lock: lock.into(),
+            token: FenceToken(token),
+        }),
+    };
+    let end = |job: JobId, data: TransitionData| {
+        s.transition_job(
+            job,
+            JobStatus::Running,
+            JobStatus::Completed,
+            1,
+            data,
+            later(2),
+        )
+    };
+    // Tokens as large as the coordinators issue (wall clock × 2^16) round-trip.
+    let newer = (T.0 << 16) + 1;
+    let done = end(jobs[0], fenced("projector", newer, 1)).await.unwrap();
+    assert_eq!(done.result.as_deref(), Some(&[1u8][..]));
+    assert_eq!(
+        end(jobs[1], fenced("projector", newer - 1, 2)).await,
+        Err(StoreError::StaleLeader {
+            lock: "projector".into(),
+            token: FenceToken(newer - 1),
+        })
+    );
+    let untouched = s.job(jobs[1]).await.unwrap().unwrap();
+    assert_eq!(
+        (untouched.status, untouched.version, untouched.result),
+        (JobStatus::Running, 1, None)
+    );
+    // The same leader writes again; another lock has its own fence.
+    end(jobs[1], fenced("projector", newer, 3)).await.unwrap();
+    end(jobs[2], fenced("other", 1, 4)).await.unwrap();
+    // The refusal left the stored fence at the newer token.
+    assert!(matches!(
+        end(jobs[3], fenced("projector", newer - 1, 5)).await,
+        Err(StoreError::StaleLeader { .. })
+    ));
+    assert_eq!(
+        s.job(jobs[3]).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
+    let point = ConvergencePoint {
+        iterations: 10,
+        mean: 1.5,
+        ci95: 0.25,
+    };
+    let fence = |token| LeaderFence {
+        lock: "projector".into(),
+        token: FenceToken(token),
+    };
+    assert!(matches!(
+        s.add_convergence_point(jobs[3], point, Some(&fence(newer - 1)))
+            .await,
+        Err(StoreError::StaleLeader { .. })
+    ));
+    assert_eq!(s.convergence(jobs[3]).await.unwrap(), vec![]);
+    s.add_convergence_point(jobs[3], point, Some(&fence(newer + 1)))
+        .await
+        .unwrap();
+    assert_eq!(s.convergence(jobs[3]).await.unwrap(), vec![point]);
+    // The point raised the fence: the previous token's ending is refused now.
+    assert!(matches!(
+        end(jobs[3], fenced("projector", newer, 6)).await,
+        Err(StoreError::StaleLeader { .. })
+    ));
 }
 
 /// The first account is admin, later ones are not; a taken email is a conflict.
@@ -833,9 +929,9 @@ pub async fn convergence_and_contributors_are_stored(s: &impl Store) {
         at(1000, 17_250.0, 80.5),
         at(1000, 1.0, 1.0),
     ] {
-        s.add_convergence_point(job.id, p).await.unwrap();
+        s.add_convergence_point(job.id, p, None).await.unwrap();
     }
-    s.add_convergence_point(other.id, at(5, 1.0, 0.0))
+    s.add_convergence_point(other.id, at(5, 1.0, 0.0), None)
         .await
         .unwrap();
     assert_eq!(
@@ -843,7 +939,8 @@ pub async fn convergence_and_contributors_are_stored(s: &impl Store) {
         vec![at(1000, 17_250.0, 80.5), at(2000, 17_300.5, 40.25)]
     );
     assert!(matches!(
-        s.add_convergence_point(JobId::new(), at(1, 1.0, 1.0)).await,
+        s.add_convergence_point(JobId::new(), at(1, 1.0, 1.0), None)
+            .await,
         Err(StoreError::MissingReference(_))
     ));
 
@@ -1006,6 +1103,7 @@ pub async fn job_transitions_are_version_checked(s: &impl Store) {
             TransitionData {
                 result: Some(vec![9, 8, 7]),
                 failure_reason: None,
+                fence: None,
             },
             later(3),
         )
@@ -1050,6 +1148,7 @@ pub async fn job_transitions_are_version_checked(s: &impl Store) {
             TransitionData {
                 result: None,
                 failure_reason: Some("chunk 3 failed 3 times".into()),
+                fence: None,
             },
             later(12),
         )

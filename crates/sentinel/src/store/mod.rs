@@ -8,7 +8,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
+use crate::domain::{
+    ChunkIndex, FenceToken, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId,
+};
 
 mod checks;
 #[cfg(any(test, feature = "conformance"))]
@@ -65,6 +67,35 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("store closed")]
     Closed,
+    /// A leader's write carried an older fence token than one already written with: a newer
+    /// leader of the lock exists, so this one must stop.
+    #[error("stale {lock} leader: fence {token} is older than the stored one")]
+    StaleLeader {
+        /// Lock name.
+        lock: String,
+        /// The refused token.
+        token: FenceToken,
+    },
+}
+
+/// The leader lock a write is made under, checked against `leader_fences` in the same
+/// transaction as the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderFence {
+    /// Lock name (`projector`).
+    pub lock: String,
+    /// The token the writer holds the lock with.
+    pub token: FenceToken,
+}
+
+impl LeaderFence {
+    /// The error for a write refused because a newer token of the lock already wrote.
+    pub fn refused(&self) -> StoreError {
+        StoreError::StaleLeader {
+            lock: self.lock.clone(),
+            token: self.token,
+        }
+    }
 }
 
 /// A user account.
@@ -453,6 +484,9 @@ pub struct TransitionData {
     pub result: Option<Vec<u8>>,
     /// Reason to store (on failure or cancellation).
     pub failure_reason: Option<String>,
+    /// When a leader writes the transition: refused ([`StoreError::StaleLeader`]) if a newer
+    /// token of the same lock already wrote.
+    pub fence: Option<LeaderFence>,
 }
 
 /// One chunk's partial aggregate.
@@ -724,11 +758,13 @@ pub trait Store: Send + Sync + 'static {
     // --- convergence ---
 
     /// Records a point of a job's convergence; a second point at the same iterations is a
-    /// no-op (a new projector leader may replay one).
+    /// no-op (a new projector leader may replay one). With `fence`, refused like a fenced
+    /// transition ([`TransitionData::fence`]).
     async fn add_convergence_point(
         &self,
         job: JobId,
         point: ConvergencePoint,
+        fence: Option<&LeaderFence>,
     ) -> Result<(), StoreError>;
     /// A job's convergence points, by iterations.
     async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError>;

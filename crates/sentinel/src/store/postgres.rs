@@ -14,8 +14,8 @@ use super::group_commit::{BatchOutcome, GroupCommitStats, GroupCommitter, Result
 use super::rows::{self, db_err};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo,
-    ConvergencePoint, Job, JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings,
-    NodeStatus, PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
+    ConvergencePoint, Job, JobTarget, LeaderFence, NewAuthToken, NewJob, NewNode, Node, NodeLoad,
+    NodeSettings, NodeStatus, PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -903,6 +903,10 @@ impl Store for PostgresStore {
         }
         let started = (to == JobStatus::Running).then_some(now.as_i64());
         let finished = to.is_terminal().then_some(now.as_i64());
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = &data.fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
         let row = sqlx::query(
             "UPDATE jobs SET status = $1, version = version + 1, \
              result = COALESCE($2, result), failure_reason = COALESCE($3, failure_reason), \
@@ -917,18 +921,22 @@ impl Store for PostgresStore {
         .bind(*id.as_uuid())
         .bind(from.as_str())
         .bind(expected_version)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        match row {
-            Some(r) => rows::job(&r),
-            None => match self.job(id).await? {
-                Some(cur) => Err(StoreError::VersionConflict {
-                    status: cur.status,
-                    version: cur.version,
-                }),
-                None => Err(StoreError::NotFound),
-            },
+        if let Some(r) = row {
+            let job = rows::job(&r)?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(job);
+        }
+        // Rolled back (with any fence raise) before reading the job as it is now.
+        drop(tx);
+        match self.job(id).await? {
+            Some(cur) => Err(StoreError::VersionConflict {
+                status: cur.status,
+                version: cur.version,
+            }),
+            None => Err(StoreError::NotFound),
         }
     }
 
@@ -1171,9 +1179,14 @@ impl Store for PostgresStore {
         &self,
         job: JobId,
         point: ConvergencePoint,
+        fence: Option<&LeaderFence>,
     ) -> Result<(), StoreError> {
         let iterations = i64::try_from(point.iterations)
             .map_err(|_| StoreError::Invalid("iterations out of range".into()))?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
         sqlx::query(
             "INSERT INTO job_convergence (job_id, iterations, mean_dps, ci95) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (job_id, iterations) DO NOTHING",
@@ -1182,10 +1195,10 @@ impl Store for PostgresStore {
         .bind(iterations)
         .bind(point.mean)
         .bind(point.ci95)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        tx.commit().await.map_err(db_err)
     }
 
     async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError> {
@@ -1198,6 +1211,26 @@ impl Store for PostgresStore {
             .map(rows::convergence_point)
             .collect()
     }
+}
+
+/// Raises `fence.lock`'s stored fence to `fence.token` within the caller's transaction, or
+/// refuses with [`StoreError::StaleLeader`] if a newer token already wrote. The upsert takes
+/// the row's write lock, so concurrent leaders' writes are ordered by it.
+async fn raise_leader_fence(
+    tx: &mut sqlx::PgConnection,
+    fence: &LeaderFence,
+) -> Result<(), StoreError> {
+    let raised: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO leader_fences (name, fence) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET fence = excluded.fence \
+         WHERE leader_fences.fence <= excluded.fence RETURNING fence",
+    )
+    .bind(&fence.lock)
+    .bind(rows::fence_value(fence)?)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    raised.map(drop).ok_or_else(|| fence.refused())
 }
 
 /// Inserts a job row on `conn` (a pooled connection or a transaction).

@@ -31,6 +31,11 @@ pub(super) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// A leader fence token as the BIGINT it is stored as.
+pub(super) fn fence_value(fence: &super::LeaderFence) -> Result<i64, StoreError> {
+    i64::try_from(fence.token.0).map_err(|_| StoreError::Invalid("fence token out of range".into()))
+}
+
 fn corrupt(col: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("column {col}: {e}"))
 }

@@ -13,8 +13,8 @@ use super::group_commit::{GroupCommitStats, GroupCommitter, SqliteWriter};
 use super::rows::{self, db_err};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo,
-    ConvergencePoint, Job, JobTarget, NewAuthToken, NewJob, NewNode, Node, NodeLoad, NodeSettings,
-    NodeStatus, PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
+    ConvergencePoint, Job, JobTarget, LeaderFence, NewAuthToken, NewJob, NewNode, Node, NodeLoad,
+    NodeSettings, NodeStatus, PendingClaim, PutOutcome, Store, StoreError, TransitionData, User,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
@@ -811,6 +811,10 @@ impl Store for SqliteStore {
         }
         let started = (to == JobStatus::Running).then_some(now.as_i64());
         let finished = to.is_terminal().then_some(now.as_i64());
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = &data.fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
         let row = sqlx::query(
             "UPDATE jobs SET status = ?, version = version + 1, \
              result = COALESCE(?, result), failure_reason = COALESCE(?, failure_reason), \
@@ -825,18 +829,22 @@ impl Store for SqliteStore {
         .bind(id.to_string())
         .bind(from.as_str())
         .bind(expected_version)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        match row {
-            Some(r) => rows::job(&r),
-            None => match self.job(id).await? {
-                Some(cur) => Err(StoreError::VersionConflict {
-                    status: cur.status,
-                    version: cur.version,
-                }),
-                None => Err(StoreError::NotFound),
-            },
+        if let Some(r) = row {
+            let job = rows::job(&r)?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(job);
+        }
+        // Rolled back before reading: an in-memory database has a single connection.
+        drop(tx);
+        match self.job(id).await? {
+            Some(cur) => Err(StoreError::VersionConflict {
+                status: cur.status,
+                version: cur.version,
+            }),
+            None => Err(StoreError::NotFound),
         }
     }
 
@@ -1079,9 +1087,14 @@ impl Store for SqliteStore {
         &self,
         job: JobId,
         point: ConvergencePoint,
+        fence: Option<&LeaderFence>,
     ) -> Result<(), StoreError> {
         let iterations = i64::try_from(point.iterations)
             .map_err(|_| StoreError::Invalid("iterations out of range".into()))?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
         sqlx::query(
             "INSERT INTO job_convergence (job_id, iterations, mean_dps, ci95) VALUES (?, ?, ?, ?) \
              ON CONFLICT (job_id, iterations) DO NOTHING",
@@ -1090,10 +1103,10 @@ impl Store for SqliteStore {
         .bind(iterations)
         .bind(point.mean)
         .bind(point.ci95)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        tx.commit().await.map_err(db_err)
     }
 
     async fn convergence(&self, job: JobId) -> Result<Vec<ConvergencePoint>, StoreError> {
@@ -1116,6 +1129,26 @@ fn check_local_cap(local_max_parallel: Option<u32>) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// Raises `fence.lock`'s stored fence to `fence.token` within the caller's transaction, or
+/// refuses with [`StoreError::StaleLeader`] if a newer token already wrote. The upsert takes
+/// the row's write lock, so concurrent leaders' writes are ordered by it.
+async fn raise_leader_fence(
+    tx: &mut sqlx::SqliteConnection,
+    fence: &LeaderFence,
+) -> Result<(), StoreError> {
+    let raised: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO leader_fences (name, fence) VALUES (?, ?) \
+         ON CONFLICT (name) DO UPDATE SET fence = excluded.fence \
+         WHERE leader_fences.fence <= excluded.fence RETURNING fence",
+    )
+    .bind(&fence.lock)
+    .bind(rows::fence_value(fence)?)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    raised.map(drop).ok_or_else(|| fence.refused())
 }
 
 /// Inserts a job row on `conn` (a pooled connection or a transaction).

@@ -631,6 +631,7 @@ mod pages {
             result: (status == JobStatus::Completed).then(|| merged.unwrap().encode()),
             failure_reason: (status != JobStatus::Completed)
                 .then(|| "cancelled by alice".to_owned()),
+            fence: None,
         };
         store
             .transition_job(job.id, JobStatus::Running, status, job.version, data, NOW)
@@ -1282,6 +1283,7 @@ mod pages {
                             mean,
                             ci95,
                         },
+                        None,
                     )
                     .await
                     .unwrap();

@@ -517,6 +517,7 @@ async fn result_is_the_report_json_and_aggregate_the_exact_bytes() {
             TransitionData {
                 result: Some(bytes.clone()),
                 failure_reason: None,
+                fence: None,
             },
             now,
         )
