@@ -35,13 +35,16 @@ impl Default for MemoryCoordinator {
 
 impl MemoryCoordinator {
     /// An empty coordinator. Fences start from the wall clock (ms × 2^16) so they keep growing
-    /// across a process restart without being persisted.
+    /// across a process restart without being persisted. Leader tokens start at ms × 1000, the
+    /// Redis coordinator's base, so the store's stored leader fence (`leader_fences`) stays
+    /// comparable when a grid moves from one to the other.
     pub fn new() -> Self {
-        let base = UnixMillis::now().0 << 16;
+        let now = UnixMillis::now().0;
+        let base = now << 16;
         Self {
             state: Mutex::new(State {
                 next_fence: base,
-                next_leader_token: base,
+                next_leader_token: now * 1000,
                 ..State::default()
             }),
             nonce_capacity: NONCE_CAPACITY,
