@@ -28,6 +28,19 @@ pub(crate) struct ReportView {
     percentiles: Vec<PercentileView>,
     /// Per-ability breakdown, largest damage first.
     abilities: Vec<AbilityView>,
+    /// DPS distribution in about 32 display bins between min and max; each count is exact.
+    distribution: Vec<BinView>,
+}
+
+/// One display bin of the DPS distribution.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct BinView {
+    /// Lowest DPS of the bin.
+    low: f64,
+    /// One past the highest DPS of the bin.
+    high: f64,
+    /// Iterations in it.
+    count: u64,
 }
 
 /// One percentile of per-iteration DPS.
@@ -108,6 +121,15 @@ impl From<Report> for ReportView {
                     hits_per_fight: a.hits_per_fight,
                     crit_pct: a.crit_pct,
                     avg_hit: a.avg_hit,
+                })
+                .collect(),
+            distribution: r
+                .distribution
+                .into_iter()
+                .map(|b| BinView {
+                    low: b.low,
+                    high: b.high,
+                    count: b.count,
                 })
                 .collect(),
         }
