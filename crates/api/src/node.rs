@@ -31,7 +31,7 @@ pub const PATH_UNLINK: &str = "/api/node/unlink";
 /// Leases a node may ask for beyond its slots: a node running very short chunks keeps a few
 /// queued so a slot never waits a round trip. The sentinel credits at most
 /// `max_parallel + MAX_PREFETCH` free slots per node.
-pub const MAX_PREFETCH: u32 = 16;
+pub const MAX_PREFETCH: u32 = 256;
 
 /// Hardware and software facts a node reports about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

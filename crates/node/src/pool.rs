@@ -623,8 +623,8 @@ impl Pool {
                     refill,
                 };
                 let posted = self.inner.reporter.complete(req).await;
+                refilled = posted.refilled;
                 for lease in posted.leases {
-                    refilled = true;
                     self.offer(lease);
                 }
                 match posted.outcome {
