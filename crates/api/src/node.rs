@@ -30,10 +30,12 @@ pub const PATH_UNLINK: &str = "/api/node/unlink";
 /// `POST` — credentials for the tunnel's NATS server, scoped to this node's own subjects.
 pub const PATH_TUNNEL_CREDENTIALS: &str = "/api/node/tunnel-credentials";
 
-/// Leases a node may ask for beyond its slots: a node running very short chunks keeps a few
-/// queued so a slot never waits a round trip. The sentinel credits at most
-/// `max_parallel + MAX_PREFETCH` free slots per node.
-pub const MAX_PREFETCH: u32 = 16;
+/// Leases a node may ask for beyond its slots: a node running very short chunks keeps about
+/// 30 ms of them queued so a slot never waits a round trip, and its completions travel in
+/// batches of up to this many (sub-millisecond chunks reach it; per-request costs are then
+/// paid once per batch). The sentinel credits at most `max_parallel + MAX_PREFETCH` free
+/// slots per node.
+pub const MAX_PREFETCH: u32 = 256;
 
 /// Hardware and software facts a node reports about itself.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -103,8 +103,10 @@ struct State {
     queue: VecDeque<Key>,
     running: u32,
     /// Leases dropped (cancelled, refused as stale), so a late re-offer of the same fence
-    /// is not computed again.
+    /// is not computed again. Every completed chunk is buried too, so `buried` indexes them
+    /// (a lease offer checks it; a scan of the queue cost ~1 µs per chunk).
     tombstones: VecDeque<LeaseRef>,
+    buried: HashSet<LeaseRef>,
     /// Moving average of recent chunk wall times (for prefetching).
     recent_chunk: Option<Duration>,
 }
@@ -127,13 +129,19 @@ impl State {
             queue: VecDeque::new(),
             running: 0,
             tombstones: VecDeque::new(),
+            buried: HashSet::new(),
             recent_chunk: None,
         }
     }
 
     fn bury(&mut self, l: LeaseRef) {
+        if !self.buried.insert(l) {
+            return;
+        }
         if self.tombstones.len() >= TOMBSTONES {
-            self.tombstones.pop_front();
+            if let Some(old) = self.tombstones.pop_front() {
+                self.buried.remove(&old);
+            }
         }
         self.tombstones.push_back(l);
     }
@@ -328,7 +336,7 @@ impl Pool {
             }
             return false;
         }
-        if s.tombstones.contains(&lease.lease) {
+        if s.buried.contains(&lease.lease) {
             return false;
         }
         if s.shutting_down {
@@ -362,9 +370,7 @@ impl Pool {
             None => {
                 // The cancel overtook its lease (push and heartbeat race): refuse the lease
                 // when it arrives.
-                if !s.tombstones.contains(lease) {
-                    s.bury(*lease);
-                }
+                s.bury(*lease);
                 return false;
             }
         }
@@ -623,8 +629,8 @@ impl Pool {
                     refill,
                 };
                 let posted = self.inner.reporter.complete(req).await;
+                refilled = posted.refilled;
                 for lease in posted.leases {
-                    refilled = true;
                     self.offer(lease);
                 }
                 match posted.outcome {

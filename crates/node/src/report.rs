@@ -5,9 +5,9 @@
 //! batches by itself, one request per round trip. A lone result,
 //! or a sentinel without the batch endpoint, uses the single form.
 //!
-//! Results marked `refill` hand their slots back as credit; the reply's new leases are given
-//! to every result of the request (offering a lease twice is harmless), so each caller knows
-//! whether its slot was refilled.
+//! Results marked `refill` hand their slots back as credit; the reply's new leases go to the
+//! request's first result only (handing all of them to each of a batch's results cost
+//! batch² offers), and every result learns whether the reply refilled anything.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,8 +43,10 @@ pub enum Reported {
 pub struct Posted {
     /// What became of the result.
     pub outcome: Reported,
-    /// New leases in the reply (for refilled slots).
+    /// New leases in the reply (for refilled slots); in a batch, only its first result's.
     pub leases: Vec<ChunkLease>,
+    /// The reply carried new leases (whichever result of the batch holds them).
+    pub refilled: bool,
 }
 
 impl Posted {
@@ -52,6 +54,7 @@ impl Posted {
         Self {
             outcome,
             leases: Vec::new(),
+            refilled: false,
         }
     }
 }
@@ -120,6 +123,8 @@ async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool)
             .await
         {
             Ok(resp) if resp.results.len() == batch.len() => {
+                let refilled = !resp.leases.is_empty();
+                let mut leases = Some(resp.leases);
                 for (item, outcome) in batch.into_iter().zip(resp.results) {
                     let _ = item.done.send(Posted {
                         outcome: match outcome {
@@ -127,7 +132,8 @@ async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool)
                             BatchOutcome::AlreadyDone => Reported::Accepted { fresh: false },
                             BatchOutcome::Stale => Reported::Stale,
                         },
-                        leases: resp.leases.clone(),
+                        leases: leases.take().unwrap_or_default(),
+                        refilled,
                     });
                 }
                 return;
@@ -165,6 +171,7 @@ async fn single(client: &SentinelClient, req: &CompleteRequest) -> Posted {
     match client.complete(req).await {
         Ok(r) => Posted {
             outcome: Reported::Accepted { fresh: r.accepted },
+            refilled: !r.leases.is_empty(),
             leases: r.leases,
         },
         Err(e) if e.is_stale_lease() => Posted::bare(Reported::Stale),

@@ -2,8 +2,13 @@
 //! iterations run on a blocking thread in sub-ranges of about [`SLICE`] so a cancellation
 //! stops work within that time. Sub-range results merge exactly, so the chunk's result is
 //! bit-identical to one `run_chunk` over the whole range.
+//!
+//! A chunk estimated (from the profile's measured cost per iteration) to take less than
+//! [`INLINE_WORK`] runs on the calling task instead: handing microseconds of work to a
+//! blocking thread and back costs more than the work (two thread wake-ups per chunk).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +21,8 @@ use crate::client::{ClientError, SentinelClient};
 
 /// Target wall time of one sub-range between cancellation checks.
 pub const SLICE: Duration = Duration::from_millis(50);
+/// Chunks estimated below this run inline on the async task, not on a blocking thread.
+pub const INLINE_WORK: Duration = Duration::from_micros(100);
 /// Compiled profiles kept (oldest evicted first).
 const CACHE_CAP: usize = 32;
 
@@ -42,7 +49,14 @@ impl ConfigSource for SentinelClient {
     }
 }
 
-type Slot = Arc<OnceCell<Arc<CompiledProfile>>>;
+/// A cached profile and its last measured cost per iteration (0 = not measured yet).
+#[derive(Default)]
+struct ProfileSlot {
+    compiled: OnceCell<Arc<CompiledProfile>>,
+    ns_per_iter: AtomicU64,
+}
+
+type Slot = Arc<ProfileSlot>;
 
 /// Runs `sim/v1` chunks.
 pub struct SimRunner {
@@ -67,6 +81,10 @@ impl SimRunner {
 
     /// The compiled profile for `hash`: fetched and compiled once even under concurrent chunks.
     pub async fn profile(&self, hash: &str) -> Result<Arc<CompiledProfile>, RunnerError> {
+        Ok(self.slot(hash).await?.0)
+    }
+
+    async fn slot(&self, hash: &str) -> Result<(Arc<CompiledProfile>, Slot), RunnerError> {
         let slot = {
             let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             match c.slots.get(hash) {
@@ -86,6 +104,7 @@ impl SimRunner {
         };
         // A failed fetch leaves the cell empty, so the next chunk tries again.
         let compiled = slot
+            .compiled
             .get_or_try_init(|| async {
                 let src = self.source.profile(hash).await?;
                 let compiled = tokio::task::spawn_blocking(move || wowlab_sim::compile_str(&src))
@@ -96,7 +115,7 @@ impl SimRunner {
                 Ok::<_, RunnerError>(Arc::new(compiled))
             })
             .await?;
-        Ok(compiled.clone())
+        Ok((compiled.clone(), slot))
     }
 }
 
@@ -113,14 +132,31 @@ impl Runner for SimRunner {
                 lease.iter_start, lease.iter_end
             )));
         }
-        let profile = tokio::select! {
-            p = self.profile(&lease.config_hash) => p?,
+        let (profile, slot) = tokio::select! {
+            p = self.slot(&lease.config_hash) => p?,
             _ = ctx.cancel.cancelled() => return Err(RunnerError::Cancelled),
         };
         let (seed, range) = (lease.seed, lease.iter_start..lease.iter_end);
-        let result = tokio::task::spawn_blocking(move || run_sliced(&profile, seed, range, &ctx))
-            .await
-            .map_err(|e| RunnerError::Failed(format!("simulation thread: {e}")))??;
+        let iters = range.end - range.start;
+        let ns_per_iter = slot.ns_per_iter.load(Ordering::Relaxed);
+        let estimate = u128::from(ns_per_iter) * u128::from(iters);
+        let started = Instant::now();
+        let result = if ns_per_iter > 0 && estimate < INLINE_WORK.as_nanos() {
+            run_sliced(&profile, seed, range, &ctx)?
+        } else {
+            tokio::task::spawn_blocking(move || run_sliced(&profile, seed, range, &ctx))
+                .await
+                .map_err(|e| RunnerError::Failed(format!("simulation thread: {e}")))??
+        };
+        if iters > 0 {
+            // Includes the hand-off when on a blocking thread, so tiny chunks measured there
+            // still come out tiny enough to be inlined next time.
+            let per_iter = (started.elapsed().as_nanos() / u128::from(iters)).max(1);
+            slot.ns_per_iter.store(
+                u64::try_from(per_iter).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+        }
         Ok(result.encode())
     }
 }

@@ -740,10 +740,16 @@ async fn credit_stays_within_the_nodes_own_cap_and_bad_caps_are_refused() {
     body["facts"]["local_max_parallel"] = json!(1);
     let (s, v) = g.call(&key, "POST", "/api/node/register", body).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    g.job(1000, 10).await;
+    // Enough chunks and asked slots that only the credit limit bounds the grants.
+    g.job(10_000, 10).await;
 
     let (s, v) = g
-        .call(&key, "POST", "/api/node/leases", json!({"free_slots": 100}))
+        .call(
+            &key,
+            "POST",
+            "/api/node/leases",
+            json!({"free_slots": 1000}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let held = v["leases"].as_array().unwrap().clone();
@@ -764,7 +770,12 @@ async fn credit_stays_within_the_nodes_own_cap_and_bad_caps_are_refused() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["settings"]["max_parallel"], 4);
     let (s, v) = g
-        .call(&key, "POST", "/api/node/leases", json!({"free_slots": 100}))
+        .call(
+            &key,
+            "POST",
+            "/api/node/leases",
+            json!({"free_slots": 1000}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
