@@ -158,11 +158,7 @@ async fn complete_one(
         .decode(body.result_b64.as_bytes())
         .map_err(|e| ApiError::BadRequest(format!("result_b64 is not base64: {e}")))?;
     // A sampled result is held for a spot check; the node hears the same either way.
-    let bytes = match state
-        .verifier()
-        .screen(state, node, lease, bytes, now)
-        .await
-    {
+    let bytes = match state.verifier().screen(state, node, lease, bytes, now).await {
         Ok(Route::Ordinary(bytes)) => bytes,
         Ok(Route::Held(outcome)) => return Ok(outcome),
         Err(VerifyError::Store(e)) => return Err(e.into()),
