@@ -600,7 +600,9 @@ fn exercise(api: &mut Api, dir: &Path) {
         Some(complete.clone()),
     );
     assert_eq!(v["accepted"], true, "{v}");
-    // The same result again, in a batch: already done.
+    // The same result again, in a batch. A new node's first results are all spot-checked by
+    // another owner's node (here the in-process one): the lease ended when the result was held,
+    // so the answer is "stale" while the check runs and "already_done" once it confirmed.
     let v = api.expect(
         200,
         "POST",
@@ -608,7 +610,8 @@ fn exercise(api: &mut Api, dir: &Path) {
         signed,
         Some(json!({"results": [complete]})),
     );
-    assert_eq!(v["results"][0], "already_done", "{v}");
+    let again = v["results"][0].as_str();
+    assert!(matches!(again, Some("stale" | "already_done")), "{v}");
     let mut fail = lease(&leases[1]);
     fail["reason"] = "openapi test".into();
     api.expect(200, "POST", "/api/node/chunks/fail", signed, Some(fail));

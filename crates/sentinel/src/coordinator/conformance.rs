@@ -52,6 +52,7 @@ where
     recheck_requeues_a_chunk_for_other_nodes_only(&factory().await).await;
     recheck_answers_like_complete_off_the_lease(&factory().await).await;
     reopen_makes_a_done_chunk_pending_for_other_nodes(&factory().await).await;
+    release_avoid_lets_any_node_take_the_chunk(&factory().await).await;
 }
 
 fn refs(leases: &[super::Lease]) -> Vec<LeaseRef> {
@@ -972,6 +973,38 @@ pub async fn reopen_makes_a_done_chunk_pending_for_other_nodes(c: &impl Coordina
     let unknown = JobId::new();
     assert_eq!(
         c.reopen(unknown, out, &[]).await,
+        Err(CoordinatorError::UnknownJob(unknown))
+    );
+}
+
+/// A rechecked chunk's bar, once released, no longer keeps the avoided node (nor credit
+/// dispatch) from it; releasing twice changes nothing; an unknown job is refused.
+pub async fn release_avoid_lets_any_node_take_the_chunk(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 1, "u")).await.unwrap();
+    let a = NodeId::new();
+    let l = c.lease(a, 1, TTL, T0).await.unwrap()[0];
+    assert!(!c.release_avoid(job, l.chunk).await.unwrap(), "no bar yet");
+    assert_eq!(
+        c.recheck(a, l.lease_ref(), &[a], at(1)).await.unwrap(),
+        RecheckOutcome::Requeued
+    );
+    assert!(c.lease(a, 1, TTL, at(2)).await.unwrap().is_empty());
+    c.heartbeat(a, &[], 1, TTL, at(2)).await.unwrap();
+    assert!(c.dispatch(TTL, at(2)).await.unwrap().is_empty());
+    assert!(c.release_avoid(job, l.chunk).await.unwrap());
+    assert!(!c.release_avoid(job, l.chunk).await.unwrap());
+    let granted = c.dispatch(TTL, at(3)).await.unwrap();
+    assert_eq!(granted.len(), 1);
+    let (node, again) = granted[0];
+    assert_eq!((node, again.job, again.chunk), (a, job, l.chunk));
+    assert_eq!(
+        c.complete(a, again.lease_ref(), at(4)).await.unwrap(),
+        CompleteOutcome::Completed { job_done: true }
+    );
+    let unknown = JobId::new();
+    assert_eq!(
+        c.release_avoid(unknown, ChunkIndex(0)).await,
         Err(CoordinatorError::UnknownJob(unknown))
     );
 }

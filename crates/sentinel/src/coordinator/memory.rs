@@ -749,6 +749,18 @@ impl Coordinator for MemoryCoordinator {
         Ok(true)
     }
 
+    async fn release_avoid(&self, job: JobId, chunk: ChunkIndex) -> Result<bool, CoordinatorError> {
+        let mut st = self.state.lock();
+        let Some(js) = st.jobs.get_mut(&job) else {
+            return Err(CoordinatorError::UnknownJob(job));
+        };
+        let released = js.avoid.remove(&chunk).is_some();
+        if released {
+            st.enqueue(job);
+        }
+        Ok(released)
+    }
+
     async fn is_lease_current(
         &self,
         node: NodeId,

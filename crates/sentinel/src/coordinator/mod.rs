@@ -386,6 +386,11 @@ pub trait Coordinator: Send + Sync + 'static {
         avoid: &[NodeId],
     ) -> Result<bool, CoordinatorError>;
 
+    /// Lifts the bar [`recheck`](Coordinator::recheck) or [`reopen`](Coordinator::reopen) put
+    /// on a chunk, so any node may take it (the check's other owner left). Returns whether
+    /// the chunk had a bar.
+    async fn release_avoid(&self, job: JobId, chunk: ChunkIndex) -> Result<bool, CoordinatorError>;
+
     /// Read-only: whether `node` holds this lease unexpired at `now` (checked before a result
     /// is written, so nodes cannot store results for chunks they were never given).
     async fn is_lease_current(

@@ -57,6 +57,7 @@ struct Scripts {
     complete: Script,
     recheck: Script,
     reopen: Script,
+    release_avoid: Script,
     fail: Script,
     reclaim_expired: Script,
     node_dead: Script,
@@ -88,6 +89,7 @@ impl Scripts {
             complete: script(include_str!("lua/complete.lua")),
             recheck: script(include_str!("lua/recheck.lua")),
             reopen: script(include_str!("lua/reopen.lua")),
+            release_avoid: script(include_str!("lua/release_avoid.lua")),
             fail: script(include_str!("lua/fail.lua")),
             reclaim_expired: script(include_str!("lua/reclaim_expired.lua")),
             node_dead: script(include_str!("lua/node_dead.lua")),
@@ -494,6 +496,17 @@ impl Coordinator for RedisCoordinator {
             "invalid" => Err(CoordinatorError::Invalid(format!(
                 "chunk {chunk} out of range for job {job}"
             ))),
+            other => Err(malformed(other)),
+        }
+    }
+
+    async fn release_avoid(&self, job: JobId, chunk: ChunkIndex) -> Result<bool, CoordinatorError> {
+        let args = [job.to_string(), chunk.0.to_string()];
+        let mut r = Reply::new(self.run(&self.scripts.release_avoid, &args).await?);
+        match r.text()?.as_str() {
+            "released" => Ok(true),
+            "none" => Ok(false),
+            "unknown" => Err(CoordinatorError::UnknownJob(job)),
             other => Err(malformed(other)),
         }
     }

@@ -44,6 +44,7 @@ where
     settings_are_stored_and_replaced(&factory().await).await;
     job_targets_are_stored_with_the_job_and_only_move_forward(&factory().await).await;
     spot_checks_and_node_trust_round_trip(&factory().await).await;
+    pending_chunk_checks_lists_those_of_running_jobs(&factory().await).await;
 }
 
 fn pending(code: &str, expires_at: UnixMillis) -> Option<PendingClaim> {
@@ -1569,4 +1570,59 @@ pub async fn spot_checks_and_node_trust_round_trip(s: &impl Store) {
         2
     );
     assert_eq!(s.done_chunks(job.id).await.unwrap(), vec![ChunkIndex(1)]);
+}
+
+/// Pending spot checks are listed oldest first, only for running jobs, and leave the list
+/// once settled.
+pub async fn pending_chunk_checks_lists_those_of_running_jobs(s: &impl Store) {
+    use super::{CheckRun, CheckVerdict, ChunkCheck};
+    let u = user(s, "u@x").await;
+    s.put_config("cfg", "p", T).await.unwrap();
+    let running = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    s.transition_job(
+        running.id,
+        JobStatus::Pending,
+        JobStatus::Running,
+        0,
+        TransitionData::default(),
+        T,
+    )
+    .await
+    .unwrap();
+    let waiting = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    assert!(s.pending_chunk_checks().await.unwrap().is_empty());
+    let check = |job, chunk, verdict, at| ChunkCheck {
+        job,
+        chunk: ChunkIndex(chunk),
+        verdict,
+        first: CheckRun {
+            node: NodeId::new(),
+            hash: "aa".into(),
+        },
+        first_result: vec![7],
+        second: None,
+        third: None,
+        note: None,
+        created_at: at,
+        settled_at: None,
+    };
+    let newer = check(running.id, 1, CheckVerdict::Pending, later(2));
+    let older = check(running.id, 2, CheckVerdict::Pending, later(1));
+    for c in [
+        &newer,
+        &older,
+        &check(running.id, 3, CheckVerdict::Confirmed, later(1)),
+        &check(waiting.id, 1, CheckVerdict::Pending, later(1)),
+    ] {
+        s.put_chunk_check(c).await.unwrap();
+    }
+    assert_eq!(
+        s.pending_chunk_checks().await.unwrap(),
+        vec![older.clone(), newer.clone()]
+    );
+    let mut settled = older;
+    settled.verdict = CheckVerdict::Skipped;
+    settled.settled_at = Some(later(3));
+    s.put_chunk_check(&settled).await.unwrap();
+    assert_eq!(s.pending_chunk_checks().await.unwrap(), vec![newer]);
 }

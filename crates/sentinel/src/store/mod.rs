@@ -779,6 +779,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ChunkCheck>, StoreError>;
     /// Creates or replaces the spot check of `(check.job, check.chunk)`.
     async fn put_chunk_check(&self, check: &ChunkCheck) -> Result<(), StoreError>;
+    /// The spot checks of running jobs still waiting for a run, oldest first.
+    async fn pending_chunk_checks(&self) -> Result<Vec<ChunkCheck>, StoreError>;
     /// A job's spot checks counted by outcome.
     async fn job_check_counts(&self, job: JobId) -> Result<CheckCounts, StoreError>;
     /// Spot-check records of every node that has one (others count as all zero).

@@ -937,6 +937,21 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn pending_chunk_checks(&self) -> Result<Vec<crate::store::ChunkCheck>, StoreError> {
+        sqlx::query(
+            "SELECT c.* FROM chunk_checks c JOIN jobs j ON j.id = c.job_id \
+             WHERE c.verdict = 'pending' AND j.status = ? \
+             ORDER BY c.created_at, c.job_id, c.chunk_index",
+        )
+        .bind(JobStatus::Running.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(super::checks::chunk_check)
+        .collect()
+    }
+
     async fn job_check_counts(&self, job: JobId) -> Result<crate::store::CheckCounts, StoreError> {
         let id = job;
         let rows: Vec<(String, i64)> = sqlx::query_as(

@@ -181,6 +181,12 @@ impl Coordinator for WakeOnWork {
         Ok(reopened)
     }
 
+    async fn release_avoid(&self, job: JobId, chunk: ChunkIndex) -> Result<bool, CoordinatorError> {
+        let released = self.inner.release_avoid(job, chunk).await?;
+        self.wake_if(released);
+        Ok(released)
+    }
+
     async fn is_lease_current(
         &self,
         node: NodeId,

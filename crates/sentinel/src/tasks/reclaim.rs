@@ -6,7 +6,9 @@
 //! 2¼ heartbeat intervals of its last heartbeat, well inside the lease TTL. A lease held past
 //! its job's chunk wall-time limit (heartbeats or not) counts as a failure of that chunk on
 //! that node: the node is told to drop it, and a chunk that never finishes fails its job
-//! through the retry limit instead of occupying nodes forever.
+//! through the retry limit instead of occupying nodes forever. Every few seconds it also
+//! lifts the bar on chunks whose spot check lost its checking node
+//! ([`crate::verify::Verifier::release_stranded`]), so such a job still finishes.
 
 use std::time::Duration;
 
@@ -80,7 +82,10 @@ pub async fn run_reclaim(
                 if idle && restored_at.is_none_or(|at| at.elapsed() >= RESTORE_INTERVAL) {
                     restored_at = Some(tokio::time::Instant::now());
                     let ctx = ctx.clone();
-                    restoring = Some(tokio::spawn(async move { restore_lost(&ctx).await }));
+                    restoring = Some(tokio::spawn(async move {
+                        restore_lost(&ctx).await;
+                        release_stranded_checks(&ctx).await;
+                    }));
                 }
                 fail_overdue(&ctx, now).await;
                 reclaim_once(ctx.coordinator(), now, silence).await;
@@ -101,6 +106,14 @@ pub async fn run_reclaim(
     }
     if let Err(e) = leader.release().await {
         tracing::debug!(error = %e, "could not release the reclaim lock");
+    }
+}
+
+/// Lets any node recompute the chunks whose spot check lost its checking node.
+async fn release_stranded_checks(ctx: &Context) {
+    let now = ctx.clock().now();
+    if let Err(e) = ctx.verifier().release_stranded(ctx, now).await {
+        tracing::warn!(error = %e, "stranded spot check sweep failed");
     }
 }
 

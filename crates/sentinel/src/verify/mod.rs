@@ -13,7 +13,9 @@
 //! recorded: the check row (nodes, hashes, verdict) and each node's counters (`node_trust`).
 //!
 //! With no online node of another owner (an embedded grid with only its in-process nodes,
-//! which all belong to one system user) the check is skipped and recorded as skipped.
+//! which all belong to one system user) the check is skipped and recorded as skipped. If the
+//! checking owner's nodes all leave before the second run, the leader skips the check the same
+//! way ([`Verifier::release_stranded`]) and lets any node recompute the chunk.
 
 pub mod sample;
 
@@ -33,6 +35,9 @@ use crate::result_log::LogEntry;
 use crate::store::{
     CheckRun, CheckVerdict, ChunkCheck, Node, NodeStatus, NodeTrust, Store, StoreError,
 };
+
+/// The note on a check skipped because its checker left ([`Verifier::release_stranded`]).
+pub const CHECKER_LEFT: &str = "the checking node left and no node of another owner is online";
 
 /// Why a result could not be routed (the node retries the POST).
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +295,57 @@ impl Verifier {
 }
 
 impl Verifier {
+    /// Run by the leader: each check still waiting for its second run that no online node of
+    /// another owner could run any more is skipped, and its chunk's bar lifted so any node
+    /// recomputes it (the re-run is then stored as an ordinary result) and the job finishes.
+    /// A mismatch waiting for a third owner stays pending: both results are in doubt. Returns
+    /// how many checks it skipped.
+    pub async fn release_stranded(
+        &self,
+        ctx: &Context,
+        now: UnixMillis,
+    ) -> Result<usize, VerifyError> {
+        let (store, coord) = (ctx.store(), ctx.coordinator());
+        let waiting: Vec<ChunkCheck> = store
+            .pending_chunk_checks()
+            .await?
+            .into_iter()
+            .filter(|c| c.second.is_none())
+            .collect();
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let nodes = store.list_nodes(None).await?;
+        let mut skipped = 0;
+        for check in waiting {
+            if any_checker(&nodes, &owners_of(&nodes, [Some(check.first.node)])) {
+                continue;
+            }
+            // Read again: a checking result may have arrived since the list was read.
+            let Some(mut check) = store.chunk_check(check.job, check.chunk).await? else {
+                continue;
+            };
+            if check.verdict != CheckVerdict::Pending || check.second.is_some() {
+                continue;
+            }
+            // Lifted first: if the row write fails, the next sweep finds the check again.
+            match coord.release_avoid(check.job, check.chunk).await {
+                Ok(_) | Err(CoordinatorError::UnknownJob(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            check.verdict = CheckVerdict::Skipped;
+            check.note = Some(CHECKER_LEFT.to_string());
+            check.settled_at = Some(now);
+            check.first_result = Vec::new();
+            store.put_chunk_check(&check).await?;
+            metrics::counter!("sentinel_spot_checks_total", "outcome" => "skipped").increment(1);
+            tracing::info!(job = %check.job, chunk = %check.chunk, first = %check.first.node,
+                "spot check skipped: its checking node left; any node may recompute the chunk");
+            skipped += 1;
+        }
+        Ok(skipped)
+    }
+
     /// Quarantines `wrong` (no more work, shown on the nodes page and in `/api/nodes`) and
     /// sends every result it contributed to an unfinished job back for recomputation on
     /// other owners' nodes; the projector rebuilds those jobs from the store without them.

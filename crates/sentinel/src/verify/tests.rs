@@ -307,3 +307,73 @@ async fn quarantine_recomputes_the_nodes_results_in_running_jobs() {
     recomputed.sort_unstable();
     assert_eq!(recomputed, vec![0, 1, 2]);
 }
+
+/// The checking owner's only node leaves before it runs the check: the leader's sweep skips
+/// the check and lifts the bar, the first owner's node recomputes the chunk, and the job
+/// finishes with the same bytes an honest run gives.
+#[tokio::test]
+async fn a_check_whose_checker_left_is_skipped_and_the_job_still_finishes() {
+    let (g, nodes) = grid(1.0, 2, 2).await;
+    let (a, checker) = (nodes[0], nodes[1]);
+    let (l, first) = g.compute(a, false).await;
+    assert_eq!(g.submit(a, l, first.clone()).await, held());
+    let verifier = g.ctx.verifier();
+    // While the checker is online the check waits for it.
+    assert_eq!(verifier.release_stranded(&g.ctx, NOW).await.unwrap(), 0);
+    g.store
+        .set_node_status(checker, NodeStatus::Offline)
+        .await
+        .unwrap();
+    // a takes the other chunk but not the barred one.
+    let (l1, b1) = g.compute(a, false).await;
+    assert_ne!(l1.chunk, l.chunk);
+    assert!(matches!(g.submit(a, l1, b1).await, Route::Ordinary(_)));
+    assert!(g.coord.lease(a, 1, TTL, NOW).await.unwrap().is_empty());
+    assert_eq!(verifier.release_stranded(&g.ctx, NOW).await.unwrap(), 1);
+    assert_eq!(verifier.release_stranded(&g.ctx, NOW).await.unwrap(), 0);
+    let check = g.store.chunk_check(g.job, l.chunk).await.unwrap().unwrap();
+    assert_eq!(check.verdict, CheckVerdict::Skipped);
+    assert_eq!(check.note.as_deref(), Some(CHECKER_LEFT));
+    assert!(check.first_result.is_empty());
+    // The re-run goes the ordinary way and completes the job.
+    let (l2, again) = g.compute(a, false).await;
+    assert_eq!(l2.chunk, l.chunk);
+    assert_eq!(g.submit(a, l2, again.clone()).await, Route::Ordinary(again));
+    let p = g.coord.job_progress(g.job).await.unwrap();
+    assert_eq!((p.done, p.pending, p.leased), (2, 0, 0));
+    let stored = g.store.chunk_results(g.job).await.unwrap();
+    let rerun = stored.iter().find(|r| r.chunk == l.chunk).unwrap();
+    assert_eq!(
+        rerun.result, first,
+        "the recomputed chunk matches the held result"
+    );
+    // The other chunk, sampled after the checker left, was skipped on arrival.
+    let counts = g.store.job_check_counts(g.job).await.unwrap();
+    assert_eq!(
+        (counts.skipped, counts.pending, counts.cross_checked),
+        (2, 0, 0)
+    );
+}
+
+/// A mismatch waiting for a third owner is left pending by the sweep: both results are in
+/// doubt.
+#[tokio::test]
+async fn a_mismatch_waiting_for_a_third_owner_is_not_released() {
+    let (g, nodes) = grid(1.0, 1, 2).await;
+    let (liar, b) = (nodes[0], nodes[1]);
+    let (l0, bad) = g.compute(liar, true).await;
+    assert_eq!(g.submit(liar, l0, bad).await, held());
+    let (l1, good) = g.compute(b, false).await;
+    assert_eq!(g.submit(b, l1, good).await, held());
+    assert_eq!(
+        g.ctx
+            .verifier()
+            .release_stranded(&g.ctx, NOW)
+            .await
+            .unwrap(),
+        0
+    );
+    let check = g.store.chunk_check(g.job, l0.chunk).await.unwrap().unwrap();
+    assert_eq!(check.verdict, CheckVerdict::Pending);
+    assert!(g.coord.lease(liar, 1, TTL, NOW).await.unwrap().is_empty());
+}
