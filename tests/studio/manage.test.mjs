@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { launchChromium, signUp, startUpWithOneNode, until } from "./support.mjs";
+import { launchChromium, signUp, startUp, until } from "./support.mjs";
 
 const BIN = process.env.WOWLAB_BIN;
 const SHOTS = process.env.STUDIO_SCREENSHOTS;
@@ -58,7 +58,7 @@ async function stat(p, k) {
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  ({ up, base, dir } = await startUpWithOneNode(BIN, "wowlab-manage-"));
+  ({ up, base, dir } = await startUp(BIN, "wowlab-manage-", 1));
   browser = await launchChromium();
   page = await user("admin@example.org");
   other = await user("other@example.org");

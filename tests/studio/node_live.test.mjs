@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { launchChromium, signUp, startUpWithOneNode, until } from "./support.mjs";
+import { launchChromium, signUp, startUp, until } from "./support.mjs";
 
 const BIN = process.env.WOWLAB_BIN;
 const SHOTS = process.env.STUDIO_SCREENSHOTS;
@@ -16,7 +16,7 @@ let browser;
 let base;
 let nodeId; // the in-process node, found by the first test
 before(async () => {
-  ({ up, base } = await startUpWithOneNode(BIN, "wowlab-live-"));
+  ({ up, base } = await startUp(BIN, "wowlab-live-", 1));
   browser = await launchChromium();
 });
 

@@ -66,9 +66,3 @@ export async function startUp(bin, prefix, slots = 2) {
   await until("wowlab up ready", async () => (await fetch(base + "/readyz")).ok);
   return { up, base, dir };
 }
-
-/** Starts `wowlab up --nodes 1 --slots 1` of `bin` on a free port with a fresh data dir
- * (prefix `name`); resolves once it is ready with { up, base, dir }. */
-export function startUpWithOneNode(bin, name) {
-  return startUp(bin, name, 1);
-}
