@@ -27,7 +27,9 @@ use crate::domain::{ChunkIndex, FenceToken, JobId, JobStatus, NodeId};
 use crate::lifecycle::{Ending, JobLifecycle, LifecycleError};
 use crate::publish::Funnel;
 use crate::result_log::{Delivery, LogSubscription, ResultLog};
-use crate::store::{ChunkResult, ConvergencePoint, Job, LeaderFence, Store, StoreError};
+use crate::store::{
+    ChunkResult, ConvergencePoint, Job, JobReview, LeaderFence, ReviewedChunk, Store, StoreError,
+};
 use crate::tasks::Leadership;
 use crate::waves::{Step, Waves};
 
@@ -78,6 +80,9 @@ struct JobState<A> {
     waves: Option<Waves>,
     /// Iterations of the last convergence point stored.
     stored_point: u64,
+    /// A completed job under review: its recomputed chunks are merged into a corrected
+    /// result ([`JobLifecycle::end_review`]) instead of ending the job.
+    review: Option<JobReview>,
 }
 
 /// About this many convergence points are stored per job (one per 1/200th of its iterations,
@@ -585,19 +590,30 @@ impl<M: ResultMerger> Projector<M> {
         let Some(j) = self.store.job(job).await? else {
             return Ok(false);
         };
-        if j.status != JobStatus::Running {
-            return Ok(false);
-        }
-        let waves = self
-            .store
-            .job_target(job)
-            .await?
-            .and_then(|t| Waves::load(&j, &t));
+        let review = match j.status {
+            JobStatus::Running => None,
+            // A completed job is only merged again while a review of it is open.
+            JobStatus::Completed => match crate::verify::open_review(&*self.store, job).await? {
+                Some(r) => Some(r),
+                None => return Ok(false),
+            },
+            _ => return Ok(false),
+        };
+        let target = self.store.job_target(job).await?;
+        let waves = target
+            .as_ref()
+            .filter(|_| review.is_none())
+            .and_then(|t| Waves::load(&j, t));
+        let reviewed_chunks = target.map(|t| t.scheduled_chunks.min(j.chunk_count));
         let mut st = JobState {
             acc: self.merger.empty(&j),
             seen: vec![0; (j.chunk_count as usize).div_ceil(64)],
             merged: 0,
-            chunk_count: waves.as_ref().map_or(j.chunk_count, Waves::chunks),
+            chunk_count: match (&review, &waves) {
+                (Some(_), _) => reviewed_chunks.unwrap_or(j.chunk_count),
+                (None, Some(w)) => w.chunks(),
+                (None, None) => j.chunk_count,
+            },
             iterations: j.iterations,
             since: Instant::now(),
             merged_before: 0,
@@ -605,6 +621,7 @@ impl<M: ResultMerger> Projector<M> {
             nodes: BTreeSet::new(),
             waves,
             stored_point: 0,
+            review,
         };
         for r in self.store.chunk_results(job).await? {
             if st.first_time(r.chunk) {
@@ -627,6 +644,10 @@ impl<M: ResultMerger> Projector<M> {
         let mut updates = Vec::new();
         for (job, st) in self.jobs.iter_mut().filter(|(_, st)| st.dirty) {
             st.dirty = false;
+            if st.review.is_some() {
+                // A completed job's watchers heard its ending; the correction is the next word.
+                continue;
+            }
             let estimate = self.merger.progress(&st.acc);
             let point = st.point_to_store(estimate, false);
             updates.push((*job, JobMessage::Progress(st.progress(estimate)), point));
@@ -662,6 +683,9 @@ impl<M: ResultMerger> Projector<M> {
     }
 
     async fn finalize(&mut self, job: JobId) -> Result<(), StoreError> {
+        if self.jobs.get(&job).is_some_and(|st| st.review.is_some()) {
+            return self.correct(job).await;
+        }
         let Some(mut st) = self.jobs.remove(&job) else {
             return Ok(());
         };
@@ -694,6 +718,76 @@ impl<M: ResultMerger> Projector<M> {
             self.jobs.insert(job, st);
         }
         ended
+    }
+
+    /// Every chunk of a job under review is in again: re-merges all its stored results in
+    /// chunk order (so the bytes are those of one uninterrupted run) and hands the corrected
+    /// result to the lifecycle, which stores it and closes the review.
+    async fn correct(&mut self, job: JobId) -> Result<(), StoreError> {
+        let Some(st) = self.jobs.remove(&job) else {
+            return Ok(());
+        };
+        let Some(review) = st.review.clone() else {
+            return Ok(());
+        };
+        let Some(j) = self.store.job(job).await? else {
+            return Ok(());
+        };
+        let mut acc = self.merger.empty(&j);
+        let mut chunks = Vec::new();
+        for r in self.store.chunk_results(job).await? {
+            if r.chunk.0 >= st.chunk_count {
+                continue;
+            }
+            if let Err(e) = self.merger.merge(&mut acc, &r.result) {
+                // Left open: an operator sees the review stuck with this reason in the log.
+                tracing::error!(job = %job, chunk = %r.chunk, error = %e,
+                    "a recomputed result is unreadable; the review stays open");
+                return Ok(());
+            }
+            if review.chunks.iter().any(|c| c.chunk == r.chunk) {
+                chunks.push(ReviewedChunk {
+                    chunk: r.chunk,
+                    node: r.node,
+                    hash: crate::verify::result_hash(&r.result),
+                });
+            }
+        }
+        let result = match self.merger.finish(&acc) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(job = %job, error = %e, "corrected merge failed; review open");
+                return Ok(());
+            }
+        };
+        let mut report = self.merger.report(&acc);
+        if let Some(serde_json::Value::Object(m)) = report.as_mut() {
+            if let Ok(checks) = self.store.job_check_counts(job).await {
+                m.insert("spot_checks".into(), serde_json::json!(checks));
+            }
+        }
+        let progress = st.progress(self.merger.progress(&acc));
+        if self.deposed || !self.still_leading().await {
+            tracing::info!(job = %job, "not the projector leader any more; correction left to it");
+            return Ok(());
+        }
+        let fence = self.fence();
+        match self
+            .lifecycle
+            .end_review(&review, result, report, chunks, progress, fence)
+            .await
+        {
+            // NotFound: closed already (a replay) or the job was deleted meanwhile.
+            Ok(_) | Err(StoreError::NotFound) => Ok(()),
+            Err(e @ StoreError::StaleLeader { .. }) => {
+                self.step_down(job, &e).await;
+                Err(e)
+            }
+            Err(e) => {
+                self.jobs.insert(job, st);
+                Err(e)
+            }
+        }
     }
 
     async fn fail(&mut self, job: JobId, reason: String) -> Result<(), StoreError> {

@@ -114,7 +114,7 @@ pub async fn restore_lost_jobs(
 
 /// The spec a job is scheduled with and its stored chunks: all its chunks, or for a
 /// target-error job those of the waves scheduled so far (results past them are never merged).
-async fn scheduled(
+pub(crate) async fn scheduled(
     store: &dyn Store,
     job: &Job,
     max_attempts: u32,

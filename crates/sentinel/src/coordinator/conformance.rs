@@ -52,6 +52,7 @@ where
     recheck_requeues_a_chunk_for_other_nodes_only(&factory().await).await;
     recheck_answers_like_complete_off_the_lease(&factory().await).await;
     reopen_makes_a_done_chunk_pending_for_other_nodes(&factory().await).await;
+    a_reopened_chunk_of_a_restored_job_keeps_its_bar(&factory().await).await;
     release_avoid_lets_any_node_take_the_chunk(&factory().await).await;
 }
 
@@ -975,6 +976,36 @@ pub async fn reopen_makes_a_done_chunk_pending_for_other_nodes(c: &impl Coordina
         c.reopen(unknown, out, &[]).await,
         Err(CoordinatorError::UnknownJob(unknown))
     );
+}
+
+/// A job restored with every chunk done (a completed job under review), then reopened: the
+/// reopened chunk is leased once, and never to an avoided node, although the restored job's
+/// fresh scan starts at chunk 0.
+pub async fn a_reopened_chunk_of_a_restored_job_keeps_its_bar(c: &impl Coordinator) {
+    let job = JobId::new();
+    let all: Vec<ChunkIndex> = (0..3).map(ChunkIndex).collect();
+    assert!(c
+        .restore_job(JobSpec::new(job, 3, "u"), &all)
+        .await
+        .unwrap());
+    let (bad, good) = (NodeId::new(), NodeId::new());
+    assert!(c.reopen(job, ChunkIndex(1), &[bad]).await.unwrap());
+    assert!(c.lease(bad, 3, TTL, T0).await.unwrap().is_empty());
+    let l = c.lease(good, 3, TTL, T0).await.unwrap();
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0].chunk, ChunkIndex(1));
+    // Its bar lifted, a released chunk is still leased only once.
+    let job2 = JobId::new();
+    assert!(c
+        .restore_job(JobSpec::new(job2, 3, "u"), &all)
+        .await
+        .unwrap());
+    assert!(c.reopen(job2, ChunkIndex(2), &[bad]).await.unwrap());
+    assert!(c.release_avoid(job2, ChunkIndex(2)).await.unwrap());
+    let l = c.lease(bad, 3, TTL, at(1)).await.unwrap();
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!((l[0].job, l[0].chunk), (job2, ChunkIndex(2)));
+    assert!(c.lease(good, 3, TTL, at(1)).await.unwrap().is_empty());
 }
 
 /// A rechecked chunk's bar, once released, no longer keeps the avoided node (nor credit

@@ -203,7 +203,9 @@ impl JobState {
         while self.next_fresh < self.spec.chunk_count {
             let c = ChunkIndex(self.next_fresh);
             self.next_fresh += 1;
-            if !self.is_done(c) && !self.leased.contains_key(&c) {
+            // A returned chunk is taken from `returned` only (with its bar): a restored job
+            // scans its fresh chunks from 0 and would meet a reopened one here too.
+            if !self.is_done(c) && !self.leased.contains_key(&c) && !self.returned.contains(&c) {
                 return Some(c);
             }
         }

@@ -45,6 +45,7 @@ where
     job_targets_are_stored_with_the_job_and_only_move_forward(&factory().await).await;
     spot_checks_and_node_trust_round_trip(&factory().await).await;
     pending_chunk_checks_lists_those_of_running_jobs(&factory().await).await;
+    job_reviews_record_each_step_and_correct_the_result(&factory().await).await;
 }
 
 fn pending(code: &str, expires_at: UnixMillis) -> Option<PendingClaim> {
@@ -1625,4 +1626,180 @@ pub async fn pending_chunk_checks_lists_those_of_running_jobs(s: &impl Store) {
     settled.settled_at = Some(later(3));
     s.put_chunk_check(&settled).await.unwrap();
     assert_eq!(s.pending_chunk_checks().await.unwrap(), vec![newer]);
+}
+
+pub async fn job_reviews_record_each_step_and_correct_the_result(s: &impl Store) {
+    use super::{ReviewChunk, ReviewClose, ReviewedChunk};
+    let u = user(s, "u@x").await;
+    s.put_config("cfg", "p", T).await.unwrap();
+    let job = s.insert_job(new_job(u, "cfg"), T).await.unwrap();
+    let job = s
+        .transition_job(
+            job.id,
+            JobStatus::Pending,
+            JobStatus::Running,
+            0,
+            TransitionData::default(),
+            T,
+        )
+        .await
+        .unwrap();
+    let (bad, good) = (NodeId::new(), NodeId::new());
+    for c in 0..3 {
+        let r = ChunkResult {
+            job: job.id,
+            chunk: ChunkIndex(c),
+            node: Some(if c == 1 { good } else { bad }),
+            result: vec![c as u8],
+        };
+        s.put_chunk_result(r, T).await.unwrap();
+    }
+    let job = s
+        .transition_job(
+            job.id,
+            JobStatus::Running,
+            JobStatus::Completed,
+            job.version,
+            TransitionData {
+                result: Some(vec![1, 2, 3]),
+                ..TransitionData::default()
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    assert!(s.job_reviews(job.id).await.unwrap().is_empty());
+    let chunk = |c: u32| ReviewChunk {
+        chunk: ChunkIndex(c),
+        old_node: Some(bad),
+        old_hash: format!("old{c}"),
+        new_node: None,
+        new_hash: None,
+    };
+    let r = s
+        .open_job_review(job.id, bad, Some("oldjob".into()), &[chunk(2)], later(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.round, r.node, r.job_status),
+        (1, bad, JobStatus::Completed)
+    );
+    assert!(r.is_open());
+    assert_eq!(r.old_result_hash.as_deref(), Some("oldjob"));
+    assert_eq!(r.chunks, vec![chunk(2)]);
+    // A second quarantine while the round is open joins it; the chunk already in stays.
+    let r = s
+        .open_job_review(job.id, NodeId::new(), None, &[chunk(0), chunk(2)], later(2))
+        .await
+        .unwrap();
+    assert_eq!((r.round, r.node), (1, bad));
+    assert_eq!(r.chunks, vec![chunk(0), chunk(2)]);
+    // Their results are gone, the others kept.
+    assert_eq!(s.done_chunks(job.id).await.unwrap(), vec![ChunkIndex(1)]);
+    assert_eq!(s.open_job_reviews().await.unwrap(), vec![r.clone()]);
+    assert_eq!(
+        s.job(job.id).await.unwrap().unwrap().status,
+        JobStatus::Completed
+    );
+    let close = ReviewClose {
+        result: Some((vec![9, 9], "newjob".into())),
+        chunks: vec![
+            ReviewedChunk {
+                chunk: ChunkIndex(0),
+                node: Some(good),
+                hash: "new0".into(),
+            },
+            ReviewedChunk {
+                chunk: ChunkIndex(2),
+                node: Some(good),
+                hash: "new2".into(),
+            },
+        ],
+        note: None,
+    };
+    let fixed = s
+        .close_job_review(job.id, 1, &close, None, later(3))
+        .await
+        .unwrap();
+    assert_eq!(fixed.result.as_deref(), Some(&[9u8, 9][..]));
+    assert_eq!(
+        (fixed.status, fixed.version),
+        (JobStatus::Completed, job.version + 1)
+    );
+    // Closed once: a replay changes nothing.
+    assert_eq!(
+        s.close_job_review(job.id, 1, &close, None, later(4)).await,
+        Err(StoreError::NotFound)
+    );
+    assert!(s.open_job_reviews().await.unwrap().is_empty());
+    let all = s.job_reviews(job.id).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].finished_at, Some(later(3)));
+    assert_eq!(all[0].new_result_hash.as_deref(), Some("newjob"));
+    assert_eq!(all[0].chunks[1].new_node, Some(good));
+    assert_eq!(all[0].chunks[1].new_hash.as_deref(), Some("new2"));
+    assert_eq!(all[0].chunks[1].old_hash, "old2");
+    // The next quarantine opens round 2; a stale leader's correction is refused.
+    let r2 = s
+        .open_job_review(job.id, good, None, &[chunk(1)], later(5))
+        .await
+        .unwrap();
+    assert_eq!(r2.round, 2);
+    let fence = |t: u64| LeaderFence {
+        lock: "projector".into(),
+        token: FenceToken(t),
+    };
+    s.add_convergence_point(
+        job.id,
+        ConvergencePoint {
+            iterations: 1,
+            mean: 1.0,
+            ci95: 0.0,
+        },
+        Some(&fence(9)),
+    )
+    .await
+    .unwrap();
+    let refused = s
+        .close_job_review(
+            job.id,
+            2,
+            &ReviewClose {
+                result: Some((vec![1], "x".into())),
+                chunks: vec![],
+                note: None,
+            },
+            Some(&fence(3)),
+            later(6),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::StaleLeader { .. })),
+        "{refused:?}"
+    );
+    assert!(s.job_reviews(job.id).await.unwrap()[1].is_open());
+    // Closed without a correction (the node's chunk recomputed while running, or the job
+    // ended otherwise): the job's result stays.
+    s.close_job_review(
+        job.id,
+        2,
+        &ReviewClose {
+            result: None,
+            chunks: vec![],
+            note: Some("why".into()),
+        },
+        None,
+        later(7),
+    )
+    .await
+    .unwrap();
+    let all = s.job_reviews(job.id).await.unwrap();
+    assert_eq!(all[1].note.as_deref(), Some("why"));
+    assert_eq!(
+        s.job(job.id).await.unwrap().unwrap().result.as_deref(),
+        Some(&[9u8, 9][..])
+    );
+    // Recorded and deleted with the job.
+    assert!(s.delete_finished_job(job.id, u).await.unwrap());
+    assert!(s.job_reviews(job.id).await.unwrap().is_empty());
 }

@@ -17,11 +17,13 @@ mod checks;
 pub mod conformance;
 mod group_commit;
 mod postgres;
+mod reviews;
 mod rows;
 mod sqlite;
 
 pub use checks::{CheckCounts, CheckRun, CheckVerdict, ChunkCheck, NodeTrust};
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use reviews::{JobReview, ReviewChunk, ReviewClose, ReviewedChunk};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// How finely a token's last use is recorded: one write per token per this long at most.
@@ -787,6 +789,8 @@ pub trait Store: Send + Sync + 'static {
     async fn node_trust(&self) -> Result<Vec<(NodeId, NodeTrust)>, StoreError>;
     /// Adds `delta`'s counters to a node's spot-check record.
     async fn add_node_trust(&self, node: NodeId, delta: NodeTrust) -> Result<(), StoreError>;
+    /// Takes one back from a node's `checked` count (a check that was skipped); never below 0.
+    async fn uncount_node_check(&self, node: NodeId) -> Result<(), StoreError>;
     /// Quarantines a node (`Some`: also sets it draining, so it gets no work) or releases it
     /// (`None`; it stays draining until its owner resumes it).
     async fn set_node_quarantine(
@@ -806,4 +810,37 @@ pub trait Store: Send + Sync + 'static {
         job: JobId,
         chunks: &[ChunkIndex],
     ) -> Result<u64, StoreError>;
+
+    // --- reviews of a quarantined node's results ([`crate::verify`]) ---
+
+    /// In one transaction: records that `chunks` (with who computed them and their hashes)
+    /// of `job` are recomputed because `node` was quarantined, and deletes their stored
+    /// results. The chunks join the job's open round, or a new round opens (with the job's
+    /// status and the hash of its stored result). Chunks already in the open round are left
+    /// as they are. Returns the open round.
+    async fn open_job_review(
+        &self,
+        job: JobId,
+        node: NodeId,
+        old_result_hash: Option<String>,
+        chunks: &[ReviewChunk],
+        now: UnixMillis,
+    ) -> Result<JobReview, StoreError>;
+    /// Every review round of a job, oldest first, with their chunks.
+    async fn job_reviews(&self, job: JobId) -> Result<Vec<JobReview>, StoreError>;
+    /// Every open review round (jobs under review), oldest first, with their chunks.
+    async fn open_job_reviews(&self) -> Result<Vec<JobReview>, StoreError>;
+    /// Closes an open round in one transaction: records each recomputed chunk's origin and,
+    /// with `close.result`, stores the corrected result of the (still `completed`) job,
+    /// bumping its version. With `fence`, refused like a fenced transition. Returns the job
+    /// as stored; [`StoreError::NotFound`] if the round is not open (closed already) or the
+    /// job to correct is not `completed`.
+    async fn close_job_review(
+        &self,
+        job: JobId,
+        round: u32,
+        close: &ReviewClose,
+        fence: Option<&LeaderFence>,
+        now: UnixMillis,
+    ) -> Result<Job, StoreError>;
 }

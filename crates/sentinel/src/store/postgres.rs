@@ -1087,6 +1087,15 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn uncount_node_check(&self, node: NodeId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE node_trust SET checked = GREATEST(checked - 1, 0) WHERE node_id = $1")
+            .bind(node.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn set_node_quarantine(
         &self,
         node: NodeId,
@@ -1157,6 +1166,196 @@ impl Store for PostgresStore {
         }
         tx.commit().await.map_err(db_err)?;
         Ok(n)
+    }
+
+    async fn open_job_review(
+        &self,
+        job: JobId,
+        node: NodeId,
+        old_result_hash: Option<String>,
+        chunks: &[crate::store::ReviewChunk],
+        now: UnixMillis,
+    ) -> Result<crate::store::JobReview, StoreError> {
+        let id = *job.as_uuid();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let Some(status) = status else {
+            return Err(StoreError::NotFound);
+        };
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT round FROM job_reviews WHERE job_id = $1 AND finished_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let round = match open {
+            Some(r) => r,
+            None => {
+                let round: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(round), 0) + 1 FROM job_reviews WHERE job_id = $1",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO job_reviews (job_id, round, node_id, job_status, \
+                     old_result_hash, started_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(round)
+                .bind(node.to_string())
+                .bind(&status)
+                .bind(&old_result_hash)
+                .bind(now.as_i64())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                round
+            }
+        };
+        for c in chunks {
+            sqlx::query(
+                "INSERT INTO job_review_chunks (job_id, round, chunk_index, old_node, old_hash) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(round)
+            .bind(i64::from(c.chunk.0))
+            .bind(c.old_node.map(|n| n.to_string()))
+            .bind(&c.old_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            sqlx::query("DELETE FROM chunk_results WHERE job_id = $1 AND chunk_index = $2")
+                .bind(id)
+                .bind(i64::from(c.chunk.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        self.job_reviews(job)
+            .await?
+            .into_iter()
+            .find(|r| i64::from(r.round) == round)
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn job_reviews(&self, job: JobId) -> Result<Vec<crate::store::JobReview>, StoreError> {
+        let reviews = sqlx::query("SELECT * FROM job_reviews WHERE job_id = $1 ORDER BY round")
+            .bind(*job.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(super::reviews::job_review)
+            .collect::<Result<Vec<_>, _>>()?;
+        let chunks = sqlx::query("SELECT * FROM job_review_chunks WHERE job_id = $1")
+            .bind(*job.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(super::reviews::review_chunk)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(super::reviews::attach(reviews, chunks))
+    }
+
+    async fn open_job_reviews(&self) -> Result<Vec<crate::store::JobReview>, StoreError> {
+        let reviews = sqlx::query(
+            "SELECT * FROM job_reviews WHERE finished_at IS NULL ORDER BY started_at, job_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(super::reviews::job_review)
+        .collect::<Result<Vec<_>, _>>()?;
+        let chunks = sqlx::query(
+            "SELECT c.* FROM job_review_chunks c JOIN job_reviews r \
+             ON r.job_id = c.job_id AND r.round = c.round WHERE r.finished_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(super::reviews::review_chunk)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(super::reviews::attach(reviews, chunks))
+    }
+
+    async fn close_job_review(
+        &self,
+        job: JobId,
+        round: u32,
+        close: &crate::store::ReviewClose,
+        fence: Option<&LeaderFence>,
+        now: UnixMillis,
+    ) -> Result<Job, StoreError> {
+        let id = *job.as_uuid();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
+        let closed = sqlx::query(
+            "UPDATE job_reviews SET finished_at = $1, new_result_hash = $2, note = $3 \
+             WHERE job_id = $4 AND round = $5 AND finished_at IS NULL",
+        )
+        .bind(now.as_i64())
+        .bind(close.result.as_ref().map(|(_, h)| h.clone()))
+        .bind(&close.note)
+        .bind(id)
+        .bind(i64::from(round))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if closed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for c in &close.chunks {
+            sqlx::query(
+                "UPDATE job_review_chunks SET new_node = $1, new_hash = $2 \
+                 WHERE job_id = $3 AND round = $4 AND chunk_index = $5",
+            )
+            .bind(c.node.map(|n| n.to_string()))
+            .bind(&c.hash)
+            .bind(id)
+            .bind(i64::from(round))
+            .bind(i64::from(c.chunk.0))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let row = match &close.result {
+            Some((bytes, _)) => sqlx::query(
+                "UPDATE jobs SET result = $1, version = version + 1 \
+                 WHERE id = $2 AND status = $3 RETURNING *",
+            )
+            .bind(bytes)
+            .bind(id)
+            .bind(JobStatus::Completed.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?,
+            None => sqlx::query("SELECT * FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?,
+        };
+        let Some(row) = row else {
+            return Err(StoreError::NotFound);
+        };
+        let job = rows::job(&row)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(job)
     }
 
     async fn done_chunks(&self, job: JobId) -> Result<Vec<ChunkIndex>, StoreError> {

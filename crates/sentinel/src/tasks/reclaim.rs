@@ -115,6 +115,10 @@ async fn release_stranded_checks(ctx: &Context) {
     if let Err(e) = ctx.verifier().release_stranded(ctx, now).await {
         tracing::warn!(error = %e, "stranded spot check sweep failed");
     }
+    // Reviews of a quarantined node's results too (verify::review::sweep).
+    if let Err(e) = crate::verify::review::sweep(ctx, now).await {
+        tracing::warn!(error = %e, "review sweep failed");
+    }
 }
 
 /// Schedules again the running jobs the coordinator lost, and hands those whose chunks are all

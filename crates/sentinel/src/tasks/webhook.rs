@@ -1,6 +1,7 @@
 //! Optional webhook for node status flips: one JSON POST per sync round that changed something
 //! (`{"event": "node.status", "flips": [...]}`), 5 s timeout, failures logged and dropped —
-//! a notification, never a delivery guarantee.
+//! a notification, never a delivery guarantee. A spot check that quarantines a node posts
+//! `{"event": "node.quarantined", "node": {...}}` the same way, so its owner hears of it.
 
 use std::time::Duration;
 
@@ -38,7 +39,26 @@ impl Webhook {
             event: "node.status",
             flips,
         };
-        match self.client.post(&self.url).json(&body).send().await {
+        self.post(&body).await
+    }
+
+    /// Posts that a node was quarantined (`node`: who, whose, and the jobs under review);
+    /// returns whether the receiver accepted it (2xx).
+    pub async fn notify_quarantine(&self, node: &impl Serialize) -> bool {
+        #[derive(Serialize)]
+        struct Quarantine<'a, T> {
+            event: &'static str,
+            node: &'a T,
+        }
+        self.post(&Quarantine {
+            event: "node.quarantined",
+            node,
+        })
+        .await
+    }
+
+    async fn post(&self, body: &impl Serialize) -> bool {
+        match self.client.post(&self.url).json(body).send().await {
             Ok(r) if r.status().is_success() => true,
             Ok(r) => {
                 tracing::warn!(status = %r.status(), "webhook refused the notification");

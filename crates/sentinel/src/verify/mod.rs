@@ -17,6 +17,7 @@
 //! checking owner's nodes all leave before the second run, the leader skips the check the same
 //! way ([`Verifier::release_stranded`]) and lets any node recompute the chunk.
 
+pub mod review;
 pub mod sample;
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +25,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+pub use review::open_review;
 pub use sample::{result_hash, VerifyConfig};
 
 use crate::context::Context;
@@ -31,7 +33,7 @@ use crate::coordinator::{
     CompleteOutcome, Coordinator, CoordinatorError, LeaseRef, RecheckOutcome,
 };
 use crate::domain::{ChunkIndex, JobId, JobStatus, NodeId, UnixMillis, UserId};
-use crate::result_log::LogEntry;
+use crate::lifecycle::ReviewError;
 use crate::store::{
     CheckRun, CheckVerdict, ChunkCheck, Node, NodeStatus, NodeTrust, Store, StoreError,
 };
@@ -108,6 +110,40 @@ impl Verifier {
             t.failed += delta.failed;
         }
         Ok(())
+    }
+
+    /// Takes back the `checked` count of a check that was skipped (in the store and the
+    /// cached copy), so a new node's first results are all checked and the record is true.
+    async fn uncount_check(&self, store: &dyn Store, node: NodeId) -> Result<(), StoreError> {
+        store.uncount_node_check(node).await?;
+        if let Some((_, map)) = &mut *self.trust.lock() {
+            if let Some(t) = map.get_mut(&node) {
+                t.checked = t.checked.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `node` sent a result of this chunk that a spot check took (held, or settled
+    /// since): its re-sent result must hear what a re-sent ordinary result hears (the chunk is
+    /// done), not that its lease is stale, or the answer would tell it the chunk was a check.
+    pub async fn ran_check(
+        &self,
+        store: &dyn Store,
+        node: NodeId,
+        lease: LeaseRef,
+    ) -> Result<bool, StoreError> {
+        if self.config.rate <= 0.0 {
+            return Ok(false);
+        }
+        Ok(store
+            .chunk_check(lease.job, lease.chunk)
+            .await?
+            .is_some_and(|c| {
+                c.first.node == node
+                    || c.second.as_ref().is_some_and(|r| r.node == node)
+                    || c.third.as_ref().is_some_and(|r| r.node == node)
+            }))
     }
 
     /// Screens a result that arrived on `node`'s current lease: held for a spot check, counted
@@ -338,6 +374,8 @@ impl Verifier {
             check.settled_at = Some(now);
             check.first_result = Vec::new();
             store.put_chunk_check(&check).await?;
+            // Counted as checked when it was held; a skipped check checked nothing.
+            self.uncount_check(store, check.first.node).await?;
             metrics::counter!("sentinel_spot_checks_total", "outcome" => "skipped").increment(1);
             tracing::info!(job = %check.job, chunk = %check.chunk, first = %check.first.node,
                 "spot check skipped: its checking node left; any node may recompute the chunk");
@@ -367,42 +405,33 @@ impl Verifier {
         let owners = owners_of(nodes, [Some(wrong)]);
         let mut avoid = nodes_of(nodes, &owners, None);
         avoid.push(wrong);
-        let mut by_job: HashMap<JobId, Vec<ChunkIndex>> = HashMap::new();
-        for (job, chunk) in store.chunks_by_node(wrong, JobStatus::Running).await? {
-            by_job.entry(job).or_default().push(chunk);
-        }
-        for (job, chunks) in by_job {
-            let mut reopened = Vec::new();
-            for chunk in chunks {
-                // Reopened first: the job cannot finish while its chunk is pending again.
-                match coord.reopen(job, chunk, &avoid).await {
-                    Ok(true) => reopened.push(chunk),
-                    Ok(false) | Err(CoordinatorError::UnknownJob(_)) => {}
-                    Err(e) => return Err(e.into()),
+        let mut under_review = Vec::new();
+        for status in [JobStatus::Running, JobStatus::Completed] {
+            let mut by_job: HashMap<JobId, Vec<ChunkIndex>> = HashMap::new();
+            for (job, chunk) in store.chunks_by_node(wrong, status).await? {
+                by_job.entry(job).or_default().push(chunk);
+            }
+            for (job, chunks) in by_job {
+                let max_attempts = ctx.config().max_attempts;
+                match ctx
+                    .lifecycle()
+                    .begin_review(job, wrong, &chunks, &avoid, max_attempts)
+                    .await
+                {
+                    Ok(Some(review)) => {
+                        metrics::counter!("sentinel_chunks_recomputed_total")
+                            .increment(chunks.len() as u64);
+                        tracing::warn!(job = %job, chunks = chunks.len(), node = %wrong,
+                            status = %status, "recomputing a quarantined node's results");
+                        under_review.push(review);
+                    }
+                    Ok(None) | Err(ReviewError::NotFound) => {}
+                    Err(ReviewError::Store(e)) => return Err(e.into()),
+                    Err(ReviewError::Coordinator(e)) => return Err(e.into()),
                 }
             }
-            if reopened.is_empty() {
-                continue;
-            }
-            store.delete_chunk_results(job, &reopened).await?;
-            // The projector forgets the job and rebuilds it from the store without them.
-            let log = ctx.result_log();
-            if let Err(e) = log.append(LogEntry::Ended(job)).await {
-                tracing::warn!(job = %job, error = %e, "projector not told to rebuild the job");
-            }
-            if let Err(e) = log.append(LogEntry::Kick(job)).await {
-                tracing::warn!(job = %job, error = %e, "projector not told to rebuild the job");
-            }
-            tracing::warn!(job = %job, chunks = reopened.len(), node = %wrong,
-                "recomputing a quarantined node's results");
-            metrics::counter!("sentinel_chunks_recomputed_total").increment(reopened.len() as u64);
         }
-        let finished = store.chunks_by_node(wrong, JobStatus::Completed).await?;
-        if !finished.is_empty() {
-            let jobs: HashSet<JobId> = finished.iter().map(|(j, _)| *j).collect();
-            tracing::warn!(node = %wrong, jobs = jobs.len(), chunks = finished.len(),
-                "finished jobs contain results of a quarantined node; under review");
-        }
+        review::notify_quarantine(ctx, nodes, wrong, &under_review, now);
         Ok(())
     }
 }

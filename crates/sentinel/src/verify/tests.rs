@@ -377,3 +377,207 @@ async fn a_mismatch_waiting_for_a_third_owner_is_not_released() {
     assert_eq!(check.verdict, CheckVerdict::Pending);
     assert!(g.coord.lease(liar, 1, TTL, NOW).await.unwrap().is_empty());
 }
+
+/// A check skipped because its checker left did not check anything: the first node's
+/// `checked` count goes back, so its record (and its start, every result of which is checked)
+/// stays true.
+#[tokio::test]
+async fn a_skipped_check_is_not_counted_as_checked() {
+    let (g, nodes) = grid(1.0, 1, 2).await;
+    let (a, checker) = (nodes[0], nodes[1]);
+    let (l, first) = g.compute(a, false).await;
+    assert_eq!(g.submit(a, l, first).await, held());
+    assert_eq!(g.trust(a).await.checked, 1);
+    g.store
+        .set_node_status(checker, NodeStatus::Offline)
+        .await
+        .unwrap();
+    assert_eq!(
+        g.ctx
+            .verifier()
+            .release_stranded(&g.ctx, NOW)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(g.trust(a).await, NodeTrust::default());
+}
+
+/// A held result that is sent again hears "already done", as a re-sent ordinary result does,
+/// not "stale": the answer must not tell the node its chunk was a check.
+#[tokio::test]
+async fn a_re_sent_held_result_is_told_already_done_like_an_ordinary_one() {
+    let (g, nodes) = grid(1.0, 2, 2).await;
+    let (a, b) = (nodes[0], nodes[1]);
+    let (l, bytes) = g.compute(a, false).await;
+    assert_eq!(g.submit(a, l, bytes).await, held());
+    // The coordinator alone would say stale (the chunk is pending again for the check)...
+    assert_eq!(
+        g.coord.complete(a, l, NOW).await.unwrap(),
+        CompleteOutcome::Stale
+    );
+    // ...but the node took part in its check, so the node API answers already done.
+    let verifier = g.ctx.verifier();
+    assert!(verifier.ran_check(&*g.store, a, l).await.unwrap());
+    // A node that never sent a result of the chunk is told the truth.
+    assert!(!verifier.ran_check(&*g.store, b, l).await.unwrap());
+}
+
+/// A second node of `owner_of`'s owner, online.
+async fn sibling(g: &Grid, owner_of: NodeId) -> NodeId {
+    let owner = g.store.node_by_id(owner_of).await.unwrap().unwrap().owner;
+    let n = g
+        .store
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner,
+                public_key: format!("key-{}", NodeId::new()),
+                name: "sibling".into(),
+                claim_code: None,
+                max_parallel: 1,
+                cores: 1,
+                version: "t".into(),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    g.store
+        .set_node_status(n.id, NodeStatus::Online)
+        .await
+        .unwrap();
+    n.id
+}
+
+/// A grid whose results go through unchecked (no all-checked start, a tiny rate).
+async fn unchecked_grid(chunks: u32, owners: usize) -> (Grid, Vec<NodeId>) {
+    let (g, nodes) = grid(1e-9, chunks, owners).await;
+    let (ctx, _) = crate::context::testing::context(
+        g.coord.clone(),
+        g.store.clone(),
+        Funnel::new(Arc::new(RecordingPublisher::default())),
+        Arc::new(ManualClock::new(NOW)),
+        NodeApiConfig {
+            verify: VerifyConfig {
+                rate: 1e-9,
+                first_results: 0,
+            },
+            ..NodeApiConfig::default()
+        },
+        None,
+    );
+    (Grid { ctx, ..g }, nodes)
+}
+
+/// A chunk reopened by a quarantine is barred from the quarantined owner's nodes; when no
+/// node of another owner is online any more the leader's sweep lifts the bar, the chunk is
+/// re-leased and the job finishes; the round records who recomputed it.
+#[tokio::test]
+async fn a_reopened_chunk_no_other_owner_can_take_is_released_and_the_job_finishes() {
+    let (g, nodes) = unchecked_grid(1, 2).await;
+    let (liar, other) = (nodes[0], nodes[1]);
+    let mate = sibling(&g, liar).await;
+    let (l, bad) = g.compute(liar, true).await;
+    let old_hash = result_hash(&bad);
+    assert!(matches!(g.submit(liar, l, bad).await, Route::Ordinary(_)));
+    let all = g.store.list_nodes(None).await.unwrap();
+    g.ctx
+        .verifier()
+        .quarantine(&g.ctx, &all, liar, NOW)
+        .await
+        .unwrap();
+    let reviews = g.store.job_reviews(g.job).await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].job_status, JobStatus::Running);
+    assert_eq!(reviews[0].chunks[0].old_node, Some(liar));
+    assert_eq!(reviews[0].chunks[0].old_hash, old_hash);
+    // Barred from the liar's owner; the other owner leaves before taking it.
+    g.store
+        .set_node_status(other, NodeStatus::Offline)
+        .await
+        .unwrap();
+    assert!(g.coord.lease(mate, 1, TTL, NOW).await.unwrap().is_empty());
+    let swept = review::sweep(&g.ctx, NOW).await.unwrap();
+    assert_eq!(swept.released, 1);
+    let (l2, good) = g.compute(mate, false).await;
+    assert_eq!(l2.chunk, l.chunk);
+    assert!(matches!(
+        g.submit(mate, l2, good.clone()).await,
+        Route::Ordinary(_)
+    ));
+    let p = g.coord.job_progress(g.job).await.unwrap();
+    assert_eq!(p.done, p.chunk_count);
+    // The next sweep closes the round with the recomputed chunk's origin.
+    assert_eq!(review::sweep(&g.ctx, NOW).await.unwrap().closed, 1);
+    let r = &g.store.job_reviews(g.job).await.unwrap()[0];
+    assert!(!r.is_open());
+    assert_eq!(r.chunks[0].new_node, Some(mate));
+    assert_eq!(
+        r.chunks[0].new_hash.as_deref(),
+        Some(result_hash(&good).as_str())
+    );
+}
+
+/// A node quarantined after a job completed with its results: the job stays completed and
+/// goes under review, the results are deleted and only those chunks are scheduled again,
+/// barred from the node's owner; the job's result is kept until the correction.
+#[tokio::test]
+async fn quarantine_puts_a_completed_job_under_review_and_schedules_its_chunks_again() {
+    let (g, nodes) = unchecked_grid(3, 2).await;
+    let (liar, honest) = (nodes[0], nodes[1]);
+    let (l, bad) = g.compute(liar, true).await;
+    assert!(matches!(g.submit(liar, l, bad).await, Route::Ordinary(_)));
+    for _ in 0..2 {
+        let (l, b) = g.compute(honest, false).await;
+        assert!(matches!(g.submit(honest, l, b).await, Route::Ordinary(_)));
+    }
+    let job = g.store.job(g.job).await.unwrap().unwrap();
+    g.ctx
+        .lifecycle()
+        .end(
+            g.job,
+            crate::lifecycle::Ending::Completed {
+                result: vec![1, 2, 3],
+                report: None,
+            },
+            Vec::new(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(g.coord.job_progress(g.job).await.is_err(), "unscheduled");
+    let mate = sibling(&g, liar).await;
+    let all = g.store.list_nodes(None).await.unwrap();
+    g.ctx
+        .verifier()
+        .quarantine(&g.ctx, &all, liar, NOW)
+        .await
+        .unwrap();
+    let r = open_review(&*g.store, g.job)
+        .await
+        .unwrap()
+        .expect("under review");
+    assert_eq!(r.chunks.len(), 1);
+    assert_eq!(r.chunks[0].chunk, l.chunk);
+    assert_eq!(
+        r.old_result_hash.as_deref(),
+        Some(result_hash(&[1, 2, 3]).as_str())
+    );
+    let now = g.store.job(g.job).await.unwrap().unwrap();
+    assert_eq!(now.status, JobStatus::Completed);
+    assert_eq!(now.result.as_deref(), Some(&[1u8, 2, 3][..]));
+    assert!(now.version > job.version);
+    let p = g.coord.job_progress(g.job).await.unwrap();
+    assert_eq!((p.pending, p.done), (1, 2));
+    // The liar's owner's nodes may not take it; the other owner's node does.
+    assert!(g.coord.lease(mate, 1, TTL, NOW).await.unwrap().is_empty());
+    let (l2, good) = g.compute(honest, false).await;
+    assert_eq!(l2.chunk, l.chunk);
+    assert!(matches!(
+        g.submit(honest, l2, good).await,
+        Route::Ordinary(_)
+    ));
+    // All in: the sweep hands the job to the projector for the correction.
+    assert_eq!(review::sweep(&g.ctx, NOW).await.unwrap().kicked, 1);
+}

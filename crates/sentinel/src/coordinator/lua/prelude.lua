@@ -191,7 +191,10 @@ local function take_chunk(job, node, other_live)
   while nf < count do
     local c = I(nf)
     nf = nf + 1
-    if redis.call('GETBIT', j .. ':done', c) == 0 and redis.call('HEXISTS', j .. ':leased', c) == 0 then
+    -- A returned chunk is taken from the list only (with its bar): a restored job scans its
+    -- fresh chunks from 0 and would meet a reopened one here too.
+    if redis.call('GETBIT', j .. ':done', c) == 0 and redis.call('HEXISTS', j .. ':leased', c) == 0
+      and not redis.call('LPOS', rk, c) then
       found = c
       break
     end

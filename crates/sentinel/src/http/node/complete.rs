@@ -152,7 +152,17 @@ async fn complete_one(
     let now = state.clock().now();
     if !coord.is_lease_current(node, lease, now).await? {
         // Not held: `complete` changes nothing here and tells "already done" from "stale".
-        return Ok(coord.complete(node, lease, now).await?);
+        let outcome = coord.complete(node, lease, now).await?;
+        if outcome == CompleteOutcome::Stale
+            && state
+                .verifier()
+                .ran_check(state.store(), node, lease)
+                .await?
+        {
+            // A re-sent result a spot check took hears what a re-sent ordinary one hears.
+            return Ok(CompleteOutcome::AlreadyDone);
+        }
+        return Ok(outcome);
     }
     let bytes = B64
         .decode(body.result_b64.as_bytes())
