@@ -4,12 +4,20 @@
 //! built from the `wowlab-node` library) whose runner corrupts one result in fifty, starting
 //! with its first. The corrupted results must be caught by other owners' nodes, settled by a
 //! third owner's, and the job's final bytes must equal `wowlab sim`.
+//!
+//! The second test lets a liar's results through unchecked: its job completes with wrong
+//! bytes. An administrator then quarantines the liar; its owner hears of it on the webhook,
+//! the completed job goes under review, its chunks are recomputed by another owner's node and
+//! the job's stored result is corrected to exactly `wowlab sim`'s.
 
 mod support;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +61,11 @@ impl Runner for LyingRunner {
 
 /// Starts the lying node on its own runtime thread; returns how many results it corrupted.
 fn start_liar(url: &str, claim_token: &str, dir: &Path) -> Arc<AtomicU64> {
+    start_liar_every(url, claim_token, dir, 50)
+}
+
+/// [`start_liar`] lying on every `every`-th result.
+fn start_liar_every(url: &str, claim_token: &str, dir: &Path, every: u64) -> Arc<AtomicU64> {
     let mut cfg = NodeConfig::defaults();
     cfg.sentinel_url = Some(url.to_owned());
     cfg.claim_token = Some(Secret::new(claim_token));
@@ -76,7 +89,7 @@ fn start_liar(url: &str, claim_token: &str, dir: &Path) -> Arc<AtomicU64> {
                     .unwrap();
             let liar = LyingRunner {
                 honest: SimRunner::new(Arc::new(client)),
-                every: 50,
+                every,
                 runs: AtomicU64::new(0),
                 lies: counted,
             };
@@ -227,5 +240,225 @@ fn a_node_lying_on_one_chunk_in_fifty_is_caught_and_the_job_equals_wowlab_sim() 
         assert_eq!(t["failed"], 0, "{honest}: {t}");
         assert!(t["confirmed"].as_u64().unwrap() > 0, "{honest}: {t}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Accepts HTTP/1.1 POSTs on a loopback port, answers 200 and forwards each JSON body.
+fn webhook_receiver() -> (String, mpsc::Receiver<serde_json::Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = l.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Ok(v) = serde_json::from_slice(&body) {
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// The job's stored result bytes (`/api/jobs/{id}/aggregate`), through curl into a file.
+fn aggregate(url: &str, token: &str, job: &str, file: &Path) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-s", "-f", "-m", "10", "-o"])
+        .arg(file)
+        .args(["-H", &format!("authorization: Bearer {token}")])
+        .arg(format!("{url}/api/jobs/{job}/aggregate"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "aggregate not fetched");
+    std::fs::read(file).unwrap()
+}
+
+fn checks(url: &str, token: &str, job: &str) -> serde_json::Value {
+    let (s, b) = http(
+        &format!("{url}/api/jobs/{job}/checks"),
+        "GET",
+        Some(token),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    json(&b)
+}
+
+#[test]
+fn a_completed_job_with_a_liars_results_is_reviewed_and_corrected_to_equal_wowlab_sim() {
+    let dir = tempdir("spot-review");
+    let (hook, events) = webhook_receiver();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _up = Proc(
+        Command::new(BIN)
+            .args(["up", "--nodes", "0", "--addr", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir.join("grid"))
+            .args(["--lease-ttl-ms", "1500"])
+            // Sampling on but negligible and no all-checked start: the liar's results go
+            // through unchecked, as a rare lie would between samples.
+            .env("WOWLAB_SPOT_CHECK_RATE", "0.000001")
+            .env("WOWLAB_SPOT_CHECK_FIRST", "0")
+            .env("WOWLAB_WEBHOOK_URL", &hook)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("grid up", Duration::from_secs(60), || {
+        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
+    });
+    let (admin, claim_a) = account(&url, &dir.join("jar-a"), "a@example.org");
+    let (_, claim_c) = account(&url, &dir.join("jar-c"), "c@example.org");
+    let honest = start_node(&url, &claim_a, &dir.join("node-a"), "honest-a");
+    let lies = start_liar_every(&url, &claim_c, &dir.join("node-c"), 3);
+    wait_until("two nodes online", Duration::from_secs(60), || {
+        let n = nodes(&url, &admin);
+        n.len() == 2 && n.iter().all(|n| n["status"] == "online")
+    });
+
+    let (n, seed) = (300u64, 23u64);
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(profile())
+        .args(["-n", &n.to_string(), "--seed", &seed.to_string()])
+        .args(["--chunk-size", "10", "--json", "--quiet"])
+        .args(["--sentinel", &url, "--token", &admin])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "wowlab run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lies.load(Ordering::Relaxed) >= 1, "the liar never lied");
+    let expected: serde_json::Value = serde_json::from_slice(&sim(n, seed)).unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(
+        first["result"], expected["result"],
+        "the lies did not reach the job"
+    );
+    let jobs = json(
+        &http(&format!("{url}/api/jobs"), "GET", Some(&admin), None)
+            .unwrap()
+            .1,
+    );
+    let job = jobs[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(jobs[0]["status"], "completed");
+    let all = nodes(&url, &admin);
+    let id_of = |name: &str| {
+        all.iter().find(|n| n["name"] == name).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (liar, honest_id) = (id_of("liar"), id_of("honest-a"));
+
+    // The honest node stops first, so the review cannot finish before it is looked at.
+    drop(honest);
+    let (s, b) = http(
+        &format!("{url}/api/admin/nodes/{liar}/quarantine"),
+        "POST",
+        Some(&admin),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{b}");
+    // Under review, with the liar's chunks, and still completed.
+    let (s, b) = http(&format!("{url}/api/jobs/{job}"), "GET", Some(&admin), None).unwrap();
+    assert_eq!(s, 200, "{b}");
+    let view = json(&b);
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(view["review"]["underReview"], true, "{view}");
+    let c = checks(&url, &admin, &job);
+    assert_eq!(c["underReview"], true, "{c}");
+    let reviewed = c["reviews"][0]["chunks"].as_array().unwrap().clone();
+    assert_eq!(c["reviewChunks"], reviewed.len() as u64, "{c}");
+    assert!(!reviewed.is_empty());
+    assert!(
+        reviewed.iter().all(|ch| ch["oldNode"] == liar.as_str()),
+        "{c}"
+    );
+    // The owner hears of it on the webhook, with the job under review.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let event = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let v = events.recv_timeout(left).expect("no quarantine webhook");
+        if v["event"] == "node.quarantined" {
+            break v;
+        }
+    };
+    assert_eq!(event["node"]["nodeId"], liar.as_str(), "{event}");
+    assert_eq!(event["node"]["name"], "liar", "{event}");
+    assert!(event["node"]["ownerId"].is_string(), "{event}");
+    let jobs_in = event["node"]["jobs"].as_array().unwrap();
+    assert!(
+        jobs_in.iter().any(|j| j["jobId"] == job.as_str()
+            && j["status"] == "completed"
+            && j["chunks"] == reviewed.len() as u64),
+        "{event}"
+    );
+
+    // Back online, the honest node recomputes the chunks and the result is corrected.
+    let _honest = start_node(&url, &claim_a, &dir.join("node-a"), "honest-a");
+    wait_until("review closed", Duration::from_secs(120), || {
+        checks(&url, &admin, &job)["underReview"] == false
+    });
+    let c = checks(&url, &admin, &job);
+    let r = &c["reviews"][0];
+    assert!(r["finishedAt"].is_u64(), "{c}");
+    assert_ne!(r["oldResultHash"], r["newResultHash"], "{c}");
+    for ch in r["chunks"].as_array().unwrap() {
+        assert_eq!(ch["newNode"], honest_id.as_str(), "{c}");
+        assert!(ch["newHash"].is_string(), "{c}");
+    }
+    assert!(
+        r["chunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|ch| ch["newHash"] != ch["oldHash"]),
+        "no lie was corrected: {c}"
+    );
+    let bytes = aggregate(&url, &admin, &job, &dir.join("aggregate.bin"));
+    let corrected = wowlab_sim::ChunkResult::decode(&bytes).unwrap();
+    assert_eq!(
+        serde_json::to_value(&corrected).unwrap(),
+        expected["result"],
+        "the corrected result differs from wowlab sim"
+    );
+    let (_, b) = http(&format!("{url}/api/jobs/{job}"), "GET", Some(&admin), None).unwrap();
+    let view = json(&b);
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(view["review"]["underReview"], false, "{view}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -71,6 +71,12 @@ pub(super) async fn page(
     let contributors = contributors(&state, &job).await;
     let simulated = simulated(&state, &job).await;
     let share = share_url(&headers, &uri, &job);
+    let review = state
+        .store()
+        .job_reviews(job.id)
+        .await
+        .ok()
+        .and_then(|r| r.into_iter().last());
     let main = html! {
         div #job data-job-id=(job.id) data-status=(job.status.as_str()) data-chunks=(job.chunk_count)
             data-chunk-size=(job.chunk_size) data-iterations=(job.iterations) data-live=(user.is_some() || job.public)
@@ -79,6 +85,7 @@ pub(super) async fn page(
                 h1 #job-name { (name) }
                 span #status { (layout::status(job.status.as_str())) }
             }
+            @if let Some(r) = &review { (review_notice(&job, r)) }
             // The answer first; empty (hidden) while the job runs, swapped in by job.js on finish.
             div #answer { @if terminal { (answer(&job, &outcome)) } }
             // Always present (empty until then) so a live ending can fill it in.
@@ -211,6 +218,29 @@ pub(super) async fn page(
 }
 
 /// The stored convergence of a job (empty when it cannot be read: the page still renders).
+/// What the job's last review means for its result (README "Trusting volunteer results").
+fn review_notice(job: &Job, r: &crate::store::JobReview) -> Markup {
+    let chunks = r.chunks.len();
+    let plural = if chunks == 1 { "" } else { "s" };
+    html! {
+        @if r.is_open() {
+            p.notice #review role="status" data-under-review="true" {
+                strong { "Under review. " }
+                (chunks) " chunk" (plural) " of this job came from a node a spot check found wrong; "
+                "they are being recomputed on other owners' nodes"
+                @if job.status == JobStatus::Completed { ", and the result below will be corrected" }
+                "."
+            }
+        } @else if r.new_result_hash.is_some() {
+            p.notice #review role="status" data-under-review="false" {
+                strong { "Corrected. " }
+                (chunks) " chunk" (plural) " that came from a node a spot check found wrong were "
+                "recomputed on other owners' nodes; the result below is the corrected one."
+            }
+        }
+    }
+}
+
 pub(super) async fn convergence_points(state: &Context, job: &Job) -> Vec<ConvergencePoint> {
     state.store().convergence(job.id).await.unwrap_or_else(|e| {
         tracing::warn!(job = %job.id, error = %e, "convergence points");

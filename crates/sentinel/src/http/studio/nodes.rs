@@ -262,8 +262,9 @@ pub(super) async fn detail_page(
         @if let Some(at) = trust.quarantined_at {
             p.notice #node-quarantined role="alert" {
                 "Quarantined since " (fmt_time(at.0)) ": a spot check found one of this node's \
-                 results wrong. It gets no work and its results in unfinished jobs are being \
-                 recomputed; an administrator must release it."
+                 results wrong. It gets no work; its results are being recomputed on other \
+                 owners' nodes, and jobs that had already finished with them are under review \
+                 until their results are corrected. An administrator must release it."
             }
         }
         dl.facts #node-facts data-node=(n.id) {

@@ -87,6 +87,40 @@ pub(super) struct JobView {
     /// Target-error jobs: the target and how far the waves got.
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<TargetView>,
+    /// The job's last review, if a node found wrong had computed some of its chunks (README
+    /// "Trusting volunteer results"); absent if it never had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    review: Option<ReviewView>,
+}
+
+/// A job's last review: while it is open the job is under review (the chunks of a
+/// quarantined node are recomputed on other owners' nodes; a completed job's result is
+/// corrected when they are in).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ReviewView {
+    /// Whether the job is under review now.
+    under_review: bool,
+    /// Chunks recomputed in this review.
+    chunks: u32,
+    /// Its number (1 for the job's first).
+    round: u32,
+    /// When it opened.
+    started_at: UnixMillis,
+    /// When it closed (the result corrected, if the job had completed).
+    finished_at: Option<UnixMillis>,
+}
+
+impl From<&crate::store::JobReview> for ReviewView {
+    fn from(r: &crate::store::JobReview) -> Self {
+        Self {
+            under_review: r.is_open(),
+            chunks: r.chunks.len() as u32,
+            round: r.round,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
 }
 
 /// Chunk counts of a running job; `pending + leased + done == chunkCount`.
@@ -149,7 +183,19 @@ impl JobView {
             failure_reason: j.failure_reason.clone(),
             progress: progress.map(ProgressView::from),
             target: None,
+            review: None,
         }
+    }
+
+    /// Adds the job's last review, if it had one.
+    async fn reviewed(mut self, state: &Context) -> Result<Self, ApiError> {
+        self.review = state
+            .store()
+            .job_reviews(self.id)
+            .await?
+            .last()
+            .map(ReviewView::from);
+        Ok(self)
     }
 
     /// Adds a target-error job's target (none for a fixed-size job).
@@ -573,7 +619,12 @@ pub(super) async fn get(
     let p = progress(&state, &j).await?;
     let name = state.store().job_name(j.id).await?;
     Ok(Json(
-        JobView::new(&j, p).named(name).targeted(&state, &j).await?,
+        JobView::new(&j, p)
+            .named(name)
+            .targeted(&state, &j)
+            .await?
+            .reviewed(&state)
+            .await?,
     ))
 }
 

@@ -9,7 +9,7 @@ use axum::Json;
 use crate::domain::NodeId;
 use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::http::{ApiError, Context};
-use crate::store::{CheckCounts, NodeTrust};
+use crate::store::{CheckCounts, JobReview, NodeTrust};
 use crate::verify::VerifyError;
 
 async fn admin_node(state: &Context, admin: bool, id: &str) -> Result<NodeId, ApiError> {
@@ -99,9 +99,27 @@ pub(super) async fn quarantine(
     Ok(Json(trust_of(&state, id).await?))
 }
 
+/// A job's spot checks by outcome and its reviews, step by step.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct JobChecks {
+    /// Spot checks by outcome.
+    #[serde(flatten)]
+    counts: CheckCounts,
+    /// Whether the job is under review: a node found wrong computed some of its chunks, and
+    /// they are being recomputed on other owners' nodes (a completed job's result is then
+    /// corrected).
+    under_review: bool,
+    /// Chunks being recomputed in the open review (0 when not under review).
+    review_chunks: u32,
+    /// Every review, oldest first: which chunks, which nodes computed them before and after,
+    /// and the SHA-256 of each result and of the job's result before and after.
+    reviews: Vec<JobReview>,
+}
+
 /// `GET /api/jobs/{id}/checks`: how many of the job's chunks were cross-checked by another
-/// owner's node, how many checks are pending, found a wrong result or were skipped (readable
-/// by whoever may read the job).
+/// owner's node, how many checks are pending, found a wrong result or were skipped, and the
+/// job's reviews (readable by whoever may read the job).
 #[utoipa::path(
     get,
     path = "/api/jobs/{id}/checks",
@@ -110,7 +128,7 @@ pub(super) async fn quarantine(
     security((), ("session" = []), ("apiToken" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses(
-        (status = 200, description = "Spot checks by outcome", body = CheckCounts),
+        (status = 200, description = "Spot checks by outcome and reviews", body = JobChecks),
         (status = 404, description = "No such job (or not visible to the caller)")
     )
 )]
@@ -118,7 +136,14 @@ pub(super) async fn job_checks(
     State(state): State<Context>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
-) -> Result<Json<CheckCounts>, ApiError> {
+) -> Result<Json<JobChecks>, ApiError> {
     let job = super::jobs::readable(&state, user.as_ref(), &id).await?;
-    Ok(Json(state.store().job_check_counts(job.id).await?))
+    let reviews = state.store().job_reviews(job.id).await?;
+    let open = reviews.iter().find(|r| r.is_open());
+    Ok(Json(JobChecks {
+        counts: state.store().job_check_counts(job.id).await?,
+        under_review: open.is_some(),
+        review_chunks: open.map_or(0, |r| r.chunks.len() as u32),
+        reviews,
+    }))
 }
