@@ -116,6 +116,16 @@ mod tests {
         );
         let v = got.lock()[0].clone();
         assert_eq!(v["event"], "node.status");
+        // A quarantine goes the same way, under its own event name.
+        assert!(
+            Webhook::new(&format!("http://{addr}/hook"))
+                .unwrap()
+                .notify_quarantine(&serde_json::json!({"nodeId": node}))
+                .await
+        );
+        let q = got.lock()[1].clone();
+        assert_eq!(q["event"], "node.quarantined");
+        assert_eq!(q["node"]["nodeId"], node.to_string());
         assert_eq!(v["flips"][0]["nodeId"], node.to_string());
         assert_eq!(v["flips"][0]["status"], "offline");
         assert!(

@@ -640,6 +640,56 @@ mod pages {
         job.id.to_string()
     }
 
+    /// A completed job under review says so on its page and in its API view; once the
+    /// review closed with a correction, the page says the result is the corrected one.
+    #[tokio::test]
+    async fn a_job_under_review_says_so_and_then_that_it_was_corrected() {
+        use crate::domain::{ChunkIndex, JobStatus, NodeId};
+        use crate::store::{ReviewChunk, ReviewClose};
+        let (app, store) = app_with_store().await;
+        let alice = signup(&app, "alice@example.org").await;
+        let id = stored_job(
+            &store,
+            "alice@example.org",
+            &[0, 1, 2],
+            JobStatus::Completed,
+        )
+        .await;
+        let job = id.parse().unwrap();
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{id}"), Some(&alice), None).await;
+        assert!(!body.contains("id=\"review\""), "no review, no notice");
+        let chunk = |c| ReviewChunk {
+            chunk: ChunkIndex(c),
+            old_node: Some(NodeId::new()),
+            old_hash: "aa".into(),
+            new_node: None,
+            new_hash: None,
+        };
+        store
+            .open_job_review(job, NodeId::new(), None, &[chunk(1), chunk(2)], NOW)
+            .await
+            .unwrap();
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{id}"), Some(&alice), None).await;
+        assert!(body.contains("data-under-review=\"true\""), "{body}");
+        assert!(body.contains("Under review.") && body.contains("2 chunks of this job"));
+        let (_, api, _) = send(&app, "GET", &format!("/api/jobs/{id}"), Some(&alice), None).await;
+        let api: Value = serde_json::from_str(&api).unwrap();
+        assert_eq!(api["status"], "completed");
+        assert_eq!(api["review"]["underReview"], true, "{api}");
+        assert_eq!(api["review"]["chunks"], 2, "{api}");
+        let close = ReviewClose {
+            result: Some((vec![1], "bb".into())),
+            chunks: Vec::new(),
+            note: None,
+        };
+        store
+            .close_job_review(job, 1, &close, None, NOW)
+            .await
+            .unwrap();
+        let (_, body, _) = send(&app, "GET", &format!("/jobs/{id}"), Some(&alice), None).await;
+        assert!(body.contains("data-under-review=\"false\"") && body.contains("Corrected."));
+    }
+
     #[tokio::test]
     async fn a_finished_job_opens_on_its_answer_and_a_cancelled_one_on_what_was_merged() {
         use crate::domain::JobStatus;
