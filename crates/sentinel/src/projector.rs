@@ -794,6 +794,11 @@ impl<M: ResultMerger> Projector<M> {
         let Some(mut st) = self.jobs.remove(&job) else {
             return Ok(());
         };
+        if st.review.is_some() {
+            // A completed job does not fail; its review stays open with the reason logged.
+            tracing::error!(job = %job, reason = %reason, "review not merged; it stays open");
+            return Ok(());
+        }
         let estimate = self.merger.progress(&st.acc);
         let point = st.point_to_store(estimate, true);
         self.store_point(job, point).await;

@@ -116,7 +116,7 @@ async fn release_stranded_checks(ctx: &Context) {
         tracing::warn!(error = %e, "stranded spot check sweep failed");
     }
     // Reviews of a quarantined node's results too (verify::review::sweep).
-    if let Err(e) = crate::verify::review::sweep(ctx, now).await {
+    if let Err(e) = crate::verify::review::sweep(ctx).await {
         tracing::warn!(error = %e, "review sweep failed");
     }
 }

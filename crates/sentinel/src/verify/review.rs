@@ -42,8 +42,7 @@ pub struct SweepReport {
 /// can take (so they are re-leased and the job finishes), schedules a completed job under
 /// review again if the coordinator lost it, tells the projector to correct a job whose
 /// chunks are all in, and closes rounds of jobs that ended otherwise. Run by the leader.
-pub async fn sweep(ctx: &Context, now: UnixMillis) -> Result<SweepReport, VerifyError> {
-    let _ = now;
+pub async fn sweep(ctx: &Context) -> Result<SweepReport, VerifyError> {
     let (store, coord) = (ctx.store(), ctx.coordinator());
     let open = store.open_job_reviews().await?;
     let mut report = SweepReport::default();
@@ -91,7 +90,19 @@ pub async fn sweep(ctx: &Context, now: UnixMillis) -> Result<SweepReport, Verify
                     .iter()
                     .filter(|c| !stored.contains_key(&c.chunk))
                 {
-                    if any_checker(&nodes, &owners_of(&nodes, [c.old_node])) {
+                    let owners = owners_of(&nodes, [c.old_node]);
+                    if job.status == JobStatus::Completed {
+                        // A chunk done in the coordinator without a stored result (its reopen
+                        // failed half-way) would hold the correction forever: reopened here.
+                        // One not done (pending or leased) is left as it is.
+                        let mut avoid = super::nodes_of(&nodes, &owners, None);
+                        avoid.extend(c.old_node);
+                        match coord.reopen(job.id, c.chunk, &avoid).await {
+                            Ok(_) | Err(CoordinatorError::UnknownJob(_)) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    if any_checker(&nodes, &owners) {
                         continue;
                     }
                     match coord.release_avoid(job.id, c.chunk).await {

@@ -498,7 +498,7 @@ async fn a_reopened_chunk_no_other_owner_can_take_is_released_and_the_job_finish
         .await
         .unwrap();
     assert!(g.coord.lease(mate, 1, TTL, NOW).await.unwrap().is_empty());
-    let swept = review::sweep(&g.ctx, NOW).await.unwrap();
+    let swept = review::sweep(&g.ctx).await.unwrap();
     assert_eq!(swept.released, 1);
     let (l2, good) = g.compute(mate, false).await;
     assert_eq!(l2.chunk, l.chunk);
@@ -509,7 +509,7 @@ async fn a_reopened_chunk_no_other_owner_can_take_is_released_and_the_job_finish
     let p = g.coord.job_progress(g.job).await.unwrap();
     assert_eq!(p.done, p.chunk_count);
     // The next sweep closes the round with the recomputed chunk's origin.
-    assert_eq!(review::sweep(&g.ctx, NOW).await.unwrap().closed, 1);
+    assert_eq!(review::sweep(&g.ctx).await.unwrap().closed, 1);
     let r = &g.store.job_reviews(g.job).await.unwrap()[0];
     assert!(!r.is_open());
     assert_eq!(r.chunks[0].new_node, Some(mate));
@@ -579,5 +579,5 @@ async fn quarantine_puts_a_completed_job_under_review_and_schedules_its_chunks_a
         Route::Ordinary(_)
     ));
     // All in: the sweep hands the job to the projector for the correction.
-    assert_eq!(review::sweep(&g.ctx, NOW).await.unwrap().kicked, 1);
+    assert_eq!(review::sweep(&g.ctx).await.unwrap().kicked, 1);
 }

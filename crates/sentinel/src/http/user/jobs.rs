@@ -709,6 +709,13 @@ pub(super) async fn delete(
     }
     // Conditional on the status again, so a job cannot be deleted while it (re)starts.
     if state.store().delete_finished_job(id, user.id).await? {
+        // A completed job under review is scheduled again for its recomputed chunks: gone
+        // with it (unknown otherwise, which is fine).
+        if let Err(e) = state.coordinator().cancel_job(id).await {
+            if !matches!(e, crate::coordinator::CoordinatorError::UnknownJob(_)) {
+                tracing::warn!(job = %id, error = %e, "deleted job not unscheduled");
+            }
+        }
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("no such job"))
