@@ -14,7 +14,7 @@ use support::*;
 const LEASE_TTL_MS: u64 = 1500;
 
 fn profile() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/profiles/pet-procs.toml")
+    example_profile("pet-procs.toml")
 }
 
 struct Grid {
@@ -162,24 +162,6 @@ impl Drop for Grid {
     }
 }
 
-fn local_sim(n: u64, seed: u64) -> String {
-    let out = Command::new(BIN)
-        .arg("sim")
-        .arg(profile())
-        .args([
-            "-n",
-            &n.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--json",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Waits for a `wowlab run` spawned with piped output; its stdout, after asserting success.
 fn finished_ok(run: Child) -> String {
     stdout_ok(&run.wait_with_output().unwrap())
@@ -208,29 +190,15 @@ fn stdout_ok(out: &Output) -> String {
 fn job_on_three_node_processes_is_bit_identical_to_local_sim() {
     let g = Grid::start(3);
     let out = g.run(600, 11, 50);
-    assert_eq!(stdout_ok(&out), local_sim(600, 11));
+    assert_eq!(stdout_ok(&out), local_sim(&profile(), 600, 11));
     // The work really was spread: more than one node reported results... the job list shows
     // it completed; per-node counts are visible in the nodes' lastSeenAt.
     assert_eq!(g.jobs()[0]["status"], "completed");
 }
 
-/// A counter's value in the sentinel's Prometheus text (0 until first incremented).
-fn counter(metrics: &str, name_and_labels: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter(|(series, _)| *series == name_and_labels)
-        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
-        .sum()
-}
-
 impl Grid {
     fn metrics(&self) -> String {
-        http(&format!("{}/metrics", self.url), "GET", None, None)
-            .filter(|(s, _)| *s == 200)
-            .map(|(_, b)| b)
-            .expect("sentinel /metrics")
+        metrics(&self.url)
     }
 }
 
@@ -288,7 +256,7 @@ fn killed_node_leases_are_reclaimed_and_the_job_still_completes_identically() {
     let mut out = String::new();
     std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert!(status.success());
-    assert_eq!(out, local_sim(n, seed));
+    assert_eq!(out, local_sim(&profile(), n, seed));
 }
 
 #[test]
@@ -301,7 +269,7 @@ fn sentinel_restart_mid_job_and_the_job_completes() {
     });
     g.restart_sentinel();
     let out = finished_ok(run);
-    assert_eq!(out, local_sim(1500, 8));
+    assert_eq!(out, local_sim(&profile(), 1500, 8));
 }
 
 #[test]
@@ -326,7 +294,7 @@ fn standalone_sentinel_with_external_beacon_runs_a_job() {
     g.add_node(0);
     g.wait_nodes(1);
     let out = g.run(200, 4, 50);
-    assert_eq!(stdout_ok(&out), local_sim(200, 4));
+    assert_eq!(stdout_ok(&out), local_sim(&profile(), 200, 4));
 }
 
 /// GET a node's `/status` as JSON.
@@ -348,7 +316,7 @@ fn chunks_failed_by_a_node_time_limit_are_retried_on_another_node_and_the_job_is
     g.add_node(1);
     g.wait_nodes(2);
     let out = g.run(1500, 21, 30);
-    assert_eq!(stdout_ok(&out), local_sim(1500, 21));
+    assert_eq!(stdout_ok(&out), local_sim(&profile(), 1500, 21));
     assert_eq!(g.jobs()[0]["status"], "completed");
     // The limited node really took chunks and handed every one back as a failure, so the
     // result above was assembled from retries on the other node.
@@ -379,7 +347,7 @@ fn a_chunk_failing_on_every_node_ends_the_job_failed_with_the_reason() {
 /// The cheapest example profile: about 0.12 % half-width after 1024 iterations, so a
 /// [`TARGET`] of 0.1 % stops after wave 1 (3072 iterations) and 0.05 % after wave 2 (7168).
 fn target_profile() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/profiles/dot-builder.toml")
+    example_profile("dot-builder.toml")
 }
 
 const TARGET: f64 = 0.1;
@@ -423,7 +391,7 @@ fn assert_stopped_at_first_wave_meeting(out: &str, target: f64, max: u64, seed: 
         .position(|&e| e == n)
         .expect("stops on a wave boundary");
     if at > 0 {
-        let before = local_sim_of(&target_profile(), ends[at - 1], seed);
+        let before = local_sim(&target_profile(), ends[at - 1], seed);
         let (pct_before, _) = half_width(&before);
         assert!(
             pct_before > target,
@@ -434,24 +402,6 @@ fn assert_stopped_at_first_wave_meeting(out: &str, target: f64, max: u64, seed: 
 }
 
 /// `wowlab sim -n N` (JSON) of `profile`.
-fn local_sim_of(profile: &Path, n: u64, seed: u64) -> String {
-    let out = Command::new(BIN)
-        .arg("sim")
-        .arg(profile)
-        .args([
-            "-n",
-            &n.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--json",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
-}
-
 impl Grid {
     /// `wowlab run --target-error` of [`target_profile`] on this grid, printing JSON.
     fn run_target_command(&self, target: f64, max: u64, seed: u64, chunk: u64) -> Command {

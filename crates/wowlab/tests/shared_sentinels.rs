@@ -11,134 +11,16 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use support::shared::{services, start_sentinel, API_KEY, TOKEN_SECRET};
 use support::*;
-use wowlab_sentinel::result_log::{JetStreamLog, JetStreamOptions};
 
 /// The sentinels' log files, shown when a run fails.
 const SENTINEL_LOGS: &[&str] = &["sentinel-a.log", "sentinel-b.log"];
 
-/// The shared engines of one test run, each under names of its own.
-struct Shared {
-    redis: String,
-    postgres: String,
-    nats: String,
-    prefix: String,
-    schema: String,
-    stream: String,
-}
-
-fn services() -> Option<Shared> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (
-        var("WOWLAB_TEST_REDIS_URL"),
-        var("WOWLAB_TEST_POSTGRES_URL"),
-        var("WOWLAB_TEST_NATS_URL"),
-    ) {
-        (Some(redis), Some(postgres), Some(nats)) => {
-            let run_id = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-                ^ u128::from(std::process::id());
-            Some(Shared {
-                redis,
-                postgres,
-                nats,
-                prefix: format!("wowlab-e2e:{run_id:x}:"),
-                schema: format!("wowlab_e2e_{run_id:x}"),
-                stream: format!("WOWLAB_E2E_{run_id:x}"),
-            })
-        }
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but WOWLAB_TEST_REDIS_URL / WOWLAB_TEST_POSTGRES_URL / \
-                 WOWLAB_TEST_NATS_URL are not"
-            );
-            eprintln!("Redis, PostgreSQL or NATS test URL not set: skipping");
-            None
-        }
-    }
-}
-
-impl Shared {
-    /// Leaves the shared servers as found, once nothing writes to them any more.
-    fn clean_up(&self) {
-        let _ = Command::new("psql")
-            .arg(&self.postgres)
-            .args([
-                "-q",
-                "-c",
-                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
-            ])
-            .output();
-        let _ = Command::new("redis-cli")
-            .args(["-u", &self.redis, "--scan", "--pattern"])
-            .arg(format!("{}*", self.prefix))
-            .output()
-            .map(|o| {
-                for k in String::from_utf8_lossy(&o.stdout).lines() {
-                    let _ = Command::new("redis-cli")
-                        .args(["-u", &self.redis, "DEL", k])
-                        .output();
-                }
-            });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut opts = JetStreamOptions::new(self.nats.as_str());
-            opts.stream = self.stream.clone();
-            opts.subject = format!("wowlab.results.{}", self.stream.to_lowercase());
-            if let Ok(log) = JetStreamLog::connect(opts).await {
-                let _ = log.delete_stream().await;
-            }
-        });
-    }
-}
-
 fn profile() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/profiles/pet-procs.toml")
-}
-
-/// Starts `wowlab sentinel` `name` on the shared engines; returns it and its URL.
-fn start_sentinel(dir: &Path, name: &str, beacon: &str, shared: &Shared) -> (Proc, String) {
-    let port = free_port();
-    let log = std::fs::File::create(dir.join(format!("sentinel-{name}.log"))).unwrap();
-    let child = Command::new(BIN)
-        .arg("sentinel")
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir.join(format!("sentinel-{name}")))
-        .args([
-            "--redis-url",
-            &shared.redis,
-            "--redis-prefix",
-            &shared.prefix,
-        ])
-        .args(["--postgres-url", &shared.postgres])
-        .args(["--postgres-schema", &shared.schema])
-        .args(["--postgres-pool-size", "4"])
-        .args(["--nats-url", &shared.nats, "--nats-stream", &shared.stream])
-        .env("WOWLAB_SENTINEL_BEACON_URL", beacon)
-        .env("WOWLAB_SENTINEL_BEACON_API_KEY", "shared-key")
-        .env("WOWLAB_SENTINEL_TOKEN_SECRET", "shared-secret")
-        .env("WOWLAB_LEASE_TTL_MS", "3000")
-        // Leadership changes are logged at info.
-        .env("RUST_LOG", "warn,wowlab_sentinel=info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let p = Proc(child);
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until("sentinel up", Duration::from_secs(60), || {
-        http(&format!("{url}/readyz"), "GET", None, None).is_some_and(|(s, _)| s == 200)
-    });
-    (p, url)
+    example_profile("pet-procs.toml")
 }
 
 #[test]
@@ -147,9 +29,9 @@ fn a_job_submitted_to_one_sentinel_is_completed_through_another() {
         return;
     };
     let dir = tempdir("shared-sentinels");
-    let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
-    let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
-    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared);
+    let (_beacon, beacon_url) = start_beacon(&dir, TOKEN_SECRET, API_KEY);
+    let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared, &[]);
+    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared, &[]);
     // The account made on A is known to B: they share the store.
     let (api_token, claim_token) = account(&url_a, &dir.join("cookies"), "shared@example.org");
     let node = Proc(
@@ -213,11 +95,11 @@ fn the_leading_sentinel_killed_mid_job_leaves_the_job_to_the_other() {
         return;
     };
     let dir = tempdir("sentinel-failover");
-    let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
-    let (mut sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
+    let (_beacon, beacon_url) = start_beacon(&dir, TOKEN_SECRET, API_KEY);
+    let (mut sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared, &[]);
     // A leads before B exists, so killing A kills the projector, reclaim and presence leader.
     wait_for_projector(&dir, "a", Duration::from_secs(30));
-    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared);
+    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared, &[]);
     let (api_token, claim_token) = account(&url_b, &dir.join("cookies"), "failover@example.org");
     // The node and `wowlab run` know both sentinels and talk to A, the leader, until it dies.
     let both = format!("{url_a},{url_b}");

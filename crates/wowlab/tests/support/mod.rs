@@ -1,7 +1,10 @@
 //! Helpers shared by the end-to-end tests: child processes killed on drop, free loopback
-//! ports, scratch dirs, a curl-based HTTP client (keeps test dependencies at zero) and a
-//! standalone beacon + sentinel pair.
+//! ports, scratch dirs, a curl-based HTTP client (keeps test dependencies at zero), the
+//! `wowlab sim` reference run, a standalone beacon + sentinel pair and ([`shared`]) sentinels
+//! on shared Redis, PostgreSQL and JetStream.
 #![allow(dead_code)] // each test file uses its own subset
+
+pub mod shared;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -96,6 +99,51 @@ pub fn post_with_cookies(jar: &Path, url: &str, body: &str) -> String {
 /// Parses JSON or panics showing the text.
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+/// An example profile of the repository, `examples/profiles/{name}`.
+pub fn example_profile(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/profiles")
+        .join(name)
+}
+
+/// What `wowlab sim PROFILE -n N --seed SEED --json --quiet` prints: the bytes a grid run of
+/// the same inputs must equal.
+pub fn local_sim(profile: &Path, n: u64, seed: u64) -> String {
+    let out = Command::new(BIN)
+        .arg("sim")
+        .arg(profile)
+        .args(["-n", &n.to_string(), "--seed", &seed.to_string()])
+        .args(["--json", "--quiet"])
+        .output()
+        .expect("spawn wowlab sim");
+    assert!(
+        out.status.success(),
+        "wowlab sim failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("wowlab sim printed UTF-8")
+}
+
+/// A server's Prometheus text from `{url}/metrics`.
+pub fn metrics(url: &str) -> String {
+    http(&format!("{url}/metrics"), "GET", None, None)
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| b)
+        .unwrap_or_else(|| panic!("no /metrics at {url}"))
+}
+
+/// A counter's value in Prometheus text: the series named exactly `name_and_labels` (0 until
+/// first incremented).
+pub fn counter(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(series, _)| *series == name_and_labels)
+        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
+        .sum()
 }
 
 /// Polls `f` every 100 ms until it holds; panics naming `what` after `limit`.
