@@ -1466,6 +1466,21 @@ pub async fn spot_checks_and_node_trust_round_trip(s: &impl Store) {
     other.verdict = CheckVerdict::Skipped;
     other.note = Some("no node of another owner".into());
     s.put_chunk_check(&other).await.unwrap();
+    let mut some: Vec<u32> = s
+        .chunk_checks_of(job.id, &[ChunkIndex(5), ChunkIndex(3), ChunkIndex(9)])
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.chunk.0)
+        .collect();
+    some.sort_unstable();
+    assert_eq!(some, vec![3, 5], "only the asked chunks that have a check");
+    assert!(s.chunk_checks_of(job.id, &[]).await.unwrap().is_empty());
+    assert!(s
+        .chunk_checks_of(JobId::new(), &[ChunkIndex(3)])
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         s.job_check_counts(job.id).await.unwrap(),
         CheckCounts {

@@ -779,6 +779,13 @@ pub trait Store: Send + Sync + 'static {
         job: JobId,
         chunk: ChunkIndex,
     ) -> Result<Option<ChunkCheck>, StoreError>;
+    /// The spot checks started for any of `chunks` of `job`, in no particular order: one
+    /// query screens a whole batch of results.
+    async fn chunk_checks_of(
+        &self,
+        job: JobId,
+        chunks: &[ChunkIndex],
+    ) -> Result<Vec<ChunkCheck>, StoreError>;
     /// Creates or replaces the spot check of `(check.job, check.chunk)`.
     async fn put_chunk_check(&self, check: &ChunkCheck) -> Result<(), StoreError>;
     /// The spot checks of running jobs still waiting for a run, oldest first.

@@ -997,6 +997,26 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    async fn chunk_checks_of(
+        &self,
+        job: JobId,
+        chunks: &[ChunkIndex],
+    ) -> Result<Vec<crate::store::ChunkCheck>, StoreError> {
+        if chunks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let indexes: Vec<i64> = chunks.iter().map(|c| i64::from(c.0)).collect();
+        sqlx::query("SELECT * FROM chunk_checks WHERE job_id = $1 AND chunk_index = ANY($2)")
+            .bind(*job.as_uuid())
+            .bind(indexes)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(super::checks::chunk_check)
+            .collect()
+    }
+
     async fn put_chunk_check(&self, c: &crate::store::ChunkCheck) -> Result<(), StoreError> {
         let id = c.job;
         sqlx::query(

@@ -905,6 +905,31 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn chunk_checks_of(
+        &self,
+        job: JobId,
+        chunks: &[ChunkIndex],
+    ) -> Result<Vec<crate::store::ChunkCheck>, StoreError> {
+        if chunks.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The indexes go in as one JSON array, so the statement is the same for any batch.
+        let indexes: Vec<String> = chunks.iter().map(|c| c.0.to_string()).collect();
+        let indexes = format!("[{}]", indexes.join(","));
+        sqlx::query(
+            "SELECT * FROM chunk_checks WHERE job_id = ? \
+             AND chunk_index IN (SELECT value FROM json_each(?))",
+        )
+        .bind(job.to_string())
+        .bind(indexes)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(super::checks::chunk_check)
+        .collect()
+    }
+
     async fn put_chunk_check(&self, c: &crate::store::ChunkCheck) -> Result<(), StoreError> {
         let id = c.job;
         sqlx::query(

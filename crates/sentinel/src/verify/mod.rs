@@ -21,6 +21,7 @@ pub mod review;
 pub mod sample;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -61,10 +62,15 @@ pub enum Route {
     Held(CompleteOutcome),
 }
 
-/// The spot-check policy and its cached view of node records.
+/// The spot checks of a batch of results, read in one query before the batch is screened.
+#[derive(Debug, Default)]
+pub struct Prefetched(HashMap<(JobId, ChunkIndex), ChunkCheck>);
+
+/// The spot-check policy and its cached views of node records and of the node list.
 pub struct Verifier {
     config: VerifyConfig,
     trust: Mutex<Option<(Instant, HashMap<NodeId, NodeTrust>)>>,
+    nodes: Mutex<Option<(Instant, Arc<Vec<Node>>)>>,
 }
 
 impl Verifier {
@@ -73,6 +79,7 @@ impl Verifier {
         Self {
             config,
             trust: Mutex::new(None),
+            nodes: Mutex::new(None),
         }
     }
 
@@ -92,6 +99,45 @@ impl Verifier {
         let t = map.get(&node).copied().unwrap_or_default();
         *self.trust.lock() = Some((Instant::now(), map));
         Ok(t)
+    }
+
+    /// The node list, from a cache refreshed at most every [`sample::TRUST_CACHE_TTL`] (or at
+    /// once with `fresh`). Sampling reads the cached copy only to learn that no node of
+    /// another owner is online, the common case of a lone owner's grid.
+    async fn nodes(&self, store: &dyn Store, fresh: bool) -> Result<Arc<Vec<Node>>, StoreError> {
+        if !fresh {
+            if let Some((at, nodes)) = &*self.nodes.lock() {
+                if at.elapsed() < sample::TRUST_CACHE_TTL {
+                    return Ok(nodes.clone());
+                }
+            }
+        }
+        let nodes = Arc::new(store.list_nodes(None).await?);
+        *self.nodes.lock() = Some((Instant::now(), nodes.clone()));
+        Ok(nodes)
+    }
+
+    /// Reads the spot checks of a batch of results at once (`None` when checks are off), so
+    /// screening a batch costs one query instead of one per result.
+    pub async fn prefetch(
+        &self,
+        store: &dyn Store,
+        leases: impl IntoIterator<Item = LeaseRef>,
+    ) -> Result<Option<Prefetched>, StoreError> {
+        if self.config.rate <= 0.0 {
+            return Ok(None);
+        }
+        let mut by_job: HashMap<JobId, Vec<ChunkIndex>> = HashMap::new();
+        for l in leases {
+            by_job.entry(l.job).or_default().push(l.chunk);
+        }
+        let mut found = HashMap::new();
+        for (job, chunks) in by_job {
+            for c in store.chunk_checks_of(job, &chunks).await? {
+                found.insert((c.job, c.chunk), c);
+            }
+        }
+        Ok(Some(Prefetched(found)))
     }
 
     /// Adds to a node's record (and to the cached copy, so a new node's start counts down at
@@ -147,7 +193,9 @@ impl Verifier {
     }
 
     /// Screens a result that arrived on `node`'s current lease: held for a spot check, counted
-    /// as a check of an earlier result, or ordinary.
+    /// as a check of an earlier result, or ordinary. `prefetched` holds the chunk's check if
+    /// the caller read its batch's checks beforehand ([`Self::prefetch`]); a check row is
+    /// written before its chunk is leased again, so a read after the request arrived sees it.
     pub async fn screen(
         &self,
         ctx: &Context,
@@ -155,6 +203,7 @@ impl Verifier {
         lease: LeaseRef,
         bytes: Vec<u8>,
         now: UnixMillis,
+        prefetched: Option<&Prefetched>,
     ) -> Result<Route, VerifyError> {
         let (store, coord) = (ctx.store(), ctx.coordinator());
         if self.config.rate <= 0.0 {
@@ -169,7 +218,11 @@ impl Verifier {
             let outcome = coord.recheck(node, lease, &avoid, now).await?;
             return Ok(Route::Held(held(outcome)));
         }
-        match store.chunk_check(lease.job, lease.chunk).await? {
+        let check = match prefetched {
+            Some(p) => p.0.get(&(lease.job, lease.chunk)).cloned(),
+            None => store.chunk_check(lease.job, lease.chunk).await?,
+        };
+        match check {
             Some(check) if check.verdict == CheckVerdict::Pending => {
                 self.on_check_run(ctx, node, lease, bytes, check, now).await
             }
@@ -195,10 +248,16 @@ impl Verifier {
         if !is_new && !drawn {
             return Ok(Route::Ordinary(bytes));
         }
-        let Some(me) = store.node_by_id(node).await? else {
+        // The cached list answers the common case (no other owner online: nothing to do) without
+        // a query per result; a check is only started on a fresh one.
+        let mut nodes = self.nodes(store, false).await?;
+        let me_known = nodes.iter().any(|n| n.id == node);
+        if !me_known || any_checker(&nodes, &owners_of(&nodes, [Some(node)])) {
+            nodes = self.nodes(store, true).await?;
+        }
+        let Some(me) = nodes.iter().find(|n| n.id == node).cloned() else {
             return Ok(Route::Ordinary(bytes));
         };
-        let nodes = store.list_nodes(None).await?;
         let owners = owners_of(&nodes, [Some(node)]);
         let check = |verdict, note: Option<String>, result: Vec<u8>| ChunkCheck {
             job: lease.job,

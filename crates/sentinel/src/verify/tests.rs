@@ -148,7 +148,7 @@ impl Grid {
         let route = self
             .ctx
             .verifier()
-            .screen(&self.ctx, node, lease, bytes, NOW)
+            .screen(&self.ctx, node, lease, bytes, NOW, None)
             .await
             .unwrap();
         if let Route::Ordinary(b) = &route {

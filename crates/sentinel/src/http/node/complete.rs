@@ -8,6 +8,8 @@
 //! for it at once when pending work exists ([`Coordinator::add_credit`]), so a busy node needs
 //! neither a push nor a poll between chunks; otherwise the credit waits for the dispatcher.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::Json;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -25,7 +27,7 @@ use crate::http::{ApiError, Context};
 use crate::result_log::LogEntry;
 use crate::store::ChunkResult;
 use crate::store::Node;
-use crate::verify::{Route, VerifyError};
+use crate::verify::{Prefetched, Route, VerifyError};
 
 /// Most results in one batch.
 pub const MAX_BATCH: usize = 1024;
@@ -50,7 +52,7 @@ pub(super) async fn handle(
     req: ClaimedNode<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
     let refill = req.body.refill;
-    let outcome = complete_one(&state, req.node.id, req.body).await?;
+    let outcome = complete_one(&state, req.node.id, req.body, None).await?;
     match response(outcome) {
         Some(mut r) => {
             if refill {
@@ -88,12 +90,22 @@ pub(super) async fn handle_batch(
             "at most {MAX_BATCH} results per batch"
         )));
     }
+    // The batch's spot checks in one query rather than one per result.
+    let prefetched = state
+        .verifier()
+        .prefetch(state.store(), items.iter().map(|i| from_wire(i.lease)))
+        .await?
+        .map(Arc::new);
     // Concurrently, so the group-commit writer sees the whole batch at once.
     let mut set = JoinSet::new();
     for (i, item) in items.into_iter().enumerate() {
         let state = state.clone();
         let node = req.node.id;
-        set.spawn(async move { (i, complete_one(&state, node, item).await) });
+        let prefetched = prefetched.clone();
+        set.spawn(async move {
+            let outcome = complete_one(&state, node, item, prefetched.as_deref()).await;
+            (i, outcome)
+        });
     }
     let mut results = vec![None; set.len()];
     while let Some(joined) = set.join_next().await {
@@ -146,6 +158,7 @@ async fn complete_one(
     state: &Context,
     node: NodeId,
     body: CompleteRequest,
+    prefetched: Option<&Prefetched>,
 ) -> Result<CompleteOutcome, ApiError> {
     let lease: LeaseRef = from_wire(body.lease);
     let coord = state.coordinator();
@@ -170,7 +183,7 @@ async fn complete_one(
     // A sampled result is held for a spot check; the node hears the same either way.
     let bytes = match state
         .verifier()
-        .screen(state, node, lease, bytes, now)
+        .screen(state, node, lease, bytes, now, prefetched)
         .await
     {
         Ok(Route::Ordinary(bytes)) => bytes,
