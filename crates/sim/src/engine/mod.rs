@@ -543,7 +543,10 @@ impl<'p> Sim<'p> {
                 }
             }
             Watch::HealthPct(pct) => {
-                let t = crate::fmath::floor(self.end as f64 * (1.0 - pct / 100.0)) as u64;
+                // `floor(x) as u64` without the libm call: the float-to-int cast truncates
+                // toward zero and saturates, which equals flooring for x >= 0 and gives 0 for
+                // negatives and NaN either way, so the instant is the same.
+                let t = (self.end as f64 * (1.0 - pct / 100.0)) as u64;
                 after(t)
             }
             Watch::FightTime(t) => after(t),
@@ -716,13 +719,20 @@ impl<'p> Sim<'p> {
         }
     }
 
+    /// Rolls proc `pi` unless it is on its internal cooldown. The cooldown test is inlined
+    /// into every caller: procs such as a trinket's are offered on every hit but spend most
+    /// of the fight on cooldown.
+    #[inline]
     fn try_proc(&mut self, pi: usize) {
+        if self.now >= self.procs[pi].icd_until {
+            self.roll_proc(pi);
+        }
+    }
+
+    fn roll_proc(&mut self, pi: usize) {
         let p = self.p;
         let pr = &p.procs[pi];
         let now = self.now;
-        if now < self.procs[pi].icd_until {
-            return;
-        }
         let chance = match (pr.chance, pr.rppm) {
             (Some(c), _) => c,
             (None, Some(rppm)) => {

@@ -32,7 +32,14 @@ const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
 /// Min-queue of events: a 4-ary heap with the integer keys in their own array (sifting
 /// compares keys only and touches fewer cache lines than a binary heap of whole entries).
 /// Reused across iterations (cleared, never shrunk), so the steady state does not allocate.
-#[derive(Debug, Default)]
+///
+/// `keys` always holds `ARITY - 1` more slots than there are entries, every slot past the
+/// entries set to `u64::MAX` (no real key is that large: times stay below 2^37 µs). A node
+/// with a first child therefore always has all `ARITY` child slots, so sifting down picks the
+/// smallest of four keys with compares and conditional moves instead of a loop bounded by the
+/// length, and without a bounds check per child. Keys are unique (time and sequence), so the
+/// pop order is the same as any other min-queue's.
+#[derive(Debug)]
 pub(crate) struct Queue {
     keys: Vec<u64>,
     evs: Vec<Ev>,
@@ -40,10 +47,24 @@ pub(crate) struct Queue {
 }
 
 const ARITY: usize = 4;
+/// The key of an empty slot: larger than any real key.
+const EMPTY: u64 = u64::MAX;
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            keys: vec![EMPTY; ARITY - 1],
+            evs: Vec::new(),
+            seq: 0,
+        }
+    }
+}
 
 impl Queue {
     pub fn clear(&mut self) {
+        // Keeps the capacity of both arrays.
         self.keys.clear();
+        self.keys.resize(ARITY - 1, EMPTY);
         self.evs.clear();
         self.seq = 0;
     }
@@ -52,64 +73,64 @@ impl Queue {
     pub fn push(&mut self, time: u64, ev: Ev) {
         self.seq = (self.seq + 1) & SEQ_MASK;
         let key = time << SEQ_BITS | self.seq;
-        let mut i = self.keys.len();
-        self.keys.push(key);
+        let mut i = self.evs.len();
+        // Slot i was an empty pad; keep ARITY - 1 pads after the new last entry.
+        self.keys.push(EMPTY);
         self.evs.push(ev);
+        let keys = &mut self.keys[..];
+        let evs = &mut self.evs[..];
         // Sift up through a hole.
         while i > 0 {
             let parent = (i - 1) / ARITY;
-            if self.keys[parent] <= key {
+            let pk = keys[parent];
+            if pk <= key {
                 break;
             }
-            self.keys[i] = self.keys[parent];
-            self.evs[i] = self.evs[parent];
+            keys[i] = pk;
+            evs[i] = evs[parent];
             i = parent;
         }
-        self.keys[i] = key;
-        self.evs[i] = ev;
+        keys[i] = key;
+        evs[i] = ev;
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, Ev)> {
-        let n = self.keys.len();
-        if n == 0 {
-            return None;
-        }
+        let last_ev = self.evs.pop()?;
+        let n = self.evs.len();
         let top_key = self.keys[0];
-        let top_ev = self.evs[0];
-        let last_key = self.keys[n - 1];
-        let last_ev = self.evs[n - 1];
-        self.keys.truncate(n - 1);
-        self.evs.truncate(n - 1);
-        let n = n - 1;
-        if n > 0 {
-            // Sift the former last entry down from the root through a hole.
-            let mut i = 0;
-            loop {
-                let first = i * ARITY + 1;
-                if first >= n {
-                    break;
-                }
-                let end = (first + ARITY).min(n);
-                let mut best = first;
-                let mut best_key = self.keys[first];
-                for c in first + 1..end {
-                    let k = self.keys[c];
-                    if k < best_key {
-                        best = c;
-                        best_key = k;
-                    }
-                }
-                if last_key <= best_key {
-                    break;
-                }
-                self.keys[i] = best_key;
-                self.evs[i] = self.evs[best];
-                i = best;
-            }
-            self.keys[i] = last_key;
-            self.evs[i] = last_ev;
+        let last_key = self.keys[n];
+        // The former last slot becomes a pad; drop the surplus pad at the end.
+        self.keys[n] = EMPTY;
+        self.keys.pop();
+        if n == 0 {
+            return Some((top_key >> SEQ_BITS, last_ev));
         }
+        let top_ev = self.evs[0];
+        let keys = &mut self.keys[..];
+        let evs = &mut self.evs[..];
+        // Sift the former last entry down from the root through a hole.
+        let mut i = 0;
+        loop {
+            let first = i * ARITY + 1;
+            if first >= n {
+                break;
+            }
+            // All four child slots exist (pads past the end hold EMPTY).
+            let c: &[u64; ARITY] = keys[first..first + ARITY].try_into().expect("ARITY slots");
+            let (k01, i01) = if c[1] < c[0] { (c[1], 1) } else { (c[0], 0) };
+            let (k23, i23) = if c[3] < c[2] { (c[3], 3) } else { (c[2], 2) };
+            let (best_key, off) = if k23 < k01 { (k23, i23) } else { (k01, i01) };
+            if last_key <= best_key {
+                break;
+            }
+            let best = first + off;
+            keys[i] = best_key;
+            evs[i] = evs[best];
+            i = best;
+        }
+        keys[i] = last_key;
+        evs[i] = last_ev;
         Some((top_key >> SEQ_BITS, top_ev))
     }
 }
