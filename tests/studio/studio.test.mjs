@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,9 +71,13 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
 });
 
+// The nodes' data dirs, removed at the end so runs leave nothing in the temp dir.
+const nodeDirs = [];
+
 after(async () => {
   if (node) node.kill("SIGTERM");
   if (browser) await browser.close();
+  for (const dir of nodeDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 test("sign up shows field errors, then lands on the dashboard", async () => {
@@ -127,6 +131,7 @@ test("claim a node started with the claim token", async () => {
   assert.equal(await page.locator("#claim-token-text").textContent(), token);
 
   const dataDir = mkdtempSync(path.join(tmpdir(), "studio-node-"));
+  nodeDirs.push(dataDir);
   node = spawn(BIN, ["node", "--sentinel", BASE, "--claim-token", token, "--data-dir", dataDir,
     "--max-parallel", "1", "--name", "browser-test-node"], {
     stdio: ["ignore", "inherit", "inherit"],
@@ -741,6 +746,7 @@ test("a job whose chunks always fail shows failed and the reason live, without a
   await page.evaluate(() => { window.__sameDocument = true; });
   await until("the page is live", () => page.evaluate(() => window.__studio.connection === "connected"), 30000, 100);
   const dataDir = mkdtempSync(path.join(tmpdir(), "studio-failing-node-"));
+  nodeDirs.push(dataDir);
   node = spawn(BIN, ["node", "--sentinel", BASE, "--claim-token", token, "--data-dir", dataDir,
     "--max-parallel", "1", "--name", "failing-node", "--chunk-timeout-ms", "1"], {
     stdio: ["ignore", "inherit", "inherit"],
