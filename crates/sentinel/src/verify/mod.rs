@@ -293,7 +293,9 @@ impl Verifier {
             .await?;
         let avoid = nodes_of(&nodes, &owners, me.owner);
         let outcome = coord.recheck(node, lease, &avoid, now).await?;
-        if outcome == RecheckOutcome::Requeued {
+        // A lease that ran out meanwhile leaves the chunk pending all the same (reclaimed), and
+        // its next result settles the held one: that check counts too.
+        if outcome != RecheckOutcome::AlreadyDone {
             self.add_trust(store, node, counts(1, 0, 0)).await?;
             metrics::counter!("sentinel_spot_checks_total", "outcome" => "started").increment(1);
         }
