@@ -246,11 +246,24 @@ impl<M: ResultMerger> Projector<M> {
                     continue;
                 }
             };
+            match self.begin_term().await {
+                Ok(()) => {}
+                Err(e @ StoreError::StaleLeader { .. }) => {
+                    self.step_down_term(&e).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "projector could not raise its fence");
+                    self.set_health(Some(format!("store: {e}")));
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_PAUSE) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+            }
             tracing::info!("projector consuming the result log");
             self.set_health(None);
-            // A new term starts from the store: whatever a previous leader merged is there.
-            self.jobs.clear();
-            self.deposed = false;
             let mut flush = tokio::time::interval(self.publish_every);
             flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut renew = tokio::time::interval(renew_every);
@@ -261,6 +274,7 @@ impl<M: ResultMerger> Projector<M> {
                         Ok(d) => {
                             self.take_batch(d, &mut *sub).await;
                             if self.deposed {
+                                hand_back(&mut *sub).await;
                                 self.jobs.clear();
                                 continue 'campaign;
                             }
@@ -276,6 +290,7 @@ impl<M: ResultMerger> Projector<M> {
                         self.publish_progress().await;
                         self.finalize_ready().await;
                         if self.deposed {
+                            hand_back(&mut *sub).await;
                             self.jobs.clear();
                             continue 'campaign;
                         }
@@ -283,6 +298,7 @@ impl<M: ResultMerger> Projector<M> {
                     _ = renew.tick() => {
                         if self.deposed || !self.still_leading().await {
                             tracing::info!("projector stepped down");
+                            hand_back(&mut *sub).await;
                             self.jobs.clear();
                             continue 'campaign;
                         }
@@ -301,6 +317,20 @@ impl<M: ResultMerger> Projector<M> {
                 tracing::debug!(error = %e, "could not release the projector lock");
             }
         }
+    }
+
+    /// Starts a term from the store (whatever a previous leader merged is there), raising the
+    /// fence before anything is read: a predecessor that has not noticed its deposition yet
+    /// cannot store results after this term loaded their job (they would be acknowledged in
+    /// the log and never merged here, so the job would never end); its writes are refused
+    /// and its entries go back to the log for this term.
+    async fn begin_term(&mut self) -> Result<(), StoreError> {
+        self.jobs.clear();
+        self.deposed = false;
+        if let Some(fence) = self.fence() {
+            self.store.raise_leader_fence(&fence).await?;
+        }
+        Ok(())
     }
 
     /// Renews (or acquires) the lock; true while this projector leads (always without one).
@@ -331,6 +361,14 @@ impl<M: ResultMerger> Projector<M> {
     /// up and stops for this term instead of retrying; its entries go back to the log.
     async fn step_down(&mut self, job: JobId, e: &StoreError) {
         tracing::warn!(job = %job, error = %e, "projector write refused as stale; stepping down");
+        self.step_down_term(e).await;
+    }
+
+    /// [`Self::step_down`] for a refusal that concerns no one job.
+    async fn step_down_term(&mut self, e: &StoreError) {
+        if !self.deposed {
+            tracing::warn!(error = %e, "projector deposed by a newer leader");
+        }
         metrics::counter!("sentinel_stale_leader_writes_total", "lock" => PROJECTOR_LOCK)
             .increment(1);
         // The stale token is kept until the next election: any write still attempted in
@@ -368,14 +406,22 @@ impl<M: ResultMerger> Projector<M> {
     async fn process(&mut self, batch: Vec<Delivery>) {
         if self.log.durable() {
             if let Err(e) = self.persist(&batch).await {
-                tracing::warn!(error = %e, entries = batch.len(), "results wait in the log");
-                self.set_health(Some(format!("results wait in the log: {e}")));
+                let stale = matches!(e, StoreError::StaleLeader { .. });
+                if stale {
+                    // Not this store's fault: the new leader takes these entries over.
+                    self.step_down_term(&e).await;
+                } else {
+                    tracing::warn!(error = %e, entries = batch.len(), "results wait in the log");
+                    self.set_health(Some(format!("results wait in the log: {e}")));
+                }
                 for d in batch {
                     if let Err(e) = d.retry_later().await {
                         tracing::debug!(error = %e, "could not hand an entry back");
                     }
                 }
-                tokio::time::sleep(RETRY_PAUSE).await;
+                if !stale {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
                 return;
             }
         }
@@ -404,11 +450,13 @@ impl<M: ResultMerger> Projector<M> {
         }
     }
 
-    /// Stores the batch's results of running jobs, concurrently so the store's group commit
-    /// writes them in one transaction. Results of jobs that are not running are not stored
-    /// (their job may be gone); applying them later drops them.
+    /// Stores the batch's results of running jobs in one fenced transaction: refused as a
+    /// whole ([`StoreError::StaleLeader`]) once a newer projector raised the fence, so a
+    /// deposed leader never stores (and acknowledges) results its successor's loaded state
+    /// lacks. Results of jobs that are not running are not stored (their job may be gone);
+    /// applying them later drops them.
     async fn persist(&mut self, batch: &[Delivery]) -> Result<(), StoreError> {
-        let mut writes = Vec::new();
+        let mut rows = Vec::new();
         for d in batch {
             if let LogEntry::Result {
                 job,
@@ -421,21 +469,21 @@ impl<M: ResultMerger> Projector<M> {
                 if !self.jobs.contains_key(job) && !self.load(*job).await? {
                     continue;
                 }
-                let row = ChunkResult {
+                rows.push(ChunkResult {
                     job: *job,
                     chunk: *chunk,
                     node: *node,
                     result: bytes.clone(),
-                };
-                let store = self.store.clone();
-                let now = self.clock.now();
-                writes.push(async move { store.put_chunk_result(row, now).await });
+                });
             }
         }
-        for r in futures_util::future::join_all(writes).await {
-            r?;
+        if rows.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let fence = self.fence();
+        self.store
+            .put_chunk_results(&rows, self.clock.now(), fence.as_ref())
+            .await
     }
 
     /// Finalizes every fully merged job the coordinator now also counts as done (its last
@@ -745,6 +793,17 @@ impl<M: ResultMerger> Projector<M> {
                 tracing::warn!(job = %job, "job ending contended; the next result retries it");
                 Ok(())
             }
+        }
+    }
+}
+
+/// Leaving a term: entries already delivered to this subscription go back to the log at once
+/// (otherwise the next leader waits the log's acknowledgement timeout for them).
+async fn hand_back(sub: &mut dyn LogSubscription) {
+    while let Ok(Some(d)) = sub.try_next().await {
+        if let Err(e) = d.retry_later().await {
+            tracing::debug!(error = %e, "could not hand an entry back");
+            return;
         }
     }
 }
@@ -1173,6 +1232,68 @@ mod tests {
         let stored = f.store.job(job).await.unwrap().unwrap();
         assert_eq!(stored.status, JobStatus::Completed);
         assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
+    }
+
+    /// The lost-results hang: a new leader loads a job from the store while its predecessor,
+    /// not yet aware of its deposition, still persists (and would acknowledge) the job's last
+    /// results. The new term's fence refuses those writes, so the results go back to the log
+    /// and the new leader merges them and ends the job.
+    #[tokio::test]
+    async fn a_deposed_projectors_results_go_back_to_the_log_for_its_successor() {
+        let Some(url) = crate::test_services::nats_url() else {
+            return;
+        };
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        let (ctx, log) = f.jetstream_context(&url).await;
+        let (mut a, mut b) = (Projector::new(&ctx, Sum), Projector::new(&ctx, Sum));
+        a.token = Some(FenceToken(41));
+        b.token = Some(FenceToken(42));
+        // `b` starts its term and loads the job: nothing stored yet.
+        b.begin_term().await.unwrap();
+        b.apply(LogEntry::Kick(job)).await.unwrap();
+        assert_eq!(b.jobs[&job].merged, 0);
+        for (c, sum) in [(0u32, 1u64), (1, 20)] {
+            let lease = f.leases.lock()[&(job, ChunkIndex(c))];
+            log.append(LogEntry::Result {
+                job,
+                chunk: ChunkIndex(c),
+                fence: lease.fence,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
+                node: None,
+            })
+            .await
+            .unwrap();
+            f.mark_done(job, c).await;
+        }
+        // `a` still consumes: both results reach it, and its store write is refused whole.
+        let mut sub = log.subscribe().await.unwrap();
+        let mut batch = Vec::new();
+        while batch.len() < 2 {
+            let d = tokio::time::timeout(Duration::from_secs(20), sub.next())
+                .await
+                .expect("entries delivered")
+                .unwrap();
+            batch.push(d);
+        }
+        a.process(batch).await;
+        assert!(a.deposed, "the stale projector steps down");
+        assert!(f.store.chunk_results(job).await.unwrap().is_empty());
+        drop(sub);
+        // The entries come back to the log; the new leader merges them and ends the job.
+        let mut sub = log.subscribe().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while f.store.job(job).await.unwrap().unwrap().status == JobStatus::Running {
+            assert!(Instant::now() < deadline, "the job was not finalized");
+            if let Ok(d) = tokio::time::timeout(Duration::from_secs(1), sub.next()).await {
+                b.process(vec![d.unwrap()]).await;
+            }
+        }
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
+        assert!(!b.deposed);
+        drop(sub);
+        log.delete_stream().await.unwrap();
     }
 
     #[tokio::test]
