@@ -450,13 +450,20 @@ impl<M: ResultMerger> Projector<M> {
         }
     }
 
-    /// Stores the batch's results of running jobs in one fenced transaction: refused as a
-    /// whole ([`StoreError::StaleLeader`]) once a newer projector raised the fence, so a
-    /// deposed leader never stores (and acknowledges) results its successor's loaded state
-    /// lacks. Results of jobs that are not running are not stored (their job may be gone);
+    /// Stores the batch's results in one fenced transaction: refused as a whole
+    /// ([`StoreError::StaleLeader`]) once a newer projector raised the fence, so a deposed
+    /// leader never stores (and acknowledges) results its successor's loaded state lacks.
+    ///
+    /// Stored are the results of running jobs and also of cancelled or failed ones: a result
+    /// in the log was accepted (its node acknowledged) unless it raced the ending, and the
+    /// partial report of such a job is merged from the stored results, so it includes every
+    /// result accepted before the job ended once the log is drained past it. Results of
+    /// completed or deleted jobs are not stored (all their chunks are, or the job is gone);
     /// applying them later drops them.
     async fn persist(&mut self, batch: &[Delivery]) -> Result<(), StoreError> {
         let mut rows = Vec::new();
+        // Jobs of this batch that are not running, and whether their results are kept.
+        let mut ended: HashMap<JobId, bool> = HashMap::new();
         for d in batch {
             if let LogEntry::Result {
                 job,
@@ -466,8 +473,21 @@ impl<M: ResultMerger> Projector<M> {
                 ..
             } = &d.entry
             {
-                if !self.jobs.contains_key(job) && !self.load(*job).await? {
-                    continue;
+                if !self.jobs.contains_key(job) {
+                    let keep = match ended.get(job) {
+                        Some(keep) => *keep,
+                        None if self.load(*job).await? => true,
+                        None => {
+                            let keep = self.store.job(*job).await?.is_some_and(|j| {
+                                matches!(j.status, JobStatus::Cancelled | JobStatus::Failed)
+                            });
+                            ended.insert(*job, keep);
+                            keep
+                        }
+                    };
+                    if !keep {
+                        continue;
+                    }
                 }
                 rows.push(ChunkResult {
                     job: *job,
@@ -1292,6 +1312,65 @@ mod tests {
         let stored = f.store.job(job).await.unwrap().unwrap();
         assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
         assert!(!b.deposed);
+        drop(sub);
+        log.delete_stream().await.unwrap();
+    }
+
+    /// A job cancelled while accepted results still wait in the log: they are stored when
+    /// the projector reaches them, so the partial report (merged from the stored results)
+    /// includes every result accepted before the cancel.
+    #[tokio::test]
+    async fn results_accepted_before_a_cancel_are_stored_for_the_partial_report() {
+        let Some(url) = crate::test_services::nats_url() else {
+            return;
+        };
+        let f = Fixture::new().await;
+        let job = f.job(3).await;
+        let (ctx, log) = f.jetstream_context(&url).await;
+        // Two results accepted (appended, chunk marked done), not yet projected.
+        for (c, sum) in [(0u32, 1u64), (1, 20)] {
+            let lease = f.leases.lock()[&(job, ChunkIndex(c))];
+            log.append(LogEntry::Result {
+                job,
+                chunk: ChunkIndex(c),
+                fence: lease.fence,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
+                node: Some(f.worker),
+            })
+            .await
+            .unwrap();
+            f.mark_done(job, c).await;
+        }
+        // The owner cancels (the lifecycle appends `Ended` after them).
+        ctx.lifecycle()
+            .end(
+                job,
+                crate::lifecycle::Ending::Cancelled {
+                    by: "its owner".into(),
+                },
+                Vec::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut p = Projector::new(&ctx, Sum);
+        let mut sub = log.subscribe().await.unwrap();
+        for _ in 0..3 {
+            let d = tokio::time::timeout(Duration::from_secs(20), sub.next())
+                .await
+                .expect("entries delivered")
+                .unwrap();
+            p.process(vec![d]).await;
+        }
+        let stored = f.store.chunk_results(job).await.unwrap();
+        assert_eq!(
+            stored.iter().map(|r| r.chunk.0).collect::<Vec<_>>(),
+            [0, 1],
+            "both accepted results are there for the partial report"
+        );
+        let job_now = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(job_now.status, JobStatus::Cancelled);
+        assert_eq!(job_now.result, None);
         drop(sub);
         log.delete_stream().await.unwrap();
     }
