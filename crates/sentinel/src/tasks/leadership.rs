@@ -19,6 +19,8 @@ pub struct Leadership {
     holder: String,
     ttl: Duration,
     token: Option<FenceToken>,
+    /// When the lock was last acquired or renewed (caller's clock).
+    renewed_at: UnixMillis,
 }
 
 impl Leadership {
@@ -35,18 +37,38 @@ impl Leadership {
             holder: holder.into(),
             ttl,
             token: None,
+            renewed_at: UnixMillis(0),
         }
     }
 
     /// Renews or acquires the lock; `Some(token)` while this participant leads.
+    ///
+    /// A renewal that fails (the coordinator slow or briefly unreachable, as under heavy load)
+    /// keeps the term while less than half the lock's lifetime has passed since the last
+    /// successful renewal: the lock is still this participant's, and dropping the term would
+    /// cost a hand-over for nothing. Past that it is given up. Writes of a term that outlived
+    /// its lock are refused by the store's fence anyway.
     pub async fn tick(&mut self, now: UnixMillis) -> Result<Option<FenceToken>, CoordinatorError> {
         if let Some(token) = self.token {
-            if self
+            match self
                 .coordinator
                 .renew_leader(&self.name, &self.holder, token, self.ttl, now)
-                .await?
+                .await
             {
-                return Ok(Some(token));
+                Ok(true) => {
+                    self.renewed_at = now;
+                    return Ok(Some(token));
+                }
+                Ok(false) => {}
+                Err(e) if now < self.renewed_at.plus(self.ttl / 2) => {
+                    tracing::debug!(lock = %self.name, error = %e, "renewal failed; the lock is still ours");
+                    return Ok(Some(token));
+                }
+                Err(e) => {
+                    tracing::info!(lock = %self.name, error = %e, "leadership given up: renewals fail");
+                    self.token = None;
+                    return Err(e);
+                }
             }
             tracing::info!(lock = %self.name, "leadership lost");
             self.token = None;
@@ -56,6 +78,7 @@ impl Leadership {
             .try_acquire_leader(&self.name, &self.holder, self.ttl, now)
             .await?;
         if let Some(t) = self.token {
+            self.renewed_at = now;
             tracing::info!(lock = %self.name, token = %t, "leadership acquired");
         }
         Ok(self.token)
