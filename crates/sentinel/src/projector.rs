@@ -234,18 +234,6 @@ impl<M: ResultMerger> Projector<M> {
                 }
                 continue;
             }
-            let mut sub = match self.log.subscribe().await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "projector could not open the result log");
-                    self.set_health(Some(format!("result log: {e}")));
-                    tokio::select! {
-                        _ = tokio::time::sleep(RETRY_PAUSE) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                    continue;
-                }
-            };
             match self.begin_term().await {
                 Ok(()) => {}
                 Err(e @ StoreError::StaleLeader { .. }) => {
@@ -262,6 +250,18 @@ impl<M: ResultMerger> Projector<M> {
                     continue;
                 }
             }
+            let mut sub = match self.log.subscribe().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "projector could not open the result log");
+                    self.set_health(Some(format!("result log: {e}")));
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_PAUSE) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+            };
             tracing::info!("projector consuming the result log");
             self.set_health(None);
             let mut flush = tokio::time::interval(self.publish_every);
