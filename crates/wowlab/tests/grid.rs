@@ -605,4 +605,12 @@ fn a_gracefully_stopped_node_gets_no_work_pushed_after_it_left() {
     let mut out = String::new();
     std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert_eq!(out, local_sim(n, seed));
+    // Nothing was leased to the departed node: no lease had to be taken back, for any cause.
+    let metrics = g.metrics();
+    let reclaimed: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("sentinel_leases_reclaimed_total"))
+        .filter(|l| l.rsplit_once(' ').is_some_and(|(_, v)| v.trim() != "0"))
+        .collect();
+    assert!(reclaimed.is_empty(), "leases taken back: {reclaimed:?}");
 }
