@@ -226,6 +226,8 @@ impl<M: ResultMerger> Projector<M> {
             .as_ref()
             .map_or(PROJECTOR_LOCK_TTL, |(_, ttl)| *ttl)
             / 3;
+        // Whether this loop reported a problem that a successful term start clears.
+        let mut troubled = false;
         'campaign: while !*shutdown.borrow() {
             if !self.still_leading().await {
                 tokio::select! {
@@ -243,6 +245,7 @@ impl<M: ResultMerger> Projector<M> {
                 Err(e) => {
                     tracing::warn!(error = %e, "projector could not raise its fence");
                     self.set_health(Some(format!("store: {e}")));
+                    troubled = true;
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY_PAUSE) => {}
                         _ = shutdown.changed() => {}
@@ -255,6 +258,7 @@ impl<M: ResultMerger> Projector<M> {
                 Err(e) => {
                     tracing::warn!(error = %e, "projector could not open the result log");
                     self.set_health(Some(format!("result log: {e}")));
+                    troubled = true;
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY_PAUSE) => {}
                         _ = shutdown.changed() => {}
@@ -263,7 +267,11 @@ impl<M: ResultMerger> Projector<M> {
                 }
             };
             tracing::info!("projector consuming the result log");
-            self.set_health(None);
+            // Clears only what this loop reported (a health problem set by anyone else stands
+            // until a batch is processed).
+            if std::mem::take(&mut troubled) {
+                self.set_health(None);
+            }
             let mut flush = tokio::time::interval(self.publish_every);
             flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut renew = tokio::time::interval(renew_every);
@@ -282,6 +290,7 @@ impl<M: ResultMerger> Projector<M> {
                         Err(e) => {
                             tracing::warn!(error = %e, "result log consumer failed; resubscribing");
                             self.set_health(Some(format!("result log: {e}")));
+                            troubled = true;
                             tokio::time::sleep(RETRY_PAUSE).await;
                             continue 'campaign;
                         }
