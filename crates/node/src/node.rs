@@ -308,7 +308,10 @@ impl Running {
         };
         work.cancel();
         match end {
-            SessionEnd::Shutdown => self.drain().await,
+            SessionEnd::Shutdown => {
+                self.drain().await;
+                self.withdraw_credit().await;
+            }
             // The leases belong to a node the sentinel no longer knows: drop them.
             SessionEnd::Detached => self.pool.cancel_all("node detached"),
         }
@@ -317,6 +320,23 @@ impl Running {
             let _ = t.await;
         }
         end
+    }
+
+    /// After a drain: one last heartbeat with no free slot and nothing held, so the sentinel
+    /// withdraws this node's dispatch credit now. Otherwise the credit (up to its slots plus
+    /// [`wowlab_api::node::MAX_PREFETCH`]) outlives the process until it is reaped as silent,
+    /// and the next job's first chunks are leased to it and wait that long (the cluster-2
+    /// stall of `bench/grid/e2e`: ≈ 13 s with no CPU spent). Best effort, bounded.
+    async fn withdraw_credit(&self) {
+        let req = crate::heartbeat::request(
+            self.pool.report(),
+            wowlab_api::node::SystemMetrics::default(),
+        );
+        match tokio::time::timeout(Duration::from_secs(2), self.client.heartbeat(&req)).await {
+            Ok(Ok(_)) => tracing::debug!("dispatch credit withdrawn"),
+            Ok(Err(e)) => tracing::debug!(error = %e, "could not withdraw dispatch credit"),
+            Err(_) => tracing::debug!("withdrawing dispatch credit timed out"),
+        }
     }
 
     /// Stops taking work, lets running chunks finish within the drain timeout, then fails

@@ -231,6 +231,8 @@ impl<M: ResultMerger> Projector<M> {
             .as_ref()
             .map_or(PROJECTOR_LOCK_TTL, |(_, ttl)| *ttl)
             / 3;
+        // Whether this loop reported a problem that a successful term start clears.
+        let mut troubled = false;
         'campaign: while !*shutdown.borrow() {
             if !self.still_leading().await {
                 tokio::select! {
@@ -239,11 +241,29 @@ impl<M: ResultMerger> Projector<M> {
                 }
                 continue;
             }
+            match self.begin_term().await {
+                Ok(()) => {}
+                Err(e @ StoreError::StaleLeader { .. }) => {
+                    self.step_down_term(&e).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "projector could not raise its fence");
+                    self.set_health(Some(format!("store: {e}")));
+                    troubled = true;
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_PAUSE) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+            }
             let mut sub = match self.log.subscribe().await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "projector could not open the result log");
                     self.set_health(Some(format!("result log: {e}")));
+                    troubled = true;
                     tokio::select! {
                         _ = tokio::time::sleep(RETRY_PAUSE) => {}
                         _ = shutdown.changed() => {}
@@ -252,10 +272,11 @@ impl<M: ResultMerger> Projector<M> {
                 }
             };
             tracing::info!("projector consuming the result log");
-            self.set_health(None);
-            // A new term starts from the store: whatever a previous leader merged is there.
-            self.jobs.clear();
-            self.deposed = false;
+            // Clears only what this loop reported (a health problem set by anyone else stands
+            // until a batch is processed).
+            if std::mem::take(&mut troubled) {
+                self.set_health(None);
+            }
             let mut flush = tokio::time::interval(self.publish_every);
             flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut renew = tokio::time::interval(renew_every);
@@ -266,6 +287,7 @@ impl<M: ResultMerger> Projector<M> {
                         Ok(d) => {
                             self.take_batch(d, &mut *sub).await;
                             if self.deposed {
+                                hand_back(&mut *sub).await;
                                 self.jobs.clear();
                                 continue 'campaign;
                             }
@@ -273,6 +295,7 @@ impl<M: ResultMerger> Projector<M> {
                         Err(e) => {
                             tracing::warn!(error = %e, "result log consumer failed; resubscribing");
                             self.set_health(Some(format!("result log: {e}")));
+                            troubled = true;
                             tokio::time::sleep(RETRY_PAUSE).await;
                             continue 'campaign;
                         }
@@ -281,6 +304,7 @@ impl<M: ResultMerger> Projector<M> {
                         self.publish_progress().await;
                         self.finalize_ready().await;
                         if self.deposed {
+                            hand_back(&mut *sub).await;
                             self.jobs.clear();
                             continue 'campaign;
                         }
@@ -288,6 +312,7 @@ impl<M: ResultMerger> Projector<M> {
                     _ = renew.tick() => {
                         if self.deposed || !self.still_leading().await {
                             tracing::info!("projector stepped down");
+                            hand_back(&mut *sub).await;
                             self.jobs.clear();
                             continue 'campaign;
                         }
@@ -306,6 +331,20 @@ impl<M: ResultMerger> Projector<M> {
                 tracing::debug!(error = %e, "could not release the projector lock");
             }
         }
+    }
+
+    /// Starts a term from the store (whatever a previous leader merged is there), raising the
+    /// fence before anything is read: a predecessor that has not noticed its deposition yet
+    /// cannot store results after this term loaded their job (they would be acknowledged in
+    /// the log and never merged here, so the job would never end); its writes are refused
+    /// and its entries go back to the log for this term.
+    async fn begin_term(&mut self) -> Result<(), StoreError> {
+        self.jobs.clear();
+        self.deposed = false;
+        if let Some(fence) = self.fence() {
+            self.store.raise_leader_fence(&fence).await?;
+        }
+        Ok(())
     }
 
     /// Renews (or acquires) the lock; true while this projector leads (always without one).
@@ -336,6 +375,14 @@ impl<M: ResultMerger> Projector<M> {
     /// up and stops for this term instead of retrying; its entries go back to the log.
     async fn step_down(&mut self, job: JobId, e: &StoreError) {
         tracing::warn!(job = %job, error = %e, "projector write refused as stale; stepping down");
+        self.step_down_term(e).await;
+    }
+
+    /// [`Self::step_down`] for a refusal that concerns no one job.
+    async fn step_down_term(&mut self, e: &StoreError) {
+        if !self.deposed {
+            tracing::warn!(error = %e, "projector deposed by a newer leader");
+        }
         metrics::counter!("sentinel_stale_leader_writes_total", "lock" => PROJECTOR_LOCK)
             .increment(1);
         // The stale token is kept until the next election: any write still attempted in
@@ -373,14 +420,22 @@ impl<M: ResultMerger> Projector<M> {
     async fn process(&mut self, batch: Vec<Delivery>) {
         if self.log.durable() {
             if let Err(e) = self.persist(&batch).await {
-                tracing::warn!(error = %e, entries = batch.len(), "results wait in the log");
-                self.set_health(Some(format!("results wait in the log: {e}")));
+                let stale = matches!(e, StoreError::StaleLeader { .. });
+                if stale {
+                    // Not this store's fault: the new leader takes these entries over.
+                    self.step_down_term(&e).await;
+                } else {
+                    tracing::warn!(error = %e, entries = batch.len(), "results wait in the log");
+                    self.set_health(Some(format!("results wait in the log: {e}")));
+                }
                 for d in batch {
                     if let Err(e) = d.retry_later().await {
                         tracing::debug!(error = %e, "could not hand an entry back");
                     }
                 }
-                tokio::time::sleep(RETRY_PAUSE).await;
+                if !stale {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
                 return;
             }
         }
@@ -409,11 +464,20 @@ impl<M: ResultMerger> Projector<M> {
         }
     }
 
-    /// Stores the batch's results of running jobs, concurrently so the store's group commit
-    /// writes them in one transaction. Results of jobs that are not running are not stored
-    /// (their job may be gone); applying them later drops them.
+    /// Stores the batch's results in one fenced transaction: refused as a whole
+    /// ([`StoreError::StaleLeader`]) once a newer projector raised the fence, so a deposed
+    /// leader never stores (and acknowledges) results its successor's loaded state lacks.
+    ///
+    /// Stored are the results of running jobs and also of cancelled or failed ones: a result
+    /// in the log was accepted (its node acknowledged) unless it raced the ending, and the
+    /// partial report of such a job is merged from the stored results, so it includes every
+    /// result accepted before the job ended once the log is drained past it. Results of
+    /// completed or deleted jobs are not stored (all their chunks are, or the job is gone);
+    /// applying them later drops them.
     async fn persist(&mut self, batch: &[Delivery]) -> Result<(), StoreError> {
-        let mut writes = Vec::new();
+        let mut rows = Vec::new();
+        // Jobs of this batch that are not running, and whether their results are kept.
+        let mut ended: HashMap<JobId, bool> = HashMap::new();
         for d in batch {
             if let LogEntry::Result {
                 job,
@@ -423,24 +487,37 @@ impl<M: ResultMerger> Projector<M> {
                 ..
             } = &d.entry
             {
-                if !self.jobs.contains_key(job) && !self.load(*job).await? {
-                    continue;
+                if !self.jobs.contains_key(job) {
+                    let keep = match ended.get(job) {
+                        Some(keep) => *keep,
+                        None if self.load(*job).await? => true,
+                        None => {
+                            let keep = self.store.job(*job).await?.is_some_and(|j| {
+                                matches!(j.status, JobStatus::Cancelled | JobStatus::Failed)
+                            });
+                            ended.insert(*job, keep);
+                            keep
+                        }
+                    };
+                    if !keep {
+                        continue;
+                    }
                 }
-                let row = ChunkResult {
+                rows.push(ChunkResult {
                     job: *job,
                     chunk: *chunk,
                     node: *node,
                     result: bytes.clone(),
-                };
-                let store = self.store.clone();
-                let now = self.clock.now();
-                writes.push(async move { store.put_chunk_result(row, now).await });
+                });
             }
         }
-        for r in futures_util::future::join_all(writes).await {
-            r?;
+        if rows.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let fence = self.fence();
+        self.store
+            .put_chunk_results(&rows, self.clock.now(), fence.as_ref())
+            .await
     }
 
     /// Finalizes every fully merged job the coordinator now also counts as done (its last
@@ -844,6 +921,17 @@ impl<M: ResultMerger> Projector<M> {
                 tracing::warn!(job = %job, "job ending contended; the next result retries it");
                 Ok(())
             }
+        }
+    }
+}
+
+/// Leaving a term: entries already delivered to this subscription go back to the log at once
+/// (otherwise the next leader waits the log's acknowledgement timeout for them).
+async fn hand_back(sub: &mut dyn LogSubscription) {
+    while let Ok(Some(d)) = sub.try_next().await {
+        if let Err(e) = d.retry_later().await {
+            tracing::debug!(error = %e, "could not hand an entry back");
+            return;
         }
     }
 }
@@ -1272,6 +1360,127 @@ mod tests {
         let stored = f.store.job(job).await.unwrap().unwrap();
         assert_eq!(stored.status, JobStatus::Completed);
         assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
+    }
+
+    /// The lost-results hang: a new leader loads a job from the store while its predecessor,
+    /// not yet aware of its deposition, still persists (and would acknowledge) the job's last
+    /// results. The new term's fence refuses those writes, so the results go back to the log
+    /// and the new leader merges them and ends the job.
+    #[tokio::test]
+    async fn a_deposed_projectors_results_go_back_to_the_log_for_its_successor() {
+        let Some(url) = crate::test_services::nats_url() else {
+            return;
+        };
+        let f = Fixture::new().await;
+        let job = f.job(2).await;
+        let (ctx, log) = f.jetstream_context(&url).await;
+        let (mut a, mut b) = (Projector::new(&ctx, Sum), Projector::new(&ctx, Sum));
+        a.token = Some(FenceToken(41));
+        b.token = Some(FenceToken(42));
+        // `b` starts its term and loads the job: nothing stored yet.
+        b.begin_term().await.unwrap();
+        b.apply(LogEntry::Kick(job)).await.unwrap();
+        assert_eq!(b.jobs[&job].merged, 0);
+        for (c, sum) in [(0u32, 1u64), (1, 20)] {
+            let lease = f.leases.lock()[&(job, ChunkIndex(c))];
+            log.append(LogEntry::Result {
+                job,
+                chunk: ChunkIndex(c),
+                fence: lease.fence,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
+                node: None,
+            })
+            .await
+            .unwrap();
+            f.mark_done(job, c).await;
+        }
+        // `a` still consumes: both results reach it, and its store write is refused whole.
+        let mut sub = log.subscribe().await.unwrap();
+        let mut batch = Vec::new();
+        while batch.len() < 2 {
+            let d = tokio::time::timeout(Duration::from_secs(20), sub.next())
+                .await
+                .expect("entries delivered")
+                .unwrap();
+            batch.push(d);
+        }
+        a.process(batch).await;
+        assert!(a.deposed, "the stale projector steps down");
+        assert!(f.store.chunk_results(job).await.unwrap().is_empty());
+        drop(sub);
+        // The entries come back to the log; the new leader merges them and ends the job.
+        let mut sub = log.subscribe().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while f.store.job(job).await.unwrap().unwrap().status == JobStatus::Running {
+            assert!(Instant::now() < deadline, "the job was not finalized");
+            if let Ok(d) = tokio::time::timeout(Duration::from_secs(1), sub.next()).await {
+                b.process(vec![d.unwrap()]).await;
+            }
+        }
+        let stored = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(stored.result.as_deref(), Some(&b"21"[..]));
+        assert!(!b.deposed);
+        drop(sub);
+        log.delete_stream().await.unwrap();
+    }
+
+    /// A job cancelled while accepted results still wait in the log: they are stored when
+    /// the projector reaches them, so the partial report (merged from the stored results)
+    /// includes every result accepted before the cancel.
+    #[tokio::test]
+    async fn results_accepted_before_a_cancel_are_stored_for_the_partial_report() {
+        let Some(url) = crate::test_services::nats_url() else {
+            return;
+        };
+        let f = Fixture::new().await;
+        let job = f.job(3).await;
+        let (ctx, log) = f.jetstream_context(&url).await;
+        // Two results accepted (appended, chunk marked done), not yet projected.
+        for (c, sum) in [(0u32, 1u64), (1, 20)] {
+            let lease = f.leases.lock()[&(job, ChunkIndex(c))];
+            log.append(LogEntry::Result {
+                job,
+                chunk: ChunkIndex(c),
+                fence: lease.fence,
+                bytes: format!(r#"{{"sum": {sum}}}"#).into_bytes(),
+                node: Some(f.worker),
+            })
+            .await
+            .unwrap();
+            f.mark_done(job, c).await;
+        }
+        // The owner cancels (the lifecycle appends `Ended` after them).
+        ctx.lifecycle()
+            .end(
+                job,
+                crate::lifecycle::Ending::Cancelled {
+                    by: "its owner".into(),
+                },
+                Vec::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut p = Projector::new(&ctx, Sum);
+        let mut sub = log.subscribe().await.unwrap();
+        for _ in 0..3 {
+            let d = tokio::time::timeout(Duration::from_secs(20), sub.next())
+                .await
+                .expect("entries delivered")
+                .unwrap();
+            p.process(vec![d]).await;
+        }
+        let stored = f.store.chunk_results(job).await.unwrap();
+        assert_eq!(
+            stored.iter().map(|r| r.chunk.0).collect::<Vec<_>>(),
+            [0, 1],
+            "both accepted results are there for the partial report"
+        );
+        let job_now = f.store.job(job).await.unwrap().unwrap();
+        assert_eq!(job_now.status, JobStatus::Cancelled);
+        assert_eq!(job_now.result, None);
+        drop(sub);
+        log.delete_stream().await.unwrap();
     }
 
     #[tokio::test]

@@ -3,7 +3,8 @@
 //! node that talks only to sentinel B (its results merged by whichever sentinel leads the
 //! projector), and the result is byte-identical to `wowlab sim`; and when the leading sentinel,
 //! the one the node and `wowlab run` talk to, is `kill -9`ed mid-job, the other takes over the
-//! projector and their requests, and the job still completes byte-identical.
+//! projector and their requests, and the job still completes byte-identical; and when the
+//! leading sentinel stalls past its projector lock and resumes, no result is lost.
 //! Needs `WOWLAB_TEST_REDIS_URL`, `WOWLAB_TEST_POSTGRES_URL` and `WOWLAB_TEST_NATS_URL`;
 //! skipped without them unless `CI` is set, where their absence fails the test.
 
@@ -152,6 +153,83 @@ fn the_leading_sentinel_killed_mid_job_leaves_the_job_to_the_other() {
         .unwrap();
     assert_run_equals_sim(&out, &local, &dir, SENTINEL_LOGS);
     drop((node, sentinel_a, sentinel_b));
+    let _ = std::fs::remove_dir_all(&dir);
+    shared.clean_up();
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to a process.
+fn signal(p: &Proc, signal: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(p.0.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} failed");
+}
+
+/// The projector leader stalls past its lock's lifetime (SIGSTOP) while results stream in from
+/// two nodes on two sentinels with prefetched leases, the other sentinel takes the projector
+/// over, and the stalled one resumes (SIGCONT) still believing it leads, with a batch of
+/// results in hand. Its writes are refused by the new term's fence and its entries go back to
+/// the log, so no result is stored behind the new leader's back and the job completes
+/// byte-identical (before the fence, such a job could wait for ever).
+#[test]
+fn a_stalled_projector_leader_that_resumes_loses_no_result() {
+    let Some(shared) = services() else {
+        return;
+    };
+    let dir = tempdir("sentinel-stall");
+    let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
+    let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
+    wait_for_projector(&dir, "a", Duration::from_secs(30));
+    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared);
+    let (api_token, claim_token) = account(&url_b, &dir.join("cookies"), "stall@example.org");
+    let n1 = start_node(
+        &format!("{url_a},{url_b}"),
+        &claim_token,
+        &dir.join("n1"),
+        "n1",
+    );
+    let n2 = start_node(
+        &format!("{url_b},{url_a}"),
+        &claim_token,
+        &dir.join("n2"),
+        "n2",
+    );
+    wait_until("nodes registered", Duration::from_secs(60), || {
+        http(&format!("{url_b}/api/nodes"), "GET", Some(&api_token), None)
+            .is_some_and(|(s, b)| s == 200 && json(&b).as_array().is_some_and(|a| a.len() == 2))
+    });
+    let run = Command::new(BIN)
+        .arg("run")
+        .arg(profile())
+        .args(["-n", "6000", "--seed", "34", "--chunk-size", "10"])
+        .args(["--json", "--quiet", "--sentinel", &url_b])
+        .args(["--token", &api_token])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("first chunks done", Duration::from_secs(120), || {
+        http(&format!("{url_b}/api/jobs"), "GET", Some(&api_token), None).is_some_and(|(s, b)| {
+            let j = json(&b);
+            s == 200 && j[0]["progress"]["done"].as_u64().is_some_and(|d| d >= 20)
+        })
+    });
+    signal(&sentinel_a, "STOP");
+    wait_for_projector(&dir, "b", Duration::from_secs(60));
+    signal(&sentinel_a, "CONT");
+    let out = run.wait_with_output().unwrap();
+    let local = Command::new(BIN)
+        .arg("sim")
+        .arg(profile())
+        .args(["-n", "6000", "--seed", "34", "--json", "--quiet"])
+        .output()
+        .unwrap();
+    assert_run_equals_sim(&out, &local, &dir, SENTINEL_LOGS);
+    drop((n1, n2, sentinel_a, sentinel_b));
     let _ = std::fs::remove_dir_all(&dir);
     shared.clean_up();
 }

@@ -43,6 +43,7 @@ where
     restore_job_leases_only_unfinished_chunks(&factory().await).await;
     unfilled_lease_slots_become_credit_that_dispatch_spends(&factory().await).await;
     heartbeat_credit_excludes_leases_the_node_has_not_seen(&factory().await).await;
+    a_departing_nodes_last_heartbeat_withdraws_its_credit(&factory().await).await;
     add_credit_refills_at_once_and_keeps_the_rest_capped(&factory().await).await;
     dispatch_shares_scarce_work_and_skips_dead_nodes(&factory().await).await;
     silent_nodes_are_reaped_once_and_revived_by_a_heartbeat(&factory().await).await;
@@ -598,6 +599,24 @@ pub async fn unfilled_lease_slots_become_credit_that_dispatch_spends(c: &impl Co
     c.lease(n, 2, TTL, at(2)).await.unwrap();
     c.drop_credit(n).await.unwrap();
     assert!(c.credited_nodes().await.unwrap().is_empty());
+}
+
+/// A drained node's last heartbeat (no free slot, nothing held) withdraws its credit at once:
+/// the next job goes to the live node only, not to a process that is gone (until it would be
+/// reaped as silent, its credit would strand chunks).
+pub async fn a_departing_nodes_last_heartbeat_withdraws_its_credit(c: &impl Coordinator) {
+    let (leaving, staying) = (NodeId::new(), NodeId::new());
+    for n in [leaving, staying] {
+        assert!(c.lease(n, 4, TTL, T0).await.unwrap().is_empty());
+    }
+    let out = c.heartbeat(leaving, &[], 0, TTL, at(1)).await.unwrap();
+    assert_eq!(out.credit, 0);
+    assert_eq!(c.credited_nodes().await.unwrap(), vec![staying]);
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 6, "u")).await.unwrap();
+    let pushed = c.dispatch(TTL, at(2)).await.unwrap();
+    assert_eq!(pushed.len(), 4);
+    assert!(pushed.iter().all(|(n, _)| *n == staying));
 }
 
 /// A heartbeat's free slots become credit, minus the unexpired leases the node holds but did

@@ -35,6 +35,7 @@ where
     configs_dedup_by_hash(&factory().await).await;
     job_transitions_are_version_checked(&factory().await).await;
     leader_writes_are_fenced(&factory().await).await;
+    leader_result_batches_and_statuses_are_fenced(&factory().await).await;
     job_visibility_is_set_by_the_owner_only(&factory().await).await;
     job_names_and_deletion_are_the_owners(&factory().await).await;
     convergence_and_contributors_are_stored(&factory().await).await;
@@ -1232,6 +1233,120 @@ pub async fn concurrent_transitions_have_one_winner<S: Store>(s: Arc<S>) {
 }
 
 /// A second result for a chunk is a no-op; a bad row does not fail its batch neighbours.
+/// A leader's batch of chunk results is stored in one transaction (duplicates are no-ops)
+/// and refused as a whole once a newer token raised the fence, also by the fence alone (a new
+/// leader's first step); a presence leader's status flips are fenced the same way.
+pub async fn leader_result_batches_and_statuses_are_fenced(s: &impl Store) {
+    let u = user(s, "batch@x.io").await;
+    s.put_config("cfg", "{}", T).await.unwrap();
+    let job = s.insert_job(new_job(u, "cfg"), T).await.unwrap().id;
+    let fence = |lock: &str, token: u64| LeaderFence {
+        lock: lock.into(),
+        token: FenceToken(token),
+    };
+    let r = |chunk: u32, byte: u8| ChunkResult {
+        job,
+        chunk: ChunkIndex(chunk),
+        node: None,
+        result: vec![byte; 2],
+    };
+    let old = (T.0 << 16) + 10;
+    s.put_chunk_results(
+        &[r(0, 1), r(1, 1), r(1, 2)],
+        T,
+        Some(&fence("projector", old)),
+    )
+    .await
+    .unwrap();
+    // An empty batch only checks and raises the fence.
+    s.put_chunk_results(&[], T, Some(&fence("projector", old)))
+        .await
+        .unwrap();
+    // A new leader raises the fence before reading: the old one's next batch is refused whole.
+    s.raise_leader_fence(&fence("projector", old + 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.put_chunk_results(&[r(2, 1), r(3, 1)], T, Some(&fence("projector", old)))
+            .await,
+        Err(StoreError::StaleLeader {
+            lock: "projector".into(),
+            token: FenceToken(old),
+        })
+    );
+    assert!(matches!(
+        s.raise_leader_fence(&fence("projector", old)).await,
+        Err(StoreError::StaleLeader { .. })
+    ));
+    // The new leader stores them (one already there stays as it was); unfenced works too.
+    s.put_chunk_results(
+        &[r(0, 9), r(2, 1), r(3, 1)],
+        T,
+        Some(&fence("projector", old + 1)),
+    )
+    .await
+    .unwrap();
+    s.put_chunk_results(&[r(4, 1)], T, None).await.unwrap();
+    let stored = s.chunk_results(job).await.unwrap();
+    let idx: Vec<u32> = stored.iter().map(|c| c.chunk.0).collect();
+    assert_eq!(idx, [0, 1, 2, 3, 4]);
+    assert_eq!(stored[0].result, vec![1; 2], "first result kept");
+    assert_eq!(
+        stored[1].result,
+        vec![1; 2],
+        "first of a batch's twins kept"
+    );
+    // A batch with a result of an unknown job fails whole.
+    let stray = ChunkResult {
+        job: JobId::new(),
+        ..r(5, 1)
+    };
+    assert!(s
+        .put_chunk_results(&[r(5, 1), stray], T, Some(&fence("projector", old + 1)))
+        .await
+        .is_err());
+    assert_eq!(s.done_chunks(job).await.unwrap().len(), 5);
+
+    // Presence: a flip under the newer token wins; the deposed leader's is refused.
+    let n = s
+        .insert_node(
+            NewNode {
+                id: NodeId::new(),
+                owner: Some(u),
+                public_key: "fenced-node-key".into(),
+                name: "n".into(),
+                claim_code: None,
+                max_parallel: 1,
+                cores: 1,
+                version: String::new(),
+            },
+            T,
+        )
+        .await
+        .unwrap();
+    let presence = |t| fence("presence", old + t);
+    assert!(s
+        .set_node_status_fenced(n.id, NodeStatus::Online, &presence(7))
+        .await
+        .unwrap());
+    assert!(!s
+        .set_node_status_fenced(n.id, NodeStatus::Online, &presence(8))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.set_node_status_fenced(n.id, NodeStatus::Offline, &presence(7))
+            .await,
+        Err(StoreError::StaleLeader {
+            lock: "presence".into(),
+            token: FenceToken(old + 7),
+        })
+    );
+    assert_eq!(
+        s.node_by_id(n.id).await.unwrap().unwrap().status,
+        NodeStatus::Online
+    );
+}
+
 pub async fn chunk_results_are_idempotent<S: Store>(s: Arc<S>) {
     let u = user(&*s, "u@x").await;
     s.put_config("cfg", "p", T).await.unwrap();

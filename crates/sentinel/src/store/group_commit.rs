@@ -159,6 +159,27 @@ async fn run(
 /// rows were new; a key seen twice in one batch is new only the first time.
 async fn write_batch(pool: &SqlitePool, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome {
     let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut inserted = insert_rows(&mut tx, items).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(items
+        .iter()
+        .map(|(item, _)| {
+            let key = (item.job.to_string(), i64::from(item.chunk.0));
+            Ok(if inserted.remove(&key) {
+                PutOutcome::Inserted
+            } else {
+                PutOutcome::Duplicate
+            })
+        })
+        .collect())
+}
+
+/// Inserts `items` on `conn` (a transaction) with multi-row statements; returns the keys
+/// that were new.
+pub(super) async fn insert_rows(
+    conn: &mut sqlx::SqliteConnection,
+    items: &[(&ChunkResult, UnixMillis)],
+) -> Result<HashSet<(String, i64)>, StoreError> {
     let mut inserted: HashSet<(String, i64)> = HashSet::with_capacity(items.len());
     for part in items.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::with_capacity(INSERT_HEAD.len() + part.len() * 18 + 64);
@@ -180,20 +201,9 @@ async fn write_batch(pool: &SqlitePool, items: &[(&ChunkResult, UnixMillis)]) ->
                 .bind(item.result.as_slice())
                 .bind(now.as_i64());
         }
-        inserted.extend(q.fetch_all(&mut *tx).await.map_err(db_err)?);
+        inserted.extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
     }
-    tx.commit().await.map_err(db_err)?;
-    Ok(items
-        .iter()
-        .map(|(item, _)| {
-            let key = (item.job.to_string(), i64::from(item.chunk.0));
-            Ok(if inserted.remove(&key) {
-                PutOutcome::Inserted
-            } else {
-                PutOutcome::Duplicate
-            })
-        })
-        .collect())
+    Ok(inserted)
 }
 
 async fn write_one(

@@ -656,6 +656,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Node>, StoreError>;
     /// Sets the presence status; true only if it actually changed (a flip worth publishing).
     async fn set_node_status(&self, id: NodeId, status: NodeStatus) -> Result<bool, StoreError>;
+    /// [`Store::set_node_status`] written by a leader (presence sync): refused
+    /// ([`StoreError::StaleLeader`]) when a newer token of `fence.lock` already wrote, so a
+    /// deposed presence leader cannot flip a node back after its successor's round.
+    async fn set_node_status_fenced(
+        &self,
+        id: NodeId,
+        status: NodeStatus,
+        fence: &LeaderFence,
+    ) -> Result<bool, StoreError>;
     /// Deletes a node at its own request (signed unlink), whoever owns it; false if unknown.
     async fn unlink_node(&self, id: NodeId) -> Result<bool, StoreError>;
     /// Deletes (unlinks) a node of `owner`; false if there was none.
@@ -750,6 +759,21 @@ pub trait Store: Send + Sync + 'static {
         result: ChunkResult,
         now: UnixMillis,
     ) -> Result<PutOutcome, StoreError>;
+    /// Stores a leader's batch of chunk results in one transaction (a `(job, chunk)` already
+    /// stored, or seen twice in the batch, is a no-op). With `fence`, the whole batch is
+    /// refused ([`StoreError::StaleLeader`]) when a newer token of `fence.lock` already wrote,
+    /// so results a deposed projector still holds go back to the log for its successor.
+    async fn put_chunk_results(
+        &self,
+        results: &[ChunkResult],
+        now: UnixMillis,
+        fence: Option<&LeaderFence>,
+    ) -> Result<(), StoreError>;
+    /// Raises `fence.lock`'s stored fence to `fence.token` and writes nothing else: a new
+    /// leader's first step, before it reads what its predecessor wrote, so no write of an
+    /// older token lands after that read. Refused ([`StoreError::StaleLeader`]) if a newer
+    /// token already wrote.
+    async fn raise_leader_fence(&self, fence: &LeaderFence) -> Result<(), StoreError>;
     /// Every stored result of a job, by chunk index.
     async fn chunk_results(&self, job: JobId) -> Result<Vec<ChunkResult>, StoreError>;
     /// Indices of the chunks of a job that have a stored result, ascending.

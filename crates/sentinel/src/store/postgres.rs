@@ -163,36 +163,44 @@ const INSERT_RESULTS: &str =
      SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::uuid[], $4::bytea[], $5::bigint[]) \
      ON CONFLICT (job_id, chunk_index) DO NOTHING RETURNING job_id, chunk_index";
 
+/// Inserts chunk results with one multi-row statement (atomic on its own) on `conn`; returns
+/// the keys that were new (a key seen twice in `items` is new only once).
+async fn insert_results(
+    conn: &mut sqlx::PgConnection,
+    items: &[(&ChunkResult, UnixMillis)],
+) -> Result<std::collections::HashSet<(uuid::Uuid, i64)>, StoreError> {
+    let mut jobs = Vec::with_capacity(items.len());
+    let mut chunks = Vec::with_capacity(items.len());
+    let mut nodes = Vec::with_capacity(items.len());
+    let mut results = Vec::with_capacity(items.len());
+    let mut times = Vec::with_capacity(items.len());
+    for (item, now) in items {
+        jobs.push(*item.job.as_uuid());
+        chunks.push(i64::from(item.chunk.0));
+        nodes.push(item.node.map(|n| *n.as_uuid()));
+        results.push(item.result.as_slice());
+        times.push(now.as_i64());
+    }
+    let inserted: Vec<(uuid::Uuid, i64)> = sqlx::query_as(INSERT_RESULTS)
+        .bind(&jobs)
+        .bind(&chunks)
+        .bind(&nodes)
+        .bind(&results)
+        .bind(&times)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(inserted.into_iter().collect())
+}
+
 /// Writes chunk results as one multi-row insert per batch.
 struct PgWriter(PgPool);
 
 #[async_trait]
 impl ResultWriter for PgWriter {
     async fn write_batch(&self, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome {
-        let mut jobs = Vec::with_capacity(items.len());
-        let mut chunks = Vec::with_capacity(items.len());
-        let mut nodes = Vec::with_capacity(items.len());
-        let mut results = Vec::with_capacity(items.len());
-        let mut times = Vec::with_capacity(items.len());
-        for (item, now) in items {
-            jobs.push(*item.job.as_uuid());
-            chunks.push(i64::from(item.chunk.0));
-            nodes.push(item.node.map(|n| *n.as_uuid()));
-            results.push(item.result.as_slice());
-            times.push(now.as_i64());
-        }
-        // One statement: atomic on its own. Keys seen twice in a batch are new only once.
-        let inserted: Vec<(uuid::Uuid, i64)> = sqlx::query_as(INSERT_RESULTS)
-            .bind(&jobs)
-            .bind(&chunks)
-            .bind(&nodes)
-            .bind(&results)
-            .bind(&times)
-            .fetch_all(&self.0)
-            .await
-            .map_err(db_err)?;
-        let mut inserted: std::collections::HashSet<(uuid::Uuid, i64)> =
-            inserted.into_iter().collect();
+        let mut conn = self.0.acquire().await.map_err(db_err)?;
+        let mut inserted = insert_results(&mut conn, items).await?;
         Ok(items
             .iter()
             .map(|(item, _)| {
@@ -661,6 +669,25 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn set_node_status_fenced(
+        &self,
+        id: NodeId,
+        status: NodeStatus,
+        fence: &LeaderFence,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        raise_leader_fence(&mut tx, fence).await?;
+        let done = sqlx::query("UPDATE nodes SET status = $1 WHERE id = $2 AND status <> $3")
+            .bind(status.as_str())
+            .bind(*id.as_uuid())
+            .bind(status.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn unlink_node(&self, id: NodeId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM nodes WHERE id = $1")
             .bind(*id.as_uuid())
@@ -967,6 +994,29 @@ impl Store for PostgresStore {
         now: UnixMillis,
     ) -> Result<PutOutcome, StoreError> {
         self.results.put(result, now).await
+    }
+
+    async fn put_chunk_results(
+        &self,
+        results: &[ChunkResult],
+        now: UnixMillis,
+        fence: Option<&LeaderFence>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
+        if !results.is_empty() {
+            let items: Vec<_> = results.iter().map(|r| (r, now)).collect();
+            insert_results(&mut tx, &items).await?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn raise_leader_fence(&self, fence: &LeaderFence) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        raise_leader_fence(&mut tx, fence).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn chunk_results(&self, job: JobId) -> Result<Vec<ChunkResult>, StoreError> {

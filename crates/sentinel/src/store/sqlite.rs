@@ -566,6 +566,25 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn set_node_status_fenced(
+        &self,
+        id: NodeId,
+        status: NodeStatus,
+        fence: &LeaderFence,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        raise_leader_fence(&mut tx, fence).await?;
+        let done = sqlx::query("UPDATE nodes SET status = ? WHERE id = ? AND status <> ?")
+            .bind(status.as_str())
+            .bind(id.to_string())
+            .bind(status.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn unlink_node(&self, id: NodeId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM nodes WHERE id = ?")
             .bind(id.to_string())
@@ -875,6 +894,27 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<PutOutcome, StoreError> {
         self.results.put(result, now).await
+    }
+
+    async fn put_chunk_results(
+        &self,
+        results: &[ChunkResult],
+        now: UnixMillis,
+        fence: Option<&LeaderFence>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if let Some(fence) = fence {
+            raise_leader_fence(&mut tx, fence).await?;
+        }
+        let items: Vec<_> = results.iter().map(|r| (r, now)).collect();
+        super::group_commit::insert_rows(&mut tx, &items).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn raise_leader_fence(&self, fence: &LeaderFence) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        raise_leader_fence(&mut tx, fence).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn chunk_results(&self, job: JobId) -> Result<Vec<ChunkResult>, StoreError> {

@@ -8,5 +8,5 @@ pub mod totals;
 pub mod webhook;
 
 pub use dispatch::{Dispatcher, WakeOnWork};
-pub use leadership::Leadership;
+pub use leadership::{LeaderLoop, LeaderRound, Leadership};
 pub use reclaim::run_reclaim;

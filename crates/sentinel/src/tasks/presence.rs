@@ -10,12 +10,12 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::Leadership;
+use super::{LeaderLoop, LeaderRound};
 use crate::coordinator::Coordinator;
 use crate::domain::Clock;
 use crate::domain::{NodeId, UnixMillis};
 use crate::publish::Funnel;
-use crate::store::{NodeStatus, Store, StoreError};
+use crate::store::{LeaderFence, NodeStatus, Store, StoreError};
 
 /// Default interval of the presence cron.
 pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(30);
@@ -55,12 +55,14 @@ pub enum PresenceError {
 ///
 /// A node that heartbeat at or after `heard_since` stays online even when the roster misses
 /// it (heartbeats are authoritative and flip it online themselves; this keeps the two from
-/// flapping while its beacon connection comes up).
+/// flapping while its beacon connection comes up). With `fence` (the presence leader's), a
+/// flip is refused once a newer leader wrote, and the round stops there.
 pub async fn sync_presence(
     store: &dyn Store,
     source: &dyn PresenceSource,
     funnel: &Funnel,
     heard_since: UnixMillis,
+    fence: Option<&LeaderFence>,
 ) -> Result<Vec<StatusFlip>, PresenceError> {
     let online = source.online().await.map_err(PresenceError::Source)?;
     let mut flips = Vec::new();
@@ -76,7 +78,11 @@ pub async fn sync_presence(
             // Pending stays pending until first seen; offline stays offline.
             continue;
         };
-        if store.set_node_status(node.id, want).await? {
+        let flipped = match fence {
+            Some(fence) => store.set_node_status_fenced(node.id, want, fence).await?,
+            None => store.set_node_status(node.id, want).await?,
+        };
+        if flipped {
             flips.push(StatusFlip {
                 kind: "status",
                 node_id: node.id,
@@ -116,50 +122,47 @@ pub struct PresenceCron {
 
 impl PresenceCron {
     /// Runs under the `presence` leader lock until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut leader = Leadership::new(
-            self.coordinator.clone(),
-            "presence",
-            self.holder.clone(),
-            self.interval * 3,
-        );
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => break,
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            match leader.tick(self.clock.now()).await {
-                Ok(Some(_)) => {
-                    // Within one round of a heartbeat (they come every 10 s by default).
-                    let heard_since = UnixMillis(
-                        self.clock
-                            .now()
-                            .0
-                            .saturating_sub(self.interval.as_millis() as u64),
-                    );
-                    match sync_presence(&*self.store, &*self.source, &self.funnel, heard_since)
-                        .await
-                    {
-                        Ok(flips) if !flips.is_empty() => {
-                            tracing::info!(flips = flips.len(), "node presence changed");
-                            if let Some(hook) = &self.webhook {
-                                hook.notify(&flips).await;
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "presence sync failed"),
-                    }
+    pub async fn run(mut self, shutdown: watch::Receiver<bool>) {
+        let lead = LeaderLoop {
+            coordinator: self.coordinator.clone(),
+            clock: self.clock.clone(),
+            lock: "presence",
+            holder: self.holder.clone(),
+            interval: self.interval,
+            lock_ttl: self.interval * 3,
+        };
+        lead.run(&mut self, shutdown).await;
+    }
+}
+
+#[async_trait]
+impl LeaderRound for PresenceCron {
+    async fn round(&mut self, fence: &LeaderFence, now: UnixMillis) -> Result<(), StoreError> {
+        // Within one round of a heartbeat (they come every 10 s by default).
+        let heard_since = UnixMillis(now.0.saturating_sub(self.interval.as_millis() as u64));
+        match sync_presence(
+            &*self.store,
+            &*self.source,
+            &self.funnel,
+            heard_since,
+            Some(fence),
+        )
+        .await
+        {
+            Ok(flips) if !flips.is_empty() => {
+                tracing::info!(flips = flips.len(), "node presence changed");
+                if let Some(hook) = &self.webhook {
+                    hook.notify(&flips).await;
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "leader election failed"),
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(PresenceError::Store(e @ StoreError::StaleLeader { .. })) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "presence sync failed");
+                Ok(())
             }
         }
-        let _ = leader.release().await;
     }
 }
 
@@ -208,18 +211,18 @@ mod tests {
         let published = Arc::new(RecordingPublisher::default());
         let funnel = Funnel::new(published.clone());
         let roster = Roster(Mutex::new(Ok([a, b].into())));
-        let flips = sync_presence(&store, &roster, &funnel, UnixMillis(0))
+        let flips = sync_presence(&store, &roster, &funnel, UnixMillis(0), None)
             .await
             .unwrap();
         assert_eq!(flips.len(), 2);
         assert_eq!(published.sent().len(), 4);
         // Nothing changed: nothing published.
-        assert!(sync_presence(&store, &roster, &funnel, UnixMillis(0))
+        assert!(sync_presence(&store, &roster, &funnel, UnixMillis(0), None)
             .await
             .unwrap()
             .is_empty());
         *roster.0.lock() = Ok([a].into());
-        let flips = sync_presence(&store, &roster, &funnel, UnixMillis(0))
+        let flips = sync_presence(&store, &roster, &funnel, UnixMillis(0), None)
             .await
             .unwrap();
         assert_eq!(
@@ -241,7 +244,7 @@ mod tests {
         );
         // A failing roster changes nothing.
         *roster.0.lock() = Err("beacon down".into());
-        assert!(sync_presence(&store, &roster, &funnel, UnixMillis(0))
+        assert!(sync_presence(&store, &roster, &funnel, UnixMillis(0), None)
             .await
             .is_err());
         assert_eq!(

@@ -22,6 +22,7 @@ use crate::coordinator::{
 };
 use crate::domain::UnixMillis;
 use crate::lifecycle::{Ending, LifecycleError};
+use crate::store::{LeaderFence, StoreError};
 use crate::wire::to_wire;
 
 /// How often the leader refreshes the grid gauges (nodes live, jobs running, chunks queued).
@@ -30,6 +31,9 @@ const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the leader checks that the coordinator still knows every running job (a flushed
 /// Redis forgets them; they are rebuilt from the store).
 const RESTORE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Name of the reclaim loop's leader lock (and of its row in the store's leader fences).
+const RECLAIM_LOCK: &str = "reclaim";
 
 /// Heartbeats a node may miss before it is declared dead.
 pub const MISSED_HEARTBEATS: u32 = 2;
@@ -59,7 +63,7 @@ pub async fn run_reclaim(
     let silence = dead_after(lease_ttl);
     // The lock outlives a few missed ticks but not a heartbeat interval's worth.
     let lock_ttl = (interval * 3).max(Duration::from_millis(300));
-    let mut leader = Leadership::new(ctx.coordinator_arc(), "reclaim", holder, lock_ttl);
+    let mut leader = Leadership::new(ctx.coordinator_arc(), RECLAIM_LOCK, holder, lock_ttl);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut gauges_at: Option<tokio::time::Instant> = None;
@@ -76,7 +80,7 @@ pub async fn run_reclaim(
         }
         let now = ctx.clock().now();
         match leader.tick(now).await {
-            Ok(Some(_)) => {
+            Ok(Some(token)) => {
                 // On a task of its own too: it reads the store.
                 let idle = restoring.as_ref().is_none_or(|r| r.is_finished());
                 if idle && restored_at.is_none_or(|at| at.elapsed() >= RESTORE_INTERVAL) {
@@ -87,7 +91,20 @@ pub async fn run_reclaim(
                         release_stranded_checks(&ctx).await;
                     }));
                 }
-                fail_overdue(&ctx, now).await;
+                let fence = LeaderFence {
+                    lock: RECLAIM_LOCK.into(),
+                    token,
+                };
+                if let Err(e) = fail_overdue(&ctx, now, Some(&fence)).await {
+                    // A newer reclaim leader exists: this one stops writing until re-elected.
+                    tracing::warn!(error = %e, "reclaim leader write refused as stale; stepping down");
+                    metrics::counter!("sentinel_stale_leader_writes_total", "lock" => RECLAIM_LOCK)
+                        .increment(1);
+                    if let Err(e) = leader.release().await {
+                        tracing::debug!(error = %e, "could not release the reclaim lock");
+                    }
+                    continue;
+                }
                 reclaim_once(ctx.coordinator(), now, silence).await;
                 // The leader also keeps the grid gauges fresh, every few seconds, on a task of
                 // their own so a slow store never holds up reclaiming.
@@ -155,13 +172,19 @@ async fn restore_lost(ctx: &Context) {
 }
 
 /// Fails every lease held past its chunk wall-time limit: the holder is told to drop it, and
-/// the chunk is retried elsewhere or, at its attempt limit, fails the job.
-pub async fn fail_overdue(ctx: &Context, now: UnixMillis) {
+/// the chunk is retried elsewhere or, at its attempt limit, fails the job. With `fence` (the
+/// reclaim leader's) a job's failure is written only if no newer leader wrote; a refusal
+/// ends the sweep with [`StoreError::StaleLeader`], every other problem is logged.
+pub async fn fail_overdue(
+    ctx: &Context,
+    now: UnixMillis,
+    fence: Option<&LeaderFence>,
+) -> Result<(), StoreError> {
     let overdue = match ctx.coordinator().overdue_leases(now).await {
         Ok(o) => o,
         Err(e) => {
             tracing::warn!(error = %e, "overdue lease scan failed");
-            return;
+            return Ok(());
         }
     };
     for r in overdue {
@@ -194,15 +217,25 @@ pub async fn fail_overdue(ctx: &Context, now: UnixMillis) {
                 revoked.push(r);
                 match ctx
                     .lifecycle()
-                    .end(r.lease.job, Ending::Failed { reason }, revoked, None)
+                    .end_fenced(
+                        r.lease.job,
+                        Ending::Failed { reason },
+                        revoked,
+                        None,
+                        fence.cloned(),
+                    )
                     .await
                 {
                     Ok(_) | Err(LifecycleError::AlreadyFinished(_)) => {}
+                    Err(LifecycleError::Store(e @ StoreError::StaleLeader { .. })) => {
+                        return Err(e)
+                    }
                     Err(e) => tracing::warn!(error = %e, "overdue job failure not recorded"),
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// Pushes a lease revocation to its node (best effort: its next heartbeat says it too).
@@ -320,7 +353,7 @@ mod tests {
                     .heartbeat(stuck, &refs, 0, ttl, clock.now())
                     .await
                     .unwrap();
-                fail_overdue(&ctx, clock.now()).await;
+                fail_overdue(&ctx, clock.now(), None).await.unwrap();
                 assert_eq!(
                     coord.job_progress(job).await.unwrap().failures,
                     round as u32
@@ -332,7 +365,7 @@ mod tests {
                 .heartbeat(stuck, &refs, 0, ttl, clock.now())
                 .await
                 .unwrap();
-            fail_overdue(&ctx, clock.now()).await;
+            fail_overdue(&ctx, clock.now(), None).await.unwrap();
             let cancelled = published
                 .sent()
                 .iter()

@@ -8,14 +8,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::Leadership;
+use super::{LeaderLoop, LeaderRound};
 use crate::coordinator::{Coordinator, CoordinatorError};
 use crate::domain::{Clock, JobStatus, UnixMillis};
 use crate::publish::Funnel;
-use crate::store::{Job, Node, NodeStatus, Store};
+use crate::store::{Job, LeaderFence, Node, NodeStatus, Store, StoreError};
 
 /// How often the cron recomputes (and, when they changed, publishes) the totals.
 pub const TOTALS_INTERVAL: Duration = Duration::from_secs(2);
@@ -121,56 +122,54 @@ pub struct TotalsCron {
 
 impl TotalsCron {
     /// Runs until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut leader = Leadership::new(
-            self.coordinator.clone(),
-            "grid-totals",
-            self.holder.clone(),
-            self.interval * 5,
-        );
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last: Option<GridTotals> = None;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => break,
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let lead = LeaderLoop {
+            coordinator: self.coordinator.clone(),
+            clock: self.clock.clone(),
+            lock: "grid-totals",
+            holder: self.holder.clone(),
+            interval: self.interval,
+            lock_ttl: self.interval * 5,
+        };
+        let mut round = TotalsRound {
+            cron: self,
+            last: None,
+        };
+        lead.run(&mut round, shutdown).await;
+    }
+}
+
+/// The cron with the totals it published last (published again only when they change).
+struct TotalsRound {
+    cron: TotalsCron,
+    last: Option<GridTotals>,
+}
+
+#[async_trait]
+impl LeaderRound for TotalsRound {
+    /// Writes nothing to the store (it only publishes), so the fence is not needed.
+    async fn round(&mut self, _fence: &LeaderFence, now: UnixMillis) -> Result<(), StoreError> {
+        let c = &self.cron;
+        let t = match compute(&*c.store, &*c.coordinator, now).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "grid totals");
+                return Ok(());
             }
-            if *shutdown.borrow() {
-                break;
-            }
-            let now = self.clock.now();
-            match leader.tick(now).await {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    last = None;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "leader election failed");
-                    continue;
-                }
-            }
-            let t = match compute(&*self.store, &*self.coordinator, now).await {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!(error = %e, "grid totals");
-                    continue;
-                }
-            };
-            if last.as_ref() == Some(&t) {
-                continue;
-            }
-            match self
-                .funnel
-                .publish(wowlab_api::channels::NODES_ALL, &t)
-                .await
-            {
-                Ok(()) => last = Some(t),
-                Err(e) => tracing::warn!(error = %e, "grid totals not published"),
-            }
+        };
+        if self.last.as_ref() == Some(&t) {
+            return Ok(());
         }
-        let _ = leader.release().await;
+        match c.funnel.publish(wowlab_api::channels::NODES_ALL, &t).await {
+            Ok(()) => self.last = Some(t),
+            Err(e) => tracing::warn!(error = %e, "grid totals not published"),
+        }
+        Ok(())
+    }
+
+    /// A new term publishes the totals even if unchanged since this sentinel's last term.
+    fn not_leading(&mut self) {
+        self.last = None;
     }
 }
 
