@@ -554,7 +554,7 @@ fn a_gracefully_stopped_node_gets_no_work_pushed_after_it_left() {
     assert!(run.wait().unwrap().success());
     let mut out = String::new();
     std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut out).unwrap();
-    assert_eq!(out, local_sim(n, seed));
+    assert_eq!(out, local_sim(&profile(), n, seed));
     // Nothing was leased to the departed node: no lease had to be taken back, for any cause.
     let metrics = g.metrics();
     let reclaimed: Vec<&str> = metrics

@@ -181,9 +181,9 @@ fn a_stalled_projector_leader_that_resumes_loses_no_result() {
     };
     let dir = tempdir("sentinel-stall");
     let (_beacon, beacon_url) = start_beacon(&dir, "shared-secret", "shared-key");
-    let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared);
+    let (sentinel_a, url_a) = start_sentinel(&dir, "a", &beacon_url, &shared, &[]);
     wait_for_projector(&dir, "a", Duration::from_secs(30));
-    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared);
+    let (sentinel_b, url_b) = start_sentinel(&dir, "b", &beacon_url, &shared, &[]);
     let (api_token, claim_token) = account(&url_b, &dir.join("cookies"), "stall@example.org");
     let n1 = start_node(
         &format!("{url_a},{url_b}"),
