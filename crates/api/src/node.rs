@@ -181,6 +181,10 @@ pub struct HeartbeatRequest {
     /// with every heartbeat because a restart with other flags changes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_max_parallel: Option<u32>,
+    /// The node's last heartbeat before it exits (after a drain): it is offline from now on,
+    /// so nothing waits for it to be missed (credit, spot checks barred to it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leaving: bool,
 }
 
 /// Settings the owner controls, pushed on `nodes:{id}` and returned with each heartbeat.

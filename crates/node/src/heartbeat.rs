@@ -34,6 +34,7 @@ pub fn request(report: PoolReport, metrics: SystemMetrics) -> HeartbeatRequest {
         metrics,
         running: Some(report.running),
         local_max_parallel: Some(report.local_max_parallel),
+        leaving: false,
     }
 }
 

@@ -308,10 +308,7 @@ impl Running {
         };
         work.cancel();
         match end {
-            SessionEnd::Shutdown => {
-                self.drain().await;
-                self.withdraw_credit().await;
-            }
+            SessionEnd::Shutdown => self.drain().await,
             // The leases belong to a node the sentinel no longer knows: drop them.
             SessionEnd::Detached => self.pool.cancel_all("node detached"),
         }
@@ -319,19 +316,24 @@ impl Running {
         for t in tasks {
             let _ = t.await;
         }
+        // Last, once no heartbeat or beacon connection can say otherwise.
+        if matches!(end, SessionEnd::Shutdown) {
+            self.withdraw_credit().await;
+        }
         end
     }
 
-    /// After a drain: one last heartbeat with no free slot and nothing held, so the sentinel
-    /// withdraws this node's dispatch credit now. Otherwise the credit (up to its slots plus
+    /// After a drain: one last heartbeat with no free slot, nothing held and `leaving`, so the
+    /// sentinel withdraws this node's dispatch credit and marks it offline now. Otherwise the credit (up to its slots plus
     /// [`wowlab_api::node::MAX_PREFETCH`]) outlives the process until it is reaped as silent,
     /// and the next job's first chunks are leased to it and wait that long (the cluster-2
     /// stall of `bench/grid/e2e`: ≈ 13 s with no CPU spent). Best effort, bounded.
     async fn withdraw_credit(&self) {
-        let req = crate::heartbeat::request(
+        let mut req = crate::heartbeat::request(
             self.pool.report(),
             wowlab_api::node::SystemMetrics::default(),
         );
+        req.leaving = true;
         match tokio::time::timeout(Duration::from_secs(2), self.client.heartbeat(&req)).await {
             Ok(Ok(_)) => tracing::debug!("dispatch credit withdrawn"),
             Ok(Err(e)) => tracing::debug!(error = %e, "could not withdraw dispatch credit"),

@@ -541,6 +541,24 @@ fn a_gracefully_stopped_node_gets_no_work_pushed_after_it_left() {
         leaving.0.wait().unwrap().success(),
         "the node drained and exited"
     );
+    // Its last heartbeat said it was leaving: offline now, not once it is missed (30 s).
+    let offline = |g: &Grid| {
+        http(
+            &format!("{}/api/nodes", g.url),
+            "GET",
+            Some(&g.api_token),
+            None,
+        )
+        .is_some_and(|(s, b)| {
+            s == 200
+                && json(&b)
+                    .as_array()
+                    .is_some_and(|a| a.len() == 1 && a[0]["status"] == "offline")
+        })
+    };
+    wait_until("the departed node offline", Duration::from_secs(10), || {
+        offline(&g)
+    });
     g.add_node(1);
     g.wait_nodes(2);
     let (n, seed, chunk) = (300, 9, 10);

@@ -60,17 +60,18 @@ pub(super) async fn handle(
         )
         .await?;
     // Heartbeats are authoritative: a node heard from is online now, not at the next presence
-    // round (up to 30 s later), so a freshly started grid counts its nodes at once.
-    if node.status != NodeStatus::Online
-        && state
-            .store()
-            .set_node_status(node.id, NodeStatus::Online)
-            .await?
-    {
+    // round (up to 30 s later), so a freshly started grid counts its nodes at once; a leaving
+    // node is offline at once, so no spot check waits for it to be missed.
+    let status = if body.leaving {
+        NodeStatus::Offline
+    } else {
+        NodeStatus::Online
+    };
+    if node.status != status && state.store().set_node_status(node.id, status).await? {
         let flip = StatusFlip {
             kind: "status",
             node_id: node.id,
-            status: NodeStatus::Online,
+            status,
         };
         for channel in [format!("nodes:{}", node.id), NODES_ALL.to_owned()] {
             if let Err(e) = state.funnel().publish(&channel, &flip).await {
@@ -86,7 +87,11 @@ pub(super) async fn handle(
     let reported: Vec<LeaseRef> = body.active.iter().map(|&l| from_wire(l)).collect();
     // The unfilled free slots become credit for pushed work, within what the node runs (the
     // owner's setting under its own cap) plus prefetch; a draining node takes none.
-    let free = body.free_slots.min(super::credit_limit(&node));
+    let free = if body.leaving {
+        0
+    } else {
+        body.free_slots.min(super::credit_limit(&node))
+    };
     let hb = state
         .coordinator()
         .heartbeat(node.id, &reported, free, ttl, now)

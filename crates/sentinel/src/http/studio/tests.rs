@@ -353,6 +353,7 @@ mod pages {
                 },
                 running: None,
                 local_max_parallel: None,
+                leaving: false,
             },
         )
         .await;
@@ -464,6 +465,7 @@ mod pages {
                 metrics: SystemMetrics::default(),
                 running: Some(1),
                 local_max_parallel: Some(1),
+                leaving: false,
             },
         )
         .await;
