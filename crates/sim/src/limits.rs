@@ -25,7 +25,8 @@ pub const MAX_PROFILE_EXPR_NODES: usize = 100_000;
 /// Longest fight in seconds, including `fight.variance` (one hour).
 pub const MAX_FIGHT_SECS: f64 = 3_600.0;
 
-/// Most queue events one iteration may process (superseded ones included) before it stops
+/// Most queue events one iteration may process (superseded ones included; a cooldown
+/// reduction moves its recharge event rather than superseding it) before it stops
 /// with [`RunError::EventLimit`](crate::RunError::EventLimit).
 pub const MAX_EVENTS_PER_ITERATION: u64 = 1_000_000;
 

@@ -172,7 +172,8 @@ impl<'p> Sim<'p> {
     /// Runs iteration `k` of a job seeded with `seed`; returns (damage, duration_us, events).
     ///
     /// Stops with [`RunError::EventLimit`] once more than [`MAX_EVENTS_PER_ITERATION`] queue
-    /// entries (live or superseded) have been processed.
+    /// entries (live or superseded; a shortened cooldown's recharge is moved, not superseded)
+    /// have been processed.
     pub fn run(&mut self, seed: u64, k: u64) -> Result<(u64, u64, u64), RunError> {
         self.reset(seed, k);
         let mut popped = 0u64;
@@ -1033,9 +1034,16 @@ impl<'p> Sim<'p> {
             return;
         }
         st.recharge_end = st.recharge_end.saturating_sub(us).max(self.now);
+        let old = Ev::Recharge {
+            spell: s as u16,
+            gen: st.gen,
+        };
         st.gen = st.gen.wrapping_add(1);
         let (t, gen) = (st.recharge_end, st.gen);
-        self.q.push(
+        // The pending recharge (queued while `recharge_end` is set) moves instead of staying
+        // queued as an outdated entry.
+        self.q.replace(
+            old,
             t,
             Ev::Recharge {
                 spell: s as u16,

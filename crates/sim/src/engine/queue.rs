@@ -94,6 +94,76 @@ impl Queue {
         evs[i] = ev;
     }
 
+    /// Moves the queued entry `old` to `time` as `new`, with the key a fresh [`Queue::push`]
+    /// would give it, so every later pop sees the same (time, sequence) order as after a push;
+    /// pushes when `old` is not queued. Superseding an entry this way leaves no outdated copy
+    /// behind: each Barbed Shot tick or Cobra Shot that shortens a cooldown otherwise leaves
+    /// the previous recharge queued until its old time, a third of the heap in pet-procs.
+    /// The linear search is over a heap of a few dozen entries, cheaper than popping and
+    /// sifting past the outdated one later.
+    #[inline]
+    pub fn replace(&mut self, old: Ev, time: u64, new: Ev) {
+        let Some(i) = self.evs.iter().position(|&e| e == old) else {
+            self.push(time, new);
+            return;
+        };
+        self.seq = (self.seq + 1) & SEQ_MASK;
+        let key = time << SEQ_BITS | self.seq;
+        if key < self.keys[i] {
+            self.sift_up(i, key, new);
+        } else {
+            self.sift_down(i, key, new);
+        }
+    }
+
+    /// Places `key`/`ev` at or above hole `i`, moving larger ancestors down.
+    #[inline]
+    fn sift_up(&mut self, mut i: usize, key: u64, ev: Ev) {
+        let keys = &mut self.keys[..];
+        let evs = &mut self.evs[..];
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            let pk = keys[parent];
+            if pk <= key {
+                break;
+            }
+            keys[i] = pk;
+            evs[i] = evs[parent];
+            i = parent;
+        }
+        keys[i] = key;
+        evs[i] = ev;
+    }
+
+    /// Places `key`/`ev` at or below hole `i` among the `evs.len()` entries, moving smaller
+    /// children up.
+    #[inline]
+    fn sift_down(&mut self, mut i: usize, key: u64, ev: Ev) {
+        let n = self.evs.len();
+        let keys = &mut self.keys[..];
+        let evs = &mut self.evs[..];
+        loop {
+            let first = i * ARITY + 1;
+            if first >= n {
+                break;
+            }
+            // All four child slots exist (pads past the end hold EMPTY).
+            let c: &[u64; ARITY] = keys[first..first + ARITY].try_into().expect("ARITY slots");
+            let (k01, i01) = if c[1] < c[0] { (c[1], 1) } else { (c[0], 0) };
+            let (k23, i23) = if c[3] < c[2] { (c[3], 3) } else { (c[2], 2) };
+            let (best_key, off) = if k23 < k01 { (k23, i23) } else { (k01, i01) };
+            if key <= best_key {
+                break;
+            }
+            let best = first + off;
+            keys[i] = best_key;
+            evs[i] = evs[best];
+            i = best;
+        }
+        keys[i] = key;
+        evs[i] = ev;
+    }
+
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, Ev)> {
         let last_ev = self.evs.pop()?;
@@ -189,6 +259,52 @@ mod tests {
             );
         }
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn replacing_pops_like_pushing_and_skipping_the_outdated_entry() {
+        // Two queues fed the same schedule: one supersedes entries by pushing a new copy (the
+        // old one is popped and dropped as outdated), the other moves them with `replace`.
+        let mut rng = crate::rng::Xoshiro256pp::seed_from_u64(9);
+        let (mut pushed, mut moved) = (Queue::default(), Queue::default());
+        let mut gen = [0u32; 4];
+        let mut now = 0u64;
+        let live = |g: &[u32; 4], ev: Ev| matches!(ev, Ev::Recharge { spell, gen } if g[spell as usize] == gen);
+        for _ in 0..5_000 {
+            match rng.next_u64() % 4 {
+                0 | 1 => {
+                    let spell = (rng.next_u64() % 4) as u16;
+                    let old = Ev::Recharge {
+                        spell,
+                        gen: gen[spell as usize],
+                    };
+                    gen[spell as usize] += 1;
+                    let new = Ev::Recharge {
+                        spell,
+                        gen: gen[spell as usize],
+                    };
+                    // Earlier, equal and later times all occur.
+                    let t = now + rng.next_u64() % 3_000;
+                    pushed.push(t, new);
+                    moved.replace(old, t, new);
+                }
+                _ => {
+                    let next = loop {
+                        match pushed.pop() {
+                            Some((t, ev)) if live(&gen, ev) => break Some((t, ev)),
+                            Some(_) => continue,
+                            None => break None,
+                        }
+                    };
+                    let got = moved.pop();
+                    assert_eq!(got, next);
+                    if let Some((t, ev)) = got {
+                        assert!(live(&gen, ev), "moved queue kept an outdated entry");
+                        now = t;
+                    }
+                }
+            }
+        }
     }
 
     #[test]
