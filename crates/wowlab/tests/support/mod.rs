@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod shared;
+pub mod webhook;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
