@@ -16,6 +16,7 @@ use crate::domain::Clock;
 use crate::domain::{NodeId, UnixMillis};
 use crate::publish::Funnel;
 use crate::store::{LeaderFence, NodeStatus, Store, StoreError};
+use wowlab_api::channels::NODES_ALL;
 
 /// Default interval of the presence cron.
 pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(30);
@@ -38,6 +39,27 @@ pub struct StatusFlip {
     pub node_id: NodeId,
     /// Its new status.
     pub status: NodeStatus,
+}
+
+impl StatusFlip {
+    /// A flip of `node_id` to `status`.
+    pub fn new(node_id: NodeId, status: NodeStatus) -> Self {
+        Self {
+            kind: "status",
+            node_id,
+            status,
+        }
+    }
+
+    /// Publishes the flip on `nodes:{id}` and `nodes:all` (a failure is logged: the next
+    /// presence round or page load shows the status anyway).
+    pub async fn publish(&self, funnel: &Funnel) {
+        for channel in [format!("nodes:{}", self.node_id), NODES_ALL.to_owned()] {
+            if let Err(e) = funnel.publish(&channel, self).await {
+                tracing::warn!(error = %e, "status flip not published");
+            }
+        }
+    }
 }
 
 /// Why a sync round failed.
@@ -83,19 +105,11 @@ pub async fn sync_presence(
             None => store.set_node_status(node.id, want).await?,
         };
         if flipped {
-            flips.push(StatusFlip {
-                kind: "status",
-                node_id: node.id,
-                status: want,
-            });
+            flips.push(StatusFlip::new(node.id, want));
         }
     }
     for flip in &flips {
-        for channel in [format!("nodes:{}", flip.node_id), "nodes:all".to_owned()] {
-            if let Err(e) = funnel.publish(&channel, flip).await {
-                tracing::warn!(error = %e, "status flip not published");
-            }
-        }
+        flip.publish(funnel).await;
     }
     Ok(flips)
 }

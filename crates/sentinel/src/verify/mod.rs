@@ -69,8 +69,37 @@ pub struct Prefetched(HashMap<(JobId, ChunkIndex), ChunkCheck>);
 /// The spot-check policy and its cached views of node records and of the node list.
 pub struct Verifier {
     config: VerifyConfig,
-    trust: Mutex<Option<(Instant, HashMap<NodeId, NodeTrust>)>>,
-    nodes: Mutex<Option<(Instant, Arc<Vec<Node>>)>>,
+    trust: Cached<HashMap<NodeId, NodeTrust>>,
+    nodes: Cached<Arc<Vec<Node>>>,
+}
+
+/// A copy of store rows, read again once older than [`sample::TRUST_CACHE_TTL`].
+struct Cached<T>(Mutex<Option<(Instant, T)>>);
+
+impl<T> Cached<T> {
+    fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// `f` of the copy, unless there is none or it is too old.
+    fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        match &*self.0.lock() {
+            Some((at, v)) if at.elapsed() < sample::TRUST_CACHE_TTL => Some(f(v)),
+            _ => None,
+        }
+    }
+
+    /// Replaces the copy with one read just now.
+    fn set(&self, v: T) {
+        *self.0.lock() = Some((Instant::now(), v));
+    }
+
+    /// Applies this sentinel's own write to the copy (whatever its age), so it shows at once.
+    fn update(&self, f: impl FnOnce(&mut T)) {
+        if let Some((_, v)) = &mut *self.0.lock() {
+            f(v);
+        }
+    }
 }
 
 impl Verifier {
@@ -78,8 +107,8 @@ impl Verifier {
     pub fn new(config: VerifyConfig) -> Self {
         Self {
             config,
-            trust: Mutex::new(None),
-            nodes: Mutex::new(None),
+            trust: Cached::new(),
+            nodes: Cached::new(),
         }
     }
 
@@ -90,14 +119,12 @@ impl Verifier {
 
     /// A node's record, from a cache refreshed at most every [`sample::TRUST_CACHE_TTL`].
     async fn trust_of(&self, store: &dyn Store, node: NodeId) -> Result<NodeTrust, StoreError> {
-        if let Some((at, map)) = &*self.trust.lock() {
-            if at.elapsed() < sample::TRUST_CACHE_TTL {
-                return Ok(map.get(&node).copied().unwrap_or_default());
-            }
+        if let Some(t) = self.trust.read(|map| map.get(&node).copied()) {
+            return Ok(t.unwrap_or_default());
         }
         let map: HashMap<NodeId, NodeTrust> = store.node_trust().await?.into_iter().collect();
         let t = map.get(&node).copied().unwrap_or_default();
-        *self.trust.lock() = Some((Instant::now(), map));
+        self.trust.set(map);
         Ok(t)
     }
 
@@ -106,14 +133,12 @@ impl Verifier {
     /// another owner is online, the common case of a lone owner's grid.
     async fn nodes(&self, store: &dyn Store, fresh: bool) -> Result<Arc<Vec<Node>>, StoreError> {
         if !fresh {
-            if let Some((at, nodes)) = &*self.nodes.lock() {
-                if at.elapsed() < sample::TRUST_CACHE_TTL {
-                    return Ok(nodes.clone());
-                }
+            if let Some(nodes) = self.nodes.read(Arc::clone) {
+                return Ok(nodes);
             }
         }
         let nodes = Arc::new(store.list_nodes(None).await?);
-        *self.nodes.lock() = Some((Instant::now(), nodes.clone()));
+        self.nodes.set(nodes.clone());
         Ok(nodes)
     }
 
@@ -149,12 +174,12 @@ impl Verifier {
         delta: NodeTrust,
     ) -> Result<(), StoreError> {
         store.add_node_trust(node, delta).await?;
-        if let Some((_, map)) = &mut *self.trust.lock() {
+        self.trust.update(|map| {
             let t = map.entry(node).or_default();
             t.checked += delta.checked;
             t.confirmed += delta.confirmed;
             t.failed += delta.failed;
-        }
+        });
         Ok(())
     }
 
@@ -162,11 +187,11 @@ impl Verifier {
     /// cached copy), so a new node's first results are all checked and the record is true.
     async fn uncount_check(&self, store: &dyn Store, node: NodeId) -> Result<(), StoreError> {
         store.uncount_node_check(node).await?;
-        if let Some((_, map)) = &mut *self.trust.lock() {
+        self.trust.update(|map| {
             if let Some(t) = map.get_mut(&node) {
                 t.checked = t.checked.saturating_sub(1);
             }
-        }
+        });
         Ok(())
     }
 
@@ -457,9 +482,9 @@ impl Verifier {
     ) -> Result<(), VerifyError> {
         let (store, coord) = (ctx.store(), ctx.coordinator());
         store.set_node_quarantine(wrong, Some(now)).await?;
-        if let Some((_, map)) = &mut *self.trust.lock() {
+        self.trust.update(|map| {
             map.entry(wrong).or_default().quarantined_at = Some(now);
-        }
+        });
         coord.drop_credit(wrong).await?;
         tracing::warn!(node = %wrong, "node quarantined: a spot check found its result wrong");
         metrics::counter!("sentinel_nodes_quarantined_total").increment(1);

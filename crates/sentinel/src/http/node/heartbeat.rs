@@ -14,7 +14,6 @@ use crate::http::signed::SignedNode;
 use crate::http::{ApiError, Context};
 use crate::store::NodeStatus;
 use crate::tasks::presence::StatusFlip;
-use wowlab_api::channels::NODES_ALL;
 
 /// Most leases one heartbeat may report (bounds the work per request).
 const MAX_REPORTED: usize = 4096;
@@ -68,16 +67,8 @@ pub(super) async fn handle(
         NodeStatus::Online
     };
     if node.status != status && state.store().set_node_status(node.id, status).await? {
-        let flip = StatusFlip {
-            kind: "status",
-            node_id: node.id,
-            status,
-        };
-        for channel in [format!("nodes:{}", node.id), NODES_ALL.to_owned()] {
-            if let Err(e) = state.funnel().publish(&channel, &flip).await {
-                tracing::warn!(error = %e, "status flip not published");
-            }
-        }
+        let flip = StatusFlip::new(node.id, status);
+        flip.publish(state.funnel()).await;
         // The webhook hears this flip too (the presence round will not repeat it); posted off
         // the request so a slow receiver never delays the heartbeat.
         if let Some(hook) = state.webhook().cloned() {
