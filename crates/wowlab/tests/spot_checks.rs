@@ -453,6 +453,34 @@ fn an_honest_grid_raises_no_false_alarm_over_ten_thousand_checked_chunks() {
 }
 
 /// The job's stored result bytes (`/api/jobs/{id}/aggregate`), through curl into a file.
+/// A lone owner's grid cannot cross-check anything: every sampled result is used as it is and
+/// recorded as skipped. The records of a completion batch are written together after it, and
+/// none may be lost on the way.
+#[test]
+fn a_lone_owners_sampled_results_are_all_recorded_as_skipped() {
+    let dir = tempdir("spot-checks-lone-owner");
+    let (_up, url) = start_grid(&dir, &[CHECK_ALL]);
+    let (admin, claim) = account(&url, &dir.join("jar"), "a@example.org");
+    let _a = start_node(&url, &claim, &dir.join("node-a"), "lone-a");
+    let _b = start_node(&url, &claim, &dir.join("node-b"), "lone-b");
+    wait_online(&url, &admin, 2);
+
+    const CHUNKS: u64 = 3_000;
+    let (profile, seed) = (trivial_profile(), 43u64);
+    let out = run_job(&url, &admin, &profile, CHUNKS, seed, 1, &dir, &["grid.log"]);
+    assert_eq!(out, local_sim(&profile, CHUNKS, seed));
+    let checks = job_checks(&url, &admin);
+    assert_eq!(checks["skipped"], CHUNKS, "{checks}");
+    for outcome in ["crossChecked", "mismatches", "pending"] {
+        assert_eq!(checks[outcome], 0, "{outcome}: {checks}");
+    }
+    let skipped = counter(
+        &metrics(&url),
+        r#"sentinel_spot_checks_total{outcome="skipped"}"#,
+    );
+    assert_eq!(skipped, CHUNKS as f64, "every skip is counted once");
+}
+
 fn aggregate(url: &str, token: &str, job: &str, file: &Path) -> Vec<u8> {
     let out = Command::new("curl")
         .args(["-s", "-f", "-m", "10", "-o"])

@@ -1573,14 +1573,28 @@ pub async fn spot_checks_and_node_trust_round_trip(s: &impl Store) {
         s.chunk_check(job.id, ChunkIndex(3)).await.unwrap().as_ref(),
         Some(&check)
     );
-    let mut other = check.clone();
-    other.chunk = ChunkIndex(4);
-    other.verdict = CheckVerdict::Confirmed;
-    s.put_chunk_check(&other).await.unwrap();
-    other.chunk = ChunkIndex(5);
-    other.verdict = CheckVerdict::Skipped;
-    other.note = Some("no node of another owner".into());
-    s.put_chunk_check(&other).await.unwrap();
+    // Several at once (a batch's skipped checks), one of them replacing an existing row.
+    let mut confirmed = check.clone();
+    confirmed.chunk = ChunkIndex(4);
+    confirmed.verdict = CheckVerdict::Pending;
+    s.put_chunk_check(&confirmed).await.unwrap();
+    confirmed.verdict = CheckVerdict::Confirmed;
+    let mut skipped = check.clone();
+    skipped.chunk = ChunkIndex(5);
+    skipped.verdict = CheckVerdict::Skipped;
+    skipped.note = Some("no node of another owner".into());
+    s.put_chunk_checks(&[confirmed.clone(), skipped.clone()])
+        .await
+        .unwrap();
+    s.put_chunk_checks(&[]).await.unwrap();
+    assert_eq!(
+        s.chunk_check(job.id, ChunkIndex(4)).await.unwrap(),
+        Some(confirmed)
+    );
+    assert_eq!(
+        s.chunk_check(job.id, ChunkIndex(5)).await.unwrap(),
+        Some(skipped)
+    );
     let mut some: Vec<u32> = s
         .chunk_checks_of(job.id, &[ChunkIndex(5), ChunkIndex(3), ChunkIndex(9)])
         .await

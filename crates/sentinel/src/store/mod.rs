@@ -811,7 +811,11 @@ pub trait Store: Send + Sync + 'static {
         chunks: &[ChunkIndex],
     ) -> Result<Vec<ChunkCheck>, StoreError>;
     /// Creates or replaces the spot check of `(check.job, check.chunk)`.
-    async fn put_chunk_check(&self, check: &ChunkCheck) -> Result<(), StoreError>;
+    async fn put_chunk_check(&self, check: &ChunkCheck) -> Result<(), StoreError> {
+        self.put_chunk_checks(std::slice::from_ref(check)).await
+    }
+    /// Creates or replaces each of `checks` (by job and chunk), all in one transaction.
+    async fn put_chunk_checks(&self, checks: &[ChunkCheck]) -> Result<(), StoreError>;
     /// The spot checks of running jobs still waiting for a run, oldest first.
     async fn pending_chunk_checks(&self) -> Result<Vec<ChunkCheck>, StoreError>;
     /// A job's spot checks counted by outcome.

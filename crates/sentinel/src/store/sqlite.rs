@@ -970,10 +970,15 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    async fn put_chunk_check(&self, c: &crate::store::ChunkCheck) -> Result<(), StoreError> {
-        let id = c.job;
-        sqlx::query(
-            "INSERT INTO chunk_checks (job_id, chunk_index, verdict, first_node, first_hash, \
+    async fn put_chunk_checks(
+        &self,
+        checks: &[crate::store::ChunkCheck],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for c in checks {
+            let id = c.job;
+            sqlx::query(
+                "INSERT INTO chunk_checks (job_id, chunk_index, verdict, first_node, first_hash, \
              first_result, second_node, second_hash, third_node, third_hash, note, created_at, \
              settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (job_id, chunk_index) DO UPDATE SET verdict = excluded.verdict, \
@@ -982,23 +987,25 @@ impl Store for SqliteStore {
              second_hash = excluded.second_hash, third_node = excluded.third_node, \
              third_hash = excluded.third_hash, note = excluded.note, \
              settled_at = excluded.settled_at",
-        )
-        .bind(id.to_string())
-        .bind(i64::from(c.chunk.0))
-        .bind(c.verdict.as_str())
-        .bind(c.first.node.to_string())
-        .bind(&c.first.hash)
-        .bind(&c.first_result)
-        .bind(c.second.as_ref().map(|r| r.node.to_string()))
-        .bind(c.second.as_ref().map(|r| r.hash.clone()))
-        .bind(c.third.as_ref().map(|r| r.node.to_string()))
-        .bind(c.third.as_ref().map(|r| r.hash.clone()))
-        .bind(&c.note)
-        .bind(c.created_at.0 as i64)
-        .bind(c.settled_at.map(|t| t.0 as i64))
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
+            )
+            .bind(id.to_string())
+            .bind(i64::from(c.chunk.0))
+            .bind(c.verdict.as_str())
+            .bind(c.first.node.to_string())
+            .bind(&c.first.hash)
+            .bind(&c.first_result)
+            .bind(c.second.as_ref().map(|r| r.node.to_string()))
+            .bind(c.second.as_ref().map(|r| r.hash.clone()))
+            .bind(c.third.as_ref().map(|r| r.node.to_string()))
+            .bind(c.third.as_ref().map(|r| r.hash.clone()))
+            .bind(&c.note)
+            .bind(c.created_at.0 as i64)
+            .bind(c.settled_at.map(|t| t.0 as i64))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 

@@ -62,9 +62,14 @@ pub enum Route {
     Held(CompleteOutcome),
 }
 
-/// The spot checks of a batch of results, read in one query before the batch is screened.
+/// The spot checks of a batch of results, read in one query before the batch is screened, and
+/// the batch's skipped checks, recorded together in one transaction after it
+/// ([`Verifier::record_skips`]).
 #[derive(Debug, Default)]
-pub struct Prefetched(HashMap<(JobId, ChunkIndex), ChunkCheck>);
+pub struct BatchChecks {
+    found: HashMap<(JobId, ChunkIndex), ChunkCheck>,
+    skipped: Mutex<Vec<ChunkCheck>>,
+}
 
 /// The spot-check policy and its cached views of node records and of the node list.
 pub struct Verifier {
@@ -73,30 +78,60 @@ pub struct Verifier {
     nodes: Cached<Arc<Vec<Node>>>,
 }
 
-/// A copy of store rows, read again once older than [`sample::TRUST_CACHE_TTL`].
-struct Cached<T>(Mutex<Option<(Instant, T)>>);
+/// A copy of store rows, read again once older than [`sample::TRUST_CACHE_TTL`]. One caller
+/// at a time reloads it: when the copy expires under a batch of results, the others wait for
+/// that one read instead of each querying the store.
+struct Cached<T> {
+    copy: Mutex<Option<(Instant, T)>>,
+    reload: tokio::sync::Mutex<()>,
+}
 
 impl<T> Cached<T> {
     fn new() -> Self {
-        Self(Mutex::new(None))
+        Self {
+            copy: Mutex::new(None),
+            reload: tokio::sync::Mutex::new(()),
+        }
     }
 
-    /// `f` of the copy, unless there is none or it is too old.
-    fn read<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
-        match &*self.0.lock() {
-            Some((at, v)) if at.elapsed() < sample::TRUST_CACHE_TTL => Some(f(v)),
+    /// `f` of the copy if it was read after `since` and is not too old.
+    fn read_since<R>(&self, since: Option<Instant>, f: impl FnOnce(&T) -> R) -> Option<R> {
+        match &*self.copy.lock() {
+            Some((at, v))
+                if at.elapsed() < sample::TRUST_CACHE_TTL && since.is_none_or(|s| *at >= s) =>
+            {
+                Some(f(v))
+            }
             _ => None,
         }
     }
 
-    /// Replaces the copy with one read just now.
-    fn set(&self, v: T) {
-        *self.0.lock() = Some((Instant::now(), v));
+    /// `f` of the copy, reloaded with `load` first if there is none, it is too old, or `fresh`
+    /// asks for one read after this call began.
+    async fn get<R, E>(
+        &self,
+        fresh: bool,
+        f: impl Fn(&T) -> R,
+        load: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<R, E> {
+        let since = fresh.then(Instant::now);
+        if let Some(r) = self.read_since(since, &f) {
+            return Ok(r);
+        }
+        let _reloading = self.reload.lock().await;
+        // Another caller may have reloaded it while this one waited.
+        if let Some(r) = self.read_since(since, &f) {
+            return Ok(r);
+        }
+        let v = load.await?;
+        let r = f(&v);
+        *self.copy.lock() = Some((Instant::now(), v));
+        Ok(r)
     }
 
     /// Applies this sentinel's own write to the copy (whatever its age), so it shows at once.
     fn update(&self, f: impl FnOnce(&mut T)) {
-        if let Some((_, v)) = &mut *self.0.lock() {
+        if let Some((_, v)) = &mut *self.copy.lock() {
             f(v);
         }
     }
@@ -119,27 +154,23 @@ impl Verifier {
 
     /// A node's record, from a cache refreshed at most every [`sample::TRUST_CACHE_TTL`].
     async fn trust_of(&self, store: &dyn Store, node: NodeId) -> Result<NodeTrust, StoreError> {
-        if let Some(t) = self.trust.read(|map| map.get(&node).copied()) {
-            return Ok(t.unwrap_or_default());
-        }
-        let map: HashMap<NodeId, NodeTrust> = store.node_trust().await?.into_iter().collect();
-        let t = map.get(&node).copied().unwrap_or_default();
-        self.trust.set(map);
-        Ok(t)
+        let load = async {
+            let map: HashMap<NodeId, NodeTrust> = store.node_trust().await?.into_iter().collect();
+            Ok(map)
+        };
+        let t = self
+            .trust
+            .get(false, |map| map.get(&node).copied(), load)
+            .await?;
+        Ok(t.unwrap_or_default())
     }
 
-    /// The node list, from a cache refreshed at most every [`sample::TRUST_CACHE_TTL`] (or at
-    /// once with `fresh`). Sampling reads the cached copy only to learn that no node of
-    /// another owner is online, the common case of a lone owner's grid.
+    /// The node list, from a cache refreshed at most every [`sample::TRUST_CACHE_TTL`] (or
+    /// read after this call began, with `fresh`). Sampling reads the cached copy only to learn
+    /// that no node of another owner is online, the common case of a lone owner's grid.
     async fn nodes(&self, store: &dyn Store, fresh: bool) -> Result<Arc<Vec<Node>>, StoreError> {
-        if !fresh {
-            if let Some(nodes) = self.nodes.read(Arc::clone) {
-                return Ok(nodes);
-            }
-        }
-        let nodes = Arc::new(store.list_nodes(None).await?);
-        self.nodes.set(nodes.clone());
-        Ok(nodes)
+        let load = async { Ok(Arc::new(store.list_nodes(None).await?)) };
+        self.nodes.get(fresh, Arc::clone, load).await
     }
 
     /// Reads the spot checks of a batch of results at once (`None` when checks are off), so
@@ -148,7 +179,7 @@ impl Verifier {
         &self,
         store: &dyn Store,
         leases: impl IntoIterator<Item = LeaseRef>,
-    ) -> Result<Option<Prefetched>, StoreError> {
+    ) -> Result<Option<BatchChecks>, StoreError> {
         if self.config.rate <= 0.0 {
             return Ok(None);
         }
@@ -162,7 +193,25 @@ impl Verifier {
                 found.insert((c.job, c.chunk), c);
             }
         }
-        Ok(Some(Prefetched(found)))
+        Ok(Some(BatchChecks {
+            found,
+            skipped: Mutex::default(),
+        }))
+    }
+
+    /// Records the skipped checks of a screened batch, all in one transaction: a lone owner's
+    /// grid skips a sampled result in every few dozen, and a commit each cost more than the
+    /// screening of the whole batch.
+    pub async fn record_skips(
+        &self,
+        store: &dyn Store,
+        batch: &BatchChecks,
+    ) -> Result<(), StoreError> {
+        let skipped = std::mem::take(&mut *batch.skipped.lock());
+        if !skipped.is_empty() {
+            store.put_chunk_checks(&skipped).await?;
+        }
+        Ok(())
     }
 
     /// Adds to a node's record (and to the cached copy, so a new node's start counts down at
@@ -218,8 +267,8 @@ impl Verifier {
     }
 
     /// Screens a result that arrived on `node`'s current lease: held for a spot check, counted
-    /// as a check of an earlier result, or ordinary. `prefetched` holds the chunk's check if
-    /// the caller read its batch's checks beforehand ([`Self::prefetch`]); a check row is
+    /// as a check of an earlier result, or ordinary. `batch` holds the chunk's check if the
+    /// caller read its batch's checks beforehand ([`Self::prefetch`]); a check row is
     /// written before its chunk is leased again, so a read after the request arrived sees it.
     pub async fn screen(
         &self,
@@ -228,7 +277,7 @@ impl Verifier {
         lease: LeaseRef,
         bytes: Vec<u8>,
         now: UnixMillis,
-        prefetched: Option<&Prefetched>,
+        batch: Option<&BatchChecks>,
     ) -> Result<Route, VerifyError> {
         let (store, coord) = (ctx.store(), ctx.coordinator());
         if self.config.rate <= 0.0 {
@@ -243,8 +292,8 @@ impl Verifier {
             let outcome = coord.recheck(node, lease, &avoid, now).await?;
             return Ok(Route::Held(held(outcome)));
         }
-        let check = match prefetched {
-            Some(p) => p.0.get(&(lease.job, lease.chunk)).cloned(),
+        let check = match batch {
+            Some(b) => b.found.get(&(lease.job, lease.chunk)).cloned(),
             None => store.chunk_check(lease.job, lease.chunk).await?,
         };
         match check {
@@ -253,11 +302,15 @@ impl Verifier {
             }
             // Settled (the stored result was lost mid-way and the chunk ran again) or skipped.
             Some(_) => Ok(Route::Ordinary(bytes)),
-            None => self.on_first(store, coord, node, lease, bytes, now).await,
+            None => {
+                self.on_first(store, coord, node, lease, bytes, now, batch)
+                    .await
+            }
         }
     }
 
     /// A chunk's first result: sample it, and if sampled hold it and requeue the chunk.
+    #[allow(clippy::too_many_arguments)]
     async fn on_first(
         &self,
         store: &dyn Store,
@@ -266,6 +319,7 @@ impl Verifier {
         lease: LeaseRef,
         bytes: Vec<u8>,
         now: UnixMillis,
+        batch: Option<&BatchChecks>,
     ) -> Result<Route, VerifyError> {
         let trust = self.trust_of(store, node).await?;
         let is_new = self.config.is_new(&trust);
@@ -306,7 +360,10 @@ impl Verifier {
                 let note = "no online node of another owner could check it".to_string();
                 let mut c = check(CheckVerdict::Skipped, Some(note), Vec::new());
                 c.settled_at = Some(now);
-                store.put_chunk_check(&c).await?;
+                match batch {
+                    Some(b) => b.skipped.lock().push(c),
+                    None => store.put_chunk_check(&c).await?,
+                }
                 metrics::counter!("sentinel_spot_checks_total", "outcome" => "skipped")
                     .increment(1);
             }

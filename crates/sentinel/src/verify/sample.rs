@@ -100,14 +100,33 @@ pub fn draw(p: f64) -> bool {
     if p <= 0.0 {
         return false;
     }
-    let mut raw = [0u8; 8];
-    if getrandom::fill(&mut raw).is_err() {
+    let Some(raw) = os_random_u64() else {
         // No randomness: check rather than skip.
         return true;
-    }
+    };
     // 53 random bits as a fraction in [0, 1).
-    let u = (u64::from_le_bytes(raw) >> 11) as f64 / (1u64 << 53) as f64;
+    let u = (raw >> 11) as f64 / (1u64 << 53) as f64;
     u < p
+}
+
+/// Eight bytes of the OS's CSPRNG, taken from a per-thread buffer filled 32 draws at a time:
+/// every result is drawn for, and a `getrandom` call each was a visible share of a tiny
+/// chunk's cost. Each byte is used once.
+fn os_random_u64() -> Option<u64> {
+    use std::cell::RefCell;
+    const WORDS: usize = 32;
+    thread_local! {
+        static BUF: RefCell<([u8; WORDS * 8], usize)> = const { RefCell::new(([0; WORDS * 8], WORDS)) };
+    }
+    BUF.with_borrow_mut(|(bytes, next)| {
+        if *next == WORDS {
+            getrandom::fill(bytes).ok()?;
+            *next = 0;
+        }
+        let word: [u8; 8] = bytes[*next * 8..*next * 8 + 8].try_into().ok()?;
+        *next += 1;
+        Some(u64::from_le_bytes(word))
+    })
 }
 
 /// Hex SHA-256 of a result's exact bytes: two runs agree iff these are equal.

@@ -27,7 +27,7 @@ use crate::http::{ApiError, Context};
 use crate::result_log::LogEntry;
 use crate::store::ChunkResult;
 use crate::store::Node;
-use crate::verify::{Prefetched, Route, VerifyError};
+use crate::verify::{BatchChecks, Route, VerifyError};
 
 /// Most results in one batch.
 pub const MAX_BATCH: usize = 1024;
@@ -91,7 +91,7 @@ pub(super) async fn handle_batch(
         )));
     }
     // The batch's spot checks in one query rather than one per result.
-    let prefetched = state
+    let checks = state
         .verifier()
         .prefetch(state.store(), items.iter().map(|i| from_wire(i.lease)))
         .await?
@@ -101,9 +101,9 @@ pub(super) async fn handle_batch(
     for (i, item) in items.into_iter().enumerate() {
         let state = state.clone();
         let node = req.node.id;
-        let prefetched = prefetched.clone();
+        let checks = checks.clone();
         set.spawn(async move {
-            let outcome = complete_one(&state, node, item, prefetched.as_deref()).await;
+            let outcome = complete_one(&state, node, item, checks.as_deref()).await;
             (i, outcome)
         });
     }
@@ -111,6 +111,9 @@ pub(super) async fn handle_batch(
     while let Some(joined) = set.join_next().await {
         let (i, outcome) = joined.map_err(|e| ApiError::Internal(e.to_string()))?;
         results[i] = Some(batch_outcome(outcome?));
+    }
+    if let Some(checks) = &checks {
+        state.verifier().record_skips(state.store(), checks).await?;
     }
     // Every slot marked `refill` is free on the node, whatever its result's outcome.
     let leases = if refills > 0 {
@@ -158,7 +161,7 @@ async fn complete_one(
     state: &Context,
     node: NodeId,
     body: CompleteRequest,
-    prefetched: Option<&Prefetched>,
+    checks: Option<&BatchChecks>,
 ) -> Result<CompleteOutcome, ApiError> {
     let lease: LeaseRef = from_wire(body.lease);
     let coord = state.coordinator();
@@ -183,7 +186,7 @@ async fn complete_one(
     // A sampled result is held for a spot check; the node hears the same either way.
     let bytes = match state
         .verifier()
-        .screen(state, node, lease, bytes, now, prefetched)
+        .screen(state, node, lease, bytes, now, checks)
         .await
     {
         Ok(Route::Ordinary(bytes)) => bytes,
