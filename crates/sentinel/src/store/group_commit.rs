@@ -159,7 +159,7 @@ async fn run(
 /// rows were new; a key seen twice in one batch is new only the first time.
 async fn write_batch(pool: &SqlitePool, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome {
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let mut inserted = insert_rows(&mut tx, items).await?;
+    let mut inserted = insert_rows(&mut tx, items, true).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(items
         .iter()
@@ -174,13 +174,17 @@ async fn write_batch(pool: &SqlitePool, items: &[(&ChunkResult, UnixMillis)]) ->
         .collect())
 }
 
-/// Inserts `items` on `conn` (a transaction) with multi-row statements; returns the keys
-/// that were new.
+/// Inserts `items` on `conn` (a transaction) with multi-row statements; with `returning`,
+/// returns the keys that were new (else an empty set: SQLite's worker thread hands each
+/// returned row to the caller separately, a cross-thread wake-up per row that a caller who does
+/// not need the keys should not pay).
 pub(super) async fn insert_rows(
     conn: &mut sqlx::SqliteConnection,
     items: &[(&ChunkResult, UnixMillis)],
+    returning: bool,
 ) -> Result<HashSet<(String, i64)>, StoreError> {
-    let mut inserted: HashSet<(String, i64)> = HashSet::with_capacity(items.len());
+    let mut inserted: HashSet<(String, i64)> =
+        HashSet::with_capacity(if returning { items.len() } else { 0 });
     for part in items.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::with_capacity(INSERT_HEAD.len() + part.len() * 18 + 64);
         sql.push_str(INSERT_HEAD);
@@ -191,8 +195,11 @@ pub(super) async fn insert_rows(
                 ", (?, ?, ?, ?, ?)"
             });
         }
-        sql.push_str(" ON CONFLICT (job_id, chunk_index) DO NOTHING RETURNING job_id, chunk_index");
-        let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+        sql.push_str(" ON CONFLICT (job_id, chunk_index) DO NOTHING");
+        if returning {
+            sql.push_str(" RETURNING job_id, chunk_index");
+        }
+        let mut q = sqlx::query(&sql);
         for (item, now) in part {
             q = q
                 .bind(item.job.to_string())
@@ -201,7 +208,14 @@ pub(super) async fn insert_rows(
                 .bind(item.result.as_slice())
                 .bind(now.as_i64());
         }
-        inserted.extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
+        if returning {
+            for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+                let key: (String, i64) = sqlx::FromRow::from_row(&row).map_err(db_err)?;
+                inserted.insert(key);
+            }
+        } else {
+            q.execute(&mut *conn).await.map_err(db_err)?;
+        }
     }
     Ok(inserted)
 }
