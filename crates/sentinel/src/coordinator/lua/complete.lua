@@ -1,6 +1,6 @@
 -- ARGV: prefix, node, job, chunk, fence, now. Returns {outcome[, job_done]}.
 local node, job, chunk, fence, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-local refused = end_current_lease(node, job, chunk, fence, now)
+local refused, count = end_current_lease(node, job, chunk, fence, now)
 if refused then
   return {refused}
 end
@@ -10,4 +10,4 @@ redis.call('HDEL', j .. ':failures', chunk)
 redis.call('HDEL', j .. ':avoid', chunk)
 redis.call('SETBIT', j .. ':done', chunk, 1)
 local done = redis.call('HINCRBY', j, 'done', 1)
-return {'completed', done == tonumber(redis.call('HGET', j, 'count')) and '1' or '0'}
+return {'completed', done == tonumber(count) and '1' or '0'}

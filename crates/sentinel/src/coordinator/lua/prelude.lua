@@ -15,10 +15,13 @@ local DEADLINE = P .. 'lease_deadline'
 -- A counter that starts from the wall clock (ms x 1000) when missing, so fences and tokens
 -- keep growing even after Redis lost its data.
 local function next_counter(key, now)
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('SET', key, I(now * 1000))
+  local v = redis.call('INCR', key)
+  if v == 1 then
+    -- It was missing: start from the clock (one command on the common path, not two).
+    v = now * 1000 + 1
+    redis.call('SET', key, I(v))
   end
-  return redis.call('INCR', key)
+  return v
 end
 
 local function touch_node(node, now)
@@ -85,9 +88,10 @@ local function insert_lease(job, chunk, node, fence, exp, deadline)
 end
 
 -- Removes a lease from every index (not from its job's leased hash); returns job, chunk, node.
-local function drop_lease(fence)
+-- `known` is that record when the caller has just read it.
+local function drop_lease(fence, known)
   local k = lease_key(fence)
-  local v = redis.call('HMGET', k, 'job', 'chunk', 'node')
+  local v = known or redis.call('HMGET', k, 'job', 'chunk', 'node')
   if not v[1] then
     return nil
   end
@@ -164,7 +168,8 @@ end
 local function take_chunk(job, node, other_live)
   local j = jk(job)
   local rk = j .. ':returned'
-  if redis.call('LLEN', rk) > 0 then
+  local returned = redis.call('LLEN', rk) > 0
+  if returned then
     local fk = j .. ':failures'
     local ak = j .. ':avoid'
     if redis.call('HLEN', fk) == 0 and redis.call('HLEN', ak) == 0 then
@@ -194,7 +199,7 @@ local function take_chunk(job, node, other_live)
     -- A returned chunk is taken from the list only (with its bar): a restored job scans its
     -- fresh chunks from 0 and would meet a reopened one here too.
     if redis.call('GETBIT', j .. ':done', c) == 0 and redis.call('HEXISTS', j .. ':leased', c) == 0
-      and not redis.call('LPOS', rk, c) then
+      and not (returned and redis.call('LPOS', rk, c)) then
       found = c
       break
     end
@@ -219,11 +224,16 @@ local function take_leases(node, free, ttl, now, out)
     end
     return cache
   end
-  -- Once every job queued at the start was offered without yielding a chunk for this node
-  -- (all its pending chunks last failed here), stop instead of spinning.
-  local max_misses = 0
-  for _, k in ipairs(redis.call('LRANGE', SHARES, 0, -1)) do
-    max_misses = max_misses + redis.call('LLEN', P .. 'share:' .. k)
+  -- Once every queued job was offered without yielding a chunk for this node (all its
+  -- pending chunks last failed here), stop instead of spinning. Counted at the first miss,
+  -- so a lease that finds work at once does not pay for it.
+  local max_misses = nil
+  local function queued_jobs()
+    local total = 0
+    for _, k in ipairs(redis.call('LRANGE', SHARES, 0, -1)) do
+      total = total + redis.call('LLEN', P .. 'share:' .. k)
+    end
+    return total
   end
   local misses, n = 0, 0
   while n < free do
@@ -239,7 +249,10 @@ local function take_leases(node, free, ttl, now, out)
       if redis.call('EXISTS', j) == 1 then
         local c = take_chunk(job, node, other_live)
         still = pending(job) > 0
-        redis.call('HSET', j, 'queued', still and '1' or '0')
+        -- A job in a share queue is flagged queued; only leaving it changes the flag.
+        if not still then
+          redis.call('HSET', j, 'queued', '0')
+        end
         if c then
           misses = 0
           local fence = I(next_counter(P .. 'fence', now))
@@ -259,11 +272,15 @@ local function take_leases(node, free, ttl, now, out)
       if still then
         redis.call('RPUSH', q, job)
       end
-      if redis.call('LLEN', q) > 0 then
+      if still or redis.call('LLEN', q) > 0 then
         redis.call('RPUSH', SHARES, key)
       end
-      if misses >= max_misses then
-        break
+      if misses > 0 then
+        -- The jobs queued now, plus this one if it just left the queue.
+        max_misses = max_misses or queued_jobs() + (still and 0 or 1)
+        if misses >= max_misses then
+          break
+        end
       end
     end
   end
@@ -288,6 +305,6 @@ local function end_current_lease(node, job, chunk, fence, now)
   if not exp or exp <= now then
     return 'stale'
   end
-  drop_lease(fence)
-  return nil
+  drop_lease(fence, {job, chunk, node})
+  return nil, count
 end
