@@ -123,6 +123,8 @@ pub struct FanoutResult {
     pub max_us: u32,
     /// Deliveries per WebSocket frame received by subscribers (whole run, warm-up included).
     pub msgs_per_frame: f64,
+    /// /proc/loadavg (1/5/15 min) when this case started: other work on the shared host.
+    pub load: String,
 }
 
 /// State shared by the publisher and the subscriber tasks.
@@ -174,6 +176,7 @@ fn payload(seq: u64, sent_ns: u64) -> Bytes {
 
 /// Run one fan-out measurement.
 pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
+    let load = crate::report::loadavg();
     let shared = Arc::new(Shared {
         start: Instant::now(),
         warmup: p.warmup,
@@ -290,6 +293,7 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
         p99_us: pct(0.99),
         max_us: samples.last().copied().unwrap_or(0),
         msgs_per_frame: delivered as f64 / shared.frames.load(Ordering::Relaxed).max(1) as f64,
+        load,
     })
 }
 

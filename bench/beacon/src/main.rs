@@ -145,6 +145,8 @@ async fn run_all(a: RunArgs) -> Result<()> {
         ..Default::default()
     };
 
+    // Beacon and nats-server alternate per subscriber count, so each ratio compares runs made
+    // minutes apart under the same background load.
     for &subs in &a.subs {
         let beacon = procs::Beacon::spawn(
             &a.wowlab,
@@ -171,24 +173,7 @@ async fn run_all(a: RunArgs) -> Result<()> {
             report.fanout.push(r);
         }
         beacon.stop().await;
-    }
 
-    for &n in &a.idle {
-        let beacon = procs::Beacon::spawn(
-            &a.wowlab,
-            &a.config,
-            &a.work_dir.join(format!("beacon-idle-{n}.log")),
-        )
-        .await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        eprintln!("beacon idle connections: {n} ...");
-        let r = idle::run(&beacon.ws_url(), &a.secret, n, beacon.pid()).await?;
-        eprintln!("  {}", serde_json::to_string(&r)?);
-        report.idle.push(r);
-        beacon.stop().await;
-    }
-
-    for &subs in &a.subs {
         let nats = procs::Nats::spawn(&a.nats_server, &a.work_dir).await?;
         let system = fanout::System::Nats {
             url: nats.ws_url(),
@@ -208,6 +193,21 @@ async fn run_all(a: RunArgs) -> Result<()> {
             report.fanout.push(r);
         }
         nats.stop().await;
+    }
+
+    for &n in &a.idle {
+        let beacon = procs::Beacon::spawn(
+            &a.wowlab,
+            &a.config,
+            &a.work_dir.join(format!("beacon-idle-{n}.log")),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        eprintln!("beacon idle connections: {n} ...");
+        let r = idle::run(&beacon.ws_url(), &a.secret, n, beacon.pid()).await?;
+        eprintln!("  {}", serde_json::to_string(&r)?);
+        report.idle.push(r);
+        beacon.stop().await;
     }
 
     if !a.no_pair {

@@ -46,12 +46,12 @@ impl Report {
             "## Fan-out: 1 publisher → N subscribers of one channel\n"
         );
         let _ = writeln!(s, "The publisher keeps at most `window` messages in flight (counted by deliveries to all subscribers): window 64 is the throughput pass (the rate is sustained end to end, latency includes queueing behind up to 63 earlier messages), window 1 the latency pass (each sample is one fan-out on an otherwise idle channel). Latency is publish → deliver, from timestamps inside the payload, over every delivery.\n");
-        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max | msgs per WS frame |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max | msgs per WS frame | load at start |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         for r in &self.fanout {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} | {:.1} |",
+                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} | {:.1} | {} |",
                 r.system,
                 r.subscribers,
                 r.window,
@@ -62,7 +62,8 @@ impl Report {
                 us(r.p50_us),
                 us(r.p99_us),
                 us(r.max_us),
-                r.msgs_per_frame
+                r.msgs_per_frame,
+                r.load
             );
         }
         let beacon: Vec<&FanoutResult> = self
@@ -114,7 +115,7 @@ impl Report {
                 r.bytes_per_connection as f64 / 1000.0
             );
         }
-        let _ = writeln!(s, "\nTarget: ≤ 16 KB per idle connection. RSS is VmRSS of the beacon process from /proc (user-space memory only; kernel socket buffers are not included).");
+        let _ = writeln!(s, "\nTarget: ≤ 8 KB per idle connection. RSS is VmRSS of the beacon process from /proc (user-space memory only; kernel socket buffers are not included).");
         s
     }
 }
