@@ -14,7 +14,7 @@ use crate::expr::bytecode::{Env, Var};
 use crate::limits::MAX_EVENTS_PER_ITERATION;
 use crate::profile::Refresh;
 use crate::rng::{iteration_rng, Xoshiro256pp};
-use crate::wake::Watch;
+use crate::wake::{Amounts, Watch};
 use queue::{Ev, Queue};
 
 /// "Forever" for remaining-time expressions (seconds).
@@ -445,6 +445,35 @@ impl<'p> Sim<'p> {
     fn idle_wake_time(&self, a: usize) -> u64 {
         let p = self.p;
         let now = self.now;
+        // The same minimum as over every action's cooldown, costs and watches, with each
+        // term once (see `WakePlan`).
+        let plan = &p.wake.plans[a];
+        let mut wake = if plan.poll {
+            now + p.fight.idle_poll_us
+        } else {
+            u64::MAX
+        };
+        for &s in &plan.cooldowns {
+            let st = &self.cds[s as usize];
+            if st.charges == 0 {
+                wake = wake.min(st.recharge_end);
+            }
+        }
+        for amounts in &plan.amounts {
+            wake = wake.min(self.time_to_reach_any(amounts));
+        }
+        for w in &plan.watches {
+            wake = wake.min(self.crossing(w));
+        }
+        debug_assert_eq!(wake, self.idle_wake_time_per_action(a));
+        wake
+    }
+
+    /// The wake-up as the minimum over every action's own terms, one by one: what
+    /// `idle_wake_time` must equal (checked in debug builds, so every test run compares them).
+    fn idle_wake_time_per_action(&self, a: usize) -> u64 {
+        let p = self.p;
+        let now = self.now;
         let mut wake = u64::MAX;
         for action in &p.actors[a].apl {
             let s = action.spell as usize;
@@ -461,6 +490,31 @@ impl<'p> Sim<'p> {
             for w in &action.watches {
                 wake = wake.min(self.crossing(w));
             }
+        }
+        wake
+    }
+
+    /// The earliest [`Sim::time_to_reach`] over `amounts` of one resource. The instant rises
+    /// with the amount (subtraction, division by a positive rate and the saturating cast are
+    /// all monotone), so it is that of the smallest amount not yet reached, or MAX when that
+    /// one is above the cap (so are all larger ones).
+    fn time_to_reach_any(&self, amounts: &Amounts) -> u64 {
+        let r = amounts.resource as usize;
+        let rate = self.regen_rate(r);
+        if rate <= 0.0 {
+            return u64::MAX;
+        }
+        let cur = self.resource(r);
+        // time_to_reach's own test, `cur >= x` failing: for the (non-NaN) sorted amounts that
+        // is `x > cur`, or every amount when `cur` is NaN (they then all give the same instant).
+        let mut wake = match amounts.sorted.iter().find(|&&x| x > cur || cur.is_nan()) {
+            Some(&x) if x <= self.p.resources[r].max => self.now + ((x - cur) / rate) as u64 + 2,
+            _ => u64::MAX,
+        };
+        if amounts.nan {
+            // A NaN amount is never reached or above the cap: the division yields NaN, which
+            // casts to 0.
+            wake = wake.min(self.now + 2);
         }
         wake
     }
@@ -1112,13 +1166,14 @@ impl<'p> Sim<'p> {
         if self.idle == 0 || mask == 0 {
             return;
         }
-        let any = self.p.wake.resource_any[r];
+        let p = self.p;
+        let any = p.wake.resource_any[r];
         for a in 0..self.actors.len() {
             let st = &self.actors[a];
             if mask >> a & 1 == 0 || !st.active || !st.idle {
                 continue;
             }
-            let thresholds = &self.p.wake.thresholds[a];
+            let thresholds = &p.wake.thresholds[a];
             let crossed = any >> a & 1 == 1
                 || thresholds
                     .iter()
@@ -1128,12 +1183,23 @@ impl<'p> Sim<'p> {
                 self.schedule_ready(a, self.now);
                 continue;
             }
-            let mut sooner = u64::MAX;
-            for &(rr, th) in thresholds {
-                if rr as usize == r {
-                    sooner = sooner.min(self.time_to_reach(r, th));
-                }
-            }
+            let sooner = match p.wake.plans[a]
+                .amounts
+                .iter()
+                .find(|x| x.resource as usize == r)
+            {
+                Some(amounts) => self.time_to_reach_any(amounts),
+                None => u64::MAX,
+            };
+            debug_assert_eq!(
+                sooner,
+                thresholds
+                    .iter()
+                    .filter(|&&(rr, _)| rr as usize == r)
+                    .map(|&(_, th)| self.time_to_reach(r, th))
+                    .min()
+                    .unwrap_or(u64::MAX)
+            );
             if sooner < self.actors[a].ready_at {
                 self.schedule_ready(a, sooner);
             }
