@@ -237,7 +237,7 @@ impl<'p> Sim<'p> {
         self.dots.fill(DotState::default());
         self.procs.fill(ProcState::default());
         self.tally.fill(AbilityTally::default());
-        self.recompute_stats();
+        self.recompute_stats(None);
         for a in 0..p.actors.len() {
             if p.actors[a].active_at_start {
                 self.start_actor(a);
@@ -871,7 +871,7 @@ impl<'p> Sim<'p> {
         }
         let mut mask = self.p.wake.aura[i];
         if self.auras[i].stacks != before && self.is_stat_aura(i) {
-            self.recompute_stats();
+            self.recompute_stats(Some(i));
             mask |= self.p.wake.stats;
         }
         self.wake_idle(mask);
@@ -883,7 +883,7 @@ impl<'p> Sim<'p> {
         st.gen = st.gen.wrapping_add(1);
         let mut mask = self.p.wake.aura[i];
         if self.is_stat_aura(i) {
-            self.recompute_stats();
+            self.recompute_stats(Some(i));
             mask |= self.p.wake.stats;
         }
         self.wake_idle(mask);
@@ -894,7 +894,10 @@ impl<'p> Sim<'p> {
         self.p.auras[i].changes_stats
     }
 
-    fn recompute_stats(&mut self) {
+    /// Re-derives the stats of every actor (`changed` None), or of the actors aura `changed`
+    /// affects after its stacks changed: the others' inputs did not change, so recomputing
+    /// them would store the same values.
+    fn recompute_stats(&mut self, changed: Option<usize>) {
         // Regeneration may depend on haste: bank what accrued at the old rate first.
         for r in 0..self.res.len() {
             if self.p.resources[r].regen_haste {
@@ -904,6 +907,9 @@ impl<'p> Sim<'p> {
         let p = self.p;
         let b = &p.base;
         for (a, actor) in p.actors.iter().enumerate() {
+            if changed.is_some_and(|i| !p.auras[i].affects_actor(actor)) {
+                continue;
+            }
             let mut crit = b.crit;
             let mut haste = 1.0 + b.haste;
             let mut mastery = b.mastery_pct;
