@@ -505,10 +505,25 @@ impl<'p> Sim<'p> {
             return u64::MAX;
         }
         let cur = self.resource(r);
-        // time_to_reach's own test, `cur >= x` failing: for the (non-NaN) sorted amounts that
-        // is `x > cur`, or every amount when `cur` is NaN (they then all give the same instant).
-        let mut wake = match amounts.sorted.iter().find(|&&x| x > cur || cur.is_nan()) {
-            Some(&x) if x <= self.p.resources[r].max => self.now + ((x - cur) / rate) as u64 + 2,
+        let max = self.p.resources[r].max;
+        // The shortcut needs `now + (x - cur) / rate + 2` far from u64's end for every amount up
+        // to the cap (times stay below 2^37 µs): past it the instants wrap (release builds)
+        // and stop rising with the amount. For a regeneration that slow, or NaN/infinite
+        // values, take the minimum amount by amount, exactly as before.
+        let shortcut = max - cur <= rate * 1e19;
+        if !shortcut {
+            return amounts
+                .sorted
+                .iter()
+                .map(|&x| self.time_to_reach(r, x))
+                .chain(amounts.nan.then(|| self.time_to_reach(r, f64::NAN)))
+                .min()
+                .unwrap_or(u64::MAX);
+        }
+        // time_to_reach's own test, `cur >= x` failing, is `x > cur` here (no NaN on either
+        // side: `cur` passed the comparison above, the sorted amounts exclude NaN).
+        let mut wake = match amounts.sorted.iter().find(|&&x| x > cur) {
+            Some(&x) if x <= max => self.now + ((x - cur) / rate) as u64 + 2,
             _ => u64::MAX,
         };
         if amounts.nan {
