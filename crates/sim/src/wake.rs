@@ -182,6 +182,86 @@ pub(crate) struct WakeMasks {
     /// Per actor: the (resource, amount) thresholds its action list can react to (costs and
     /// `resource.R <op> constant`); a change that crosses none of them only moves its wake-up.
     pub thresholds: Vec<Vec<(u8, f64)>>,
+    /// Per actor: what its idle wake-up time depends on, flattened over its action list.
+    pub plans: Vec<WakePlan>,
+}
+
+/// Everything an idle actor's wake-up time is the earliest of, merged over all its actions.
+///
+/// The wake-up is a minimum of integer instants, so order and repeats do not matter: each
+/// cooldown and watch appears once, and the amounts a resource must regenerate to (costs and
+/// `resource.R <op> c` watches) are kept sorted, because the instant a regenerating resource
+/// reaches an amount rises with the amount: only the smallest amount not yet reached needs
+/// the division.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WakePlan {
+    /// Some action polls every `fight.idle_poll`.
+    pub poll: bool,
+    /// Spells with a cooldown among the actor's actions, distinct.
+    pub cooldowns: Vec<u16>,
+    /// Per resource: the distinct amounts, ascending.
+    pub amounts: Vec<Amounts>,
+    /// The other watches, distinct.
+    pub watches: Vec<Watch>,
+}
+
+/// The amounts of one resource an actor waits for (see [`WakePlan`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Amounts {
+    /// The resource.
+    pub resource: u8,
+    /// Distinct amounts, ascending (NaN excluded).
+    pub sorted: Vec<f64>,
+    /// Some amount is NaN (which never counts as reached).
+    pub nan: bool,
+}
+
+impl WakePlan {
+    fn add_amount(&mut self, r: u8, amount: f64) {
+        let i = match self.amounts.iter().position(|x| x.resource == r) {
+            Some(i) => i,
+            None => {
+                self.amounts.push(Amounts {
+                    resource: r,
+                    ..Amounts::default()
+                });
+                self.amounts.len() - 1
+            }
+        };
+        let a = &mut self.amounts[i];
+        if amount.is_nan() {
+            a.nan = true;
+        } else if !a.sorted.contains(&amount) {
+            a.sorted.push(amount);
+            a.sorted.sort_by(f64::total_cmp);
+        }
+    }
+
+    /// The plan of an action list.
+    fn build(actor: &crate::compile::CActor, spells: &[crate::compile::CSpell]) -> Self {
+        let mut plan = Self::default();
+        for action in &actor.apl {
+            let sp = &spells[action.spell as usize];
+            plan.poll |= action.poll;
+            if sp.cooldown_us > 0 && !plan.cooldowns.contains(&action.spell) {
+                plan.cooldowns.push(action.spell);
+            }
+            for &(r, cost) in &sp.costs {
+                plan.add_amount(r, cost);
+            }
+            for w in &action.watches {
+                match *w {
+                    Watch::ResourceAt(r, c) => plan.add_amount(r, c),
+                    other => {
+                        if !plan.watches.contains(&other) {
+                            plan.watches.push(other);
+                        }
+                    }
+                }
+            }
+        }
+        plan
+    }
 }
 
 impl WakeMasks {
@@ -202,6 +282,7 @@ impl WakeMasks {
             stats: 0,
             resource_any: vec![0; n_resources],
             thresholds: vec![Vec::new(); actors.len()],
+            plans: actors.iter().map(|a| WakePlan::build(a, spells)).collect(),
         };
         for (a, actor) in actors.iter().enumerate() {
             let bit = 1u64 << a;

@@ -14,7 +14,7 @@ use crate::expr::bytecode::{Env, Var};
 use crate::limits::MAX_EVENTS_PER_ITERATION;
 use crate::profile::Refresh;
 use crate::rng::{iteration_rng, Xoshiro256pp};
-use crate::wake::Watch;
+use crate::wake::{Amounts, Watch};
 use queue::{Ev, Queue};
 
 /// "Forever" for remaining-time expressions (seconds).
@@ -237,7 +237,7 @@ impl<'p> Sim<'p> {
         self.dots.fill(DotState::default());
         self.procs.fill(ProcState::default());
         self.tally.fill(AbilityTally::default());
-        self.recompute_stats();
+        self.recompute_stats(None);
         for a in 0..p.actors.len() {
             if p.actors[a].active_at_start {
                 self.start_actor(a);
@@ -445,6 +445,35 @@ impl<'p> Sim<'p> {
     fn idle_wake_time(&self, a: usize) -> u64 {
         let p = self.p;
         let now = self.now;
+        // The same minimum as over every action's cooldown, costs and watches, with each
+        // term once (see `WakePlan`).
+        let plan = &p.wake.plans[a];
+        let mut wake = if plan.poll {
+            now + p.fight.idle_poll_us
+        } else {
+            u64::MAX
+        };
+        for &s in &plan.cooldowns {
+            let st = &self.cds[s as usize];
+            if st.charges == 0 {
+                wake = wake.min(st.recharge_end);
+            }
+        }
+        for amounts in &plan.amounts {
+            wake = wake.min(self.time_to_reach_any(amounts));
+        }
+        for w in &plan.watches {
+            wake = wake.min(self.crossing(w));
+        }
+        debug_assert_eq!(wake, self.idle_wake_time_per_action(a));
+        wake
+    }
+
+    /// The wake-up as the minimum over every action's own terms, one by one: what
+    /// `idle_wake_time` must equal (checked in debug builds, so every test run compares them).
+    fn idle_wake_time_per_action(&self, a: usize) -> u64 {
+        let p = self.p;
+        let now = self.now;
         let mut wake = u64::MAX;
         for action in &p.actors[a].apl {
             let s = action.spell as usize;
@@ -461,6 +490,46 @@ impl<'p> Sim<'p> {
             for w in &action.watches {
                 wake = wake.min(self.crossing(w));
             }
+        }
+        wake
+    }
+
+    /// The earliest [`Sim::time_to_reach`] over `amounts` of one resource. The instant rises
+    /// with the amount (subtraction, division by a positive rate and the saturating cast are
+    /// all monotone), so it is that of the smallest amount not yet reached, or MAX when that
+    /// one is above the cap (so are all larger ones).
+    fn time_to_reach_any(&self, amounts: &Amounts) -> u64 {
+        let r = amounts.resource as usize;
+        let rate = self.regen_rate(r);
+        if rate <= 0.0 {
+            return u64::MAX;
+        }
+        let cur = self.resource(r);
+        let max = self.p.resources[r].max;
+        // The shortcut needs `now + (x - cur) / rate + 2` far from u64's end for every amount up
+        // to the cap (times stay below 2^37 µs): past it the instants wrap (release builds)
+        // and stop rising with the amount. For a regeneration that slow, or NaN/infinite
+        // values, take the minimum amount by amount, exactly as before.
+        let shortcut = max - cur <= rate * 1e19;
+        if !shortcut {
+            return amounts
+                .sorted
+                .iter()
+                .map(|&x| self.time_to_reach(r, x))
+                .chain(amounts.nan.then(|| self.time_to_reach(r, f64::NAN)))
+                .min()
+                .unwrap_or(u64::MAX);
+        }
+        // time_to_reach's own test, `cur >= x` failing, is `x > cur` here (no NaN on either
+        // side: `cur` passed the comparison above, the sorted amounts exclude NaN).
+        let mut wake = match amounts.sorted.iter().find(|&&x| x > cur) {
+            Some(&x) if x <= max => self.now + ((x - cur) / rate) as u64 + 2,
+            _ => u64::MAX,
+        };
+        if amounts.nan {
+            // A NaN amount is never reached or above the cap: the division yields NaN, which
+            // casts to 0.
+            wake = wake.min(self.now + 2);
         }
         wake
     }
@@ -817,7 +886,7 @@ impl<'p> Sim<'p> {
         }
         let mut mask = self.p.wake.aura[i];
         if self.auras[i].stacks != before && self.is_stat_aura(i) {
-            self.recompute_stats();
+            self.recompute_stats(Some(i));
             mask |= self.p.wake.stats;
         }
         self.wake_idle(mask);
@@ -829,7 +898,7 @@ impl<'p> Sim<'p> {
         st.gen = st.gen.wrapping_add(1);
         let mut mask = self.p.wake.aura[i];
         if self.is_stat_aura(i) {
-            self.recompute_stats();
+            self.recompute_stats(Some(i));
             mask |= self.p.wake.stats;
         }
         self.wake_idle(mask);
@@ -840,7 +909,10 @@ impl<'p> Sim<'p> {
         self.p.auras[i].changes_stats
     }
 
-    fn recompute_stats(&mut self) {
+    /// Re-derives the stats of every actor (`changed` None), or of the actors aura `changed`
+    /// affects after its stacks changed: the others' inputs did not change, so recomputing
+    /// them would store the same values.
+    fn recompute_stats(&mut self, changed: Option<usize>) {
         // Regeneration may depend on haste: bank what accrued at the old rate first.
         for r in 0..self.res.len() {
             if self.p.resources[r].regen_haste {
@@ -850,6 +922,9 @@ impl<'p> Sim<'p> {
         let p = self.p;
         let b = &p.base;
         for (a, actor) in p.actors.iter().enumerate() {
+            if changed.is_some_and(|i| !p.auras[i].affects_actor(actor)) {
+                continue;
+            }
             let mut crit = b.crit;
             let mut haste = 1.0 + b.haste;
             let mut mastery = b.mastery_pct;
@@ -1112,13 +1187,14 @@ impl<'p> Sim<'p> {
         if self.idle == 0 || mask == 0 {
             return;
         }
-        let any = self.p.wake.resource_any[r];
+        let p = self.p;
+        let any = p.wake.resource_any[r];
         for a in 0..self.actors.len() {
             let st = &self.actors[a];
             if mask >> a & 1 == 0 || !st.active || !st.idle {
                 continue;
             }
-            let thresholds = &self.p.wake.thresholds[a];
+            let thresholds = &p.wake.thresholds[a];
             let crossed = any >> a & 1 == 1
                 || thresholds
                     .iter()
@@ -1128,12 +1204,23 @@ impl<'p> Sim<'p> {
                 self.schedule_ready(a, self.now);
                 continue;
             }
-            let mut sooner = u64::MAX;
-            for &(rr, th) in thresholds {
-                if rr as usize == r {
-                    sooner = sooner.min(self.time_to_reach(r, th));
-                }
-            }
+            let sooner = match p.wake.plans[a]
+                .amounts
+                .iter()
+                .find(|x| x.resource as usize == r)
+            {
+                Some(amounts) => self.time_to_reach_any(amounts),
+                None => u64::MAX,
+            };
+            debug_assert_eq!(
+                sooner,
+                thresholds
+                    .iter()
+                    .filter(|&&(rr, _)| rr as usize == r)
+                    .map(|&(_, th)| self.time_to_reach(r, th))
+                    .min()
+                    .unwrap_or(u64::MAX)
+            );
             if sooner < self.actors[a].ready_at {
                 self.schedule_ready(a, sooner);
             }

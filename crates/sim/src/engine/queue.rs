@@ -39,11 +39,21 @@ const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
 /// smallest of four keys with compares and conditional moves instead of a loop bounded by the
 /// length, and without a bounds check per child. Keys are unique (time and sequence), so the
 /// pop order is the same as any other min-queue's.
+///
+/// A pop leaves its entry at the root as a *hole* instead of refilling the root at once: the
+/// handler of almost every event schedules at least one new event (the next swing, tick or
+/// decision), and the first push after a pop drops into the hole and sifts down from the
+/// root, instead of the pop sifting the last entry down and the push then appending and
+/// sifting up. The hole's key is the popped one, no larger than any queued key and smaller
+/// than any key pushed later (time not earlier, sequence larger), so nothing sifts past it
+/// while it waits; the next pop refills it the usual way when no push came.
 #[derive(Debug)]
 pub(crate) struct Queue {
     keys: Vec<u64>,
     evs: Vec<Ev>,
     seq: u64,
+    /// The root holds the last popped (consumed) entry.
+    hole: bool,
 }
 
 const ARITY: usize = 4;
@@ -56,6 +66,7 @@ impl Default for Queue {
             keys: vec![EMPTY; ARITY - 1],
             evs: Vec::new(),
             seq: 0,
+            hole: false,
         }
     }
 }
@@ -67,12 +78,18 @@ impl Queue {
         self.keys.resize(ARITY - 1, EMPTY);
         self.evs.clear();
         self.seq = 0;
+        self.hole = false;
     }
 
     #[inline]
     pub fn push(&mut self, time: u64, ev: Ev) {
         self.seq = (self.seq + 1) & SEQ_MASK;
         let key = time << SEQ_BITS | self.seq;
+        if self.hole {
+            self.hole = false;
+            self.sift_down(0, key, ev);
+            return;
+        }
         let mut i = self.evs.len();
         // Slot i was an empty pad; keep ARITY - 1 pads after the new last entry.
         self.keys.push(EMPTY);
@@ -103,6 +120,11 @@ impl Queue {
     /// sifting past the outdated one later.
     #[inline]
     pub fn replace(&mut self, old: Ev, time: u64, new: Ev) {
+        // The consumed root must not be found (nor moved) as a queued entry.
+        if self.hole {
+            self.hole = false;
+            self.remove_root();
+        }
         let Some(i) = self.evs.iter().position(|&e| e == old) else {
             self.push(time, new);
             return;
@@ -164,19 +186,32 @@ impl Queue {
         evs[i] = ev;
     }
 
+    /// Removes the earliest event and returns its time and the event.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, Ev)> {
-        let last_ev = self.evs.pop()?;
+        if self.hole {
+            self.hole = false;
+            self.remove_root();
+        }
+        let (&key, &ev) = self.keys.first().zip(self.evs.first())?;
+        self.hole = true;
+        Some((key >> SEQ_BITS, ev))
+    }
+
+    /// Drops the root entry, refilling the root with the last entry sifted down.
+    #[inline]
+    fn remove_root(&mut self) {
+        let Some(last_ev) = self.evs.pop() else {
+            return;
+        };
         let n = self.evs.len();
-        let top_key = self.keys[0];
         let last_key = self.keys[n];
         // The former last slot becomes a pad; drop the surplus pad at the end.
         self.keys[n] = EMPTY;
         self.keys.pop();
         if n == 0 {
-            return Some((top_key >> SEQ_BITS, last_ev));
+            return;
         }
-        let top_ev = self.evs[0];
         let keys = &mut self.keys[..];
         let evs = &mut self.evs[..];
         // Sift the former last entry down from the root through a hole.
@@ -201,7 +236,6 @@ impl Queue {
         }
         keys[i] = last_key;
         evs[i] = last_ev;
-        Some((top_key >> SEQ_BITS, top_ev))
     }
 }
 
