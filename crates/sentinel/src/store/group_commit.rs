@@ -5,7 +5,7 @@
 //! The loop is engine-neutral ([`ResultWriter`]); SQLite's writer is here, PostgreSQL's in
 //! `postgres.rs`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::rows::db_err;
 use super::{ChunkResult, PutOutcome, StoreError};
-use crate::domain::UnixMillis;
+use crate::domain::{ChunkIndex, JobId, UnixMillis};
 
 const INSERT: &str =
     "INSERT INTO chunk_results (job_id, chunk_index, node_id, result, created_at) \
@@ -154,37 +154,72 @@ async fn run(
     }
 }
 
-/// Writes the whole batch as one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` in one
-/// transaction: one statement round trip instead of one per row. The returned keys tell which
-/// rows were new; a key seen twice in one batch is new only the first time.
+/// Writes the whole batch in one transaction: one read of which keys already exist, then
+/// multi-row `INSERT … ON CONFLICT DO NOTHING` statements. Asking the `INSERT` to return its
+/// new keys instead costs a hand-off from SQLite's worker thread per row, where the read
+/// returns only the (rare) duplicates. A key seen twice in one batch is new only the first time.
 async fn write_batch(pool: &SqlitePool, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    let mut inserted = insert_rows(&mut tx, items, true).await?;
+    // Write-locked from the start: a deferred transaction that reads first could not upgrade
+    // after another connection's commit (SQLITE_BUSY_SNAPSHOT), and the batch would be retried
+    // row by row.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    let existing = existing_keys(&mut tx, items).await?;
+    insert_rows(&mut tx, items).await?;
     tx.commit().await.map_err(db_err)?;
+    let mut seen = HashSet::with_capacity(items.len());
     Ok(items
         .iter()
         .map(|(item, _)| {
-            let key = (item.job.to_string(), i64::from(item.chunk.0));
-            Ok(if inserted.remove(&key) {
-                PutOutcome::Inserted
-            } else {
+            let key = (item.job, item.chunk);
+            Ok(if existing.contains(&key) || !seen.insert(key) {
                 PutOutcome::Duplicate
+            } else {
+                PutOutcome::Inserted
             })
         })
         .collect())
 }
 
-/// Inserts `items` on `conn` (a transaction) with multi-row statements; with `returning`,
-/// returns the keys that were new (else an empty set: SQLite's worker thread hands each
-/// returned row to the caller separately, a cross-thread wake-up per row that a caller who does
-/// not need the keys should not pay).
+/// Which of the items' keys are already stored.
+async fn existing_keys(
+    conn: &mut sqlx::SqliteConnection,
+    items: &[(&ChunkResult, UnixMillis)],
+) -> Result<HashSet<(JobId, ChunkIndex)>, StoreError> {
+    let mut by_job: HashMap<JobId, Vec<String>> = HashMap::new();
+    for (item, _) in items {
+        by_job
+            .entry(item.job)
+            .or_default()
+            .push(item.chunk.0.to_string());
+    }
+    let mut found = HashSet::new();
+    for (job, chunks) in by_job {
+        // The indexes go in as one JSON array, so the statement is the same for any batch.
+        let chunks = format!("[{}]", chunks.join(","));
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT chunk_index FROM chunk_results WHERE job_id = ? \
+             AND chunk_index IN (SELECT value FROM json_each(?))",
+        )
+        .bind(job.to_string())
+        .bind(chunks)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        for (chunk,) in rows {
+            let chunk = u32::try_from(chunk)
+                .map_err(|_| StoreError::Corrupt(format!("chunk index {chunk} out of range")))?;
+            found.insert((job, ChunkIndex(chunk)));
+        }
+    }
+    Ok(found)
+}
+
+/// Inserts `items` on `conn` (a transaction) with multi-row statements; a stored key is left
+/// as it is.
 pub(super) async fn insert_rows(
     conn: &mut sqlx::SqliteConnection,
     items: &[(&ChunkResult, UnixMillis)],
-    returning: bool,
-) -> Result<HashSet<(String, i64)>, StoreError> {
-    let mut inserted: HashSet<(String, i64)> =
-        HashSet::with_capacity(if returning { items.len() } else { 0 });
+) -> Result<(), StoreError> {
     for part in items.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::with_capacity(INSERT_HEAD.len() + part.len() * 18 + 64);
         sql.push_str(INSERT_HEAD);
@@ -196,9 +231,6 @@ pub(super) async fn insert_rows(
             });
         }
         sql.push_str(" ON CONFLICT (job_id, chunk_index) DO NOTHING");
-        if returning {
-            sql.push_str(" RETURNING job_id, chunk_index");
-        }
         let mut q = sqlx::query(&sql);
         for (item, now) in part {
             q = q
@@ -208,16 +240,9 @@ pub(super) async fn insert_rows(
                 .bind(item.result.as_slice())
                 .bind(now.as_i64());
         }
-        if returning {
-            for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
-                let key: (String, i64) = sqlx::FromRow::from_row(&row).map_err(db_err)?;
-                inserted.insert(key);
-            }
-        } else {
-            q.execute(&mut *conn).await.map_err(db_err)?;
-        }
+        q.execute(&mut *conn).await.map_err(db_err)?;
     }
-    Ok(inserted)
+    Ok(())
 }
 
 async fn write_one(

@@ -907,7 +907,7 @@ impl Store for SqliteStore {
             raise_leader_fence(&mut tx, fence).await?;
         }
         let items: Vec<_> = results.iter().map(|r| (r, now)).collect();
-        super::group_commit::insert_rows(&mut tx, &items, false).await?;
+        super::group_commit::insert_rows(&mut tx, &items).await?;
         tx.commit().await.map_err(db_err)
     }
 
