@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::db_err;
+use super::rows::{db_err, json_indexes};
 use super::{ChunkResult, PutOutcome, StoreError};
 use crate::domain::{ChunkIndex, JobId, UnixMillis};
 
@@ -185,17 +185,13 @@ async fn existing_keys(
     conn: &mut sqlx::SqliteConnection,
     items: &[(&ChunkResult, UnixMillis)],
 ) -> Result<HashSet<(JobId, ChunkIndex)>, StoreError> {
-    let mut by_job: HashMap<JobId, Vec<String>> = HashMap::new();
+    let mut by_job: HashMap<JobId, Vec<ChunkIndex>> = HashMap::new();
     for (item, _) in items {
-        by_job
-            .entry(item.job)
-            .or_default()
-            .push(item.chunk.0.to_string());
+        by_job.entry(item.job).or_default().push(item.chunk);
     }
     let mut found = HashSet::new();
     for (job, chunks) in by_job {
-        // The indexes go in as one JSON array, so the statement is the same for any batch.
-        let chunks = format!("[{}]", chunks.join(","));
+        let chunks = json_indexes(&chunks);
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT chunk_index FROM chunk_results WHERE job_id = ? \
              AND chunk_index IN (SELECT value FROM json_each(?))",

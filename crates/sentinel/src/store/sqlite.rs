@@ -953,9 +953,7 @@ impl Store for SqliteStore {
         if chunks.is_empty() {
             return Ok(Vec::new());
         }
-        // The indexes go in as one JSON array, so the statement is the same for any batch.
-        let indexes: Vec<String> = chunks.iter().map(|c| c.0.to_string()).collect();
-        let indexes = format!("[{}]", indexes.join(","));
+        let indexes = rows::json_indexes(chunks);
         sqlx::query(
             "SELECT * FROM chunk_checks WHERE job_id = ? \
              AND chunk_index IN (SELECT value FROM json_each(?))",
