@@ -102,6 +102,9 @@ struct State {
     leases: HashMap<Key, Entry>,
     queue: VecDeque<Key>,
     running: u32,
+    /// Leases in [`Phase::Reporting`], kept by [`State::remove`] and [`State::set_reporting`]
+    /// so counting free slots does not scan every held lease per chunk.
+    reporting: u32,
     /// Leases dropped (cancelled, refused as stale), so a late re-offer of the same fence
     /// is not computed again. Every completed chunk is buried too, so `buried` indexes them
     /// (a lease offer checks it; a scan of the queue cost ~1 µs per chunk).
@@ -128,10 +131,34 @@ impl State {
             leases: HashMap::new(),
             queue: VecDeque::new(),
             running: 0,
+            reporting: 0,
             tombstones: VecDeque::new(),
             buried: HashSet::new(),
             recent_chunk: None,
         }
+    }
+
+    /// Removes a held lease, keeping the reporting count.
+    fn remove(&mut self, k: &Key) -> Option<Entry> {
+        let e = self.leases.remove(k)?;
+        if e.phase == Phase::Reporting {
+            self.reporting -= 1;
+        }
+        Some(e)
+    }
+
+    /// Moves a held lease to [`Phase::Reporting`]; its lease ref, or `None` when it was
+    /// dropped (absent or cancelled) meanwhile.
+    fn set_reporting(&mut self, k: &Key) -> Option<LeaseRef> {
+        let e = self.leases.get_mut(k)?;
+        if e.cancel.is_cancelled() {
+            return None;
+        }
+        if e.phase != Phase::Reporting {
+            e.phase = Phase::Reporting;
+            self.reporting += 1;
+        }
+        Some(e.lease.lease)
     }
 
     fn bury(&mut self, l: LeaseRef) {
@@ -374,7 +401,7 @@ impl Pool {
                 return false;
             }
         }
-        let Some(e) = s.leases.remove(&k) else {
+        let Some(e) = s.remove(&k) else {
             return false;
         };
         s.queue.retain(|q| *q != k);
@@ -463,7 +490,7 @@ impl Pool {
             let queued: Vec<Key> = s.queue.drain(..).collect();
             queued
                 .iter()
-                .filter_map(|k| s.leases.remove(k).map(|e| e.lease.lease))
+                .filter_map(|k| s.remove(k).map(|e| e.lease.lease))
                 .collect()
         };
         self.left();
@@ -482,7 +509,7 @@ impl Pool {
                 .collect();
             let mut refs = Vec::new();
             for k in running {
-                if let Some(e) = s.leases.remove(&k) {
+                if let Some(e) = s.remove(&k) {
                     e.cancel.cancel();
                     refs.push(e.lease.lease);
                 }
@@ -600,13 +627,7 @@ impl Pool {
                     None => took,
                 });
             }
-            match s.leases.get_mut(&k) {
-                Some(e) if !e.cancel.is_cancelled() => {
-                    e.phase = Phase::Reporting;
-                    Some(e.lease.lease)
-                }
-                _ => None,
-            }
+            s.set_reporting(&k)
         };
         // The slot is free for queued work now; posting does not hold it.
         self.inner.wake.notify_one();
@@ -661,7 +682,7 @@ impl Pool {
         }
         {
             let mut s = self.state();
-            s.leases.remove(&k);
+            s.remove(&k);
             s.bury(current);
         }
         self.left();
@@ -699,12 +720,7 @@ fn free(s: &State) -> u32 {
     }
     let queued = s.queue.len() as u32;
     // A reporting slot is refilled by its completion's reply (or freed after it).
-    let reporting = s
-        .leases
-        .values()
-        .filter(|e| e.phase == Phase::Reporting)
-        .count() as u32;
-    (s.max_parallel + prefetch_for(s.recent_chunk)).saturating_sub(s.running + queued + reporting)
+    (s.max_parallel + prefetch_for(s.recent_chunk)).saturating_sub(s.running + queued + s.reporting)
 }
 
 #[cfg(test)]
@@ -785,14 +801,16 @@ mod tests {
         s.running = 1;
         assert_eq!(free(&s), 1);
         let lease = lease(JobId::new(), 0);
+        let k = key(&lease.lease);
         s.leases.insert(
-            key(&lease.lease),
+            k,
             Entry {
                 lease,
-                phase: Phase::Reporting,
+                phase: Phase::Running,
                 cancel: CancellationToken::new(),
             },
         );
+        assert!(s.set_reporting(&k).is_some());
         // The reporting slot is refilled by its completion's reply, not by a request.
         assert_eq!(free(&s), 0);
         // 10 ms chunks: 3 more leases wanted ahead of time.
@@ -800,5 +818,10 @@ mod tests {
         assert_eq!(free(&s), 3);
         s.owner_drain = true;
         assert_eq!(free(&s), 0);
+        s.owner_drain = false;
+        // Removing the reporting lease gives its slot back.
+        assert!(s.remove(&k).is_some());
+        assert_eq!(s.reporting, 0);
+        assert_eq!(free(&s), 4);
     }
 }

@@ -114,48 +114,14 @@ async fn run(client: SentinelClient, mut rx: mpsc::UnboundedReceiver<Item>) {
 }
 
 async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool) {
-    if batch.len() > 1 && supported.load(Ordering::Relaxed) {
-        let req = CompleteBatchRequest {
-            results: batch.iter().map(|i| i.req.clone()).collect(),
-        };
-        match client
-            .call::<_, CompleteBatchResponse>(PATH_CHUNK_COMPLETE_BATCH, &req)
-            .await
-        {
-            Ok(resp) if resp.results.len() == batch.len() => {
-                let refilled = !resp.leases.is_empty();
-                let mut leases = Some(resp.leases);
-                for (item, outcome) in batch.into_iter().zip(resp.results) {
-                    let _ = item.done.send(Posted {
-                        outcome: match outcome {
-                            BatchOutcome::Accepted => Reported::Accepted { fresh: true },
-                            BatchOutcome::AlreadyDone => Reported::Accepted { fresh: false },
-                            BatchOutcome::Stale => Reported::Stale,
-                        },
-                        leases: leases.take().unwrap_or_default(),
-                        refilled,
-                    });
-                }
-                return;
-            }
-            Ok(resp) => tracing::warn!(
-                sent = batch.len(),
-                answered = resp.results.len(),
-                "batch answer does not match; posting singly"
-            ),
-            Err(e) if matches!(e.status(), Some(404 | 405)) => {
-                tracing::info!("sentinel has no batch completion; posting results singly");
-                supported.store(false, Ordering::Relaxed);
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for item in batch {
-                    let _ = item.done.send(Posted::bare(Reported::Failed(msg.clone())));
-                }
-                return;
-            }
+    let batch = if batch.len() > 1 && supported.load(Ordering::Relaxed) {
+        match post_batch(client, batch, supported).await {
+            Some(unanswered) => unanswered,
+            None => return,
         }
-    }
+    } else {
+        batch
+    };
     let mut set = tokio::task::JoinSet::new();
     for item in batch {
         let client = client.clone();
@@ -165,6 +131,62 @@ async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool)
         });
     }
     while set.join_next().await.is_some() {}
+}
+
+/// Posts `batch` as one request; gives the items back when they must go singly instead.
+async fn post_batch(
+    client: &SentinelClient,
+    batch: Vec<Item>,
+    supported: &AtomicBool,
+) -> Option<Vec<Item>> {
+    // The requests move into the body (a result can be large); their senders wait beside it.
+    let (results, dones): (Vec<CompleteRequest>, Vec<oneshot::Sender<Posted>>) =
+        batch.into_iter().map(|i| (i.req, i.done)).unzip();
+    let req = CompleteBatchRequest { results };
+    match client
+        .call::<_, CompleteBatchResponse>(PATH_CHUNK_COMPLETE_BATCH, &req)
+        .await
+    {
+        Ok(resp) if resp.results.len() == dones.len() => {
+            let refilled = !resp.leases.is_empty();
+            let mut leases = Some(resp.leases);
+            for (done, outcome) in dones.into_iter().zip(resp.results) {
+                let _ = done.send(Posted {
+                    outcome: match outcome {
+                        BatchOutcome::Accepted => Reported::Accepted { fresh: true },
+                        BatchOutcome::AlreadyDone => Reported::Accepted { fresh: false },
+                        BatchOutcome::Stale => Reported::Stale,
+                    },
+                    leases: leases.take().unwrap_or_default(),
+                    refilled,
+                });
+            }
+            return None;
+        }
+        Ok(resp) => tracing::warn!(
+            sent = dones.len(),
+            answered = resp.results.len(),
+            "batch answer does not match; posting singly"
+        ),
+        Err(e) if matches!(e.status(), Some(404 | 405)) => {
+            tracing::info!("sentinel has no batch completion; posting results singly");
+            supported.store(false, Ordering::Relaxed);
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for done in dones {
+                let _ = done.send(Posted::bare(Reported::Failed(msg.clone())));
+            }
+            return None;
+        }
+    }
+    Some(
+        req.results
+            .into_iter()
+            .zip(dones)
+            .map(|(req, done)| Item { req, done })
+            .collect(),
+    )
 }
 
 async fn single(client: &SentinelClient, req: &CompleteRequest) -> Posted {

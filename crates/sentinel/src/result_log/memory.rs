@@ -10,6 +10,8 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::domain::{ChunkIndex, Fence, JobId};
+
 use super::{Acker, Delivery, LogEntry, LogError, LogSubscription, ResultLog};
 
 /// The in-process implementation of [`ResultLog`].
@@ -32,7 +34,7 @@ struct State {
     /// Delivered, not yet acknowledged: handed to the next subscription again.
     unacked: BTreeMap<u64, LogEntry>,
     /// Message ids of the entries not yet acknowledged, with their sequence numbers.
-    known: HashMap<String, u64>,
+    known: HashMap<(JobId, ChunkIndex, Fence), u64>,
     subscribed: bool,
 }
 
@@ -48,7 +50,7 @@ impl ResultLog for InProcessLog {
     async fn append(&self, entry: LogEntry) -> Result<(), LogError> {
         let mut st = self.shared.state.lock();
         let seq = st.next_seq;
-        if let Some(id) = entry.message_id() {
+        if let Some(id) = entry.result_key() {
             if st.known.contains_key(&id) {
                 return Ok(());
             }
@@ -134,7 +136,7 @@ struct MemoryAck {
 impl Acker for MemoryAck {
     async fn ack(self: Box<Self>) -> Result<(), LogError> {
         let mut st = self.shared.state.lock();
-        if let Some(id) = st.unacked.remove(&self.seq).and_then(|e| e.message_id()) {
+        if let Some(id) = st.unacked.remove(&self.seq).and_then(|e| e.result_key()) {
             if st.known.get(&id) == Some(&self.seq) {
                 st.known.remove(&id);
             }

@@ -57,10 +57,16 @@ impl LogEntry {
     /// The dedup id: `job:chunk:fence` for results; none for the job signals, which are
     /// idempotent anyway.
     pub fn message_id(&self) -> Option<String> {
+        self.result_key()
+            .map(|(job, chunk, fence)| format!("{job}:{chunk}:{fence}"))
+    }
+
+    /// The dedup id as a value (job, chunk, fence), for logs that keep it in memory.
+    pub fn result_key(&self) -> Option<(JobId, ChunkIndex, Fence)> {
         match self {
             LogEntry::Result {
                 job, chunk, fence, ..
-            } => Some(format!("{job}:{chunk}:{fence}")),
+            } => Some((*job, *chunk, *fence)),
             LogEntry::Kick(_) | LogEntry::Ended(_) => None,
         }
     }

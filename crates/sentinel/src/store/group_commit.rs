@@ -154,14 +154,22 @@ async fn run(
     }
 }
 
-/// Writes the whole batch in one transaction: one read of which keys already exist, then
-/// multi-row `INSERT … ON CONFLICT DO NOTHING` statements. Asking the `INSERT` to return its
-/// new keys instead costs a hand-off from SQLite's worker thread per row, where the read
-/// returns only the (rare) duplicates. A key seen twice in one batch is new only the first time.
+/// Writes the whole batch in one transaction with multi-row `INSERT … ON CONFLICT DO NOTHING`
+/// statements. In the common case every key is new and the inserted row count says so, with
+/// no read; asking the `INSERT` to return its new keys instead costs a hand-off from SQLite's
+/// worker thread per row. When the count falls short (a retried post, or a key twice in the
+/// batch) the transaction is rolled back and redone after reading which keys exist. A key seen
+/// twice in one batch is new only the first time.
 async fn write_batch(pool: &SqlitePool, items: &[(&ChunkResult, UnixMillis)]) -> BatchOutcome {
     // Write-locked from the start: a deferred transaction that reads first could not upgrade
     // after another connection's commit (SQLITE_BUSY_SNAPSHOT), and the batch would be retried
     // row by row.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    if insert_rows(&mut tx, items).await? == items.len() as u64 {
+        tx.commit().await.map_err(db_err)?;
+        return Ok(vec![Ok(PutOutcome::Inserted); items.len()]);
+    }
+    tx.rollback().await.map_err(db_err)?;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     let existing = existing_keys(&mut tx, items).await?;
     insert_rows(&mut tx, items).await?;
@@ -211,11 +219,12 @@ async fn existing_keys(
 }
 
 /// Inserts `items` on `conn` (a transaction) with multi-row statements; a stored key is left
-/// as it is.
+/// as it is. Returns how many rows were inserted.
 pub(super) async fn insert_rows(
     conn: &mut sqlx::SqliteConnection,
     items: &[(&ChunkResult, UnixMillis)],
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
     for part in items.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::with_capacity(INSERT_HEAD.len() + part.len() * 18 + 64);
         sql.push_str(INSERT_HEAD);
@@ -236,9 +245,9 @@ pub(super) async fn insert_rows(
                 .bind(item.result.as_slice())
                 .bind(now.as_i64());
         }
-        q.execute(&mut *conn).await.map_err(db_err)?;
+        inserted += q.execute(&mut *conn).await.map_err(db_err)?.rows_affected();
     }
-    Ok(())
+    Ok(inserted)
 }
 
 async fn write_one(

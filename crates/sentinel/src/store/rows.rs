@@ -13,7 +13,6 @@ use super::{
 };
 use crate::domain::{ChunkIndex, JobStatus, NodeId, TokenHash, UnixMillis, UserId};
 
-/// Maps a sqlx error to the store's vocabulary: constraint kinds become typed errors.
 /// Chunk indexes as one JSON array for SQLite's `json_each`, so a statement selecting "any of
 /// these chunks" is the same for any batch size (one cached prepared statement).
 pub(super) fn json_indexes<'a>(chunks: impl IntoIterator<Item = &'a ChunkIndex>) -> String {
@@ -21,6 +20,7 @@ pub(super) fn json_indexes<'a>(chunks: impl IntoIterator<Item = &'a ChunkIndex>)
     format!("[{}]", list.join(","))
 }
 
+/// Maps a sqlx error to the store's vocabulary: constraint kinds become typed errors.
 pub(super) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) => match db.kind() {

@@ -972,36 +972,51 @@ impl Store for SqliteStore {
         &self,
         checks: &[crate::store::ChunkCheck],
     ) -> Result<(), StoreError> {
+        // One multi-row statement per part: a statement per check cost a hand-off to SQLite's
+        // worker thread each (13 binds a row stays far below the 32 766-variable limit).
+        const ROWS: usize = 500;
+        if checks.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        for c in checks {
-            let id = c.job;
-            sqlx::query(
+        for part in checks.chunks(ROWS) {
+            let mut sql = String::from(
                 "INSERT INTO chunk_checks (job_id, chunk_index, verdict, first_node, first_hash, \
-             first_result, second_node, second_hash, third_node, third_hash, note, created_at, \
-             settled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (job_id, chunk_index) DO UPDATE SET verdict = excluded.verdict, \
-             first_node = excluded.first_node, first_hash = excluded.first_hash, \
-             first_result = excluded.first_result, second_node = excluded.second_node, \
-             second_hash = excluded.second_hash, third_node = excluded.third_node, \
-             third_hash = excluded.third_hash, note = excluded.note, \
-             settled_at = excluded.settled_at",
-            )
-            .bind(id.to_string())
-            .bind(i64::from(c.chunk.0))
-            .bind(c.verdict.as_str())
-            .bind(c.first.node.to_string())
-            .bind(&c.first.hash)
-            .bind(&c.first_result)
-            .bind(c.second.as_ref().map(|r| r.node.to_string()))
-            .bind(c.second.as_ref().map(|r| r.hash.clone()))
-            .bind(c.third.as_ref().map(|r| r.node.to_string()))
-            .bind(c.third.as_ref().map(|r| r.hash.clone()))
-            .bind(&c.note)
-            .bind(c.created_at.0 as i64)
-            .bind(c.settled_at.map(|t| t.0 as i64))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+                 first_result, second_node, second_hash, third_node, third_hash, note, created_at, \
+                 settled_at) VALUES ",
+            );
+            for i in 0..part.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            }
+            sql.push_str(
+                " ON CONFLICT (job_id, chunk_index) DO UPDATE SET verdict = excluded.verdict, \
+                 first_node = excluded.first_node, first_hash = excluded.first_hash, \
+                 first_result = excluded.first_result, second_node = excluded.second_node, \
+                 second_hash = excluded.second_hash, third_node = excluded.third_node, \
+                 third_hash = excluded.third_hash, note = excluded.note, \
+                 settled_at = excluded.settled_at",
+            );
+            let mut q = sqlx::query(&sql);
+            for c in part {
+                q = q
+                    .bind(c.job.to_string())
+                    .bind(i64::from(c.chunk.0))
+                    .bind(c.verdict.as_str())
+                    .bind(c.first.node.to_string())
+                    .bind(&c.first.hash)
+                    .bind(&c.first_result)
+                    .bind(c.second.as_ref().map(|r| r.node.to_string()))
+                    .bind(c.second.as_ref().map(|r| r.hash.clone()))
+                    .bind(c.third.as_ref().map(|r| r.node.to_string()))
+                    .bind(c.third.as_ref().map(|r| r.hash.clone()))
+                    .bind(&c.note)
+                    .bind(c.created_at.0 as i64)
+                    .bind(c.settled_at.map(|t| t.0 as i64));
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())

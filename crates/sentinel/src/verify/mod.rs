@@ -297,8 +297,10 @@ impl Verifier {
             None => store.chunk_check(lease.job, lease.chunk).await?,
         };
         match check {
+            // Boxed, like the sampled branch of `on_first`: the rare paths' state stays out of
+            // the common path's future, which a batch holds one of per result.
             Some(check) if check.verdict == CheckVerdict::Pending => {
-                self.on_check_run(ctx, node, lease, bytes, check, now).await
+                Box::pin(self.on_check_run(ctx, node, lease, bytes, check, now)).await
             }
             // Settled (the stored result was lost mid-way and the chunk ran again) or skipped.
             Some(_) => Ok(Route::Ordinary(bytes)),
@@ -327,6 +329,23 @@ impl Verifier {
         if !is_new && !drawn {
             return Ok(Route::Ordinary(bytes));
         }
+        Box::pin(self.start_check(store, coord, node, lease, bytes, now, batch, drawn)).await
+    }
+
+    /// A sampled (or new node's) first result: skipped without a checker of another owner,
+    /// otherwise held while the chunk runs again elsewhere.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_check(
+        &self,
+        store: &dyn Store,
+        coord: &dyn Coordinator,
+        node: NodeId,
+        lease: LeaseRef,
+        bytes: Vec<u8>,
+        now: UnixMillis,
+        batch: Option<&BatchChecks>,
+        drawn: bool,
+    ) -> Result<Route, VerifyError> {
         // The cached list answers the common case (no other owner online: nothing to do) without
         // a query per result; a check is only started on a fresh one.
         let mut nodes = self.nodes(store, false).await?;
