@@ -48,6 +48,17 @@ fn is_cmp(op: BinOp) -> bool {
     )
 }
 
+/// Whether node `n`'s value is always exactly 1.0 or 0.0 (comparisons, `not`, `Bool`, and
+/// `and`/`or` whose right side is: their short-circuit results are 0.0 and 1.0).
+fn is_boolean(nodes: &[Node], n: u32) -> bool {
+    match nodes[n as usize] {
+        Node::CmpVarConst(..) | Node::CmpConstVar(..) | Node::Not(_) | Node::Bool(_) => true,
+        Node::Bin(op, _, _) => is_cmp(op),
+        Node::And(_, b) | Node::Or(_, b) => is_boolean(nodes, b),
+        _ => false,
+    }
+}
+
 /// `a op b` for a comparison `op`; `binary` returns `truth` of the same test.
 #[inline]
 fn compare(op: BinOp, a: f64, b: f64) -> bool {
@@ -85,7 +96,17 @@ impl Tree {
                 Op::Load(v) => Node::Load(v),
                 Op::Neg => Node::Neg(stack.pop()?),
                 Op::Not => Node::Not(stack.pop()?),
-                Op::Bool => Node::Bool(stack.pop()?),
+                Op::Bool => {
+                    let a = stack.pop()?;
+                    // `Bool` of a value that is already 1.0 or 0.0 leaves it as it is (the
+                    // right side of every `and`/`or` ends in one): no node.
+                    if is_boolean(nodes, a) {
+                        stack.push(a);
+                        pc += 1;
+                        continue;
+                    }
+                    Node::Bool(a)
+                }
                 Op::Bin(op) => {
                     let b = stack.pop()?;
                     let a = stack.pop()?;
@@ -197,8 +218,9 @@ impl Tree {
     }
 
     /// `value(n) != 0.0`, without materializing 1.0/0.0 for comparisons and logic: `and`
-    /// is 0.0 exactly when either side is 0.0 (its right side ends in `Bool`), `or` is
-    /// non-zero exactly when either side is, `Not` inverts, `Bool` keeps the operand's truth.
+    /// is non-zero exactly when both sides are (a zero left side gives 0.0, else the value is
+    /// the right side's), `or` exactly when either side is, `Not` inverts, `Bool` keeps the
+    /// operand's truth.
     fn truth_of<E: Env + ?Sized>(&self, n: u32, env: &E) -> bool {
         match self.nodes[n as usize] {
             Node::CmpVarConst(op, v, c) => compare(op, env.load(v), c),
@@ -306,9 +328,7 @@ mod tests {
             tree.nodes[l as usize],
             Node::CmpVarConst(BinOp::Ge, Var::Resource(0), 50.0)
         ));
-        let Node::Bool(r) = tree.nodes[r as usize] else {
-            panic!()
-        };
+        // The `Bool` after a comparison is dropped (its value is already 1.0 or 0.0).
         assert!(matches!(
             tree.nodes[r as usize],
             Node::CmpConstVar(BinOp::Gt, 3.0, Var::Resource(1))
