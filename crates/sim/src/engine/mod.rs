@@ -27,6 +27,16 @@ fn secs(us: u64) -> f64 {
     us as f64 / US
 }
 
+/// Resource `r`'s regeneration per µs with the player's stats `stats[0]`.
+fn regen_rate_of(p: &CompiledProfile, stats: &[Stats], r: usize) -> f64 {
+    let res = &p.resources[r];
+    if res.regen_haste {
+        res.regen_per_us * stats[0].haste
+    } else {
+        res.regen_per_us
+    }
+}
+
 #[inline]
 fn truth(b: bool) -> f64 {
     if b {
@@ -57,6 +67,9 @@ struct Stats {
     mastery_mult: f64,
     vers_mult: f64,
     power: f64,
+    /// Time between auto attacks at this haste (at least 1 µs; 0 without auto attacks),
+    /// derived here once per stat change instead of on every swing.
+    swing_us: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -139,6 +152,9 @@ pub(crate) struct Sim<'p> {
     actors: Vec<ActorState>,
     stats: Vec<Stats>,
     res: Vec<ResState>,
+    /// Per resource: the regeneration per µs at the player's current haste, always equal to
+    /// [`regen_rate_of`] (kept in step by `recompute_stats`, the only writer of stats).
+    rates: Vec<f64>,
     cds: Vec<CdState>,
     auras: Vec<AuraState>,
     dots: Vec<DotState>,
@@ -148,6 +164,10 @@ pub(crate) struct Sim<'p> {
 
 impl<'p> Sim<'p> {
     pub fn new(p: &'p CompiledProfile) -> Self {
+        let stats = vec![Stats::default(); p.actors.len()];
+        let rates = (0..p.resources.len())
+            .map(|r| regen_rate_of(p, &stats, r))
+            .collect();
         Self {
             p,
             rng: Xoshiro256pp::seed_from_u64(0),
@@ -159,8 +179,9 @@ impl<'p> Sim<'p> {
             dead: false,
             idle: 0,
             actors: vec![ActorState::default(); p.actors.len()],
-            stats: vec![Stats::default(); p.actors.len()],
+            stats,
             res: vec![ResState::default(); p.resources.len()],
+            rates,
             cds: vec![CdState::default(); p.spells.len()],
             auras: vec![AuraState::default(); p.auras.len()],
             dots: vec![DotState::default(); p.dots.len()],
@@ -349,8 +370,8 @@ impl<'p> Sim<'p> {
                 self.events += 1;
                 if let Some(auto) = &self.p.actors[a].auto {
                     self.deal(auto.src as usize, 1.0);
-                    let next = (auto.speed_us as f64 / self.stats[a].haste) as u64;
-                    self.q.push(self.now + next.max(1), Ev::Auto { actor, gen });
+                    let next = self.stats[a].swing_us;
+                    self.q.push(self.now + next, Ev::Auto { actor, gen });
                 }
             }
             Ev::Recharge { spell, gen } => {
@@ -943,15 +964,23 @@ impl<'p> Sim<'p> {
                 vers += aura.versatility * n;
                 primary *= 1.0 + aura.primary * n;
             }
+            // Bounded so tick and swing intervals stay positive and event counts finite.
+            let haste = haste.clamp(0.01, 100.0);
             self.stats[a] = Stats {
                 crit,
-                // Bounded so tick and swing intervals stay positive and event counts finite.
-                haste: haste.clamp(0.01, 100.0),
+                haste,
                 mastery_pct: mastery,
                 mastery_mult: 1.0 + mastery * b.mastery_coefficient / 100.0,
                 vers_mult: 1.0 + vers,
                 power: b.primary * actor.power_frac * primary,
+                swing_us: actor
+                    .auto
+                    .as_ref()
+                    .map_or(0, |auto| ((auto.speed_us as f64 / haste) as u64).max(1)),
             };
+        }
+        for r in 0..self.rates.len() {
+            self.rates[r] = regen_rate_of(p, &self.stats, r);
         }
     }
 
@@ -1134,12 +1163,12 @@ impl<'p> Sim<'p> {
 
     #[inline]
     fn regen_rate(&self, r: usize) -> f64 {
-        let res = &self.p.resources[r];
-        if res.regen_haste {
-            res.regen_per_us * self.stats[0].haste
-        } else {
-            res.regen_per_us
-        }
+        let rate = self.rates[r];
+        debug_assert_eq!(
+            rate.to_bits(),
+            regen_rate_of(self.p, &self.stats, r).to_bits()
+        );
+        rate
     }
 
     #[inline]

@@ -2,6 +2,7 @@
 //! short-circuit through forward jumps, evaluation uses a fixed-size stack (no allocation).
 
 use super::ast::{BinOp, Expr, Func};
+use super::tree::Tree;
 use super::ExprError;
 
 /// Deepest operand stack a program may need.
@@ -105,6 +106,9 @@ pub trait Env {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
     ops: Vec<Op>,
+    /// The same program as an expression tree, which [`Program::test`] walks (None only if
+    /// the ops were not of the shape `compile` emits; then `test` interprets them).
+    tree: Option<Tree>,
 }
 
 impl Program {
@@ -115,7 +119,8 @@ impl Program {
     ) -> Result<Self, ExprError> {
         let mut ops = Vec::new();
         emit(expr, &mut ops, resolve)?;
-        let program = Self { ops };
+        let tree = Tree::build(&ops);
+        let program = Self { ops, tree };
         let depth = program.max_depth();
         if depth > MAX_STACK {
             return Err(ExprError::new(
@@ -222,15 +227,24 @@ impl Program {
         stack[0]
     }
 
-    /// Evaluates as a condition.
+    /// Evaluates as a condition: whether [`Program::eval`] would return a value other than
+    /// 0.0, computed on the expression tree (debug builds check both against the bytecode).
     #[inline]
     pub fn test<E: Env + ?Sized>(&self, env: &E) -> bool {
-        self.eval(env) != 0.0
+        match &self.tree {
+            Some(tree) => {
+                let t = tree.test(env);
+                debug_assert_eq!(t, self.eval(env) != 0.0);
+                debug_assert_eq!(tree.eval(env).to_bits(), self.eval(env).to_bits());
+                t
+            }
+            None => self.eval(env) != 0.0,
+        }
     }
 }
 
 #[inline]
-fn truth(b: bool) -> f64 {
+pub(super) fn truth(b: bool) -> f64 {
     if b {
         1.0
     } else {
@@ -239,7 +253,7 @@ fn truth(b: bool) -> f64 {
 }
 
 #[inline]
-fn binary(op: BinOp, a: f64, b: f64) -> f64 {
+pub(super) fn binary(op: BinOp, a: f64, b: f64) -> f64 {
     match op {
         BinOp::Add => a + b,
         BinOp::Sub => a - b,

@@ -8,6 +8,7 @@ pub mod ast;
 pub mod bytecode;
 pub mod lexer;
 pub mod parser;
+mod tree;
 
 pub use ast::Expr;
 pub use bytecode::{Op, Program, Var};
