@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use wowlab_api::node::{
@@ -31,7 +32,7 @@ use wowlab_api::node::{
 use wowlab_api::JobId;
 
 use crate::client::SentinelClient;
-use crate::report::{Reported, Reporter};
+use crate::report::{Posted, Reported, Reporter};
 use crate::runner::{lease_capability, Progress, RunCtx, RunnerError, RunnerRegistry};
 
 /// Reason sent when a drain deadline forces running chunks to be given up.
@@ -547,18 +548,21 @@ impl Pool {
         self.inner.wake.notify_one();
     }
 
-    /// Starts queued leases while slots are free; runs until `stop` is cancelled.
+    /// Starts queued leases while slots are free; runs until `stop` is cancelled. The chunks
+    /// run on this task (a short one finishes in its first poll, a long one waits for its
+    /// blocking thread) rather than a spawned task each, which cost more than a tiny chunk.
     pub async fn run_dispatcher(self, stop: CancellationToken) {
+        let mut running = FuturesUnordered::new();
         loop {
             let wake = self.inner.wake.notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
             while let Some((lease, cancel, limit)) = self.next_to_start() {
-                let pool = self.clone();
-                tokio::spawn(async move { pool.work(lease, cancel, limit).await });
+                running.push(self.clone().work(lease, cancel, limit));
             }
             tokio::select! {
                 _ = wake => {}
+                Some(()) = running.next(), if !running.is_empty() => {}
                 _ = stop.cancelled() => return,
             }
         }
@@ -636,7 +640,6 @@ impl Pool {
             self.inner.capacity.notify_one();
             return;
         };
-        let mut refilled = false;
         match outcome {
             Ok(bytes) => {
                 let refill = {
@@ -649,37 +652,51 @@ impl Pool {
                     elapsed_ms: started.elapsed().as_millis() as u64,
                     refill,
                 };
-                let posted = self.inner.reporter.complete(req).await;
-                refilled = posted.refilled;
-                for lease in posted.leases {
-                    self.offer(lease);
-                }
-                match posted.outcome {
-                    Reported::Accepted { fresh } => {
-                        self.inner
-                            .counters
-                            .completed
-                            .fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!("wowlab_node_chunks_total", "outcome" => "completed")
-                            .increment(1);
-                        tracing::debug!(job = %k.0, chunk = k.1, fresh, "chunk completed");
-                    }
-                    Reported::Stale => {
-                        self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(job = %k.0, chunk = k.1, "result refused, lease no longer held; dropped");
-                    }
-                    Reported::Failed(e) => {
-                        self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(job = %k.0, chunk = k.1, error = %e, "could not post result");
-                    }
-                }
+                // The chunk's task ends here; its reply is handled on the reporter's task.
+                let pool = self.clone();
+                self.inner
+                    .reporter
+                    .submit(req, Box::new(move |posted| pool.posted(k, current, posted)));
             }
-            Err(RunnerError::Cancelled) => {}
+            Err(RunnerError::Cancelled) => self.finish(k, current, false),
             Err(RunnerError::Failed(reason)) => {
                 tracing::warn!(job = %k.0, chunk = k.1, %reason, "chunk failed");
                 self.report_fail(current, reason).await;
+                self.finish(k, current, false);
             }
         }
+    }
+
+    /// A posted result's outcome: offers the reply's leases, counts, and lets the lease go.
+    fn posted(&self, k: Key, current: LeaseRef, posted: Posted) {
+        for lease in posted.leases {
+            self.offer(lease);
+        }
+        match posted.outcome {
+            Reported::Accepted { fresh } => {
+                self.inner
+                    .counters
+                    .completed
+                    .fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("wowlab_node_chunks_total", "outcome" => "completed")
+                    .increment(1);
+                tracing::debug!(job = %k.0, chunk = k.1, fresh, "chunk completed");
+            }
+            Reported::Stale => {
+                self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(job = %k.0, chunk = k.1, "result refused, lease no longer held; dropped");
+            }
+            Reported::Failed(e) => {
+                self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(job = %k.0, chunk = k.1, error = %e, "could not post result");
+            }
+        }
+        self.finish(k, current, posted.refilled);
+    }
+
+    /// Forgets a reported (or abandoned) lease and asks for work unless the reply refilled
+    /// its slot and nothing else is free.
+    fn finish(&self, k: Key, current: LeaseRef, refilled: bool) {
         {
             let mut s = self.state();
             s.remove(&k);

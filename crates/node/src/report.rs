@@ -59,9 +59,12 @@ impl Posted {
     }
 }
 
+/// What runs with a posted result's outcome (on the reporter's task: keep it short).
+pub type OnPosted = Box<dyn FnOnce(Posted) + Send>;
+
 struct Item {
     req: CompleteRequest,
-    done: oneshot::Sender<Posted>,
+    done: OnPosted,
 }
 
 /// Queue of results to post; cheap to clone.
@@ -80,13 +83,27 @@ impl Reporter {
 
     /// Posts one result and waits for its outcome (and any leases its reply carried).
     pub async fn complete(&self, req: CompleteRequest) -> Posted {
-        let stopped = || Posted::bare(Reported::Failed("reporter stopped".into()));
         let (done, rx) = oneshot::channel();
-        if self.tx.send(Item { req, done }).is_err() {
-            return stopped();
-        }
+        self.submit(
+            req,
+            Box::new(move |posted| {
+                let _ = done.send(posted);
+            }),
+        );
         rx.await.unwrap_or_else(|_| stopped())
     }
+
+    /// Posts one result and runs `done` with its outcome, without a task waiting for it (the
+    /// pool's per-chunk path: a task per posted result cost more than a tiny chunk).
+    pub fn submit(&self, req: CompleteRequest, done: OnPosted) {
+        if let Err(mpsc::error::SendError(item)) = self.tx.send(Item { req, done }) {
+            (item.done)(stopped());
+        }
+    }
+}
+
+fn stopped() -> Posted {
+    Posted::bare(Reported::Failed("reporter stopped".into()))
 }
 
 async fn run(client: SentinelClient, mut rx: mpsc::UnboundedReceiver<Item>) {
@@ -127,7 +144,7 @@ async fn post(client: &SentinelClient, batch: Vec<Item>, supported: &AtomicBool)
         let client = client.clone();
         set.spawn(async move {
             let outcome = single(&client, &item.req).await;
-            let _ = item.done.send(outcome);
+            (item.done)(outcome);
         });
     }
     while set.join_next().await.is_some() {}
@@ -140,7 +157,7 @@ async fn post_batch(
     supported: &AtomicBool,
 ) -> Option<Vec<Item>> {
     // The requests move into the body (a result can be large); their senders wait beside it.
-    let (results, dones): (Vec<CompleteRequest>, Vec<oneshot::Sender<Posted>>) =
+    let (results, dones): (Vec<CompleteRequest>, Vec<OnPosted>) =
         batch.into_iter().map(|i| (i.req, i.done)).unzip();
     let req = CompleteBatchRequest { results };
     match client
@@ -151,7 +168,7 @@ async fn post_batch(
             let refilled = !resp.leases.is_empty();
             let mut leases = Some(resp.leases);
             for (done, outcome) in dones.into_iter().zip(resp.results) {
-                let _ = done.send(Posted {
+                done(Posted {
                     outcome: match outcome {
                         BatchOutcome::Accepted => Reported::Accepted { fresh: true },
                         BatchOutcome::AlreadyDone => Reported::Accepted { fresh: false },
@@ -175,7 +192,7 @@ async fn post_batch(
         Err(e) => {
             let msg = e.to_string();
             for done in dones {
-                let _ = done.send(Posted::bare(Reported::Failed(msg.clone())));
+                done(Posted::bare(Reported::Failed(msg.clone())));
             }
             return None;
         }
