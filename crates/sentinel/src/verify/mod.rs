@@ -305,37 +305,21 @@ impl Verifier {
             // Settled (the stored result was lost mid-way and the chunk ran again) or skipped.
             Some(_) => Ok(Route::Ordinary(bytes)),
             None => {
-                self.on_first(store, coord, node, lease, bytes, now, batch)
-                    .await
+                let trust = self.trust_of(store, node).await?;
+                let drawn = sample::draw(self.config.rate_for(&trust));
+                if !self.config.is_new(&trust) && !drawn {
+                    return Ok(Route::Ordinary(bytes));
+                }
+                // Boxed: the sampled path's state stays out of the common path's future.
+                Box::pin(self.on_first(store, coord, node, lease, bytes, now, batch, drawn)).await
             }
         }
     }
 
-    /// A chunk's first result: sample it, and if sampled hold it and requeue the chunk.
+    /// A chunk's sampled (or new node's) first result: skipped without a checker of another
+    /// owner, otherwise held while the chunk runs again elsewhere.
     #[allow(clippy::too_many_arguments)]
     async fn on_first(
-        &self,
-        store: &dyn Store,
-        coord: &dyn Coordinator,
-        node: NodeId,
-        lease: LeaseRef,
-        bytes: Vec<u8>,
-        now: UnixMillis,
-        batch: Option<&BatchChecks>,
-    ) -> Result<Route, VerifyError> {
-        let trust = self.trust_of(store, node).await?;
-        let is_new = self.config.is_new(&trust);
-        let drawn = sample::draw(self.config.rate_for(&trust));
-        if !is_new && !drawn {
-            return Ok(Route::Ordinary(bytes));
-        }
-        Box::pin(self.start_check(store, coord, node, lease, bytes, now, batch, drawn)).await
-    }
-
-    /// A sampled (or new node's) first result: skipped without a checker of another owner,
-    /// otherwise held while the chunk runs again elsewhere.
-    #[allow(clippy::too_many_arguments)]
-    async fn start_check(
         &self,
         store: &dyn Store,
         coord: &dyn Coordinator,
