@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use wowlab_api::node::{
     BatchOutcome, ChunkLease, CompleteBatchRequest, CompleteBatchResponse, CompleteRequest,
     PATH_CHUNK_COMPLETE_BATCH,
@@ -79,18 +79,6 @@ impl Reporter {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(client, rx));
         Self { tx }
-    }
-
-    /// Posts one result and waits for its outcome (and any leases its reply carried).
-    pub async fn complete(&self, req: CompleteRequest) -> Posted {
-        let (done, rx) = oneshot::channel();
-        self.submit(
-            req,
-            Box::new(move |posted| {
-                let _ = done.send(posted);
-            }),
-        );
-        rx.await.unwrap_or_else(|_| stopped())
     }
 
     /// Posts one result and runs `done` with its outcome, without a task waiting for it (the

@@ -7,6 +7,18 @@ use super::rows::DbRow;
 use super::StoreError;
 use crate::domain::{ChunkIndex, JobId, NodeId, UnixMillis};
 
+/// Start of a `chunk_checks` insert, up to `VALUES` (both stores; 13 values per row).
+pub(super) const CHECK_INSERT: &str = "INSERT INTO chunk_checks (job_id, chunk_index, verdict, \
+     first_node, first_hash, first_result, second_node, second_hash, third_node, third_hash, \
+     note, created_at, settled_at) VALUES ";
+/// End of a `chunk_checks` insert: a stored check of the same chunk is replaced.
+pub(super) const CHECK_UPSERT: &str = " ON CONFLICT (job_id, chunk_index) DO UPDATE SET \
+     verdict = excluded.verdict, first_node = excluded.first_node, \
+     first_hash = excluded.first_hash, first_result = excluded.first_result, \
+     second_node = excluded.second_node, second_hash = excluded.second_hash, \
+     third_node = excluded.third_node, third_hash = excluded.third_hash, note = excluded.note, \
+     settled_at = excluded.settled_at";
+
 /// Where a spot check stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

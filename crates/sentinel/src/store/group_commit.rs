@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{db_err, json_indexes};
+use super::rows::{db_err, json_indexes, push_value_rows};
 use super::{ChunkResult, PutOutcome, StoreError};
 use crate::domain::{ChunkIndex, JobId, UnixMillis};
 
@@ -226,15 +226,8 @@ pub(super) async fn insert_rows(
 ) -> Result<u64, StoreError> {
     let mut inserted = 0;
     for part in items.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::with_capacity(INSERT_HEAD.len() + part.len() * 18 + 64);
-        sql.push_str(INSERT_HEAD);
-        for i in 0..part.len() {
-            sql.push_str(if i == 0 {
-                "(?, ?, ?, ?, ?)"
-            } else {
-                ", (?, ?, ?, ?, ?)"
-            });
-        }
+        let mut sql = String::from(INSERT_HEAD);
+        push_value_rows(&mut sql, part.len(), "(?, ?, ?, ?, ?)");
         sql.push_str(" ON CONFLICT (job_id, chunk_index) DO NOTHING");
         let mut q = sqlx::query(&sql);
         for (item, now) in part {

@@ -1072,35 +1072,30 @@ impl Store for PostgresStore {
         checks: &[crate::store::ChunkCheck],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let sql = format!(
+            "{}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13){}",
+            super::checks::CHECK_INSERT,
+            super::checks::CHECK_UPSERT
+        );
         for c in checks {
             let id = c.job;
-            sqlx::query(
-                "INSERT INTO chunk_checks (job_id, chunk_index, verdict, first_node, first_hash, \
-             first_result, second_node, second_hash, third_node, third_hash, note, created_at, \
-             settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (job_id, chunk_index) DO UPDATE SET verdict = excluded.verdict, \
-             first_node = excluded.first_node, first_hash = excluded.first_hash, \
-             first_result = excluded.first_result, second_node = excluded.second_node, \
-             second_hash = excluded.second_hash, third_node = excluded.third_node, \
-             third_hash = excluded.third_hash, note = excluded.note, \
-             settled_at = excluded.settled_at",
-            )
-            .bind(*id.as_uuid())
-            .bind(i64::from(c.chunk.0))
-            .bind(c.verdict.as_str())
-            .bind(c.first.node.to_string())
-            .bind(&c.first.hash)
-            .bind(&c.first_result)
-            .bind(c.second.as_ref().map(|r| r.node.to_string()))
-            .bind(c.second.as_ref().map(|r| r.hash.clone()))
-            .bind(c.third.as_ref().map(|r| r.node.to_string()))
-            .bind(c.third.as_ref().map(|r| r.hash.clone()))
-            .bind(&c.note)
-            .bind(c.created_at.0 as i64)
-            .bind(c.settled_at.map(|t| t.0 as i64))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            sqlx::query(&sql)
+                .bind(*id.as_uuid())
+                .bind(i64::from(c.chunk.0))
+                .bind(c.verdict.as_str())
+                .bind(c.first.node.to_string())
+                .bind(&c.first.hash)
+                .bind(&c.first_result)
+                .bind(c.second.as_ref().map(|r| r.node.to_string()))
+                .bind(c.second.as_ref().map(|r| r.hash.clone()))
+                .bind(c.third.as_ref().map(|r| r.node.to_string()))
+                .bind(c.third.as_ref().map(|r| r.hash.clone()))
+                .bind(&c.note)
+                .bind(c.created_at.0 as i64)
+                .bind(c.settled_at.map(|t| t.0 as i64))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())

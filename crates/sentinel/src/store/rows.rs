@@ -20,6 +20,18 @@ pub(super) fn json_indexes<'a>(chunks: impl IntoIterator<Item = &'a ChunkIndex>)
     format!("[{}]", list.join(","))
 }
 
+/// Appends `rows` copies of the placeholder tuple `row`, comma-separated: the `VALUES` list of a
+/// multi-row SQLite statement.
+pub(super) fn push_value_rows(sql: &mut String, rows: usize, row: &str) {
+    sql.reserve(rows * (row.len() + 2));
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(row);
+    }
+}
+
 /// Maps a sqlx error to the store's vocabulary: constraint kinds become typed errors.
 pub(super) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {

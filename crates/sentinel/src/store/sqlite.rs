@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::group_commit::{GroupCommitStats, GroupCommitter, SqliteWriter};
-use super::rows::{self, db_err};
+use super::rows::{self, db_err, push_value_rows};
 use super::{
     ActiveWork, AuthTokenInfo, AuthTokenKind, ChunkResult, ClaimTokenCheck, ClaimTokenInfo,
     ConvergencePoint, Job, JobTarget, LeaderFence, NewAuthToken, NewJob, NewNode, Node, NodeLoad,
@@ -980,25 +980,13 @@ impl Store for SqliteStore {
         }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         for part in checks.chunks(ROWS) {
-            let mut sql = String::from(
-                "INSERT INTO chunk_checks (job_id, chunk_index, verdict, first_node, first_hash, \
-                 first_result, second_node, second_hash, third_node, third_hash, note, created_at, \
-                 settled_at) VALUES ",
+            let mut sql = String::from(super::checks::CHECK_INSERT);
+            push_value_rows(
+                &mut sql,
+                part.len(),
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             );
-            for i in 0..part.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            }
-            sql.push_str(
-                " ON CONFLICT (job_id, chunk_index) DO UPDATE SET verdict = excluded.verdict, \
-                 first_node = excluded.first_node, first_hash = excluded.first_hash, \
-                 first_result = excluded.first_result, second_node = excluded.second_node, \
-                 second_hash = excluded.second_hash, third_node = excluded.third_node, \
-                 third_hash = excluded.third_hash, note = excluded.note, \
-                 settled_at = excluded.settled_at",
-            );
+            sql.push_str(super::checks::CHECK_UPSERT);
             let mut q = sqlx::query(&sql);
             for c in part {
                 q = q
