@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{
     CompleteOutcome, Coordinator, CoordinatorError, FailOutcome, JobSpec, LeaseRef, RecheckOutcome,
 };
-use crate::domain::{ChunkIndex, JobId, NodeId, UnixMillis};
+use crate::domain::{ChunkIndex, Fence, JobId, NodeId, UnixMillis};
 
 const T0: UnixMillis = UnixMillis(1_800_000_000_000);
 const TTL: Duration = Duration::from_secs(10);
@@ -41,6 +41,8 @@ where
     nonce_replay_is_refused_until_ttl(&factory().await).await;
     leader_lock_is_exclusive_and_taken_over_after_expiry(&factory().await).await;
     restore_job_leases_only_unfinished_chunks(&factory().await).await;
+    a_sole_job_leases_long_runs_in_index_order(&factory().await).await;
+    complete_many_answers_each_lease_like_complete(&factory().await).await;
     unfilled_lease_slots_become_credit_that_dispatch_spends(&factory().await).await;
     heartbeat_credit_excludes_leases_the_node_has_not_seen(&factory().await).await;
     a_departing_nodes_last_heartbeat_withdraws_its_credit(&factory().await).await;
@@ -565,6 +567,79 @@ pub async fn restore_job_leases_only_unfinished_chunks(c: &impl Coordinator) {
         .await
         .unwrap();
     assert!(c.lease(n, 1, TTL, T0).await.unwrap().is_empty());
+}
+
+/// A lease for more slots than one pass takes (the Redis coordinator leases a sole job's fresh
+/// chunks in runs of up to 256) gets every unfinished chunk in index order, fences growing,
+/// the same as chunk by chunk; a returned chunk goes out first.
+pub async fn a_sole_job_leases_long_runs_in_index_order(c: &impl Coordinator) {
+    let job = JobId::new();
+    let done = [ChunkIndex(1), ChunkIndex(5), ChunkIndex(299)];
+    c.restore_job(JobSpec::new(job, 700, "u"), &done)
+        .await
+        .unwrap();
+    let n = NodeId::new();
+    let first = c.lease(n, 300, TTL, T0).await.unwrap();
+    let want: Vec<u32> = (0..303).filter(|i| ![1, 5, 299].contains(i)).collect();
+    let got: Vec<u32> = first.iter().map(|l| l.chunk.0).collect();
+    assert_eq!(got, want);
+    assert!(first.windows(2).all(|w| w[0].fence < w[1].fence));
+    assert!(first.iter().all(|l| l.expires_at == T0.plus(TTL)));
+    assert_eq!(c.current_leases(n, T0).await.unwrap().len(), 300);
+    // A chunk returned by a dead node goes out before the next fresh ones.
+    let m = NodeId::new();
+    let other = c.lease(m, 1, TTL, T0).await.unwrap();
+    assert_eq!(other[0].chunk, ChunkIndex(303));
+    c.node_dead(m).await.unwrap();
+    let rest = c.lease(n, 1000, TTL, at(1)).await.unwrap();
+    let got: Vec<u32> = rest.iter().map(|l| l.chunk.0).collect();
+    assert_eq!(got, (303..700).collect::<Vec<_>>());
+    let last_first = first.iter().map(|l| l.fence).max().unwrap();
+    assert!(rest.iter().all(|l| l.fence > last_first));
+    let p = c.job_progress(job).await.unwrap();
+    assert_eq!((p.pending, p.leased, p.done), (0, 697, 3));
+    for l in first.iter().chain(&rest) {
+        assert!(c.is_lease_current(n, l.lease_ref(), at(1)).await.unwrap());
+    }
+}
+
+/// `complete_many` answers each lease in order as `complete` would, the job done exactly once.
+pub async fn complete_many_answers_each_lease_like_complete(c: &impl Coordinator) {
+    let job = JobId::new();
+    c.register_job(JobSpec::new(job, 3, "u")).await.unwrap();
+    let n = NodeId::new();
+    assert!(c.complete_many(n, &[], T0).await.unwrap().is_empty());
+    let l = refs(&c.lease(n, 3, TTL, T0).await.unwrap());
+    c.complete(n, l[0], T0).await.unwrap();
+    let forged = LeaseRef {
+        fence: Fence(l[2].fence.0 + 1000),
+        ..l[2]
+    };
+    let out = c
+        .complete_many(n, &[l[0], l[1], forged, l[2], l[2]], at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            CompleteOutcome::AlreadyDone,
+            CompleteOutcome::Completed { job_done: false },
+            CompleteOutcome::Stale,
+            CompleteOutcome::Completed { job_done: true },
+            CompleteOutcome::AlreadyDone,
+        ]
+    );
+    // Another node's lease, and one past its expiry, are stale.
+    let job2 = JobId::new();
+    c.register_job(JobSpec::new(job2, 2, "u")).await.unwrap();
+    let l2 = refs(&c.lease(n, 2, TTL, at(2)).await.unwrap());
+    let out = c
+        .complete_many(NodeId::new(), &[l2[0]], at(3))
+        .await
+        .unwrap();
+    assert_eq!(out, [CompleteOutcome::Stale]);
+    let out = c.complete_many(n, &[l2[0], l2[1]], at(20)).await.unwrap();
+    assert_eq!(out, [CompleteOutcome::Stale, CompleteOutcome::Stale]);
 }
 
 /// A lease request's unfilled slots stay as credit; `dispatch` spends it on work registered

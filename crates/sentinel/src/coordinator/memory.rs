@@ -327,6 +327,28 @@ impl State {
         Ok(None)
     }
 
+    /// Marks the chunk done if `node` holds this lease unexpired.
+    fn complete(
+        &mut self,
+        node: NodeId,
+        lease: &LeaseRef,
+        now: UnixMillis,
+    ) -> Result<CompleteOutcome, CoordinatorError> {
+        if let Some(refused) = self.end_current_lease(node, lease, now)? {
+            return Ok(refused);
+        }
+        let Some(js) = self.jobs.get_mut(&lease.job) else {
+            return Ok(CompleteOutcome::Stale);
+        };
+        js.leased.remove(&lease.chunk);
+        js.failures.remove(&lease.chunk);
+        js.avoid.remove(&lease.chunk);
+        js.mark_done(lease.chunk);
+        Ok(CompleteOutcome::Completed {
+            job_done: js.done_count == js.spec.chunk_count,
+        })
+    }
+
     /// Whether `node` holds this lease and it has not expired at `now`.
     fn held_unexpired(&self, node: NodeId, l: &LeaseRef, now: UnixMillis) -> bool {
         self.held(node, l).is_some_and(|r| r.expires_at > now)
@@ -687,20 +709,17 @@ impl Coordinator for MemoryCoordinator {
         lease: LeaseRef,
         now: UnixMillis,
     ) -> Result<CompleteOutcome, CoordinatorError> {
+        self.state.lock().complete(node, &lease, now)
+    }
+
+    async fn complete_many(
+        &self,
+        node: NodeId,
+        leases: &[LeaseRef],
+        now: UnixMillis,
+    ) -> Result<Vec<CompleteOutcome>, CoordinatorError> {
         let mut st = self.state.lock();
-        if let Some(refused) = st.end_current_lease(node, &lease, now)? {
-            return Ok(refused);
-        }
-        let Some(js) = st.jobs.get_mut(&lease.job) else {
-            return Ok(CompleteOutcome::Stale);
-        };
-        js.leased.remove(&lease.chunk);
-        js.failures.remove(&lease.chunk);
-        js.avoid.remove(&lease.chunk);
-        js.mark_done(lease.chunk);
-        Ok(CompleteOutcome::Completed {
-            job_done: js.done_count == js.spec.chunk_count,
-        })
+        leases.iter().map(|l| st.complete(node, l, now)).collect()
     }
 
     async fn recheck(

@@ -363,6 +363,15 @@ pub trait Coordinator: Send + Sync + 'static {
         now: UnixMillis,
     ) -> Result<CompleteOutcome, CoordinatorError>;
 
+    /// [`complete`](Coordinator::complete) for each of `leases` in order, in one round trip:
+    /// one outcome per lease. A batch of results pays one call, not one per result.
+    async fn complete_many(
+        &self,
+        node: NodeId,
+        leases: &[LeaseRef],
+        now: UnixMillis,
+    ) -> Result<Vec<CompleteOutcome>, CoordinatorError>;
+
     /// Ends `node`'s current lease of a chunk whose result arrived, without marking the chunk
     /// done: it is pending again for a second opinion (a spot check) and is never leased to a
     /// node in `avoid` (the nodes of the owners who already computed it), which replaces any

@@ -67,6 +67,7 @@ struct Scripts {
     overdue_leases: Script,
     leader: Script,
     remember_nonce: Script,
+    complete_many: Script,
 }
 
 const PRELUDE: &str = include_str!("lua/prelude.lua");
@@ -99,6 +100,7 @@ impl Scripts {
             overdue_leases: script(include_str!("lua/overdue_leases.lua")),
             leader: script(include_str!("lua/leader.lua")),
             remember_nonce: script(include_str!("lua/remember_nonce.lua")),
+            complete_many: script(include_str!("lua/complete_many.lua")),
         }
     }
 }
@@ -164,6 +166,25 @@ impl Reply {
             out.push(self.lease()?);
         }
         Ok(out)
+    }
+
+    /// One `complete_lease` answer: the outcome and the job-done flag ('1', '0', or '-' when
+    /// not completed).
+    fn complete_outcome(&mut self, lease: &LeaseRef) -> Result<CompleteOutcome, CoordinatorError> {
+        let outcome = self.text()?;
+        let flag = self.text()?;
+        match outcome.as_str() {
+            "completed" => Ok(CompleteOutcome::Completed {
+                job_done: flag == "1",
+            }),
+            "already" => Ok(CompleteOutcome::AlreadyDone),
+            "stale" => Ok(CompleteOutcome::Stale),
+            "invalid" => Err(CoordinatorError::Invalid(format!(
+                "chunk {} out of range for job {}",
+                lease.chunk, lease.job
+            ))),
+            other => Err(malformed(other)),
+        }
     }
 
     fn reclaimed(&mut self) -> Result<Reclaimed, CoordinatorError> {
@@ -445,18 +466,28 @@ impl Coordinator for RedisCoordinator {
     ) -> Result<CompleteOutcome, CoordinatorError> {
         let args = lease_args(node, &lease, now);
         let mut r = Reply::new(self.run(&self.scripts.complete, &args).await?);
-        match r.text()?.as_str() {
-            "completed" => Ok(CompleteOutcome::Completed {
-                job_done: r.text()? == "1",
-            }),
-            "already" => Ok(CompleteOutcome::AlreadyDone),
-            "stale" => Ok(CompleteOutcome::Stale),
-            "invalid" => Err(CoordinatorError::Invalid(format!(
-                "chunk {} out of range for job {}",
-                lease.chunk, lease.job
-            ))),
-            other => Err(malformed(other)),
+        r.complete_outcome(&lease)
+    }
+
+    async fn complete_many(
+        &self,
+        node: NodeId,
+        leases: &[LeaseRef],
+        now: UnixMillis,
+    ) -> Result<Vec<CompleteOutcome>, CoordinatorError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut args = Vec::with_capacity(2 + 3 * leases.len());
+        args.push(node.to_string());
+        args.push(now.0.to_string());
+        for l in leases {
+            args.push(l.job.to_string());
+            args.push(l.chunk.0.to_string());
+            args.push(l.fence.0.to_string());
+        }
+        let mut r = Reply::new(self.run(&self.scripts.complete_many, &args).await?);
+        leases.iter().map(|l| r.complete_outcome(l)).collect()
     }
 
     async fn recheck(

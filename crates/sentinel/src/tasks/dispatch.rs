@@ -158,6 +158,15 @@ impl Coordinator for WakeOnWork {
         self.inner.complete(node, lease, now).await
     }
 
+    async fn complete_many(
+        &self,
+        node: NodeId,
+        leases: &[LeaseRef],
+        now: UnixMillis,
+    ) -> Result<Vec<CompleteOutcome>, CoordinatorError> {
+        self.inner.complete_many(node, leases, now).await
+    }
+
     async fn recheck(
         &self,
         node: NodeId,

@@ -24,6 +24,16 @@ local function next_counter(key, now)
   return v
 end
 
+-- Adds `n` to such a counter at once; returns the new value (the last of `n` fresh numbers).
+local function next_counters(key, n, now)
+  local v = redis.call('INCRBY', key, n)
+  if v == n then
+    v = now * 1000 + n
+    redis.call('SET', key, I(v))
+  end
+  return v
+end
+
 local function touch_node(node, now)
   redis.call('ZADD', SEEN, 'GT', I(now), node)
 end
@@ -208,6 +218,54 @@ local function take_chunk(job, node, other_live)
   return found
 end
 
+-- Most chunks one run of `take_fresh_run` leases (its multi-argument commands stay small).
+local RUN_MAX = 256
+
+-- Leases up to `k` fresh chunks of `job`, in index order, to `node` in one pass; appends job,
+-- chunk, fence, exp of each to `out` and returns the count. Only for a job with no returned
+-- chunk waiting and no other job queued beside it: then the per-chunk round-robin would lease
+-- exactly these chunks with exactly these fences, re-reading and re-writing the job's fields
+-- and the indexes once per chunk.
+local function take_fresh_run(job, node, k, exp, now, out)
+  local j = jk(job)
+  local v = redis.call('HMGET', j, 'count', 'next_fresh', 'wall_ms')
+  local count, nf, wall = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+  local chunks = {}
+  while nf < count and #chunks < k do
+    local c = I(nf)
+    nf = nf + 1
+    if redis.call('GETBIT', j .. ':done', c) == 0 and redis.call('HEXISTS', j .. ':leased', c) == 0 then
+      chunks[#chunks + 1] = c
+    end
+  end
+  redis.call('HSET', j, 'next_fresh', I(nf))
+  local n = #chunks
+  if n == 0 then
+    return 0
+  end
+  local first = next_counters(P .. 'fence', n, now) - n + 1
+  local e, d = I(exp), I(now + wall)
+  local fences, expiry, deadlines, leased = {}, {}, {}, {}
+  for i, c in ipairs(chunks) do
+    local fence = I(first + i - 1)
+    redis.call('HSET', lease_key(fence), 'job', job, 'chunk', c, 'node', node, 'exp', e,
+      'deadline', d)
+    fences[i] = fence
+    expiry[2 * i - 1], expiry[2 * i] = e, fence
+    deadlines[2 * i - 1], deadlines[2 * i] = d, fence
+    leased[2 * i - 1], leased[2 * i] = c, fence
+    out[#out + 1] = job
+    out[#out + 1] = c
+    out[#out + 1] = fence
+    out[#out + 1] = e
+  end
+  redis.call('SADD', node_leases(node), unpack(fences))
+  redis.call('ZADD', EXPIRY, unpack(expiry))
+  redis.call('ZADD', DEADLINE, unpack(deadlines))
+  redis.call('HSET', j .. ':leased', unpack(leased))
+  return n
+end
+
 -- Leases up to `free` pending chunks to `node`, rotating over share keys, then over each
 -- key's jobs; appends job, chunk, fence, exp of each lease to `out`; returns the count.
 local function take_leases(node, free, ttl, now, out)
@@ -247,13 +305,25 @@ local function take_leases(node, free, ttl, now, out)
       local j = jk(job)
       local still = false
       if redis.call('EXISTS', j) == 1 then
-        local c = take_chunk(job, node, other_live)
+        -- The only queued job, nothing returned: lease a run of fresh chunks in one pass.
+        local run = 0
+        if free - n > 1 and redis.call('LLEN', SHARES) == 0 and redis.call('LLEN', q) == 0
+          and redis.call('LLEN', j .. ':returned') == 0 then
+          run = take_fresh_run(job, node, math.min(free - n, RUN_MAX), exp, now, out)
+        end
+        local c = nil
+        if run == 0 then
+          c = take_chunk(job, node, other_live)
+        end
         still = pending(job) > 0
         -- A job in a share queue is flagged queued; only leaving it changes the flag.
         if not still then
           redis.call('HSET', j, 'queued', '0')
         end
-        if c then
+        if run > 0 then
+          misses = 0
+          n = n + run
+        elseif c then
           misses = 0
           local fence = I(next_counter(P .. 'fence', now))
           local wall = tonumber(redis.call('HGET', j, 'wall_ms'))
@@ -307,4 +377,20 @@ local function end_current_lease(node, job, chunk, fence, now)
   end
   drop_lease(fence, {job, chunk, node})
   return nil, count
+end
+
+-- Marks `chunk` done if `node` holds its unexpired lease `fence`: 'completed' and whether that
+-- was the job's last chunk ('1' or '0'), or what `end_current_lease` refused with.
+local function complete_lease(node, job, chunk, fence, now)
+  local refused, count = end_current_lease(node, job, chunk, fence, now)
+  if refused then
+    return refused, nil
+  end
+  local j = jk(job)
+  redis.call('HDEL', j .. ':leased', chunk)
+  redis.call('HDEL', j .. ':failures', chunk)
+  redis.call('HDEL', j .. ':avoid', chunk)
+  redis.call('SETBIT', j .. ':done', chunk, 1)
+  local done = redis.call('HINCRBY', j, 'done', 1)
+  return 'completed', done == tonumber(count) and '1' or '0'
 end

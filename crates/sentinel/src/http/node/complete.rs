@@ -1,6 +1,6 @@
 //! `POST /api/node/chunks/complete` and `POST /api/node/chunks/complete-batch`: the lease is
 //! checked, the result is stored (idempotent per `job:chunk`, group-committed), then the chunk
-//! is marked done. A result on a lease the node no longer holds gets 409 (in a batch: that
+//! is marked done (a batch's chunks in one coordinator call). A result on a lease the node no longer holds gets 409 (in a batch: that
 //! item's status `stale`) and the node drops that work. The batch form carries many results
 //! under one signature, so signature checks and request overhead are paid once per batch.
 //!
@@ -49,7 +49,9 @@ pub(super) async fn handle(
     req: ClaimedNode<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
     let refill = req.body.refill;
-    let outcome = complete_one(&state, req.node.id, req.body, None).await?;
+    let node = req.node.id;
+    let step = screen_one(&state, node, req.body, None).await?;
+    let outcome = finish(&state, node, vec![step]).await?.remove(0);
     match response(outcome) {
         Some(mut r) => {
             if refill {
@@ -96,16 +98,19 @@ pub(super) async fn handle_batch(
     // this task rather than one spawned task per result, which cost more than a tiny chunk's
     // whole screening.
     let node = req.node.id;
-    let outcomes = futures_util::future::join_all(
+    let steps = futures_util::future::join_all(
         items
             .into_iter()
-            .map(|item| complete_one(&state, node, item, checks.as_ref())),
+            .map(|item| screen_one(&state, node, item, checks.as_ref())),
     )
-    .await;
-    let results = outcomes
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    let results = finish(&state, node, steps)
+        .await?
         .into_iter()
-        .map(|o| o.map(batch_outcome))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(batch_outcome)
+        .collect();
     if let Some(checks) = &checks {
         state.verifier().record_skips(state.store(), checks).await?;
     }
@@ -147,13 +152,28 @@ async fn refill_slots(
     Ok(state.assignments(&granted).await?)
 }
 
-/// Stores and completes one result; `Stale` when the lease is not held.
-async fn complete_one(
+/// Where one result stands after [`screen_one`].
+enum Step {
+    /// Answered already (stale, already done, or held for a spot check).
+    Answered(CompleteOutcome),
+    /// Durable (in the shared log, or stored with its log entry still to append): the chunk
+    /// is to be marked done.
+    Complete {
+        lease: LeaseRef,
+        /// The result for the in-process log, appended once the chunk is marked done.
+        log: Option<LogEntry>,
+    },
+}
+
+/// Checks one result's lease, screens it for a spot check and makes it durable: appended to
+/// the shared log, or stored (group-committed) when the log is in-process. Marking the chunk
+/// done is left to [`finish`], one coordinator call for the whole batch.
+async fn screen_one(
     state: &Context,
     node: NodeId,
     body: CompleteRequest,
     checks: Option<&BatchChecks>,
-) -> Result<CompleteOutcome, ApiError> {
+) -> Result<Step, ApiError> {
     let lease: LeaseRef = from_wire(body.lease);
     let coord = state.coordinator();
     let now = state.clock().now();
@@ -167,9 +187,9 @@ async fn complete_one(
                 .await?
         {
             // A re-sent result a spot check took hears what a re-sent ordinary one hears.
-            return Ok(CompleteOutcome::AlreadyDone);
+            return Ok(Step::Answered(CompleteOutcome::AlreadyDone));
         }
-        return Ok(outcome);
+        return Ok(Step::Answered(outcome));
     }
     let bytes = B64
         .decode(body.result_b64.as_bytes())
@@ -181,7 +201,7 @@ async fn complete_one(
         .await
     {
         Ok(Route::Ordinary(bytes)) => bytes,
-        Ok(Route::Held(outcome)) => return Ok(outcome),
+        Ok(Route::Held(outcome)) => return Ok(Step::Answered(outcome)),
         Err(VerifyError::Store(e)) => return Err(e.into()),
         Err(VerifyError::Coordinator(e)) => return Err(e.into()),
     };
@@ -197,11 +217,7 @@ async fn complete_one(
         // The shared log is the durable record: appended before the chunk is marked done
         // (and so before the node hears back); the leader's projector persists it.
         log.append(entry(bytes)).await?;
-        let outcome = coord.complete(node, lease, state.clock().now()).await?;
-        if matches!(outcome, CompleteOutcome::Completed { job_done: true }) {
-            tracing::info!(job = %lease.job, "all chunks in");
-        }
-        return Ok(outcome);
+        return Ok(Step::Complete { lease, log: None });
     }
     // Store first: a chunk is never marked done without its result being durable.
     state
@@ -216,14 +232,58 @@ async fn complete_one(
             now,
         )
         .await?;
-    let outcome = coord.complete(node, lease, state.clock().now()).await?;
-    if let CompleteOutcome::Completed { job_done } = outcome {
-        if job_done {
-            tracing::info!(job = %lease.job, "all chunks in");
-        }
-        log.append(entry(bytes)).await?;
+    Ok(Step::Complete {
+        lease,
+        log: Some(entry(bytes)),
+    })
+}
+
+/// Marks the durable results' chunks done in one coordinator call, then appends the
+/// completed ones to the in-process log (stored first, logged once done, as before the
+/// batch); one outcome per step, in order.
+async fn finish(
+    state: &Context,
+    node: NodeId,
+    steps: Vec<Step>,
+) -> Result<Vec<CompleteOutcome>, ApiError> {
+    let leases: Vec<LeaseRef> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Complete { lease, .. } => Some(*lease),
+            Step::Answered(_) => None,
+        })
+        .collect();
+    let mut completed = state
+        .coordinator()
+        .complete_many(node, &leases, state.clock().now())
+        .await?
+        .into_iter();
+    let mut outcomes = Vec::with_capacity(steps.len());
+    let mut appends = Vec::new();
+    for step in steps {
+        let outcome = match step {
+            Step::Answered(outcome) => outcome,
+            Step::Complete { lease, log } => {
+                let outcome = completed
+                    .next()
+                    .ok_or_else(|| ApiError::Internal("coordinator answered too few".into()))?;
+                if let CompleteOutcome::Completed { job_done } = outcome {
+                    if job_done {
+                        tracing::info!(job = %lease.job, "all chunks in");
+                    }
+                    appends.extend(log);
+                }
+                outcome
+            }
+        };
+        outcomes.push(outcome);
     }
-    Ok(outcome)
+    // The in-process log: an append is a queue push, no I/O to overlap.
+    let log = state.result_log();
+    for entry in appends {
+        log.append(entry).await?;
+    }
+    Ok(outcomes)
 }
 
 /// Counts the outcome by label.
