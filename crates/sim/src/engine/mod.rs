@@ -171,7 +171,8 @@ impl<'p> Sim<'p> {
         Self {
             p,
             rng: Xoshiro256pp::seed_from_u64(0),
-            q: Queue::default(),
+            // One slot per actor's auto attack, then one per dot.
+            q: Queue::with_slots(p.actors.len() + p.dots.len()),
             now: 0,
             end: 0,
             damage: 0,
@@ -291,7 +292,8 @@ impl<'p> Sim<'p> {
         if self.p.actors[a].auto.is_some() {
             self.actors[a].auto_gen += 1;
             let gen = self.actors[a].auto_gen;
-            self.q.push(
+            self.q.push_slot(
+                a,
                 self.now,
                 Ev::Auto {
                     actor: a as u8,
@@ -371,7 +373,8 @@ impl<'p> Sim<'p> {
                 if let Some(auto) = &self.p.actors[a].auto {
                     self.deal(auto.src as usize, 1.0);
                     let next = self.stats[a].swing_us;
-                    self.q.push(self.now + next, Ev::Auto { actor, gen });
+                    self.q
+                        .push_slot(a, self.now + next, Ev::Auto { actor, gen });
                 }
             }
             Ev::Recharge { spell, gen } => {
@@ -1018,7 +1021,11 @@ impl<'p> Sim<'p> {
         st.gen = st.gen.wrapping_add(1);
         let next = (st.last_tick + st.interval).min(st.end).max(now);
         let gen = st.gen;
-        self.q.push(next, Ev::DotTick { dot: i as u16, gen });
+        self.q.push_slot(
+            self.actors.len() + i,
+            next,
+            Ev::DotTick { dot: i as u16, gen },
+        );
         if fresh {
             self.wake_idle(self.p.wake.dot[i]);
         }
@@ -1040,7 +1047,11 @@ impl<'p> Sim<'p> {
                 st.interval = interval;
                 let next = (now + interval).min(st.end);
                 let gen = st.gen;
-                self.q.push(next, Ev::DotTick { dot: i as u16, gen });
+                self.q.push_slot(
+                    self.actors.len() + i,
+                    next,
+                    Ev::DotTick { dot: i as u16, gen },
+                );
             }
         }
         let d = &self.p.dots[i];
