@@ -11,6 +11,7 @@ pub(crate) mod queue;
 use crate::compile::{CompiledProfile, MAX_OFF_GCD_CHAIN, US};
 use crate::error::RunError;
 use crate::expr::bytecode::{Env, Var};
+use crate::fmath::to_u64;
 use crate::limits::MAX_EVENTS_PER_ITERATION;
 use crate::profile::Refresh;
 use crate::rng::{iteration_rng, Xoshiro256pp};
@@ -171,7 +172,8 @@ impl<'p> Sim<'p> {
         Self {
             p,
             rng: Xoshiro256pp::seed_from_u64(0),
-            q: Queue::default(),
+            // One slot per actor's auto attack, then one per dot.
+            q: Queue::with_slots(p.actors.len() + p.dots.len()),
             now: 0,
             end: 0,
             damage: 0,
@@ -291,7 +293,8 @@ impl<'p> Sim<'p> {
         if self.p.actors[a].auto.is_some() {
             self.actors[a].auto_gen += 1;
             let gen = self.actors[a].auto_gen;
-            self.q.push(
+            self.q.push_slot(
+                a,
                 self.now,
                 Ev::Auto {
                     actor: a as u8,
@@ -371,7 +374,8 @@ impl<'p> Sim<'p> {
                 if let Some(auto) = &self.p.actors[a].auto {
                     self.deal(auto.src as usize, 1.0);
                     let next = self.stats[a].swing_us;
-                    self.q.push(self.now + next, Ev::Auto { actor, gen });
+                    self.q
+                        .push_slot(a, self.now + next, Ev::Auto { actor, gen });
                 }
             }
             Ev::Recharge { spell, gen } => {
@@ -544,7 +548,7 @@ impl<'p> Sim<'p> {
         // time_to_reach's own test, `cur >= x` failing, is `x > cur` here (no NaN on either
         // side: `cur` passed the comparison above, the sorted amounts exclude NaN).
         let mut wake = match amounts.sorted.iter().find(|&&x| x > cur) {
-            Some(&x) if x <= max => self.now + ((x - cur) / rate) as u64 + 2,
+            Some(&x) if x <= max => self.now + to_u64((x - cur) / rate) + 2,
             _ => u64::MAX,
         };
         if amounts.nan {
@@ -582,7 +586,7 @@ impl<'p> Sim<'p> {
             return u64::MAX;
         }
         // Truncation plus two microseconds rounds up past the exact crossing.
-        self.now + ((amount - cur) / rate) as u64 + 2
+        self.now + to_u64((amount - cur) / rate) + 2
     }
 
     /// The next instant (after now) at which the watched value crosses its threshold.
@@ -621,7 +625,7 @@ impl<'p> Sim<'p> {
                 if st.recharge_end == 0 || c <= k || c > k + 1.0 {
                     u64::MAX
                 } else {
-                    let back = ((k + 1.0 - c) * st.recharge_len as f64) as u64;
+                    let back = to_u64((k + 1.0 - c) * st.recharge_len as f64);
                     after(st.recharge_end.saturating_sub(back))
                 }
             }
@@ -637,7 +641,7 @@ impl<'p> Sim<'p> {
                 // `floor(x) as u64` without the libm call: the float-to-int cast truncates
                 // toward zero and saturates, which equals flooring for x >= 0 and gives 0 for
                 // negatives and NaN either way, so the instant is the same.
-                let t = (self.end as f64 * (1.0 - pct / 100.0)) as u64;
+                let t = to_u64(self.end as f64 * (1.0 - pct / 100.0));
                 after(t)
             }
             Watch::FightTime(t) => after(t),
@@ -675,7 +679,7 @@ impl<'p> Sim<'p> {
         let haste = self.stats[a].haste;
         let actor = &p.actors[a];
         let gcd = if sp.gcd_us > 0 {
-            ((sp.gcd_us as f64 / haste) as u64).max(actor.gcd_min_us)
+            to_u64(sp.gcd_us as f64 / haste).max(actor.gcd_min_us)
         } else {
             0
         };
@@ -785,7 +789,7 @@ impl<'p> Sim<'p> {
         }
         let dmg = if amount > 0.0 {
             // Round half up without a libm call (amount is positive here).
-            (amount + 0.5) as u64
+            to_u64(amount + 0.5)
         } else {
             0
         };
@@ -1018,7 +1022,11 @@ impl<'p> Sim<'p> {
         st.gen = st.gen.wrapping_add(1);
         let next = (st.last_tick + st.interval).min(st.end).max(now);
         let gen = st.gen;
-        self.q.push(next, Ev::DotTick { dot: i as u16, gen });
+        self.q.push_slot(
+            self.actors.len() + i,
+            next,
+            Ev::DotTick { dot: i as u16, gen },
+        );
         if fresh {
             self.wake_idle(self.p.wake.dot[i]);
         }
@@ -1040,7 +1048,11 @@ impl<'p> Sim<'p> {
                 st.interval = interval;
                 let next = (now + interval).min(st.end);
                 let gen = st.gen;
-                self.q.push(next, Ev::DotTick { dot: i as u16, gen });
+                self.q.push_slot(
+                    self.actors.len() + i,
+                    next,
+                    Ev::DotTick { dot: i as u16, gen },
+                );
             }
         }
         let d = &self.p.dots[i];

@@ -47,6 +47,14 @@ const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
 /// sifting up. The hole's key is the popped one, no larger than any queued key and smaller
 /// than any key pushed later (time not earlier, sequence larger), so nothing sifts past it
 /// while it waits; the next pop refills it the usual way when no push came.
+///
+/// Beside the heap, a few *slots* each hold at most one entry: periodic events (auto attack
+/// swings, dot ticks) are pushed with [`Queue::push_slot`] into their owner's slot when it is
+/// vacant, so the event that replaces a popped swing or tick is stored and found again without
+/// sifting through the heap. A slot entry carries a key from the same sequence counter and
+/// `pop` takes the smaller of the heap's root and the smallest slot key, so the pop order is
+/// exactly the (time, sequence) order of one heap holding every entry. An occupied slot (an
+/// outdated swing still waiting, a refreshed dot's previous tick) sends the push to the heap.
 #[derive(Debug)]
 pub(crate) struct Queue {
     keys: Vec<u64>,
@@ -54,6 +62,11 @@ pub(crate) struct Queue {
     seq: u64,
     /// The root holds the last popped (consumed) entry.
     hole: bool,
+    /// Slot keys (EMPTY: vacant); at least one slot, so `slot_min` always indexes one.
+    slot_keys: Vec<u64>,
+    slot_evs: Vec<Ev>,
+    /// The slot with the smallest key (EMPTY when every slot is vacant).
+    slot_min: usize,
 }
 
 const ARITY: usize = 4;
@@ -62,16 +75,28 @@ const EMPTY: u64 = u64::MAX;
 
 impl Default for Queue {
     fn default() -> Self {
+        Self::with_slots(0)
+    }
+}
+
+/// Placeholder event of a vacant slot (never returned: vacant slots have the EMPTY key).
+const VACANT: Ev = Ev::Ready { actor: 0, gen: 0 };
+
+impl Queue {
+    /// An empty queue with `slots` slots for [`Queue::push_slot`].
+    pub fn with_slots(slots: usize) -> Self {
+        let n = slots.max(1);
         Self {
             keys: vec![EMPTY; ARITY - 1],
             evs: Vec::new(),
             seq: 0,
             hole: false,
+            slot_keys: vec![EMPTY; n],
+            slot_evs: vec![VACANT; n],
+            slot_min: 0,
         }
     }
-}
 
-impl Queue {
     pub fn clear(&mut self) {
         // Keeps the capacity of both arrays.
         self.keys.clear();
@@ -79,6 +104,25 @@ impl Queue {
         self.evs.clear();
         self.seq = 0;
         self.hole = false;
+        self.slot_keys.fill(EMPTY);
+        self.slot_min = 0;
+    }
+
+    /// Like [`Queue::push`], but stores the entry in slot `slot` when that slot is vacant.
+    /// Entries pushed this way must never be [`Queue::replace`]d.
+    #[inline]
+    pub fn push_slot(&mut self, slot: usize, time: u64, ev: Ev) {
+        if self.slot_keys[slot] != EMPTY {
+            self.push(time, ev);
+            return;
+        }
+        self.seq = (self.seq + 1) & SEQ_MASK;
+        let key = time << SEQ_BITS | self.seq;
+        self.slot_keys[slot] = key;
+        self.slot_evs[slot] = ev;
+        if key < self.slot_keys[self.slot_min] {
+            self.slot_min = slot;
+        }
     }
 
     #[inline]
@@ -193,7 +237,23 @@ impl Queue {
             self.hole = false;
             self.remove_root();
         }
-        let (&key, &ev) = self.keys.first().zip(self.evs.first())?;
+        let key = self.keys[0];
+        let m = self.slot_min;
+        let slot_key = self.slot_keys[m];
+        if slot_key < key {
+            let ev = self.slot_evs[m];
+            self.slot_keys[m] = EMPTY;
+            // The next smallest slot (the first one when all are vacant).
+            let mut best = 0;
+            for (i, &k) in self.slot_keys.iter().enumerate() {
+                if k < self.slot_keys[best] {
+                    best = i;
+                }
+            }
+            self.slot_min = best;
+            return Some((slot_key >> SEQ_BITS, ev));
+        }
+        let &ev = self.evs.first()?;
         self.hole = true;
         Some((key >> SEQ_BITS, ev))
     }
@@ -339,6 +399,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn slots_pop_like_one_heap() {
+        // Two queues fed the same schedule: one pushes everything into the heap, the other
+        // sends a quarter of the entries to one of three slots (the heap when it is taken).
+        let mut rng = crate::rng::Xoshiro256pp::seed_from_u64(11);
+        let (mut plain, mut slotted) = (Queue::default(), Queue::with_slots(3));
+        let mut now = 0u64;
+        let mut order = 0u32;
+        for _ in 0..20_000 {
+            if rng.next_u64() % 3 != 0 {
+                // Equal times occur often, so the sequence order is exercised.
+                let t = now + rng.next_u64() % 40;
+                order += 1;
+                let ev = Ev::Auto {
+                    actor: 0,
+                    gen: order,
+                };
+                plain.push(t, ev);
+                match rng.next_u64() % 8 {
+                    s @ 0..=2 => slotted.push_slot(s as usize, t, ev),
+                    _ => slotted.push(t, ev),
+                }
+            } else {
+                let got = slotted.pop();
+                assert_eq!(got, plain.pop());
+                if let Some((t, _)) = got {
+                    now = t;
+                }
+            }
+        }
+        while let Some(e) = plain.pop() {
+            assert_eq!(slotted.pop(), Some(e));
+        }
+        assert_eq!(slotted.pop(), None);
+        slotted.clear();
+        slotted.push_slot(1, 5, Ev::Ready { actor: 1, gen: 0 });
+        assert_eq!(slotted.pop(), Some((5, Ev::Ready { actor: 1, gen: 0 })));
+        assert_eq!(slotted.pop(), None);
     }
 
     #[test]
