@@ -24,7 +24,6 @@ mod node;
 mod server;
 mod session;
 mod transport;
-mod wake;
 
 pub use api::ApiError;
 pub use node::VERSION;
