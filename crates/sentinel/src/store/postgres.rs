@@ -71,12 +71,23 @@ fn check_schema(name: &str) -> Result<(), StoreError> {
     }
 }
 
+/// How long a transaction may wait for its client before PostgreSQL ends it; a sentinel's
+/// own transactions wait milliseconds between statements.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+
 impl PostgresStore {
     /// Connects, creates the schema if asked and missing, and applies the migrations. Must run
     /// inside a tokio runtime: it starts the group-commit writer task.
     pub async fn open(opts: PostgresOptions) -> Result<Self, StoreError> {
         let mut connect = PgConnectOptions::from_str(&opts.url)
-            .map_err(|e| StoreError::Invalid(format!("postgres url: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("postgres url: {e}")))?
+            // A sentinel frozen mid-transaction (paused VM, SIGSTOP) keeps its row locks,
+            // among them the leader fence a new leader must raise: PostgreSQL ends such a
+            // transaction instead of letting the takeover wait for the frozen process.
+            .options([(
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            )]);
         if let Some(schema) = &opts.schema {
             check_schema(schema)?;
             // Its own short-lived connection: the pool's connections all use the schema.
@@ -1590,6 +1601,37 @@ mod tests {
         .await;
         eprintln!("postgres conformance suite: {:?}", started.elapsed());
         drop_schemas(&url, made.into_inner()).await;
+    }
+
+    #[tokio::test]
+    async fn a_transaction_left_idle_by_a_frozen_sentinel_is_ended_by_the_server() {
+        let Some(url) = crate::test_services::postgres_url() else {
+            return;
+        };
+        let schema = test_schema();
+        let mut opts = PostgresOptions::new(url.as_str());
+        opts.schema = Some(schema.clone());
+        opts.max_connections = 2;
+        let store = PostgresStore::open(opts).await.unwrap();
+        let (timeout,): (String,) = sqlx::query_as("SHOW idle_in_transaction_session_timeout")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(timeout, IDLE_IN_TRANSACTION_TIMEOUT);
+        // The schema option is kept beside it.
+        let (path,): (String,) = sqlx::query_as("SHOW search_path")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(path, schema);
+        // A transaction whose client stops answering is ended, its locks released.
+        let mut tx = store.pool.begin().await.unwrap();
+        sqlx::query("SELECT 1").execute(&mut *tx).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10_500)).await;
+        assert!(sqlx::query("SELECT 1").execute(&mut *tx).await.is_err());
+        drop(tx);
+        store.pool.close().await;
+        drop_schemas(&url, vec![schema]).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
