@@ -640,6 +640,19 @@ pub async fn complete_many_answers_each_lease_like_complete(c: &impl Coordinator
     assert_eq!(out, [CompleteOutcome::Stale]);
     let out = c.complete_many(n, &[l2[0], l2[1]], at(20)).await.unwrap();
     assert_eq!(out, [CompleteOutcome::Stale, CompleteOutcome::Stale]);
+    // A chunk out of range refuses the call, and the leases beside it are still answered.
+    let job3 = JobId::new();
+    c.register_job(JobSpec::new(job3, 2, "u")).await.unwrap();
+    let l3 = refs(&c.lease(n, 2, TTL, at(21)).await.unwrap());
+    let outside = LeaseRef {
+        chunk: ChunkIndex(7),
+        ..l3[0]
+    };
+    assert!(matches!(
+        c.complete_many(n, &[l3[0], outside, l3[1]], at(21)).await,
+        Err(CoordinatorError::Invalid(_))
+    ));
+    assert_eq!(c.job_progress(job3).await.unwrap().done, 2);
 }
 
 /// A lease request's unfilled slots stay as credit; `dispatch` spends it on work registered

@@ -719,7 +719,9 @@ impl Coordinator for MemoryCoordinator {
         now: UnixMillis,
     ) -> Result<Vec<CompleteOutcome>, CoordinatorError> {
         let mut st = self.state.lock();
-        leases.iter().map(|l| st.complete(node, l, now)).collect()
+        // Every lease is answered before an error is returned, as the Redis script does.
+        let answers: Vec<_> = leases.iter().map(|l| st.complete(node, l, now)).collect();
+        answers.into_iter().collect()
     }
 
     async fn recheck(

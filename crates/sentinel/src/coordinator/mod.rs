@@ -364,7 +364,8 @@ pub trait Coordinator: Send + Sync + 'static {
     ) -> Result<CompleteOutcome, CoordinatorError>;
 
     /// [`complete`](Coordinator::complete) for each of `leases` in order, in one round trip:
-    /// one outcome per lease. A batch of results pays one call, not one per result.
+    /// one outcome per lease. A batch of results pays one call, not one per result. A chunk
+    /// out of range makes it `Invalid`, after every other lease was answered.
     async fn complete_many(
         &self,
         node: NodeId,

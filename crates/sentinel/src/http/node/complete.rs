@@ -1,8 +1,9 @@
 //! `POST /api/node/chunks/complete` and `POST /api/node/chunks/complete-batch`: the lease is
 //! checked, the result is stored (idempotent per `job:chunk`, group-committed), then the chunk
-//! is marked done (a batch's chunks in one coordinator call). A result on a lease the node no longer holds gets 409 (in a batch: that
-//! item's status `stale`) and the node drops that work. The batch form carries many results
-//! under one signature, so signature checks and request overhead are paid once per batch.
+//! is marked done (a batch's chunks in one coordinator call). A result on a lease the node no
+//! longer holds gets 409 (in a batch: that item's status `stale`) and the node drops that
+//! work. The batch form carries many results under one signature, so signature checks and
+//! request overhead are paid once per batch.
 //!
 //! A result marked `refill` returns its slot as dispatch credit: the reply carries new leases
 //! for it at once when pending work exists ([`Coordinator::add_credit`]), so a busy node needs
