@@ -312,10 +312,7 @@ impl State {
             return Ok(Some(CompleteOutcome::Stale));
         };
         if !js.in_range(lease.chunk) {
-            return Err(CoordinatorError::Invalid(format!(
-                "chunk {} out of range for job {}",
-                lease.chunk, lease.job
-            )));
+            return Err(CoordinatorError::chunk_out_of_range(lease.job, lease.chunk));
         }
         if js.is_done(lease.chunk) {
             return Ok(Some(CompleteOutcome::AlreadyDone));
@@ -758,9 +755,7 @@ impl Coordinator for MemoryCoordinator {
             return Err(CoordinatorError::UnknownJob(job));
         };
         if !js.in_range(chunk) {
-            return Err(CoordinatorError::Invalid(format!(
-                "chunk {chunk} out of range for job {job}"
-            )));
+            return Err(CoordinatorError::chunk_out_of_range(job, chunk));
         }
         if !js.is_done(chunk) {
             return Ok(false);

@@ -269,6 +269,13 @@ pub enum CoordinatorError {
     NonceCacheFull(usize),
 }
 
+impl CoordinatorError {
+    /// `Invalid`: `chunk` is not a chunk of `job` (both implementations say it alike).
+    pub(crate) fn chunk_out_of_range(job: JobId, chunk: ChunkIndex) -> Self {
+        Self::Invalid(format!("chunk {chunk} out of range for job {job}"))
+    }
+}
+
 /// The scheduling state. Implementations: [`MemoryCoordinator`] and [`RedisCoordinator`], with
 /// the same semantics (checked by the `conformance` suite, feature `conformance`).
 #[async_trait]

@@ -179,10 +179,7 @@ impl Reply {
             }),
             "already" => Ok(CompleteOutcome::AlreadyDone),
             "stale" => Ok(CompleteOutcome::Stale),
-            "invalid" => Err(CoordinatorError::Invalid(format!(
-                "chunk {} out of range for job {}",
-                lease.chunk, lease.job
-            ))),
+            "invalid" => Err(CoordinatorError::chunk_out_of_range(lease.job, lease.chunk)),
             other => Err(malformed(other)),
         }
     }
@@ -504,10 +501,7 @@ impl Coordinator for RedisCoordinator {
             "requeued" => Ok(RecheckOutcome::Requeued),
             "already" => Ok(RecheckOutcome::AlreadyDone),
             "stale" => Ok(RecheckOutcome::Stale),
-            "invalid" => Err(CoordinatorError::Invalid(format!(
-                "chunk {} out of range for job {}",
-                lease.chunk, lease.job
-            ))),
+            "invalid" => Err(CoordinatorError::chunk_out_of_range(lease.job, lease.chunk)),
             other => Err(malformed(other)),
         }
     }
@@ -524,9 +518,7 @@ impl Coordinator for RedisCoordinator {
             "reopened" => Ok(true),
             "not_done" => Ok(false),
             "unknown" => Err(CoordinatorError::UnknownJob(job)),
-            "invalid" => Err(CoordinatorError::Invalid(format!(
-                "chunk {chunk} out of range for job {job}"
-            ))),
+            "invalid" => Err(CoordinatorError::chunk_out_of_range(job, chunk)),
             other => Err(malformed(other)),
         }
     }

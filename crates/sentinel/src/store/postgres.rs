@@ -1572,6 +1572,13 @@ mod tests {
         format!("wowlab_test_{}", JobId::new().as_uuid().simple())
     }
 
+    /// Options for a store in a schema of its own.
+    fn test_options(url: &str, schema: &str) -> PostgresOptions {
+        let mut opts = PostgresOptions::new(url);
+        opts.schema = Some(schema.to_owned());
+        opts
+    }
+
     async fn drop_schemas(url: &str, schemas: Vec<String>) {
         let pool = PgPool::connect(url).await.unwrap();
         for s in schemas {
@@ -1593,8 +1600,7 @@ mod tests {
         conformance::run_all(|| async {
             let schema = test_schema();
             made.lock().push(schema.clone());
-            let mut opts = PostgresOptions::new(url.as_str());
-            opts.schema = Some(schema);
+            let mut opts = test_options(&url, &schema);
             opts.max_connections = 4;
             PostgresStore::open(opts).await.unwrap()
         })
@@ -1609,8 +1615,7 @@ mod tests {
             return;
         };
         let schema = test_schema();
-        let mut opts = PostgresOptions::new(url.as_str());
-        opts.schema = Some(schema.clone());
+        let mut opts = test_options(&url, &schema);
         opts.max_connections = 2;
         let store = PostgresStore::open(opts).await.unwrap();
         let (timeout,): (String,) = sqlx::query_as("SHOW idle_in_transaction_session_timeout")
@@ -1640,8 +1645,7 @@ mod tests {
             return;
         };
         let schema = test_schema();
-        let mut opts = PostgresOptions::new(url.as_str());
-        opts.schema = Some(schema.clone());
+        let opts = test_options(&url, &schema);
         let s = std::sync::Arc::new(PostgresStore::open(opts.clone()).await.unwrap());
         let owner = s.create_user("o@x", "h", UnixMillis(1)).await.unwrap().id;
         s.put_config("cfg", "profile", UnixMillis(1)).await.unwrap();

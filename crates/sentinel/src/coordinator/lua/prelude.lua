@@ -12,26 +12,21 @@ local SHARES = P .. 'shares'
 local EXPIRY = P .. 'lease_expiry'
 local DEADLINE = P .. 'lease_deadline'
 
--- A counter that starts from the wall clock (ms x 1000) when missing, so fences and tokens
--- keep growing even after Redis lost its data.
-local function next_counter(key, now)
-  local v = redis.call('INCR', key)
-  if v == 1 then
+-- Takes `n` numbers at once from a counter that starts from the wall clock (ms x 1000) when
+-- missing, so fences and tokens keep growing even after Redis lost its data; returns the
+-- last of them.
+local function next_counters(key, n, now)
+  local v = redis.call('INCRBY', key, n)
+  if v == n then
     -- It was missing: start from the clock (one command on the common path, not two).
-    v = now * 1000 + 1
+    v = now * 1000 + n
     redis.call('SET', key, I(v))
   end
   return v
 end
 
--- Adds `n` to such a counter at once; returns the new value (the last of `n` fresh numbers).
-local function next_counters(key, n, now)
-  local v = redis.call('INCRBY', key, n)
-  if v == n then
-    v = now * 1000 + n
-    redis.call('SET', key, I(v))
-  end
-  return v
+local function next_counter(key, now)
+  return next_counters(key, 1, now)
 end
 
 local function touch_node(node, now)
@@ -88,13 +83,30 @@ local function held(node, job, chunk, fence)
   return nil
 end
 
-local function insert_lease(job, chunk, node, fence, exp, deadline)
-  redis.call('HSET', lease_key(fence), 'job', job, 'chunk', chunk, 'node', node,
-    'exp', I(exp), 'deadline', I(deadline))
-  redis.call('SADD', node_leases(node), fence)
-  redis.call('ZADD', EXPIRY, I(exp), fence)
-  redis.call('ZADD', DEADLINE, I(deadline), fence)
-  redis.call('HSET', jk(job) .. ':leased', chunk, fence)
+-- Leases `chunks` of `job` to `node` with consecutive new fences, in one pass over the indexes
+-- (multi-argument commands); appends job, chunk, fence, exp of each to `out`.
+local function insert_leases(job, chunks, node, exp, deadline, now, out)
+  local n = #chunks
+  local first = next_counters(P .. 'fence', n, now) - n + 1
+  local e, d = I(exp), I(deadline)
+  local fences, expiry, deadlines, leased = {}, {}, {}, {}
+  for i, c in ipairs(chunks) do
+    local fence = I(first + i - 1)
+    redis.call('HSET', lease_key(fence), 'job', job, 'chunk', c, 'node', node, 'exp', e,
+      'deadline', d)
+    fences[i] = fence
+    expiry[2 * i - 1], expiry[2 * i] = e, fence
+    deadlines[2 * i - 1], deadlines[2 * i] = d, fence
+    leased[2 * i - 1], leased[2 * i] = c, fence
+    out[#out + 1] = job
+    out[#out + 1] = c
+    out[#out + 1] = fence
+    out[#out + 1] = e
+  end
+  redis.call('SADD', node_leases(node), unpack(fences))
+  redis.call('ZADD', EXPIRY, unpack(expiry))
+  redis.call('ZADD', DEADLINE, unpack(deadlines))
+  redis.call('HSET', jk(job) .. ':leased', unpack(leased))
 end
 
 -- Removes a lease from every index (not from its job's leased hash); returns job, chunk, node.
@@ -239,31 +251,10 @@ local function take_fresh_run(job, node, k, exp, now, out)
     end
   end
   redis.call('HSET', j, 'next_fresh', I(nf))
-  local n = #chunks
-  if n == 0 then
-    return 0
+  if #chunks > 0 then
+    insert_leases(job, chunks, node, exp, now + wall, now, out)
   end
-  local first = next_counters(P .. 'fence', n, now) - n + 1
-  local e, d = I(exp), I(now + wall)
-  local fences, expiry, deadlines, leased = {}, {}, {}, {}
-  for i, c in ipairs(chunks) do
-    local fence = I(first + i - 1)
-    redis.call('HSET', lease_key(fence), 'job', job, 'chunk', c, 'node', node, 'exp', e,
-      'deadline', d)
-    fences[i] = fence
-    expiry[2 * i - 1], expiry[2 * i] = e, fence
-    deadlines[2 * i - 1], deadlines[2 * i] = d, fence
-    leased[2 * i - 1], leased[2 * i] = c, fence
-    out[#out + 1] = job
-    out[#out + 1] = c
-    out[#out + 1] = fence
-    out[#out + 1] = e
-  end
-  redis.call('SADD', node_leases(node), unpack(fences))
-  redis.call('ZADD', EXPIRY, unpack(expiry))
-  redis.call('ZADD', DEADLINE, unpack(deadlines))
-  redis.call('HSET', j .. ':leased', unpack(leased))
-  return n
+  return #chunks
 end
 
 -- Leases up to `free` pending chunks to `node`, rotating over share keys, then over each
@@ -325,13 +316,8 @@ local function take_leases(node, free, ttl, now, out)
           n = n + run
         elseif c then
           misses = 0
-          local fence = I(next_counter(P .. 'fence', now))
           local wall = tonumber(redis.call('HGET', j, 'wall_ms'))
-          insert_lease(job, c, node, fence, exp, now + wall)
-          table.insert(out, job)
-          table.insert(out, c)
-          table.insert(out, fence)
-          table.insert(out, I(exp))
+          insert_leases(job, {c}, node, exp, now + wall, now, out)
           n = n + 1
         else
           misses = misses + 1
