@@ -123,8 +123,44 @@ pub struct FanoutResult {
     pub max_us: u32,
     /// Deliveries per WebSocket frame received by subscribers (whole run, warm-up included).
     pub msgs_per_frame: f64,
+    /// CPU the server process(es) used per measured delivery, in µs (None: pids unknown).
+    pub server_cpu_us: Option<f64>,
+    /// CPU this load generator used per measured delivery, in µs.
+    pub loadgen_cpu_us: Option<f64>,
     /// /proc/loadavg (1/5/15 min) when this case started: other work on the shared host.
     pub load: String,
+}
+
+/// CPU ticks of the servers and of this process, read at the start and end of the measurement.
+struct CpuSample {
+    servers: Option<u64>,
+    me: Option<u64>,
+}
+
+impl CpuSample {
+    fn take(pids: &[u32]) -> Self {
+        let servers = (!pids.is_empty())
+            .then(|| {
+                pids.iter()
+                    .map(|p| crate::procs::cpu_ticks(&p.to_string()).ok())
+                    .sum::<Option<u64>>()
+            })
+            .flatten();
+        CpuSample {
+            servers,
+            me: crate::procs::cpu_ticks("self").ok(),
+        }
+    }
+
+    /// µs per delivery of (servers, load generator) between `self` and `end`.
+    fn per_delivery(&self, end: &CpuSample, deliveries: u64) -> (Option<f64>, Option<f64>) {
+        let us_per_tick = 1e6 / crate::procs::ticks_per_second() as f64;
+        let per = |a: Option<u64>, b: Option<u64>| {
+            let (a, b) = (a?, b?);
+            (deliveries > 0).then(|| b.saturating_sub(a) as f64 * us_per_tick / deliveries as f64)
+        };
+        (per(self.servers, end.servers), per(self.me, end.me))
+    }
 }
 
 /// State shared by the publisher and the subscriber tasks.
@@ -174,8 +210,9 @@ fn payload(seq: u64, sent_ns: u64) -> Bytes {
     Bytes::from(b)
 }
 
-/// Run one fan-out measurement.
-pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
+/// Run one fan-out measurement; `server_pids` are the processes whose CPU is charged to the
+/// server side (empty: not measured).
+pub async fn run(system: &System, p: &Params, server_pids: &[u32]) -> Result<FanoutResult> {
     let load = crate::report::loadavg();
     let shared = Arc::new(Shared {
         start: Instant::now(),
@@ -206,6 +243,7 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
     let subs = p.subs as u64;
     let mut seq = 0u64;
     let mut measure_start_ns = 0u64;
+    let mut cpu_start = None;
     let publish_deadline = Instant::now() + p.duration + Duration::from_secs(2);
     while seq < p.warmup + p.max_msgs && Instant::now() < publish_deadline {
         // Flow control: at most `window` messages not yet delivered to every subscriber.
@@ -238,6 +276,7 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
                     tokio::time::timeout(Duration::from_millis(50), shared.notify.notified()).await;
             }
             measure_start_ns = shared.now_ns();
+            cpu_start = Some(CpuSample::take(server_pids));
         }
         let now = shared.now_ns();
         publisher.publish(payload(seq, now)).await?;
@@ -254,6 +293,7 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
     {
         let _ = tokio::time::timeout(Duration::from_millis(50), shared.notify.notified()).await;
     }
+    let cpu_end = CpuSample::take(server_pids);
     let _ = stop_tx.send(true);
     let mut samples = Vec::new();
     for h in handles {
@@ -268,6 +308,9 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
         .load(Ordering::Relaxed)
         .saturating_sub(measure_start_ns)) as f64
         / 1e9;
+    let (server_cpu_us, loadgen_cpu_us) = cpu_start
+        .map(|s| s.per_delivery(&cpu_end, measured))
+        .unwrap_or((None, None));
     samples.sort_unstable();
     let pct = |q: f64| -> u32 {
         if samples.is_empty() {
@@ -293,6 +336,8 @@ pub async fn run(system: &System, p: &Params) -> Result<FanoutResult> {
         p99_us: pct(0.99),
         max_us: samples.last().copied().unwrap_or(0),
         msgs_per_frame: delivered as f64 / shared.frames.load(Ordering::Relaxed).max(1) as f64,
+        server_cpu_us,
+        loadgen_cpu_us,
         load,
     })
 }
@@ -337,20 +382,22 @@ async fn subscriber_loop(
             };
             match msg {
                 Some(Ok(Message::Binary(b))) => {
-                    let mut n = 0;
-                    for r in codec::decode_replies(Protocol::Protobuf, &b)? {
+                    let (mut n, mut pinged) = (0, false);
+                    crate::lean::for_each_reply(b, |r| {
                         match r.push {
                             Some(push) => {
-                                if let Some(publication) = push.r#pub {
+                                if let Some(publication) = push.publication {
                                     shared.on_payload(&publication.data, &mut samples);
                                     n += 1;
                                 }
                             }
-                            None if r.id == 0 && r.error.is_none() => {
-                                ws.send(beacon_ws::pong()?).await?
-                            }
+                            None if r.id == 0 && r.error.is_none() => pinged = true,
                             None => {}
                         }
+                        Ok(())
+                    })?;
+                    if pinged {
+                        ws.send(beacon_ws::pong()?).await?
                     }
                     shared.delivered(n);
                 }
@@ -373,18 +420,19 @@ async fn subscriber_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => bail!("subscriber connection ended"),
             }
-            let mut n = 0;
+            let (mut n, mut pinged) = (0, false);
             while let Some(m) = parser.next()? {
                 match m {
                     nats_ws::ServerMsg::Msg(data) => {
-                        shared.on_payload(&data, &mut samples);
+                        shared.on_payload(data, &mut samples);
                         n += 1;
                     }
-                    nats_ws::ServerMsg::Ping => {
-                        ws.send(nats_ws::frame(b"PONG\r\n".to_vec())).await?
-                    }
+                    nats_ws::ServerMsg::Ping => pinged = true,
                     nats_ws::ServerMsg::Other => {}
                 }
+            }
+            if pinged {
+                ws.send(nats_ws::frame(b"PONG\r\n".to_vec())).await?
             }
             shared.delivered(n);
         },

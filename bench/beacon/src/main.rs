@@ -6,6 +6,7 @@
 mod beacon_ws;
 mod fanout;
 mod idle;
+mod lean;
 mod nats_ws;
 mod procs;
 mod report;
@@ -90,6 +91,9 @@ struct FanoutArgs {
     /// Messages in flight (64 = throughput pass, 1 = latency pass).
     #[arg(long, default_value_t = 64)]
     window: u64,
+    /// Server process ids whose CPU is charged per delivery (repeatable).
+    #[arg(long = "pid")]
+    pids: Vec<u32>,
 }
 
 /// Options of a single idle measurement.
@@ -123,7 +127,7 @@ fn main() -> Result<()> {
                     window: a.window,
                     ..fanout::Params::new(a.subs, a.seconds)
                 };
-                let r = fanout::run(&system, &params).await?;
+                let r = fanout::run(&system, &params, &a.pids).await?;
                 println!("{}", serde_json::to_string(&r)?);
                 Ok(())
             }
@@ -168,7 +172,7 @@ async fn run_all(a: RunArgs) -> Result<()> {
                 "beacon fan-out to {subs} subscribers, window {} ...",
                 params.window
             );
-            let r = fanout::run(&system, &params).await?;
+            let r = fanout::run(&system, &params, &[beacon.pid()]).await?;
             eprintln!("  {}", serde_json::to_string(&r)?);
             report.fanout.push(r);
         }
@@ -188,7 +192,7 @@ async fn run_all(a: RunArgs) -> Result<()> {
                 "nats-server fan-out to {subs} subscribers, window {} ...",
                 params.window
             );
-            let r = fanout::run(&system, &params).await?;
+            let r = fanout::run(&system, &params, &[nats.pid()]).await?;
             eprintln!("  {}", serde_json::to_string(&r)?);
             report.fanout.push(r);
         }
@@ -263,7 +267,7 @@ async fn run_pairs(a: &RunArgs, report: &mut report::Report) -> Result<()> {
                 "beacon A→B fan-out to {subs} subscribers, window {} ...",
                 params.window
             );
-            let r = fanout::run(&system, &params).await?;
+            let r = fanout::run(&system, &params, &[beacon_a.pid(), beacon_b.pid()]).await?;
             eprintln!("  {}", serde_json::to_string(&r)?);
             report.fanout.push(r);
         }
@@ -286,7 +290,7 @@ async fn run_pairs(a: &RunArgs, report: &mut report::Report) -> Result<()> {
                 "nats-server cluster fan-out to {subs} subscribers, window {} ...",
                 params.window
             );
-            let r = fanout::run(&system, &params).await?;
+            let r = fanout::run(&system, &params, &[n1.pid(), n2.pid()]).await?;
             eprintln!("  {}", serde_json::to_string(&r)?);
             report.fanout.push(r);
         }

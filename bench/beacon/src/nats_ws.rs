@@ -10,9 +10,9 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::beacon_ws::{ws_config, Ws};
 
 /// One parsed server message.
-pub enum ServerMsg {
-    /// A delivered message payload.
-    Msg(Bytes),
+pub enum ServerMsg<'a> {
+    /// A delivered message payload (a slice of the parser's buffer).
+    Msg(&'a [u8]),
     /// Server ping (answer with PONG).
     Ping,
     /// PONG, +OK, INFO: nothing to do.
@@ -39,28 +39,33 @@ impl Parser {
         self.buf.extend_from_slice(data);
     }
 
+    /// True when a line starting at the current position begins with `prefix`.
+    fn at(&self, prefix: &[u8]) -> bool {
+        self.buf[self.pos..].starts_with(prefix)
+    }
+
     /// Next complete message, or None when more bytes are needed.
-    pub fn next(&mut self) -> Result<Option<ServerMsg>> {
+    pub fn next(&mut self) -> Result<Option<ServerMsg<'_>>> {
         let rest = &self.buf[self.pos..];
-        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+        let Some(nl) = memchr::memchr(b'\n', rest) else {
             return Ok(None);
         };
-        let line = &rest[..eol];
+        let line = rest[..nl].strip_suffix(b"\r").context("line without CR")?;
         if line.starts_with(b"MSG ") {
-            let text = std::str::from_utf8(line).context("MSG line is not UTF-8")?;
-            let len: usize = text
-                .rsplit(' ')
+            let size = line
+                .rsplit(|b| *b == b' ')
                 .next()
-                .context("MSG without size")?
-                .parse()
+                .context("MSG without size")?;
+            let len: usize = std::str::from_utf8(size)
+                .ok()
+                .and_then(|t| t.parse().ok())
                 .context("MSG size")?;
-            let start = eol + 2;
-            if rest.len() < start + len + 2 {
+            let start = self.pos + nl + 1;
+            if self.buf.len() < start + len + 2 {
                 return Ok(None);
             }
-            let payload = Bytes::copy_from_slice(&rest[start..start + len]);
-            self.pos += start + len + 2;
-            return Ok(Some(ServerMsg::Msg(payload)));
+            self.pos = start + len + 2;
+            return Ok(Some(ServerMsg::Msg(&self.buf[start..start + len])));
         }
         let msg = if line == b"PING" {
             ServerMsg::Ping
@@ -69,7 +74,7 @@ impl Parser {
         } else {
             ServerMsg::Other
         };
-        self.pos += eol + 2;
+        self.pos += nl + 1;
         Ok(Some(msg))
     }
 }
@@ -108,15 +113,33 @@ pub async fn open(url: &str, subject: Option<&str>) -> Result<(Ws, Parser)> {
         }
         // The first PONG answers our PING (INFO comes before it).
         while parser.pos < parser.buf.len() {
-            let line_start = parser.pos;
+            let pong = parser.at(b"PONG");
             match parser.next()? {
-                Some(ServerMsg::Other) if parser.buf[line_start..].starts_with(b"PONG") => {
-                    return Ok((ws, parser))
-                }
+                Some(ServerMsg::Other) if pong => return Ok((ws, parser)),
                 Some(ServerMsg::Ping) => ws.send(frame(b"PONG\r\n".to_vec())).await?,
                 Some(_) => {}
                 None => break,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_splits_messages_across_pushes() {
+        let mut p = Parser::default();
+        p.push(b"INFO {}\r\nMSG bench.hot 1 5\r\nhel");
+        assert!(matches!(p.next().unwrap(), Some(ServerMsg::Other)));
+        assert!(p.next().unwrap().is_none());
+        p.push(b"lo\r\nPING\r\nMSG a 1 r 2\r\nok\r\n");
+        assert!(matches!(p.next().unwrap(), Some(ServerMsg::Msg(b"hello"))));
+        assert!(matches!(p.next().unwrap(), Some(ServerMsg::Ping)));
+        assert!(matches!(p.next().unwrap(), Some(ServerMsg::Msg(b"ok"))));
+        assert!(p.next().unwrap().is_none());
+        p.push(b"-ERR 'x'\r\n");
+        assert!(p.next().is_err());
     }
 }

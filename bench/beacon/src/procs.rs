@@ -29,6 +29,33 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
     Ok(kib.parse()?)
 }
 
+/// User + system CPU a process has used so far, in clock ticks, from /proc/<pid>/stat
+/// (`"self"` for this process).
+pub fn cpu_ticks(pid: &str) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("read /proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are fixed.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("malformed stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    let utime: u64 = f.get(11).context("no utime")?.parse()?;
+    let stime: u64 = f.get(12).context("no stime")?.parse()?;
+    Ok(utime + stime)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux unless configured otherwise).
+pub fn ticks_per_second() -> u64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
 /// Poll `path` until it contains `needle`, the child exits, or `timeout` passes.
 async fn wait_for_log(
     child: &mut Child,
@@ -207,6 +234,11 @@ impl Nats {
             port,
             ws_port,
         })
+    }
+
+    /// OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
     }
 
     /// Client URL (for beacon's NATS broker).

@@ -45,13 +45,16 @@ impl Report {
             s,
             "## Fan-out: 1 publisher → N subscribers of one channel\n"
         );
-        let _ = writeln!(s, "The publisher keeps at most `window` messages in flight (counted by deliveries to all subscribers): window 64 is the throughput pass (the rate is sustained end to end, latency includes queueing behind up to 63 earlier messages), window 1 the latency pass (each sample is one fan-out on an otherwise idle channel). Latency is publish → deliver, from timestamps inside the payload, over every delivery.\n");
-        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max | msgs per WS frame | load at start |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        let _ = writeln!(s, "The publisher keeps at most `window` messages in flight (counted by deliveries to all subscribers): window 64 is the throughput pass (the rate is sustained end to end, latency includes queueing behind up to 63 earlier messages), window 1 the latency pass (each sample is one fan-out on an otherwise idle channel). Latency is publish → deliver, from timestamps inside the payload, over every delivery. *CPU per delivery* is user + system time from /proc over the measured part of the pass, divided by the deliveries in it: the server process(es) and the load generator (publisher and every subscriber) separately. On 2 shared cores the two add up to the throughput: whatever one side spends per delivery, the other cannot.\n");
+        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max | msgs per WS frame | server CPU per delivery | load generator CPU per delivery | load at start |");
+        let _ = writeln!(
+            s,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        );
         for r in &self.fanout {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} | {:.1} | {} |",
+                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} | {:.1} | {} | {} | {} |",
                 r.system,
                 r.subscribers,
                 r.window,
@@ -63,6 +66,8 @@ impl Report {
                 us(r.p99_us),
                 us(r.max_us),
                 r.msgs_per_frame,
+                cpu(r.server_cpu_us),
+                cpu(r.loadgen_cpu_us),
                 r.load
             );
         }
@@ -172,4 +177,9 @@ fn us(v: u32) -> String {
     } else {
         format!("{v} µs")
     }
+}
+
+/// CPU µs per delivery, or "–" when not measured.
+fn cpu(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:.2} µs"))
 }
