@@ -120,6 +120,21 @@ impl Report {
                 r.bytes_per_connection as f64 / 1000.0
             );
         }
+        // Each count is a fresh process, so the difference between two counts leaves out what
+        // any beacon holds once it serves connections at all (runtime, allocator arenas).
+        if let [small, .., large] = &self.idle[..] {
+            if large.connections > small.connections {
+                let added = large.rss_after_kib.saturating_sub(small.rss_after_kib) as f64 * 1024.0
+                    / (large.connections - small.connections) as f64;
+                let _ = writeln!(
+                    s,
+                    "\nFrom {} to {} connections: {:.1} KB per added connection.",
+                    small.connections,
+                    large.connections,
+                    added / 1000.0
+                );
+            }
+        }
         let _ = writeln!(s, "\nTarget: ≤ 8 KB per idle connection. RSS is VmRSS of the beacon process from /proc (user-space memory only; kernel socket buffers are not included).");
         s
     }
