@@ -62,7 +62,8 @@ pub(crate) struct ConnShared {
     pub session: String,
     queue: Mutex<Queue>,
     max_bytes: usize,
-    /// The connection task's waker; woken once per batch of pushes.
+    /// The connection task's waker; woken once per batch of pushes (and, inside
+    /// `wake::with_deferred_wakes`, once per burst).
     waker: AtomicWaker,
     /// Set by producers, cleared by the consumer: coalesces wake-ups while a wake is pending.
     pending: AtomicBool,
@@ -117,7 +118,7 @@ impl ConnShared {
 
     fn wake(&self) {
         if !self.pending.swap(true, Ordering::AcqRel) {
-            self.waker.wake();
+            crate::wake::wake(&self.waker);
         }
     }
 

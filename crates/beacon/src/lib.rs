@@ -24,6 +24,7 @@ mod node;
 mod server;
 mod session;
 mod transport;
+mod wake;
 
 pub use api::ApiError;
 pub use node::VERSION;

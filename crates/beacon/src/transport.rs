@@ -114,8 +114,16 @@ pub(crate) async fn run<T: Transport>(mut session: Session, mut t: T) {
             incoming = t.recv() => match incoming {
                 // Boxed so the idle connection future stays small: the command handlers'
                 // state machines exist only while they run.
-                Incoming::Frame(data) => Box::pin(session.handle_frame(&data)).await,
-                Incoming::TooBig => Err(Disconnect { code: 1009, reason: "message too big".into() }),
+                Incoming::Frame(data) => match Box::pin(crate::wake::with_deferred_wakes(
+                    handle_burst(&mut session, &mut t, data),
+                ))
+                .await
+                {
+                    Ok(Burst::Closed) => break None,
+                    Ok(Burst::Done) => Ok(()),
+                    Err(d) => Err(d),
+                },
+                Incoming::TooBig => Err(too_big()),
                 Incoming::Closed => break None,
             },
             _ = &mut sleep => {
@@ -143,6 +151,49 @@ pub(crate) async fn run<T: Transport>(mut session: Session, mut t: T) {
         }
     }
     Box::pin(session.cleanup()).await;
+}
+
+/// Most frames handled in one burst before the loop turns to writing and timers again.
+const MAX_BURST: usize = 64;
+
+/// How a burst of incoming frames ended.
+enum Burst {
+    /// No further frame was ready (or the burst reached `MAX_BURST`).
+    Done,
+    /// The peer went away.
+    Closed,
+}
+
+fn too_big() -> Disconnect {
+    Disconnect {
+        code: 1009,
+        reason: "message too big".into(),
+    }
+}
+
+/// Handles `first` and then every further frame the transport has ready without waiting (up
+/// to `MAX_BURST`), so that, run under `with_deferred_wakes`, subscribers are woken once per
+/// burst of publications rather than once per publication.
+async fn handle_burst<T: Transport>(
+    s: &mut Session,
+    t: &mut T,
+    first: Bytes,
+) -> Result<Burst, Disconnect> {
+    s.handle_frame(&first).await?;
+    for _ in 1..MAX_BURST {
+        let next = {
+            let fut = t.recv();
+            tokio::pin!(fut);
+            std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await
+        };
+        match next {
+            std::task::Poll::Ready(Incoming::Frame(data)) => s.handle_frame(&data).await?,
+            std::task::Poll::Ready(Incoming::TooBig) => return Err(too_big()),
+            std::task::Poll::Ready(Incoming::Closed) => return Ok(Burst::Closed),
+            std::task::Poll::Pending => break,
+        }
+    }
+    Ok(Burst::Done)
 }
 
 /// Writes everything queued as one frame, running control requests in order. `buf` is the

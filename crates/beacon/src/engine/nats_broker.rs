@@ -197,13 +197,15 @@ impl Broker for NatsBroker {
                 .subscribe(self.subject(ch))
                 .await
                 .map_err(backend)?;
-            let task = tokio::spawn(channel_loop(
+            // Every message already received is delivered in one poll, waking each subscriber
+            // once for all of them.
+            let task = tokio::spawn(crate::wake::with_deferred_wakes(channel_loop(
                 sub,
                 r.handler.clone(),
                 self.history.clone(),
                 ch.clone(),
                 self.position_check,
-            ));
+            )));
             if let Some(old) = r.channels.lock().insert(ch.clone(), task) {
                 old.abort();
             }

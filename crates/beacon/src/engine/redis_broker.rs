@@ -205,7 +205,9 @@ impl Broker for RedisBroker {
         ]);
         let last = Arc::new(Mutex::new(HashMap::new()));
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(pubsub_loop(
+        // Every message already received is delivered in one poll, waking each subscriber once
+        // for all of them.
+        let task = tokio::spawn(crate::wake::with_deferred_wakes(pubsub_loop(
             self.client.clone(),
             subs.clone(),
             last.clone(),
@@ -213,7 +215,7 @@ impl Broker for RedisBroker {
             handler,
             tx,
             self.position_check,
-        ));
+        )));
         rx.await
             .map_err(|_| EngineError::Backend("redis pub/sub task ended".into()))??;
         self.running
