@@ -1,5 +1,7 @@
-//! Idle-connection memory: open N authenticated connections, read the server's VmRSS before and
-//! after, report bytes per connection. Connections answer pings while held.
+//! Idle-connection memory: open N authenticated connections, read the server's VmRSS and its
+//! anonymous part (RssAnon: heap and stacks, without the executable's pages that serving the
+//! first connections faults in) before and after, report bytes per connection. Connections
+//! answer pings while held.
 
 use std::time::Duration;
 
@@ -19,11 +21,16 @@ pub struct IdleResult {
     pub rss_before_kib: u64,
     pub rss_after_kib: u64,
     pub bytes_per_connection: u64,
+    pub anon_before_kib: u64,
+    pub anon_after_kib: u64,
+    /// Growth of anonymous resident memory per connection.
+    pub anon_bytes_per_connection: u64,
 }
 
 /// Open `n` connections to `url` (JWT-authenticated), measure beacon (`pid`) RSS, close them.
 pub async fn run(url: &str, secret: &str, n: usize, pid: u32) -> Result<IdleResult> {
     let before = procs::rss_kib(pid)?;
+    let anon_before = procs::rss_anon_kib(pid)?;
     let token = beacon_ws::token(secret, "idle")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut handles = Vec::with_capacity(n);
@@ -40,6 +47,7 @@ pub async fn run(url: &str, secret: &str, n: usize, pid: u32) -> Result<IdleResu
     // Let the server settle (buffers shrink, deferred work runs) before reading RSS.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = procs::rss_kib(pid)?;
+    let anon_after = procs::rss_anon_kib(pid)?;
     let _ = stop_tx.send(true);
     let mut lost = 0;
     for h in handles {
@@ -55,6 +63,9 @@ pub async fn run(url: &str, secret: &str, n: usize, pid: u32) -> Result<IdleResu
         rss_before_kib: before,
         rss_after_kib: after,
         bytes_per_connection: after.saturating_sub(before) * 1024 / n.max(1) as u64,
+        anon_before_kib: anon_before,
+        anon_after_kib: anon_after,
+        anon_bytes_per_connection: anon_after.saturating_sub(anon_before) * 1024 / n.max(1) as u64,
     })
 }
 

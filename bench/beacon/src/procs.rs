@@ -16,16 +16,26 @@ pub fn free_port() -> Result<u16> {
 
 /// Resident set size of a process in KiB, from /proc/<pid>/status.
 pub fn rss_kib(pid: u32) -> Result<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// Anonymous resident memory (heap, stacks; not the executable's pages) in KiB.
+pub fn rss_anon_kib(pid: u32) -> Result<u64> {
+    status_kib(pid, "RssAnon:")
+}
+
+/// A `kB` field of /proc/<pid>/status.
+fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("read /proc/{pid}/status"))?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS line")?;
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field} line"))?;
     let kib = line
         .split_whitespace()
         .nth(1)
-        .context("malformed VmRSS line")?;
+        .with_context(|| format!("malformed {field} line"))?;
     Ok(kib.parse()?)
 }
 

@@ -107,35 +107,42 @@ impl Report {
         let _ = writeln!(s, "## Idle authenticated connections (beacon RSS)\n");
         let _ = writeln!(
             s,
-            "| connections | RSS before | RSS after | per connection |"
+            "| connections | RSS before | RSS after | RSS per connection | anonymous RSS before | anonymous RSS after | **anonymous RSS per connection** |"
         );
-        let _ = writeln!(s, "|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
         for r in &self.idle {
             let _ = writeln!(
                 s,
-                "| {} | {} KiB | {} KiB | {:.1} KB |",
+                "| {} | {} KiB | {} KiB | {:.1} KB | {} KiB | {} KiB | **{:.1} KB** |",
                 r.connections,
                 r.rss_before_kib,
                 r.rss_after_kib,
-                r.bytes_per_connection as f64 / 1000.0
+                r.bytes_per_connection as f64 / 1000.0,
+                r.anon_before_kib,
+                r.anon_after_kib,
+                r.anon_bytes_per_connection as f64 / 1000.0
             );
         }
         // Each count is a fresh process, so the difference between two counts leaves out what
         // any beacon holds once it serves connections at all (runtime, allocator arenas).
         if let [small, .., large] = &self.idle[..] {
             if large.connections > small.connections {
-                let added = large.rss_after_kib.saturating_sub(small.rss_after_kib) as f64 * 1024.0
-                    / (large.connections - small.connections) as f64;
+                let per = |a: u64, b: u64| {
+                    b.saturating_sub(a) as f64 * 1024.0
+                        / (large.connections - small.connections) as f64
+                        / 1000.0
+                };
                 let _ = writeln!(
                     s,
-                    "\nFrom {} to {} connections: {:.1} KB per added connection.",
+                    "\nFrom {} to {} connections: {:.1} KB RSS, {:.1} KB anonymous RSS per added connection.",
                     small.connections,
                     large.connections,
-                    added / 1000.0
+                    per(small.rss_after_kib, large.rss_after_kib),
+                    per(small.anon_after_kib, large.anon_after_kib)
                 );
             }
         }
-        let _ = writeln!(s, "\nTarget: ≤ 8 KB per idle connection. RSS is VmRSS of the beacon process from /proc (user-space memory only; kernel socket buffers are not included).");
+        let _ = writeln!(s, "\nTarget: ≤ 8 KB per idle connection. RSS is VmRSS of the beacon process from /proc, anonymous RSS its RssAnon part: heap and stacks, without the pages of the executable that serving the first connections faults in (shared, file-backed, and not repeated for later connections), so it is the memory a connection costs. User-space memory only; kernel socket buffers are not included.");
         s
     }
 }
