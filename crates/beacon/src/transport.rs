@@ -181,12 +181,7 @@ async fn handle_burst<T: Transport>(
 ) -> Result<Burst, Disconnect> {
     s.handle_frame(&first).await?;
     for _ in 1..MAX_BURST {
-        let next = {
-            let fut = t.recv();
-            tokio::pin!(fut);
-            std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await
-        };
-        match next {
+        match poll_once(std::pin::pin!(t.recv())).await {
             std::task::Poll::Ready(Incoming::Frame(data)) => s.handle_frame(&data).await?,
             std::task::Poll::Ready(Incoming::TooBig) => return Err(too_big()),
             std::task::Poll::Ready(Incoming::Closed) => return Ok(Burst::Closed),
@@ -257,6 +252,12 @@ async fn write_items<T: Transport>(
     Ok(())
 }
 
+/// Polls `fut` once with the task's own waker and reports what it returned, so the caller can
+/// tell "ready now" from "would wait".
+async fn poll_once<F: Future>(mut fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await
+}
+
 /// Sends a frame; the write timeout is armed only if the socket is not ready at once.
 async fn write<T: Transport>(
     t: &mut T,
@@ -265,7 +266,7 @@ async fn write<T: Transport>(
 ) -> Result<(), Disconnect> {
     let fut = t.send(frame);
     tokio::pin!(fut);
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+    let first = poll_once(fut.as_mut()).await;
     let result = match first {
         std::task::Poll::Ready(r) => r,
         std::task::Poll::Pending => match tokio::time::timeout(timeout, fut).await {
