@@ -25,7 +25,8 @@ pub(crate) struct Subscriber {
     pub push_join_leave: bool,
     /// While the subscribe reply is being prepared, deliveries are held here.
     buffering: AtomicBool,
-    pending: Mutex<Vec<(u64, Bytes)>>,
+    /// (offset, full frame, delta frame if one exists) held while buffering.
+    pending: Mutex<Vec<(u64, Bytes, Option<Bytes>)>>,
     /// Next offset this positioned subscriber must get (0: not positioned). Guards against
     /// gaps and duplicates the broker could not sort out.
     expected: AtomicU64,
@@ -63,7 +64,7 @@ impl Subscriber {
             let mut p = self.pending.lock();
             // Re-check under the lock: `finish_buffering` may have just flushed.
             if self.buffering.load(Ordering::Acquire) {
-                p.push((offset, data));
+                p.push((offset, data, as_delta));
                 return;
             }
         }
@@ -82,6 +83,12 @@ impl Subscriber {
             }
             self.expected.store(offset + 1, Ordering::Release);
         }
+        self.queue(offset, data, as_delta);
+    }
+
+    /// Queues the delta form when it directly follows what this subscriber got last (so the
+    /// client holds its base), the full form otherwise.
+    fn queue(&self, offset: u64, data: Bytes, as_delta: Option<Bytes>) {
         if self.delta == DeltaMode::Off || offset == 0 {
             self.conn.push(data);
             return;
@@ -93,17 +100,21 @@ impl Subscriber {
         }
     }
 
+    /// Marks `offset` as the publication the client already holds after a successful
+    /// recovery (the last recovered one, or its own position when nothing was missed), so the
+    /// next publication may go as a delta against it, as Centrifugo allows after recovery.
+    pub(crate) fn set_delta_base(&self, offset: u64) {
+        self.delta_prev.store(offset, Ordering::Release);
+    }
+
     /// Ends buffering: queues what arrived meanwhile (skipping offsets ≤ `last_offset`, which
     /// the reply already covered) and lets later deliveries go straight to the queue. The
     /// caller queues the subscribe/connect reply before calling this. Err(3010) on a gap.
     pub(crate) fn flush(&self, last_offset: Option<u64>) -> Result<(), u32> {
         let mut p = self.pending.lock();
         let Some(last_offset) = last_offset else {
-            for (offset, data) in p.drain(..) {
-                if offset > 0 {
-                    self.delta_prev.store(offset, Ordering::Release);
-                }
-                self.conn.push(data);
+            for (offset, data, as_delta) in p.drain(..) {
+                self.queue(offset, data, as_delta);
             }
             *p = Vec::new();
             self.buffering.store(false, Ordering::Release);
@@ -112,21 +123,18 @@ impl Subscriber {
         let mut expected = last_offset + 1;
         let mut result = Ok(());
         let track = &self.expected;
-        for (offset, data) in p.drain(..) {
-            if offset == 0 {
-                self.conn.push(data);
-                continue;
-            }
-            if offset < expected {
+        for (offset, data, as_delta) in p.drain(..) {
+            if offset > 0 && offset < expected {
                 continue;
             }
             if offset > expected {
                 result = Err(disconnect::INSUFFICIENT_STATE);
                 break;
             }
-            expected = offset + 1;
-            self.delta_prev.store(offset, Ordering::Release);
-            self.conn.push(data);
+            if offset > 0 {
+                expected = offset + 1;
+            }
+            self.queue(offset, data, as_delta);
         }
         if result.is_ok() {
             track.store(expected, Ordering::Release);
@@ -272,6 +280,22 @@ impl Hub {
                     .sum::<usize>()
             })
             .sum()
+    }
+
+    /// True when the channel's delta base is the publication at `offset` or a later one.
+    pub(crate) fn has_delta_base(&self, channel: &str, offset: u64) -> bool {
+        self.get(channel)
+            .is_some_and(|e| e.last.lock().as_ref().is_some_and(|(o, _)| *o >= offset))
+    }
+
+    /// Makes the publication at `offset` the channel's delta base unless a later one is.
+    pub(crate) fn seed_delta_base(&self, channel: &str, offset: u64, data: Bytes) {
+        if let Some(entry) = self.get(channel) {
+            let mut last = entry.last.lock();
+            if last.as_ref().is_none_or(|(o, _)| *o < offset) {
+                *last = Some((offset, data));
+            }
+        }
     }
 
     /// Fans a publication out to local subscribers. Returns how many got it.

@@ -281,6 +281,7 @@ impl Session {
             Control::InsufficientState(channel) => {
                 // A gap in the stream: the client must recover from its last position
                 // (Centrifugo: resubscribe for client-side subs, reconnect for server-side).
+                tracing::warn!(client = %self.conn.client, %channel, "gap in the stream: the client must recover (insufficient state)");
                 match self.subs.get(&channel) {
                     None => Ok(()),
                     Some(s) if s.server_side => {

@@ -177,6 +177,57 @@ async fn oversized_frame_closes_1009() {
     s.stop().await;
 }
 
+/// Frames that reach the server together are handled in one go (one wake-up per subscriber
+/// for all of them); that must not change what each frame does: the publications before an
+/// oversized frame or a close frame take effect, in order, and the oversized one closes 1009.
+#[tokio::test]
+async fn frames_arriving_together_take_effect_before_an_oversized_frame_or_a_close() {
+    let s = start(serde_json::json!({"websocket": {"message_size_limit": 1024}})).await;
+    let publish = |n: u32| {
+        Message::Text(
+            format!(
+                "{{\"id\":{},\"publish\":{{\"channel\":\"hist:burst\",\"data\":{{\"n\":{n}}}}}}}",
+                n + 10
+            )
+            .into(),
+        )
+    };
+    let (mut c, _) = Client::connected(&s, Protocol::Json, &token("1", None)).await;
+    let r = c.call(subscribe_cmd("hist:burst")).await;
+    assert!(r.subscribe.is_some(), "{:?}", r.error);
+    let big = format!(
+        "{{\"id\":99,\"publish\":{{\"channel\":\"hist:burst\",\"data\":\"{}\"}}}}",
+        "x".repeat(2000)
+    );
+    let mut frames: Vec<Message> = (1..=3).map(publish).collect();
+    frames.push(Message::Text(big.into()));
+    frames.push(publish(4));
+    c.send_raw_together(frames).await;
+    assert_eq!(c.closed().await.code, 1009);
+
+    let (mut c, _) = Client::connected(&s, Protocol::Json, &token("1", None)).await;
+    c.call(subscribe_cmd("hist:burst")).await;
+    let mut frames: Vec<Message> = (5..=7).map(publish).collect();
+    frames.push(Message::Close(None));
+    c.send_raw_together(frames).await;
+    c.closed().await;
+
+    let h = s
+        .api(
+            "history",
+            serde_json::json!({"channel": "hist:burst", "limit": 10}),
+        )
+        .await;
+    let got: Vec<u64> = h["result"]["publications"]
+        .as_array()
+        .expect("publications")
+        .iter()
+        .map(|p| p["data"]["n"].as_u64().expect("n"))
+        .collect();
+    assert_eq!(got, vec![1, 2, 3, 5, 6, 7]);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn stale_connection_closes_3502() {
     let s = start(serde_json::json!({"client": {"token": {"hmac_secret_key": SECRET}, "stale_close_delay": "200ms"}})).await;

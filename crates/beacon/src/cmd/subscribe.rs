@@ -205,6 +205,10 @@ pub(crate) async fn subscribe_channel(
                     DeltaMode::Off => r.publications.iter().map(wire_publication).collect(),
                     mode => delta::recovered(&r.publications, mode, s.conn.protocol),
                 };
+                if r.recovered && delta_mode != DeltaMode::Off {
+                    delta_base_after_recovery(s, channel, &opts, &r.publications, l).await;
+                    sub.set_delta_base(l);
+                }
                 last = Some(l);
             }
             Err(e) => {
@@ -243,6 +247,42 @@ pub(crate) async fn subscribe_channel(
         }
     }
     Ok((result, sub, last))
+}
+
+/// Gives the channel's delta base the publication at `last`, which a client that recovered
+/// up to it holds: the last recovered one, or read from history when nothing was missed. The
+/// next publication can then go to it as a delta, as in Centrifugo, whose broker hands every
+/// publication its predecessor; our base is cached per channel and is gone when a channel's
+/// last local subscriber left. Without a base, the next publication simply goes in full.
+async fn delta_base_after_recovery(
+    s: &Session,
+    channel: &str,
+    opts: &crate::config::ChannelOptions,
+    recovered: &[Publication],
+    last: u64,
+) {
+    let base = match recovered.last() {
+        Some(p) => Some(p.clone()),
+        None if last > 0 && !s.node.hub.has_delta_base(channel, last) => {
+            let newest = HistoryOptions {
+                since: None,
+                limit: Some(1),
+                reverse: true,
+                meta_ttl: opts.history_meta_ttl.get(),
+            };
+            match s.node.broker.history(channel, &newest).await {
+                Ok(h) => h.publications.into_iter().next(),
+                Err(e) => {
+                    tracing::debug!(%channel, error = %e, "no delta base after recovery");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(p) = base.filter(|p| p.offset == last) {
+        s.node.hub.seed_delta_base(channel, p.offset, p.data);
+    }
 }
 
 struct Positioned {

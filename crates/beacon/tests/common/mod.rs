@@ -191,6 +191,14 @@ impl Client {
         self.ws.send(msg).await.expect("send");
     }
 
+    /// Sends several WebSocket messages in one write, so the server finds them all ready.
+    pub async fn send_raw_together(&mut self, msgs: Vec<Message>) {
+        for m in msgs {
+            self.ws.feed(m).await.expect("feed");
+        }
+        self.ws.flush().await.expect("flush");
+    }
+
     /// Sends commands in one frame, assigning ids to those without one.
     pub async fn send(&mut self, cmds: Vec<Command>) -> Vec<u32> {
         let mut frame = Vec::new();
