@@ -124,6 +124,47 @@ async fn wait_for(c: &Collector, n: usize) -> Vec<Delivered> {
     c.take()
 }
 
+/// Two nodes `a` and `b` (not yet running) of one distributed broker: once `b.subscribe` returns,
+/// what `a` publishes reaches `b` (a client told "subscribed" must not miss the next
+/// publication). Without history, so no gap repair could hide a miss; many channels, since
+/// a broker that returns before its server took the subscription misses only some.
+pub async fn delivered_right_after_subscribe<B: Broker>(a: &B, b: &B) {
+    let cb = Arc::new(Collector::default());
+    a.run(Arc::new(Collector::default())).await.expect("run a");
+    b.run(cb.clone()).await.expect("run b");
+    const CHANNELS: usize = 300;
+    for i in 0..CHANNELS {
+        let ch = format!("fresh{i}");
+        b.subscribe(std::slice::from_ref(&ch))
+            .await
+            .expect("subscribe");
+        a.publish(&ch, publication(&i.to_string()), &PublishOptions::default())
+            .await
+            .expect("publish");
+    }
+    for _ in 0..500 {
+        if cb.events.lock().len() >= CHANNELS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let got: std::collections::HashSet<String> = cb
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Delivered::Publication(ch, _, _) => Some(ch),
+            _ => None,
+        })
+        .collect();
+    let missed: Vec<usize> = (0..CHANNELS)
+        .filter(|i| !got.contains(&format!("fresh{i}")))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "missed right after subscribe: {missed:?}"
+    );
+}
+
 /// The broker suite: delivery, node-level subscriptions, join/leave/control, history streams.
 pub async fn broker_suite<B: Broker, F: Fn() -> B>(factory: F) {
     // Not running yet: typed error, not a panic.

@@ -106,7 +106,27 @@ impl NatsBroker {
     fn streams(&self) -> Result<&RedisHistory, EngineError> {
         self.history.as_ref().ok_or(EngineError::NotAvailable)
     }
+
+    /// Returns once the server has processed everything this connection sent before (the SUBs
+    /// just made), so that whatever any node publishes afterwards reaches us; without it a
+    /// client told "subscribed" could miss the next publication. async-nats' `flush` only
+    /// writes to the socket. The server handles one connection's commands in order and itself
+    /// answers a request nobody listens to ("no responders"): that answer is the round trip.
+    async fn server_round_trip(&self, client: &async_nats::Client) -> Result<(), EngineError> {
+        let subject = format!("{}.sync.{}", self.prefix, self.node_id);
+        let request = async_nats::Request::new().timeout(Some(SYNC_TIMEOUT));
+        match client.send_request(subject, request).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+            Err(e) => Err(backend(format!(
+                "waiting for the server to take our subscriptions: {e}"
+            ))),
+        }
+    }
 }
+
+/// How long `subscribe` waits for the server's round trip before failing.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads one channel subject until aborted, delivering in stream order.
 async fn channel_loop(
@@ -175,7 +195,7 @@ impl Broker for NatsBroker {
             let sub = client.subscribe(subject).await.map_err(backend)?;
             control.push(tokio::spawn(control_loop(sub, handler.clone())));
         }
-        client.flush().await.map_err(backend)?;
+        self.server_round_trip(&client).await?;
         self.running
             .set(Running {
                 client,
@@ -210,9 +230,7 @@ impl Broker for NatsBroker {
                 old.abort();
             }
         }
-        // The server has our SUBs once the flush round trip is back: publications from any
-        // node after this call reach us.
-        r.client.flush().await.map_err(backend)
+        self.server_round_trip(&r.client).await
     }
 
     async fn unsubscribe(&self, channels: &[String]) -> Result<(), EngineError> {
@@ -411,6 +429,17 @@ mod tests {
             })
             .collect();
         assert_eq!(tail, vec![(21, b"lost".to_vec()), (22, vec![])]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publication_right_after_subscribe_returns_is_delivered() {
+        let (Some(nats), Some(redis)) = (nats_url(), redis_url()) else {
+            return;
+        };
+        let prefix = format!("test{}", random_epoch());
+        let a = broker(&nats, &redis, &prefix).await;
+        let b = broker(&nats, &redis, &prefix).await;
+        crate::engine::conformance::delivered_right_after_subscribe(&a, &b).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

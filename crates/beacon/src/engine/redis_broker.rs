@@ -331,6 +331,15 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publication_right_after_subscribe_returns_is_delivered() {
+        let Some(url) = redis_url() else { return };
+        let prefix = format!("test{}", random_epoch());
+        let a = RedisBroker::connect(&url, &prefix, "node-a").await.unwrap();
+        let b = RedisBroker::connect(&url, &prefix, "node-b").await.unwrap();
+        crate::engine::conformance::delivered_right_after_subscribe(&a, &b).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_nodes_one_stream_and_targeted_control() {
         let Some(url) = redis_url() else { return };
         let prefix = format!("test{}", random_epoch());
