@@ -264,14 +264,8 @@ async fn delta_base_after_recovery(
     let base = match recovered.last() {
         Some(p) => Some(p.clone()),
         None if last > 0 && !s.node.hub.has_delta_base(channel, last) => {
-            let newest = HistoryOptions {
-                since: None,
-                limit: Some(1),
-                reverse: true,
-                meta_ttl: opts.history_meta_ttl.get(),
-            };
-            match s.node.broker.history(channel, &newest).await {
-                Ok(h) => h.publications.into_iter().next(),
+            match latest_publication(s, channel, opts.history_meta_ttl.get()).await {
+                Ok(p) => p,
                 Err(e) => {
                     tracing::debug!(%channel, error = %e, "no delta base after recovery");
                     None
@@ -283,6 +277,22 @@ async fn delta_base_after_recovery(
     if let Some(p) = base.filter(|p| p.offset == last) {
         s.node.hub.seed_delta_base(channel, p.offset, p.data);
     }
+}
+
+/// The channel's newest publication in history, if any.
+async fn latest_publication(
+    s: &Session,
+    channel: &str,
+    meta_ttl: std::time::Duration,
+) -> Result<Option<Publication>, crate::engine::EngineError> {
+    let newest = HistoryOptions {
+        since: None,
+        limit: Some(1),
+        reverse: true,
+        meta_ttl,
+    };
+    let h = s.node.broker.history(channel, &newest).await?;
+    Ok(h.publications.into_iter().next())
 }
 
 struct Positioned {
@@ -328,22 +338,12 @@ async fn position(
     let mut pubs = Vec::new();
     if spec.epoch.is_empty() || spec.epoch == top.epoch {
         if opts.force_recovery_mode == "cache" {
-            let h = s
-                .node
-                .broker
-                .history(
-                    channel,
-                    &HistoryOptions {
-                        since: None,
-                        limit: Some(1),
-                        reverse: true,
-                        meta_ttl,
-                    },
-                )
-                .await
-                .map_err(internal)?;
             recovered = true;
-            pubs = h.publications;
+            pubs = latest_publication(s, channel, meta_ttl)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .collect();
         } else {
             let h = s
                 .node

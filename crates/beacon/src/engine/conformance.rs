@@ -142,14 +142,8 @@ pub async fn delivered_right_after_subscribe<B: Broker>(a: &B, b: &B) {
             .await
             .expect("publish");
     }
-    for _ in 0..500 {
-        if cb.events.lock().len() >= CHANNELS {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let got: std::collections::HashSet<String> = cb
-        .take()
+    let got: std::collections::HashSet<String> = wait_for(&cb, CHANNELS)
+        .await
         .into_iter()
         .filter_map(|e| match e {
             Delivered::Publication(ch, _, _) => Some(ch),
