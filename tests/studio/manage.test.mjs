@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { launchChromium, signUp, startUp, until } from "./support.mjs";
+import { launchChromium, signUp, sleep, startUp, until } from "./support.mjs";
 
 const BIN = process.env.WOWLAB_BIN;
 const SHOTS = process.env.STUDIO_SCREENSHOTS;
@@ -200,9 +200,29 @@ test("dashboard: name, profile, DPS, filter by status, search by name or profile
   const stranger = await other.request.delete(base + "/api/jobs/" + quick.id, { headers: { origin: base } });
   assert.equal(stranger.status(), 404);
   await page.goto(base + "/");
+  // A live refresh of the list fetched before the delete and answered after it (the race a
+  // running job's updates make likely) must not bring the row back: hold one refresh's answer.
+  let heldRoute;
+  const held = new Promise((resolve) => {
+    page.route(base + "/", async (route) => {
+      if (route.request().resourceType() !== "fetch" || heldRoute) return route.continue();
+      heldRoute = route;
+      resolve(await route.fetch());
+    });
+  });
+  await page.evaluate(() => document.dispatchEvent(new CustomEvent("wowlab:grid", { detail: { type: "resubscribed" } })));
+  const stale = await held;
   page.once("dialog", (d) => d.accept());
   await page.locator('button[data-delete="' + quick.id + '"]').click();
   await until("row gone", async () => (await page.locator('tr[data-job="' + quick.id + '"]').count()) === 0, 10000);
+  assert.match(await stale.text(), new RegExp('data-job="' + quick.id + '"'), "the held list predates the delete");
+  await heldRoute.fulfill({ response: stale });
+  await page.unroute(base + "/");
+  // Watch closely for a while: a later fresh refresh would hide a reappearance again.
+  for (let i = 0; i < 50; i++) {
+    assert.equal(await page.locator('tr[data-job="' + quick.id + '"]').count(), 0, "a stale refresh brought the deleted row back");
+    await sleep(20);
+  }
   assert.equal((await page.request.get(base + "/api/jobs/" + quick.id)).status(), 404);
   assert.deepEqual(page.errors, []);
 });

@@ -3,7 +3,8 @@
 # data dir, then runs the Playwright suite (node --test), which signs up, starts and claims a
 # separate `wowlab node` process, submits jobs and checks pages in Debian chromium.
 # Env: CARGO_TARGET_DIR (default /work/target-studio), CHROMIUM (default /usr/bin/chromium),
-#      STUDIO_RELEASE=1 for a release build, STUDIO_SCREENSHOTS=dir (default docs/screenshots).
+#      STUDIO_RELEASE=1 for a release build, STUDIO_SCREENSHOTS=dir (default docs/screenshots),
+#      STUDIO_TESTS="manage.test.mjs ..." to run only some suites.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -37,6 +38,6 @@ done
 export STUDIO_URL="http://127.0.0.1:$port" WOWLAB_BIN="$bin" STUDIO_TMP="$tmp"
 export STUDIO_SCREENSHOTS="${STUDIO_SCREENSHOTS:-$repo/docs/screenshots}"
 status=0
-(cd "$here" && node --test --test-concurrency=1 studio.test.mjs results.test.mjs node_live.test.mjs manage.test.mjs) || status=$?
+(cd "$here" && node --test --test-concurrency=1 ${STUDIO_TESTS:-studio.test.mjs results.test.mjs node_live.test.mjs manage.test.mjs}) || status=$?
 if [[ $status != 0 ]]; then echo "--- wowlab up log (tail) ---" >&2; tail -n 60 "$tmp/up.log" >&2; fi
 exit $status

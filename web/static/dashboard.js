@@ -5,6 +5,8 @@
   "use strict";
   const api = window.wowlabApi;
   const err = () => document.getElementById("jobs-error");
+  // Jobs deleted from this page: a list fetched before the delete landed must not bring them back.
+  const deleted = new Set();
 
   function say(msg) {
     const e = err();
@@ -44,6 +46,7 @@
     say("");
     try {
       await api("DELETE", "/api/jobs/" + encodeURIComponent(b.dataset.delete));
+      deleted.add(b.dataset.delete);
       row.remove();
     } catch (e) {
       say(e.message || "Could not delete the job.");
@@ -71,6 +74,7 @@
       const res = await fetch(location.href, { credentials: "same-origin" });
       if (!res.ok) return;
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      for (const tr of doc.querySelectorAll("tr[data-job]")) if (deleted.has(tr.dataset.job)) tr.remove();
       // Only the list: the filter form keeps what the user is choosing or typing.
       const fresh = doc.getElementById("jobs-list");
       const mine = document.getElementById("jobs-list");
