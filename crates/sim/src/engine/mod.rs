@@ -87,6 +87,8 @@ struct CdState {
     /// Length of the recharge in progress.
     recharge_len: u64,
     gen: u32,
+    /// Queue key of the pending `Recharge` (valid while `recharge_end` is set).
+    key: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -1106,7 +1108,7 @@ impl<'p> Sim<'p> {
         st.recharge_end = self.now + len;
         st.gen = st.gen.wrapping_add(1);
         let (t, gen) = (st.recharge_end, st.gen);
-        self.q.push(
+        self.cds[s].key = self.q.push(
             t,
             Ev::Recharge {
                 spell: s as u16,
@@ -1158,7 +1160,9 @@ impl<'p> Sim<'p> {
         let (t, gen) = (st.recharge_end, st.gen);
         // The pending recharge (queued while `recharge_end` is set) moves instead of staying
         // queued as an outdated entry.
-        self.q.replace(
+        let old_key = st.key;
+        self.cds[s].key = self.q.replace(
+            old_key,
             old,
             t,
             Ev::Recharge {

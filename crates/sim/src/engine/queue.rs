@@ -125,14 +125,15 @@ impl Queue {
         }
     }
 
+    /// Queues `ev` at `time`; returns its key (for [`Queue::replace`]).
     #[inline]
-    pub fn push(&mut self, time: u64, ev: Ev) {
+    pub fn push(&mut self, time: u64, ev: Ev) -> u64 {
         self.seq = (self.seq + 1) & SEQ_MASK;
         let key = time << SEQ_BITS | self.seq;
         if self.hole {
             self.hole = false;
             self.sift_down(0, key, ev);
-            return;
+            return key;
         }
         let mut i = self.evs.len();
         // Slot i was an empty pad; keep ARITY - 1 pads after the new last entry.
@@ -153,25 +154,30 @@ impl Queue {
         }
         keys[i] = key;
         evs[i] = ev;
+        key
     }
 
-    /// Moves the queued entry `old` to `time` as `new`, with the key a fresh [`Queue::push`]
-    /// would give it, so every later pop sees the same (time, sequence) order as after a push;
-    /// pushes when `old` is not queued. Superseding an entry this way leaves no outdated copy
-    /// behind: each Barbed Shot tick or Cobra Shot that shortens a cooldown otherwise leaves
-    /// the previous recharge queued until its old time, a third of the heap in pet-procs.
-    /// The linear search is over a heap of a few dozen entries, cheaper than popping and
-    /// sifting past the outdated one later.
+    /// Moves the queued entry `old`, pushed with key `old_key`, to `time` as `new`, with the
+    /// key a fresh [`Queue::push`] would give it (returned), so every later pop sees the same
+    /// (time, sequence) order as after a push; pushes when `old` is not queued. Superseding an
+    /// entry this way leaves no outdated copy behind: each Barbed Shot tick or Cobra Shot that
+    /// shortens a cooldown otherwise leaves the previous recharge queued until its old time, a
+    /// third of the heap in pet-procs.
+    ///
+    /// The search compares keys (one integer per entry; the event only on a key match) over a
+    /// heap of a few dozen entries, cheaper than popping and sifting past the outdated entry
+    /// later. A hole at the root stays where it is: it is not a queued entry, and the moved
+    /// entry's new key is larger than the hole's (time not earlier, sequence larger), so
+    /// sifting up stops below the root and sifting down never reaches it.
     #[inline]
-    pub fn replace(&mut self, old: Ev, time: u64, new: Ev) {
-        // The consumed root must not be found (nor moved) as a queued entry.
-        if self.hole {
-            self.hole = false;
-            self.remove_root();
-        }
-        let Some(i) = self.evs.iter().position(|&e| e == old) else {
-            self.push(time, new);
-            return;
+    pub fn replace(&mut self, old_key: u64, old: Ev, time: u64, new: Ev) -> u64 {
+        let start = usize::from(self.hole);
+        let n = self.evs.len();
+        // Keys are unique among queued entries; the event is compared too (only on a key
+        // match), so a stale key can never move another entry.
+        let found = (start..n).find(|&i| self.keys[i] == old_key && self.evs[i] == old);
+        let Some(i) = found else {
+            return self.push(time, new);
         };
         self.seq = (self.seq + 1) & SEQ_MASK;
         let key = time << SEQ_BITS | self.seq;
@@ -180,6 +186,7 @@ impl Queue {
         } else {
             self.sift_down(i, key, new);
         }
+        key
     }
 
     /// Places `key`/`ev` at or above hole `i`, moving larger ancestors down.
@@ -362,6 +369,8 @@ mod tests {
         let mut rng = crate::rng::Xoshiro256pp::seed_from_u64(9);
         let (mut pushed, mut moved) = (Queue::default(), Queue::default());
         let mut gen = [0u32; 4];
+        // The key of each spell's entry in `moved` (none queued yet: a key no entry has).
+        let mut keys = [u64::MAX; 4];
         let mut now = 0u64;
         let live = |g: &[u32; 4], ev: Ev| matches!(ev, Ev::Recharge { spell, gen } if g[spell as usize] == gen);
         for _ in 0..5_000 {
@@ -380,7 +389,7 @@ mod tests {
                     // Earlier, equal and later times all occur.
                     let t = now + rng.next_u64() % 3_000;
                     pushed.push(t, new);
-                    moved.replace(old, t, new);
+                    keys[spell as usize] = moved.replace(keys[spell as usize], old, t, new);
                 }
                 _ => {
                     let next = loop {
@@ -421,7 +430,9 @@ mod tests {
                 plain.push(t, ev);
                 match rng.next_u64() % 8 {
                     s @ 0..=2 => slotted.push_slot(s as usize, t, ev),
-                    _ => slotted.push(t, ev),
+                    _ => {
+                        slotted.push(t, ev);
+                    }
                 }
             } else {
                 let got = slotted.pop();
