@@ -174,8 +174,8 @@ impl<'p> Sim<'p> {
         Self {
             p,
             rng: Xoshiro256pp::seed_from_u64(0),
-            // One slot per actor's auto attack, then one per dot.
-            q: Queue::with_slots(p.actors.len() + p.dots.len()),
+            // One slot per actor's decision, one per actor's auto attack, one per dot.
+            q: Queue::with_slots(2 * p.actors.len() + p.dots.len()),
             now: 0,
             end: 0,
             damage: 0,
@@ -197,8 +197,9 @@ impl<'p> Sim<'p> {
     /// Runs iteration `k` of a job seeded with `seed`; returns (damage, duration_us, events).
     ///
     /// Stops with [`RunError::EventLimit`] once more than [`MAX_EVENTS_PER_ITERATION`] queue
-    /// entries (live or superseded; a shortened cooldown's recharge is moved, not superseded)
-    /// have been processed.
+    /// entries (live or superseded; a shortened cooldown's recharge is moved, and a new
+    /// decision, swing or dot tick overwrites its owner's outdated one in its queue slot, so
+    /// those are never popped as superseded) have been processed.
     pub fn run(&mut self, seed: u64, k: u64) -> Result<(u64, u64, u64), RunError> {
         self.reset(seed, k);
         let mut popped = 0u64;
@@ -296,7 +297,7 @@ impl<'p> Sim<'p> {
             self.actors[a].auto_gen += 1;
             let gen = self.actors[a].auto_gen;
             self.q.push_slot(
-                a,
+                self.auto_slot(a),
                 self.now,
                 Ev::Auto {
                     actor: a as u8,
@@ -306,13 +307,27 @@ impl<'p> Sim<'p> {
         }
     }
 
+    /// Queue slot of actor `a`'s auto attack (slot `a` holds its decisions).
+    #[inline]
+    fn auto_slot(&self, a: usize) -> usize {
+        self.actors.len() + a
+    }
+
+    /// Queue slot of dot `i`'s tick.
+    #[inline]
+    fn dot_slot(&self, i: usize) -> usize {
+        2 * self.actors.len() + i
+    }
+
     #[inline]
     fn schedule_ready(&mut self, a: usize, t: u64) {
         let st = &mut self.actors[a];
         st.ready_at = t;
         st.ready_gen = st.ready_gen.wrapping_add(1);
         let gen = st.ready_gen;
-        self.q.push(
+        // The actor's previous Ready (if queued) is outdated by the new generation.
+        self.q.push_slot(
+            a,
             t,
             Ev::Ready {
                 actor: a as u8,
@@ -377,7 +392,7 @@ impl<'p> Sim<'p> {
                     self.deal(auto.src as usize, 1.0);
                     let next = self.stats[a].swing_us;
                     self.q
-                        .push_slot(a, self.now + next, Ev::Auto { actor, gen });
+                        .push_slot(self.auto_slot(a), self.now + next, Ev::Auto { actor, gen });
                 }
             }
             Ev::Recharge { spell, gen } => {
@@ -1024,11 +1039,8 @@ impl<'p> Sim<'p> {
         st.gen = st.gen.wrapping_add(1);
         let next = (st.last_tick + st.interval).min(st.end).max(now);
         let gen = st.gen;
-        self.q.push_slot(
-            self.actors.len() + i,
-            next,
-            Ev::DotTick { dot: i as u16, gen },
-        );
+        self.q
+            .push_slot(self.dot_slot(i), next, Ev::DotTick { dot: i as u16, gen });
         if fresh {
             self.wake_idle(self.p.wake.dot[i]);
         }
@@ -1050,11 +1062,8 @@ impl<'p> Sim<'p> {
                 st.interval = interval;
                 let next = (now + interval).min(st.end);
                 let gen = st.gen;
-                self.q.push_slot(
-                    self.actors.len() + i,
-                    next,
-                    Ev::DotTick { dot: i as u16, gen },
-                );
+                self.q
+                    .push_slot(self.dot_slot(i), next, Ev::DotTick { dot: i as u16, gen });
             }
         }
         let d = &self.p.dots[i];

@@ -48,13 +48,14 @@ const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
 /// than any key pushed later (time not earlier, sequence larger), so nothing sifts past it
 /// while it waits; the next pop refills it the usual way when no push came.
 ///
-/// Beside the heap, a few *slots* each hold at most one entry: periodic events (auto attack
-/// swings, dot ticks) are pushed with [`Queue::push_slot`] into their owner's slot when it is
-/// vacant, so the event that replaces a popped swing or tick is stored and found again without
-/// sifting through the heap. A slot entry carries a key from the same sequence counter and
-/// `pop` takes the smaller of the heap's root and the smallest slot key, so the pop order is
-/// exactly the (time, sequence) order of one heap holding every entry. An occupied slot (an
-/// outdated swing still waiting, a refreshed dot's previous tick) sends the push to the heap.
+/// Beside the heap, a few *slots* each hold at most one entry: events of which an owner has
+/// at most one live copy (an actor's decision, its auto attack swing, a dot's tick) are pushed
+/// with [`Queue::push_slot`] into their owner's slot, so they are stored and found again
+/// without sifting through the heap. A slot entry carries a key from the same sequence counter
+/// and `pop` takes the smaller of the heap's root and the smallest slot key, so live entries
+/// pop in exactly the (time, sequence) order of one heap holding every entry. A push into an
+/// occupied slot overwrites the entry there: the caller guarantees it is outdated (its
+/// generation no longer matches), so it would only have been popped and dropped.
 #[derive(Debug)]
 pub(crate) struct Queue {
     keys: Vec<u64>,
@@ -108,21 +109,36 @@ impl Queue {
         self.slot_min = 0;
     }
 
-    /// Like [`Queue::push`], but stores the entry in slot `slot` when that slot is vacant.
-    /// Entries pushed this way must never be [`Queue::replace`]d.
+    /// Like [`Queue::push`], but stores the entry in slot `slot`, replacing the slot's
+    /// previous entry, which must be outdated. Entries pushed this way must never be
+    /// [`Queue::replace`]d.
     #[inline]
     pub fn push_slot(&mut self, slot: usize, time: u64, ev: Ev) {
-        if self.slot_keys[slot] != EMPTY {
-            self.push(time, ev);
-            return;
-        }
         self.seq = (self.seq + 1) & SEQ_MASK;
         let key = time << SEQ_BITS | self.seq;
+        let old = self.slot_keys[slot];
         self.slot_keys[slot] = key;
         self.slot_evs[slot] = ev;
         if key < self.slot_keys[self.slot_min] {
             self.slot_min = slot;
+        } else if slot == self.slot_min && key > old {
+            // The smallest entry moved later: another slot may now hold the minimum.
+            self.slot_min = self.min_slot();
         }
+    }
+
+    /// The slot with the smallest key (the first one when all are vacant).
+    #[inline]
+    fn min_slot(&self) -> usize {
+        let mut best = 0;
+        let mut best_key = EMPTY;
+        for (i, &k) in self.slot_keys.iter().enumerate() {
+            if k < best_key {
+                best = i;
+                best_key = k;
+            }
+        }
+        best
     }
 
     /// Queues `ev` at `time`; returns its key (for [`Queue::replace`]).
@@ -250,14 +266,7 @@ impl Queue {
         if slot_key < key {
             let ev = self.slot_evs[m];
             self.slot_keys[m] = EMPTY;
-            // The next smallest slot (the first one when all are vacant).
-            let mut best = 0;
-            for (i, &k) in self.slot_keys.iter().enumerate() {
-                if k < self.slot_keys[best] {
-                    best = i;
-                }
-            }
-            self.slot_min = best;
+            self.slot_min = self.min_slot();
             return Some((slot_key >> SEQ_BITS, ev));
         }
         let &ev = self.evs.first()?;
@@ -411,38 +420,64 @@ mod tests {
     }
 
     #[test]
-    fn slots_pop_like_one_heap() {
-        // Two queues fed the same schedule: one pushes everything into the heap, the other
-        // sends a quarter of the entries to one of three slots (the heap when it is taken).
+    fn slots_pop_like_one_heap_without_the_outdated_entries() {
+        // Two queues fed the same schedule: one pushes everything into the heap and drops
+        // superseded entries when they pop (what the engine does with outdated generations),
+        // the other sends a share of the entries to one of three slots, each push into a slot
+        // superseding that slot's previous entry.
         let mut rng = crate::rng::Xoshiro256pp::seed_from_u64(11);
         let (mut plain, mut slotted) = (Queue::default(), Queue::with_slots(3));
+        // The latest entry of each slot, by push order (0: none).
+        let mut latest = [0u32; 3];
+        let live = |latest: &[u32; 3], ev: Ev| match ev {
+            Ev::Auto { actor, gen } => actor == 9 || latest[actor as usize] == gen,
+            _ => true,
+        };
         let mut now = 0u64;
         let mut order = 0u32;
+        let pop_live = |q: &mut Queue, latest: &[u32; 3]| loop {
+            match q.pop() {
+                Some((t, ev)) if live(latest, ev) => break Some((t, ev)),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
         for _ in 0..20_000 {
             if rng.next_u64() % 3 != 0 {
                 // Equal times occur often, so the sequence order is exercised.
                 let t = now + rng.next_u64() % 40;
                 order += 1;
-                let ev = Ev::Auto {
-                    actor: 0,
-                    gen: order,
-                };
-                plain.push(t, ev);
                 match rng.next_u64() % 8 {
-                    s @ 0..=2 => slotted.push_slot(s as usize, t, ev),
+                    s @ 0..=2 => {
+                        let ev = Ev::Auto {
+                            actor: s as u8,
+                            gen: order,
+                        };
+                        latest[s as usize] = order;
+                        plain.push(t, ev);
+                        slotted.push_slot(s as usize, t, ev);
+                    }
                     _ => {
+                        let ev = Ev::Auto {
+                            actor: 9,
+                            gen: order,
+                        };
+                        plain.push(t, ev);
                         slotted.push(t, ev);
                     }
                 }
             } else {
                 let got = slotted.pop();
-                assert_eq!(got, plain.pop());
+                if let Some((_, ev)) = got {
+                    assert!(live(&latest, ev), "slotted queue kept an outdated entry");
+                }
+                assert_eq!(got, pop_live(&mut plain, &latest));
                 if let Some((t, _)) = got {
                     now = t;
                 }
             }
         }
-        while let Some(e) = plain.pop() {
+        while let Some(e) = pop_live(&mut plain, &latest) {
             assert_eq!(slotted.pop(), Some(e));
         }
         assert_eq!(slotted.pop(), None);
