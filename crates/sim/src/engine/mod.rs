@@ -50,7 +50,6 @@ fn truth(b: bool) -> f64 {
 #[derive(Debug, Clone, Copy, Default)]
 struct ActorState {
     active: bool,
-    idle: bool,
     ready_gen: u32,
     cast_gen: u32,
     auto_gen: u32,
@@ -150,8 +149,9 @@ pub(crate) struct Sim<'p> {
     damage: u64,
     events: u64,
     dead: bool,
-    /// Actors marked idle since the last wake-up (0 = nobody to wake).
-    idle: u32,
+    /// Idle actors, bit `a` = actor `a` (an actor goes idle only while active and is woken
+    /// when it leaves), so waking the idle actors of a mask visits exactly `mask & idle`.
+    idle: u64,
     actors: Vec<ActorState>,
     stats: Vec<Stats>,
     res: Vec<ResState>,
@@ -284,10 +284,7 @@ impl<'p> Sim<'p> {
 
     #[inline]
     fn clear_idle(&mut self, a: usize) {
-        if self.actors[a].idle {
-            self.actors[a].idle = false;
-            self.idle -= 1;
-        }
+        self.idle &= !(1 << a);
     }
 
     fn start_actor(&mut self, a: usize) {
@@ -472,8 +469,7 @@ impl<'p> Sim<'p> {
 
     fn go_idle(&mut self, a: usize) {
         let wake = self.idle_wake_time(a);
-        self.actors[a].idle = true;
-        self.idle += 1;
+        self.idle |= 1 << a;
         // Nothing time-driven can change: sleep until an event wakes the actor.
         if wake != u64::MAX {
             self.schedule_ready(a, wake.max(self.now + 1));
@@ -578,16 +574,15 @@ impl<'p> Sim<'p> {
 
     /// Brings idle actors' wake-ups forward after a timer moved earlier (no re-decision now).
     fn reschedule_idle(&mut self, mask: u64) {
-        if self.idle == 0 || mask == 0 {
-            return;
-        }
-        for a in 0..self.actors.len() {
-            let st = &self.actors[a];
-            if mask >> a & 1 == 1 && st.active && st.idle {
-                let wake = self.idle_wake_time(a).max(self.now + 1);
-                if wake < self.actors[a].ready_at {
-                    self.schedule_ready(a, wake);
-                }
+        // Ascending actor order, as a loop over all actors testing each would visit them.
+        let mut todo = mask & self.idle;
+        while todo != 0 {
+            let a = todo.trailing_zeros() as usize;
+            todo &= todo - 1;
+            debug_assert!(self.actors[a].active);
+            let wake = self.idle_wake_time(a).max(self.now + 1);
+            if wake < self.actors[a].ready_at {
+                self.schedule_ready(a, wake);
             }
         }
     }
@@ -668,14 +663,13 @@ impl<'p> Sim<'p> {
 
     /// Wakes idle actors in `mask` (bit a = actor a) so they re-read their action list now.
     fn wake_idle(&mut self, mask: u64) {
-        if self.idle == 0 || mask == 0 {
-            return;
-        }
-        for a in 0..self.actors.len() {
-            if mask >> a & 1 == 1 && self.actors[a].active && self.actors[a].idle {
-                self.clear_idle(a);
-                self.schedule_ready(a, self.now);
-            }
+        let mut todo = mask & self.idle;
+        while todo != 0 {
+            let a = todo.trailing_zeros() as usize;
+            todo &= todo - 1;
+            debug_assert!(self.actors[a].active);
+            self.clear_idle(a);
+            self.schedule_ready(a, self.now);
         }
     }
 
@@ -1237,17 +1231,16 @@ impl<'p> Sim<'p> {
     /// threshold; for the others it only brings their wake-up forward when the new amount
     /// reaches one of their thresholds sooner.
     fn resource_changed(&mut self, r: usize, before: f64, after: f64) {
-        let mask = self.p.wake.resource[r];
-        if self.idle == 0 || mask == 0 {
+        let mut todo = self.p.wake.resource[r] & self.idle;
+        if todo == 0 {
             return;
         }
         let p = self.p;
         let any = p.wake.resource_any[r];
-        for a in 0..self.actors.len() {
-            let st = &self.actors[a];
-            if mask >> a & 1 == 0 || !st.active || !st.idle {
-                continue;
-            }
+        while todo != 0 {
+            let a = todo.trailing_zeros() as usize;
+            todo &= todo - 1;
+            debug_assert!(self.actors[a].active);
             let thresholds = &p.wake.thresholds[a];
             let crossed = any >> a & 1 == 1
                 || thresholds
