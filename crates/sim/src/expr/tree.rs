@@ -38,6 +38,37 @@ enum Node {
 pub(crate) struct Tree {
     nodes: Vec<Node>,
     root: u32,
+    /// The truth test as a chain of leaf tests (see [`Leaf`]); starts at `leaves[entry]`.
+    leaves: Vec<Leaf>,
+    entry: u32,
+}
+
+/// One test of a condition's truth as a chain: `and`, `or`, `not` and `Bool` nodes become
+/// jumps between their leaves (the leaf to test next when this one is true and when it is
+/// false, or the final answer), so testing walks a list instead of recursing through the
+/// logic nodes. Each leaf is tested exactly as [`Tree::truth_of`] tests that node.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Leaf {
+    test: LeafTest,
+    on_true: u32,
+    on_false: u32,
+}
+
+/// Chain target: the condition is true.
+const YES: u32 = u32::MAX;
+/// Chain target: the condition is false.
+const NO: u32 = u32::MAX - 1;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LeafTest {
+    /// `load(v) <op> c`.
+    VarConst(BinOp, Var, f64),
+    /// `c <op> load(v)`.
+    ConstVar(BinOp, f64, Var),
+    /// `load(v) != 0.0`.
+    Var(Var),
+    /// Any other node: [`Tree::truth_of`] of it.
+    Node(u32),
 }
 
 #[inline]
@@ -78,7 +109,44 @@ impl Tree {
     pub(crate) fn build(ops: &[Op]) -> Option<Self> {
         let mut nodes = Vec::new();
         let root = Self::range(ops, 0, ops.len(), &mut nodes)?;
-        Some(Self { nodes, root })
+        let mut leaves = Vec::new();
+        let entry = Self::chain(&nodes, root, YES, NO, &mut leaves)?;
+        Some(Self {
+            nodes,
+            root,
+            leaves,
+            entry,
+        })
+    }
+
+    /// Appends the leaves testing node `n`'s truth, continuing at `yes` when it is true and
+    /// at `no` when it is false; returns the index of the first leaf to test.
+    fn chain(nodes: &[Node], n: u32, yes: u32, no: u32, leaves: &mut Vec<Leaf>) -> Option<u32> {
+        let test = match nodes[n as usize] {
+            // `a and b`: b is tested only when a is true.
+            Node::And(a, b) => {
+                let b = Self::chain(nodes, b, yes, no, leaves)?;
+                return Self::chain(nodes, a, b, no, leaves);
+            }
+            // `a or b`: b is tested only when a is false.
+            Node::Or(a, b) => {
+                let b = Self::chain(nodes, b, yes, no, leaves)?;
+                return Self::chain(nodes, a, yes, b, leaves);
+            }
+            Node::Not(a) => return Self::chain(nodes, a, no, yes, leaves),
+            Node::Bool(a) => return Self::chain(nodes, a, yes, no, leaves),
+            Node::CmpVarConst(op, v, c) => LeafTest::VarConst(op, v, c),
+            Node::CmpConstVar(op, c, v) => LeafTest::ConstVar(op, c, v),
+            Node::Load(v) => LeafTest::Var(v),
+            _ => LeafTest::Node(n),
+        };
+        leaves.push(Leaf {
+            test,
+            on_true: yes,
+            on_false: no,
+        });
+        // Leaf indices stay below the two answer markers.
+        u32::try_from(leaves.len() - 1).ok().filter(|&i| i < NO)
     }
 
     /// Symbolically runs `ops[start..end]`, which must leave exactly one value on the stack,
@@ -165,7 +233,29 @@ impl Tree {
         match self.nodes[self.root as usize] {
             Node::CmpVarConst(op, v, c) => compare(op, env.load(v), c),
             Node::Load(v) => env.load(v) != 0.0,
-            _ => self.truth_of(self.root, env),
+            _ => {
+                let t = self.test_chain(env);
+                debug_assert_eq!(t, self.truth_of(self.root, env));
+                t
+            }
+        }
+    }
+
+    /// [`Tree::truth_of`] of the root, by walking the leaf chain.
+    fn test_chain<E: Env + ?Sized>(&self, env: &E) -> bool {
+        let mut i = self.entry;
+        loop {
+            let leaf = &self.leaves[i as usize];
+            let t = match leaf.test {
+                LeafTest::VarConst(op, v, c) => compare(op, env.load(v), c),
+                LeafTest::ConstVar(op, c, v) => compare(op, c, env.load(v)),
+                LeafTest::Var(v) => env.load(v) != 0.0,
+                LeafTest::Node(n) => self.truth_of(n, env),
+            };
+            i = if t { leaf.on_true } else { leaf.on_false };
+            if i >= NO {
+                return i == YES;
+            }
         }
     }
 
@@ -309,6 +399,7 @@ mod tests {
                             let want = prog.eval(&env);
                             assert_eq!(tree.eval(&env).to_bits(), want.to_bits(), "{src}");
                             assert_eq!(tree.test(&env), want != 0.0, "{src}");
+                            assert_eq!(tree.test_chain(&env), want != 0.0, "{src}");
                         }
                     }
                 }
