@@ -41,8 +41,9 @@ pub struct CompiledProfile {
     pub(crate) procs: Vec<CProc>,
     pub(crate) sources: Vec<CSource>,
     pub(crate) abilities: Vec<String>,
-    /// Auras that change any stat (recompute stats when they change).
-    pub(crate) stat_auras: Vec<u16>,
+    /// Per actor: the auras that change any of its stats, in aura order (recompute its stats
+    /// when they change).
+    pub(crate) actor_stat_auras: Vec<Vec<u16>>,
     pub(crate) base: BaseStats,
     pub(crate) wake: WakeMasks,
 }
@@ -1194,6 +1195,16 @@ impl<'a> Compiler<'a> {
                 wake.stats |= wake.resource[r];
             }
         }
+        let actor_stat_auras = actors
+            .iter()
+            .map(|actor| {
+                stat_auras
+                    .iter()
+                    .copied()
+                    .filter(|&i| auras[i as usize].affects_actor(actor))
+                    .collect()
+            })
+            .collect();
         Ok(CompiledProfile {
             hash: profile_hash(p),
             name: p.name.clone(),
@@ -1212,7 +1223,7 @@ impl<'a> Compiler<'a> {
             procs,
             sources,
             abilities: self.abilities,
-            stat_auras,
+            actor_stat_auras,
             base,
             wake,
         })

@@ -957,6 +957,7 @@ impl<'p> Sim<'p> {
         }
         let p = self.p;
         let b = &p.base;
+        let player_haste = self.stats[0].haste;
         for (a, actor) in p.actors.iter().enumerate() {
             if changed.is_some_and(|i| !p.auras[i].affects_actor(actor)) {
                 continue;
@@ -966,12 +967,13 @@ impl<'p> Sim<'p> {
             let mut mastery = b.mastery_pct;
             let mut vers = b.versatility;
             let mut primary = 1.0;
-            for &ai in &p.stat_auras {
+            // The stat auras that affect this actor, in the same order as before.
+            for &ai in &p.actor_stat_auras[a] {
                 let stacks = self.auras[ai as usize].stacks;
-                let aura = &p.auras[ai as usize];
-                if stacks == 0 || !aura.affects_actor(actor) {
+                if stacks == 0 {
                     continue;
                 }
+                let aura = &p.auras[ai as usize];
                 let n = stacks as f64;
                 crit += aura.crit * n;
                 haste *= 1.0 + aura.haste * n;
@@ -981,6 +983,7 @@ impl<'p> Sim<'p> {
             }
             // Bounded so tick and swing intervals stay positive and event counts finite.
             let haste = haste.clamp(0.01, 100.0);
+            let old = self.stats[a];
             self.stats[a] = Stats {
                 crit,
                 haste,
@@ -988,14 +991,22 @@ impl<'p> Sim<'p> {
                 mastery_mult: 1.0 + mastery * b.mastery_coefficient / 100.0,
                 vers_mult: 1.0 + vers,
                 power: b.primary * actor.power_frac * primary,
-                swing_us: actor
-                    .auto
-                    .as_ref()
-                    .map_or(0, |auto| ((auto.speed_us as f64 / haste) as u64).max(1)),
+                // A function of haste alone: unchanged haste (same bits) keeps the value.
+                swing_us: if haste.to_bits() == old.haste.to_bits() {
+                    old.swing_us
+                } else {
+                    actor
+                        .auto
+                        .as_ref()
+                        .map_or(0, |auto| ((auto.speed_us as f64 / haste) as u64).max(1))
+                },
             };
         }
-        for r in 0..self.rates.len() {
-            self.rates[r] = regen_rate_of(p, &self.stats, r);
+        // The rates depend on the player's haste only.
+        if self.stats[0].haste.to_bits() != player_haste.to_bits() {
+            for r in 0..self.rates.len() {
+                self.rates[r] = regen_rate_of(p, &self.stats, r);
+            }
         }
     }
 
