@@ -95,6 +95,9 @@ struct AuraState {
     stacks: u8,
     expires: u64,
     gen: u32,
+    /// `1.0 + damage * stacks` of the aura while it has stacks (what `deal` multiplies by),
+    /// derived when the stacks change instead of on every hit.
+    damage_mult: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -536,6 +539,7 @@ impl<'p> Sim<'p> {
     /// with the amount (subtraction, division by a positive rate and the saturating cast are
     /// all monotone), so it is that of the smallest amount not yet reached, or MAX when that
     /// one is above the cap (so are all larger ones).
+    #[inline]
     fn time_to_reach_any(&self, amounts: &Amounts) -> u64 {
         let r = amounts.resource as usize;
         let rate = self.regen_rate(r);
@@ -550,13 +554,7 @@ impl<'p> Sim<'p> {
         // values, take the minimum amount by amount, exactly as before.
         let shortcut = max - cur <= rate * 1e19;
         if !shortcut {
-            return amounts
-                .sorted
-                .iter()
-                .map(|&x| self.time_to_reach(r, x))
-                .chain(amounts.nan.then(|| self.time_to_reach(r, f64::NAN)))
-                .min()
-                .unwrap_or(u64::MAX);
+            return self.time_to_reach_each(amounts);
         }
         // time_to_reach's own test, `cur >= x` failing, is `x > cur` here (no NaN on either
         // side: `cur` passed the comparison above, the sorted amounts exclude NaN).
@@ -570,6 +568,21 @@ impl<'p> Sim<'p> {
             wake = wake.min(self.now + 2);
         }
         wake
+    }
+
+    /// [`Sim::time_to_reach_any`] amount by amount: out of line, as it is rare (the inlined
+    /// common path stays small).
+    #[cold]
+    #[inline(never)]
+    fn time_to_reach_each(&self, amounts: &Amounts) -> u64 {
+        let r = amounts.resource as usize;
+        amounts
+            .sorted
+            .iter()
+            .map(|&x| self.time_to_reach(r, x))
+            .chain(amounts.nan.then(|| self.time_to_reach(r, f64::NAN)))
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     /// Brings idle actors' wake-ups forward after a timer moved earlier (no re-decision now).
@@ -789,9 +802,13 @@ impl<'p> Sim<'p> {
             amount *= st.mastery_mult;
         }
         for &ai in &src.mod_auras {
-            let stacks = self.auras[ai as usize].stacks;
-            if stacks > 0 {
-                amount *= 1.0 + p.auras[ai as usize].damage * stacks as f64;
+            let st = &self.auras[ai as usize];
+            if st.stacks > 0 {
+                debug_assert_eq!(
+                    st.damage_mult.to_bits(),
+                    (1.0 + p.auras[ai as usize].damage * st.stacks as f64).to_bits()
+                );
+                amount *= st.damage_mult;
             }
         }
         let crit = src.can_crit && self.rng.chance(st.crit);
@@ -920,6 +937,8 @@ impl<'p> Sim<'p> {
                 },
             );
         }
+        let st = &mut self.auras[i];
+        st.damage_mult = 1.0 + a.damage * st.stacks as f64;
         let mut mask = self.p.wake.aura[i];
         if self.auras[i].stacks != before && self.is_stat_aura(i) {
             self.recompute_stats(Some(i));
