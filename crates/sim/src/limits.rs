@@ -27,7 +27,8 @@ pub const MAX_FIGHT_SECS: f64 = 3_600.0;
 
 /// Most queue events one iteration may process (superseded ones included; a cooldown
 /// reduction moves its recharge event rather than superseding it, and a new decision, auto
-/// attack swing or dot tick replaces its owner's outdated one in place) before it stops
+/// attack swing, dot tick, aura expiry or recharge replaces its owner's outdated one in
+/// place) before it stops
 /// with [`RunError::EventLimit`](crate::RunError::EventLimit).
 pub const MAX_EVENTS_PER_ITERATION: u64 = 1_000_000;
 

@@ -2,9 +2,10 @@
 //!
 //! State is held in flat vectors indexed like the compiled tables and reset (not reallocated)
 //! for every iteration; the event queue keeps its capacity, so the steady state allocates
-//! nothing per event. Superseded events (a refreshed aura's old expiry, a dead pet's swing)
-//! are not removed from the queue: each carries a generation number and is skipped when it no
-//! longer matches.
+//! nothing per event. Superseded events (a dead pet's swing, a maxed cooldown's recharge) are
+//! not removed from the queue: each carries a generation number and is skipped when it no
+//! longer matches; a superseded event of an owner that schedules a new one (a refreshed
+//! aura's expiry, an actor's earlier decision) is overwritten in the owner's queue slot.
 
 pub(crate) mod queue;
 
@@ -86,8 +87,6 @@ struct CdState {
     /// Length of the recharge in progress.
     recharge_len: u64,
     gen: u32,
-    /// Queue key of the pending `Recharge` (valid while `recharge_end` is set).
-    key: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -177,8 +176,12 @@ impl<'p> Sim<'p> {
         Self {
             p,
             rng: Xoshiro256pp::seed_from_u64(0),
-            // One slot per actor's decision, one per actor's auto attack, one per dot.
-            q: Queue::with_slots(2 * p.actors.len() + p.dots.len()),
+            // Hot slots: one per actor's decision, one per actor's auto attack, one per dot.
+            // Cold slots: one per aura's expiry, one per spell's recharge.
+            q: Queue::with_slots(
+                2 * p.actors.len() + p.dots.len(),
+                p.auras.len() + p.spells.len(),
+            ),
             now: 0,
             end: 0,
             damage: 0,
@@ -200,8 +203,8 @@ impl<'p> Sim<'p> {
     /// Runs iteration `k` of a job seeded with `seed`; returns (damage, duration_us, events).
     ///
     /// Stops with [`RunError::EventLimit`] once more than [`MAX_EVENTS_PER_ITERATION`] queue
-    /// entries (live or superseded; a shortened cooldown's recharge is moved, and a new
-    /// decision, swing or dot tick overwrites its owner's outdated one in its queue slot, so
+    /// entries (live or superseded; a new decision, swing, dot tick, aura expiry or recharge,
+    /// also a shortened cooldown's, overwrites its owner's outdated one in its queue slot, so
     /// those are never popped as superseded) have been processed.
     pub fn run(&mut self, seed: u64, k: u64) -> Result<(u64, u64, u64), RunError> {
         self.reset(seed, k);
@@ -929,7 +932,9 @@ impl<'p> Sim<'p> {
         if reschedule {
             st.gen = st.gen.wrapping_add(1);
             let (t, gen) = (st.expires, st.gen);
-            self.q.push(
+            // The new generation outdates the aura's previous expiry (if queued).
+            self.q.push_cold(
+                i,
                 t,
                 Ev::AuraExpire {
                     aura: i as u16,
@@ -1141,7 +1146,8 @@ impl<'p> Sim<'p> {
         st.recharge_end = self.now + len;
         st.gen = st.gen.wrapping_add(1);
         let (t, gen) = (st.recharge_end, st.gen);
-        self.cds[s].key = self.q.push(
+        self.q.push_cold(
+            self.p.auras.len() + s,
             t,
             Ev::Recharge {
                 spell: s as u16,
@@ -1185,18 +1191,13 @@ impl<'p> Sim<'p> {
             return;
         }
         st.recharge_end = st.recharge_end.saturating_sub(us).max(self.now);
-        let old = Ev::Recharge {
-            spell: s as u16,
-            gen: st.gen,
-        };
         st.gen = st.gen.wrapping_add(1);
         let (t, gen) = (st.recharge_end, st.gen);
-        // The pending recharge (queued while `recharge_end` is set) moves instead of staying
-        // queued as an outdated entry.
-        let old_key = st.key;
-        self.cds[s].key = self.q.replace(
-            old_key,
-            old,
+        // The pending recharge (queued while `recharge_end` is set, now outdated by the new
+        // generation) is overwritten in the spell's slot: it moves to the new time with the
+        // key a push gives, instead of staying queued as an outdated entry.
+        self.q.push_cold(
+            self.p.auras.len() + s,
             t,
             Ev::Recharge {
                 spell: s as u16,

@@ -55,7 +55,10 @@ const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
 /// and `pop` takes the smaller of the heap's root and the smallest slot key, so live entries
 /// pop in exactly the (time, sequence) order of one heap holding every entry. A push into an
 /// occupied slot overwrites the entry there: the caller guarantees it is outdated (its
-/// generation no longer matches), so it would only have been popped and dropped.
+/// generation no longer matches), so it would only have been popped and dropped. Rarer
+/// one-per-owner events (an aura's expiry, a spell's recharge, including a shortened
+/// cooldown's moved one) use a second, *cold* group of slots ([`Queue::push_cold`]) with its
+/// own minimum: a pop of a frequent slot entry rescans only the frequent group.
 #[derive(Debug)]
 pub(crate) struct Queue {
     keys: Vec<u64>,
@@ -63,11 +66,80 @@ pub(crate) struct Queue {
     seq: u64,
     /// The root holds the last popped (consumed) entry.
     hole: bool,
-    /// Slot keys (EMPTY: vacant); at least one slot, so `slot_min` always indexes one.
-    slot_keys: Vec<u64>,
-    slot_evs: Vec<Ev>,
+    /// Slots of frequent events (decisions, swings, ticks), popped most of the time.
+    hot: Slots,
+    /// Slots of rarer events (aura expiries, recharges): a group of their own, so their
+    /// pushes and pops do not make every frequent slot pop rescan them.
+    cold: Slots,
+}
+
+/// A group of queue slots (see [`Queue`]), each holding at most one entry.
+#[derive(Debug)]
+struct Slots {
+    /// Slot keys (EMPTY: vacant); at least one slot, so `min` always indexes one.
+    keys: Vec<u64>,
+    evs: Vec<Ev>,
     /// The slot with the smallest key (EMPTY when every slot is vacant).
-    slot_min: usize,
+    min: usize,
+}
+
+impl Slots {
+    fn new(slots: usize) -> Self {
+        let n = slots.max(1);
+        Self {
+            keys: vec![EMPTY; n],
+            evs: vec![VACANT; n],
+            min: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.keys.fill(EMPTY);
+        self.min = 0;
+    }
+
+    /// Stores `key`/`ev` in `slot`, replacing its previous (outdated) entry.
+    #[inline]
+    fn put(&mut self, slot: usize, key: u64, ev: Ev) {
+        let old = self.keys[slot];
+        self.keys[slot] = key;
+        self.evs[slot] = ev;
+        if key < self.keys[self.min] {
+            self.min = slot;
+        } else if slot == self.min && key > old {
+            // The smallest entry moved later: another slot may now hold the minimum.
+            self.min = self.min_slot();
+        }
+    }
+
+    #[inline]
+    fn min_key(&self) -> u64 {
+        self.keys[self.min]
+    }
+
+    /// Removes the smallest entry.
+    #[inline]
+    fn take_min(&mut self) -> Ev {
+        let m = self.min;
+        let ev = self.evs[m];
+        self.keys[m] = EMPTY;
+        self.min = self.min_slot();
+        ev
+    }
+
+    /// The slot with the smallest key (the first one when all are vacant).
+    #[inline]
+    fn min_slot(&self) -> usize {
+        let mut best = 0;
+        let mut best_key = EMPTY;
+        for (i, &k) in self.keys.iter().enumerate() {
+            if k < best_key {
+                best = i;
+                best_key = k;
+            }
+        }
+        best
+    }
 }
 
 const ARITY: usize = 4;
@@ -76,7 +148,7 @@ const EMPTY: u64 = u64::MAX;
 
 impl Default for Queue {
     fn default() -> Self {
-        Self::with_slots(0)
+        Self::with_slots(0, 0)
     }
 }
 
@@ -84,17 +156,16 @@ impl Default for Queue {
 const VACANT: Ev = Ev::Ready { actor: 0, gen: 0 };
 
 impl Queue {
-    /// An empty queue with `slots` slots for [`Queue::push_slot`].
-    pub fn with_slots(slots: usize) -> Self {
-        let n = slots.max(1);
+    /// An empty queue with `hot` slots for [`Queue::push_slot`] and `cold` ones for
+    /// [`Queue::push_cold`].
+    pub fn with_slots(hot: usize, cold: usize) -> Self {
         Self {
             keys: vec![EMPTY; ARITY - 1],
             evs: Vec::new(),
             seq: 0,
             hole: false,
-            slot_keys: vec![EMPTY; n],
-            slot_evs: vec![VACANT; n],
-            slot_min: 0,
+            hot: Slots::new(hot),
+            cold: Slots::new(cold),
         }
     }
 
@@ -105,51 +176,35 @@ impl Queue {
         self.evs.clear();
         self.seq = 0;
         self.hole = false;
-        self.slot_keys.fill(EMPTY);
-        self.slot_min = 0;
+        self.hot.clear();
+        self.cold.clear();
     }
 
-    /// Like [`Queue::push`], but stores the entry in slot `slot`, replacing the slot's
-    /// previous entry, which must be outdated. Entries pushed this way must never be
-    /// [`Queue::replace`]d.
+    /// Like [`Queue::push`], but stores the entry in hot slot `slot`, replacing the slot's
+    /// previous entry, which must be outdated.
     #[inline]
     pub fn push_slot(&mut self, slot: usize, time: u64, ev: Ev) {
         self.seq = (self.seq + 1) & SEQ_MASK;
         let key = time << SEQ_BITS | self.seq;
-        let old = self.slot_keys[slot];
-        self.slot_keys[slot] = key;
-        self.slot_evs[slot] = ev;
-        if key < self.slot_keys[self.slot_min] {
-            self.slot_min = slot;
-        } else if slot == self.slot_min && key > old {
-            // The smallest entry moved later: another slot may now hold the minimum.
-            self.slot_min = self.min_slot();
-        }
+        self.hot.put(slot, key, ev);
     }
 
-    /// The slot with the smallest key (the first one when all are vacant).
+    /// [`Queue::push_slot`] for cold slot `slot`.
     #[inline]
-    fn min_slot(&self) -> usize {
-        let mut best = 0;
-        let mut best_key = EMPTY;
-        for (i, &k) in self.slot_keys.iter().enumerate() {
-            if k < best_key {
-                best = i;
-                best_key = k;
-            }
-        }
-        best
+    pub fn push_cold(&mut self, slot: usize, time: u64, ev: Ev) {
+        self.seq = (self.seq + 1) & SEQ_MASK;
+        let key = time << SEQ_BITS | self.seq;
+        self.cold.put(slot, key, ev);
     }
 
-    /// Queues `ev` at `time`; returns its key (for [`Queue::replace`]).
     #[inline]
-    pub fn push(&mut self, time: u64, ev: Ev) -> u64 {
+    pub fn push(&mut self, time: u64, ev: Ev) {
         self.seq = (self.seq + 1) & SEQ_MASK;
         let key = time << SEQ_BITS | self.seq;
         if self.hole {
             self.hole = false;
             self.sift_down(0, key, ev);
-            return key;
+            return;
         }
         let mut i = self.evs.len();
         // Slot i was an empty pad; keep ARITY - 1 pads after the new last entry.
@@ -158,58 +213,6 @@ impl Queue {
         let keys = &mut self.keys[..];
         let evs = &mut self.evs[..];
         // Sift up through a hole.
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            let pk = keys[parent];
-            if pk <= key {
-                break;
-            }
-            keys[i] = pk;
-            evs[i] = evs[parent];
-            i = parent;
-        }
-        keys[i] = key;
-        evs[i] = ev;
-        key
-    }
-
-    /// Moves the queued entry `old`, pushed with key `old_key`, to `time` as `new`, with the
-    /// key a fresh [`Queue::push`] would give it (returned), so every later pop sees the same
-    /// (time, sequence) order as after a push; pushes when `old` is not queued. Superseding an
-    /// entry this way leaves no outdated copy behind: each Barbed Shot tick or Cobra Shot that
-    /// shortens a cooldown otherwise leaves the previous recharge queued until its old time, a
-    /// third of the heap in pet-procs.
-    ///
-    /// The search compares keys (one integer per entry; the event only on a key match) over a
-    /// heap of a few dozen entries, cheaper than popping and sifting past the outdated entry
-    /// later. A hole at the root stays where it is: it is not a queued entry, and the moved
-    /// entry's new key is larger than the hole's (time not earlier, sequence larger), so
-    /// sifting up stops below the root and sifting down never reaches it.
-    #[inline]
-    pub fn replace(&mut self, old_key: u64, old: Ev, time: u64, new: Ev) -> u64 {
-        let start = usize::from(self.hole);
-        let n = self.evs.len();
-        // Keys are unique among queued entries; the event is compared too (only on a key
-        // match), so a stale key can never move another entry.
-        let found = (start..n).find(|&i| self.keys[i] == old_key && self.evs[i] == old);
-        let Some(i) = found else {
-            return self.push(time, new);
-        };
-        self.seq = (self.seq + 1) & SEQ_MASK;
-        let key = time << SEQ_BITS | self.seq;
-        if key < self.keys[i] {
-            self.sift_up(i, key, new);
-        } else {
-            self.sift_down(i, key, new);
-        }
-        key
-    }
-
-    /// Places `key`/`ev` at or above hole `i`, moving larger ancestors down.
-    #[inline]
-    fn sift_up(&mut self, mut i: usize, key: u64, ev: Ev) {
-        let keys = &mut self.keys[..];
-        let evs = &mut self.evs[..];
         while i > 0 {
             let parent = (i - 1) / ARITY;
             let pk = keys[parent];
@@ -261,13 +264,15 @@ impl Queue {
             self.remove_root();
         }
         let key = self.keys[0];
-        let m = self.slot_min;
-        let slot_key = self.slot_keys[m];
-        if slot_key < key {
-            let ev = self.slot_evs[m];
-            self.slot_keys[m] = EMPTY;
-            self.slot_min = self.min_slot();
-            return Some((slot_key >> SEQ_BITS, ev));
+        let hot = self.hot.min_key();
+        let cold = self.cold.min_key();
+        // Keys are unique, so at most one of the three minima is the smallest (all EMPTY:
+        // nothing queued, and the heap's `first` below is None).
+        if hot < key && hot < cold {
+            return Some((hot >> SEQ_BITS, self.hot.take_min()));
+        }
+        if cold < key {
+            return Some((cold >> SEQ_BITS, self.cold.take_min()));
         }
         let &ev = self.evs.first()?;
         self.hole = true;
@@ -372,70 +377,22 @@ mod tests {
     }
 
     #[test]
-    fn replacing_pops_like_pushing_and_skipping_the_outdated_entry() {
-        // Two queues fed the same schedule: one supersedes entries by pushing a new copy (the
-        // old one is popped and dropped as outdated), the other moves them with `replace`.
-        let mut rng = crate::rng::Xoshiro256pp::seed_from_u64(9);
-        let (mut pushed, mut moved) = (Queue::default(), Queue::default());
-        let mut gen = [0u32; 4];
-        // The key of each spell's entry in `moved` (none queued yet: a key no entry has).
-        let mut keys = [u64::MAX; 4];
-        let mut now = 0u64;
-        let live = |g: &[u32; 4], ev: Ev| matches!(ev, Ev::Recharge { spell, gen } if g[spell as usize] == gen);
-        for _ in 0..5_000 {
-            match rng.next_u64() % 4 {
-                0 | 1 => {
-                    let spell = (rng.next_u64() % 4) as u16;
-                    let old = Ev::Recharge {
-                        spell,
-                        gen: gen[spell as usize],
-                    };
-                    gen[spell as usize] += 1;
-                    let new = Ev::Recharge {
-                        spell,
-                        gen: gen[spell as usize],
-                    };
-                    // Earlier, equal and later times all occur.
-                    let t = now + rng.next_u64() % 3_000;
-                    pushed.push(t, new);
-                    keys[spell as usize] = moved.replace(keys[spell as usize], old, t, new);
-                }
-                _ => {
-                    let next = loop {
-                        match pushed.pop() {
-                            Some((t, ev)) if live(&gen, ev) => break Some((t, ev)),
-                            Some(_) => continue,
-                            None => break None,
-                        }
-                    };
-                    let got = moved.pop();
-                    assert_eq!(got, next);
-                    if let Some((t, ev)) = got {
-                        assert!(live(&gen, ev), "moved queue kept an outdated entry");
-                        now = t;
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
     fn slots_pop_like_one_heap_without_the_outdated_entries() {
         // Two queues fed the same schedule: one pushes everything into the heap and drops
         // superseded entries when they pop (what the engine does with outdated generations),
-        // the other sends a share of the entries to one of three slots, each push into a slot
-        // superseding that slot's previous entry.
+        // the other sends a share of the entries to one of three hot or two cold slots, each
+        // push into a slot superseding that slot's previous entry.
         let mut rng = crate::rng::Xoshiro256pp::seed_from_u64(11);
-        let (mut plain, mut slotted) = (Queue::default(), Queue::with_slots(3));
-        // The latest entry of each slot, by push order (0: none).
-        let mut latest = [0u32; 3];
-        let live = |latest: &[u32; 3], ev: Ev| match ev {
+        let (mut plain, mut slotted) = (Queue::default(), Queue::with_slots(3, 2));
+        // The latest entry of each slot (hot 0..3, cold 3..5), by push order (0: none).
+        let mut latest = [0u32; 5];
+        let live = |latest: &[u32; 5], ev: Ev| match ev {
             Ev::Auto { actor, gen } => actor == 9 || latest[actor as usize] == gen,
             _ => true,
         };
         let mut now = 0u64;
         let mut order = 0u32;
-        let pop_live = |q: &mut Queue, latest: &[u32; 3]| loop {
+        let pop_live = |q: &mut Queue, latest: &[u32; 5]| loop {
             match q.pop() {
                 Some((t, ev)) if live(latest, ev) => break Some((t, ev)),
                 Some(_) => continue,
@@ -448,14 +405,18 @@ mod tests {
                 let t = now + rng.next_u64() % 40;
                 order += 1;
                 match rng.next_u64() % 8 {
-                    s @ 0..=2 => {
+                    s @ 0..=4 => {
                         let ev = Ev::Auto {
                             actor: s as u8,
                             gen: order,
                         };
                         latest[s as usize] = order;
                         plain.push(t, ev);
-                        slotted.push_slot(s as usize, t, ev);
+                        if s < 3 {
+                            slotted.push_slot(s as usize, t, ev);
+                        } else {
+                            slotted.push_cold(s as usize - 3, t, ev);
+                        }
                     }
                     _ => {
                         let ev = Ev::Auto {
