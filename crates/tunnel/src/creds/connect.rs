@@ -145,10 +145,15 @@ async fn refresh(
     }
 }
 
-/// At least 250 ms (jittered up to 2×) between attempts, doubling to 5 s: a refused or
-/// expired JWT does not turn into a tight reconnect loop.
+/// The first attempt after a drop goes at once: a refresh reconnects on purpose, and every
+/// moment without the connection is a moment a request to this host is lost. After that at
+/// least 250 ms (jittered up to 2×) between attempts, doubling to 5 s: a refused or expired
+/// JWT does not turn into a tight reconnect loop.
 fn reconnect_delay(attempts: usize) -> Duration {
-    let exp = attempts.saturating_sub(1).min(5) as u32;
+    if attempts <= 1 {
+        return Duration::ZERO;
+    }
+    let exp = attempts.saturating_sub(2).min(5) as u32;
     let base = Duration::from_millis(250) * 2u32.pow(exp);
     base.min(Duration::from_secs(5))
         .mul_f64(1.0 + unit_random())
@@ -174,7 +179,12 @@ mod tests {
 
     #[test]
     fn reconnect_delay_has_a_floor_and_a_cap() {
-        for attempt in 0..20 {
+        assert_eq!(
+            reconnect_delay(1),
+            Duration::ZERO,
+            "a refresh's reconnect waits for nothing"
+        );
+        for attempt in 2..20 {
             let d = reconnect_delay(attempt);
             assert!(d >= Duration::from_millis(250), "{attempt}: {d:?}");
             assert!(d <= Duration::from_secs(10), "{attempt}: {d:?}");
