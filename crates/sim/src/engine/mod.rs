@@ -81,6 +81,8 @@ struct ResState {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct CdState {
+    /// Charges available. At least one (the compiler rejects zero) and only spent or
+    /// restored when the spell has a cooldown, so it is 0 only for a spell with one.
     charges: u8,
     /// When the recharge in progress completes (0 = none running).
     recharge_end: u64,
@@ -460,7 +462,10 @@ impl<'p> Sim<'p> {
     #[inline]
     fn usable(&self, s: usize) -> bool {
         let sp = &self.p.spells[s];
-        if sp.cooldown_us > 0 && self.cds[s].charges == 0 {
+        // Only a spell with a cooldown ever runs out of charges (see `CdState::charges`), so
+        // the charges alone tell whether the cooldown blocks it.
+        debug_assert!(sp.cooldown_us > 0 || self.cds[s].charges > 0);
+        if self.cds[s].charges == 0 {
             return false;
         }
         if let Some(x) = sp.execute_below {
@@ -1328,7 +1333,9 @@ impl<'p> Sim<'p> {
 
     fn cooldown_remains(&self, s: usize) -> u64 {
         let st = &self.cds[s];
-        if self.p.spells[s].cooldown_us == 0 || st.charges > 0 {
+        // Spells without a cooldown always have their charges (see `CdState::charges`).
+        debug_assert!(self.p.spells[s].cooldown_us > 0 || st.charges > 0);
+        if st.charges > 0 {
             0
         } else {
             st.recharge_end.saturating_sub(self.now)
