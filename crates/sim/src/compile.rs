@@ -44,6 +44,10 @@ pub struct CompiledProfile {
     /// Per actor: the auras that change any of its stats, in aura order (recompute its stats
     /// when they change).
     pub(crate) actor_stat_auras: Vec<Vec<u16>>,
+    /// Per aura: the actors it affects (bit a = actor a).
+    pub(crate) aura_actors: Vec<u64>,
+    /// Every actor (bit a = actor a).
+    pub(crate) all_actors: u64,
     pub(crate) base: BaseStats,
     pub(crate) wake: WakeMasks,
 }
@@ -1205,6 +1209,17 @@ impl<'a> Compiler<'a> {
                     .collect()
             })
             .collect();
+        let aura_actors = auras
+            .iter()
+            .map(|aura| {
+                actors
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, actor)| aura.affects_actor(actor))
+                    .fold(0u64, |m, (a, _)| m | 1 << a)
+            })
+            .collect();
+        let all_actors = actors.iter().enumerate().fold(0u64, |m, (a, _)| m | 1 << a);
         Ok(CompiledProfile {
             hash: profile_hash(p),
             name: p.name.clone(),
@@ -1224,6 +1239,8 @@ impl<'a> Compiler<'a> {
             sources,
             abilities: self.abilities,
             actor_stat_auras,
+            aura_actors,
+            all_actors,
             base,
             wake,
         })

@@ -987,10 +987,12 @@ impl<'p> Sim<'p> {
         let p = self.p;
         let b = &p.base;
         let player_haste = self.stats[0].haste;
-        for (a, actor) in p.actors.iter().enumerate() {
-            if changed.is_some_and(|i| !p.auras[i].affects_actor(actor)) {
-                continue;
-            }
+        // The actors to re-derive (bit a = actor a), visited in ascending order.
+        let mut todo = changed.map_or(p.all_actors, |i| p.aura_actors[i]);
+        while todo != 0 {
+            let a = todo.trailing_zeros() as usize;
+            todo &= todo - 1;
+            let actor = &p.actors[a];
             let mut crit = b.crit;
             let mut haste = 1.0 + b.haste;
             let mut mastery = b.mastery_pct;
