@@ -12,7 +12,7 @@ pub(crate) mod queue;
 use crate::compile::{CompiledProfile, MAX_OFF_GCD_CHAIN, US};
 use crate::error::RunError;
 use crate::expr::bytecode::{Env, Var};
-use crate::fmath::to_u64;
+use crate::fmath::{to_u64, us_f64};
 use crate::limits::MAX_EVENTS_PER_ITERATION;
 use crate::profile::Refresh;
 use crate::rng::{iteration_rng, Xoshiro256pp};
@@ -26,7 +26,7 @@ const RPPM_MAX_LOOKBACK_US: u64 = 10_000_000;
 
 #[inline]
 fn secs(us: u64) -> f64 {
-    us as f64 / US
+    us_f64(us) / US
 }
 
 /// Resource `r`'s regeneration per µs with the player's stats `stats[0]`.
@@ -658,7 +658,7 @@ impl<'p> Sim<'p> {
                 if st.recharge_end == 0 || c <= k || c > k + 1.0 {
                     u64::MAX
                 } else {
-                    let back = to_u64((k + 1.0 - c) * st.recharge_len as f64);
+                    let back = to_u64((k + 1.0 - c) * us_f64(st.recharge_len));
                     after(st.recharge_end.saturating_sub(back))
                 }
             }
@@ -674,7 +674,7 @@ impl<'p> Sim<'p> {
                 // `floor(x) as u64` without the libm call: the float-to-int cast truncates
                 // toward zero and saturates, which equals flooring for x >= 0 and gives 0 for
                 // negatives and NaN either way, so the instant is the same.
-                let t = to_u64(self.end as f64 * (1.0 - pct / 100.0));
+                let t = to_u64(us_f64(self.end) * (1.0 - pct / 100.0));
                 after(t)
             }
             Watch::FightTime(t) => after(t),
@@ -711,12 +711,12 @@ impl<'p> Sim<'p> {
         let haste = self.stats[a].haste;
         let actor = &p.actors[a];
         let gcd = if sp.gcd_us > 0 {
-            to_u64(sp.gcd_us as f64 / haste).max(actor.gcd_min_us)
+            to_u64(us_f64(sp.gcd_us) / haste).max(actor.gcd_min_us)
         } else {
             0
         };
         if let Some((dur, ticks)) = sp.channel {
-            let d = ((dur as f64 / haste) as u64).max(ticks as u64);
+            let d = ((us_f64(dur) / haste) as u64).max(ticks as u64);
             let st = &mut self.actors[a];
             st.cast_gen = st.cast_gen.wrapping_add(1);
             let gen = st.cast_gen;
@@ -735,7 +735,7 @@ impl<'p> Sim<'p> {
             self.schedule_ready(a, self.now + d.max(gcd));
             false
         } else if sp.cast_us > 0 {
-            let c = ((sp.cast_us as f64 / haste) as u64).max(1);
+            let c = ((us_f64(sp.cast_us) / haste) as u64).max(1);
             let st = &mut self.actors[a];
             st.cast_gen = st.cast_gen.wrapping_add(1);
             let gen = st.cast_gen;
@@ -873,10 +873,10 @@ impl<'p> Sim<'p> {
                     rppm
                 };
                 let ps = &mut self.procs[pi];
-                let since_roll = (now - ps.last_roll).min(RPPM_MAX_LOOKBACK_US) as f64;
+                let since_roll = us_f64((now - ps.last_roll).min(RPPM_MAX_LOOKBACK_US));
                 let interval = 60.0 * US / rate;
                 // Bad-luck protection: the chance grows once 1.5 intervals pass without a proc.
-                let since_proc = (now - ps.last_proc) as f64;
+                let since_proc = us_f64(now - ps.last_proc);
                 let blp = (1.0 + (since_proc / interval - 1.5) * 3.0).max(1.0);
                 ps.last_roll = now;
                 rate * since_roll / (60.0 * US) * blp
@@ -1029,7 +1029,7 @@ impl<'p> Sim<'p> {
                     actor
                         .auto
                         .as_ref()
-                        .map_or(0, |auto| ((auto.speed_us as f64 / haste) as u64).max(1))
+                        .map_or(0, |auto| ((us_f64(auto.speed_us) / haste) as u64).max(1))
                 },
             };
         }
@@ -1047,7 +1047,7 @@ impl<'p> Sim<'p> {
         let d = &self.p.dots[i];
         if d.haste_scaled {
             let actor = self.p.sources[d.src as usize].actor as usize;
-            ((d.tick_us as f64 / self.stats[actor].haste) as u64).max(1)
+            ((us_f64(d.tick_us) / self.stats[actor].haste) as u64).max(1)
         } else {
             d.tick_us
         }
@@ -1086,7 +1086,7 @@ impl<'p> Sim<'p> {
         let now = self.now;
         let st = self.dots[i];
         // A tick cut short by the end of the effect deals a matching fraction.
-        let frac = ((now - st.last_tick) as f64 / st.interval as f64).min(1.0);
+        let frac = (us_f64(now - st.last_tick) / us_f64(st.interval)).min(1.0);
         let done = now >= st.end;
         let interval = self.dot_interval(i);
         {
@@ -1140,7 +1140,7 @@ impl<'p> Sim<'p> {
     fn cooldown_len(&self, s: usize) -> u64 {
         let sp = &self.p.spells[s];
         if sp.cooldown_haste {
-            ((sp.cooldown_us as f64 / self.stats[sp.actor as usize].haste) as u64).max(1)
+            ((us_f64(sp.cooldown_us) / self.stats[sp.actor as usize].haste) as u64).max(1)
         } else {
             sp.cooldown_us
         }
@@ -1232,7 +1232,7 @@ impl<'p> Sim<'p> {
     fn resource(&self, r: usize) -> f64 {
         let st = &self.res[r];
         let max = self.p.resources[r].max;
-        (st.value + self.regen_rate(r) * (self.now - st.last) as f64).min(max)
+        (st.value + self.regen_rate(r) * us_f64(self.now - st.last)).min(max)
     }
 
     fn settle(&mut self, r: usize) {
@@ -1318,7 +1318,7 @@ impl<'p> Sim<'p> {
     fn health_pct(&self) -> f64 {
         match self.p.fight.health {
             Some(h) => (100.0 * (h - self.damage as f64) / h).max(0.0),
-            None => 100.0 * (self.end - self.now.min(self.end)) as f64 / self.end as f64,
+            None => 100.0 * us_f64(self.end - self.now.min(self.end)) / us_f64(self.end),
         }
     }
 
@@ -1355,7 +1355,7 @@ impl Env for Sim<'_> {
             Var::CooldownChargesFractional(s) => {
                 let st = &self.cds[s as usize];
                 let partial = if st.recharge_end > 0 && st.recharge_len > 0 {
-                    1.0 - st.recharge_end.saturating_sub(self.now) as f64 / st.recharge_len as f64
+                    1.0 - us_f64(st.recharge_end.saturating_sub(self.now)) / us_f64(st.recharge_len)
                 } else {
                     0.0
                 };
@@ -1442,11 +1442,11 @@ impl Env for Sim<'_> {
             Var::PlayerVersatility => (self.stats[0].vers_mult - 1.0) * 100.0,
             Var::PlayerGcd => {
                 let actor = &p.actors[0];
-                secs(((actor.gcd_us as f64 / self.stats[0].haste) as u64).max(actor.gcd_min_us))
+                secs(((us_f64(actor.gcd_us) / self.stats[0].haste) as u64).max(actor.gcd_min_us))
             }
             Var::SpellCastTime(s) => {
                 let sp = &p.spells[s as usize];
-                secs((sp.cast_us as f64 / self.stats[sp.actor as usize].haste) as u64)
+                secs((us_f64(sp.cast_us) / self.stats[sp.actor as usize].haste) as u64)
             }
         }
     }
