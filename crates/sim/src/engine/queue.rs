@@ -79,8 +79,10 @@ struct Slots {
     /// Slot keys (EMPTY: vacant); at least one slot, so `min` always indexes one.
     keys: Vec<u64>,
     evs: Vec<Ev>,
-    /// The slot with the smallest key (EMPTY when every slot is vacant).
+    /// The slot with the smallest key (the first one when every slot is vacant).
     min: usize,
+    /// `keys[min]`, kept beside it: every pop compares it, and every put compares with it.
+    min_key: u64,
 }
 
 impl Slots {
@@ -90,12 +92,14 @@ impl Slots {
             keys: vec![EMPTY; n],
             evs: vec![VACANT; n],
             min: 0,
+            min_key: EMPTY,
         }
     }
 
     fn clear(&mut self) {
         self.keys.fill(EMPTY);
         self.min = 0;
+        self.min_key = EMPTY;
     }
 
     /// Stores `key`/`ev` in `slot`, replacing its previous (outdated) entry.
@@ -104,17 +108,19 @@ impl Slots {
         let old = self.keys[slot];
         self.keys[slot] = key;
         self.evs[slot] = ev;
-        if key < self.keys[self.min] {
+        if key < self.min_key {
             self.min = slot;
+            self.min_key = key;
         } else if slot == self.min && key > old {
             // The smallest entry moved later: another slot may now hold the minimum.
-            self.min = self.min_slot();
+            self.find_min();
         }
     }
 
     #[inline]
     fn min_key(&self) -> u64 {
-        self.keys[self.min]
+        debug_assert_eq!(self.min_key, self.keys[self.min]);
+        self.min_key
     }
 
     /// Removes the smallest entry.
@@ -123,13 +129,14 @@ impl Slots {
         let m = self.min;
         let ev = self.evs[m];
         self.keys[m] = EMPTY;
-        self.min = self.min_slot();
+        self.find_min();
         ev
     }
 
-    /// The slot with the smallest key (the first one when all are vacant).
+    /// Sets `min` to the slot with the smallest key (the first one when all are vacant) and
+    /// `min_key` to its key.
     #[inline]
-    fn min_slot(&self) -> usize {
+    fn find_min(&mut self) {
         let mut best = 0;
         let mut best_key = EMPTY;
         for (i, &k) in self.keys.iter().enumerate() {
@@ -138,7 +145,8 @@ impl Slots {
                 best_key = k;
             }
         }
-        best
+        self.min = best;
+        self.min_key = best_key;
     }
 }
 
