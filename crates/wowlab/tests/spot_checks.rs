@@ -66,7 +66,11 @@ impl Runner for LyingRunner {
 
     async fn run(&self, lease: &ChunkLease, ctx: RunCtx) -> Result<Vec<u8>, RunnerError> {
         let bytes = self.honest.run(lease, ctx).await?;
-        if self.runs.fetch_add(1, Ordering::Relaxed) % self.every != 0 {
+        if !self
+            .runs
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(self.every)
+        {
             return Ok(bytes);
         }
         let mut r = wowlab_sim::ChunkResult::decode(&bytes)

@@ -89,15 +89,15 @@ impl fmt::Display for Duration {
         }
         if d.subsec_nanos() == 0 {
             let s = d.as_secs();
-            if s % 3600 == 0 {
+            if s.is_multiple_of(3600) {
                 return write!(f, "{}h", s / 3600);
             }
-            if s % 60 == 0 {
+            if s.is_multiple_of(60) {
                 return write!(f, "{}m", s / 60);
             }
             return write!(f, "{s}s");
         }
-        if d.subsec_nanos() % 1_000_000 == 0 {
+        if d.subsec_nanos().is_multiple_of(1_000_000) {
             return write!(f, "{}ms", d.as_millis());
         }
         write!(f, "{}ns", d.as_nanos())

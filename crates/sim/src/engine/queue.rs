@@ -140,10 +140,11 @@ impl Slots {
         let mut best = 0;
         let mut best_key = EMPTY;
         for (i, &k) in self.keys.iter().enumerate() {
-            if k < best_key {
-                best = i;
-                best_key = k;
-            }
+            // Which slot holds the minimum follows no pattern: a branch here mispredicts
+            // often, so both values are selected without one.
+            let take = k < best_key;
+            best = std::hint::select_unpredictable(take, i, best);
+            best_key = std::hint::select_unpredictable(take, k, best_key);
         }
         self.min = best;
         self.min_key = best_key;
