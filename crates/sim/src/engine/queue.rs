@@ -341,7 +341,7 @@ mod tests {
         let mut now = 0u64;
         let mut order = 0u64;
         for _ in 0..3_000 {
-            if rng.next_u64() % 3 != 0 || reference.is_empty() {
+            if !rng.next_u64().is_multiple_of(3) || reference.is_empty() {
                 let t = now + rng.next_u64() % 5_000;
                 order += 1;
                 q.push(
@@ -409,7 +409,7 @@ mod tests {
             }
         };
         for _ in 0..20_000 {
-            if rng.next_u64() % 3 != 0 {
+            if !rng.next_u64().is_multiple_of(3) {
                 // Equal times occur often, so the sequence order is exercised.
                 let t = now + rng.next_u64() % 40;
                 order += 1;
