@@ -23,14 +23,15 @@ async fn standalone_node_serves_prometheus_metrics() {
     })
     .await;
     // The fake sentinel records the result before the node has read its reply and counted
-    // the chunk: poll until the counter shows it.
+    // the chunk: poll until the counter shows it (it is exported at 0 from the start, so
+    // the line alone does not say the chunk was counted).
     let addr = node.status_addr().unwrap();
     let mut text = String::new();
-    for _ in 0..100 {
+    for _ in 0..200 {
         let (code, body) = http_get(addr, "/metrics").await;
         assert_eq!(code, 200);
         text = body;
-        if text.contains("wowlab_node_chunks_total{outcome=\"completed\"}") {
+        if text.contains("wowlab_node_chunks_total{outcome=\"completed\"} 1") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
