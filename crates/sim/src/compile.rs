@@ -46,8 +46,6 @@ pub struct CompiledProfile {
     pub(crate) actor_stat_auras: Vec<Vec<u16>>,
     /// Per aura: the actors it affects (bit a = actor a).
     pub(crate) aura_actors: Vec<u64>,
-    /// Every actor (bit a = actor a).
-    pub(crate) all_actors: u64,
     pub(crate) base: BaseStats,
     pub(crate) wake: WakeMasks,
 }
@@ -1219,7 +1217,6 @@ impl<'a> Compiler<'a> {
                     .fold(0u64, |m, (a, _)| m | 1 << a)
             })
             .collect();
-        let all_actors = actors.iter().enumerate().fold(0u64, |m, (a, _)| m | 1 << a);
         Ok(CompiledProfile {
             hash: profile_hash(p),
             name: p.name.clone(),
@@ -1240,7 +1237,6 @@ impl<'a> Compiler<'a> {
             abilities: self.abilities,
             actor_stat_auras,
             aura_actors,
-            all_actors,
             base,
             wake,
         })

@@ -39,6 +39,17 @@ fn regen_rate_of(p: &CompiledProfile, stats: &[Stats], r: usize) -> f64 {
     }
 }
 
+/// The indices of the set bits of `mask`, lowest first (actor masks: bit a = actor a).
+fn bits(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let a = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            a
+        })
+    })
+}
+
 #[inline]
 fn truth(b: bool) -> f64 {
     if b {
@@ -596,10 +607,7 @@ impl<'p> Sim<'p> {
     /// Brings idle actors' wake-ups forward after a timer moved earlier (no re-decision now).
     fn reschedule_idle(&mut self, mask: u64) {
         // Ascending actor order, as a loop over all actors testing each would visit them.
-        let mut todo = mask & self.idle;
-        while todo != 0 {
-            let a = todo.trailing_zeros() as usize;
-            todo &= todo - 1;
+        for a in bits(mask & self.idle) {
             debug_assert!(self.actors[a].active);
             let wake = self.idle_wake_time(a).max(self.now + 1);
             if wake < self.actors[a].ready_at {
@@ -684,10 +692,7 @@ impl<'p> Sim<'p> {
 
     /// Wakes idle actors in `mask` (bit a = actor a) so they re-read their action list now.
     fn wake_idle(&mut self, mask: u64) {
-        let mut todo = mask & self.idle;
-        while todo != 0 {
-            let a = todo.trailing_zeros() as usize;
-            todo &= todo - 1;
+        for a in bits(mask & self.idle) {
             debug_assert!(self.actors[a].active);
             self.clear_idle(a);
             self.schedule_ready(a, self.now);
@@ -988,10 +993,8 @@ impl<'p> Sim<'p> {
         let b = &p.base;
         let player_haste = self.stats[0].haste;
         // The actors to re-derive (bit a = actor a), visited in ascending order.
-        let mut todo = changed.map_or(p.all_actors, |i| p.aura_actors[i]);
-        while todo != 0 {
-            let a = todo.trailing_zeros() as usize;
-            todo &= todo - 1;
+        let all_actors = u64::MAX >> (64 - p.actors.len());
+        for a in bits(changed.map_or(all_actors, |i| p.aura_actors[i])) {
             let actor = &p.actors[a];
             let mut crit = b.crit;
             let mut haste = 1.0 + b.haste;
@@ -1269,15 +1272,13 @@ impl<'p> Sim<'p> {
     /// threshold; for the others it only brings their wake-up forward when the new amount
     /// reaches one of their thresholds sooner.
     fn resource_changed(&mut self, r: usize, before: f64, after: f64) {
-        let mut todo = self.p.wake.resource[r] & self.idle;
+        let todo = self.p.wake.resource[r] & self.idle;
         if todo == 0 {
             return;
         }
         let p = self.p;
         let any = p.wake.resource_any[r];
-        while todo != 0 {
-            let a = todo.trailing_zeros() as usize;
-            todo &= todo - 1;
+        for a in bits(todo) {
             debug_assert!(self.actors[a].active);
             let thresholds = &p.wake.thresholds[a];
             let crossed = any >> a & 1 == 1

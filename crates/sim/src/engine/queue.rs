@@ -189,27 +189,31 @@ impl Queue {
         self.cold.clear();
     }
 
+    /// The key of an entry at `time` pushed now: later pushes at the same time pop after it.
+    #[inline]
+    fn next_key(&mut self, time: u64) -> u64 {
+        self.seq = (self.seq + 1) & SEQ_MASK;
+        time << SEQ_BITS | self.seq
+    }
+
     /// Like [`Queue::push`], but stores the entry in hot slot `slot`, replacing the slot's
     /// previous entry, which must be outdated.
     #[inline]
     pub fn push_slot(&mut self, slot: usize, time: u64, ev: Ev) {
-        self.seq = (self.seq + 1) & SEQ_MASK;
-        let key = time << SEQ_BITS | self.seq;
+        let key = self.next_key(time);
         self.hot.put(slot, key, ev);
     }
 
     /// [`Queue::push_slot`] for cold slot `slot`.
     #[inline]
     pub fn push_cold(&mut self, slot: usize, time: u64, ev: Ev) {
-        self.seq = (self.seq + 1) & SEQ_MASK;
-        let key = time << SEQ_BITS | self.seq;
+        let key = self.next_key(time);
         self.cold.put(slot, key, ev);
     }
 
     #[inline]
     pub fn push(&mut self, time: u64, ev: Ev) {
-        self.seq = (self.seq + 1) & SEQ_MASK;
-        let key = time << SEQ_BITS | self.seq;
+        let key = self.next_key(time);
         if self.hole {
             self.hole = false;
             self.sift_down(0, key, ev);
