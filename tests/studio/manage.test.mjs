@@ -203,14 +203,19 @@ test("dashboard: name, profile, DPS, filter by status, search by name or profile
   // A live refresh of the list fetched before the delete and answered after it (the race a
   // running job's updates make likely) must not bring the row back: hold one refresh's answer.
   let heldRoute;
-  const held = new Promise((resolve) => {
-    page.route(base + "/", async (route) => {
-      if (route.request().resourceType() !== "fetch" || heldRoute) return route.continue();
-      heldRoute = route;
-      resolve(await route.fetch());
-    });
+  let holdAnswer;
+  const held = new Promise((resolve) => (holdAnswer = resolve));
+  await page.route(base + "/", async (route) => {
+    if (route.request().resourceType() !== "fetch" || heldRoute) return route.continue();
+    heldRoute = route;
+    holdAnswer(await route.fetch());
   });
-  await page.evaluate(() => document.dispatchEvent(new CustomEvent("wowlab:grid", { detail: { type: "resubscribed" } })));
+  // The page ignores the trigger while a refresh of its own is in flight: ask until one is held.
+  await until("a list refresh held", async () => {
+    if (heldRoute) return true;
+    await page.evaluate(() => document.dispatchEvent(new CustomEvent("wowlab:grid", { detail: { type: "resubscribed" } })));
+    return false;
+  }, 15000, 200);
   const stale = await held;
   page.once("dialog", (d) => d.accept());
   await page.locator('button[data-delete="' + quick.id + '"]').click();
