@@ -2,7 +2,8 @@
 //! /api/nodes/{id}/live` asks the node for its `/status` right now and answers
 //! `{"online": false, …}` when it does not answer within 2 s (never an error page), and `GET
 //! /api/nodes/{id}/logs[?lines=N][&follow=1]` streams the node's log tail to the browser.
-//! Only the node's owner or an admin may ask, as for the node pages.
+//! Only the node's owner or an admin may ask, as for the node pages. One-shot answers (the
+//! status, an unfollowed tail) are read whole and asked again when frames were lost.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::{BodyExt, Limited};
 use serde::{Deserialize, Serialize};
-use wowlab_tunnel::{FetchOptions, TunnelError};
+use wowlab_tunnel::{ErrorCode, FetchOptions, TunnelError};
 
 use crate::domain::NodeId;
 use crate::http::auth::CurrentUser;
@@ -29,6 +30,13 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(5);
 const MAX_STATUS_BYTES: usize = 64 * 1024;
 /// Silence after which a followed log stream is taken for a dead node.
 const LOGS_IDLE: Duration = Duration::from_secs(30);
+/// Silence inside a one-shot answer (status, unfollowed tail) after which its frames are
+/// taken for lost: the node sends such an answer at once.
+const ANSWER_IDLE: Duration = Duration::from_secs(1);
+/// Largest unfollowed log tail accepted from a node (1000 lines of up to 1 KiB).
+const MAX_TAIL_BYTES: usize = 1 << 20;
+/// Further attempts of a one-shot GET whose frames were lost.
+const RETRIES: u32 = 2;
 /// Most backlog lines a browser may ask for (the node keeps 1000).
 const MAX_LINES: u32 = 1000;
 
@@ -98,33 +106,29 @@ pub(super) async fn live(
     };
     let opts = FetchOptions {
         first_frame_timeout: PROBE_FIRST_FRAME,
+        idle_timeout: Some(ANSWER_IDLE),
         timeout: Some(PROBE_DEADLINE),
         ..FetchOptions::default()
     };
-    let req = Request::get("/status")
-        .body(Body::empty())
-        .expect("static request");
-    let resp = match client.fetch_with(&id.to_string(), req, opts).await {
-        Ok(r) => r,
-        Err(e) => return Ok(Json(Live::offline(e.code().as_str(), started))),
+    let (status, body) = match get_whole(
+        client,
+        &id.to_string(),
+        "/status",
+        opts,
+        MAX_STATUS_BYTES,
+        "node_status_too_large",
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        Err(code) => return Ok(Json(Live::offline(code, started))),
     };
-    if !resp.status().is_success() {
+    if !status.is_success() {
         return Ok(Json(Live::offline(
-            format!("node answered {}", resp.status().as_u16()),
+            format!("node answered {}", status.as_u16()),
             started,
         )));
     }
-    let body = match Limited::new(resp.into_body(), MAX_STATUS_BYTES)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            let code = TunnelError::from_body_error(&*e)
-                .map_or("node_status_too_large", |t| t.code().as_str());
-            return Ok(Json(Live::offline(code, started)));
-        }
-    };
     match serde_json::from_slice(&body) {
         Ok(status) => Ok(Json(Live {
             online: true,
@@ -187,16 +191,56 @@ pub(super) async fn logs(
         "/logs?lines={lines}{}",
         if follow { "&follow=1" } else { "" }
     );
+    let host = id.to_string();
+    if !follow {
+        // A one-shot tail is read whole before answering, so lost frames can be retried.
+        let opts = FetchOptions {
+            first_frame_timeout: PROBE_FIRST_FRAME,
+            idle_timeout: Some(ANSWER_IDLE),
+            timeout: Some(Duration::from_secs(10)),
+            ..FetchOptions::default()
+        };
+        return Ok(
+            match get_whole(
+                client,
+                &host,
+                &path,
+                opts,
+                MAX_TAIL_BYTES,
+                "node_logs_too_large",
+            )
+            .await
+            {
+                Ok((status, body)) if status.is_success() => (
+                    [
+                        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                        (header::CACHE_CONTROL, "no-store"),
+                    ],
+                    body,
+                )
+                    .into_response(),
+                Ok((status, _)) => unreachable(
+                    StatusCode::BAD_GATEWAY,
+                    "node_error",
+                    format!("the node answered {}", status.as_u16()),
+                ),
+                Err(code) => unreachable(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &code,
+                    "the node did not answer; it may be offline".into(),
+                ),
+            },
+        );
+    }
     let opts = FetchOptions {
         first_frame_timeout: PROBE_FIRST_FRAME,
         // A followed tail may stay quiet for long (the node pings every 10 s meanwhile); a
         // node gone mid-stream ends it after the idle timeout, the browser leaving at once.
         idle_timeout: Some(LOGS_IDLE),
-        timeout: (!follow).then_some(Duration::from_secs(30)),
         ..FetchOptions::default()
     };
     let req = Request::get(path).body(Body::empty()).expect("valid path");
-    match client.fetch_with(&id.to_string(), req, opts).await {
+    match client.fetch_with(&host, req, opts).await {
         Ok(resp) if resp.status().is_success() => Ok((
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -217,5 +261,161 @@ pub(super) async fn logs(
             e.code().as_str(),
             "the node did not answer; it may be offline".into(),
         )),
+    }
+}
+
+/// GETs `path` from node `host` and reads the whole answer (at most `max` body bytes, else
+/// the error `too_large`). Frames lost on the way are retried: core NATS drops what is
+/// published to a connection while it reconnects, and every credential refresh reconnects
+/// once, so an idempotent one-shot GET is asked again rather than reported as a dead node.
+async fn get_whole(
+    client: &wowlab_tunnel::Client,
+    host: &str,
+    path: &str,
+    opts: FetchOptions,
+    max: usize,
+    too_large: &str,
+) -> Result<(StatusCode, axum::body::Bytes), String> {
+    let mut attempt = 0;
+    loop {
+        let req = Request::get(path).body(Body::empty()).expect("valid path");
+        let code = match client.fetch_with(host, req, opts.clone()).await {
+            Ok(resp) => {
+                let status = resp.status();
+                match Limited::new(resp.into_body(), max).collect().await {
+                    Ok(b) => return Ok((status, b.to_bytes())),
+                    Err(e) => match TunnelError::from_body_error(&*e) {
+                        Some(t) => t.code(),
+                        None => return Err(too_large.to_owned()),
+                    },
+                }
+            }
+            Err(e) => e.code(),
+        };
+        let lost = matches!(code, ErrorCode::IdleTimeout | ErrorCode::OutOfOrder);
+        if !lost || attempt == RETRIES {
+            return Err(code.as_str().to_owned());
+        }
+        attempt += 1;
+        tracing::debug!(
+            host,
+            path,
+            code = code.as_str(),
+            attempt,
+            "tunnel frames lost, asking again"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use axum::routing::get;
+    use wowlab_tunnel::transport::{Headers, Subscription, TransportError};
+    use wowlab_tunnel::{wire, Client, MemoryTransport, Responder, ResponderOptions, Transport};
+
+    use super::*;
+
+    /// In-process transport that drops the first `drops` answer-ending frames, as a NATS
+    /// reconnect drops what is published meanwhile.
+    struct Lossy {
+        inner: MemoryTransport,
+        drops: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Transport for Lossy {
+        async fn publish(
+            &self,
+            subject: &str,
+            headers: Headers,
+            payload: axum::body::Bytes,
+        ) -> Result<(), TransportError> {
+            let end = headers.get(wire::H_FRAME).is_some_and(|k| k == "end");
+            if end
+                && self
+                    .drops
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Ok(());
+            }
+            self.inner.publish(subject, headers, payload).await
+        }
+        async fn subscribe(&self, subject: &str) -> Result<Subscription, TransportError> {
+            self.inner.subscribe(subject).await
+        }
+        async fn queue_subscribe(
+            &self,
+            subject: &str,
+            queue: &str,
+        ) -> Result<Subscription, TransportError> {
+            self.inner.queue_subscribe(subject, queue).await
+        }
+        async fn flush(&self) -> Result<(), TransportError> {
+            self.inner.flush().await
+        }
+    }
+
+    async fn node(drops: usize) -> (Client, Responder, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let t: Arc<dyn Transport> = Arc::new(Lossy {
+            inner: MemoryTransport::new(),
+            drops: AtomicUsize::new(drops),
+        });
+        let router = axum::Router::new().route(
+            "/status",
+            get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { "{\"cores\":2}" }
+            }),
+        );
+        let r = Responder::serve(t.clone(), "n1", router, ResponderOptions::default())
+            .await
+            .unwrap();
+        (Client::new(t), r, asked)
+    }
+
+    fn opts() -> FetchOptions {
+        FetchOptions {
+            first_frame_timeout: PROBE_FIRST_FRAME,
+            idle_timeout: Some(Duration::from_millis(200)),
+            timeout: Some(PROBE_DEADLINE),
+            ..FetchOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_whose_end_was_lost_is_asked_again() {
+        let (client, _r, asked) = node(2).await;
+        let (status, body) = get_whole(&client, "n1", "/status", opts(), 1024, "too_large")
+            .await
+            .expect("the third attempt gets through");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..], b"{\"cores\":2}");
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn retries_are_bounded_and_report_the_loss() {
+        let (client, _r, asked) = node(usize::MAX).await;
+        let err = get_whole(&client, "n1", "/status", opts(), 1024, "too_large")
+            .await
+            .unwrap_err();
+        assert_eq!(err, "tunnel_idle_timeout");
+        assert_eq!(asked.load(Ordering::SeqCst), 1 + RETRIES as usize);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused_without_retrying() {
+        let (client, _r, asked) = node(0).await;
+        let err = get_whole(&client, "n1", "/status", opts(), 4, "too_large")
+            .await
+            .unwrap_err();
+        assert_eq!(err, "too_large");
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
     }
 }
