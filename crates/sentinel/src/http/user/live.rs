@@ -312,7 +312,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use axum::routing::get;
     use wowlab_tunnel::transport::{Headers, Subscription, TransportError};
     use wowlab_tunnel::{wire, Client, MemoryTransport, Responder, ResponderOptions, Transport};
 
@@ -366,14 +365,16 @@ mod tests {
             inner: MemoryTransport::new(),
             drops: AtomicUsize::new(drops),
         });
-        let router = axum::Router::new().route(
-            "/status",
-            get(move || {
-                counter.fetch_add(1, Ordering::SeqCst);
-                async { "{\"cores\":2}" }
-            }),
-        );
-        let r = Responder::serve(t.clone(), "n1", router, ResponderOptions::default())
+        // A bare service: the node's `/status`, counting how often it is asked.
+        let status = tower::service_fn(move |_req: Request<wowlab_tunnel::Body>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async {
+                Ok::<_, std::convert::Infallible>(axum::response::Response::new(Body::from(
+                    "{\"cores\":2}",
+                )))
+            }
+        });
+        let r = Responder::serve(t.clone(), "n1", status, ResponderOptions::default())
             .await
             .unwrap();
         (Client::new(t), r, asked)
