@@ -24,7 +24,7 @@ use crate::store::User;
 
 /// How long the probe waits for the node's first frame before calling it offline.
 pub(crate) const PROBE_FIRST_FRAME: Duration = Duration::from_secs(2);
-/// Overall limit of the probe.
+/// Overall limit of the probe (all its attempts).
 const PROBE_DEADLINE: Duration = Duration::from_secs(5);
 /// Largest `/status` body accepted from a node.
 const MAX_STATUS_BYTES: usize = 64 * 1024;
@@ -37,6 +37,8 @@ const ANSWER_IDLE: Duration = Duration::from_secs(1);
 const MAX_TAIL_BYTES: usize = 1 << 20;
 /// Further attempts of a one-shot GET whose frames were lost.
 const RETRIES: u32 = 2;
+/// Overall limit of an unfollowed log tail.
+const TAIL_DEADLINE: Duration = Duration::from_secs(30);
 /// Most backlog lines a browser may ask for (the node keeps 1000).
 const MAX_LINES: u32 = 1000;
 
@@ -192,82 +194,67 @@ pub(super) async fn logs(
         if follow { "&follow=1" } else { "" }
     );
     let host = id.to_string();
-    if !follow {
+    let answer: Result<(StatusCode, Body), String> = if follow {
+        let opts = FetchOptions {
+            first_frame_timeout: PROBE_FIRST_FRAME,
+            // A followed tail may stay quiet for long (the node pings every 10 s meanwhile); a
+            // node gone mid-stream ends it after the idle timeout, the browser leaving at once.
+            idle_timeout: Some(LOGS_IDLE),
+            ..FetchOptions::default()
+        };
+        let req = Request::get(path).body(Body::empty()).expect("valid path");
+        match client.fetch_with(&host, req, opts).await {
+            Ok(resp) => Ok((resp.status(), resp.into_body())),
+            Err(e) => Err(e.code().as_str().to_owned()),
+        }
+    } else {
         // A one-shot tail is read whole before answering, so lost frames can be retried.
         let opts = FetchOptions {
             first_frame_timeout: PROBE_FIRST_FRAME,
             idle_timeout: Some(ANSWER_IDLE),
-            timeout: Some(Duration::from_secs(10)),
+            timeout: Some(TAIL_DEADLINE),
             ..FetchOptions::default()
         };
-        return Ok(
-            match get_whole(
-                client,
-                &host,
-                &path,
-                opts,
-                MAX_TAIL_BYTES,
-                "node_logs_too_large",
-            )
-            .await
-            {
-                Ok((status, body)) if status.is_success() => (
-                    [
-                        (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                        (header::CACHE_CONTROL, "no-store"),
-                    ],
-                    body,
-                )
-                    .into_response(),
-                Ok((status, _)) => unreachable(
-                    StatusCode::BAD_GATEWAY,
-                    "node_error",
-                    format!("the node answered {}", status.as_u16()),
-                ),
-                Err(code) => unreachable(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    &code,
-                    "the node did not answer; it may be offline".into(),
-                ),
-            },
-        );
-    }
-    let opts = FetchOptions {
-        first_frame_timeout: PROBE_FIRST_FRAME,
-        // A followed tail may stay quiet for long (the node pings every 10 s meanwhile); a
-        // node gone mid-stream ends it after the idle timeout, the browser leaving at once.
-        idle_timeout: Some(LOGS_IDLE),
-        ..FetchOptions::default()
+        get_whole(
+            client,
+            &host,
+            &path,
+            opts,
+            MAX_TAIL_BYTES,
+            "node_logs_too_large",
+        )
+        .await
+        .map(|(status, body)| (status, Body::from(body)))
     };
-    let req = Request::get(path).body(Body::empty()).expect("valid path");
-    match client.fetch_with(&host, req, opts).await {
-        Ok(resp) if resp.status().is_success() => Ok((
+    Ok(match answer {
+        Ok((status, body)) if status.is_success() => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
                 // Tell proxies not to buffer a followed tail.
                 (header::HeaderName::from_static("x-accel-buffering"), "no"),
             ],
-            resp.into_body(),
+            body,
         )
-            .into_response()),
-        Ok(resp) => Ok(unreachable(
+            .into_response(),
+        Ok((status, _)) => unreachable(
             StatusCode::BAD_GATEWAY,
             "node_error",
-            format!("the node answered {}", resp.status().as_u16()),
-        )),
-        Err(e) => Ok(unreachable(
+            format!("the node answered {}", status.as_u16()),
+        ),
+        Err(code) => unreachable(
             StatusCode::GATEWAY_TIMEOUT,
-            e.code().as_str(),
+            &code,
             "the node did not answer; it may be offline".into(),
-        )),
-    }
+        ),
+    })
 }
 
 /// GETs `path` from node `host` and reads the whole answer (at most `max` body bytes, else
 /// the error `too_large`). Frames lost on the way are retried: core NATS drops what is
 /// published to a connection while it reconnects, and every credential refresh reconnects
 /// once, so an idempotent one-shot GET is asked again rather than reported as a dead node.
+/// `opts.timeout` bounds all attempts together.
 async fn get_whole(
     client: &wowlab_tunnel::Client,
     host: &str,
@@ -276,10 +263,15 @@ async fn get_whole(
     max: usize,
     too_large: &str,
 ) -> Result<(StatusCode, axum::body::Bytes), String> {
+    let deadline = opts.timeout.map(|t| Instant::now() + t);
     let mut attempt = 0;
     loop {
+        let mut opts = opts.clone();
+        if let Some(d) = deadline {
+            opts.timeout = Some(d.saturating_duration_since(Instant::now()));
+        }
         let req = Request::get(path).body(Body::empty()).expect("valid path");
-        let code = match client.fetch_with(host, req, opts.clone()).await {
+        let code = match client.fetch_with(host, req, opts).await {
             Ok(resp) => {
                 let status = resp.status();
                 match Limited::new(resp.into_body(), max).collect().await {
@@ -293,7 +285,8 @@ async fn get_whole(
             Err(e) => e.code(),
         };
         let lost = matches!(code, ErrorCode::IdleTimeout | ErrorCode::OutOfOrder);
-        if !lost || attempt == RETRIES {
+        let out_of_time = deadline.is_some_and(|d| Instant::now() >= d);
+        if !lost || attempt == RETRIES || out_of_time {
             return Err(code.as_str().to_owned());
         }
         attempt += 1;
@@ -408,6 +401,24 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, "tunnel_idle_timeout");
         assert_eq!(asked.load(Ordering::SeqCst), 1 + RETRIES as usize);
+    }
+
+    #[tokio::test]
+    async fn the_timeout_bounds_all_attempts_together() {
+        let (client, _r, asked) = node(usize::MAX).await;
+        // Two 200 ms silences cannot both fit in 300 ms: the retries stop at the deadline.
+        let opts = FetchOptions {
+            timeout: Some(Duration::from_millis(300)),
+            ..opts()
+        };
+        let err = get_whole(&client, "n1", "/status", opts, 1024, "too_large")
+            .await
+            .unwrap_err();
+        assert!(
+            err == "tunnel_timeout" || err == "tunnel_idle_timeout",
+            "{err}"
+        );
+        assert!(asked.load(Ordering::SeqCst) <= 2);
     }
 
     #[tokio::test]
