@@ -22,4 +22,4 @@ pub use error::{ErrorCode, TunnelError};
 pub use flow::FlowStats;
 pub use responder::{Responder, ResponderOptions, ResponderStats};
 pub use tokio_util::sync::CancellationToken;
-pub use transport::{MemoryTransport, NatsTransport, Transport, TransportError};
+pub use transport::{MemoryTransport, NatsTransport, RotatingTransport, Transport, TransportError};

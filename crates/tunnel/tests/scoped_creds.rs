@@ -445,3 +445,101 @@ async fn tunnel_works_with_scoped_credentials_across_refreshes() {
     );
     assert!(probes >= 10, "{probes} probes");
 }
+
+/// Numbered lines, one every `every`, for `n` lines.
+fn counting_router(n: u64, every: Duration) -> Router {
+    Router::new().route(
+        "/count",
+        get(move || async move {
+            let lines = futures_util::stream::unfold(0u64, move |i| async move {
+                if i == n {
+                    return None;
+                }
+                tokio::time::sleep(every).await;
+                Some((
+                    Ok::<_, std::convert::Infallible>(Bytes::from(format!("{i}\n"))),
+                    i + 1,
+                ))
+            });
+            Body::from_stream(lines)
+        }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_outlives_credential_refreshes_on_both_sides() {
+    let Some(server) = start_server() else { return };
+    let lifetime = Duration::from_secs(2);
+    let host = "node-stream";
+    let subjects = HostSubjects::new(host).unwrap();
+    let connect = |name: &str, permissions: Permissions, inbox_prefix: Option<String>| {
+        creds::connect(
+            &server.url,
+            Arc::new(SelfSigned {
+                signer: server.signer.clone(),
+                name: name.into(),
+                permissions,
+                lifetime,
+            }),
+            ScopedOptions {
+                name: name.into(),
+                inbox_prefix,
+            },
+        )
+    };
+    let node = connect(
+        host,
+        Permissions::responder(&subjects),
+        Some(subjects.inbox_prefix()),
+    )
+    .await
+    .unwrap();
+    let sentinel = connect("sentinel", Permissions::client(), None)
+        .await
+        .unwrap();
+    // Three lifetimes of lines, one every 5 ms: each side moves onto new connections about
+    // four times while frames flow both ways (data down, credit up: a 2 KiB window is
+    // credited every 512 bytes read).
+    let lines = 3 * lifetime.as_millis() as u64 / 5;
+    let _responder = Responder::serve(
+        Arc::new(node.transport()),
+        host,
+        counting_router(lines, Duration::from_millis(5)),
+        ResponderOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = Client::with_options(
+        Arc::new(sentinel.transport()),
+        wowlab_tunnel::ClientOptions {
+            window_bytes: 2048,
+            ..wowlab_tunnel::ClientOptions::default()
+        },
+    );
+    let req = Request::get("/count").body(Body::empty()).unwrap();
+    let opts = FetchOptions {
+        first_frame_timeout: Duration::from_secs(5),
+        idle_timeout: Some(Duration::from_secs(5)),
+        ..FetchOptions::default()
+    };
+    let resp = client.fetch_with(host, req, opts).await.unwrap();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("the whole stream, across the refreshes")
+        .to_bytes();
+    let got: Vec<u64> = String::from_utf8_lossy(&body)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert!(
+        got == (0..lines).collect::<Vec<_>>(),
+        "{} lines, not 0..{lines} in order",
+        got.len()
+    );
+    assert!(node.refreshes() >= 2, "node refreshed {}", node.refreshes());
+    assert!(
+        sentinel.refreshes() >= 2,
+        "sentinel refreshed {}",
+        sentinel.refreshes()
+    );
+}

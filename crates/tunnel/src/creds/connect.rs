@@ -1,8 +1,10 @@
 //! A NATS connection authenticated by a short-lived user JWT that is refreshed before it
-//! expires. The JWT is read by async-nats' auth callback on every (re)connect; a task fetches
-//! a new one at about 2/3 of the lifetime (±10 % jitter, so nodes minted together spread out)
-//! and then reconnects onto it — one reconnect per lifetime, at a moment of each connection's
-//! own, instead of every connection being cut by the server at expiry.
+//! expires. A task fetches a new JWT at about 2/3 of the lifetime (±10 % jitter, so nodes
+//! minted together spread out) and moves onto a new connection made with it, make-before-break
+//! ([`RotatingTransport::rotate`]): no message in flight is lost to the change, and no
+//! connection is cut by the server at expiry. The JWT is also read by async-nats' auth
+//! callback on every automatic reconnect, and when a rotation fails the connection in use
+//! reconnects in place onto the fresh JWT instead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::{Credentials, CredsError};
-use crate::transport::NatsTransport;
+use crate::transport::RotatingTransport;
 
 /// Where fresh credentials come from (the sentinel's signed node API, or a local signer).
 #[async_trait::async_trait]
@@ -32,7 +34,7 @@ pub struct ScopedOptions {
 
 /// A connected transport plus the task keeping its credentials fresh (stopped on drop).
 pub struct ScopedConnection {
-    transport: NatsTransport,
+    transport: RotatingTransport,
     state: Arc<State>,
     refresher: JoinHandle<()>,
 }
@@ -45,7 +47,7 @@ struct State {
 
 impl ScopedConnection {
     /// The transport (cheap to clone).
-    pub fn transport(&self) -> NatsTransport {
+    pub fn transport(&self) -> RotatingTransport {
         self.transport.clone()
     }
 
@@ -78,6 +80,29 @@ pub async fn connect(
         expires_at_ms: AtomicU64::new(first.expires_at_ms),
         refreshes: AtomicU64::new(0),
     });
+    let client = connect_client(url, &state, &opts).await?;
+    let transport = RotatingTransport::new(client);
+    let refresher = tokio::spawn(refresh(
+        url.to_owned(),
+        opts,
+        transport.clone(),
+        source,
+        state.clone(),
+        first,
+    ));
+    Ok(ScopedConnection {
+        transport,
+        state,
+        refresher,
+    })
+}
+
+/// A connection that authenticates with the JWT in `state` (read again on every reconnect).
+async fn connect_client(
+    url: &str,
+    state: &Arc<State>,
+    opts: &ScopedOptions,
+) -> Result<async_nats::Client, CredsError> {
     let auth_state = state.clone();
     let mut options = async_nats::ConnectOptions::with_auth_callback(move |_nonce| {
         let jwt = auth_state.jwt.lock().map(|j| j.clone()).unwrap_or_default();
@@ -87,25 +112,21 @@ pub async fn connect(
             Ok(auth)
         }
     })
-    .name(opts.name)
+    .name(opts.name.clone())
     .reconnect_delay_callback(reconnect_delay);
-    if let Some(prefix) = opts.inbox_prefix {
-        options = options.custom_inbox_prefix(prefix);
+    if let Some(prefix) = &opts.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix.clone());
     }
-    let client = options
+    options
         .connect(url)
         .await
-        .map_err(|e| CredsError::Connect(e.to_string()))?;
-    let refresher = tokio::spawn(refresh(client.clone(), source, state.clone(), first));
-    Ok(ScopedConnection {
-        transport: NatsTransport::new(client),
-        state,
-        refresher,
-    })
+        .map_err(|e| CredsError::Connect(e.to_string()))
 }
 
 async fn refresh(
-    client: async_nats::Client,
+    url: String,
+    opts: ScopedOptions,
+    transport: RotatingTransport,
     source: Arc<dyn CredentialSource>,
     state: Arc<State>,
     mut current: Credentials,
@@ -133,9 +154,16 @@ async fn refresh(
             .expires_at_ms
             .store(fresh.expires_at_ms, Ordering::Relaxed);
         state.refreshes.fetch_add(1, Ordering::Relaxed);
-        // A connection keeps the JWT it connected with: move onto the new one now.
-        if let Err(e) = client.force_reconnect().await {
-            tracing::warn!(error = %e, "tunnel reconnect onto fresh credentials failed");
+        // A connection keeps the JWT it connected with: move onto one made with the new JWT.
+        let moved = match connect_client(&url, &state, &opts).await {
+            Ok(next) => transport.rotate(next).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = moved {
+            tracing::warn!(error = %e, "tunnel connection not moved onto fresh credentials; reconnecting in place");
+            if let Err(e) = transport.client().await.force_reconnect().await {
+                tracing::warn!(error = %e, "tunnel reconnect onto fresh credentials failed");
+            }
         }
         tracing::debug!(
             expires_at_ms = fresh.expires_at_ms,

@@ -1,9 +1,11 @@
-//! The seam under the tunnel: subject-addressed publish/subscribe with headers. Two
-//! implementations — [`NatsTransport`] (core NATS, distributed) and [`MemoryTransport`]
+//! The seam under the tunnel: subject-addressed publish/subscribe with headers. Three
+//! implementations — [`NatsTransport`] (core NATS, distributed), [`RotatingTransport`] (core
+//! NATS moving onto new connections, for short-lived credentials) and [`MemoryTransport`]
 //! (in-process, embedded mode) — pass one conformance suite (`tests/transport.rs`).
 
 mod memory;
 mod nats;
+mod rotating;
 mod subject_match;
 
 use std::collections::BTreeMap;
@@ -15,12 +17,13 @@ use futures_util::Stream;
 
 pub use memory::MemoryTransport;
 pub use nats::NatsTransport;
+pub use rotating::RotatingTransport;
 
 /// Message headers: distinct names, one value each (names and values without CR/LF).
 pub type Headers = BTreeMap<String, String>;
 
 /// One delivered message.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// The subject it was published on.
     pub subject: String,

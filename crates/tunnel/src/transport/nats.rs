@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 /// Longest wait for a flush round trip.
-const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 use super::{
     validate_headers, validate_subject, Headers, Message, Subscription, Transport, TransportError,
@@ -59,7 +59,7 @@ fn to_header_map(headers: Headers) -> Result<HeaderMap, TransportError> {
     Ok(map)
 }
 
-fn from_nats(m: async_nats::Message) -> Message {
+pub(super) fn from_nats(m: async_nats::Message) -> Message {
     let mut headers = Headers::new();
     if let Some(h) = &m.headers {
         for (name, values) in h.iter() {
@@ -83,27 +83,12 @@ impl Transport for NatsTransport {
         headers: Headers,
         payload: Bytes,
     ) -> Result<(), TransportError> {
-        validate_subject(subject, false)?;
-        let map = to_header_map(headers)?;
-        self.client
-            .publish_with_headers(subject.to_owned(), map, payload)
-            .await
-            .map_err(|e| TransportError::Publish {
-                subject: subject.to_owned(),
-                reason: e.to_string(),
-            })
+        publish_on(&self.client, subject, headers, payload).await
     }
 
     async fn subscribe(&self, subject: &str) -> Result<Subscription, TransportError> {
         validate_subject(subject, true)?;
-        let sub = self
-            .client
-            .subscribe(subject.to_owned())
-            .await
-            .map_err(|e| TransportError::Subscribe {
-                subject: subject.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let sub = subscribe_on(&self.client, subject, None).await?;
         Ok(Subscription::new(sub.map(from_nats)))
     }
 
@@ -113,36 +98,74 @@ impl Transport for NatsTransport {
         queue: &str,
     ) -> Result<Subscription, TransportError> {
         validate_subject(subject, true)?;
-        let sub = self
-            .client
-            .queue_subscribe(subject.to_owned(), queue.to_owned())
-            .await
-            .map_err(|e| TransportError::Subscribe {
-                subject: subject.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let sub = subscribe_on(&self.client, subject, Some(queue)).await?;
         Ok(Subscription::new(sub.map(from_nats)))
     }
 
     async fn flush(&self) -> Result<(), TransportError> {
-        // async-nats's flush only writes the socket; a message to ourselves coming back
-        // proves the server processed everything sent before it (subscriptions included).
-        let inbox = self.client.new_inbox();
-        let mut echo = self
-            .client
-            .subscribe(inbox.clone())
-            .await
-            .map_err(|e| TransportError::Flush(e.to_string()))?;
-        self.client
-            .publish(inbox, Bytes::new())
-            .await
-            .map_err(|e| TransportError::Flush(e.to_string()))?;
-        match tokio::time::timeout(FLUSH_TIMEOUT, echo.next()).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(TransportError::Flush("connection closed".into())),
-            Err(_) => Err(TransportError::Flush(format!(
-                "no round trip within {FLUSH_TIMEOUT:?}"
-            ))),
+        echo_flush(&self.client, FLUSH_TIMEOUT).await
+    }
+}
+
+/// Publishes on `client` after checking the subject and headers.
+pub(super) async fn publish_on(
+    client: &async_nats::Client,
+    subject: &str,
+    headers: Headers,
+    payload: Bytes,
+) -> Result<(), TransportError> {
+    validate_subject(subject, false)?;
+    let map = to_header_map(headers)?;
+    client
+        .publish_with_headers(subject.to_owned(), map, payload)
+        .await
+        .map_err(|e| TransportError::Publish {
+            subject: subject.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// A subscription on `client` (in `queue` when given); the subject is the caller's to check.
+pub(super) async fn subscribe_on(
+    client: &async_nats::Client,
+    subject: &str,
+    queue: Option<&str>,
+) -> Result<async_nats::Subscriber, TransportError> {
+    let sub = match queue {
+        Some(q) => {
+            client
+                .queue_subscribe(subject.to_owned(), q.to_owned())
+                .await
         }
+        None => client.subscribe(subject.to_owned()).await,
+    };
+    sub.map_err(|e| TransportError::Subscribe {
+        subject: subject.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Returns once the server processed everything `client` sent before. async-nats's flush
+/// only writes the socket; a message to ourselves coming back proves the server processed
+/// everything sent before it (subscriptions included).
+pub(super) async fn echo_flush(
+    client: &async_nats::Client,
+    within: std::time::Duration,
+) -> Result<(), TransportError> {
+    let inbox = client.new_inbox();
+    let mut echo = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| TransportError::Flush(e.to_string()))?;
+    client
+        .publish(inbox, Bytes::new())
+        .await
+        .map_err(|e| TransportError::Flush(e.to_string()))?;
+    match tokio::time::timeout(within, echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(TransportError::Flush("connection closed".into())),
+        Err(_) => Err(TransportError::Flush(format!(
+            "no round trip within {within:?}"
+        ))),
     }
 }

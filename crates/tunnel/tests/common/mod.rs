@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wowlab_tunnel::{MemoryTransport, NatsTransport, Transport};
+use wowlab_tunnel::{MemoryTransport, NatsTransport, RotatingTransport, Transport};
 
 /// The two ends of a test: the client's transport and the responder's (separate NATS
 /// connections; one shared registry in-process).
@@ -46,6 +46,23 @@ pub async fn nats() -> Option<Pair> {
     })
 }
 
+/// Both ends on [`RotatingTransport`]s that already moved once onto a new connection.
+pub async fn rotating() -> Option<Pair> {
+    let url = nats_url()?;
+    let mut ends = Vec::new();
+    for _ in 0..2 {
+        let t = RotatingTransport::new(async_nats::connect(&url).await.expect("connect"));
+        t.rotate(async_nats::connect(&url).await.expect("connect again"))
+            .await
+            .expect("rotate");
+        ends.push(Arc::new(t) as Arc<dyn Transport>);
+    }
+    Some(Pair {
+        server: ends.pop()?,
+        client: ends.pop()?,
+    })
+}
+
 /// A host name no other test uses (tests share one NATS server).
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -68,6 +85,15 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(pair) = super::common::nats().await else { return };
+                    super::$name(pair).await;
+                }
+            )*
+        }
+        mod rotating {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(pair) = super::common::rotating().await else { return };
                     super::$name(pair).await;
                 }
             )*

@@ -252,8 +252,9 @@ pub(super) async fn logs(
 
 /// GETs `path` from node `host` and reads the whole answer (at most `max` body bytes, else
 /// the error `too_large`). Frames lost on the way are retried: core NATS drops what is
-/// published to a connection while it reconnects, and every credential refresh reconnects
-/// once, so an idempotent one-shot GET is asked again rather than reported as a dead node.
+/// published to a connection while it reconnects (a server restart; a credential refresh
+/// moves make-before-break and loses nothing, unless it falls back to reconnecting in place),
+/// so an idempotent one-shot GET is asked again rather than reported as a dead node.
 /// `opts.timeout` bounds all attempts together.
 async fn get_whole(
     client: &wowlab_tunnel::Client,
