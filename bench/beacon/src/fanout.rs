@@ -113,6 +113,9 @@ pub struct FanoutResult {
     pub system: String,
     pub subscribers: usize,
     pub window: u64,
+    /// Which of the full run's interleaved rounds this pass belongs to (1-based; 1 for a
+    /// single measurement).
+    pub round: usize,
     pub published: u64,
     pub expected: u64,
     pub delivered: u64,
@@ -323,6 +326,7 @@ pub async fn run(system: &System, p: &Params, server_pids: &[u32]) -> Result<Fan
         system: system.name().into(),
         subscribers: p.subs,
         window: p.window,
+        round: 1,
         published: published.saturating_sub(p.warmup),
         expected: expected.saturating_sub(p.warmup * subs),
         delivered: measured,

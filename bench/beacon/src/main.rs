@@ -65,6 +65,10 @@ struct RunArgs {
     /// Subscriber counts of the fan-out cases.
     #[arg(long, value_delimiter = ',', default_values_t = vec![100usize, 1000])]
     subs: Vec<usize>,
+    /// Throughput passes per server and subscriber count, beacon and nats-server alternating
+    /// (the ratio is their median); the latency pass runs in the first round only.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// redis-server binary (Debian package `redis-server`) for the two-instance variant.
     #[arg(long, default_value = "redis-server")]
     redis_server: String,
@@ -149,54 +153,33 @@ async fn run_all(a: RunArgs) -> Result<()> {
         ..Default::default()
     };
 
-    // Beacon and nats-server alternate per subscriber count, so each ratio compares runs made
-    // minutes apart under the same background load.
+    // Beacon and nats-server alternate, each pass on a fresh server process, round after
+    // round in the order ABBA…, so a drift in the machine's background load during the run
+    // falls on both alike; the ratio is the median over the rounds (see `report`).
     for &subs in &a.subs {
-        let beacon = procs::Beacon::spawn(
-            &a.wowlab,
-            &a.config,
-            &a.work_dir.join(format!("beacon-fanout-{subs}.log")),
-        )
-        .await?;
-        let system = fanout::System::Beacon {
-            url: beacon.ws_url(),
-            pub_url: None,
-            secret: a.secret.clone(),
-            channel: "bench:hot".into(),
-        };
-        for params in [
-            fanout::Params::new(subs, a.seconds),
-            fanout::Params::latency(subs, a.seconds / 2),
-        ] {
-            eprintln!(
-                "beacon fan-out to {subs} subscribers, window {} ...",
-                params.window
-            );
-            let r = fanout::run(&system, &params, &[beacon.pid()]).await?;
-            eprintln!("  {}", serde_json::to_string(&r)?);
-            report.fanout.push(r);
+        for round in 1..=a.rounds.max(1) {
+            let beacon_first = round % 2 == 1;
+            for beacon in [beacon_first, !beacon_first] {
+                let passes = if round == 1 {
+                    vec![
+                        fanout::Params::new(subs, a.seconds),
+                        fanout::Params::latency(subs, a.seconds / 2),
+                    ]
+                } else {
+                    vec![fanout::Params::new(subs, a.seconds)]
+                };
+                let results = if beacon {
+                    beacon_passes(&a, subs, &passes).await?
+                } else {
+                    nats_passes(&a, &passes).await?
+                };
+                for mut r in results {
+                    r.round = round;
+                    eprintln!("  {}", serde_json::to_string(&r)?);
+                    report.fanout.push(r);
+                }
+            }
         }
-        beacon.stop().await;
-
-        let nats = procs::Nats::spawn(&a.nats_server, &a.work_dir).await?;
-        let system = fanout::System::Nats {
-            url: nats.ws_url(),
-            pub_url: None,
-            subject: "bench.hot".into(),
-        };
-        for params in [
-            fanout::Params::new(subs, a.seconds),
-            fanout::Params::latency(subs, a.seconds / 2),
-        ] {
-            eprintln!(
-                "nats-server fan-out to {subs} subscribers, window {} ...",
-                params.window
-            );
-            let r = fanout::run(&system, &params, &[nats.pid()]).await?;
-            eprintln!("  {}", serde_json::to_string(&r)?);
-            report.fanout.push(r);
-        }
-        nats.stop().await;
     }
 
     for &n in &a.idle {
@@ -226,6 +209,56 @@ async fn run_all(a: RunArgs) -> Result<()> {
     std::fs::write(&a.out, &md).with_context(|| format!("write {}", a.out.display()))?;
     println!("{md}");
     Ok(())
+}
+
+/// `passes` against a fresh single beacon.
+async fn beacon_passes(
+    a: &RunArgs,
+    subs: usize,
+    passes: &[fanout::Params],
+) -> Result<Vec<fanout::FanoutResult>> {
+    let beacon = procs::Beacon::spawn(
+        &a.wowlab,
+        &a.config,
+        &a.work_dir.join(format!("beacon-fanout-{subs}.log")),
+    )
+    .await?;
+    let system = fanout::System::Beacon {
+        url: beacon.ws_url(),
+        pub_url: None,
+        secret: a.secret.clone(),
+        channel: "bench:hot".into(),
+    };
+    let mut out = Vec::new();
+    for params in passes {
+        eprintln!(
+            "beacon fan-out to {} subscribers, window {} ...",
+            params.subs, params.window
+        );
+        out.push(fanout::run(&system, params, &[beacon.pid()]).await?);
+    }
+    beacon.stop().await;
+    Ok(out)
+}
+
+/// `passes` against a fresh single nats-server.
+async fn nats_passes(a: &RunArgs, passes: &[fanout::Params]) -> Result<Vec<fanout::FanoutResult>> {
+    let nats = procs::Nats::spawn(&a.nats_server, &a.work_dir).await?;
+    let system = fanout::System::Nats {
+        url: nats.ws_url(),
+        pub_url: None,
+        subject: "bench.hot".into(),
+    };
+    let mut out = Vec::new();
+    for params in passes {
+        eprintln!(
+            "nats-server fan-out to {} subscribers, window {} ...",
+            params.subs, params.window
+        );
+        out.push(fanout::run(&system, params, &[nats.pid()]).await?);
+    }
+    nats.stop().await;
+    Ok(out)
 }
 
 /// The two-instance variant: publisher on beacon A, subscribers on beacon B (sharing a NATS

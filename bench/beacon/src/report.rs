@@ -46,18 +46,19 @@ impl Report {
             "## Fan-out: 1 publisher → N subscribers of one channel\n"
         );
         let _ = writeln!(s, "The publisher keeps at most `window` messages in flight (counted by deliveries to all subscribers): window 64 is the throughput pass (the rate is sustained end to end, latency includes queueing behind up to 63 earlier messages), window 1 the latency pass (each sample is one fan-out on an otherwise idle channel). Latency is publish → deliver, from timestamps inside the payload, over every delivery. *CPU per delivery* is user + system time from /proc over the measured part of the pass, divided by the deliveries in it: the server process(es) and the load generator (publisher and every subscriber) separately. On 2 shared cores the two add up to the throughput: whatever one side spends per delivery, the other cannot.\n");
-        let _ = writeln!(s, "| server | subscribers | window | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max | msgs per WS frame | server CPU per delivery | load generator CPU per delivery | load at start |");
+        let _ = writeln!(s, "| server | subscribers | window | round | published | delivered / expected | delivered msgs/s | p50 latency | p99 latency | max | msgs per WS frame | server CPU per delivery | load generator CPU per delivery | load at start |");
         let _ = writeln!(
             s,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         );
         for r in &self.fanout {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} | {:.1} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} / {} | {:.0} | {} | {} | {} | {:.1} | {} | {} | {} |",
                 r.system,
                 r.subscribers,
                 r.window,
+                r.round,
                 r.published,
                 r.delivered,
                 r.expected,
@@ -71,30 +72,11 @@ impl Report {
                 r.load
             );
         }
-        let beacon: Vec<&FanoutResult> = self
-            .fanout
-            .iter()
-            .filter(|r| r.system == "beacon" && r.window > 1)
-            .collect();
-        let ratios: Vec<String> = beacon
-            .iter()
-            .filter_map(|b| {
-                let n = self.fanout.iter().find(|r| {
-                    r.system != "beacon" && r.subscribers == b.subscribers && r.window == b.window
-                })?;
-                (n.delivered_per_s > 0.0).then(|| {
-                    format!(
-                        "{} subscribers: **{:.2}×**",
-                        b.subscribers,
-                        b.delivered_per_s / n.delivered_per_s
-                    )
-                })
-            })
-            .collect();
+        let ratios = self.ratios();
         if !ratios.is_empty() {
             let _ = writeln!(
                 s,
-                "\nThroughput ratio beacon / nats-server ({}): {}.",
+                "\nThroughput ratio beacon / nats-server ({}), the median over the rounds (each round's ratio in brackets; beacon and nats-server alternate ABBA…, each pass on a fresh process): {}.",
                 self.nats_version,
                 ratios.join(", ")
             );
@@ -148,6 +130,45 @@ impl Report {
 }
 
 impl Report {
+    /// Per subscriber count: the median of the rounds' throughput ratios, and each round's.
+    fn ratios(&self) -> Vec<String> {
+        let mut counts: Vec<usize> = self
+            .fanout
+            .iter()
+            .filter(|r| r.system == "beacon" && r.window > 1)
+            .map(|r| r.subscribers)
+            .collect();
+        counts.dedup();
+        counts
+            .into_iter()
+            .filter_map(|subs| {
+                let rate = |system: &str, round: usize| {
+                    self.fanout
+                        .iter()
+                        .find(|r| {
+                            r.system == system
+                                && r.subscribers == subs
+                                && r.window > 1
+                                && r.round == round
+                        })
+                        .map(|r| r.delivered_per_s)
+                };
+                let mut rounds: Vec<f64> = (1..)
+                    .map_while(|k| Some((rate("beacon", k)?, rate("nats-server", k)?)))
+                    .filter(|&(_, n)| n > 0.0)
+                    .map(|(b, n)| b / n)
+                    .collect();
+                let each = rounds
+                    .iter()
+                    .map(|x| format!("{x:.2}×"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let median = median(&mut rounds)?;
+                Some(format!("{subs} subscribers: **{median:.2}×** ({each})"))
+            })
+            .collect()
+    }
+
     /// The two-instance section: each pair against its single instance under the same load.
     fn pairs(&self, s: &mut String) {
         let find = |system: &str, subs: usize, window: u64| {
@@ -183,13 +204,24 @@ impl Report {
             s,
             "## Two instances: publisher on one, subscribers on the other\n"
         );
-        let _ = writeln!(s, "Beacon A and B share one nats-server (broker) and one redis-server (presence, history); the publisher is connected to A, every subscriber to B. The peer is a two-node nats-server cluster under the same load (publisher on node 1, subscribers on node 2, WebSocket). \"Added\" latency is the pair's minus its single instance's at the same subscriber count and window. A negative figure means the pair was faster: with two processes the publisher's work (on A) and the fan-out (on B) use both cores, and the host's other load (see the load average above) varies from case to case.\n");
+        let _ = writeln!(s, "Beacon A and B share one nats-server (broker) and one redis-server (presence, history); the publisher is connected to A, every subscriber to B. The peer is a two-node nats-server cluster under the same load (publisher on node 1, subscribers on node 2, WebSocket). \"Added\" latency is the pair's minus its single instance's (first round) at the same subscriber count and window. A negative figure means the pair was faster: with two processes the publisher's work (on A) and the fan-out (on B) use both cores, and the host's other load (see the load average above) varies from case to case.\n");
         let _ = writeln!(s, "| pair | subscribers | window | delivered msgs/s | single instance msgs/s | added p50 | added p99 |");
         let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
         for r in rows {
             let _ = writeln!(s, "{r}");
         }
         let _ = writeln!(s);
+    }
+}
+
+/// The middle value (the mean of the middle two for an even count); None when empty.
+fn median(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
     }
 }
 
@@ -204,4 +236,54 @@ fn us(v: u32) -> String {
 /// CPU µs per delivery, or "–" when not measured.
 fn cpu(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.2} µs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(system: &str, window: u64, round: usize, rate: f64) -> FanoutResult {
+        FanoutResult {
+            system: system.into(),
+            subscribers: 100,
+            window,
+            round,
+            published: 0,
+            expected: 0,
+            delivered: 0,
+            seconds: 1.0,
+            delivered_per_s: rate,
+            p50_us: 0,
+            p99_us: 0,
+            max_us: 0,
+            msgs_per_frame: 1.0,
+            server_cpu_us: None,
+            loadgen_cpu_us: None,
+            load: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_ratio_is_the_median_of_the_rounds_throughput_passes() {
+        let report = Report {
+            fanout: vec![
+                row("beacon", 64, 1, 3.0),
+                row("beacon", 1, 1, 9.0),
+                row("nats-server", 64, 1, 2.0),
+                row("nats-server", 1, 1, 1.0),
+                row("nats-server", 64, 2, 2.0),
+                row("beacon", 64, 2, 2.0),
+                row("beacon", 64, 3, 5.0),
+                row("nats-server", 64, 3, 2.0),
+            ],
+            ..Report::default()
+        };
+        assert_eq!(
+            report.ratios(),
+            vec!["100 subscribers: **1.50×** (1.50×, 1.00×, 2.50×)".to_string()]
+        );
+        let mut even = [4.0, 1.0, 3.0, 2.0];
+        assert_eq!(median(&mut even), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
 }
