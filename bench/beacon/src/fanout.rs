@@ -62,7 +62,8 @@ impl System {
         })
     }
 
-    fn name(&self) -> &'static str {
+    /// The server's name in the report.
+    pub fn name(&self) -> &'static str {
         match self {
             System::Beacon { pub_url: None, .. } => "beacon",
             System::Beacon { .. } => BEACON_PAIR,

@@ -229,16 +229,9 @@ async fn beacon_passes(
         secret: a.secret.clone(),
         channel: "bench:hot".into(),
     };
-    let mut out = Vec::new();
-    for params in passes {
-        eprintln!(
-            "beacon fan-out to {} subscribers, window {} ...",
-            params.subs, params.window
-        );
-        out.push(fanout::run(&system, params, &[beacon.pid()]).await?);
-    }
+    let out = run_passes(&system, passes, &[beacon.pid()]).await;
     beacon.stop().await;
-    Ok(out)
+    out
 }
 
 /// `passes` against a fresh single nats-server.
@@ -249,15 +242,27 @@ async fn nats_passes(a: &RunArgs, passes: &[fanout::Params]) -> Result<Vec<fanou
         pub_url: None,
         subject: "bench.hot".into(),
     };
+    let out = run_passes(&system, passes, &[nats.pid()]).await;
+    nats.stop().await;
+    out
+}
+
+/// Each of `passes` against `system`, charging the CPU of `pids` to the server.
+async fn run_passes(
+    system: &fanout::System,
+    passes: &[fanout::Params],
+    pids: &[u32],
+) -> Result<Vec<fanout::FanoutResult>> {
     let mut out = Vec::new();
     for params in passes {
         eprintln!(
-            "nats-server fan-out to {} subscribers, window {} ...",
-            params.subs, params.window
+            "{} fan-out to {} subscribers, window {} ...",
+            system.name(),
+            params.subs,
+            params.window
         );
-        out.push(fanout::run(&system, params, &[nats.pid()]).await?);
+        out.push(fanout::run(system, params, pids).await?);
     }
-    nats.stop().await;
     Ok(out)
 }
 
@@ -292,15 +297,11 @@ async fn run_pairs(a: &RunArgs, report: &mut report::Report) -> Result<()> {
             secret: a.secret.clone(),
             channel: "bench:hot".into(),
         };
-        for params in [
+        let passes = [
             fanout::Params::new(subs, a.seconds),
             fanout::Params::latency(subs, a.seconds / 2),
-        ] {
-            eprintln!(
-                "beacon A→B fan-out to {subs} subscribers, window {} ...",
-                params.window
-            );
-            let r = fanout::run(&system, &params, &[beacon_a.pid(), beacon_b.pid()]).await?;
+        ];
+        for r in run_passes(&system, &passes, &[beacon_a.pid(), beacon_b.pid()]).await? {
             eprintln!("  {}", serde_json::to_string(&r)?);
             report.fanout.push(r);
         }
@@ -315,15 +316,7 @@ async fn run_pairs(a: &RunArgs, report: &mut report::Report) -> Result<()> {
             pub_url: Some(n1.ws_url()),
             subject: "bench.hot".into(),
         };
-        for params in [
-            fanout::Params::new(subs, a.seconds),
-            fanout::Params::latency(subs, a.seconds / 2),
-        ] {
-            eprintln!(
-                "nats-server cluster fan-out to {subs} subscribers, window {} ...",
-                params.window
-            );
-            let r = fanout::run(&system, &params, &[n1.pid(), n2.pid()]).await?;
+        for r in run_passes(&system, &passes, &[n1.pid(), n2.pid()]).await? {
             eprintln!("  {}", serde_json::to_string(&r)?);
             report.fanout.push(r);
         }
