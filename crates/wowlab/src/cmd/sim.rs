@@ -11,8 +11,7 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use wowlab_sim::{
-    chunk_ranges, chunk_size_for, compile_str, estimate_cost, run_chunk, ChunkResult,
-    CompiledProfile, WavePlan,
+    chunk_ranges, chunk_size_for, compile_str, run_chunk, ChunkResult, CompiledProfile, WavePlan,
 };
 
 /// Arguments of `wowlab sim`.
@@ -32,7 +31,7 @@ pub struct Args {
     /// Print the report (and the raw mergeable result) as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Iterations per chunk (default: sized from a quick cost estimate).
+    /// Iterations per chunk (default: sized from the time of the first iterations).
     #[arg(long)]
     pub chunk_size: Option<u64>,
     /// Hide the progress bar.
@@ -109,19 +108,6 @@ fn simulate_range(
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let chunk = match args.chunk_size {
-        Some(c) => c,
-        None => {
-            // About 50 ms per chunk keeps the bar smooth; at least 4 chunks per thread balance
-            // load.
-            let by_cost = chunk_size_for(estimate_cost(profile)?, Duration::from_millis(50));
-            by_cost.min(iterations.div_ceil(threads as u64 * 4)).max(1)
-        }
-    };
-    let ranges: Vec<_> = chunk_ranges(iterations, chunk)
-        .into_iter()
-        .map(|r| r.start + range.start..r.end + range.start)
-        .collect();
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
@@ -134,6 +120,27 @@ fn simulate_range(
         );
         bar
     };
+    let (mut head, done, chunk) = match args.chunk_size {
+        Some(c) => (ChunkResult::empty(profile), 0, c),
+        None => {
+            let (head, done, cost) = run_head(profile, args.seed, range.clone())?;
+            bar.inc(done);
+            // About 50 ms per chunk keeps the bar smooth; at least 4 chunks per thread balance
+            // load.
+            let by_cost = chunk_size_for(cost, Duration::from_millis(50));
+            let left = iterations - done;
+            (
+                head,
+                done,
+                by_cost.min(left.div_ceil(threads as u64 * 4)).max(1),
+            )
+        }
+    };
+    let first = range.start + done;
+    let ranges: Vec<_> = chunk_ranges(range.end - first, chunk)
+        .into_iter()
+        .map(|r| r.start + first..r.end + first)
+        .collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -156,7 +163,39 @@ fn simulate_range(
             )
     })?;
     bar.finish_and_clear();
-    Ok(result)
+    head.merge(&result)?;
+    Ok(head)
+}
+
+/// How long [`run_head`] runs before the chunk size is chosen.
+const HEAD_TIME: Duration = Duration::from_millis(10);
+
+/// Runs the first iterations of `range` on this thread in pieces of 1, 2, 4... iterations
+/// until [`HEAD_TIME`] has passed (or the range is done), and returns their merged result,
+/// how many ran and the time per iteration. The chunk size comes from this real work rather
+/// than from a separate estimate whose iterations would be thrown away; a profile whose
+/// iterations exceed the event bound fails here, before the pool starts.
+fn run_head(
+    profile: &CompiledProfile,
+    seed: u64,
+    range: std::ops::Range<u64>,
+) -> anyhow::Result<(ChunkResult, u64, Duration)> {
+    let mut head = ChunkResult::empty(profile);
+    let start = Instant::now();
+    let mut next = range.start;
+    let mut piece = 1;
+    while next < range.end {
+        let end = next.saturating_add(piece).min(range.end);
+        head.merge(&run_chunk(profile, seed, next..end)?)?;
+        next = end;
+        piece *= 2;
+        if start.elapsed() >= HEAD_TIME {
+            break;
+        }
+    }
+    let done = next - range.start;
+    let per = start.elapsed() / u32::try_from(done.max(1)).unwrap_or(u32::MAX);
+    Ok((head, done, per))
 }
 
 /// The text (table or JSON) printed on stdout.
@@ -231,6 +270,41 @@ mod tests {
         let mut plain = args("dot-builder.toml", 2, true, None);
         plain.iterations = n;
         assert_eq!(output(&plain), one);
+    }
+
+    #[test]
+    fn the_head_runs_the_first_iterations_of_its_range_and_no_others() {
+        let src = std::fs::read_to_string(profile_path("pet-procs.toml")).unwrap();
+        let profile = compile_str(&src).unwrap();
+        for range in [5..6, 10..13, 100..400] {
+            let (head, done, cost) = run_head(&profile, 7, range.clone()).unwrap();
+            assert!(
+                done >= 1 && done <= range.end - range.start,
+                "{range:?}: {done}"
+            );
+            assert_eq!(head.iterations, done);
+            assert!(cost > Duration::ZERO);
+            let alone = run_chunk(&profile, 7, range.start..range.start + done).unwrap();
+            assert_eq!(head.to_json(), alone.to_json(), "{range:?}");
+        }
+    }
+
+    #[test]
+    fn an_event_storm_is_refused_by_the_head_with_the_iteration_that_hit_the_bound() {
+        // A 0.5 ms swing (haste at the engine's 100x cap) for an hour: 7.2 M events.
+        let src = "version = 1\n[fight]\nduration = 3600\n\
+            [ratings]\nhaste = 0.000001\ndiminishing_returns = false\n\
+            [player]\nprimary = 1000\nhaste_rating = 1000000000\n\
+            auto_attack = { coefficient = 1.0, speed = 0.05 }\n\
+            [[spells]]\nname = \"strike\"\ncooldown = 10\n[[apl]]\nspell = \"strike\"\n";
+        let profile = compile_str(src).unwrap();
+        let mut a = args("pet-procs.toml", 2, true, None);
+        a.iterations = 1_000;
+        let err = simulate(&profile, &a).unwrap_err().to_string();
+        assert!(
+            err.contains("iteration 0") && err.contains("exceeded 1000000 events"),
+            "{err}"
+        );
     }
 
     /// A target `dot-builder.toml` meets after two waves (about 0.12 % after 1024 iterations).
