@@ -95,6 +95,21 @@ pub(crate) struct CAction {
     pub watches: Vec<Watch>,
     /// The condition has an unpredictable continuous part: poll while idle.
     pub poll: bool,
+    /// The spell's execute threshold, copied here: deciding reads one record per action.
+    pub execute_below: Option<f64>,
+    /// The spell's costs in the shape deciding tests them.
+    pub costs: ActionCosts,
+}
+
+/// An action's spell costs as [`CAction`] holds them: almost every spell has at most one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ActionCosts {
+    /// Free.
+    Free,
+    /// One resource and amount.
+    One(u8, f64),
+    /// Several: read from the spell.
+    Many,
 }
 
 #[derive(Debug, Clone)]
@@ -1322,11 +1337,18 @@ impl<'a> Compiler<'a> {
             }
             None => None,
         };
+        let costs = match spell.costs[..] {
+            [] => ActionCosts::Free,
+            [(r, c)] => ActionCosts::One(r, c),
+            _ => ActionCosts::Many,
+        };
         Ok(CAction {
             spell: s as u16,
             cond,
             watches,
             poll,
+            execute_below: spell.execute_below,
+            costs,
         })
     }
 

@@ -9,7 +9,7 @@
 
 pub(crate) mod queue;
 
-use crate::compile::{CompiledProfile, MAX_OFF_GCD_CHAIN, US};
+use crate::compile::{ActionCosts, CAction, CompiledProfile, MAX_OFF_GCD_CHAIN, US};
 use crate::error::RunError;
 use crate::expr::bytecode::{Env, Var};
 use crate::fmath::{to_u64, us_f64};
@@ -84,10 +84,17 @@ struct Stats {
     swing_us: u64,
 }
 
+/// A resource's amount as of `last`, with what reading it at another instant needs beside
+/// it (one record per read instead of three arrays).
 #[derive(Debug, Clone, Copy, Default)]
 struct ResState {
     value: f64,
     last: u64,
+    /// The regeneration per µs at the player's current haste, always equal to
+    /// [`regen_rate_of`] (kept in step by `recompute_stats`, the only writer of stats).
+    rate: f64,
+    /// The cap (the profile's, copied).
+    max: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -170,9 +177,6 @@ pub(crate) struct Sim<'p> {
     actors: Vec<ActorState>,
     stats: Vec<Stats>,
     res: Vec<ResState>,
-    /// Per resource: the regeneration per µs at the player's current haste, always equal to
-    /// [`regen_rate_of`] (kept in step by `recompute_stats`, the only writer of stats).
-    rates: Vec<f64>,
     cds: Vec<CdState>,
     auras: Vec<AuraState>,
     dots: Vec<DotState>,
@@ -183,8 +187,12 @@ pub(crate) struct Sim<'p> {
 impl<'p> Sim<'p> {
     pub fn new(p: &'p CompiledProfile) -> Self {
         let stats = vec![Stats::default(); p.actors.len()];
-        let rates = (0..p.resources.len())
-            .map(|r| regen_rate_of(p, &stats, r))
+        let res = (0..p.resources.len())
+            .map(|r| ResState {
+                rate: regen_rate_of(p, &stats, r),
+                max: p.resources[r].max,
+                ..ResState::default()
+            })
             .collect();
         Self {
             p,
@@ -203,8 +211,7 @@ impl<'p> Sim<'p> {
             idle: 0,
             actors: vec![ActorState::default(); p.actors.len()],
             stats,
-            res: vec![ResState::default(); p.resources.len()],
-            rates,
+            res,
             cds: vec![CdState::default(); p.spells.len()],
             auras: vec![AuraState::default(); p.auras.len()],
             dots: vec![DotState::default(); p.dots.len()],
@@ -267,10 +274,8 @@ impl<'p> Sim<'p> {
             };
         }
         for (st, r) in self.res.iter_mut().zip(&p.resources) {
-            *st = ResState {
-                value: r.start,
-                last: 0,
-            };
+            st.value = r.start;
+            st.last = 0;
         }
         for (st, s) in self.cds.iter_mut().zip(&p.spells) {
             *st = CdState {
@@ -463,11 +468,37 @@ impl<'p> Sim<'p> {
         let p = self.p;
         for action in &p.actors[a].apl {
             let s = action.spell as usize;
-            if self.usable(s) && action.cond.as_ref().is_none_or(|c| c.test(self)) {
+            if self.action_usable(action) && action.cond.as_ref().is_none_or(|c| c.test(self)) {
                 return Some(s);
             }
         }
         None
+    }
+
+    /// [`Sim::usable`] of the action's spell, from the copies the action holds.
+    #[inline]
+    fn action_usable(&self, action: &CAction) -> bool {
+        let s = action.spell as usize;
+        let usable = 'test: {
+            if self.cds[s].charges == 0 {
+                break 'test false;
+            }
+            if let Some(x) = action.execute_below {
+                if self.health_pct() >= x {
+                    break 'test false;
+                }
+            }
+            match action.costs {
+                ActionCosts::Free => true,
+                ActionCosts::One(r, c) => self.resource(r as usize) >= c,
+                ActionCosts::Many => self.p.spells[s]
+                    .costs
+                    .iter()
+                    .all(|&(r, c)| self.resource(r as usize) >= c),
+            }
+        };
+        debug_assert_eq!(usable, self.usable(s));
+        usable
     }
 
     #[inline]
@@ -566,7 +597,7 @@ impl<'p> Sim<'p> {
             return u64::MAX;
         }
         let cur = self.resource(r);
-        let max = self.p.resources[r].max;
+        let max = self.res[r].max;
         // The shortcut needs `now + (x - cur) / rate + 2` far from u64's end for every amount up
         // to the cap (times stay below 2^37 µs): past it the instants wrap (release builds)
         // and stop rising with the amount. For a regeneration that slow, or NaN/infinite
@@ -619,7 +650,7 @@ impl<'p> Sim<'p> {
     /// When resource `r` regenerates to `amount` (MAX when it already has it or never will).
     fn time_to_reach(&self, r: usize, amount: f64) -> u64 {
         let cur = self.resource(r);
-        if cur >= amount || amount > self.p.resources[r].max {
+        if cur >= amount || amount > self.res[r].max {
             return u64::MAX;
         }
         let rate = self.regen_rate(r);
@@ -1038,8 +1069,8 @@ impl<'p> Sim<'p> {
         }
         // The rates depend on the player's haste only.
         if self.stats[0].haste.to_bits() != player_haste.to_bits() {
-            for r in 0..self.rates.len() {
-                self.rates[r] = regen_rate_of(p, &self.stats, r);
+            for r in 0..self.res.len() {
+                self.res[r].rate = regen_rate_of(p, &self.stats, r);
             }
         }
     }
@@ -1223,7 +1254,7 @@ impl<'p> Sim<'p> {
 
     #[inline]
     fn regen_rate(&self, r: usize) -> f64 {
-        let rate = self.rates[r];
+        let rate = self.res[r].rate;
         debug_assert_eq!(
             rate.to_bits(),
             regen_rate_of(self.p, &self.stats, r).to_bits()
@@ -1234,37 +1265,32 @@ impl<'p> Sim<'p> {
     #[inline]
     fn resource(&self, r: usize) -> f64 {
         let st = &self.res[r];
-        let max = self.p.resources[r].max;
-        (st.value + self.regen_rate(r) * us_f64(self.now - st.last)).min(max)
+        (st.value + self.regen_rate(r) * us_f64(self.now - st.last)).min(st.max)
     }
 
     fn settle(&mut self, r: usize) {
         let v = self.resource(r);
-        self.res[r] = ResState {
-            value: v,
-            last: self.now,
-        };
+        let st = &mut self.res[r];
+        st.value = v;
+        st.last = self.now;
     }
 
     fn spend(&mut self, r: usize, amount: f64) {
         let v = self.resource(r);
         let after = (v - amount).max(0.0);
-        self.res[r] = ResState {
-            value: after,
-            last: self.now,
-        };
+        let st = &mut self.res[r];
+        st.value = after;
+        st.last = self.now;
         // Another actor sharing the pool may be waiting on `resource < x`.
         self.resource_changed(r, v, after);
     }
 
     fn gain(&mut self, r: usize, amount: f64) {
         let v = self.resource(r);
-        let max = self.p.resources[r].max;
-        let after = (v + amount).min(max);
-        self.res[r] = ResState {
-            value: after,
-            last: self.now,
-        };
+        let st = &mut self.res[r];
+        let after = (v + amount).min(st.max);
+        st.value = after;
+        st.last = self.now;
         self.resource_changed(r, v, after);
     }
 
@@ -1401,9 +1427,9 @@ impl Env for Sim<'_> {
                 truth(!st.active || st.end.saturating_sub(self.now) < window)
             }
             Var::Resource(r) => self.resource(r as usize),
-            Var::ResourceDeficit(r) => p.resources[r as usize].max - self.resource(r as usize),
+            Var::ResourceDeficit(r) => self.res[r as usize].max - self.resource(r as usize),
             Var::ResourcePct(r) => {
-                let max = p.resources[r as usize].max;
+                let max = self.res[r as usize].max;
                 if max > 0.0 {
                     100.0 * self.resource(r as usize) / max
                 } else {
@@ -1411,7 +1437,7 @@ impl Env for Sim<'_> {
                 }
             }
             Var::ResourceTimeToMax(r) => {
-                let deficit = p.resources[r as usize].max - self.resource(r as usize);
+                let deficit = self.res[r as usize].max - self.resource(r as usize);
                 let rate = self.regen_rate(r as usize);
                 if deficit <= 0.0 {
                     0.0
