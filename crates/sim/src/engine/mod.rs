@@ -1297,11 +1297,18 @@ impl<'p> Sim<'p> {
     /// Wakes idle actors for whom resource `r` going from `before` to `after` crossed a
     /// threshold; for the others it only brings their wake-up forward when the new amount
     /// reaches one of their thresholds sooner.
+    #[inline]
     fn resource_changed(&mut self, r: usize, before: f64, after: f64) {
+        // Usually nobody waits on the resource: that test is inlined into every change.
         let todo = self.p.wake.resource[r] & self.idle;
-        if todo == 0 {
-            return;
+        if todo != 0 {
+            self.wake_on_resource(r, todo, before, after);
         }
+    }
+
+    /// [`Sim::resource_changed`] for the idle actors in `todo` that watch resource `r`.
+    #[inline(never)]
+    fn wake_on_resource(&mut self, r: usize, todo: u64, before: f64, after: f64) {
         let p = self.p;
         let any = p.wake.resource_any[r];
         for a in bits(todo) {
