@@ -896,6 +896,7 @@ impl<'p> Sim<'p> {
         }
     }
 
+    #[inline]
     fn roll_proc(&mut self, pi: usize) {
         let p = self.p;
         let pr = &p.procs[pi];
@@ -919,9 +920,17 @@ impl<'p> Sim<'p> {
             }
             (None, None) => 0.0,
         };
-        if !self.rng.chance(chance) {
-            return;
+        if self.rng.chance(chance) {
+            self.fire_proc(pi);
         }
+    }
+
+    /// Proc `pi`'s effects, once its roll succeeded: out of line, as most rolls fail.
+    #[inline(never)]
+    fn fire_proc(&mut self, pi: usize) {
+        let p = self.p;
+        let pr = &p.procs[pi];
+        let now = self.now;
         let ps = &mut self.procs[pi];
         ps.icd_until = now + pr.icd_us;
         ps.last_proc = now;
