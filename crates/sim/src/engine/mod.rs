@@ -501,7 +501,8 @@ impl<'p> Sim<'p> {
         usable
     }
 
-    #[inline]
+    /// Whether spell `s` can be cast now, read from the spell itself: the reference that
+    /// [`Sim::action_usable`] must equal (checked in debug builds on every decision).
     fn usable(&self, s: usize) -> bool {
         let sp = &self.p.spells[s];
         // Only a spell with a cooldown ever runs out of charges (see `CdState::charges`), so
