@@ -133,6 +133,29 @@ struct ProcState {
     icd_until: u64,
     last_roll: u64,
     last_proc: u64,
+    /// An RPPM proc's procs per minute at the player's current haste and the mean time
+    /// between procs (µs) that follows, always equal to [`rppm_of`] (kept in step by
+    /// `recompute_stats` with the resource rates): the roll then waits on no division of
+    /// its own inputs.
+    rate: f64,
+    interval: f64,
+}
+
+/// RPPM proc `pi`'s procs per minute and mean interval in µs at the player's stats
+/// `stats[0]` ((0, 0) for a chance proc, which reads neither).
+fn rppm_of(p: &CompiledProfile, stats: &[Stats], pi: usize) -> (f64, f64) {
+    let pr = &p.procs[pi];
+    match (pr.chance, pr.rppm) {
+        (None, Some(rppm)) => {
+            let rate = if pr.rppm_haste {
+                rppm * stats[0].haste
+            } else {
+                rppm
+            };
+            (rate, 60.0 * US / rate)
+        }
+        _ => (0.0, 0.0),
+    }
 }
 
 /// Per-ability totals of one iteration.
@@ -194,6 +217,16 @@ impl<'p> Sim<'p> {
                 ..ResState::default()
             })
             .collect();
+        let procs = (0..p.procs.len())
+            .map(|pi| {
+                let (rate, interval) = rppm_of(p, &stats, pi);
+                ProcState {
+                    rate,
+                    interval,
+                    ..ProcState::default()
+                }
+            })
+            .collect();
         Self {
             p,
             rng: Xoshiro256pp::seed_from_u64(0),
@@ -215,7 +248,7 @@ impl<'p> Sim<'p> {
             cds: vec![CdState::default(); p.spells.len()],
             auras: vec![AuraState::default(); p.auras.len()],
             dots: vec![DotState::default(); p.dots.len()],
-            procs: vec![ProcState::default(); p.procs.len()],
+            procs,
             tally: vec![AbilityTally::default(); p.abilities.len()],
         }
     }
@@ -285,7 +318,14 @@ impl<'p> Sim<'p> {
         }
         self.auras.fill(AuraState::default());
         self.dots.fill(DotState::default());
-        self.procs.fill(ProcState::default());
+        for st in &mut self.procs {
+            // The rates follow the stats, which carry over until `recompute_stats` below.
+            *st = ProcState {
+                rate: st.rate,
+                interval: st.interval,
+                ..ProcState::default()
+            };
+        }
         self.tally.fill(AbilityTally::default());
         self.recompute_stats(None);
         for a in 0..p.actors.len() {
@@ -904,15 +944,14 @@ impl<'p> Sim<'p> {
         let now = self.now;
         let chance = match (pr.chance, pr.rppm) {
             (Some(c), _) => c,
-            (None, Some(rppm)) => {
-                let rate = if pr.rppm_haste {
-                    rppm * self.stats[0].haste
-                } else {
-                    rppm
-                };
+            (None, Some(_)) => {
                 let ps = &mut self.procs[pi];
+                let (rate, interval) = (ps.rate, ps.interval);
+                debug_assert_eq!((rate.to_bits(), interval.to_bits()), {
+                    let (r, i) = rppm_of(p, &self.stats, pi);
+                    (r.to_bits(), i.to_bits())
+                });
                 let since_roll = us_f64((now - ps.last_roll).min(RPPM_MAX_LOOKBACK_US));
-                let interval = 60.0 * US / rate;
                 // Bad-luck protection: the chance grows once 1.5 intervals pass without a proc.
                 let since_proc = us_f64(now - ps.last_proc);
                 let blp = (1.0 + (since_proc / interval - 1.5) * 3.0).max(1.0);
@@ -1077,10 +1116,14 @@ impl<'p> Sim<'p> {
                 },
             };
         }
-        // The rates depend on the player's haste only.
+        // The regeneration and RPPM rates depend on the player's haste only.
         if self.stats[0].haste.to_bits() != player_haste.to_bits() {
             for r in 0..self.res.len() {
                 self.res[r].rate = regen_rate_of(p, &self.stats, r);
+            }
+            for pi in 0..self.procs.len() {
+                let (rate, interval) = rppm_of(p, &self.stats, pi);
+                (self.procs[pi].rate, self.procs[pi].interval) = (rate, interval);
             }
         }
     }

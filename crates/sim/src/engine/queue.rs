@@ -87,7 +87,8 @@ struct Slots {
 
 impl Slots {
     fn new(slots: usize) -> Self {
-        let n = slots.max(1);
+        // At least one slot, rounded up to whole groups of four (see `find_min`).
+        let n = slots.max(1).next_multiple_of(4);
         Self {
             keys: vec![EMPTY; n],
             evs: vec![VACANT; n],
@@ -137,13 +138,29 @@ impl Slots {
     /// `min_key` to its key.
     #[inline]
     fn find_min(&mut self) {
+        // Groups of four (the slot count is padded to a multiple of four with vacant slots)
+        // reduced as a tree, so the compares of a group do not wait on each other; ties (only
+        // vacant slots share a key) keep the lower slot.
+        // Which slot holds the minimum follows no pattern: a branch here would mispredict
+        // often, so every choice is a select.
         let mut best = 0;
         let mut best_key = EMPTY;
-        for (i, &k) in self.keys.iter().enumerate() {
-            // Which slot holds the minimum follows no pattern: a branch here mispredicts
-            // often, so both values are selected without one.
+        for (g, c) in self.keys.chunks_exact(4).enumerate() {
+            let t01 = c[1] < c[0];
+            let (k01, i01) = (
+                std::hint::select_unpredictable(t01, c[1], c[0]),
+                std::hint::select_unpredictable(t01, 1, 0),
+            );
+            let t23 = c[3] < c[2];
+            let (k23, i23) = (
+                std::hint::select_unpredictable(t23, c[3], c[2]),
+                std::hint::select_unpredictable(t23, 3, 2),
+            );
+            let t = k23 < k01;
+            let k = std::hint::select_unpredictable(t, k23, k01);
+            let i = std::hint::select_unpredictable(t, i23, i01);
             let take = k < best_key;
-            best = std::hint::select_unpredictable(take, i, best);
+            best = std::hint::select_unpredictable(take, 4 * g + i, best);
             best_key = std::hint::select_unpredictable(take, k, best_key);
         }
         self.min = best;
@@ -459,6 +476,35 @@ mod tests {
         slotted.push_slot(1, 5, Ev::Ready { actor: 1, gen: 0 });
         assert_eq!(slotted.pop(), Some((5, Ev::Ready { actor: 1, gen: 0 })));
         assert_eq!(slotted.pop(), None);
+    }
+
+    #[test]
+    fn slot_minimum_over_several_groups_of_four() {
+        // Nine slots (three groups, the last mostly padding): after every put and take, the
+        // cached minimum is the smallest key, and the first slot when all are vacant.
+        let mut rng = crate::rng::Xoshiro256pp::seed_from_u64(17);
+        let mut slots = Slots::new(9);
+        assert_eq!(slots.keys.len(), 12);
+        let mut key = 0u64;
+        for _ in 0..20_000 {
+            let slot = (rng.next_u64() % 9) as usize;
+            if rng.next_u64().is_multiple_of(3) && slots.min_key() != EMPTY {
+                slots.take_min();
+            } else {
+                // Later keys are larger, but a slot may take one below the others' (its
+                // entry moved earlier) or above its old one (the minimum moved later).
+                key += 1 + rng.next_u64() % 5;
+                let k = key.saturating_sub(rng.next_u64() % 40);
+                if slots.keys.contains(&k) {
+                    continue;
+                }
+                slots.put(slot, k, VACANT);
+            }
+            let smallest = *slots.keys.iter().min().unwrap();
+            assert_eq!(slots.min_key(), smallest);
+            let first = slots.keys.iter().position(|&k| k == smallest).unwrap();
+            assert_eq!(slots.min, first);
+        }
     }
 
     #[test]
