@@ -1311,7 +1311,7 @@ impl<'a> Compiler<'a> {
         let mut poll = false;
         if let Some(x) = spell.execute_below {
             if fixed_length {
-                watches.push(Watch::HealthPct(x));
+                watches.push(Watch::health_pct(x));
             } else {
                 poll = true;
             }

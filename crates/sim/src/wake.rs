@@ -26,12 +26,21 @@ pub(crate) enum Watch {
     ChargesFractional(u16, f64),
     /// Pet's remaining time falls to `us`.
     PetRemains(u8, u64),
-    /// Target health (fixed-length fights) falls to the percent.
+    /// Target health (fixed-length fights) falls to a percent, held as the share of the fight
+    /// left at that point, `1 - pct / 100` (see [`Watch::health_pct`]), so the wake-up
+    /// instant is one multiplication.
     HealthPct(f64),
     /// The fight clock reaches `us`.
     FightTime(u64),
     /// Remaining fight time (fixed-length fights) falls to `us`.
     FightRemains(u64),
+}
+
+impl Watch {
+    /// Target health (fixed-length fights) falling to `pct` percent.
+    pub(crate) fn health_pct(pct: f64) -> Self {
+        Self::HealthPct(1.0 - pct / 100.0)
+    }
 }
 
 fn is_cmp(op: Option<&Op>) -> bool {
@@ -97,8 +106,8 @@ pub(crate) fn analyze(
             (Var::CooldownRemains(s), Some(c)) => Watch::CooldownRemains(s, secs_us(c)),
             (Var::CooldownChargesFractional(s), Some(c)) => Watch::ChargesFractional(s, c),
             (Var::PetRemains(p), Some(c)) => Watch::PetRemains(p, secs_us(c)),
-            (Var::TargetHealthPct, Some(c)) if fixed_length => Watch::HealthPct(c),
-            (Var::TargetExecute, _) if fixed_length => Watch::HealthPct(execute_pct),
+            (Var::TargetHealthPct, Some(c)) if fixed_length => Watch::health_pct(c),
+            (Var::TargetExecute, _) if fixed_length => Watch::health_pct(execute_pct),
             (Var::FightTime, Some(c)) => Watch::FightTime(secs_us(c)),
             (Var::FightRemains | Var::TargetTimeToDie, Some(c)) if fixed_length => {
                 Watch::FightRemains(secs_us(c))
@@ -153,7 +162,7 @@ mod tests {
         );
         assert_eq!(
             run("hp < 35 and bw_up"),
-            (vec![Watch::HealthPct(35.0)], false)
+            (vec![Watch::HealthPct(0.65)], false)
         );
     }
 

@@ -750,11 +750,11 @@ impl<'p> Sim<'p> {
                     u64::MAX
                 }
             }
-            Watch::HealthPct(pct) => {
+            Watch::HealthPct(left) => {
                 // `floor(x) as u64` without the libm call: the float-to-int cast truncates
                 // toward zero and saturates, which equals flooring for x >= 0 and gives 0 for
                 // negatives and NaN either way, so the instant is the same.
-                let t = to_u64(us_f64(self.end) * (1.0 - pct / 100.0));
+                let t = to_u64(us_f64(self.end) * left);
                 after(t)
             }
             Watch::FightTime(t) => after(t),
