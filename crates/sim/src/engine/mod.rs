@@ -209,25 +209,15 @@ pub(crate) struct Sim<'p> {
 
 impl<'p> Sim<'p> {
     pub fn new(p: &'p CompiledProfile) -> Self {
-        let stats = vec![Stats::default(); p.actors.len()];
-        let res = (0..p.resources.len())
+        let res = p
+            .resources
+            .iter()
             .map(|r| ResState {
-                rate: regen_rate_of(p, &stats, r),
-                max: p.resources[r].max,
+                max: r.max,
                 ..ResState::default()
             })
             .collect();
-        let procs = (0..p.procs.len())
-            .map(|pi| {
-                let (rate, interval) = rppm_of(p, &stats, pi);
-                ProcState {
-                    rate,
-                    interval,
-                    ..ProcState::default()
-                }
-            })
-            .collect();
-        Self {
+        let mut sim = Self {
             p,
             rng: Xoshiro256pp::seed_from_u64(0),
             // Hot slots: one per actor's decision, one per actor's auto attack, one per dot.
@@ -243,14 +233,16 @@ impl<'p> Sim<'p> {
             dead: false,
             idle: 0,
             actors: vec![ActorState::default(); p.actors.len()],
-            stats,
+            stats: vec![Stats::default(); p.actors.len()],
             res,
             cds: vec![CdState::default(); p.spells.len()],
             auras: vec![AuraState::default(); p.auras.len()],
             dots: vec![DotState::default(); p.dots.len()],
-            procs,
+            procs: vec![ProcState::default(); p.procs.len()],
             tally: vec![AbilityTally::default(); p.abilities.len()],
-        }
+        };
+        sim.refresh_haste_rates();
+        sim
     }
 
     /// Runs iteration `k` of a job seeded with `seed`; returns (damage, duration_us, events).
@@ -1118,13 +1110,20 @@ impl<'p> Sim<'p> {
         }
         // The regeneration and RPPM rates depend on the player's haste only.
         if self.stats[0].haste.to_bits() != player_haste.to_bits() {
-            for r in 0..self.res.len() {
-                self.res[r].rate = regen_rate_of(p, &self.stats, r);
-            }
-            for pi in 0..self.procs.len() {
-                let (rate, interval) = rppm_of(p, &self.stats, pi);
-                (self.procs[pi].rate, self.procs[pi].interval) = (rate, interval);
-            }
+            self.refresh_haste_rates();
+        }
+    }
+
+    /// Re-derives what depends on the player's haste alone: each resource's regeneration
+    /// rate and each RPPM proc's rate and interval (the only writer of those copies).
+    fn refresh_haste_rates(&mut self) {
+        let p = self.p;
+        for r in 0..self.res.len() {
+            self.res[r].rate = regen_rate_of(p, &self.stats, r);
+        }
+        for pi in 0..self.procs.len() {
+            let (rate, interval) = rppm_of(p, &self.stats, pi);
+            (self.procs[pi].rate, self.procs[pi].interval) = (rate, interval);
         }
     }
 
@@ -1321,29 +1320,30 @@ impl<'p> Sim<'p> {
         (st.value + self.regen_rate(r) * us_f64(self.now - st.last)).min(st.max)
     }
 
-    fn settle(&mut self, r: usize) {
-        let v = self.resource(r);
+    /// Sets resource `r` to `value` as of now (regeneration continues from here).
+    #[inline]
+    fn store(&mut self, r: usize, value: f64) {
         let st = &mut self.res[r];
-        st.value = v;
+        st.value = value;
         st.last = self.now;
+    }
+
+    fn settle(&mut self, r: usize) {
+        self.store(r, self.resource(r));
     }
 
     fn spend(&mut self, r: usize, amount: f64) {
         let v = self.resource(r);
         let after = (v - amount).max(0.0);
-        let st = &mut self.res[r];
-        st.value = after;
-        st.last = self.now;
+        self.store(r, after);
         // Another actor sharing the pool may be waiting on `resource < x`.
         self.resource_changed(r, v, after);
     }
 
     fn gain(&mut self, r: usize, amount: f64) {
         let v = self.resource(r);
-        let st = &mut self.res[r];
-        let after = (v + amount).min(st.max);
-        st.value = after;
-        st.last = self.now;
+        let after = (v + amount).min(self.res[r].max);
+        self.store(r, after);
         self.resource_changed(r, v, after);
     }
 
