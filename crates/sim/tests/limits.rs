@@ -134,15 +134,8 @@ fn long_fights_are_refused() {
 
 #[test]
 fn an_event_storm_stops_with_a_typed_error() {
-    // Haste from rating without diminishing returns reaches the engine's 100× cap: a 0.05 s
-    // swing timer becomes 0.5 ms, and the hour-long fight would take 7.2 million events.
-    let src = "version = 1\n[fight]\nduration = 3600\n\
-               [ratings]\nhaste = 0.000001\ndiminishing_returns = false\n\
-               [player]\nprimary = 1000\nhaste_rating = 1000000000\n\
-               auto_attack = { coefficient = 1.0, speed = 0.05 }\n\
-               [[spells]]\nname = \"strike\"\ncooldown = 10\n\
-               [[apl]]\nspell = \"strike\"\n";
-    let p = compile_str(src).unwrap();
+    // A 0.5 ms swing timer for an hour: 7.2 million events (see the fixture).
+    let p = compile_str(include_str!("fixtures/event-storm.toml")).unwrap();
     let err = run_chunk(&p, 1, 5..10).unwrap_err();
     let RunError::EventLimit {
         iteration,

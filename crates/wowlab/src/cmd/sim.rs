@@ -292,12 +292,8 @@ mod tests {
     #[test]
     fn an_event_storm_is_refused_by_the_head_with_the_iteration_that_hit_the_bound() {
         // A 0.5 ms swing (haste at the engine's 100x cap) for an hour: 7.2 M events.
-        let src = "version = 1\n[fight]\nduration = 3600\n\
-            [ratings]\nhaste = 0.000001\ndiminishing_returns = false\n\
-            [player]\nprimary = 1000\nhaste_rating = 1000000000\n\
-            auto_attack = { coefficient = 1.0, speed = 0.05 }\n\
-            [[spells]]\nname = \"strike\"\ncooldown = 10\n[[apl]]\nspell = \"strike\"\n";
-        let profile = compile_str(src).unwrap();
+        let profile =
+            compile_str(include_str!("../../../sim/tests/fixtures/event-storm.toml")).unwrap();
         let mut a = args("pet-procs.toml", 2, true, None);
         a.iterations = 1_000;
         let err = simulate(&profile, &a).unwrap_err().to_string();
